@@ -1,0 +1,2 @@
+import Sensorium
+print("TrainFactorizedBaseline: not yet available")

@@ -1,0 +1,32 @@
+# Sensorium for Swift. `make test` installs the Debian packages it needs (only when missing),
+# builds the SDK and runs every test, then builds the consumer example package.
+SHELL := /bin/bash
+DEB_PACKAGES := libopenblas-dev liblapacke-dev libhdf5-dev pkg-config
+SWIFT ?= swift
+
+.PHONY: deps build test test-consumer release demo bench clean
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+	$(MAKE) test-consumer
+
+test-consumer:
+	cd Examples/Consumer && $(SWIFT) run ConsumerCheck
+
+release: deps
+	$(SWIFT) build -c release
+
+clean:
+	rm -rf .build Examples/Consumer/.build

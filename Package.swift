@@ -1,0 +1,57 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Sensorium",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "SensoriumTensor", targets: ["SensoriumTensor"]),
+        .library(name: "SensoriumLayers", targets: ["SensoriumLayers"]),
+        .library(name: "SensoriumReadouts", targets: ["SensoriumReadouts"]),
+        .library(name: "SensoriumData", targets: ["SensoriumData"]),
+        .library(name: "SensoriumMetrics", targets: ["SensoriumMetrics"]),
+        .library(name: "Sensorium", targets: ["Sensorium"]),
+        .executable(name: "sensorium", targets: ["SensoriumCLI"]),
+        .executable(name: "sensorium-bench", targets: ["SensoriumBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries (internal to the SDK; imported with `internal import`).
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS",
+                       pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE",
+                       pkgConfig: "lapacke", providers: [.apt(["liblapacke-dev"])]),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5",
+                       pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
+
+        // Libraries. Dependency graph: Tensor <- Layers <- Readouts; Tensor <- Data; Tensor <- Metrics.
+        .target(name: "SensoriumTensor", dependencies: ["COpenBLAS", "CLAPACKE"]),
+        .target(name: "SensoriumLayers", dependencies: ["SensoriumTensor"]),
+        .target(name: "SensoriumReadouts", dependencies: ["SensoriumTensor", "SensoriumLayers"]),
+        .target(name: "SensoriumData", dependencies: ["SensoriumTensor", "CHDF5"]),
+        .target(name: "SensoriumMetrics", dependencies: ["SensoriumTensor"]),
+        .target(name: "Sensorium", dependencies: [
+            "SensoriumTensor", "SensoriumLayers", "SensoriumReadouts", "SensoriumData", "SensoriumMetrics",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Executables.
+        .executableTarget(name: "SensoriumCLI", dependencies: [
+            "Sensorium", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "SensoriumBench", dependencies: ["Sensorium"]),
+        .executableTarget(name: "TrainFactorizedBaseline", dependencies: ["Sensorium"],
+                          path: "Examples/TrainFactorizedBaseline"),
+
+        // Tests, one target per library.
+        .testTarget(name: "SensoriumTensorTests", dependencies: ["SensoriumTensor", "SensoriumData"]),
+        .testTarget(name: "SensoriumLayersTests", dependencies: ["SensoriumLayers", "SensoriumData"]),
+        .testTarget(name: "SensoriumReadoutsTests", dependencies: ["SensoriumReadouts", "SensoriumData"]),
+        .testTarget(name: "SensoriumDataTests", dependencies: ["SensoriumData"]),
+        .testTarget(name: "SensoriumMetricsTests", dependencies: ["SensoriumMetrics", "SensoriumData"]),
+        .testTarget(name: "SensoriumTests", dependencies: ["Sensorium"]),
+    ]
+)

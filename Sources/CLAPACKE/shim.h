@@ -1,0 +1,3 @@
+#pragma once
+/* Debian's OpenBLAS is built with NO_LAPACKE: liblapacke is linked on its own. */
+#include <lapacke.h>

@@ -1,0 +1,5 @@
+@_exported import SensoriumTensor
+@_exported import SensoriumLayers
+@_exported import SensoriumReadouts
+@_exported import SensoriumData
+@_exported import SensoriumMetrics

@@ -1,0 +1,2 @@
+import Sensorium
+print("sensorium-bench")

@@ -1,0 +1,1 @@
+// The SensoriumData library; see Documentation/Architecture.md.

@@ -1,0 +1,1 @@
+// The SensoriumLayers library; see Documentation/Architecture.md.

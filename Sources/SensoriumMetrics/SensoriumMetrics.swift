@@ -1,0 +1,1 @@
+// The SensoriumMetrics library; see Documentation/Architecture.md.

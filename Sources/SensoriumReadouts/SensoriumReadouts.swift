@@ -1,0 +1,1 @@
+// The SensoriumReadouts library; see Documentation/Architecture.md.
