@@ -130,7 +130,6 @@ public struct CorrelationAccumulator: Sendable {
 
 /// The rows of one trial that are scored: the response window after `skipFrames`, and the
 /// prediction rows aligned with it at the end (the reference keeps the last `T − skip` output frames).
-@usableFromInline
 struct ScoredWindow {
     var responseStart: Int
     var predictionStart: Int

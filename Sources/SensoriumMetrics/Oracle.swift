@@ -78,34 +78,43 @@ private func checkConditions<B: ResponseBlocks>(_ c: B, op: String, minimumRepea
 }
 
 private func repeatStatistics<B: ResponseBlocks>(_ c: B, neurons: Int) -> RepeatStatistics {
-    var sum = [Double](repeating: 0, count: neurons)
+    var grand = [Double](repeating: 0, count: neurons)
     var rows = 0
     for i in 0..<c.blockCount {
-        c.withBlock(i) { b in
-            for k in 0..<(c.rows(of: i) * neurons) { sum[k % neurons] += Double(b[k]) }
-        }
-        rows += c.rows(of: i)
+        let n = c.rows(of: i)
+        c.withBlock(i) { b in addColumnSums(b, rows: n, neurons: neurons, into: &grand) }
+        rows += n
     }
-    let grand = sum.map { $0 / Double(rows) }
+    for j in 0..<neurons { grand[j] /= Double(rows) }
     var totalSq = [Double](repeating: 0, count: neurons)
     var noise = [Double](repeating: 0, count: neurons)
+    var mean = [Double](repeating: 0, count: neurons)
+    var sq = [Double](repeating: 0, count: neurons)
     for i in 0..<c.blockCount {
         let n = c.rows(of: i)
         c.withBlock(i) { b in
-            var mean = [Double](repeating: 0, count: neurons)
-            for k in 0..<(n * neurons) { mean[k % neurons] += Double(b[k]) }
+            for j in 0..<neurons { mean[j] = 0; sq[j] = 0 }
+            addColumnSums(b, rows: n, neurons: neurons, into: &mean)
             for j in 0..<neurons { mean[j] /= Double(n) }
-            var sq = [Double](repeating: 0, count: neurons)
-            for k in 0..<(n * neurons) {
-                let j = k % neurons, v = Double(b[k])
-                totalSq[j] += (v - grand[j]) * (v - grand[j])
-                sq[j] += (v - mean[j]) * (v - mean[j])
+            for r in 0..<n {
+                for j in 0..<neurons {
+                    let v = Double(b[r * neurons + j])
+                    totalSq[j] += (v - grand[j]) * (v - grand[j])
+                    sq[j] += (v - mean[j]) * (v - mean[j])
+                }
             }
             for j in 0..<neurons { noise[j] += sq[j] / Double(n - 1) }
         }
     }
     return RepeatStatistics(total: totalSq.map { $0 / Double(rows - 1) },
                             noise: noise.map { $0 / Double(c.blockCount) })
+}
+
+/// Adds the column sums of a row-major `rows × neurons` block to `sums`.
+private func addColumnSums(_ b: UnsafeBufferPointer<Float>, rows: Int, neurons: Int, into sums: inout [Double]) {
+    for r in 0..<rows {
+        for j in 0..<neurons { sums[j] += Double(b[r * neurons + j]) }
+    }
 }
 
 /// Fraction of variance that is explainable (stimulus-driven), per neuron:
@@ -149,9 +158,11 @@ public func fractionOfExplainableVarianceExplained<T: ResponseBlocks, P: Respons
                      "\(op): condition \(i) has targets [\(n), \(neurons)] but predictions [\(predictions.rows(of: i)), \(predictions.neurons(of: i))]")
         targets.withBlock(i) { t in
             predictions.withBlock(i) { p in
-                for k in 0..<(n * neurons) {
-                    let d = Double(t[k]) - Double(p[k])
-                    sq[k % neurons] += d * d
+                for r in 0..<n {
+                    for j in 0..<neurons {
+                        let d = Double(t[r * neurons + j]) - Double(p[r * neurons + j])
+                        sq[j] += d * d
+                    }
                 }
             }
         }
@@ -178,10 +189,12 @@ public func oracleCorrelation<B: ResponseBlocks>(_ conditions: B, eps: Double = 
         let n = conditions.rows(of: i)
         conditions.withBlock(i) { b in
             var sum = [Double](repeating: 0, count: neurons)
-            for k in 0..<(n * neurons) { sum[k % neurons] += Double(b[k]) }
+            addColumnSums(b, rows: n, neurons: neurons, into: &sum)
             var oracle = [Double](repeating: 0, count: n * neurons)
             if n > 1 {
-                for k in 0..<(n * neurons) { oracle[k] = (sum[k % neurons] - Double(b[k])) / Double(n - 1) }
+                for r in 0..<n {
+                    for j in 0..<neurons { oracle[r * neurons + j] = (sum[j] - Double(b[r * neurons + j])) / Double(n - 1) }
+                }
             }
             let values = b.map { Double($0) }
             values.withUnsafeBufferPointer { v in
@@ -204,12 +217,15 @@ public func conservativeOracleCorrelation<B: ResponseBlocks>(_ conditions: B) ->
     for i in 0..<c {
         let n = conditions.rows(of: i)
         conditions.withBlock(i) { b in
-            for k in 0..<(n * neurons) { means[i * neurons + k % neurons] += Double(b[k]) }
-            for j in 0..<neurons { means[i * neurons + j] /= Double(n) }
+            var mean = [Double](repeating: 0, count: neurons)
+            addColumnSums(b, rows: n, neurons: neurons, into: &mean)
+            for j in 0..<neurons { mean[j] /= Double(n); means[i * neurons + j] = mean[j] }
             var sq = [Double](repeating: 0, count: neurons)
-            for k in 0..<(n * neurons) {
-                let d = Double(b[k]) - means[i * neurons + k % neurons]
-                sq[k % neurons] += d * d
+            for r in 0..<n {
+                for j in 0..<neurons {
+                    let d = Double(b[r * neurons + j]) - mean[j]
+                    sq[j] += d * d
+                }
             }
             for j in 0..<neurons { noise[j] += sq[j] / Double(n) }
         }

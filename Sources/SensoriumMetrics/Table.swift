@@ -1,3 +1,5 @@
+public import SensoriumTensor
+
 // A summary in the shape of Table 1 of the SENSORIUM 2023 retrospective, with a text formatter.
 
 /// Single-trial correlation ρ_st and correlation to average ρ_ta of one test set or track.
@@ -10,6 +12,34 @@ public struct TrackScores: Codable, Sendable, Equatable {
     public init(singleTrial: Double, toAverage: Double) {
         self.singleTrial = singleTrial
         self.toAverage = toAverage
+    }
+}
+
+extension TrackScores {
+    /// Scores one test set spread over several mice: ρ_st and ρ_ta per neuron for each mouse (trials
+    /// as `frames × neurons` blocks, repeats sharing a video id), then the neuron-weighted means over
+    /// all mice, as the competition scored a track.
+    public static func evaluate<R: ResponseBlocks, P: ResponseBlocks, ID: Hashable>(
+        _ mice: [(responses: R, predictions: P, videoIDs: [ID])], skipFrames: Int = defaultSkipFrames,
+        eps: Double = defaultCorrelationEpsilon
+    ) -> TrackScores {
+        var st: [[Float]] = [], ta: [[Float]] = []
+        for mouse in mice {
+            st.append(singleTrialCorrelation(responses: mouse.responses, predictions: mouse.predictions,
+                                             skipFrames: skipFrames, eps: eps))
+            ta.append(correlationToAverage(responses: mouse.responses, predictions: mouse.predictions,
+                                           videoIDs: mouse.videoIDs, skipFrames: skipFrames, eps: eps))
+        }
+        return TrackScores(singleTrial: neuronWeightedMean(st), toAverage: neuronWeightedMean(ta))
+    }
+
+    /// `evaluate` for trials given as `[frames, neurons]` tensors.
+    public static func evaluate<ID: Hashable>(
+        _ mice: [(responses: [Tensor], predictions: [Tensor], videoIDs: [ID])], skipFrames: Int = defaultSkipFrames,
+        eps: Double = defaultCorrelationEpsilon
+    ) -> TrackScores {
+        evaluate(mice.map { (TensorBlocks($0.responses), TensorBlocks($0.predictions), $0.videoIDs) },
+                 skipFrames: skipFrames, eps: eps)
     }
 }
 
