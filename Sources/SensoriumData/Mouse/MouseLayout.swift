@@ -70,12 +70,8 @@ enum MouseFiles {
         guard exists(path) else { throw MouseDataError(.missingFile, path: path, expected: expected, found: "no such file") }
         do {
             return try ArrayFileIO.readNumeric(path)
-        } catch let error as MouseDataError {
-            throw error
         } catch {
-            let message = "\(error)"
-            let kind: MouseDataError.Kind = message.contains("expected a numeric array") ? .wrongDType : .unreadableFile
-            throw MouseDataError(kind, path: path, expected: expected, found: stripPath(message, path))
+            throw mapped(error, path: path, expected: expected)
         }
     }
 
@@ -84,10 +80,24 @@ enum MouseFiles {
         do {
             return try ArrayFileIO.readStrings(path)
         } catch {
-            let message = "\(error)"
-            let kind: MouseDataError.Kind = message.contains("expected a string array") ? .wrongDType : .unreadableFile
-            throw MouseDataError(kind, path: path, expected: expected, found: stripPath(message, path))
+            throw mapped(error, path: path, expected: expected)
         }
+    }
+
+    /// A codec error as a `MouseDataError` (dtype mismatches become `.wrongDType`).
+    static func mapped(_ error: any Error, path: String, expected: String) -> MouseDataError {
+        if let e = error as? MouseDataError { return e }
+        if let e = error as? NPYError {
+            switch e {
+            case .typeMismatch(_, _, let found):
+                return MouseDataError(.wrongDType, path: path, expected: expected, found: "dtype '\(found)'")
+            case .fileNotFound:
+                return MouseDataError(.missingFile, path: path, expected: expected, found: "no such file")
+            default:
+                return MouseDataError(.unreadableFile, path: path, expected: expected, found: stripPath(e.description, path))
+            }
+        }
+        return MouseDataError(.unreadableFile, path: path, expected: expected, found: "\(error)")
     }
 
     /// Codec messages start with the path; drop it since the error carries it already.
