@@ -201,7 +201,7 @@ struct ParityCase {
         case "scaled_dot_product_attention":
             return (scaledDotProductAttention(try input("q"), try input("k"), try input("v")), [:])
         case "poisson_loss":
-            return (poissonLoss(try input(inputNames[0]), try input("target"), eps: Float(try number("eps", default: 1e-12)),
+            return (poissonLoss(try input(inputNames[0]), target: try input("target"), eps: Float(try number("eps", default: 1e-12)),
                                 reduction: flag("avg") ? .mean : .sum), [:])
         case "full_gaussian2d":
             return (try fullGaussian2dCase(t), [:])
