@@ -68,6 +68,7 @@ private func random(_ shape: [Int], seed: UInt64, requiresGrad: Bool = false) ->
         let x = random([2, 3], seed: 4, requiresGrad: true)
         expectGradients([x, layer.weight, layer.bias!]) { t in linear(t[0], weight: t[1], bias: t[2]) }
         // gradients reach the module's parameters through its forward
+        layer.zeroGrad()
         layer(x).sum().backward()
         #expect(layer.weight.grad != nil && layer.bias!.grad != nil)
         #expect(layer.bias!.grad!.scalars == [2, 2])
