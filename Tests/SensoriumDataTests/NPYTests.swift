@@ -1,6 +1,11 @@
 import Testing
 import SensoriumTensor
 @testable import SensoriumData
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -241,6 +246,19 @@ let numpyCases: [NumpyCase] = [
         #expect(a.byteOrder == .little)
         #expect(a.descr == "<f4")
         #expect(try a.floats() == t.scalars)
+    }
+
+    @Test func urlOverloads() throws {
+        let path = uniqueTempPath("url.npy")
+        defer { unlink(path) }
+        let url = URL(fileURLWithPath: path)
+        try NPY.write(Tensor([1, 2, 3], shape: [3]), to: url)
+        #expect(try NPY.readTensor(url).scalars == [1, 2, 3])
+        #expect(try NPYFile.read(url).floats() == [1, 2, 3])
+        #expect(try NPYFile.readHeader(url).shape == [3])
+        #expect(throws: NPYError.fileNotFound(path: path + ".missing")) {
+            try NPY.read(URL(fileURLWithPath: path + ".missing"))
+        }
     }
 
     @Test func typedConstructorsRoundTrip() throws {
