@@ -437,6 +437,14 @@ let numpyCases: [NumpyCase] = [
         #expect("\(NPYError.fileNotFound(path: path))".contains(path))
     }
 
+    @Test func writeIntoMissingDirectory() {
+        let path = uniqueTempPath("no-such-dir") + "/x.npy"
+        #expect { try NPY.write(Tensor([1], shape: [1]), to: path) } throws: { error in
+            guard case NPYError.io(let p, "open", let message) = error else { return false }
+            return p == path && message.contains("No such file")
+        }
+    }
+
     @Test func directoryInsteadOfFile() {
         let path = uniqueTempPath("dir.npy")
         mkdir(path, 0o755)
