@@ -25,7 +25,7 @@ func expectHDF5Error<R>(_ kind: HDF5Error.Kind, sourceLocation: SourceLocation =
 
 @Suite struct HDF5Tests {
     @Test func nestedGroupsDatasetsAndAttributesRoundTrip() throws {
-        let path = uniqueTempPath("roundtrip.h5")
+        let path = DataIOTest.tempPath("roundtrip.h5")
         defer { unlink(path) }
         do {
             let f = try HDF5File.create(path)
@@ -109,7 +109,7 @@ func expectHDF5Error<R>(_ kind: HDF5Error.Kind, sourceLocation: SourceLocation =
     }
 
     @Test func firstAxisHyperslabs() throws {
-        let path = uniqueTempPath("slabs.h5")
+        let path = DataIOTest.tempPath("slabs.h5")
         defer { unlink(path) }
         let f = try HDF5File.create(path)
         let values = (0..<30).map { Float($0) }
@@ -142,7 +142,7 @@ func expectHDF5Error<R>(_ kind: HDF5Error.Kind, sourceLocation: SourceLocation =
     }
 
     @Test func missingObjectsAndMisuse() throws {
-        let path = uniqueTempPath("errors.h5")
+        let path = DataIOTest.tempPath("errors.h5")
         defer { unlink(path) }
         let f = try HDF5File.create(path)
         try f.createGroup("g/h")
@@ -186,26 +186,26 @@ func expectHDF5Error<R>(_ kind: HDF5Error.Kind, sourceLocation: SourceLocation =
     }
 
     @Test func fileLevelErrors() throws {
-        let missing = uniqueTempPath("missing.h5")
+        let missing = DataIOTest.tempPath("missing.h5")
         let e = expectHDF5Error(.fileNotFound) { try HDF5File.open(missing) }
         #expect(e?.file == missing && e?.description.contains(missing) == true)
 
-        let garbage = uniqueTempPath("garbage.h5")
-        writeBytes(Array("this is not an HDF5 file at all, just text".utf8), to: garbage)
+        let garbage = DataIOTest.tempPath("garbage.h5")
+        DataIOTest.writeBytes(Array("this is not an HDF5 file at all, just text".utf8), to: garbage)
         defer { unlink(garbage) }
         let g = expectHDF5Error(.notHDF5) { try HDF5File.open(garbage) }
         #expect(g?.message.contains("signature") == true)
 
         // A real file cut in half: the signature is there, libhdf5 reports the damage.
-        let good = uniqueTempPath("good.h5")
+        let good = DataIOTest.tempPath("good.h5")
         defer { unlink(good) }
         do {
             let f = try HDF5File.create(good)
             try f.createDataset("d", values: [Float](repeating: 1, count: 4096), shape: [4096])
         }
-        let bytes = readBytes(good)
-        let truncated = uniqueTempPath("truncated.h5")
-        writeBytes(Array(bytes.prefix(bytes.count / 2)), to: truncated)
+        let bytes = DataIOTest.readBytes(good)
+        let truncated = DataIOTest.tempPath("truncated.h5")
+        DataIOTest.writeBytes(Array(bytes.prefix(bytes.count / 2)), to: truncated)
         defer { unlink(truncated) }
         let t = expectHDF5Error(.callFailed) { try HDF5File.open(truncated).dataset("d").read(as: Float.self) }
         #expect(t?.call == "H5Fopen" && t?.message.isEmpty == false)
@@ -229,7 +229,7 @@ func expectHDF5Error<R>(_ kind: HDF5Error.Kind, sourceLocation: SourceLocation =
 
         let exists = expectHDF5Error(.alreadyExists) { try HDF5File.create(good, overwrite: false) }
         #expect(exists?.file == good)
-        let dir = uniqueTempPath("dir")
+        let dir = DataIOTest.tempPath("dir")
         mkdir(dir, 0o755)
         defer { rmdir(dir) }
         expectHDF5Error(.callFailed) { try HDF5File.create(dir + "/no/such/dir/x.h5") }
@@ -277,8 +277,8 @@ let h5pyFileHex =
 
 @Suite struct HDF5InteropTests {
     @Test func readsFileWrittenByH5py() throws {
-        let path = uniqueTempPath("h5py.h5")
-        writeBytes(hexBytes(h5pyFileHex), to: path)
+        let path = DataIOTest.tempPath("h5py.h5")
+        DataIOTest.writeBytes(DataIOTest.hexBytes(h5pyFileHex), to: path)
         defer { unlink(path) }
         let f = try HDF5File.open(path)
         #expect(try f.children() == ["g", "tiers"])
