@@ -160,7 +160,7 @@ public final class Tensor {
     /// Normalises a possibly negative axis against `rank`.
     public static func normalizeAxis(_ axis: Int, rank: Int, op: String) -> Int {
         let a = axis < 0 ? axis + rank : axis
-        precondition(a >= 0 && a < max(rank, 1), "\(op): axis \(axis) out of range for rank \(rank)")
+        precondition(a >= 0 && a < Swift.max(rank, 1), "\(op): axis \(axis) out of range for rank \(rank)")
         return a
     }
 
