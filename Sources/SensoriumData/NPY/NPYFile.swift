@@ -101,7 +101,9 @@ private func Glibc_write(_ fd: Int32, _ buf: UnsafeRawPointer, _ n: Int) -> Int 
 /// Large arrays are memory-mapped instead of copied (see `Mapping`). All failures throw `NPYError`
 /// naming the file and the problem.
 public enum NPYFile {
-    /// Whether `read` memory-maps the data section.
+    /// Whether `read` memory-maps the data section. A mapped file must not be truncated or rewritten
+    /// in place by another process while arrays or tensors read from it are alive (the system would
+    /// raise SIGBUS); this library's own writer replaces files atomically, which is safe.
     public enum Mapping: Sendable {
         /// Map when the data section is at least `mappingThreshold` bytes.
         case automatic
