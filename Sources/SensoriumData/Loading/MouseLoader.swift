@@ -21,6 +21,14 @@ public struct BatchPlan: Sendable, Equatable {
     public var trials: [Int]
     /// One 64-bit draw per trial, turned into a start frame once the trial's length is known.
     public var draws: [UInt64]
+
+    /// A plan; `draws` must have one entry per trial.
+    public init(mouseIndex: Int = 0, trials: [Int], draws: [UInt64]) {
+        precondition(draws.count == trials.count, "BatchPlan: \(draws.count) draws for \(trials.count) trials")
+        self.mouseIndex = mouseIndex
+        self.trials = trials
+        self.draws = draws
+    }
 }
 
 /// Builds batches from plans; pure and thread-safe, used by prefetch workers.
@@ -29,6 +37,12 @@ public struct BatchMaker: Sendable {
     public let dataset: MouseDataset
     /// What to cut from each trial.
     public let mode: ClipMode
+
+    /// A builder of batches of `dataset`.
+    public init(dataset: MouseDataset, mode: ClipMode) {
+        self.dataset = dataset
+        self.mode = mode
+    }
 
     /// Builds the batch a plan describes.
     public func makeBatch(_ plan: BatchPlan) throws -> MouseBatch {
