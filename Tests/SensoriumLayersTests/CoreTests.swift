@@ -86,6 +86,98 @@ private enum CoreFixtures {
     }
 }
 
+/// Extra fixtures generated from neuralpredictors by `Fixtures/generate.py` (next to this file): core
+/// options the shared fixtures do not cover. `core.json` holds the PyTorch constructor arguments.
+private enum OptionFixtures {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static var cases: [String] { Fixtures.cases(in: folder, marker: "core.json") }
+
+    static func makeCore(_ json: [String: Any], generator: RandomGenerator) throws -> Module {
+        guard let kind = json["core"] as? String, let a = json["kwargs"] as? [String: Any] else {
+            throw FixtureError.malformed("core.json: missing core / kwargs")
+        }
+        func int(_ k: String) -> Int? { a[k] as? Int }
+        func float(_ k: String) -> Float? { (a[k] as? Double).map(Float.init) ?? (a[k] as? Int).map(Float.init) }
+        func bool(_ k: String) -> Bool? { a[k] as? Bool }
+        func ints(_ k: String) -> [Int]? { a[k] as? [Int] ?? int(k).map { [$0] } }
+        let layers = int("layers") ?? 1
+        switch kind {
+        case "Basic3dCore":
+            var c = Basic3dCore.Configuration()
+            c.inputChannels = int("input_channels")!
+            c.hiddenChannels = ints("hidden_channels")!
+            c.inputKernel = ints("input_kernel")!
+            c.hiddenKernels = [ints("hidden_kernel")!]
+            c.padding = bool("padding") ?? false
+            c.momentum = float("momentum")!
+            c.gammaInputSpatial = float("gamma_input_spatial")!
+            c.gammaInputTemporal = float("gamma_input_temporal")!
+            c.finalNonlinearity = bool("final_nonlin") ?? true
+            return Basic3dCore(c, generator: generator)
+        case "Factorized3dCore":
+            var c = Factorized3dCore.Configuration(
+                inputChannels: int("input_channels")!, hiddenChannels: ints("hidden_channels")!,
+                spatialInputKernel: ints("spatial_input_kernel")!, temporalInputKernel: int("temporal_input_kernel")!,
+                spatialHiddenKernel: ints("spatial_hidden_kernel")!, temporalHiddenKernel: int("temporal_hidden_kernel")!)
+            c.bias = bool("bias") ?? true
+            c.padding = bool("padding") ?? false
+            c.momentum = float("momentum")!
+            c.finalNonlinearity = bool("final_nonlin")!
+            c.gammaInputSpatial = float("gamma_input_spatial")!
+            c.gammaInputTemporal = float("gamma_input_temporal")!
+            return Factorized3dCore(c, generator: generator)
+        case "Stacked2dCore", "RotationEquivariant2dCore":
+            let hidden = ints("hidden_channels")!
+            let hiddenChannels = hidden.count == 1 ? [Int](repeating: hidden[0], count: layers) : hidden
+            let scale = bool("batch_norm_scale") ?? true, finalScale = bool("final_batchnorm_scale") ?? true
+            let scales = [Bool](repeating: scale, count: layers - 1) + [finalScale]
+            let regularizer: LaplaceRegularizer.Kind = (a["input_regularizer"] as? String) == "LaplaceL2" ? .l2 : .l2norm
+            let stack: [Int]? = a["stack"] is NSNull || a["stack"] == nil ? nil : ints("stack")
+            if kind == "Stacked2dCore" {
+                var c = Stacked2dCore.Configuration()
+                c.inputChannels = int("input_channels")!
+                c.hiddenChannels = hiddenChannels
+                c.inputKern = int("input_kern")!
+                c.hiddenKern = ints("hidden_kern")!
+                c.skip = int("skip") ?? 0
+                c.padInput = bool("pad_input") ?? true
+                c.batchNormScale = scales
+                c.finalNonlinearity = bool("final_nonlinearity") ?? true
+                c.hiddenDilation = int("hidden_dilation") ?? 1
+                c.momentum = float("momentum") ?? 0.1
+                c.gammaInput = float("gamma_input") ?? 0
+                c.gammaHidden = float("gamma_hidden") ?? 0
+                c.inputRegularizer = regularizer
+                c.laplacePadding = a["laplace_padding"] is NSNull ? nil : int("laplace_padding")
+                c.useAverageRegularizer = bool("use_avg_reg") ?? true
+                c.stack = stack
+                return Stacked2dCore(c, generator: generator)
+            } else {
+                var c = RotationEquivariant2dCore.Configuration()
+                c.inputChannels = int("input_channels")!
+                c.hiddenChannels = hiddenChannels
+                c.inputKern = int("input_kern")!
+                c.hiddenKern = ints("hidden_kern")!
+                c.numRotations = int("num_rotations")!
+                c.upsampling = int("upsampling")!
+                c.padInput = bool("pad_input") ?? true
+                c.batchNormScale = scales
+                c.finalNonlinearity = bool("final_nonlinearity") ?? true
+                c.momentum = float("momentum") ?? 0.1
+                c.gammaInput = float("gamma_input") ?? 0
+                c.gammaHidden = float("gamma_hidden") ?? 0
+                c.inputRegularizer = regularizer
+                c.laplacePadding = a["laplace_padding"] is NSNull ? nil : int("laplace_padding")
+                c.useAverageRegularizer = bool("use_avg_reg") ?? true
+                c.stack = stack
+                return RotationEquivariant2dCore(c, generator: generator)
+            }
+        default:
+            throw FixtureError.malformed("core.json: unknown core \"\(kind)\"")
+        }
+    }
+}
+
 @Suite struct CoreTests {
     @Test func fixtureFolderHasCases() {
         #expect(CoreFixtures.cases.count >= 3, "no core fixtures under \(CoreFixtures.folder.path)")
@@ -113,6 +205,39 @@ private enum CoreFixtures {
             let input = try Fixtures.tensor("input", in: dir)
             #expect(frame.outputShape(for: input.shape) == output.shape)
         }
+    }
+
+    @Test func optionFixturesExist() {
+        #expect(OptionFixtures.cases.count >= 4, "no option fixtures under \(OptionFixtures.folder.path)")
+    }
+
+    @Test(arguments: OptionFixtures.cases)
+    func reproducesPyTorchCoreOptions(_ name: String) throws {
+        let dir = OptionFixtures.folder.appendingPathComponent(name)
+        let json = try Fixtures.json(dir.appendingPathComponent("core.json"))
+        let core = try OptionFixtures.makeCore(json, generator: RandomGenerator(seed: 2))
+        var state: [String: Tensor] = [:]
+        let stateDir = dir.appendingPathComponent("state")
+        for file in try FileManager.default.contentsOfDirectory(atPath: stateDir.path) where file.hasSuffix(".npy") {
+            state[String(file.dropLast(4))] = try Fixtures.tensor(String(file.dropLast(4)), in: stateDir)
+        }
+        try core.loadStateDict(state)
+        core.eval()
+        let input = try Fixtures.tensor("input", in: dir)
+        let expected = try Fixtures.tensor("output", in: dir)
+        let (output, regularizer, shape): (Tensor, Tensor, [Int])
+        switch core {
+        case let c as any Core:
+            (output, regularizer, shape) = (withNoGrad { c(input) }, c.regularizer(), c.outputShape(for: input.shape))
+            #expect(c.burnInFrames == input.shape[2] - expected.shape[2])
+        case let c as any FrameCore:
+            (output, regularizer, shape) = (withNoGrad { c(input) }, c.regularizer(), c.outputShape(for: input.shape))
+        default:
+            Issue.record("\(name): not a core"); return
+        }
+        #expect(shape == expected.shape)
+        expectClose(output, expected, atol: 1e-4, rtol: 1e-3, "\(name) output")
+        expectClose(regularizer, try Fixtures.tensor("regularizer", in: dir), atol: 1e-4, rtol: 1e-3, "\(name) regularizer")
     }
 
     @Test func hermiteBasisAndRotationsMatchPyTorch() throws {
