@@ -237,6 +237,21 @@ private func random(_ shape: [Int], seed: UInt64, requiresGrad: Bool = false) ->
         #expect(a == b)
     }
 
+    @Test func featureDropoutDropsWholeChannels() {
+        let x = Tensor.ones([50, 40, 3])
+        let drop = FeatureDropout(p: 0.4, generator: RandomGenerator(seed: 32))
+        let y = drop(x).scalars
+        var dropped = 0
+        for channel in 0..<2000 {
+            let values = Set(y[(channel * 3)..<(channel * 3 + 3)])
+            #expect(values.count == 1)
+            if values.first! == 0 { dropped += 1 } else { #expect(abs(values.first! - 1 / 0.6) < 1e-5) }
+        }
+        #expect(abs(Double(dropped) / 2000 - 0.4) < 0.04)
+        drop.eval()
+        #expect(drop(x) === x)
+    }
+
     @Test func dropPathDropsWholeSamples() {
         let x = Tensor.ones([2000, 3, 2])
         let dp = DropPath(p: 0.2, generator: RandomGenerator(seed: 20))
