@@ -319,7 +319,8 @@ public func pearsonCorrelation(_ x: Tensor, _ y: Tensor, axis: Int, eps: Double 
     return out
 }
 
-/// Pearson correlation of two equally long sequences (population σ plus `eps`), in Double.
+/// Pearson correlation of two equally long sequences (population σ plus `eps`), in Double; NaN is
+/// replaced by 0 as in the SENSORIUM scores.
 public func pearsonCorrelation(_ x: [Float], _ y: [Float], eps: Double = defaultCorrelationEpsilon) -> Double {
     precondition(x.count == y.count, "pearsonCorrelation: lengths \(x.count) and \(y.count) differ")
     var acc = CorrelationAccumulator(neurons: 1)

@@ -1,9 +1,9 @@
 // Differentiable training losses.
 //
 // The Poisson loss is one fused operation recorded with `Tensor.recordOperation` rather than a
-// composition of `log`, `*`, `-` and `sum`: `log()` is not part of the Tensor core yet, and the fused
-// form also needs no temporaries, accumulates the reduction in Double and has the simple gradient
-// `1 − target / (output + eps)` per element.
+// composition of the core's `log`, `*`, `-` and `sum` (which it matches; see the tests): the fused form
+// allocates no temporaries, accumulates the reduction in Double, crops the target of
+// `poissonLoss3d` without copying, and has the simple gradient `1 − target / (output + eps)`.
 
 public import SensoriumTensor
 #if canImport(Glibc)
@@ -31,7 +31,7 @@ public enum LossReduction: String, Sendable, Codable {
 ///   - reduction: `.sum` (default) or `.mean`.
 ///   - perNeuron: when true, reduce over every axis but the last (neurons), giving shape `[neurons]`;
 ///     otherwise a zero-dimensional scalar.
-public func poissonLoss(_ output: Tensor, _ target: Tensor, eps: Float = 1e-12,
+public func poissonLoss(_ output: Tensor, target: Tensor, eps: Float = 1e-12,
                         reduction: LossReduction = .sum, perNeuron: Bool = false) -> Tensor {
     precondition(output.shape == target.shape,
                  "poissonLoss: output shape \(output.shape) and target shape \(target.shape) differ")
@@ -43,7 +43,7 @@ public func poissonLoss(_ output: Tensor, _ target: Tensor, eps: Float = 1e-12,
 /// `PoissonLoss3d`: axis 1 is time, and when `target` has `lag` more frames than `output` there, its
 /// first `lag` frames are dropped (so `output` is aligned with the end of `target`). All other axes
 /// must match.
-public func poissonLoss3d(_ output: Tensor, _ target: Tensor, eps: Float = 1e-12,
+public func poissonLoss3d(_ output: Tensor, target: Tensor, eps: Float = 1e-12,
                           reduction: LossReduction = .sum, perNeuron: Bool = false) -> Tensor {
     let op = "poissonLoss3d"
     precondition(output.rank >= 2 && output.rank == target.rank,

@@ -10,19 +10,19 @@ import SensoriumTensor
     @Test func handComputedReductions() {
         let output = Tensor([1, 2, 0.5, 4], shape: [2, 2])
         let target = Tensor([0, 1, 2, 3], shape: [2, 2])
-        let sum = poissonLoss(output, target, eps: 0)
+        let sum = poissonLoss(output, target: target, eps: 0)
         #expect(sum.shape == [])
         #expect(abs(Double(sum.item) - Self.terms.reduce(0, +)) < 1e-5)
-        let mean = poissonLoss(output, target, eps: 0, reduction: .mean)
+        let mean = poissonLoss(output, target: target, eps: 0, reduction: .mean)
         #expect(abs(Double(mean.item) - Self.terms.reduce(0, +) / 4) < 1e-5)
-        let perNeuron = poissonLoss(output, target, eps: 0, perNeuron: true)
+        let perNeuron = poissonLoss(output, target: target, eps: 0, perNeuron: true)
         #expect(perNeuron.shape == [2])
         #expect(abs(Double(perNeuron.scalars[0]) - (Self.terms[0] + Self.terms[2])) < 1e-5)
         #expect(abs(Double(perNeuron.scalars[1]) - (Self.terms[1] + Self.terms[3])) < 1e-5)
-        let perNeuronMean = poissonLoss(output, target, eps: 0, reduction: .mean, perNeuron: true)
+        let perNeuronMean = poissonLoss(output, target: target, eps: 0, reduction: .mean, perNeuron: true)
         #expect(abs(Double(perNeuronMean.scalars[1]) - (Self.terms[1] + Self.terms[3]) / 2) < 1e-5)
         // eps keeps a zero rate finite where the target is 0 ... and large where it is not.
-        let zero = poissonLoss(Tensor([0, 0]), Tensor([0, 1]), eps: 1e-12)
+        let zero = poissonLoss(Tensor([0, 0]), target: Tensor([0, 1]), eps: 1e-12)
         #expect(abs(Double(zero.item) + log(1e-12)) < 1e-3 * 27.6)
     }
 
@@ -33,7 +33,7 @@ import SensoriumTensor
             for perNeuron in [false, true] {
                 let output = Tensor.randomUniform([3, 4, 5], low: 0.5, high: 2.5, generator: g, requiresGrad: true)
                 let results = GradientCheck.check([output, target], epsilon: 1e-2) {
-                    poissonLoss($0[0], $0[1], reduction: reduction, perNeuron: perNeuron)
+                    poissonLoss($0[0], target: $0[1], reduction: reduction, perNeuron: perNeuron)
                 }
                 #expect(results.count == 1)
                 #expect(results.allSatisfy { $0.passed }, "\(reduction) perNeuron \(perNeuron): \(results)")
@@ -41,10 +41,26 @@ import SensoriumTensor
         }
     }
 
+    /// The fused op agrees with the same loss composed from core ops (`log`, `*`, `-`, `sum`).
+    @Test func matchesCompositionOfCoreOps() {
+        let g = RandomGenerator(seed: 13)
+        let target = Tensor.randomUniform([4, 6], low: 0, high: 3, generator: g)
+        let a = Tensor.randomUniform([4, 6], low: 0.2, high: 2, generator: g, requiresGrad: true)
+        let b = a.detached()
+        b.requiresGrad = true
+        let fused = poissonLoss(a, target: target, eps: 1e-8, reduction: .mean, perNeuron: true)
+        let composed = (b - target * (b + 1e-8).log()).mean(axes: [0])
+        #expect(zip(fused.scalars, composed.scalars).allSatisfy { abs($0 - $1) < 1e-5 })
+        let w = Tensor.randomNormal([6], generator: g)
+        (fused * w).sum().backward()
+        (composed * w).sum().backward()
+        #expect(zip(a.grad!.scalars, b.grad!.scalars).allSatisfy { abs($0 - $1) < 1e-6 })
+    }
+
     @Test func targetGetsNoGradient() {
         let output = Tensor([1, 2], requiresGrad: true)
         let target = Tensor([1, 1], requiresGrad: true)
-        poissonLoss(output, target).backward()
+        poissonLoss(output, target: target).backward()
         #expect(target.grad == nil)
         // d/do (o − t log o) = 1 − t / o
         #expect(output.grad!.scalars.map { abs($0 - 0) < 1e-6 || abs($0 - 0.5) < 1e-6 } == [true, true])
@@ -58,11 +74,11 @@ import SensoriumTensor
         for b in 0..<2 { for t in 2..<5 { for n in 0..<4 { cropped.append(target[b, t, n]) } } }
         let croppedTarget = Tensor(cropped, shape: [2, 3, 4])
         for perNeuron in [false, true] {
-            let a = poissonLoss3d(output, target, perNeuron: perNeuron)
-            let b = poissonLoss(output, croppedTarget, perNeuron: perNeuron)
+            let a = poissonLoss3d(output, target: target, perNeuron: perNeuron)
+            let b = poissonLoss(output, target: croppedTarget, perNeuron: perNeuron)
             #expect(zip(a.scalars, b.scalars).allSatisfy { abs($0 - $1) < 1e-5 })
         }
-        let results = GradientCheck.check([output, target]) { poissonLoss3d($0[0], $0[1], reduction: .mean, perNeuron: true) }
+        let results = GradientCheck.check([output, target]) { poissonLoss3d($0[0], target: $0[1], reduction: .mean, perNeuron: true) }
         #expect(results.allSatisfy { $0.passed }, "\(results)")
     }
 
@@ -78,8 +94,8 @@ import SensoriumTensor
             expected += term
             perNeuron[i % 100] += term
         }
-        #expect(abs(Double(poissonLoss(output, target).item) - expected) < 1e-5 * abs(expected))
-        let ours = poissonLoss(output, target, perNeuron: true).scalars
+        #expect(abs(Double(poissonLoss(output, target: target).item) - expected) < 1e-5 * abs(expected))
+        let ours = poissonLoss(output, target: target, perNeuron: true).scalars
         #expect(zip(ours, perNeuron).allSatisfy { abs(Double($0) - $1) < 1e-5 * abs($1) })
     }
 }

@@ -4,21 +4,36 @@ import Sensorium
 import SensoriumTestSupport
 
 /// Runs every PyTorch parity case under `SENSORIUM_PARITY_FIXTURES` (default
-/// `../shared/fixtures/parity`): forward output, extra outputs and every listed gradient, within the
-/// case's tolerance. An op this suite does not know is a failure.
+/// `../shared/fixtures/parity`), plus the SDK's own cases in `Tests/Fixtures/parity` (made by
+/// `Tools/make_parity_fixtures.py`): forward output, extra outputs and every listed gradient, within
+/// the case's tolerance. An op this suite does not know is a failure.
 @Suite struct ParityTests {
     static let folder = Fixtures.folder(environmentKey: "SENSORIUM_PARITY_FIXTURES", defaultSubfolder: "parity")
-    static let caseNames = Fixtures.cases(in: folder, marker: "case.json")
+    static let ownFolder = Fixtures.packageRoot.appendingPathComponent("Tests/Fixtures/parity")
+    static let casePaths = Fixtures.cases(in: folder, marker: "case.json").map { folder.appendingPathComponent($0).path }
+        + Fixtures.cases(in: ownFolder, marker: "case.json").map { ownFolder.appendingPathComponent($0).path }
 
     @Test func fixtureFolderHasCases() {
-        #expect(!Self.caseNames.isEmpty, "no parity cases found in \(Self.folder.path)")
+        #expect(!Fixtures.cases(in: Self.folder, marker: "case.json").isEmpty, "no parity cases found in \(Self.folder.path)")
     }
 
-    @Test(arguments: caseNames)
-    func parityCase(_ name: String) throws {
-        let outcome = try ParityCase(folder: Self.folder.appendingPathComponent(name)).run()
+    @Test(arguments: casePaths)
+    func parityCase(_ path: String) throws {
+        let folder = URL(fileURLWithPath: path)
+        let name = folder.lastPathComponent
+        let parityCase = try ParityCase(folder: folder)
+        if let defect = parityCase.layoutDefect {
+            // The case cannot be read back as written; a corrected copy must exist among our own cases.
+            let replacement = Self.ownFolder.appendingPathComponent("\(name)_v2")
+            #expect(FileManager.default.fileExists(atPath: replacement.appendingPathComponent("case.json").path),
+                    "\(name): \(defect), and no corrected case \(replacement.path) exists")
+            Issue.record("\(name): \(defect); checked through \(replacement.lastPathComponent) instead", severity: .warning)
+            ParityTally.shared.record(passed: true, defective: true)
+            return
+        }
+        let outcome = try parityCase.run()
         for failure in outcome { Issue.record("\(name): \(failure)") }
-        ParityTally.shared.record(name: name, passed: outcome.isEmpty)
+        ParityTally.shared.record(passed: outcome.isEmpty, defective: false)
     }
 }
 
@@ -26,14 +41,15 @@ import SensoriumTestSupport
 final class ParityTally: @unchecked Sendable {
     static let shared = ParityTally()
     private let lock = NSLock()
-    private var passed = 0, seen = 0
+    private var passed = 0, seen = 0, defective = 0
 
-    func record(name: String, passed ok: Bool) {
+    func record(passed ok: Bool, defective isDefective: Bool) {
         lock.lock(); defer { lock.unlock() }
         seen += 1
-        if ok { passed += 1 }
-        if seen == ParityTests.caseNames.count {
-            print("Parity: \(passed) of \(seen) PyTorch cases passed (\(ParityTests.folder.path))")
+        if isDefective { defective += 1 } else if ok { passed += 1 }
+        if seen == ParityTests.casePaths.count {
+            print("Parity: \(passed) of \(seen - defective) PyTorch cases passed"
+                  + (defective > 0 ? "; \(defective) defective shared case(s) replaced by corrected copies" : ""))
         }
     }
 }
@@ -62,7 +78,14 @@ struct ParityCase {
         self.gradNames = json["grads"] as? [String] ?? []
         self.atol = Float((tol["atol"] as? Double) ?? 0)
         self.rtol = Float((tol["rtol"] as? Double) ?? 0)
+        let outputName = json["output"] as? String ?? "output"
+        self.layoutDefect = inputs.contains(outputName)
+            ? "input \"\(outputName)\" has the same file name as the result \(outputName).npy, which overwrote it"
+            : nil
     }
+
+    /// Why the folder cannot be read as its case.json describes, if it cannot.
+    let layoutDefect: String?
 
     /// Runs the case; returns a description of every mismatch (empty when it passes).
     func run() throws -> [String] {
@@ -91,8 +114,9 @@ struct ParityCase {
         if !gradNames.isEmpty {
             output.backward(try Fixtures.tensor("grad_output", in: folder))
             for name in gradNames {
-                guard let grad = inputs[name]?.grad else { failures.append("no gradient for \(name)"); continue }
-                try check(grad, "grad_\(name)")
+                guard let input = inputs[name] else { failures.append("no input \(name)"); continue }
+                // An input the op does not depend on gets no gradient; PyTorch's fixture stores zeros.
+                try check(input.grad ?? Tensor.zeros(input.shape), "grad_\(name)")
             }
         }
         return failures
@@ -177,7 +201,7 @@ struct ParityCase {
         case "scaled_dot_product_attention":
             return (scaledDotProductAttention(try input("q"), try input("k"), try input("v")), [:])
         case "poisson_loss":
-            return (poissonLoss(try input("output"), target: try input("target"), eps: Float(try number("eps", default: 1e-12)),
+            return (poissonLoss(try input(inputNames[0]), target: try input("target"), eps: Float(try number("eps", default: 1e-12)),
                                 reduction: flag("avg") ? .mean : .sum), [:])
         case "full_gaussian2d":
             return (try fullGaussian2dCase(t), [:])
