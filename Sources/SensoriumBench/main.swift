@@ -54,14 +54,14 @@ do {
 }
 
 /// Times forward and backward of `conv3d` on `x` with `weight` and reports GFLOP/s.
-@MainActor func benchConv(_ label: String, x: Tensor, weight: Tensor, padding: [Int]) {
+@MainActor func benchConv(_ label: String, x: Tensor, weight: Tensor, stride: [Int] = [1], padding: [Int], groups: Int = 1) {
     let bias = Tensor.zeros([weight.shape[0]], requiresGrad: true)
     var forward: [Double] = [], backward: [Double] = [], forwardCPU: [Double] = [], backwardCPU: [Double] = []
-    var y = conv3d(x, weight: weight, bias: bias, padding: padding)
+    var y = conv3d(x, weight: weight, bias: bias, stride: stride, padding: padding, groups: groups)
     let gradient = Tensor.randomNormal(y.shape, generator: generator)
     for _ in 0..<repeats {
         x.zeroGrad(); weight.zeroGrad(); bias.zeroGrad()
-        forward.append(seconds { y = conv3d(x, weight: weight, bias: bias, padding: padding) })
+        forward.append(seconds { y = conv3d(x, weight: weight, bias: bias, stride: stride, padding: padding, groups: groups) })
         forwardCPU.append(lastCPU)
         backward.append(seconds { y.backward(gradient) })
         backwardCPU.append(lastCPU)
@@ -76,8 +76,35 @@ do {
 }
 
 let channels = 32
+if !arguments.contains("--skip-core") {
 let x = Tensor.randomNormal([4, channels, 40, 36, 64], generator: generator, requiresGrad: true)
 let spatial = Tensor.randomNormal([channels, channels, 1, 7, 7], std: 0.05, generator: generator, requiresGrad: true)
 let temporal = Tensor.randomNormal([channels, channels, 7, 1, 1], std: 0.05, generator: generator, requiresGrad: true)
 benchConv("spatial (1,7,7) pad (0,3,3)", x: x, weight: spatial, padding: [0, 3, 3])
 benchConv("temporal (7,1,1) valid", x: x, weight: temporal, padding: [0])
+}
+
+// Depth-wise layers of an inverted-residual block (DwiseNeuro-style), mid = 384 channels.
+if arguments.contains("--depthwise") {
+    let mid = 384
+    let h = Tensor.randomNormal([2, mid, 16, 32, 32], generator: generator, requiresGrad: true)
+    let expand = Tensor.randomNormal([mid, 64, 1, 1, 1], std: 0.1, generator: generator, requiresGrad: true)
+    let h64 = Tensor.randomNormal([2, 64, 16, 32, 32], generator: generator, requiresGrad: true)
+    benchConv("pointwise 1x1x1 64->384", x: h64, weight: expand, padding: [0])
+    let dwSpatial = Tensor.randomNormal([mid, 1, 1, 3, 3], std: 0.3, generator: generator, requiresGrad: true)
+    benchConv("depthwise (1,3,3) pad (0,1,1)", x: h, weight: dwSpatial, padding: [0, 1, 1], groups: mid)
+    benchConv("depthwise (1,3,3) stride (1,2,2) pad (0,1,1)", x: h, weight: dwSpatial, stride: [1, 2, 2],
+              padding: [0, 1, 1], groups: mid)
+    let dwTemporal = Tensor.randomNormal([mid, 1, 5, 1, 1], std: 0.3, generator: generator, requiresGrad: true)
+    benchConv("depthwise (5,1,1) pad (2,0,0)", x: h, weight: dwTemporal, padding: [2, 0, 0], groups: mid)
+}
+if arguments.contains("--memory") {
+    let h = Tensor.randomNormal([2, 384, 16, 32, 32], generator: generator)
+    for _ in 0..<3 {
+        var c: Tensor? = nil
+        let t = seconds { c = h.copy() }
+        print("copy 50MB: \(format(t * 1e3)) ms wall, \(format(lastCPU * 1e3)) ms CPU \(c!.count)")
+        let t2 = seconds { c = Tensor.zeros(h.shape) }
+        print("zeros 50MB: \(format(t2 * 1e3)) ms wall, \(format(lastCPU * 1e3)) ms CPU \(c!.count)")
+    }
+}

@@ -214,6 +214,31 @@ private struct ConvCase: CustomStringConvertible {
         }
     }
 
+    /// Direct depth-wise kernels (one input channel per group), serial and threaded.
+    @Test func depthwiseKernels() {
+        var cases: [ConvCase] = []
+        for stride in [[1], [1, 2, 2], [2, 1, 3]] {
+            for padding in [[0], [2, 0, 0], [0, 1, 1], [1]] {
+                for kernel in [[3, 3, 3], [1, 3, 3], [5, 1, 1], [2, 2, 3]] {
+                    cases.append(ConvCase(rank: 3, n: 2, c: 3, o: 3, groups: 3, size: [5, 6, 7], kernel: kernel,
+                                          stride: stride, padding: padding, bias: padding != [1]))
+                }
+            }
+        }
+        cases.append(ConvCase(rank: 3, c: 2, o: 6, groups: 2, size: [6, 5, 5], kernel: [3, 2, 2], padding: [1],
+                              dilation: [2, 1, 2]))  // channel multiplier 3
+        cases.append(ConvCase(rank: 2, c: 4, o: 8, groups: 4, size: [9, 8], kernel: [3, 3], stride: [2], padding: [1],
+                              dilation: [2]))
+        cases.append(ConvCase(rank: 1, c: 3, o: 3, groups: 3, size: [10], kernel: [4], stride: [3], padding: [3]))
+        for conv in cases {
+            #expect(DepthwiseConvolution.applies(conv.naive.geometry))
+            conv.verify()
+        }
+        ConvolutionKernels.$tuning.withValue(.init(parallelWorkThreshold: 0)) {
+            for conv in cases.suffix(4) { conv.verify(seed: 5) }
+        }
+    }
+
     /// Small chunks and a zero threading threshold force the chunked and multi-threaded code paths.
     @Test func chunkedParallelPaths() {
         let small = ConvolutionKernels.Tuning(columnBudget: 700, pointwiseChunk: 37, parallelWorkThreshold: 0)
@@ -276,6 +301,19 @@ private struct ConvCase: CustomStringConvertible {
         let results = GradientCheck.check([x, ws, wt, b]) {
             let h = conv3d($0[0], weight: $0[1], padding: [0, 1, 1])
             return conv3d(h, weight: $0[2], bias: $0[3], padding: [1, 0, 0])
+        }
+        for r in results { #expect(r.passed, "\(r)") }
+    }
+
+    @Test func gradientCheckConv3dDepthwise() {
+        let gen = RandomGenerator(seed: 15)
+        let x = Tensor.randomNormal([2, 2, 4, 5, 5], generator: gen, requiresGrad: true)
+        let ws = Tensor.randomNormal([4, 1, 1, 3, 3], generator: gen, requiresGrad: true)
+        let wt = Tensor.randomNormal([4, 1, 3, 1, 1], generator: gen, requiresGrad: true)
+        let b = Tensor.randomNormal([4], generator: gen, requiresGrad: true)
+        let results = GradientCheck.check([x, ws, wt, b]) {
+            let h = conv3d($0[0], weight: $0[1], stride: [1, 2, 2], padding: [0, 1, 1], groups: 2)
+            return conv3d(h, weight: $0[2], bias: $0[3], padding: [1, 0, 0], groups: 4)
         }
         for r in results { #expect(r.passed, "\(r)") }
     }

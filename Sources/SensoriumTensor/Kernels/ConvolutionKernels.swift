@@ -1,6 +1,7 @@
 // GEMM drivers for 3-D convolution (1-D and 2-D go through the same code with unit leading axes).
 //
-// Three lowerings:
+// Depth-wise convolutions (one input channel per group) use direct kernels
+// (DepthwiseConvolution.swift). Otherwise, three lowerings:
 // - Pointwise-in-space kernels (kH = kW = 1, unit spatial and temporal stride, no spatial padding):
 //   1×1×1 and temporal (k,1,1) convolutions. Output frame t reads input frame t + kt·dT − pT for
 //   every tap, and the frames of one channel are contiguous, so each tap is a plain GEMM on shifted
@@ -65,7 +66,9 @@ enum ConvolutionKernels {
     /// Computes the convolution into `out` (N, O, oT, oH, oW), overwriting it.
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
-        if isPointwiseInSpace(g) {
+        if DepthwiseConvolution.applies(g) {
+            DepthwiseConvolution.forward(g, x: x, weight: weight, bias: bias, out: out)
+        } else if isPointwiseInSpace(g) {
             pointwiseForward(g, x: x, weight: weight, bias: bias, out: out)
         } else if isFrameShifted(g) {
             frameForward(g, x: x, weight: weight, bias: bias, out: out)
@@ -150,7 +153,10 @@ enum ConvolutionKernels {
                          gradWeight: UnsafeMutablePointer<Float>?, gradBias: UnsafeMutablePointer<Float>?) {
         if let gradBias { biasGradient(g, gradOut: gradOut, gradBias: gradBias) }
         guard gradInput != nil || gradWeight != nil else { return }
-        if isPointwiseInSpace(g) {
+        if DepthwiseConvolution.applies(g) {
+            DepthwiseConvolution.backward(g, x: x, weight: weight, gradOut: gradOut, gradInput: gradInput,
+                                          gradWeight: gradWeight)
+        } else if isPointwiseInSpace(g) {
             if let gradWeight { pointwiseWeightGradient(g, x: x, gradOut: gradOut, gradWeight: gradWeight) }
             if let gradInput { pointwiseInputGradient(g, weight: weight, gradOut: gradOut, gradInput: gradInput) }
         } else if isFrameShifted(g) {
@@ -162,15 +168,25 @@ enum ConvolutionKernels {
 
     static func biasGradient(_ g: ConvGeometry, gradOut: UnsafePointer<Float>, gradBias: UnsafeMutablePointer<Float>) {
         let positions = g.outVolume
-        for o in 0..<g.outChannels {
-            var acc: Float = 0
-            for n in 0..<g.batch {
-                let row = gradOut + (n * g.outChannels + o) * positions
-                var partial: Float = 0
-                for j in 0..<positions { partial += row[j] }
-                acc += partial
+        Parallel.forRanges(g.outChannels, minimumPerThread: max(1, 262_144 / max(positions * g.batch, 1))) { channels in
+            for o in channels {
+                var total = 0.0
+                for n in 0..<g.batch {
+                    let row = gradOut + (n * g.outChannels + o) * positions
+                    var lanes = SIMD8<Float>()
+                    var j = 0
+                    while j + 8 <= positions {
+                        lanes += UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
+                        j += 8
+                        // Fold into Double every 4096 elements to bound rounding error.
+                        if j & 4095 == 0 { total += Double(lanes.sum()); lanes = SIMD8<Float>() }
+                    }
+                    var tail = lanes.sum()
+                    while j < positions { tail += row[j]; j += 1 }
+                    total += Double(tail)
+                }
+                gradBias[o] = Float(total)
             }
-            gradBias[o] = acc
         }
     }
 
