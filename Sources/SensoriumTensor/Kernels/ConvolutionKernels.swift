@@ -21,7 +21,7 @@ enum ConvolutionKernels {
     /// Blocking and threading parameters (task-local so tests can force small chunks and threading).
     struct Tuning: Sendable {
         /// Upper bound on the elements of one column buffer (per thread).
-        var columnBudget = 1 << 21
+        var columnBudget = 1 << 18
         /// Output positions per work item of the pointwise-in-space path, at most; fewer when the
         /// channels are many, so one item's slices of input and output stay near 1 MiB.
         var pointwiseChunk = 4_096
