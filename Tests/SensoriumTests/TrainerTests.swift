@@ -403,6 +403,18 @@ struct TrainerTests {
         #expect(ensemble.randomGenerators.count == 2)
         let score = try validationCorrelation(of: ensemble, on: data, skipFrames: 3)
         #expect(score.perMouse.map(\.mouse) == ["mouseA", "mouseB"])
+
+        // Members of different types.
+        final class ConstantModel: Module, TrainableModel {
+            func forward(_ batch: ToyBatch) -> Tensor {
+                let t = batch.targets.shape
+                return Tensor.full([t[0], t[1] - 2, t[2]], 3)
+            }
+        }
+        let mixed = Ensemble<ToyBatch>(members: [a, ConstantModel()])
+        let pm = mixed.forward(batches[0])
+        for i in 0..<pm.count { #expect(abs(pm.scalars[i] - (pa.scalars[i] + 3) / 2) < 1e-6) }
+        #expect(mixed.regularizer(for: batches[0]) != nil && mixed.stateDict().count == a.stateDict().count)
     }
 
     @Test func plainProgressLinesWhenNotATerminal() throws {
