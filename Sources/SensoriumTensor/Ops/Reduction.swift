@@ -52,6 +52,36 @@ extension Tensor {
         return total
     }
 
+    /// Largest (`takeMax`) or smallest of `n` > 0 contiguous elements, 8 lanes at a time; NaN when
+    /// any element is NaN.
+    @inline(__always) @usableFromInline
+    static func rowExtremum(_ p: UnsafePointer<Float>, _ n: Int, takeMax: Bool) -> Float {
+        let raw = UnsafeRawPointer(p)
+        var i = 0
+        var best = p[0]
+        if n >= 8 {
+            var acc = SIMD8<Float>(repeating: p[0])
+            var nan = SIMD8<Float>()
+            while i + 8 <= n {
+                let v = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Float>.stride, as: SIMD8<Float>.self)
+                acc = acc.replacing(with: v, where: takeMax ? v .> acc : v .< acc)
+                nan = nan.replacing(with: 1, where: v .!= v)
+                i += 8
+            }
+            for k in 0..<8 {
+                if nan[k] != 0 { return .nan }
+                if takeMax ? acc[k] > best : acc[k] < best { best = acc[k] }
+            }
+        }
+        while i < n {
+            let v = p[i]
+            if v.isNaN { return .nan }
+            if takeMax ? v > best : v < best { best = v }
+            i += 1
+        }
+        return best
+    }
+
     /// Sums the middle extent of a contiguous (outer, reduce, inner) block into (outer, inner).
     @usableFromInline
     static func sumBlock(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
@@ -139,11 +169,14 @@ extension Tensor {
         if inner == 1 {
             Parallel.forRanges(outer, minimumPerThread: Swift.max(1, 32_768 / reduce)) { range in
                 for o in range {
+                    // Vectorised extreme, then the first position holding it.
                     let row = src + o * reduce
-                    var best = row[0], index = 0
-                    for r in 1..<Swift.max(reduce, 1) where better(row[r], best) {
-                        best = row[r]
-                        index = r
+                    let best = rowExtremum(row, reduce, takeMax: takeMax)
+                    var index = 0
+                    if best.isNaN {
+                        while !row[index].isNaN { index += 1 }
+                    } else {
+                        while row[index] != best { index += 1 }
                     }
                     values[o] = best
                     indices[o] = index
@@ -263,15 +296,15 @@ extension Tensor {
         let mean = Tensor.sumKernel(self, axes: ax)
         let scale = 1 / Float(Swift.max(n, 1))
         mean.withUnsafeMutableBufferPointer { m in for i in 0..<m.count { m[i] *= scale } }
-        let deviation = Tensor.broadcastKernel(self, mean, op: "variance") { $0 - $1 }
-        let squares = Tensor.mapKernel(deviation) { $0 * $0 }
+        let deviation = Tensor.binaryKernel(self, mean, op: "variance", SubtractFunction())
+        let squares = Tensor.mapFunction(deviation, SquareFunction())
         let total = Tensor.sumKernel(squares, axes: ax)
         total.withUnsafeMutableBufferPointer { v in for i in 0..<v.count { v[i] /= divisor } }
         let out = reductionResult(total, axes: ax, keepDims: keepDims)
         let kept = Tensor.keptShape(shape, axes: ax)
         return Tensor.recordOperation("variance", result: out, inputs: [self]) { g in
             let factor = 2 / divisor
-            return [Tensor.broadcastKernel(deviation, g.reshaped(kept), op: "variance") { $0 * $1 * factor }]
+            return [Tensor.binaryKernel(deviation, g.reshaped(kept) * factor, op: "variance", MultiplyFunction())]
         }
     }
 
@@ -372,14 +405,25 @@ extension Tensor {
             peak = Tensor.extremumKernel(self, axes: ax, takeMax: true, op: "logSumExp").values
             peak.withUnsafeMutableBufferPointer { m in for i in 0..<m.count where !m[i].isFinite { m[i] = 0 } }
         }
-        let shifted = Tensor.broadcastKernel(self, peak, op: "logSumExp") { expf($0 - $1) }
+        let shifted = Tensor.binaryKernel(self, peak, op: "logSumExp", SubtractFunction())
+        Tensor.expInPlace(shifted)
         let total = Tensor.sumKernel(shifted, axes: ax)
         let result = Tensor.zipKernel(total, peak, op: "logSumExp") { logf($0) + $1 }
         let out = reductionResult(result, axes: ax, keepDims: keepDims)
         return Tensor.recordOperation("logSumExp", result: out, inputs: [self]) { [self] g in
-            [Tensor.ternaryKernel(self, result, g.reshaped(kept), op: "logSumExp") { x, l, g in
-                l == -.infinity ? 0 : g * expf(x - l)
-            }]
+            // d/dx = exp(x - result), 0 where the result is -inf (all inputs -inf).
+            let finite = Tensor.mapKernel(result) { $0 == -.infinity ? .infinity : $0 }
+            let weights = Tensor.binaryKernel(self, finite, op: "logSumExp", SubtractFunction())
+            Tensor.expInPlace(weights)
+            return [Tensor.binaryKernel(weights, g.reshaped(kept), op: "logSumExp", MultiplyFunction())]
+        }
+    }
+
+    /// Replaces every element of `t` with its exponential (vectorised, parallel).
+    static func expInPlace(_ t: Tensor) {
+        let p = t.storage.pointer
+        Parallel.forRanges(t.count, minimumPerThread: 16_384) { range in
+            SensoriumTensor.expInPlace(p + range.lowerBound, range.count)
         }
     }
 
@@ -389,8 +433,9 @@ extension Tensor {
         let out = Tensor.softmaxKernel(self, axis: a, log: false)
         return Tensor.recordOperation("softmax", result: out, inputs: [self]) { g in
             // dx = y * (g - Σ g·y)
-            let dot = Tensor.sumKernel(Tensor.zipKernel(g, out, op: "softmax") { $0 * $1 }, axes: [a])
-            return [Tensor.ternaryKernel(out, g, dot, op: "softmax") { y, g, s in y * (g - s) }]
+            let dot = Tensor.sumKernel(Tensor.binaryKernel(g, out, op: "softmax", MultiplyFunction()), axes: [a])
+            let centred = Tensor.binaryKernel(g, dot, op: "softmax", SubtractFunction())
+            return [Tensor.binaryKernel(out, centred, op: "softmax", MultiplyFunction())]
         }
     }
 
@@ -401,7 +446,10 @@ extension Tensor {
         return Tensor.recordOperation("logSoftmax", result: out, inputs: [self]) { g in
             // dx = g - exp(y) * Σ g
             let total = Tensor.sumKernel(g, axes: [a])
-            return [Tensor.ternaryKernel(out, g, total, op: "logSoftmax") { y, g, s in g - expf(y) * s }]
+            let probabilities = out.copy()
+            Tensor.expInPlace(probabilities)
+            let scaled = Tensor.binaryKernel(probabilities, total, op: "logSoftmax", MultiplyFunction())
+            return [Tensor.binaryKernel(g, scaled, op: "logSoftmax", SubtractFunction())]
         }
     }
 
@@ -411,6 +459,26 @@ extension Tensor {
         let (outer, n, inner) = axisLayout(x.shape, axis: axis)
         if x.count == 0 { return out }
         let src = x.storage.pointer, dst = out.storage.pointer
+        if inner == 1 {
+            Parallel.forRanges(outer, minimumPerThread: Swift.max(1, 8_192 / Swift.max(n, 1))) { range in
+                for o in range {
+                    let row = src + o * n, y = dst + o * n
+                    var peak = n > 0 ? rowExtremum(row, n, takeMax: true) : 0
+                    if peak.isInfinite { peak = 0 }
+                    for r in 0..<n { y[r] = row[r] - peak }
+                    SensoriumTensor.expInPlace(y, n)
+                    let total = Float(rowSum(y, n))
+                    if log {
+                        let shift = peak + logf(total)
+                        for r in 0..<n { y[r] = row[r] - shift }
+                    } else {
+                        let scale = 1 / total
+                        for r in 0..<n { y[r] *= scale }
+                    }
+                }
+            }
+            return out
+        }
         forEachColumnTile(outer: outer, inner: inner, workPerColumn: 8 * n) { o, i0, i1 in
             let width = i1 - i0
             let base = o * n * inner + i0
@@ -421,14 +489,12 @@ extension Tensor {
                     let row = src + base + r * inner
                     for j in 0..<width where row[j] > peak[j] || row[j].isNaN { peak[j] = row[j] }
                 }
-                for j in 0..<width where !peak[j].isFinite && !peak[j].isNaN { peak[j] = 0 }
+                for j in 0..<width where peak[j].isInfinite { peak[j] = 0 }
                 for r in 0..<n {
                     let row = src + base + r * inner, y = dst + base + r * inner
-                    for j in 0..<width {
-                        let e = expf(row[j] - peak[j])
-                        total[j] += e
-                        if !log { y[j] = e }
-                    }
+                    for j in 0..<width { y[j] = row[j] - peak[j] }
+                    SensoriumTensor.expInPlace(y, width)
+                    for j in 0..<width { total[j] += y[j] }
                 }
                 if log {
                     for j in 0..<width { total[j] = peak[j] + logf(total[j]) }
