@@ -114,23 +114,23 @@ extension Tensor {
     }
 
     public static prefix func - (x: Tensor) -> Tensor {
-        let out = mapFunction(x, NegateFunction())
+        let out = mapFunction(x, NegateFunction(), minimumPerThread: 32_768)
         return recordOperation("neg", result: out, inputs: [x]) { g in [-g] }
     }
 
     public static func + (a: Tensor, s: Float) -> Tensor {
-        recordOperation("add_scalar", result: mapFunction(a, AddScalarFunction(s)), inputs: [a]) { g in [g] }
+        recordOperation("add_scalar", result: mapFunction(a, AddScalarFunction(s), minimumPerThread: 32_768), inputs: [a]) { g in [g] }
     }
     public static func + (s: Float, a: Tensor) -> Tensor { a + s }
     public static func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
     public static func - (s: Float, a: Tensor) -> Tensor { (-a) + s }
     public static func * (a: Tensor, s: Float) -> Tensor {
-        recordOperation("mul_scalar", result: mapFunction(a, MultiplyScalarFunction(s)), inputs: [a]) { g in [g * s] }
+        recordOperation("mul_scalar", result: mapFunction(a, MultiplyScalarFunction(s), minimumPerThread: 32_768), inputs: [a]) { g in [g * s] }
     }
     public static func * (s: Float, a: Tensor) -> Tensor { a * s }
     public static func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
     public static func / (s: Float, a: Tensor) -> Tensor {
-        let out = mapFunction(a, ReciprocalScaleFunction(s))
+        let out = mapFunction(a, ReciprocalScaleFunction(s), minimumPerThread: 32_768)
         return recordOperation("rdiv_scalar", result: out, inputs: [a]) { g in [-(g * out) / a] }
     }
 }
@@ -232,11 +232,12 @@ extension Tensor {
         }
     }
 
-    /// Applies a `PointwiseFunction` to every element, 8 lanes at a time (no autodiff).
-    static func mapFunction<F: PointwiseFunction>(_ x: Tensor, _ function: F) -> Tensor {
+    /// Applies a `PointwiseFunction` to every element, 8 lanes at a time (no autodiff). Work is
+    /// split across cores above `minimumPerThread` elements per core (lower for costly functions).
+    static func mapFunction<F: PointwiseFunction>(_ x: Tensor, _ function: F, minimumPerThread: Int = 8_192) -> Tensor {
         let out = Tensor(uninitializedShape: x.shape)
         let src = x.storage.pointer, dst = out.storage.pointer
-        Parallel.forRanges(x.count, minimumPerThread: 8_192) { range in
+        Parallel.forRanges(x.count, minimumPerThread: minimumPerThread) { range in
             var i = range.lowerBound
             while i + 8 <= range.upperBound {
                 let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)

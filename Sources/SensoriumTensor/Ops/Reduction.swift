@@ -160,7 +160,7 @@ extension Tensor {
     /// inner) block, with its position along that extent (first occurrence; NaN wins).
     @usableFromInline
     static func extremumBlock(_ src: UnsafePointer<Float>, values: UnsafeMutablePointer<Float>,
-                              indices: UnsafeMutablePointer<Int>, outer: Int, reduce: Int, inner: Int,
+                              indices: UnsafeMutablePointer<Int>?, outer: Int, reduce: Int, inner: Int,
                               takeMax: Bool) {
         @inline(__always) func better(_ v: Float, _ best: Float) -> Bool {
             if v.isNaN { return !best.isNaN }
@@ -172,13 +172,14 @@ extension Tensor {
                     // Vectorised extreme, then the first position holding it.
                     let row = src + o * reduce
                     let best = rowExtremum(row, reduce, takeMax: takeMax)
+                    values[o] = best
+                    guard let indices else { continue }
                     var index = 0
                     if best.isNaN {
                         while !row[index].isNaN { index += 1 }
                     } else {
                         while row[index] != best { index += 1 }
                     }
-                    values[o] = best
                     indices[o] = index
                 }
             }
@@ -186,14 +187,23 @@ extension Tensor {
         }
         forEachColumnTile(outer: outer, inner: inner, workPerColumn: reduce) { o, i0, i1 in
             let width = i1 - i0
-            let v = values + o * inner + i0, idx = indices + o * inner + i0
+            let v = values + o * inner + i0
             let first = src + o * reduce * inner + i0
-            for j in 0..<width { v[j] = first[j]; idx[j] = 0 }
-            for r in 1..<Swift.max(reduce, 1) {
-                let row = src + (o * reduce + r) * inner + i0
-                for j in 0..<width where better(row[j], v[j]) {
-                    v[j] = row[j]
-                    idx[j] = r
+            for j in 0..<width { v[j] = first[j] }
+            if let indices {
+                let idx = indices + o * inner + i0
+                for j in 0..<width { idx[j] = 0 }
+                for r in 1..<Swift.max(reduce, 1) {
+                    let row = src + (o * reduce + r) * inner + i0
+                    for j in 0..<width where better(row[j], v[j]) {
+                        v[j] = row[j]
+                        idx[j] = r
+                    }
+                }
+            } else {
+                for r in 1..<Swift.max(reduce, 1) {
+                    let row = src + (o * reduce + r) * inner + i0
+                    for j in 0..<width where better(row[j], v[j]) { v[j] = row[j] }
                 }
             }
         }
@@ -201,7 +211,8 @@ extension Tensor {
 
     /// Max or min of `x` over `axes`: values in the kept shape, and for each the flat index into
     /// `x` of the element it came from.
-    static func extremumKernel(_ x: Tensor, axes: [Int], takeMax: Bool, op: String) -> (values: Tensor, source: [Int]) {
+    static func extremumKernel(_ x: Tensor, axes: [Int], takeMax: Bool, op: String,
+                               wantSource: Bool = true) -> (values: Tensor, source: [Int]) {
         precondition(x.count > 0 && axes.allSatisfy { x.shape[$0] > 0 },
                      "\(op): cannot reduce an empty extent of shape \(x.shape) over axes \(axes)")
         let outShape = keptShape(x.shape, axes: axes)
@@ -216,6 +227,11 @@ extension Tensor {
         }
         if blocks == 1 {
             let (outer, reduce, inner) = segments.block(segments.reduced.firstIndex(of: true)!)
+            if !wantSource {
+                extremumBlock(x.storage.pointer, values: values.storage.pointer, indices: nil,
+                              outer: outer, reduce: reduce, inner: inner, takeMax: takeMax)
+                return (values, [])
+            }
             source.withUnsafeMutableBufferPointer { idx in
                 extremumBlock(x.storage.pointer, values: values.storage.pointer, indices: idx.baseAddress!,
                               outer: outer, reduce: reduce, inner: inner, takeMax: takeMax)
@@ -402,7 +418,7 @@ extension Tensor {
         if Tensor.reducedCount(shape, axes: ax) == 0 {
             peak = Tensor.zeros(kept)
         } else {
-            peak = Tensor.extremumKernel(self, axes: ax, takeMax: true, op: "logSumExp").values
+            peak = Tensor.extremumKernel(self, axes: ax, takeMax: true, op: "logSumExp", wantSource: false).values
             peak.withUnsafeMutableBufferPointer { m in for i in 0..<m.count where !m[i].isFinite { m[i] = 0 } }
         }
         let shifted = Tensor.binaryKernel(self, peak, op: "logSumExp", SubtractFunction())
