@@ -84,6 +84,7 @@ extension Tensor {
         }
     }
 
+    /// Sum with NumPy broadcasting.
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         let out = binaryKernel(a, b, op: "add", AddFunction())
         return recordOperation("add", result: out, inputs: [a, b]) { g in
@@ -91,6 +92,7 @@ extension Tensor {
         }
     }
 
+    /// Difference with NumPy broadcasting.
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         let out = binaryKernel(a, b, op: "sub", SubtractFunction())
         return recordOperation("sub", result: out, inputs: [a, b]) { g in
@@ -98,6 +100,7 @@ extension Tensor {
         }
     }
 
+    /// Elementwise product with NumPy broadcasting.
     public static func * (a: Tensor, b: Tensor) -> Tensor {
         let out = binaryKernel(a, b, op: "mul", MultiplyFunction())
         return recordOperation("mul", result: out, inputs: [a, b]) { g in
@@ -105,6 +108,7 @@ extension Tensor {
         }
     }
 
+    /// Elementwise quotient with NumPy broadcasting.
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         let out = binaryKernel(a, b, op: "div", DivideFunction())
         return recordOperation("div", result: out, inputs: [a, b]) { g in
@@ -113,22 +117,27 @@ extension Tensor {
         }
     }
 
+    /// Negation.
     public static prefix func - (x: Tensor) -> Tensor {
         let out = mapFunction(x, NegateFunction(), minimumPerThread: 32_768)
         return recordOperation("neg", result: out, inputs: [x]) { g in [-g] }
     }
 
+    /// Adds a scalar to every element.
     public static func + (a: Tensor, s: Float) -> Tensor {
         recordOperation("add_scalar", result: mapFunction(a, AddScalarFunction(s), minimumPerThread: 32_768), inputs: [a]) { g in [g] }
     }
     public static func + (s: Float, a: Tensor) -> Tensor { a + s }
     public static func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
     public static func - (s: Float, a: Tensor) -> Tensor { (-a) + s }
+    /// Multiplies every element by a scalar.
     public static func * (a: Tensor, s: Float) -> Tensor {
         recordOperation("mul_scalar", result: mapFunction(a, MultiplyScalarFunction(s), minimumPerThread: 32_768), inputs: [a]) { g in [g * s] }
     }
     public static func * (s: Float, a: Tensor) -> Tensor { a * s }
+    /// Divides every element by a scalar (as a multiplication by 1 / s).
     public static func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
+    /// Divides a scalar by every element.
     public static func / (s: Float, a: Tensor) -> Tensor {
         let out = mapFunction(a, ReciprocalScaleFunction(s), minimumPerThread: 32_768)
         return recordOperation("rdiv_scalar", result: out, inputs: [a]) { g in [-(g * out) / a] }
