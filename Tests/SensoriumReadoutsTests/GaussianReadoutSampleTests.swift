@@ -1,0 +1,8 @@
+import Testing
+import SensoriumTensor
+import SensoriumLayers
+import SensoriumReadouts
+
+@Suite struct GaussianReadoutSampleTests {
+    @Test func placeholder() { #expect(Bool(true)) }
+}
