@@ -65,7 +65,10 @@ public func gaussianReadoutSample(_ x: Tensor, positions: Tensor, features: Tens
         }
     }
 
-    return Tensor.recordOperation("gaussianReadoutSample", result: out, inputs: [x, positions, features]) { g in
+    // The backward pass reads the channels-last copies; capturing the tensors keeps them alive.
+    return Tensor.recordOperation("gaussianReadoutSample", result: out, inputs: [x, positions, features]) { [xt, ft, zero] g in
+        let xtp = xt.storage.pointer, ftp = ft.storage.pointer, zp = UnsafePointer(zero.storage.pointer)
+        let pp = positions.storage.pointer
         let needX = x.requiresGrad, needPositions = positions.requiresGrad, needFeatures = features.requiresGrad
         let gop = UnsafePointer(g.storage.pointer)
         let gxt: Tensor? = needX ? Tensor.zeros([frames, height * width, channels]) : nil
