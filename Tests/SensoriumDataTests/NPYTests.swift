@@ -1,6 +1,11 @@
 import Testing
 import SensoriumTensor
 @testable import SensoriumData
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -9,49 +14,52 @@ import Darwin
 
 // MARK: Helpers
 
-/// A unique path in the temporary directory (tests run in parallel).
-func uniqueTempPath(_ name: String) -> String {
-    let dir = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-    return "\(dir)/sensorium-test-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-\(name)"
-}
-
-/// The parity fixture folder, found the way the parity suite finds it.
-func parityFixtureRoot() -> String {
-    if let env = getenv("SENSORIUM_PARITY_FIXTURES") { return String(cString: env) }
-    // #filePath = <package>/Tests/SensoriumDataTests/NPYTests.swift
-    var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
-    parts.removeLast(3)
-    let package = parts.joined(separator: "/")
-    let relative = package + "/../shared/fixtures/parity"
-    if access(relative, F_OK) == 0 { return relative }
-    return "/work/shared/fixtures/parity"
-}
-
-func writeBytes(_ bytes: [UInt8], to path: String) {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    precondition(fd >= 0, "cannot create \(path)")
-    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    close(fd)
-}
-
-func readBytes(_ path: String) -> [UInt8] {
-    let fd = open(path, O_RDONLY)
-    precondition(fd >= 0, "cannot open \(path)")
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n <= 0 { break }
-        out.append(contentsOf: chunk[0..<n])
+/// File helpers shared by the SensoriumData I/O tests.
+enum DataIOTest {
+    /// A unique path in the temporary directory (tests run in parallel).
+    static func tempPath(_ name: String) -> String {
+        let dir = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        return "\(dir)/sensorium-test-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-\(name)"
     }
-    return out
-}
 
-func hexBytes(_ hex: String) -> [UInt8] {
-    let chars = Array(hex.utf8)
-    func nibble(_ c: UInt8) -> UInt8 { c <= 57 ? c - 48 : c - 87 }
-    return stride(from: 0, to: chars.count, by: 2).map { nibble(chars[$0]) << 4 | nibble(chars[$0 + 1]) }
+    /// The parity fixture folder, found the way the parity suite finds it.
+    static func parityFixtureRoot() -> String {
+        if let env = getenv("SENSORIUM_PARITY_FIXTURES") { return String(cString: env) }
+        // #filePath = <package>/Tests/SensoriumDataTests/NPYTests.swift
+        var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3)
+        let package = parts.joined(separator: "/")
+        let relative = package + "/../shared/fixtures/parity"
+        if access(relative, F_OK) == 0 { return relative }
+        return "/work/shared/fixtures/parity"
+    }
+
+    static func writeBytes(_ bytes: [UInt8], to path: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        precondition(fd >= 0, "cannot create \(path)")
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    }
+
+    static func readBytes(_ path: String) -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        precondition(fd >= 0, "cannot open \(path)")
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+        }
+        return out
+    }
+
+    static func hexBytes(_ hex: String) -> [UInt8] {
+        let chars = Array(hex.utf8)
+        func nibble(_ c: UInt8) -> UInt8 { c <= 57 ? c - 48 : c - 87 }
+        return stride(from: 0, to: chars.count, by: 2).map { nibble(chars[$0]) << 4 | nibble(chars[$0 + 1]) }
+    }
 }
 
 /// Builds an .npy file by hand (independently of the library's writer): magic, version, header
@@ -69,14 +77,14 @@ func handmadeNPY(header: String, data: [UInt8] = [], major: UInt8 = 1, minor: UI
     return out + text + data
 }
 
-func dict(_ descr: String, fortran: Bool = false, shape: String) -> String {
+func npyHeaderDict(_ descr: String, fortran: Bool = false, shape: String) -> String {
     "{'descr': '\(descr)', 'fortran_order': \(fortran ? "True" : "False"), 'shape': \(shape), }"
 }
 
 /// Reads `bytes` as an .npy file and returns the thrown NPYError (nil if it read fine).
 func npyError(_ bytes: [UInt8], name: String, _ body: (String) throws -> Void = { _ = try NPYFile.read($0) }) -> (NPYError?, String) {
-    let path = uniqueTempPath(name)
-    writeBytes(bytes, to: path)
+    let path = DataIOTest.tempPath(name)
+    DataIOTest.writeBytes(bytes, to: path)
     defer { unlink(path) }
     do {
         try body(path)
@@ -91,79 +99,79 @@ func npyError(_ bytes: [UInt8], name: String, _ body: (String) throws -> Void = 
 
 // MARK: Reference files written by NumPy 2.4 (numpy.lib.format.write_array)
 
-enum Expected {
+enum NPYExpected {
     case floats([Double])
     case ints([Int])
     case bools([Bool])
     case strings([String])
 }
 
-struct NumpyCase: CustomTestStringConvertible, Sendable {
+struct NPYNumpyCase: CustomTestStringConvertible, Sendable {
     let name: String
     let hex: String
     let descr: String
     let shape: [Int]
     let fortran: Bool
-    let expected: Expected
+    let expected: NPYExpected
     var testDescription: String { name }
 }
 
-extension Expected: Sendable {}
+extension NPYExpected: Sendable {}
 
-let numpyCases: [NumpyCase] = [
-    NumpyCase(name: "f4_c", hex: "934e554d5059010076007b276465736372273a20273c6634272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0000c03f000000c000004040000080400000a8400000c0c0", descr: "<f4", shape: [2, 3], fortran: false,
+let npyNumpyCases: [NPYNumpyCase] = [
+    NPYNumpyCase(name: "f4_c", hex: "934e554d5059010076007b276465736372273a20273c6634272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0000c03f000000c000004040000080400000a8400000c0c0", descr: "<f4", shape: [2, 3], fortran: false,
               expected: .floats([1.5, -2.0, 3.0, 4.0, 5.25, -6.0])),
-    NumpyCase(name: "f4_be_fortran", hex: "934e554d5059010076007b276465736372273a20273e6634272c2027666f727472616e5f6f72646572273a20547275652c20277368617065273a2028322c2033292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a3fc0000040800000c000000040a8000040400000c0c00000", descr: ">f4", shape: [2, 3], fortran: true,
+    NPYNumpyCase(name: "f4_be_fortran", hex: "934e554d5059010076007b276465736372273a20273e6634272c2027666f727472616e5f6f72646572273a20547275652c20277368617065273a2028322c2033292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a3fc0000040800000c000000040a8000040400000c0c00000", descr: ">f4", shape: [2, 3], fortran: true,
               expected: .floats([1.5, -2.0, 3.0, 4.0, 5.25, -6.0])),
-    NumpyCase(name: "f8_le_fortran", hex: "934e554d5059010076007b276465736372273a20273c6638272c2027666f727472616e5f6f72646572273a20547275652c20277368617065273a2028322c2033292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a000000000000f83f000000000000104000000000000000c00000000000001540000000000000084000000000000018c0", descr: "<f8", shape: [2, 3], fortran: true,
+    NPYNumpyCase(name: "f8_le_fortran", hex: "934e554d5059010076007b276465736372273a20273c6638272c2027666f727472616e5f6f72646572273a20547275652c20277368617065273a2028322c2033292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a000000000000f83f000000000000104000000000000000c00000000000001540000000000000084000000000000018c0", descr: "<f8", shape: [2, 3], fortran: true,
               expected: .floats([1.5, -2.0, 3.0, 4.0, 5.25, -6.0])),
-    NumpyCase(name: "f8_be", hex: "934e554d5059010076007b276465736372273a20273e6638272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a3ff8000000000000c000000000000000400800000000000040100000000000004015000000000000c018000000000000", descr: ">f8", shape: [2, 3], fortran: false,
+    NPYNumpyCase(name: "f8_be", hex: "934e554d5059010076007b276465736372273a20273e6638272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a3ff8000000000000c000000000000000400800000000000040100000000000004015000000000000c018000000000000", descr: ">f8", shape: [2, 3], fortran: false,
               expected: .floats([1.5, -2.0, 3.0, 4.0, 5.25, -6.0])),
-    NumpyCase(name: "f2_le", hex: "934e554d5059010076007b276465736372273a20273c6632272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028382c292c207d2020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0000003c00c00038ff7b0100007c0080", descr: "<f2", shape: [8], fortran: false,
+    NPYNumpyCase(name: "f2_le", hex: "934e554d5059010076007b276465736372273a20273c6632272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028382c292c207d2020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0000003c00c00038ff7b0100007c0080", descr: "<f2", shape: [8], fortran: false,
               expected: .floats([0.0, 1.0, -2.0, 0.5, 65504.0, 5.960464477539063e-08, .infinity, -0.0])),
-    NumpyCase(name: "f2_be", hex: "934e554d5059010076007b276465736372273a20273e6632272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028332c292c207d2020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a3554c7806400", descr: ">f2", shape: [3], fortran: false,
+    NPYNumpyCase(name: "f2_be", hex: "934e554d5059010076007b276465736372273a20273e6632272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028332c292c207d2020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a3554c7806400", descr: ">f2", shape: [3], fortran: false,
               expected: .floats([0.3330078125, -7.5, 1024.0])),
-    NumpyCase(name: "i1", hex: "934e554d5059010076007b276465736372273a20277c6931272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a00ff7f800506", descr: "|i1", shape: [2, 3], fortran: false,
+    NPYNumpyCase(name: "i1", hex: "934e554d5059010076007b276465736372273a20277c6931272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a00ff7f800506", descr: "|i1", shape: [2, 3], fortran: false,
               expected: .ints([0, -1, 127, -128, 5, 6])),
-    NumpyCase(name: "i2_be_fortran", hex: "934e554d5059010076007b276465736372273a20273e6932272c2027666f727472616e5f6f72646572273a20547275652c20277368617065273a2028322c2033292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a00009c00ff3803e8633804b0", descr: ">i2", shape: [2, 3], fortran: true,
+    NPYNumpyCase(name: "i2_be_fortran", hex: "934e554d5059010076007b276465736372273a20273e6932272c2027666f727472616e5f6f72646572273a20547275652c20277368617065273a2028322c2033292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a00009c00ff3803e8633804b0", descr: ">i2", shape: [2, 3], fortran: true,
               expected: .ints([0, -200, 25400, -25600, 1000, 1200])),
-    NumpyCase(name: "i4_le", hex: "934e554d5059010076007b276465736372273a20273c6934272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0000000090eefeff90a68700004877ff30570500a0680600", descr: "<i4", shape: [2, 3], fortran: false,
+    NPYNumpyCase(name: "i4_le", hex: "934e554d5059010076007b276465736372273a20273c6934272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0000000090eefeff90a68700004877ff30570500a0680600", descr: "<i4", shape: [2, 3], fortran: false,
               expected: .ints([0, -70000, 8890000, -8960000, 350000, 420000])),
-    NumpyCase(name: "i8_be", hex: "934e554d5059010076007b276465736372273a20273e6938272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0000000000000000ffffff000000000000007f0000000000ffff80000000000000000500000000000000060000000000", descr: ">i8", shape: [2, 3], fortran: false,
+    NPYNumpyCase(name: "i8_be", hex: "934e554d5059010076007b276465736372273a20273e6938272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0000000000000000ffffff000000000000007f0000000000ffff80000000000000000500000000000000060000000000", descr: ">i8", shape: [2, 3], fortran: false,
               expected: .ints([0, -1099511627776, 139637976727552, -140737488355328, 5497558138880, 6597069766656])),
-    NumpyCase(name: "u1", hex: "934e554d5059010076007b276465736372273a20277c7531272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0001ff800709", descr: "|u1", shape: [2, 3], fortran: false,
+    NPYNumpyCase(name: "u1", hex: "934e554d5059010076007b276465736372273a20277c7531272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0001ff800709", descr: "|u1", shape: [2, 3], fortran: false,
               expected: .ints([0, 1, 255, 128, 7, 9])),
-    NumpyCase(name: "u2_be", hex: "934e554d5059010076007b276465736372273a20273e7532272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a000000faf9067d0006d608ca", descr: ">u2", shape: [2, 3], fortran: false,
+    NPYNumpyCase(name: "u2_be", hex: "934e554d5059010076007b276465736372273a20273e7532272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a000000faf9067d0006d608ca", descr: ">u2", shape: [2, 3], fortran: false,
               expected: .ints([0, 250, 63750, 32000, 1750, 2250])),
-    NumpyCase(name: "u4_le_fortran", hex: "934e554d5059010076007b276465736372273a20273c7534272c2027666f727472616e5f6f72646572273a20547275652c20277368617065273a2028322c2033292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a000000000000127a0024f40000fcac0600dc2ff300449508", descr: "<u4", shape: [2, 3], fortran: true,
+    NPYNumpyCase(name: "u4_le_fortran", hex: "934e554d5059010076007b276465736372273a20273c7534272c2027666f727472616e5f6f72646572273a20547275652c20277368617065273a2028322c2033292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a000000000000127a0024f40000fcac0600dc2ff300449508", descr: "<u4", shape: [2, 3], fortran: true,
               expected: .ints([0, 16000000, 4080000000, 2048000000, 112000000, 144000000])),
-    NumpyCase(name: "u8_le", hex: "934e554d5059010076007b276465736372273a20273c7538272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a00000000000000000000000000000400000000000000fc0300000000000000020000000000001c000000000000002400", descr: "<u8", shape: [2, 3], fortran: false,
+    NPYNumpyCase(name: "u8_le", hex: "934e554d5059010076007b276465736372273a20273c7538272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a00000000000000000000000000000400000000000000fc0300000000000000020000000000001c000000000000002400", descr: "<u8", shape: [2, 3], fortran: false,
               expected: .ints([0, 1125899906842624, 287104476244869120, 144115188075855872, 7881299347898368, 10133099161583616])),
-    NumpyCase(name: "b1_fortran", hex: "934e554d5059010076007b276465736372273a20277c6231272c2027666f727472616e5f6f72646572273a20547275652c20277368617065273a2028322c2033292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a010000000101", descr: "|b1", shape: [2, 3], fortran: true,
+    NPYNumpyCase(name: "b1_fortran", hex: "934e554d5059010076007b276465736372273a20277c6231272c2027666f727472616e5f6f72646572273a20547275652c20277368617065273a2028322c2033292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a010000000101", descr: "|b1", shape: [2, 3], fortran: true,
               expected: .bools([true, false, true, false, false, true])),
-    NumpyCase(name: "U_tiers", hex: "934e554d5059010076007b276465736372273a20273c553136272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028352c292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a740000007200000061000000690000006e00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000006f0000007200000061000000630000006c00000065000000000000000000000000000000000000000000000000000000000000000000000000000000000000006c0000006900000076000000650000005f000000740000006500000073000000740000005f0000006d00000061000000690000006e00000000000000000000006e0000006f0000006e0000006500000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000066000000690000006e000000610000006c0000005f000000740000006500000073000000740000005f000000620000006f0000006e0000007500000073000000", descr: "<U16", shape: [5], fortran: false,
+    NPYNumpyCase(name: "U_tiers", hex: "934e554d5059010076007b276465736372273a20273c553136272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028352c292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a740000007200000061000000690000006e00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000006f0000007200000061000000630000006c00000065000000000000000000000000000000000000000000000000000000000000000000000000000000000000006c0000006900000076000000650000005f000000740000006500000073000000740000005f0000006d00000061000000690000006e00000000000000000000006e0000006f0000006e0000006500000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000066000000690000006e000000610000006c0000005f000000740000006500000073000000740000005f000000620000006f0000006e0000007500000073000000", descr: "<U16", shape: [5], fortran: false,
               expected: .strings(["train", "oracle", "live_test_main", "none", "final_test_bonus"])),
-    NumpyCase(name: "U_be_unicode", hex: "934e554d5059010076007b276465736372273a20273e5535272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028342c292c207d2020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a00000068000000e90000006c0000006c0000006f000003c90000000000000000000000000000000000000000000000000000000000000000000000000001f64200000078000000000000000000000000", descr: ">U5", shape: [4], fortran: false,
+    NPYNumpyCase(name: "U_be_unicode", hex: "934e554d5059010076007b276465736372273a20273e5535272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028342c292c207d2020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a00000068000000e90000006c0000006c0000006f000003c90000000000000000000000000000000000000000000000000000000000000000000000000001f64200000078000000000000000000000000", descr: ">U5", shape: [4], fortran: false,
               expected: .strings(["héllo", "ω", "", "🙂x"])),
-    NumpyCase(name: "S_bytes", hex: "934e554d5059010076007b276465736372273a20277c5334272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028332c292c207d2020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a616200000000000078797a00", descr: "|S4", shape: [3], fortran: false,
+    NPYNumpyCase(name: "S_bytes", hex: "934e554d5059010076007b276465736372273a20277c5334272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028332c292c207d2020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a616200000000000078797a00", descr: "|S4", shape: [3], fortran: false,
               expected: .strings(["ab", "", "xyz"])),
-    NumpyCase(name: "v2_f4", hex: "934e554d50590200740000007b276465736372273a20273c6634272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0000c03f000000c000004040000080400000a8400000c0c0", descr: "<f4", shape: [2, 3], fortran: false,
+    NPYNumpyCase(name: "v2_f4", hex: "934e554d50590200740000007b276465736372273a20273c6634272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0000c03f000000c000004040000080400000a8400000c0c0", descr: "<f4", shape: [2, 3], fortran: false,
               expected: .floats([1.5, -2.0, 3.0, 4.0, 5.25, -6.0])),
-    NumpyCase(name: "v3_i2", hex: "934e554d50590300740000007b276465736372273a20273c6932272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0000ffff7f0080ff05000600", descr: "<i2", shape: [2, 3], fortran: false,
+    NPYNumpyCase(name: "v3_i2", hex: "934e554d50590300740000007b276465736372273a20273c6932272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0000ffff7f0080ff05000600", descr: "<i2", shape: [2, 3], fortran: false,
               expected: .ints([0, -1, 127, -128, 5, 6])),
-    NumpyCase(name: "scalar_f8", hex: "934e554d5059010076007b276465736372273a20273c6638272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0000000000000a40", descr: "<f8", shape: [], fortran: false,
+    NPYNumpyCase(name: "scalar_f8", hex: "934e554d5059010076007b276465736372273a20273c6638272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0000000000000a40", descr: "<f8", shape: [], fortran: false,
               expected: .floats([3.25])),
-    NumpyCase(name: "empty_f4", hex: "934e554d5059010076007b276465736372273a20273c6634272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028302c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a", descr: "<f4", shape: [0, 3], fortran: false,
+    NPYNumpyCase(name: "empty_f4", hex: "934e554d5059010076007b276465736372273a20273c6634272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028302c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a", descr: "<f4", shape: [0, 3], fortran: false,
               expected: .floats([])),
-    NumpyCase(name: "i4_3d_fortran", hex: "934e554d5059010076007b276465736372273a20273c6934272c2027666f727472616e5f6f72646572273a20547275652c20277368617065273a2028322c20332c2034292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a000000000c00000004000000100000000800000014000000010000000d00000005000000110000000900000015000000020000000e00000006000000120000000a00000016000000030000000f00000007000000130000000b00000017000000", descr: "<i4", shape: [2, 3, 4], fortran: true,
+    NPYNumpyCase(name: "i4_3d_fortran", hex: "934e554d5059010076007b276465736372273a20273c6934272c2027666f727472616e5f6f72646572273a20547275652c20277368617065273a2028322c20332c2034292c207d20202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a000000000c00000004000000100000000800000014000000010000000d00000005000000110000000900000015000000020000000e00000006000000120000000a00000016000000030000000f00000007000000130000000b00000017000000", descr: "<i4", shape: [2, 3, 4], fortran: true,
               expected: .ints([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23])),
 ]
 
 @Suite struct NPYNumpyReferenceTests {
-    @Test(arguments: numpyCases)
-    func readsNumpyFile(_ c: NumpyCase) throws {
-        let path = uniqueTempPath("\(c.name).npy")
-        writeBytes(hexBytes(c.hex), to: path)
+    @Test(arguments: npyNumpyCases)
+    func readsNumpyFile(_ c: NPYNumpyCase) throws {
+        let path = DataIOTest.tempPath("\(c.name).npy")
+        DataIOTest.writeBytes(DataIOTest.hexBytes(c.hex), to: path)
         defer { unlink(path) }
         for mapping in [NPYFile.Mapping.never, .always] {
             let a = try NPYFile.read(path, mapping: mapping)
@@ -198,15 +206,15 @@ let numpyCases: [NumpyCase] = [
     }
 
     /// Every reference file survives read → write (each version) → read with identical bytes.
-    @Test(arguments: numpyCases)
-    func rewritesNumpyFile(_ c: NumpyCase) throws {
-        let original = hexBytes(c.hex)
-        let src = uniqueTempPath("\(c.name)-src.npy")
-        writeBytes(original, to: src)
+    @Test(arguments: npyNumpyCases)
+    func rewritesNumpyFile(_ c: NPYNumpyCase) throws {
+        let original = DataIOTest.hexBytes(c.hex)
+        let src = DataIOTest.tempPath("\(c.name)-src.npy")
+        DataIOTest.writeBytes(original, to: src)
         defer { unlink(src) }
         let a = try NPYFile.read(src)
         for version in [NPYVersion.v1, .v2, .v3] {
-            let dst = uniqueTempPath("\(c.name)-\(version).npy")
+            let dst = DataIOTest.tempPath("\(c.name)-\(version).npy")
             defer { unlink(dst) }
             try NPYFile.write(a, to: dst, version: version)
             let header = try NPYFile.readHeader(dst)
@@ -217,7 +225,7 @@ let numpyCases: [NumpyCase] = [
             #expect(b.withUnsafeBytes { Array($0) } == a.withUnsafeBytes { Array($0) })
             if version == .v1 && c.name != "v2_f4" && c.name != "v3_i2" {
                 // Same header text as NumPy writes.
-                #expect(readBytes(dst) == original)
+                #expect(DataIOTest.readBytes(dst) == original)
             }
         }
     }
@@ -227,7 +235,7 @@ let numpyCases: [NumpyCase] = [
 
 @Suite struct NPYRoundTripTests {
     @Test func tensorRoundTrip() throws {
-        let path = uniqueTempPath("t.npy")
+        let path = DataIOTest.tempPath("t.npy")
         defer { unlink(path) }
         let t = Tensor([1, -2.5, 3, 4, 5, 6], shape: [2, 3])
         try NPY.write(t, to: path)
@@ -243,8 +251,21 @@ let numpyCases: [NumpyCase] = [
         #expect(try a.floats() == t.scalars)
     }
 
+    @Test func urlOverloads() throws {
+        let path = DataIOTest.tempPath("url.npy")
+        defer { unlink(path) }
+        let url = URL(fileURLWithPath: path)
+        try NPY.write(Tensor([1, 2, 3], shape: [3]), to: url)
+        #expect(try NPY.readTensor(url).scalars == [1, 2, 3])
+        #expect(try NPYFile.read(url).floats() == [1, 2, 3])
+        #expect(try NPYFile.readHeader(url).shape == [3])
+        #expect(throws: NPYError.fileNotFound(path: path + ".missing")) {
+            try NPY.read(URL(fileURLWithPath: path + ".missing"))
+        }
+    }
+
     @Test func typedConstructorsRoundTrip() throws {
-        let path = uniqueTempPath("typed.npy")
+        let path = DataIOTest.tempPath("typed.npy")
         defer { unlink(path) }
 
         try NPY.write(NPYArray(doubles: [1, 2.5, -3, .pi], shape: [2, 2]), to: path)
@@ -315,10 +336,10 @@ let numpyCases: [NumpyCase] = [
                         let order = code.hasSuffix("1") ? "|" : (bigEndian ? ">" : "<")
                         let storage = fortran ? fortranStorage : logical
                         let data = storage.flatMap { encode($0, code, bigEndian: bigEndian) }
-                        let bytes = handmadeNPY(header: dict(order + code, fortran: fortran, shape: "(2, 3)"),
+                        let bytes = handmadeNPY(header: npyHeaderDict(order + code, fortran: fortran, shape: "(2, 3)"),
                                                 data: data, major: major, minor: minor)
-                        let path = uniqueTempPath("hand-\(code).npy")
-                        writeBytes(bytes, to: path)
+                        let path = DataIOTest.tempPath("hand-\(code).npy")
+                        DataIOTest.writeBytes(bytes, to: path)
                         defer { unlink(path) }
                         let a = try NPYFile.read(path)
                         let context = "\(order)\(code) fortran=\(fortran) v\(major).\(minor)"
@@ -346,7 +367,7 @@ let numpyCases: [NumpyCase] = [
     }
 
     @Test func largeArraysAreMemoryMapped() throws {
-        let path = uniqueTempPath("large.npy")
+        let path = DataIOTest.tempPath("large.npy")
         defer { unlink(path) }
         let n = (NPYFile.mappingThreshold / 4) + 1000
         let values = (0..<n).map { Float($0 % 1000) * 0.5 }
@@ -366,7 +387,7 @@ let numpyCases: [NumpyCase] = [
     }
 
     @Test func writerSwitchesToVersion2ForHugeHeaders() throws {
-        let path = uniqueTempPath("v2.npy")
+        let path = DataIOTest.tempPath("v2.npy")
         defer { unlink(path) }
         // 25000 axes of extent 1: the header text exceeds 65535 bytes.
         let shape = [Int](repeating: 1, count: 25000)
@@ -382,7 +403,7 @@ let numpyCases: [NumpyCase] = [
 
 @Suite struct NPYFixtureTests {
     @Test func readsEveryConv3dFixture() throws {
-        let dir = parityFixtureRoot() + "/conv3d_full"
+        let dir = DataIOTest.parityFixtureRoot() + "/conv3d_full"
         let names = ["x", "weight", "bias", "output", "grad_output", "grad_x", "grad_weight", "grad_bias"]
         let expectedShapes = [
             "bias": [3], "grad_bias": [3],
@@ -409,18 +430,26 @@ let numpyCases: [NumpyCase] = [
 // MARK: Malformed files
 
 @Suite struct NPYMalformedTests {
-    let good = dict("<f4", shape: "(2,)")
+    let good = npyHeaderDict("<f4", shape: "(2,)")
     let twoFloats: [UInt8] = [0, 0, 128, 63, 0, 0, 0, 64]
 
     @Test func missingFile() {
-        let path = uniqueTempPath("does-not-exist.npy")
+        let path = DataIOTest.tempPath("does-not-exist.npy")
         #expect(throws: NPYError.fileNotFound(path: path)) { try NPYFile.read(path) }
         #expect(throws: NPYError.fileNotFound(path: path)) { try NPY.readTensor(path) }
         #expect("\(NPYError.fileNotFound(path: path))".contains(path))
     }
 
+    @Test func writeIntoMissingDirectory() {
+        let path = DataIOTest.tempPath("no-such-dir") + "/x.npy"
+        #expect { try NPY.write(Tensor([1], shape: [1]), to: path) } throws: { error in
+            guard case NPYError.io(let p, "open", let message) = error else { return false }
+            return p == path && message.contains("No such file")
+        }
+    }
+
     @Test func directoryInsteadOfFile() {
-        let path = uniqueTempPath("dir.npy")
+        let path = DataIOTest.tempPath("dir.npy")
         mkdir(path, 0o755)
         defer { rmdir(path) }
         #expect { try NPYFile.read(path) } throws: { error in
@@ -496,17 +525,17 @@ let numpyCases: [NumpyCase] = [
     }
 
     @Test func negativeOrHugeShape() {
-        let (error, _) = npyError(handmadeNPY(header: dict("<f4", shape: "(-2,)"), data: twoFloats), name: "neg.npy")
+        let (error, _) = npyError(handmadeNPY(header: npyHeaderDict("<f4", shape: "(-2,)"), data: twoFloats), name: "neg.npy")
         guard case .malformedHeader(_, let problem, _)? = error else { Issue.record("got \(String(describing: error))"); return }
         #expect(problem.contains("negative"))
-        let (error2, _) = npyError(handmadeNPY(header: dict("<f8", shape: "(4611686018427387904, 4)"), data: twoFloats), name: "huge.npy")
+        let (error2, _) = npyError(handmadeNPY(header: npyHeaderDict("<f8", shape: "(4611686018427387904, 4)"), data: twoFloats), name: "huge.npy")
         guard case .malformedHeader(_, let problem2, _)? = error2 else { Issue.record("got \(String(describing: error2))"); return }
         #expect(problem2.contains("too large"))
     }
 
     @Test func unsupportedDTypes() {
         for descr in ["<c8", "<M8[ns]", "|V8", "<f16", "<i3", "x"] {
-            let (error, path) = npyError(handmadeNPY(header: dict(descr, shape: "(1,)"), data: twoFloats), name: "dtype.npy")
+            let (error, path) = npyError(handmadeNPY(header: npyHeaderDict(descr, shape: "(1,)"), data: twoFloats), name: "dtype.npy")
             #expect(error == .unsupportedDType(path: path, descr: descr), "\(descr)")
         }
         let structured = "{'descr': [('a', '<f4'), ('b', '<i4')], 'fortran_order': False, 'shape': (1,), }"
@@ -517,29 +546,29 @@ let numpyCases: [NumpyCase] = [
     @Test func objectArraysAreRefused() {
         // What numpy.save writes for np.array([{'a': 1}], dtype=object) with allow_pickle=True.
         let pickle: [UInt8] = [0x80, 0x04, 0x95, 0x00, 0x2E]
-        let (error, path) = npyError(handmadeNPY(header: dict("|O", shape: "(1,)"), data: pickle), name: "object.npy")
+        let (error, path) = npyError(handmadeNPY(header: npyHeaderDict("|O", shape: "(1,)"), data: pickle), name: "object.npy")
         #expect(error == .objectArray(path: path))
         #expect(error?.description.contains("pickle") == true)
     }
 
     @Test func truncatedData() {
-        let (error, path) = npyError(handmadeNPY(header: dict("<f4", shape: "(2, 3)"), data: twoFloats), name: "short.npy")
+        let (error, path) = npyError(handmadeNPY(header: npyHeaderDict("<f4", shape: "(2, 3)"), data: twoFloats), name: "short.npy")
         #expect(error == .truncatedData(path: path, shape: [2, 3], descr: "<f4", expectedBytes: 24, foundBytes: 8))
         #expect(error?.description.contains("needs 24 bytes, found 8") == true)
         // The tensor path reports the same.
-        let (error2, path2) = npyError(handmadeNPY(header: dict("<f4", shape: "(2, 3)"), data: twoFloats), name: "short2.npy") {
+        let (error2, path2) = npyError(handmadeNPY(header: npyHeaderDict("<f4", shape: "(2, 3)"), data: twoFloats), name: "short2.npy") {
             _ = try NPY.readTensor($0)
         }
         #expect(error2 == .truncatedData(path: path2, shape: [2, 3], descr: "<f4", expectedBytes: 24, foundBytes: 8))
     }
 
     @Test func shapeDoesNotMatchDataSize() {
-        let (error, path) = npyError(handmadeNPY(header: dict("<f4", shape: "(1,)"), data: twoFloats), name: "long.npy")
+        let (error, path) = npyError(handmadeNPY(header: npyHeaderDict("<f4", shape: "(1,)"), data: twoFloats), name: "long.npy")
         #expect(error == .dataSizeMismatch(path: path, shape: [1], descr: "<f4", expectedBytes: 4, foundBytes: 8))
     }
 
     @Test func invalidUTF8InVersion3Header() {
-        var bytes = handmadeNPY(header: dict("<f4", shape: "(2,)"), data: twoFloats, major: 3, minor: 0)
+        var bytes = handmadeNPY(header: npyHeaderDict("<f4", shape: "(2,)"), data: twoFloats, major: 3, minor: 0)
         bytes[14] = 0xFF
         let (error, _) = npyError(bytes, name: "utf8.npy")
         guard case .malformedHeader(_, let problem, _)? = error else { Issue.record("got \(String(describing: error))"); return }

@@ -179,12 +179,73 @@ private struct ConvCase: CustomStringConvertible {
         ConvCase(rank: 3, c: 5, o: 4, size: [8, 6, 7], kernel: [3, 1, 1]).verify()
     }
 
+    /// The per-frame shifted-GEMM path (kT = 1, unit stride, ≥ 4 channels per group), serial and threaded.
+    @Test func frameShiftedPath() {
+        let cases = [
+            ConvCase(rank: 3, n: 2, c: 4, o: 5, size: [3, 6, 7], kernel: [1, 3, 3], padding: [0, 1, 1]),
+            ConvCase(rank: 3, n: 1, c: 5, o: 4, size: [2, 7, 6], kernel: [1, 3, 2], padding: [0, 2, 0], dilation: [1, 2, 3]),
+            ConvCase(rank: 3, n: 2, c: 8, o: 8, groups: 2, size: [2, 5, 5], kernel: [1, 2, 3], padding: [0, 1, 2], bias: false),
+            ConvCase(rank: 2, n: 2, c: 4, o: 4, size: [6, 9], kernel: [5, 1], padding: [2, 0]),
+            ConvCase(rank: 2, n: 1, c: 6, o: 4, size: [4, 4], kernel: [4, 4]),
+            ConvCase(rank: 1, n: 2, c: 4, o: 4, size: [12], kernel: [3], padding: [1], dilation: [2]),
+        ]
+        for conv in cases {
+            #expect(ConvolutionKernels.isFrameShifted(conv.naive.geometry), "\(conv)")
+            conv.verify()
+            ConvolutionKernels.$tuning.withValue(.init(parallelWorkThreshold: 0)) { conv.verify(seed: 2) }
+        }
+        // Only one of the two gradients requested.
+        let conv = cases[1]
+        for inputNeedsGrad in [false, true] {
+            let (x, w, b) = conv.inputs(seed: 3)
+            x.requiresGrad = inputNeedsGrad
+            w.requiresGrad = !inputNeedsGrad
+            let y = conv.run(x, w, b)
+            let g = Tensor.randomNormal(y.shape, generator: RandomGenerator(seed: 4))
+            y.backward(g)
+            let ref = conv.naive.gradients(x: x.scalars, w: w.scalars, gradOut: g.scalars)
+            if inputNeedsGrad {
+                expectClose(x.grad!.scalars, ref.x, "input gradient only")
+                #expect(w.grad == nil)
+            } else {
+                expectClose(w.grad!.scalars, ref.w, "weight gradient only")
+                #expect(x.grad == nil)
+            }
+        }
+    }
+
+    /// Direct depth-wise kernels (one input channel per group), serial and threaded.
+    @Test func depthwiseKernels() {
+        var cases: [ConvCase] = []
+        for stride in [[1], [1, 2, 2], [2, 1, 3]] {
+            for padding in [[0], [2, 0, 0], [0, 1, 1], [1]] {
+                for kernel in [[3, 3, 3], [1, 3, 3], [5, 1, 1], [2, 2, 3]] {
+                    cases.append(ConvCase(rank: 3, n: 2, c: 3, o: 3, groups: 3, size: [5, 6, 7], kernel: kernel,
+                                          stride: stride, padding: padding, bias: padding != [1]))
+                }
+            }
+        }
+        cases.append(ConvCase(rank: 3, c: 2, o: 6, groups: 2, size: [6, 5, 5], kernel: [3, 2, 2], padding: [1],
+                              dilation: [2, 1, 2]))  // channel multiplier 3
+        cases.append(ConvCase(rank: 2, c: 4, o: 8, groups: 4, size: [9, 8], kernel: [3, 3], stride: [2], padding: [1],
+                              dilation: [2]))
+        cases.append(ConvCase(rank: 1, c: 3, o: 3, groups: 3, size: [10], kernel: [4], stride: [3], padding: [3]))
+        for conv in cases {
+            #expect(DepthwiseConvolution.applies(conv.naive.geometry))
+            conv.verify()
+        }
+        ConvolutionKernels.$tuning.withValue(.init(parallelWorkThreshold: 0)) {
+            for conv in cases.suffix(4) { conv.verify(seed: 5) }
+        }
+    }
+
     /// Small chunks and a zero threading threshold force the chunked and multi-threaded code paths.
     @Test func chunkedParallelPaths() {
         let small = ConvolutionKernels.Tuning(columnBudget: 700, pointwiseChunk: 37, parallelWorkThreshold: 0)
         ConvolutionKernels.$tuning.withValue(small) {
             // Column rows 4·1·3·3 = 36 → chunks of 19 positions (not a multiple of the 9-wide rows).
-            let spatial = ConvCase(rank: 3, n: 3, c: 4, o: 6, size: [3, 6, 9], kernel: [1, 3, 3], padding: [0, 1, 1])
+            let spatial = ConvCase(rank: 3, n: 3, c: 4, o: 3, size: [3, 6, 9], kernel: [1, 3, 3], padding: [0, 1, 1])
+            #expect(!ConvolutionKernels.isFrameShifted(spatial.naive.geometry))
             #expect(ConvolutionKernels.columnChunk(spatial.naive.geometry) == 19)
             spatial.verify()
             ConvCase(rank: 3, n: 2, c: 4, o: 4, groups: 2, size: [4, 5, 6], kernel: [2, 3, 2], stride: [1, 2, 1],
@@ -240,6 +301,19 @@ private struct ConvCase: CustomStringConvertible {
         let results = GradientCheck.check([x, ws, wt, b]) {
             let h = conv3d($0[0], weight: $0[1], padding: [0, 1, 1])
             return conv3d(h, weight: $0[2], bias: $0[3], padding: [1, 0, 0])
+        }
+        for r in results { #expect(r.passed, "\(r)") }
+    }
+
+    @Test func gradientCheckConv3dDepthwise() {
+        let gen = RandomGenerator(seed: 15)
+        let x = Tensor.randomNormal([2, 2, 4, 5, 5], generator: gen, requiresGrad: true)
+        let ws = Tensor.randomNormal([4, 1, 1, 3, 3], generator: gen, requiresGrad: true)
+        let wt = Tensor.randomNormal([4, 1, 3, 1, 1], generator: gen, requiresGrad: true)
+        let b = Tensor.randomNormal([4], generator: gen, requiresGrad: true)
+        let results = GradientCheck.check([x, ws, wt, b]) {
+            let h = conv3d($0[0], weight: $0[1], stride: [1, 2, 2], padding: [0, 1, 1], groups: 2)
+            return conv3d(h, weight: $0[2], bias: $0[3], padding: [1, 0, 0], groups: 4)
         }
         for r in results { #expect(r.passed, "\(r)") }
     }

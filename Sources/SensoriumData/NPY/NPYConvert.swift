@@ -1,3 +1,5 @@
+import SensoriumTensor
+
 /// Element loads from raw `.npy` data (unaligned, optionally byte-swapped), and layout helpers.
 protocol NPYLoadable {
     static func load(_ base: UnsafeRawPointer, _ index: Int, swapped: Bool) -> Self
@@ -92,11 +94,14 @@ struct NPYHalf: NPYLoadable {
     init(bits: UInt16) { self.bits = bits }
 }
 
-/// Loads `count` elements of `S` and stores `transform(element)` into `dst`.
+/// Loads `count` elements of `S` and stores `transform(element)` into `dst` (split across cores for
+/// large arrays).
 @inline(__always)
 func npyConvert<S: NPYLoadable, D>(_ src: UnsafeRawPointer, count: Int, swapped: Bool,
                                    into dst: UnsafeMutablePointer<D>, _ transform: (S) -> D) {
-    for k in 0..<count { (dst + k).initialize(to: transform(S.load(src, k, swapped: swapped))) }
+    Parallel.forRanges(count, minimumPerThread: 1 << 18) { range in
+        for k in range { (dst + k).initialize(to: transform(S.load(src, k, swapped: swapped))) }
+    }
 }
 
 /// Rearranges column-major (Fortran) data of `shape` into row-major order.

@@ -21,14 +21,15 @@ final class NPYDescriptor {
     let fd: Int32
     let path: String
 
-    init(path: String, flags: Int32, mode: mode_t = 0) throws {
-        self.path = path
+    /// Opens `path`; errors name `reportedPath` (the user's file when `path` is a temporary sibling).
+    init(path: String, flags: Int32, mode: mode_t = 0, reportedPath: String? = nil) throws {
+        self.path = reportedPath ?? path
         var fd: Int32
         repeat { fd = open(path, flags, mode) } while fd < 0 && errno == EINTR
         guard fd >= 0 else {
             let code = errno
-            if code == ENOENT { throw NPYError.fileNotFound(path: path) }
-            throw NPYError.io(path: path, operation: "open", message: errnoMessage(code))
+            if code == ENOENT && flags & O_CREAT == 0 { throw NPYError.fileNotFound(path: reportedPath ?? path) }
+            throw NPYError.io(path: reportedPath ?? path, operation: "open", message: errnoMessage(code))
         }
         self.fd = fd
     }
@@ -100,7 +101,9 @@ private func Glibc_write(_ fd: Int32, _ buf: UnsafeRawPointer, _ n: Int) -> Int 
 /// Large arrays are memory-mapped instead of copied (see `Mapping`). All failures throw `NPYError`
 /// naming the file and the problem.
 public enum NPYFile {
-    /// Whether `read` memory-maps the data section.
+    /// Whether `read` memory-maps the data section. A mapped file must not be truncated or rewritten
+    /// in place by another process while arrays or tensors read from it are alive (the system would
+    /// raise SIGBUS); this library's own writer replaces files atomically, which is safe.
     public enum Mapping: Sendable {
         /// Map when the data section is at least `mappingThreshold` bytes.
         case automatic
@@ -250,10 +253,23 @@ public enum NPYFile {
         let (_, header) = NPYHeaderCodec.encode(dtype: array.dtype, byteOrder: array.byteOrder,
                                                 fortranOrder: array.fortranOrder, shape: array.shape,
                                                 minimumVersion: version)
-        let file = try NPYDescriptor(path: path, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
-        try header.withUnsafeBytes { try file.write($0.baseAddress!, count: $0.count) }
-        if array.byteCount > 0 {
-            try file.write(array.buffer.base, count: array.byteCount)
+        // Write a temporary sibling and rename it over `path`, so readers never see a partial file.
+        let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        do {
+            let file = try NPYDescriptor(path: temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o644,
+                                         reportedPath: path)
+            try header.withUnsafeBytes { try file.write($0.baseAddress!, count: $0.count) }
+            if array.byteCount > 0 {
+                try file.write(array.buffer.base, count: array.byteCount)
+            }
+        } catch {
+            _ = unlink(temporary)
+            throw error
+        }
+        if rename(temporary, path) != 0 {
+            let code = errno
+            _ = unlink(temporary)
+            throw NPYError.io(path: path, operation: "rename", message: errnoMessage(code))
         }
     }
 
