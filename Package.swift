@@ -46,12 +46,14 @@ let package = Package(
         .executableTarget(name: "TrainFactorizedBaseline", dependencies: ["Sensorium"],
                           path: "Examples/TrainFactorizedBaseline"),
 
-        // Tests, one target per library.
-        .testTarget(name: "SensoriumTensorTests", dependencies: ["SensoriumTensor", "SensoriumData"]),
-        .testTarget(name: "SensoriumLayersTests", dependencies: ["SensoriumLayers", "SensoriumData"]),
-        .testTarget(name: "SensoriumReadoutsTests", dependencies: ["SensoriumReadouts", "SensoriumData"]),
-        .testTarget(name: "SensoriumDataTests", dependencies: ["SensoriumData"]),
-        .testTarget(name: "SensoriumMetricsTests", dependencies: ["SensoriumMetrics", "SensoriumData"]),
-        .testTarget(name: "SensoriumTests", dependencies: ["Sensorium"]),
+        // Tests, one target per library, plus shared fixture helpers.
+        .target(name: "SensoriumTestSupport", dependencies: ["SensoriumTensor", "SensoriumData"], path: "Tests/Support"),
+        .testTarget(name: "SensoriumTensorTests", dependencies: ["SensoriumTensor", "SensoriumTestSupport"]),
+        .testTarget(name: "SensoriumLayersTests", dependencies: ["SensoriumLayers", "SensoriumTestSupport"],
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "SensoriumReadoutsTests", dependencies: ["SensoriumReadouts", "SensoriumLayers", "SensoriumTestSupport"]),
+        .testTarget(name: "SensoriumDataTests", dependencies: ["SensoriumData", "SensoriumTestSupport"]),
+        .testTarget(name: "SensoriumMetricsTests", dependencies: ["SensoriumMetrics", "SensoriumTestSupport"]),
+        .testTarget(name: "SensoriumTests", dependencies: ["Sensorium", "SensoriumTestSupport"]),
     ]
 )

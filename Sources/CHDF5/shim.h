@@ -28,3 +28,53 @@ static inline hid_t    swift_H5T_NATIVE_UINT16(void) { return H5T_NATIVE_UINT16;
 static inline hid_t    swift_H5T_NATIVE_UINT32(void) { return H5T_NATIVE_UINT32; }
 static inline hid_t    swift_H5T_NATIVE_UINT64(void) { return H5T_NATIVE_UINT64; }
 static inline hid_t    swift_H5T_C_S1(void)          { return H5T_C_S1; }
+
+/* ---- Added for SensoriumData's HDF5 layer ---- */
+#include <stdio.h>
+#include <string.h>
+
+static inline size_t swift_H5T_VARIABLE(void) { return H5T_VARIABLE; }
+static inline hid_t  swift_H5T_NATIVE_HBOOL(void) { return H5T_NATIVE_HBOOL; }
+
+/* Turns off HDF5's automatic error printing for the calling thread (in thread-safe builds the
+   setting is per thread, so call it on every thread before using HDF5). */
+static inline void swift_H5E_silence(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+typedef struct { char *buf; size_t cap; size_t len; } swift_h5_errbuf;
+
+static inline herr_t swift_h5_walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
+    swift_h5_errbuf *b = (swift_h5_errbuf *)data;
+    char minor[160] = "";
+    (void)n;
+    if (e->min_num > 0) H5Eget_msg(e->min_num, NULL, minor, sizeof minor);
+    if (b->len + 1 < b->cap) {
+        int w = snprintf(b->buf + b->len, b->cap - b->len, "%s%s(): %s%s%s",
+                         b->len ? "; " : "", e->func_name ? e->func_name : "?",
+                         e->desc ? e->desc : "", minor[0] ? " - " : "", minor);
+        if (w > 0) b->len += (size_t)w < b->cap - b->len ? (size_t)w : b->cap - b->len - 1;
+    }
+    return 0;
+}
+
+/* Writes the calling thread's HDF5 error stack (outermost call first) into buf as one line, then
+   clears the stack. Returns the number of characters written. */
+static inline size_t swift_H5E_collect(char *buf, size_t cap) {
+    swift_h5_errbuf b = { buf, cap, 0 };
+    if (cap > 0) buf[0] = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, swift_h5_walk_cb, &b);
+    H5Eclear2(H5E_DEFAULT);
+    return b.len;
+}
+
+static inline herr_t swift_h5_count_cb(hid_t loc, const char *name, const H5A_info_t *info, void *data) {
+    (void)loc; (void)name; (void)info;
+    *(hsize_t *)data += 1;
+    return 0;
+}
+
+/* Number of attributes attached to an object, or -1 on failure. */
+static inline long long swift_H5A_count(hid_t obj) {
+    hsize_t count = 0;
+    if (H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, NULL, swift_h5_count_cb, &count) < 0) return -1;
+    return (long long)count;
+}

@@ -8,6 +8,7 @@ public final class TensorStorage {
     /// Number of elements in the buffer.
     public let count: Int
     private let deallocator: (() -> Void)?
+    private let tracker: AllocationTracker?
 
     /// Allocates `count` uninitialised elements.
     public init(uninitializedCount count: Int) {
@@ -16,6 +17,8 @@ public final class TensorStorage {
                                                    alignment: 64)
         self.pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.deallocator = nil
+        self.tracker = AllocationTracker.current
+        tracker?.allocated(count * MemoryLayout<Float>.stride)
     }
 
     /// Allocates `count` elements set to `value`.
@@ -30,10 +33,12 @@ public final class TensorStorage {
         self.pointer = pointer
         self.count = count
         self.deallocator = release
+        self.tracker = nil
     }
 
     deinit {
         if let deallocator { deallocator() } else { UnsafeMutableRawPointer(pointer).deallocate() }
+        tracker?.freed(count * MemoryLayout<Float>.stride)
     }
 
     /// The elements as a buffer.
@@ -160,7 +165,7 @@ public final class Tensor {
     /// Normalises a possibly negative axis against `rank`.
     public static func normalizeAxis(_ axis: Int, rank: Int, op: String) -> Int {
         let a = axis < 0 ? axis + rank : axis
-        precondition(a >= 0 && a < max(rank, 1), "\(op): axis \(axis) out of range for rank \(rank)")
+        precondition(a >= 0 && a < Swift.max(rank, 1), "\(op): axis \(axis) out of range for rank \(rank)")
         return a
     }
 

@@ -85,7 +85,7 @@ extension Tensor {
 
     /// The NumPy broadcast of two shapes; a precondition names both when they are incompatible.
     public static func broadcastShape(_ a: [Int], _ b: [Int], op: String) -> [Int] {
-        let rank = max(a.count, b.count)
+        let rank = Swift.max(a.count, b.count)
         var out = [Int](repeating: 1, count: rank)
         for i in 0..<rank {
             let da = i < rank - a.count ? 1 : a[i - (rank - a.count)]
@@ -95,5 +95,87 @@ extension Tensor {
             out[i] = da == 1 ? db : da
         }
         return out
+    }
+}
+
+/// The layout of a reduction: the tensor's axes with size-1 axes dropped and neighbouring axes of
+/// the same kind (kept or reduced) merged, so that a reduction over a contiguous block of axes is
+/// one (outer, reduce, inner) loop.
+@usableFromInline
+struct ReductionSegments {
+    /// Merged extents, outermost first.
+    @usableFromInline var sizes: [Int]
+    /// Whether each merged extent is reduced.
+    @usableFromInline var reduced: [Bool]
+
+    /// - Parameters:
+    ///   - shape: the tensor's shape.
+    ///   - axes: normalised axes being reduced.
+    @usableFromInline
+    init(shape: [Int], axes: [Int]) {
+        sizes = []
+        reduced = []
+        for axis in 0..<shape.count where shape[axis] != 1 {
+            let isReduced = axes.contains(axis)
+            if let last = reduced.last, last == isReduced {
+                sizes[sizes.count - 1] *= shape[axis]
+            } else {
+                sizes.append(shape[axis])
+                reduced.append(isReduced)
+            }
+        }
+    }
+
+    /// Number of separate reduced blocks.
+    @usableFromInline var reducedBlockCount: Int { reduced.filter { $0 }.count }
+
+    /// The (outer, reduce, inner) extents of the reduced block at merged index `segment`.
+    @usableFromInline
+    func block(_ segment: Int) -> (outer: Int, reduce: Int, inner: Int) {
+        var outer = 1, inner = 1
+        for k in 0..<segment { outer *= sizes[k] }
+        for k in (segment + 1)..<sizes.count { inner *= sizes[k] }
+        return (outer, sizes[segment], inner)
+    }
+
+    /// Removes the reduced block at `segment` (now of extent 1) and merges the kept extents around it.
+    @usableFromInline
+    mutating func collapse(_ segment: Int) {
+        sizes.remove(at: segment)
+        reduced.remove(at: segment)
+        if segment > 0, segment < sizes.count, !reduced[segment - 1], !reduced[segment] {
+            sizes[segment - 1] *= sizes[segment]
+            sizes.remove(at: segment)
+            reduced.remove(at: segment)
+        }
+    }
+}
+
+extension Tensor {
+    /// The (outer, size, inner) extents around one axis of `shape`.
+    @usableFromInline
+    static func axisLayout(_ shape: [Int], axis: Int) -> (outer: Int, size: Int, inner: Int) {
+        var outer = 1, inner = 1
+        for k in 0..<axis { outer *= shape[k] }
+        for k in (axis + 1)..<shape.count { inner *= shape[k] }
+        return (outer, shape[axis], inner)
+    }
+
+    /// Calls `body(o, i0, i1)` over column tiles `[i0, i1)` of every row `o` of an `outer` × `inner`
+    /// grid of outputs, split across cores. `workPerColumn` is the cost of one output, used to decide
+    /// whether parallelism is worth it; tiles never exceed `tile` columns.
+    @inlinable
+    static func forEachColumnTile(outer: Int, inner: Int, workPerColumn: Int, tile: Int = 256,
+                                  _ body: (Int, Int, Int) -> Void) {
+        let total = outer * inner
+        Parallel.forRanges(total, minimumPerThread: Swift.max(1, 32_768 / Swift.max(workPerColumn, 1))) { range in
+            var flat = range.lowerBound
+            while flat < range.upperBound {
+                let o = flat / inner, i0 = flat % inner
+                let i1 = Swift.min(inner, i0 + tile, i0 + (range.upperBound - flat))
+                body(o, i0, i1)
+                flat += i1 - i0
+            }
+        }
     }
 }

@@ -2,6 +2,10 @@
 
 extension Tensor {
     /// Applies `f` to every element; parallel over both cores for large tensors.
+    ///
+    /// `f` is called through a closure context for every element; hot paths should prefer
+    /// `mapFunction` / `binaryKernel` with a `PointwiseFunction` / `BinaryFunction`, which are
+    /// specialised and vectorised (5-15x faster on large tensors).
     @inline(__always) @usableFromInline
     static func mapKernel(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
         let out = Tensor(uninitializedShape: x.shape)
@@ -38,33 +42,34 @@ extension Tensor {
         let pa = a.storage.pointer, pb = b.storage.pointer, dst = out.storage.pointer
         loop.forEachRow { offsets, n in
             let o = dst + offsets[0], x = pa + offsets[1], y = pb + offsets[2]
-            for i in 0..<n { o[i] = f(x[i * sa], y[i * sb]) }
+            // Specialised inner loops for the common layouts, so they vectorise.
+            if sa == 1 && sb == 1 {
+                for i in 0..<n { o[i] = f(x[i], y[i]) }
+            } else if sa == 1 && sb == 0 {
+                let v = y[0]
+                for i in 0..<n { o[i] = f(x[i], v) }
+            } else if sa == 0 && sb == 1 {
+                let v = x[0]
+                for i in 0..<n { o[i] = f(v, y[i]) }
+            } else {
+                for i in 0..<n { o[i] = f(x[i * sa], y[i * sb]) }
+            }
         }
         return out
     }
 
-    /// Sums a broadcast gradient back to `shape` (the inverse of broadcasting to `self.shape`).
+    /// Sums a broadcast gradient back to `target` (the inverse of broadcasting `target` to
+    /// `self.shape`): leading axes are summed away and axes where `target` has extent 1 are summed
+    /// with the extent kept. Returns `self` when the shapes already agree; never records a graph.
     public func sumToShape(_ target: [Int]) -> Tensor {
         if target == shape { return self }
         precondition(Tensor.broadcastShape(target, shape, op: "sumToShape") == shape,
                      "sumToShape: shape \(shape) is not a broadcast of \(target)")
-        let out = Tensor(storage: TensorStorage(count: Tensor.elementCount(target), repeating: 0), shape: target)
-        let loop = StridedLoop(shape: shape, strides: [
-            Tensor.contiguousStrides(shape), Tensor.broadcastStrides(from: target, to: shape),
-        ])
-        let so = loop.innerStride(1)
-        let src = storage.pointer, dst = out.storage.pointer
-        loop.forEachRow(parallel: false) { offsets, n in
-            let x = src + offsets[0], o = dst + offsets[1]
-            if so == 0 {
-                var acc: Float = 0
-                for i in 0..<n { acc += x[i] }
-                o[0] += acc
-            } else {
-                for i in 0..<n { o[i * so] += x[i] }
-            }
-        }
-        return out
+        let lead = rank - target.count
+        var axes = Array(0..<lead)
+        for i in 0..<target.count where target[i] == 1 && shape[lead + i] != 1 { axes.append(lead + i) }
+        let reduced = Tensor.sumKernel(self, axes: axes)
+        return Tensor(storage: reduced.storage, shape: target)
     }
 
     /// An elementwise unary op: `forward` maps values, `derivative(x, y)` gives dy/dx from the input
@@ -79,53 +84,603 @@ extension Tensor {
         }
     }
 
+    /// Sum with NumPy broadcasting.
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastKernel(a, b, op: "add") { $0 + $1 }
+        let out = binaryKernel(a, b, op: "add", AddFunction())
         return recordOperation("add", result: out, inputs: [a, b]) { g in
             [a.requiresGrad ? g.sumToShape(a.shape) : nil, b.requiresGrad ? g.sumToShape(b.shape) : nil]
         }
     }
 
+    /// Difference with NumPy broadcasting.
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastKernel(a, b, op: "sub") { $0 - $1 }
+        let out = binaryKernel(a, b, op: "sub", SubtractFunction())
         return recordOperation("sub", result: out, inputs: [a, b]) { g in
             [a.requiresGrad ? g.sumToShape(a.shape) : nil, b.requiresGrad ? (-g).sumToShape(b.shape) : nil]
         }
     }
 
+    /// Elementwise product with NumPy broadcasting.
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastKernel(a, b, op: "mul") { $0 * $1 }
+        let out = binaryKernel(a, b, op: "mul", MultiplyFunction())
         return recordOperation("mul", result: out, inputs: [a, b]) { g in
             [a.requiresGrad ? (g * b).sumToShape(a.shape) : nil, b.requiresGrad ? (g * a).sumToShape(b.shape) : nil]
         }
     }
 
+    /// Elementwise quotient with NumPy broadcasting.
     public static func / (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastKernel(a, b, op: "div") { $0 / $1 }
+        let out = binaryKernel(a, b, op: "div", DivideFunction())
         return recordOperation("div", result: out, inputs: [a, b]) { g in
             [a.requiresGrad ? (g / b).sumToShape(a.shape) : nil,
              b.requiresGrad ? (-(g * out) / b).sumToShape(b.shape) : nil]
         }
     }
 
+    /// Negation.
     public static prefix func - (x: Tensor) -> Tensor {
-        let out = mapKernel(x) { -$0 }
+        let out = mapFunction(x, NegateFunction(), minimumPerThread: 32_768)
         return recordOperation("neg", result: out, inputs: [x]) { g in [-g] }
     }
 
+    /// Adds a scalar to every element.
     public static func + (a: Tensor, s: Float) -> Tensor {
-        recordOperation("add_scalar", result: mapKernel(a) { $0 + s }, inputs: [a]) { g in [g] }
+        recordOperation("add_scalar", result: mapFunction(a, AddScalarFunction(s), minimumPerThread: 32_768), inputs: [a]) { g in [g] }
     }
     public static func + (s: Float, a: Tensor) -> Tensor { a + s }
     public static func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
     public static func - (s: Float, a: Tensor) -> Tensor { (-a) + s }
+    /// Multiplies every element by a scalar.
     public static func * (a: Tensor, s: Float) -> Tensor {
-        recordOperation("mul_scalar", result: mapKernel(a) { $0 * s }, inputs: [a]) { g in [g * s] }
+        recordOperation("mul_scalar", result: mapFunction(a, MultiplyScalarFunction(s), minimumPerThread: 32_768), inputs: [a]) { g in [g * s] }
     }
     public static func * (s: Float, a: Tensor) -> Tensor { a * s }
+    /// Divides every element by a scalar (as a multiplication by 1 / s).
     public static func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
+    /// Divides a scalar by every element.
     public static func / (s: Float, a: Tensor) -> Tensor {
-        let out = mapKernel(a) { s / $0 }
+        let out = mapFunction(a, ReciprocalScaleFunction(s), minimumPerThread: 32_768)
         return recordOperation("rdiv_scalar", result: out, inputs: [a]) { g in [-(g * out) / a] }
     }
 }
+
+// MARK: - Specialised arithmetic kernels
+
+/// A binary function of two Floats with an 8-lane form, for `binaryKernel`. Kernels generic over it
+/// are specialised per function, so their loops are vectorised and call nothing.
+@usableFromInline
+protocol BinaryFunction {
+    func value(_ a: Float, _ b: Float) -> Float
+    func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float>
+}
+
+@usableFromInline struct AddFunction: BinaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ a: Float, _ b: Float) -> Float { a + b }
+    @inlinable func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a + b }
+}
+
+@usableFromInline struct SubtractFunction: BinaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ a: Float, _ b: Float) -> Float { a - b }
+    @inlinable func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a - b }
+}
+
+@usableFromInline struct MultiplyFunction: BinaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ a: Float, _ b: Float) -> Float { a * b }
+    @inlinable func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a * b }
+}
+
+@usableFromInline struct DivideFunction: BinaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ a: Float, _ b: Float) -> Float { a / b }
+    @inlinable func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a / b }
+}
+
+extension Tensor {
+    /// Combines two tensors with NumPy broadcasting through a specialised `BinaryFunction`.
+    static func binaryKernel<F: BinaryFunction>(_ a: Tensor, _ b: Tensor, op: String, _ f: F) -> Tensor {
+        let pa = a.storage.pointer, pb = b.storage.pointer
+        if a.shape == b.shape {
+            let out = Tensor(uninitializedShape: a.shape)
+            let dst = out.storage.pointer
+            Parallel.forRanges(out.count) { range in
+                let start = range.lowerBound
+                binaryRow(f, dst + start, pa + start, 1, pb + start, 1, range.count)
+            }
+            return out
+        }
+        let outShape = broadcastShape(a.shape, b.shape, op: op)
+        let out = Tensor(uninitializedShape: outShape)
+        let dst = out.storage.pointer
+        let loop = StridedLoop(shape: outShape, strides: [
+            contiguousStrides(outShape), broadcastStrides(from: a.shape, to: outShape),
+            broadcastStrides(from: b.shape, to: outShape),
+        ])
+        let sa = loop.innerStride(1), sb = loop.innerStride(2)
+        loop.forEachRow { offsets, n in
+            binaryRow(f, dst + offsets[0], pa + offsets[1], sa, pb + offsets[2], sb, n)
+        }
+        return out
+    }
+
+    /// One row of `binaryKernel`: contiguous and scalar-broadcast operands run 8 lanes at a time.
+    @inline(__always)
+    static func binaryRow<F: BinaryFunction>(_ f: F, _ o: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ sa: Int,
+                                             _ y: UnsafePointer<Float>, _ sb: Int, _ n: Int) {
+        let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y), ro = UnsafeMutableRawPointer(o)
+        let width = MemoryLayout<SIMD8<Float>>.stride / 8
+        var i = 0
+        if sa == 1 && sb == 1 {
+            while i + 8 <= n {
+                let u = rx.loadUnaligned(fromByteOffset: i * width, as: SIMD8<Float>.self)
+                let v = ry.loadUnaligned(fromByteOffset: i * width, as: SIMD8<Float>.self)
+                ro.storeBytes(of: f.value(u, v), toByteOffset: i * width, as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < n { o[i] = f.value(x[i], y[i]); i += 1 }
+        } else if sa == 1 && sb == 0 {
+            let s = y[0], v = SIMD8<Float>(repeating: s)
+            while i + 8 <= n {
+                let u = rx.loadUnaligned(fromByteOffset: i * width, as: SIMD8<Float>.self)
+                ro.storeBytes(of: f.value(u, v), toByteOffset: i * width, as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < n { o[i] = f.value(x[i], s); i += 1 }
+        } else if sa == 0 && sb == 1 {
+            let s = x[0], u = SIMD8<Float>(repeating: s)
+            while i + 8 <= n {
+                let v = ry.loadUnaligned(fromByteOffset: i * width, as: SIMD8<Float>.self)
+                ro.storeBytes(of: f.value(u, v), toByteOffset: i * width, as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < n { o[i] = f.value(s, y[i]); i += 1 }
+        } else {
+            for k in 0..<n { o[k] = f.value(x[k * sa], y[k * sb]) }
+        }
+    }
+
+    /// Applies a `PointwiseFunction` to every element, 8 lanes at a time (no autodiff). Work is
+    /// split across cores above `minimumPerThread` elements per core (lower for costly functions).
+    static func mapFunction<F: PointwiseFunction>(_ x: Tensor, _ function: F, minimumPerThread: Int = 8_192) -> Tensor {
+        let out = Tensor(uninitializedShape: x.shape)
+        let src = x.storage.pointer, dst = out.storage.pointer
+        Parallel.forRanges(x.count, minimumPerThread: minimumPerThread) { range in
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(dst + i).storeBytes(of: function.value(v), as: SIMD8<Float>.self)
+                i += 8
+            }
+            let rest = range.upperBound - i
+            if rest > 0 { storePartial(function.value(loadPartial(src + i, rest)), dst + i, rest) }
+        }
+        return out
+    }
+}
+
+@usableFromInline struct NegateFunction: PointwiseFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ x: Float) -> Float { -x }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { -1 }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { -x }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { SIMD8(repeating: -1) }
+}
+
+@usableFromInline struct AddScalarFunction: PointwiseFunction {
+    @usableFromInline let s: Float
+    @usableFromInline init(_ s: Float) { self.s = s }
+    @inlinable func value(_ x: Float) -> Float { x + s }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { 1 }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { x + s }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { SIMD8(repeating: 1) }
+}
+
+@usableFromInline struct MultiplyScalarFunction: PointwiseFunction {
+    @usableFromInline let s: Float
+    @usableFromInline init(_ s: Float) { self.s = s }
+    @inlinable func value(_ x: Float) -> Float { x * s }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { s }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { x * s }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { SIMD8(repeating: s) }
+}
+
+@usableFromInline struct ReciprocalScaleFunction: PointwiseFunction {
+    @usableFromInline let s: Float
+    @usableFromInline init(_ s: Float) { self.s = s }
+    @inlinable func value(_ x: Float) -> Float { s / x }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { -y / x }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { s / x }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { -y / x }
+}
+
+// MARK: - Vector math
+
+/// e^x and e^x − 1 on 8 lanes: x = n·ln2 + r with |r| <= ln2/2, e^r − 1 from a degree-7 polynomial
+/// (Cephes `expf` coefficients), scaled by 2^n in two steps so results from 0 through denormals to
+/// overflow (inf) come out right. About 2 ulp; NaN propagates.
+@inline(__always) @usableFromInline
+func simdExpParts(_ x: SIMD8<Float>) -> (scale1: SIMD8<Float>, scale2: SIMD8<Float>, rMinusOne: SIMD8<Float>) {
+    let magic = SIMD8<Float>(repeating: 12_582_912)  // 1.5 * 2^23: adding it rounds to an integer
+    // Clamp with selects (the generic pointwiseMin/Max are not inlined); NaN lanes pass through.
+    let low = SIMD8<Float>(repeating: -104), high = SIMD8<Float>(repeating: 89)
+    let v = x.replacing(with: low, where: x .< low).replacing(with: high, where: x .> high)
+    let t = v * 1.442_695_04 + magic
+    let n = t - magic
+    let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+    var r = v - n * 0.693_359_375
+    r = r - n * -2.121_944_4e-4
+    let z = r * r
+    var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
+    p = p * r + 1.398_199_950_7e-3
+    p = p * r + 8.333_451_907_3e-3
+    p = p * r + 4.166_579_589_4e-2
+    p = p * r + 1.666_666_545_9e-1
+    p = p * r + 5.000_000_120_1e-1
+    let em1 = p * z + r  // e^r - 1
+    let n1 = ni &>> 1, n2 = ni &- n1
+    let s1 = unsafeBitCast((n1 &+ 127) &<< 23, to: SIMD8<Float>.self)
+    let s2 = unsafeBitCast((n2 &+ 127) &<< 23, to: SIMD8<Float>.self)
+    return (s1, s2, em1)
+}
+
+/// e^x on 8 lanes (see `simdExpParts`).
+@inline(__always) @usableFromInline
+func simdExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let (s1, s2, em1) = simdExpParts(x)
+    let result = ((em1 + 1) * s1) * s2  // in this order: no premature overflow or underflow
+    return result.replacing(with: x, where: x .!= x)
+}
+
+/// e^x − 1 on 8 lanes, accurate near 0.
+@inline(__always) @usableFromInline
+func simdExpm1(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let (s1, s2, em1) = simdExpParts(x)
+    let scale = s1 * s2  // finite for x <= 80; above that e^x - 1 is e^x to Float precision
+    let result = (scale * em1 + (scale - 1)).replacing(with: ((em1 + 1) * s1) * s2 - 1, where: x .> 80)
+    return result.replacing(with: x, where: x .!= x)
+}
+
+/// Natural logarithm on 8 lanes: x = m·2^e with m in [√½, √2), log(m) from the Cephes `logf`
+/// polynomial. About 1 ulp; denormals handled; log 0 = −inf, log of a negative number or NaN = NaN,
+/// log inf = inf.
+@inline(__always) @usableFromInline
+func simdLog(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let smallest = SIMD8<Float>(repeating: .leastNormalMagnitude)
+    let isDenormal = (x .< smallest) .& (x .> 0)
+    let scaled = x.replacing(with: x * 8_388_608, where: isDenormal)  // * 2^23
+    let bits = unsafeBitCast(scaled, to: SIMD8<Int32>.self)
+    var exponent = SIMD8<Float>(((bits &>> 23) & 0xff) &- 126)
+    exponent = exponent.replacing(with: exponent - 23, where: isDenormal)
+    var m = unsafeBitCast((bits & Int32(bitPattern: 0x807f_ffff)) | 0x3f00_0000, to: SIMD8<Float>.self)  // [0.5, 1)
+    let below = m .< 0.707_106_781_186_547_5
+    exponent = exponent.replacing(with: exponent - 1, where: below)
+    m = m.replacing(with: m + m, where: below) - 1
+    let z = m * m
+    var y = SIMD8<Float>(repeating: 7.037_683_629_2e-2)
+    y = y * m - 1.151_461_031_0e-1
+    y = y * m + 1.167_699_874_0e-1
+    y = y * m - 1.242_014_084_6e-1
+    y = y * m + 1.424_932_278_7e-1
+    y = y * m - 1.666_805_766_5e-1
+    y = y * m + 2.000_071_476_5e-1
+    y = y * m - 2.499_999_399_3e-1
+    y = y * m + 3.333_333_117_4e-1
+    y = y * m * z
+    y = y + exponent * -2.121_944_4e-4
+    y = y - 0.5 * z
+    var result = m + y + exponent * 0.693_359_375
+    result = result.replacing(with: -.infinity, where: x .== 0)
+    result = result.replacing(with: .infinity, where: x .== .infinity)
+    result = result.replacing(with: .nan, where: (x .< 0) .| (x .!= x))
+    return result
+}
+
+/// log(1 + u) on 8 lanes for u >= 0, accurate for tiny u (log(w)·u/(w − 1) with w = 1 + u).
+@inline(__always) @usableFromInline
+func simdLog1pNonNegative(_ u: SIMD8<Float>) -> SIMD8<Float> {
+    let w = 1 + u
+    let d = w - 1
+    let safe = d.replacing(with: 1, where: d .== 0)
+    return (simdLog(w) * (u / safe)).replacing(with: u, where: d .== 0)
+}
+
+/// e^x for one value, bit-identical to the vector form.
+@inline(__always) @usableFromInline
+func fastExp(_ x: Float) -> Float { simdExp(SIMD8(repeating: x))[0] }
+
+/// Loads `n` (< 8) elements into the low lanes of a zero vector.
+@inline(__always) @usableFromInline
+func loadPartial(_ p: UnsafePointer<Float>, _ n: Int) -> SIMD8<Float> {
+    var v = SIMD8<Float>()
+    for k in 0..<n { v[k] = p[k] }
+    return v
+}
+
+/// Stores the low `n` (< 8) lanes of `v`.
+@inline(__always) @usableFromInline
+func storePartial(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    for k in 0..<n { p[k] = v[k] }
+}
+
+/// Replaces `p[0..<n]` with e^p, 8 lanes at a time.
+@inline(__always) @usableFromInline
+func expInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    while i + 8 <= n {
+        let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(p + i).storeBytes(of: simdExp(v), as: SIMD8<Float>.self)
+        i += 8
+    }
+    if i < n { storePartial(simdExp(loadPartial(p + i, n - i)), p + i, n - i) }
+}
+
+// MARK: - Pointwise functions with derivatives
+
+/// A scalar function applied element by element, with its derivative expressed through the input
+/// `x` and the output `y`. Kernels call the 8-lane forms; by default those apply the scalar forms
+/// lane by lane, and functions with a vectorised formula override them. Ops built on it are
+/// specialised per function, so the inner loops call no closures.
+@usableFromInline
+protocol PointwiseFunction {
+    /// y = f(x).
+    func value(_ x: Float) -> Float
+    /// dy/dx at `x`, where `y = value(x)`.
+    func derivative(_ x: Float, _ y: Float) -> Float
+    /// `value` on 8 lanes.
+    func value(_ x: SIMD8<Float>) -> SIMD8<Float>
+    /// `derivative` on 8 lanes.
+    func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float>
+}
+
+extension PointwiseFunction {
+    @inlinable @inline(__always)
+    func value(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        var out = x
+        for k in 0..<8 { out[k] = value(x[k]) }
+        return out
+    }
+
+    @inlinable @inline(__always)
+    func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> {
+        var out = x
+        for k in 0..<8 { out[k] = derivative(x[k], y[k]) }
+        return out
+    }
+}
+
+extension Tensor {
+    /// Applies `function` element by element and records its derivative for autodiff.
+    func pointwise<F: PointwiseFunction>(_ name: String, _ function: F) -> Tensor {
+        let out = Tensor.mapFunction(self, function)
+        return Tensor.recordOperation(name, result: out, inputs: [self]) { [self] g in
+            let gx = Tensor(uninitializedShape: shape)
+            let xs = storage.pointer, ys = out.storage.pointer, gs = g.storage.pointer, d = gx.storage.pointer
+            Parallel.forRanges(count, minimumPerThread: 8_192) { range in
+                var i = range.lowerBound
+                while i + 8 <= range.upperBound {
+                    let x = UnsafeRawPointer(xs + i).loadUnaligned(as: SIMD8<Float>.self)
+                    let y = UnsafeRawPointer(ys + i).loadUnaligned(as: SIMD8<Float>.self)
+                    let gv = UnsafeRawPointer(gs + i).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(d + i).storeBytes(of: gv * function.derivative(x, y), as: SIMD8<Float>.self)
+                    i += 8
+                }
+                let rest = range.upperBound - i
+                if rest > 0 {
+                    let dv = function.derivative(loadPartial(xs + i, rest), loadPartial(ys + i, rest))
+                    storePartial(loadPartial(gs + i, rest) * dv, d + i, rest)
+                }
+            }
+            return [gx]
+        }
+    }
+
+    /// Combines three tensors with NumPy broadcasting into a tensor of their common shape.
+    @inline(__always) @usableFromInline
+    static func ternaryKernel(_ a: Tensor, _ b: Tensor, _ c: Tensor, op: String,
+                              _ f: (Float, Float, Float) -> Float) -> Tensor {
+        let outShape = broadcastShape(broadcastShape(a.shape, b.shape, op: op), c.shape, op: op)
+        let out = Tensor(uninitializedShape: outShape)
+        let loop = StridedLoop(shape: outShape, strides: [
+            contiguousStrides(outShape), broadcastStrides(from: a.shape, to: outShape),
+            broadcastStrides(from: b.shape, to: outShape), broadcastStrides(from: c.shape, to: outShape),
+        ])
+        let sa = loop.innerStride(1), sb = loop.innerStride(2), sc = loop.innerStride(3)
+        let pa = a.storage.pointer, pb = b.storage.pointer, pc = c.storage.pointer, dst = out.storage.pointer
+        loop.forEachRow { offsets, n in
+            let o = dst + offsets[0], x = pa + offsets[1], y = pb + offsets[2], z = pc + offsets[3]
+            if sa == 1 && sb == 1 && sc == 1 {
+                for i in 0..<n { o[i] = f(x[i], y[i], z[i]) }
+            } else if sa == 1 && sb == 1 && sc == 0 {
+                let w = z[0]
+                for i in 0..<n { o[i] = f(x[i], y[i], w) }
+            } else {
+                for i in 0..<n { o[i] = f(x[i * sa], y[i * sb], z[i * sc]) }
+            }
+        }
+        return out
+    }
+}
+
+@usableFromInline struct ExpFunction: PointwiseFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ x: Float) -> Float { fastExp(x) }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { y }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { simdExp(x) }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { y }
+}
+
+@usableFromInline struct LogFunction: PointwiseFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ x: Float) -> Float { simdLog(SIMD8(repeating: x))[0] }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { 1 / x }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { simdLog(x) }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { 1 / x }
+}
+
+@usableFromInline struct SqrtFunction: PointwiseFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ x: Float) -> Float { x.squareRoot() }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { 0.5 / y }
+}
+
+@usableFromInline struct RsqrtFunction: PointwiseFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ x: Float) -> Float { 1 / x.squareRoot() }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { -0.5 * y * y * y }
+}
+
+@usableFromInline struct SquareFunction: PointwiseFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ x: Float) -> Float { x * x }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { 2 * x }
+}
+
+@usableFromInline struct AbsFunction: PointwiseFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ x: Float) -> Float { Swift.abs(x) }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : 0) }
+}
+
+@usableFromInline struct PowFunction: PointwiseFunction {
+    @usableFromInline let exponent: Float
+    @usableFromInline init(exponent: Float) { self.exponent = exponent }
+    @inlinable func value(_ x: Float) -> Float {
+        exponent == 2 ? x * x : (exponent == 1 ? x : powf(x, exponent))
+    }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float {
+        if exponent == 0 { return 0 }
+        if exponent == 2 { return 2 * x }
+        if exponent == 1 { return 1 }
+        return exponent * powf(x, exponent - 1)
+    }
+}
+
+@usableFromInline struct ClampFunction: PointwiseFunction {
+    @usableFromInline let low: Float
+    @usableFromInline let high: Float
+    @usableFromInline init(low: Float, high: Float) { self.low = low; self.high = high }
+    @inlinable func value(_ x: Float) -> Float {
+        if x.isNaN { return x }
+        return x < low ? low : (x > high ? high : x)
+    }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { x >= low && x <= high ? 1 : 0 }
+}
+
+extension Tensor {
+    /// Negation, `-self`.
+    public func neg() -> Tensor { -self }
+    /// e^x element by element.
+    public func exp() -> Tensor { pointwise("exp", ExpFunction()) }
+    /// Natural logarithm element by element (-inf at 0, NaN below).
+    public func log() -> Tensor { pointwise("log", LogFunction()) }
+    /// Square root element by element.
+    public func sqrt() -> Tensor { pointwise("sqrt", SqrtFunction()) }
+    /// 1 / sqrt(x) element by element.
+    public func rsqrt() -> Tensor { pointwise("rsqrt", RsqrtFunction()) }
+    /// x² element by element.
+    public func square() -> Tensor { pointwise("square", SquareFunction()) }
+    /// |x| element by element; the gradient at 0 is 0 (like PyTorch).
+    public func abs() -> Tensor { pointwise("abs", AbsFunction()) }
+
+    /// x^exponent element by element (NaN for a negative base and a non-integer exponent).
+    public func pow(_ exponent: Float) -> Tensor { pointwise("pow", PowFunction(exponent: exponent)) }
+
+    /// Limits every element to `[min, max]`; either bound may be omitted. The gradient passes where
+    /// `min <= x <= max` (bounds inclusive, like `torch.clamp`); NaN stays NaN.
+    public func clamped(min low: Float? = nil, max high: Float? = nil) -> Tensor {
+        precondition(low == nil || high == nil || low! <= high!,
+                     "clamped: min \(low!) is greater than max \(high!)")
+        return pointwise("clamp", ClampFunction(low: low ?? -.infinity, high: high ?? .infinity))
+    }
+
+    // MARK: Comparisons (no gradient)
+
+    /// 1 where `self > other` (broadcasting), else 0. Not differentiable.
+    public func gt(_ other: Tensor) -> Tensor { Tensor.broadcastKernel(self, other, op: "gt") { $0 > $1 ? 1 : 0 } }
+    /// 1 where `self < other` (broadcasting), else 0. Not differentiable.
+    public func lt(_ other: Tensor) -> Tensor { Tensor.broadcastKernel(self, other, op: "lt") { $0 < $1 ? 1 : 0 } }
+    /// 1 where `self >= other` (broadcasting), else 0. Not differentiable.
+    public func ge(_ other: Tensor) -> Tensor { Tensor.broadcastKernel(self, other, op: "ge") { $0 >= $1 ? 1 : 0 } }
+    /// 1 where `self <= other` (broadcasting), else 0. Not differentiable.
+    public func le(_ other: Tensor) -> Tensor { Tensor.broadcastKernel(self, other, op: "le") { $0 <= $1 ? 1 : 0 } }
+    /// 1 where `self == other` (broadcasting), else 0. Not differentiable.
+    public func eq(_ other: Tensor) -> Tensor { Tensor.broadcastKernel(self, other, op: "eq") { $0 == $1 ? 1 : 0 } }
+    /// 1 where `self > value`, else 0. Not differentiable.
+    public func gt(_ value: Float) -> Tensor { Tensor.mapKernel(self) { $0 > value ? 1 : 0 } }
+    /// 1 where `self < value`, else 0. Not differentiable.
+    public func lt(_ value: Float) -> Tensor { Tensor.mapKernel(self) { $0 < value ? 1 : 0 } }
+    /// 1 where `self >= value`, else 0. Not differentiable.
+    public func ge(_ value: Float) -> Tensor { Tensor.mapKernel(self) { $0 >= value ? 1 : 0 } }
+    /// 1 where `self <= value`, else 0. Not differentiable.
+    public func le(_ value: Float) -> Tensor { Tensor.mapKernel(self) { $0 <= value ? 1 : 0 } }
+    /// 1 where `self == value`, else 0. Not differentiable.
+    public func eq(_ value: Float) -> Tensor { Tensor.mapKernel(self) { $0 == value ? 1 : 0 } }
+
+    /// Picks `a` where `condition` is nonzero and `b` elsewhere, broadcasting all three (like
+    /// `torch.where`). Gradients flow to `a` and `b`, none to `condition`.
+    public static func `where`(_ condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
+        let out = ternaryKernel(condition, a, b, op: "where") { c, x, y in c != 0 ? x : y }
+        return recordOperation("where", result: out, inputs: [a, b]) { g in
+            [a.requiresGrad ? broadcastKernel(condition, g, op: "where") { c, v in c != 0 ? v : 0 }.sumToShape(a.shape) : nil,
+             b.requiresGrad ? broadcastKernel(condition, g, op: "where") { c, v in c != 0 ? 0 : v }.sumToShape(b.shape) : nil]
+        }
+    }
+}
+
+/// `a` raised to `b` element by element, with broadcasting (like `torch.pow(a, b)`). The gradient
+/// for `b` is 0 where `a == 0` and `b >= 0`, and the gradient for `a` is 0 where `b == 0`.
+public func pow(_ a: Tensor, _ b: Tensor) -> Tensor {
+    let out = Tensor.broadcastKernel(a, b, op: "pow") { powf($0, $1) }
+    return Tensor.recordOperation("pow", result: out, inputs: [a, b]) { g in
+        let ga = a.requiresGrad ? Tensor.ternaryKernel(g, a, b, op: "pow") { g, x, e in
+            e == 0 ? 0 : g * e * powf(x, e - 1)
+        }.sumToShape(a.shape) : nil
+        let gb = b.requiresGrad ? Tensor.ternaryKernel(g, a, b, op: "pow") { g, x, e in
+            x == 0 && e >= 0 ? 0 : g * powf(x, e) * logf(x)
+        }.sumToShape(b.shape) : nil
+        return [ga, gb]
+    }
+}
+
+/// Element-by-element minimum with broadcasting (NaN propagates). At ties the gradient is split
+/// evenly between `a` and `b`, like `torch.minimum`.
+public func minimum(_ a: Tensor, _ b: Tensor) -> Tensor {
+    extremum(a, b, name: "minimum", takeLess: true)
+}
+
+/// Element-by-element maximum with broadcasting (NaN propagates). At ties the gradient is split
+/// evenly between `a` and `b`, like `torch.maximum`.
+public func maximum(_ a: Tensor, _ b: Tensor) -> Tensor {
+    extremum(a, b, name: "maximum", takeLess: false)
+}
+
+private func extremum(_ a: Tensor, _ b: Tensor, name: String, takeLess: Bool) -> Tensor {
+    let out = Tensor.broadcastKernel(a, b, op: name) { x, y in
+        if x.isNaN || y.isNaN { return .nan }
+        return takeLess ? (x < y ? x : y) : (x > y ? x : y)
+    }
+    return Tensor.recordOperation(name, result: out, inputs: [a, b]) { g in
+        // Share of the gradient that goes to the first operand.
+        func share(_ x: Float, _ y: Float) -> Float {
+            if x == y { return 0.5 }
+            return (takeLess ? x < y : x > y) ? 1 : 0
+        }
+        let ga = a.requiresGrad ? Tensor.ternaryKernel(g, a, b, op: name) { g, x, y in g * share(x, y) }.sumToShape(a.shape) : nil
+        let gb = b.requiresGrad ? Tensor.ternaryKernel(g, b, a, op: name) { g, y, x in g * share(y, x) }.sumToShape(b.shape) : nil
+        return [ga, gb]
+    }
+}
+
+/// Picks `a` where `condition` is nonzero and `b` elsewhere, broadcasting all three (like
+/// `torch.where`). Call it as `` `where`(c, a, b) `` or `Tensor.where(c, a, b)`.
+public func `where`(_ condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
+    Tensor.where(condition, a, b)
+}
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif

@@ -1,0 +1,104 @@
+import SensoriumTensor
+
+/// A batch of clips (or full trials) from one mouse, as plain Float arrays so that it can cross
+/// threads; `videoTensor()` etc. wrap them as tensors.
+///
+/// Layouts follow PyTorch: video (N, C, T, H, W) with channels [frame, pupil dilation, running
+/// speed, (pupil x, pupil y)]; responses (N, T, neurons), time-major like model outputs;
+/// behavior and pupil centre (N, 2, T).
+public struct MouseBatch: Sendable {
+    /// Name of the mouse (folder name).
+    public let mouse: String
+    /// File index of each sample's trial.
+    public let trials: [Int]
+    /// First frame of each sample within its trial.
+    public let starts: [Int]
+    /// Batch size N, input channels C, frames T, frame size H × W, neurons.
+    public let batchSize: Int, channels: Int, frames: Int, height: Int, width: Int, neuronCount: Int
+    /// Inputs, (N, C, T, H, W).
+    public var video: [Float]
+    /// Targets, (N, T, neurons).
+    public var responses: [Float]
+    /// Behaviour, (N, 2, T): pupil dilation, running speed.
+    public var behavior: [Float]
+    /// Pupil centre, (N, 2, T): horizontal, vertical.
+    public var pupilCenter: [Float]
+
+    /// (N, C, T, H, W).
+    public var videoShape: [Int] { [batchSize, channels, frames, height, width] }
+    /// (N, T, neurons).
+    public var responseShape: [Int] { [batchSize, frames, neuronCount] }
+    /// (N, 2, T).
+    public var behaviorShape: [Int] { [batchSize, 2, frames] }
+
+    /// The video as a tensor (N, C, T, H, W).
+    public func videoTensor() -> Tensor { Tensor(video, shape: videoShape) }
+    /// The responses as a tensor (N, T, neurons).
+    public func responseTensor() -> Tensor { Tensor(responses, shape: responseShape) }
+    /// The behaviour as a tensor (N, 2, T).
+    public func behaviorTensor() -> Tensor { Tensor(behavior, shape: behaviorShape) }
+    /// The pupil centre as a tensor (N, 2, T).
+    public func pupilCenterTensor() -> Tensor { Tensor(pupilCenter, shape: behaviorShape) }
+
+    /// Bytes held by the four arrays.
+    public var byteCount: Int { 4 * (video.count + responses.count + behavior.count + pupilCenter.count) }
+
+    /// Bytes of a batch of the given size (for memory planning).
+    public static func byteCount(batchSize: Int, channels: Int, frames: Int, height: Int, width: Int, neurons: Int) -> Int {
+        4 * batchSize * frames * (channels * height * width + neurons + 4)
+    }
+
+    /// Assembles a batch from normalised trials and the window of each to take.
+    static func assemble(mouse: MouseDataset, items: [(trial: NormalizedTrial, start: Int)], frames: Int) -> MouseBatch {
+        let n = items.count
+        let opts = mouse.options
+        let c = opts.inputChannels
+        let h = mouse.frameHeight, w = mouse.frameWidth, hw = h * w
+        let neurons = mouse.neuronCount
+        var video = [Float](repeating: 0, count: n * c * frames * hw)
+        var responses = [Float](repeating: 0, count: n * frames * neurons)
+        var behavior = [Float](repeating: 0, count: n * 2 * frames)
+        var pupil = [Float](repeating: 0, count: n * 2 * frames)
+        video.withUnsafeMutableBufferPointer { vp in
+            responses.withUnsafeMutableBufferPointer { rp in
+                for (s, item) in items.enumerated() {
+                    let t = item.trial, start = item.start
+                    let sampleBase = vp.baseAddress! + s * c * frames * hw
+                    t.video.withUnsafeBufferPointer { src in
+                        ClipCopy.transposeWindow(src.baseAddress!, rows: hw, rowStride: t.videoFrames, start: start, frames: frames,
+                                                 into: sampleBase, frameStride: hw)
+                    }
+                    var channel = 1
+                    func broadcast(_ values: [Float], rowStride: Int, row: Int) {
+                        let base = sampleBase + channel * frames * hw
+                        for k in 0..<frames {
+                            (base + k * hw).update(repeating: values[row * rowStride + start + k], count: hw)
+                        }
+                        channel += 1
+                    }
+                    if opts.behaviorAsChannels {
+                        broadcast(t.behavior, rowStride: t.behaviorFrames, row: 0)
+                        broadcast(t.behavior, rowStride: t.behaviorFrames, row: 1)
+                    }
+                    if opts.pupilCenterAsChannels {
+                        broadcast(t.pupil, rowStride: t.pupilFrames, row: 0)
+                        broadcast(t.pupil, rowStride: t.pupilFrames, row: 1)
+                    }
+                    t.responses.withUnsafeBufferPointer { src in
+                        ClipCopy.transposeWindow(src.baseAddress!, rows: neurons, rowStride: t.responseFrames, start: start, frames: frames,
+                                                 into: rp.baseAddress! + s * frames * neurons, frameStride: neurons)
+                    }
+                    for row in 0..<2 {
+                        for k in 0..<frames {
+                            behavior[(s * 2 + row) * frames + k] = t.behavior[row * t.behaviorFrames + start + k]
+                            pupil[(s * 2 + row) * frames + k] = t.pupil[row * t.pupilFrames + start + k]
+                        }
+                    }
+                }
+            }
+        }
+        return MouseBatch(mouse: mouse.name, trials: items.map(\.trial.index), starts: items.map(\.start),
+                          batchSize: n, channels: c, frames: frames, height: h, width: w, neuronCount: neurons,
+                          video: video, responses: responses, behavior: behavior, pupilCenter: pupil)
+    }
+}

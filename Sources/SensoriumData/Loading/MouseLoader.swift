@@ -1,0 +1,210 @@
+import SensoriumTensor
+
+/// What a loader cuts out of each trial.
+public enum ClipMode: Sendable, Equatable {
+    /// A random window of `frames` frames per trial (training; 80 in the baselines). The start is
+    /// uniform in `0 ..< length − frames` (upper bound exclusive, as in the reference, so a clip
+    /// never ends on the last frame); a trial exactly `frames` long starts at 0 (the reference
+    /// would fail), a shorter one throws `MouseDataError.trialTooShort`.
+    case clips(frames: Int)
+    /// Whole trials cut to their true length, optionally capped at `maxFrames` (300 for
+    /// scoring). Samples of one batch are cut to the shortest of them; use batch size 1 (the
+    /// reference's submission loader) to keep every frame.
+    case fullTrials(maxFrames: Int?)
+}
+
+/// One batch to build: which trials, and one random draw per trial for its clip start.
+public struct BatchPlan: Sendable, Equatable {
+    /// Index of the mouse in a cycler (0 for a single loader).
+    public var mouseIndex: Int
+    /// File indices of the trials.
+    public var trials: [Int]
+    /// One 64-bit draw per trial, turned into a start frame once the trial's length is known.
+    public var draws: [UInt64]
+}
+
+/// Builds batches from plans; pure and thread-safe, used by prefetch workers.
+public struct BatchMaker: Sendable {
+    /// The mouse.
+    public let dataset: MouseDataset
+    /// What to cut from each trial.
+    public let mode: ClipMode
+
+    /// Builds the batch a plan describes.
+    public func makeBatch(_ plan: BatchPlan) throws -> MouseBatch {
+        switch mode {
+        case .clips(let frames):
+            var items: [(trial: NormalizedTrial, start: Int)] = []
+            items.reserveCapacity(plan.trials.count)
+            for (k, index) in plan.trials.enumerated() {
+                let t = try dataset.loadNormalized(index)
+                let start = try Self.clipStart(length: t.length, frames: frames, draw: plan.draws[k],
+                                               trial: index, dataset: dataset)
+                items.append((t, start))
+            }
+            return MouseBatch.assemble(mouse: dataset, items: items, frames: frames)
+        case .fullTrials(let maxFrames):
+            let trials = try plan.trials.map { try dataset.loadNormalized($0) }
+            var frames = trials.map(\.length).min() ?? 0
+            if let cap = maxFrames { frames = min(frames, cap) }
+            return MouseBatch.assemble(mouse: dataset, items: trials.map { ($0, 0) }, frames: frames)
+        }
+    }
+
+    /// The reference's `randint(0, length − frames)` start, from a 64-bit draw.
+    static func clipStart(length: Int, frames: Int, draw: UInt64, trial: Int, dataset: MouseDataset) throws -> Int {
+        if length > frames { return Int(draw % UInt64(length - frames)) }
+        if length == frames { return 0 }
+        throw MouseDataError(.trialTooShort, path: dataset.layout.trialFile(.responses, trial: trial),
+                             expected: "a trial of at least \(frames) frames for \(frames)-frame clips",
+                             found: "\(length) frames")
+    }
+}
+
+/// Batches of one mouse and one tier: random clips for training, or full trials for evaluation.
+///
+/// Every random choice (trial order, clip starts) comes from the loader's `RandomGenerator` and
+/// is drawn on the calling thread when an epoch is planned, so results do not depend on
+/// prefetching or the number of workers.
+///
+/// ```swift
+/// let loader = MouseLoader(dataset: mouse, tier: .train, batchSize: 8, mode: .clips(frames: 80),
+///                          generator: RandomGenerator(seed: 42))
+/// let epoch = loader.epoch(prefetch: 2)
+/// while let batch = try epoch.next() { … }
+/// ```
+public final class MouseLoader {
+    /// The mouse.
+    public let dataset: MouseDataset
+    /// The tier iterated.
+    public let tier: MouseTier
+    /// Samples per batch (the last batch may be smaller unless `dropLast`).
+    public let batchSize: Int
+    /// Clips or full trials.
+    public let mode: ClipMode
+    /// Whether each epoch visits the trials in a new random order (the reference shuffles
+    /// `train` and reads other tiers sequentially).
+    public let shuffle: Bool
+    /// Whether a last incomplete batch is dropped.
+    public let dropLast: Bool
+    /// The generator behind every random choice.
+    public let generator: RandomGenerator
+    /// Trials of the tier, ascending.
+    public let trialIndices: [Int]
+    /// Index given to this loader's plans (set by `MouseCycler`).
+    public var mouseIndex = 0
+
+    /// A loader over `tier` of `dataset`. `shuffle` defaults to `tier == .train`.
+    public init(dataset: MouseDataset, tier: MouseTier, batchSize: Int = 8, mode: ClipMode = .clips(frames: 80),
+                shuffle: Bool? = nil, dropLast: Bool = false, generator: RandomGenerator) {
+        precondition(batchSize >= 1, "MouseLoader: batchSize must be at least 1, got \(batchSize)")
+        if case .clips(let f) = mode { precondition(f >= 1, "MouseLoader: clip length must be at least 1, got \(f)") }
+        self.dataset = dataset
+        self.tier = tier
+        self.batchSize = batchSize
+        self.mode = mode
+        self.shuffle = shuffle ?? (tier == .train)
+        self.dropLast = dropLast
+        self.generator = generator
+        self.trialIndices = dataset.trials(in: tier)
+    }
+
+    /// Batches per epoch.
+    public var batchesPerEpoch: Int {
+        dropLast ? trialIndices.count / batchSize : (trialIndices.count + batchSize - 1) / batchSize
+    }
+
+    /// The builder that turns this loader's plans into batches.
+    public var maker: BatchMaker { BatchMaker(dataset: dataset, mode: mode) }
+
+    /// Plans one epoch: the trial order (shuffled with the generator when `shuffle`), cut into
+    /// batches, with one draw per trial for its clip start.
+    public func planEpoch() -> [BatchPlan] {
+        var order = trialIndices
+        if shuffle {
+            // Fisher-Yates with the loader's generator.
+            if order.count > 1 {
+                for i in stride(from: order.count - 1, to: 0, by: -1) {
+                    let j = Int(generator.next() % UInt64(i + 1))
+                    order.swapAt(i, j)
+                }
+            }
+        }
+        var plans: [BatchPlan] = []
+        var i = 0
+        while i < order.count {
+            let end = min(order.count, i + batchSize)
+            if dropLast && end - i < batchSize { break }
+            let trials = Array(order[i..<end])
+            var draws: [UInt64] = []
+            if case .clips = mode { draws = trials.map { _ in generator.next() } } else { draws = trials.map { _ in 0 } }
+            plans.append(BatchPlan(mouseIndex: mouseIndex, trials: trials, draws: draws))
+            i = end
+        }
+        return plans
+    }
+
+    /// One epoch of batches, built `prefetch` batches ahead on `workers` background threads
+    /// (prefetch 0: built on the calling thread by `next()`).
+    public func epoch(prefetch: Int = 2, workers: Int = 1) -> BatchStream {
+        BatchStream(plans: planEpoch(), makers: [maker], prefetch: prefetch, workers: workers)
+    }
+}
+
+/// A finite stream of batches built from plans, optionally prefetched.
+public final class BatchStream {
+    private let plans: [BatchPlan]
+    private let makers: [BatchMaker]
+    private let prefetcher: Prefetcher<MouseBatch>?
+    private var position = 0
+
+    /// Streams `plans`, each built by `makers[plan.mouseIndex]`.
+    public init(plans: [BatchPlan], makers: [BatchMaker], prefetch: Int = 2, workers: Int = 1) {
+        self.plans = plans
+        self.makers = makers
+        if prefetch > 0 {
+            let p = plans, m = makers
+            prefetcher = Prefetcher(count: plans.count, capacity: prefetch, workers: workers) { i in
+                try m[p[i].mouseIndex].makeBatch(p[i])
+            }
+        } else {
+            prefetcher = nil
+        }
+    }
+
+    /// Number of batches in the stream.
+    public var count: Int { plans.count }
+
+    /// The plans, in order.
+    public var batchPlans: [BatchPlan] { plans }
+
+    /// The next batch with the index of its mouse, nil at the end.
+    public func nextWithMouse() throws -> (mouseIndex: Int, batch: MouseBatch)? {
+        guard position < plans.count else { return nil }
+        let plan = plans[position]
+        position += 1
+        if let prefetcher {
+            guard let b = try prefetcher.next() else { return nil }
+            return (plan.mouseIndex, b)
+        }
+        return (plan.mouseIndex, try makers[plan.mouseIndex].makeBatch(plan))
+    }
+
+    /// The next batch, nil at the end.
+    public func next() throws -> MouseBatch? { try nextWithMouse()?.batch }
+
+    /// Stops background work early.
+    public func cancel() { prefetcher?.cancel() }
+}
+
+/// Loaders for every tier of a mouse except `none` (the reference's per-tier dictionary):
+/// `train` gets shuffled random clips, other tiers sequential ones; each loader its own
+/// generator forked from `generator`.
+public func makeTierLoaders(dataset: MouseDataset, batchSize: Int = 8, mode: ClipMode = .clips(frames: 80),
+                            generator: RandomGenerator) -> [MouseTier: MouseLoader] {
+    var out: [MouseTier: MouseLoader] = [:]
+    for tier in MouseTier.allCases where tier != .none && !dataset.trials(in: tier).isEmpty {
+        out[tier] = MouseLoader(dataset: dataset, tier: tier, batchSize: batchSize, mode: mode, generator: generator.fork())
+    }
+    return out
+}

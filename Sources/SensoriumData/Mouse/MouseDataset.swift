@@ -1,0 +1,399 @@
+import Foundation
+
+/// How trials of a mouse are turned into model inputs.
+public struct MouseDataOptions: Sendable, Equatable {
+    /// Apply the reference normalisation (see `DataFormat.md`). Default true.
+    public var normalize: Bool
+    /// Append the two behaviour traces (pupil dilation, running speed) as constant-over-space
+    /// input channels after the frame: 3 channels. Default true, as in the baselines.
+    public var behaviorAsChannels: Bool
+    /// Append the pupil centre (horizontal, vertical) as two more channels (5 with behaviour).
+    /// Default false, as in the baselines.
+    public var pupilCenterAsChannels: Bool
+
+    /// Options; the defaults match the SENSORIUM 2023 baselines.
+    public init(normalize: Bool = true, behaviorAsChannels: Bool = true, pupilCenterAsChannels: Bool = false) {
+        self.normalize = normalize
+        self.behaviorAsChannels = behaviorAsChannels
+        self.pupilCenterAsChannels = pupilCenterAsChannels
+    }
+
+    /// Number of input channels: 1 (frame) + 2 (behaviour) + 2 (pupil centre) as enabled.
+    public var inputChannels: Int { 1 + (behaviorAsChannels ? 2 : 0) + (pupilCenterAsChannels ? 2 : 0) }
+}
+
+/// One trial cut to its true length, normalised if the dataset's options say so.
+public struct MouseTrial: Sendable {
+    /// File index of the trial.
+    public let index: Int
+    /// Its tier.
+    public let tier: MouseTier
+    /// True length in frames (reference rule, see `MouseDataset.trialLength`).
+    public let length: Int
+    /// Frame size.
+    public let height: Int, width: Int
+    /// Number of neurons.
+    public let neuronCount: Int
+    /// Frames, shape (length, height, width).
+    public let video: [Float]
+    /// Responses, shape (length, neurons) (time-major, like model outputs).
+    public let responses: [Float]
+    /// Behaviour, shape (2, length): pupil dilation, running speed.
+    public let behavior: [Float]
+    /// Pupil centre, shape (2, length): horizontal, vertical.
+    public let pupilCenter: [Float]
+}
+
+/// A trial normalised in its on-disk layout (rows, T) with its true length; internal to loaders.
+struct NormalizedTrial: Sendable {
+    let index: Int
+    let length: Int
+    /// (height·width, videoFrames)
+    let video: [Float]
+    let videoFrames: Int
+    /// (neurons, responseFrames)
+    let responses: [Float]
+    let responseFrames: Int
+    /// (2, behaviorFrames)
+    let behavior: [Float]
+    let behaviorFrames: Int
+    /// (2, pupilFrames)
+    let pupil: [Float]
+    let pupilFrames: Int
+}
+
+/// One mouse folder in the exact SENSORIUM 2023 layout, read lazily trial by trial.
+///
+/// Opening reads only the small metadata (tiers, neurons, statistics) and the first trial's
+/// shapes; every trial is read (memory-mapped) when asked for and never kept, so memory stays
+/// bounded whatever the size of the folder. Safe to share between threads.
+///
+/// ```swift
+/// let mouse = try MouseDataset(path: "data/dynamic29515-10-12-Video-…")
+/// let trial = try mouse.readTrial(mouse.trials(in: .oracle)[0])
+/// ```
+public final class MouseDataset: @unchecked Sendable {
+    /// Paths of the folder.
+    public let layout: MouseLayout
+    /// Options used for every read.
+    public let options: MouseDataOptions
+    /// Tier of every trial (index = file index).
+    public let tiers: [MouseTier]
+    /// `meta/neurons/unit_ids.npy`.
+    public let unitIDs: [Int]
+    /// `meta/neurons/cell_motor_coordinates.npy`, shape (neurons, 3), microns.
+    public let cellMotorCoordinates: [Float]
+    /// Number of neurons.
+    public let neuronCount: Int
+    /// Frame height and width (36 × 64 in SENSORIUM 2023).
+    public let frameHeight: Int, frameWidth: Int
+    /// Padded length T of the first trial's arrays.
+    public let paddedLength: Int
+    /// The statistics in `meta/statistics/*/all`.
+    public let statistics: MouseStatistics
+    let normalizer: TrialNormalizer
+    let rawStatistics: [MouseField: [String: LoadedArray]]
+
+    private let lock = NSLock()
+    private var lengthCache: [Int: Int] = [:]
+    private var groupCache: [MouseTier: [[Int]]] = [:]
+
+    /// The mouse name (the folder's last path component).
+    public var name: String { layout.mouseName }
+    /// Number of trials (all tiers, including `none`).
+    public var trialCount: Int { tiers.count }
+
+    /// File indices of the trials of `tier`, ascending.
+    public func trials(in tier: MouseTier) -> [Int] {
+        tiers.indices.filter { tiers[$0] == tier }
+    }
+
+    /// Number of trials per tier.
+    public var tierCounts: [MouseTier: Int] {
+        var counts: [MouseTier: Int] = [:]
+        for t in tiers { counts[t, default: 0] += 1 }
+        return counts
+    }
+
+    /// Opens the mouse folder at `path`, checking its layout; throws `MouseDataError` naming the
+    /// offending file, what was expected and what was found.
+    public init(path: String, options: MouseDataOptions = MouseDataOptions()) throws {
+        let layout = MouseLayout(root: path)
+        self.layout = layout
+        self.options = options
+        guard MouseFiles.isDirectory(layout.root) else {
+            throw MouseDataError(.missingFolder, path: layout.root, expected: "a mouse folder (data/, meta/)",
+                                 found: MouseFiles.exists(layout.root) ? "a file" : "nothing")
+        }
+        for sub in ["data", "meta", "meta/trials", "meta/neurons"] {
+            let p = layout.root + "/" + sub
+            guard MouseFiles.isDirectory(p) else {
+                throw MouseDataError(.missingDirectory, path: p, expected: "the directory \(sub)/ of the SENSORIUM layout", found: "nothing")
+            }
+        }
+        tiers = try Self.readTiers(layout)
+        let n = tiers.count
+        for field in MouseField.allCases { try Self.checkTrialFiles(layout, field: field, count: n) }
+        (unitIDs, cellMotorCoordinates) = try Self.readNeurons(layout)
+        neuronCount = unitIDs.count
+        (statistics, rawStatistics) = try MouseStatistics.read(layout)
+
+        // Shapes from the first trial.
+        let first = 0
+        let video = try MouseFiles.readNumeric(layout.trialFile(.videos, trial: first), expected: "a (height, width, T) video")
+        guard video.shape.count == 3, video.shape[0] > 0, video.shape[1] > 0 else {
+            throw MouseDataError(.wrongShape, path: video.path, expected: "a video of shape (height, width, T)", found: MouseFiles.describe(video.shape))
+        }
+        frameHeight = video.shape[0]
+        frameWidth = video.shape[1]
+        paddedLength = video.shape[2]
+        var shapes: [MouseField: [Int]] = [.videos: video.shape]
+        for field in [MouseField.responses, .behavior, .pupilCenter] {
+            let rows = field == .responses ? neuronCount : 2
+            let a = try MouseFiles.readNumeric(layout.trialFile(field, trial: first), expected: "a (\(rows), T) array")
+            try Self.checkShape(a, field: field, height: frameHeight, width: frameWidth, neurons: neuronCount)
+            shapes[field] = a.shape
+        }
+        if options.normalize {
+            normalizer = try TrialNormalizer.make(layout: layout, statistics: rawStatistics, dataShapes: shapes)
+        } else {
+            normalizer = .identity
+        }
+    }
+
+    // MARK: Opening checks
+
+    static func readTiers(_ layout: MouseLayout) throws -> [MouseTier] {
+        let path = layout.tiersFile
+        let (shape, values) = try MouseFiles.readStrings(path, expected: "a 1-D string array of tiers")
+        guard shape.count == 1 else {
+            throw MouseDataError(.wrongShape, path: path, expected: "a 1-D array (one tier per trial)", found: MouseFiles.describe(shape))
+        }
+        guard !values.isEmpty else {
+            throw MouseDataError(.wrongShape, path: path, expected: "at least one trial", found: "an empty array")
+        }
+        return try values.enumerated().map { i, v in
+            guard let t = MouseTier(rawValue: v) else {
+                throw MouseDataError(.invalidValue, path: path,
+                                     expected: "tiers among " + MouseTier.allCases.map(\.rawValue).joined(separator: ", "),
+                                     found: "\"\(v)\" at trial \(i)")
+            }
+            return t
+        }
+    }
+
+    static func checkTrialFiles(_ layout: MouseLayout, field: MouseField, count: Int) throws {
+        let dir = layout.dataDirectory(field)
+        guard MouseFiles.isDirectory(dir) else {
+            throw MouseDataError(.missingDirectory, path: dir, expected: "a directory of \(count) trial files 0.npy … \(count - 1).npy", found: "nothing")
+        }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        let visible = entries.filter { !$0.hasPrefix(".") }
+        let names = Set(visible)
+        if let missing = (0..<count).first(where: { !names.contains("\($0).npy") }) {
+            throw MouseDataError(.missingFile, path: layout.trialFile(field, trial: missing),
+                                 expected: "one file per trial (\(count) trials in tiers.npy)", found: "no such file")
+        }
+        if visible.count != count {
+            let extra = visible.filter { name in
+                guard name.hasSuffix(".npy"), let i = Int(name.dropLast(4)) else { return true }
+                return i < 0 || i >= count
+            }.sorted().prefix(3)
+            throw MouseDataError(.inconsistent, path: dir,
+                                 expected: "exactly \(count) files (one per entry of tiers.npy)",
+                                 found: "\(visible.count) files, unexpected: \(extra.joined(separator: ", "))")
+        }
+    }
+
+    static func readNeurons(_ layout: MouseLayout) throws -> ([Int], [Float]) {
+        let idsPath = layout.neuronFile("unit_ids")
+        let ids = try MouseFiles.readNumeric(idsPath, expected: "a 1-D integer array of unit ids")
+        guard ids.shape.count == 1, ids.shape[0] > 0 else {
+            throw MouseDataError(.wrongShape, path: idsPath, expected: "a non-empty 1-D array (neurons,)", found: MouseFiles.describe(ids.shape))
+        }
+        let idValues = ids.values.doubles
+        if let bad = idValues.firstIndex(where: { !$0.isFinite || $0 != $0.rounded() }) {
+            throw MouseDataError(.invalidValue, path: idsPath, expected: "integer unit ids", found: "\(idValues[bad]) at neuron \(bad)")
+        }
+        let unitIDs = idValues.map { Int($0) }
+        if Set(unitIDs).count != unitIDs.count {
+            var seen = Set<Int>()
+            let dup = unitIDs.first { !seen.insert($0).inserted }!
+            throw MouseDataError(.invalidValue, path: idsPath, expected: "unique unit ids", found: "unit id \(dup) repeated")
+        }
+        let coordPath = layout.neuronFile("cell_motor_coordinates")
+        let coords = try MouseFiles.readNumeric(coordPath, expected: "a (neurons, 3) float array of cortical coordinates")
+        guard coords.shape == [unitIDs.count, 3] else {
+            throw MouseDataError(coords.shape.count == 2 && coords.shape[1] == 3 ? .inconsistent : .wrongShape, path: coordPath,
+                                 expected: "shape (\(unitIDs.count), 3) (one x, y, z per unit id)", found: MouseFiles.describe(coords.shape))
+        }
+        let c = coords.values.floats
+        if let bad = c.firstIndex(where: { !$0.isFinite }) {
+            throw MouseDataError(.invalidValue, path: coordPath, expected: "finite coordinates", found: "\(c[bad]) at neuron \(bad / 3)")
+        }
+        return (unitIDs, c)
+    }
+
+    static func checkShape(_ a: LoadedArray, field: MouseField, height: Int, width: Int, neurons: Int) throws {
+        let ok: Bool
+        let expected: String
+        switch field {
+        case .videos:
+            ok = a.shape.count == 3 && a.shape[0] == height && a.shape[1] == width
+            expected = "a video of shape (\(height), \(width), T)"
+        case .responses:
+            ok = a.shape.count == 2 && a.shape[0] == neurons
+            expected = "responses of shape (\(neurons), T) (one row per unit id)"
+        case .behavior, .pupilCenter:
+            ok = a.shape.count == 2 && a.shape[0] == 2
+            expected = "shape (2, T)"
+        }
+        guard ok else { throw MouseDataError(.wrongShape, path: a.path, expected: expected, found: MouseFiles.describe(a.shape)) }
+        guard a.shape.last! > 0 else { throw MouseDataError(.wrongShape, path: a.path, expected: "at least one frame", found: MouseFiles.describe(a.shape)) }
+    }
+
+    // MARK: Trials
+
+    func checkIndex(_ trial: Int) throws {
+        guard trial >= 0 && trial < trialCount else {
+            throw MouseDataError(.trialOutOfRange, path: layout.root, expected: "a trial index in 0..<\(trialCount)", found: "\(trial)")
+        }
+    }
+
+    /// Reads and normalises every field of a trial, in the on-disk layout, and finds its length.
+    func loadNormalized(_ trial: Int) throws -> NormalizedTrial {
+        try checkIndex(trial)
+        var out: [MouseField: (values: [Float], rows: Int, frames: Int)] = [:]
+        for field in MouseField.allCases {
+            let raw = try MouseFiles.readNumeric(layout.trialFile(field, trial: trial), expected: "a numeric trial array")
+            try Self.checkShape(raw, field: field, height: frameHeight, width: frameWidth, neurons: neuronCount)
+            let frames = raw.shape.last!
+            let rows = raw.values.count / frames
+            out[field] = (normalizer.apply(field, values: raw.values, rows: rows, frames: frames), rows, frames)
+        }
+        var length = Int.max
+        for field in MouseField.allCases {
+            let f = out[field]!
+            length = min(length, Self.firstNaNFrame(f.values, rows: f.rows, frames: f.frames, limit: length))
+        }
+        lock.lock(); lengthCache[trial] = length; lock.unlock()
+        let v = out[.videos]!, r = out[.responses]!, b = out[.behavior]!, p = out[.pupilCenter]!
+        return NormalizedTrial(index: trial, length: length, video: v.values, videoFrames: v.frames,
+                               responses: r.values, responseFrames: r.frames, behavior: b.values, behaviorFrames: b.frames,
+                               pupil: p.values, pupilFrames: p.frames)
+    }
+
+    /// The first frame at which any row holds NaN (the frame count when none), searching below `limit`.
+    static func firstNaNFrame(_ values: [Float], rows: Int, frames: Int, limit: Int) -> Int {
+        var best = min(frames, limit)
+        values.withUnsafeBufferPointer { p in
+            for r in 0..<rows {
+                let row = p.baseAddress! + r * frames
+                var t = 0
+                while t < best {
+                    if row[t].isNaN { best = t; break }
+                    t += 1
+                }
+                if best == 0 { break }
+            }
+        }
+        return best
+    }
+
+    /// The true length of a trial by the reference rule (`CutVideos` at neuralpredictors HEAD):
+    /// the minimum over the four fields of the first frame at which any element is NaN (the
+    /// full padded length when a field has none), taken after normalisation as the reference
+    /// does (which only differs from the raw rule when statistics are NaN inside a trial).
+    /// Reads the trial once; cached.
+    public func trialLength(_ trial: Int) throws -> Int {
+        try checkIndex(trial)
+        lock.lock()
+        if let l = lengthCache[trial] { lock.unlock(); return l }
+        lock.unlock()
+        return try loadNormalized(trial).length
+    }
+
+    /// Reads one trial, cut to its true length, in model-friendly layouts (see `MouseTrial`).
+    public func readTrial(_ trial: Int) throws -> MouseTrial {
+        let t = try loadNormalized(trial)
+        let L = t.length
+        let hw = frameHeight * frameWidth
+        var video = [Float](repeating: 0, count: L * hw)
+        var responses = [Float](repeating: 0, count: L * neuronCount)
+        var behavior = [Float](repeating: 0, count: 2 * L)
+        var pupil = [Float](repeating: 0, count: 2 * L)
+        video.withUnsafeMutableBufferPointer { dst in
+            t.video.withUnsafeBufferPointer { src in
+                ClipCopy.transposeWindow(src.baseAddress!, rows: hw, rowStride: t.videoFrames, start: 0, frames: L,
+                                         into: dst.baseAddress!, frameStride: hw)
+            }
+        }
+        responses.withUnsafeMutableBufferPointer { dst in
+            t.responses.withUnsafeBufferPointer { src in
+                ClipCopy.transposeWindow(src.baseAddress!, rows: neuronCount, rowStride: t.responseFrames, start: 0, frames: L,
+                                         into: dst.baseAddress!, frameStride: neuronCount)
+            }
+        }
+        for c in 0..<2 {
+            for k in 0..<L {
+                behavior[c * L + k] = t.behavior[c * t.behaviorFrames + k]
+                pupil[c * L + k] = t.pupil[c * t.pupilFrames + k]
+            }
+        }
+        return MouseTrial(index: trial, tier: tiers[trial], length: L, height: frameHeight, width: frameWidth,
+                          neuronCount: neuronCount, video: video, responses: responses, behavior: behavior, pupilCenter: pupil)
+    }
+
+    /// Reads a raw (unnormalised, uncut) numeric per-trial array from `data/<name>/<trial>.npy`.
+    public func readRawArray(_ name: String, trial: Int) throws -> (shape: [Int], values: [Float]) {
+        try checkIndex(trial)
+        let a = try MouseFiles.readNumeric(layout.extraTrialFile(name, trial: trial), expected: "a numeric trial array")
+        return (a.shape, a.values.floats)
+    }
+
+    /// The response precision the normalisation multiplies responses by, shape as the
+    /// `responses/all/std.npy` statistic (nil without normalisation).
+    public var responsePrecision: StatisticArray? {
+        guard options.normalize, let std = rawStatistics[.responses]?["std"] else { return nil }
+        return StatisticArray(shape: std.shape, values: TrialNormalizer.responsePrecision(std.values).floats)
+    }
+
+    // MARK: Repeat groups
+
+    /// Trials of `tier` grouped by identical stimulus (repeats of one clip), each group
+    /// ascending, groups ordered by their first trial.
+    ///
+    /// Uses `meta/trials/condition_hashes.npy` when the folder has it; otherwise groups trials
+    /// whose frames match (see `RepeatGrouping`). Cached.
+    public func repeatGroups(in tier: MouseTier) throws -> [[Int]] {
+        lock.lock()
+        if let g = groupCache[tier] { lock.unlock(); return g }
+        lock.unlock()
+        let groups = try RepeatGrouping.groups(of: self, trials: trials(in: tier))
+        lock.lock(); groupCache[tier] = groups; lock.unlock()
+        return groups
+    }
+}
+
+/// Copies a time window of (rows, T) data into time-major (frames, rows) order.
+enum ClipCopy {
+    /// `dst[k * frameStride + r] = src[r * rowStride + start + k]` for k < frames, r < rows.
+    static func transposeWindow(_ src: UnsafePointer<Float>, rows: Int, rowStride: Int, start: Int, frames: Int,
+                                into dst: UnsafeMutablePointer<Float>, frameStride: Int) {
+        let block = 64
+        var r0 = 0
+        while r0 < rows {
+            let r1 = min(rows, r0 + block)
+            var k0 = 0
+            while k0 < frames {
+                let k1 = min(frames, k0 + block)
+                for r in r0..<r1 {
+                    let s = src + r * rowStride + start
+                    for k in k0..<k1 { dst[k * frameStride + r] = s[k] }
+                }
+                k0 = k1
+            }
+            r0 = r1
+        }
+    }
+}

@@ -1,0 +1,216 @@
+/// The reference normalisation (neuralpredictors `NeuroNormalizer`, statistics source `all`),
+/// applied to raw NaN-padded arrays in their on-disk (rows, T) layout:
+///
+/// - videos: `(x − mean) / std`
+/// - responses: `x · precision`, `precision = 1/std` where `std > 0.01·nanmean(std)`, else
+///   `1 / (0.01·nanmean(std))` (NaN std entries get the fallback); the mean over the whole array
+/// - behavior: `x / std` (`x · (1/std)`, no centering)
+/// - pupil_center: `(x − mean) / std`
+///
+/// Arithmetic follows NumPy's type rules: when the data and the statistics are both float32
+/// (the usual case) every operation is done in Float exactly as NumPy does it, including the
+/// pairwise summation inside `nanmean`; when either is float64 the operations run in Double and
+/// the result is rounded to Float at the end (as the reference's `ToTensor` does).
+struct TrialNormalizer: Sendable {
+    enum Operation: Sendable {
+        case identity
+        case subtractDivide(mean: StatisticView, std: StatisticView)
+        case multiply(StatisticView)
+    }
+
+    let operations: [MouseField: Operation]
+
+    /// An identity normaliser (raw data).
+    static let identity = TrialNormalizer(operations: [:])
+
+    /// Builds the normaliser from the raw statistics, checking that the needed files exist and
+    /// line up with data of the given shapes.
+    static func make(layout: MouseLayout, statistics: [MouseField: [String: LoadedArray]],
+                     dataShapes: [MouseField: [Int]]) throws -> TrialNormalizer {
+        var ops: [MouseField: Operation] = [:]
+        func need(_ field: MouseField, _ name: String) throws -> LoadedArray {
+            guard let a = statistics[field]?[name] else {
+                throw MouseDataError(.missingFile, path: layout.statisticFile(field, name),
+                                     expected: "the \(name) statistic of \(field.folderName) (needed for normalisation)",
+                                     found: "no such file")
+            }
+            return a
+        }
+        for field in MouseField.allCases {
+            guard let shape = dataShapes[field] else { continue }
+            let what = "\(field.folderName) statistic"
+            switch field {
+            case .videos, .pupilCenter:
+                let mean = try StatisticView.make(try need(field, "mean"), dataShape: shape, what: what)
+                let std = try StatisticView.make(try need(field, "std"), dataShape: shape, what: what)
+                ops[field] = .subtractDivide(mean: mean, std: std)
+            case .responses:
+                let std = try need(field, "std")
+                let precision = LoadedArray(path: std.path, shape: std.shape, values: responsePrecision(std.values), descr: std.descr)
+                ops[field] = .multiply(try StatisticView.make(precision, dataShape: shape, what: what))
+            case .behavior:
+                let std = try need(field, "std")
+                let precision: NumericValues
+                switch std.values {
+                case .float(let s): precision = .float(s.map { 1 / $0 })
+                case .double(let s): precision = .double(s.map { 1 / $0 })
+                }
+                let p = LoadedArray(path: std.path, shape: std.shape, values: precision, descr: std.descr)
+                ops[field] = .multiply(try StatisticView.make(p, dataShape: shape, what: what))
+            }
+        }
+        return TrialNormalizer(operations: ops)
+    }
+
+    /// The response precision of the reference, in the dtype of `std`.
+    static func responsePrecision(_ std: NumericValues) -> NumericValues {
+        switch std {
+        case .float(let s):
+            let mean = nanMean(s)
+            let threshold = Float(0.01) * mean
+            return .float(s.map { $0 > threshold ? 1 / $0 : 1 / threshold })
+        case .double(let s):
+            let mean = nanMean(s)
+            let threshold = 0.01 * mean
+            return .double(s.map { $0 > threshold ? 1 / $0 : 1 / threshold })
+        }
+    }
+
+    /// `np.nanmean` of a float32 array, bit-exact: NaNs replaced by 0, NumPy's pairwise sum in
+    /// Float, divided by the count (in Double, rounded back to Float).
+    static func nanMean(_ values: [Float]) -> Float {
+        var count = 0
+        let replaced = values.map { v -> Float in
+            if v.isNaN { return 0 }
+            count += 1
+            return v
+        }
+        let total = replaced.withUnsafeBufferPointer { pairwiseSum($0.baseAddress!, $0.count) }
+        return Float(Double(total) / Double(count))
+    }
+
+    /// `np.nanmean` of a float64 array.
+    static func nanMean(_ values: [Double]) -> Double {
+        var count = 0
+        let replaced = values.map { v -> Double in
+            if v.isNaN { return 0 }
+            count += 1
+            return v
+        }
+        let total = replaced.withUnsafeBufferPointer { pairwiseSum($0.baseAddress!, $0.count) }
+        return total / Double(count)
+    }
+
+    /// NumPy's pairwise summation (`pairwise_sum` in loops_utils), reproduced exactly.
+    static func pairwiseSum<T: BinaryFloatingPoint>(_ a: UnsafePointer<T>, _ n: Int) -> T {
+        if n < 8 {
+            var r: T = 0
+            for i in 0..<n { r += a[i] }
+            return r
+        } else if n <= 128 {
+            var r0 = a[0], r1 = a[1], r2 = a[2], r3 = a[3], r4 = a[4], r5 = a[5], r6 = a[6], r7 = a[7]
+            var i = 8
+            while i < n - (n % 8) {
+                r0 += a[i]; r1 += a[i + 1]; r2 += a[i + 2]; r3 += a[i + 3]
+                r4 += a[i + 4]; r5 += a[i + 5]; r6 += a[i + 6]; r7 += a[i + 7]
+                i += 8
+            }
+            var res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+            while i < n { res += a[i]; i += 1 }
+            return res
+        } else {
+            var n2 = n / 2
+            n2 -= n2 % 8
+            return pairwiseSum(a, n2) + pairwiseSum(a + n2, n - n2)
+        }
+    }
+
+    /// Normalises one field given as (rows, T) values in C order; the result has the same layout.
+    func apply(_ field: MouseField, values: NumericValues, rows: Int, frames: Int) -> [Float] {
+        let op = operations[field] ?? .identity
+        var out = [Float](repeating: 0, count: rows * frames)
+        out.withUnsafeMutableBufferPointer { o in
+            let o = o.baseAddress!
+            switch (op, values) {
+            case (.identity, .float(let x)):
+                x.withUnsafeBufferPointer { o.update(from: $0.baseAddress!, count: rows * frames) }
+            case (.identity, .double(let x)):
+                for i in 0..<(rows * frames) { o[i] = Float(x[i]) }
+            case (.subtractDivide(let mean, let std), .float(let x)):
+                if case .float(let m) = mean.values, case .float(let s) = std.values {
+                    Self.subtractDivideFloat(x, m, s, mean, std, rows, frames, o)
+                } else {
+                    Self.subtractDivideDouble(values.doubles, mean.values.doubles, std.values.doubles, mean, std, rows, frames, o)
+                }
+            case (.subtractDivide(let mean, let std), .double(let x)):
+                Self.subtractDivideDouble(x, mean.values.doubles, std.values.doubles, mean, std, rows, frames, o)
+            case (.multiply(let factor), .float(let x)):
+                if case .float(let f) = factor.values {
+                    Self.multiplyFloat(x, f, factor, rows, frames, o)
+                } else {
+                    Self.multiplyDouble(values.doubles, factor.values.doubles, factor, rows, frames, o)
+                }
+            case (.multiply(let factor), .double(let x)):
+                Self.multiplyDouble(x, factor.values.doubles, factor, rows, frames, o)
+            }
+        }
+        return out
+    }
+
+    private static func subtractDivideFloat(_ x: [Float], _ m: [Float], _ s: [Float], _ mv: StatisticView, _ sv: StatisticView,
+                                            _ rows: Int, _ frames: Int, _ o: UnsafeMutablePointer<Float>) {
+        let covered = min(frames, mv.timeLength, sv.timeLength)
+        x.withUnsafeBufferPointer { xp in
+            m.withUnsafeBufferPointer { mp in
+                s.withUnsafeBufferPointer { sp in
+                    for r in 0..<rows {
+                        let xr = xp.baseAddress! + r * frames
+                        let mr = mp.baseAddress! + mv.rowOffset[r]
+                        let sr = sp.baseAddress! + sv.rowOffset[r]
+                        let orow = o + r * frames
+                        let ms = mv.timeStride, ss = sv.timeStride
+                        for t in 0..<covered { orow[t] = (xr[t] - mr[t * ms]) / sr[t * ss] }
+                        for t in covered..<frames { orow[t] = .nan }
+                    }
+                }
+            }
+        }
+    }
+
+    private static func subtractDivideDouble(_ x: [Double], _ m: [Double], _ s: [Double], _ mv: StatisticView, _ sv: StatisticView,
+                                             _ rows: Int, _ frames: Int, _ o: UnsafeMutablePointer<Float>) {
+        let covered = min(frames, mv.timeLength, sv.timeLength)
+        for r in 0..<rows {
+            let xb = r * frames, mb = mv.rowOffset[r], sb = sv.rowOffset[r]
+            for t in 0..<covered { o[xb + t] = Float((x[xb + t] - m[mb + t * mv.timeStride]) / s[sb + t * sv.timeStride]) }
+            for t in covered..<frames { o[xb + t] = .nan }
+        }
+    }
+
+    private static func multiplyFloat(_ x: [Float], _ f: [Float], _ fv: StatisticView,
+                                      _ rows: Int, _ frames: Int, _ o: UnsafeMutablePointer<Float>) {
+        let covered = min(frames, fv.timeLength)
+        x.withUnsafeBufferPointer { xp in
+            f.withUnsafeBufferPointer { fp in
+                for r in 0..<rows {
+                    let xr = xp.baseAddress! + r * frames
+                    let fr = fp.baseAddress! + fv.rowOffset[r]
+                    let orow = o + r * frames
+                    let fs = fv.timeStride
+                    for t in 0..<covered { orow[t] = xr[t] * fr[t * fs] }
+                    for t in covered..<frames { orow[t] = .nan }
+                }
+            }
+        }
+    }
+
+    private static func multiplyDouble(_ x: [Double], _ f: [Double], _ fv: StatisticView,
+                                       _ rows: Int, _ frames: Int, _ o: UnsafeMutablePointer<Float>) {
+        let covered = min(frames, fv.timeLength)
+        for r in 0..<rows {
+            let xb = r * frames, fb = fv.rowOffset[r]
+            for t in 0..<covered { o[xb + t] = Float(x[xb + t] * f[fb + t * fv.timeStride]) }
+            for t in covered..<frames { o[xb + t] = .nan }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// The SensoriumData library; see Documentation/Architecture.md.

@@ -1,0 +1,126 @@
+/// The stimulus families of SENSORIUM 2023: natural movies for training, validation and the main
+/// track, and the five out-of-distribution (OOD) families of the bonus track.
+public enum StimulusFamily: String, CaseIterable, Sendable, Codable {
+    /// Natural-like movie: 1/f ("pink") textures panning with smooth random camera motion,
+    /// shot cuts, and a textured object moving across the scene.
+    case naturalMovie = "natural_movie"
+    /// Oriented pink noise drifting coherently in one of 16 directions, changing every ~1.2 s.
+    case directionalPinkNoise = "directional_pink_noise"
+    /// One bright or dark Gaussian dot flashed at a random place (300 ms on, 200 ms off).
+    case gaussianDots = "gaussian_dots"
+    /// Random dot kinematogram: small dots moving coherently (90%) in one of 8 directions.
+    case randomDotKinematogram = "random_dot_kinematogram"
+    /// A drifting Gabor patch of random position, orientation, size and speed, every second.
+    case driftingGabor = "drifting_gabor"
+    /// Static natural-like images flashed for 500 ms with 330 ms grey between.
+    case flashingImages = "flashing_images"
+
+    /// The five OOD families, in the order the generator assigns them to mice.
+    public static let outOfDistribution: [StimulusFamily] = [
+        .directionalPinkNoise, .gaussianDots, .randomDotKinematogram, .driftingGabor, .flashingImages,
+    ]
+}
+
+/// Size and noise of a synthetic dataset. Everything is deterministic for a given configuration.
+public struct SyntheticMouseConfiguration: Sendable, Codable, Equatable {
+    /// Seed of the whole dataset.
+    public var seed: UInt64
+    /// Number of mice (one folder each).
+    public var mice: Int
+    /// Neurons per mouse.
+    public var neurons: Int
+    /// Frame size (36 × 64 in SENSORIUM 2023).
+    public var height: Int
+    public var width: Int
+    /// Unique training clips (one trial each).
+    public var trainTrials: Int
+    /// Validation ("oracle") clips, each shown `repeats` times.
+    public var oracleClips: Int
+    /// Repeats of every oracle and test clip (10 in SENSORIUM 2023).
+    public var repeats: Int
+    /// Natural clips of the live main test tier.
+    public var liveTestMainClips: Int
+    /// OOD clips of the live bonus tier (one family per mouse).
+    public var liveTestBonusClips: Int
+    /// Natural clips of the final main test tier.
+    public var finalTestMainClips: Int
+    /// OOD clips per family of the final bonus tier (two families per mouse).
+    public var finalTestBonusClipsPerFamily: Int
+    /// Trials of tier `none` (ignored by loaders).
+    public var noneTrials: Int
+    /// Nominal trial length in frames at 30 Hz (300 = 10 s).
+    public var frames: Int
+    /// Trial lengths vary in `frames − jitter … frames + jitter`; arrays are NaN-padded to
+    /// `frames + jitter`.
+    public var lengthJitter: Int
+    /// Mean number of calcium events per neuron and frame; sets the noise ceiling (0.03 gives a
+    /// single-trial ceiling of ≈0.3–0.5 on natural test clips, like real recordings).
+    public var meanEventRate: Double
+    /// Tiers whose trials the per-frame statistics are computed from.
+    public var statisticsTiers: [MouseTier]
+
+    /// A configuration; the defaults are the SDK's embedded dataset (`.default`).
+    public init(seed: UInt64 = 2023, mice: Int = 2, neurons: Int = 256, height: Int = 36, width: Int = 64,
+                trainTrials: Int = 50, oracleClips: Int = 2, repeats: Int = 10,
+                liveTestMainClips: Int = 1, liveTestBonusClips: Int = 1, finalTestMainClips: Int = 1,
+                finalTestBonusClipsPerFamily: Int = 1, noneTrials: Int = 2,
+                frames: Int = 300, lengthJitter: Int = 12, meanEventRate: Double = 0.03,
+                statisticsTiers: [MouseTier] = [.train]) {
+        self.seed = seed
+        self.mice = mice
+        self.neurons = neurons
+        self.height = height
+        self.width = width
+        self.trainTrials = trainTrials
+        self.oracleClips = oracleClips
+        self.repeats = repeats
+        self.liveTestMainClips = liveTestMainClips
+        self.liveTestBonusClips = liveTestBonusClips
+        self.finalTestMainClips = finalTestMainClips
+        self.finalTestBonusClipsPerFamily = finalTestBonusClipsPerFamily
+        self.noneTrials = noneTrials
+        self.frames = frames
+        self.lengthJitter = lengthJitter
+        self.meanEventRate = meanEventRate
+        self.statisticsTiers = statisticsTiers
+    }
+
+    /// The SDK's embedded default: 2 mice × 256 neurons, 50 training clips, 2 oracle clips and
+    /// 5 test clips × 10 repeats, 300 ± 12 frames of 36 × 64 (≈ 440 MB per mouse on disk).
+    public static let `default` = SyntheticMouseConfiguration()
+
+    /// A very small dataset for tests: 1 mouse, 24 neurons, 18 × 32 frames, trials of 60 ± 4
+    /// frames, 6 training clips, one clip per test tier with 3 repeats.
+    public static let tiny = SyntheticMouseConfiguration(
+        seed: 7, mice: 1, neurons: 24, height: 18, width: 32, trainTrials: 6, oracleClips: 2, repeats: 3,
+        liveTestMainClips: 1, liveTestBonusClips: 1, finalTestMainClips: 1, finalTestBonusClipsPerFamily: 1,
+        noneTrials: 1, frames: 60, lengthJitter: 4)
+
+    /// Padded length T of every array.
+    public var paddedLength: Int { frames + lengthJitter }
+
+    /// Trials per mouse.
+    public var trialsPerMouse: Int {
+        trainTrials + repeats * (oracleClips + liveTestMainClips + liveTestBonusClips + finalTestMainClips
+            + 2 * finalTestBonusClipsPerFamily) + noneTrials
+    }
+
+    /// Checks the configuration; a message naming the bad field.
+    func validate() throws {
+        func fail(_ what: String, _ found: String) throws -> Never {
+            throw MouseDataError(.invalidValue, path: "SyntheticMouseConfiguration", expected: what, found: found)
+        }
+        if mice < 1 { try fail("mice ≥ 1", "\(mice)") }
+        if neurons < 1 { try fail("neurons ≥ 1", "\(neurons)") }
+        if height < 8 || width < 8 { try fail("frames of at least 8 × 8 pixels", "\(height) × \(width)") }
+        if trainTrials < 2 { try fail("trainTrials ≥ 2 (statistics need several trials)", "\(trainTrials)") }
+        if repeats < 1 { try fail("repeats ≥ 1", "\(repeats)") }
+        if frames < 20 { try fail("frames ≥ 20", "\(frames)") }
+        if lengthJitter < 0 || lengthJitter >= frames / 2 { try fail("0 ≤ lengthJitter < frames / 2", "\(lengthJitter)") }
+        if !(meanEventRate > 0) { try fail("meanEventRate > 0", "\(meanEventRate)") }
+        if [oracleClips, liveTestMainClips, liveTestBonusClips, finalTestMainClips, finalTestBonusClipsPerFamily, noneTrials].contains(where: { $0 < 0 }) {
+            try fail("non-negative clip counts", "a negative count")
+        }
+        if statisticsTiers.isEmpty { try fail("at least one statistics tier", "none") }
+    }
+}

@@ -1,1 +1,0 @@
-// The SensoriumMetrics library; see Documentation/Architecture.md.

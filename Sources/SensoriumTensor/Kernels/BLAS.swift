@@ -1,0 +1,54 @@
+// Thin wrappers over OpenBLAS's sgemm, with a threading policy for small products.
+internal import COpenBLAS
+
+/// Row-major single-precision GEMM through OpenBLAS.
+///
+/// OpenBLAS threads every product above a tiny size, but on this class of machine two threads are
+/// slower than one below roughly 200³ multiply-adds. `BLAS.gemm` therefore runs small products on
+/// one thread and large ones on the thread count OpenBLAS started with. Changing the thread count
+/// only ever affects speed, never results.
+enum BLAS {
+    /// The thread count OpenBLAS was configured with (from `OPENBLAS_NUM_THREADS` or the core count).
+    static let defaultThreads: Int32 = max(1, openblas_get_num_threads())
+
+    /// Products with fewer multiply-adds (m·n·k) than this run on a single thread.
+    static let singleThreadWorkLimit = 1 << 22
+
+    /// `C = alpha · op(A) · op(B) + beta · C` with row-major operands.
+    ///
+    /// `op(A)` is m×k and `op(B)` is k×n. With `beta == 0`, C is not read (it may be uninitialised).
+    /// `singleThreaded` is for callers that already run GEMMs on several threads of their own.
+    @inline(__always)
+    static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, singleThreaded: Bool = false) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            for i in 0..<m {
+                let row = c + i * ldc
+                if beta == 0 {
+                    for j in 0..<n { row[j] = 0 }
+                } else if beta != 1 {
+                    for j in 0..<n { row[j] *= beta }
+                }
+            }
+            return
+        }
+        useThreads(forWork: singleThreaded ? 0 : m * n * k)
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Picks one thread for small products, the default count for large ones.
+    @inline(__always)
+    static func useThreads(forWork work: Int) {
+        let wanted: Int32 = work < singleThreadWorkLimit ? 1 : defaultThreads
+        if openblas_get_num_threads() != wanted { openblas_set_num_threads(wanted) }
+    }
+}
+
+/// Name of the OpenBLAS kernel in use (for benchmark reports).
+public func blasCoreName() -> String {
+    guard let name = openblas_get_corename() else { return "unknown" }
+    return String(cString: name)
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+import SensoriumTensor
+import SensoriumData
+
+/// Locating and reading the PyTorch fixtures under `../shared/fixtures` for the test targets.
+public enum Fixtures {
+    /// The package root (two levels above this file's folder).
+    public static let packageRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The fixture folder named by `environmentKey`, or `../shared/fixtures/<defaultSubfolder>`
+    /// relative to the package root.
+    public static func folder(environmentKey: String, defaultSubfolder: String) -> URL {
+        if let value = ProcessInfo.processInfo.environment[environmentKey], !value.isEmpty {
+            return URL(fileURLWithPath: value, relativeTo: packageRoot).standardizedFileURL
+        }
+        return packageRoot.appendingPathComponent("../shared/fixtures/\(defaultSubfolder)").standardizedFileURL
+    }
+
+    /// Names of the sub-folders of `folder` that contain `marker`, sorted.
+    public static func cases(in folder: URL, marker: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter {
+            FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).appendingPathComponent(marker).path)
+        }.sorted()
+    }
+
+    /// Reads `name.npy` in `folder` as a tensor.
+    public static func tensor(_ name: String, in folder: URL) throws -> Tensor {
+        try NPY.readTensor(folder.appendingPathComponent("\(name).npy").path)
+    }
+
+    /// Reads a JSON object.
+    public static func json(_ url: URL) throws -> [String: Any] {
+        let data = try Data(contentsOf: url)
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw FixtureError.malformed("\(url.path): expected a JSON object")
+        }
+        return object
+    }
+}
+
+/// A fixture folder that could not be used.
+public enum FixtureError: Error, CustomStringConvertible {
+    case malformed(String)
+    public var description: String {
+        switch self { case .malformed(let message): return message }
+    }
+}
+
+/// The worst element of a comparison `|ours - ref| <= atol + rtol * |ref|`.
+public struct Closeness: CustomStringConvertible, Sendable {
+    public var passed: Bool
+    public var worstIndex: Int
+    public var ours: Float
+    public var reference: Float
+    public var maxAbsoluteError: Float
+    public var description: String {
+        "worst element \(worstIndex): ours \(ours) vs reference \(reference); max |error| \(maxAbsoluteError)"
+    }
+
+    /// Compares element by element; shapes must match exactly.
+    public static func compare(_ ours: Tensor, _ reference: Tensor, atol: Float, rtol: Float) -> Closeness {
+        precondition(ours.count == reference.count, "compare: shapes \(ours.shape) and \(reference.shape) differ")
+        var result = Closeness(passed: true, worstIndex: 0, ours: 0, reference: 0, maxAbsoluteError: 0)
+        var worstExcess: Float = -.infinity
+        let a = ours.scalars, b = reference.scalars
+        for i in 0..<a.count {
+            let error = abs(a[i] - b[i])
+            let excess = error - (atol + rtol * abs(b[i]))
+            if excess > worstExcess || error.isNaN {
+                worstExcess = error.isNaN ? .infinity : excess
+                result.worstIndex = i; result.ours = a[i]; result.reference = b[i]
+            }
+            result.maxAbsoluteError = max(result.maxAbsoluteError, error.isNaN ? .infinity : error)
+        }
+        result.passed = worstExcess <= 0 || a.isEmpty
+        return result
+    }
+}
+
+/// Records a test issue unless `ours` matches `reference` within tolerance (shapes included).
+public func expectClose(_ ours: Tensor, _ reference: Tensor, atol: Float, rtol: Float, _ label: String,
+                        sourceLocation: SourceLocation = #_sourceLocation) {
+    guard ours.shape == reference.shape else {
+        Issue.record("\(label): shape \(ours.shape), expected \(reference.shape)", sourceLocation: sourceLocation)
+        return
+    }
+    let c = Closeness.compare(ours, reference, atol: atol, rtol: rtol)
+    if !c.passed { Issue.record("\(label): \(c)", sourceLocation: sourceLocation) }
+}
