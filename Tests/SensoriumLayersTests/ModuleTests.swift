@@ -231,6 +231,20 @@ private final class Derived: Base, UnaryLayer {
         #expect(text.contains("conv: Affine"))
     }
 
+    @Test func existentialContainersAreDiscovered() {
+        final class Holder: Module {
+            let blocks: [any UnaryLayer] = [Affine(1), Norm()]
+            let byName: [String: any UnaryLayer] = ["b": Affine(1)]
+            let single: any UnaryLayer = Affine(1, bias: false)
+            var maybe: (any UnaryLayer)? = nil
+        }
+        let h = Holder()
+        #expect(h.namedParameters().map(\.path) == ["blocks.0.weight", "blocks.0.bias", "blocks.1.weight",
+                                                   "byName.b.weight", "byName.b.bias", "single.weight"])
+        h.maybe = Affine(1, bias: false)
+        #expect(h.namedParameters().map(\.path).last == "maybe.weight")
+    }
+
     @Test func sequentialNamesAndAccess() {
         let s = Sequential(named: [("a", Affine(1)), ("b", Norm())])
         #expect(s.count == 2)

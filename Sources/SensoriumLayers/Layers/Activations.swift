@@ -86,3 +86,23 @@ public final class Lambda: Module, UnaryLayer {
     public func callAsFunction(_ x: Tensor) -> Tensor { body(x) }
     override public var extraDescription: String { name }
 }
+
+/// neuralpredictors' `AdaptiveELU`: `ELU(x − xShift) + yShift` (parameter-free).
+public final class AdaptiveELU: Module, UnaryLayer {
+    /// Shift of the input.
+    public let xShift: Float
+    /// Shift of the output.
+    public let yShift: Float
+    /// An ELU shifted by `xShift` along x and `yShift` along y.
+    public init(xShift: Float = 0, yShift: Float = 0) {
+        self.xShift = xShift
+        self.yShift = yShift
+        super.init()
+    }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let shifted = xShift == 0 ? x : x - xShift
+        let y = shifted.elu()
+        return yShift == 0 ? y : y + yShift
+    }
+    override public var extraDescription: String { "xShift: \(xShift), yShift: \(yShift)" }
+}

@@ -23,6 +23,30 @@ public final class Dropout: Module, UnaryLayer {
     override public var extraDescription: String { "p: \(p)" }
 }
 
+/// Channel-wise dropout (PyTorch's `nn.Dropout1d` / `Dropout2d` / `Dropout3d`): in training mode each
+/// whole channel `x[n, c, …]` is zeroed with probability `p` and kept channels are scaled by
+/// `1 / (1 − p)`; the identity in evaluation mode.
+public final class FeatureDropout: Module, UnaryLayer {
+    /// Drop probability per channel.
+    public var p: Float
+    /// The source of the random masks.
+    @Transient public var generator: RandomGenerator
+
+    /// A channel dropout layer with drop probability `p` in [0, 1].
+    public init(p: Float = 0.5, generator: RandomGenerator) {
+        precondition(p >= 0 && p <= 1, "FeatureDropout: p must be in [0, 1], got \(p)")
+        self.p = p
+        self.generator = generator
+        super.init()
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        featureDropout(x, p: p, training: isTraining, generator: generator)
+    }
+
+    override public var extraDescription: String { "p: \(p)" }
+}
+
 /// Stochastic depth: in training mode, drops the whole input of a sample (axis 0) with
 /// probability `p` and scales kept samples by `1 / (1 − p)`; the identity in evaluation mode.
 /// Used on residual branches (`x + DropPath(f(x))`), as in timm's `DropPath`.

@@ -1,10 +1,15 @@
 // GEMM drivers for 3-D convolution (1-D and 2-D go through the same code with unit leading axes).
 //
-// Two lowerings:
+// Depth-wise convolutions (one input channel per group) use direct kernels
+// (DepthwiseConvolution.swift). Otherwise, three lowerings:
 // - Pointwise-in-space kernels (kH = kW = 1, unit spatial and temporal stride, no spatial padding):
 //   1×1×1 and temporal (k,1,1) convolutions. Output frame t reads input frame t + kt·dT − pT for
 //   every tap, and the frames of one channel are contiguous, so each tap is a plain GEMM on shifted
 //   views of the input: no column matrix at all.
+// - Per-frame spatial kernels (kT = 1, unit stride, e.g. (1,k,k)): each frame is copied once into a
+//   zero-padded buffer of width Wp. On that buffer, tap (kh, kw) reads the output's flat positions
+//   shifted by kh·dH·Wp + kw·dW, so each tap is again a GEMM on a shifted view (the output is
+//   computed on rows of width Wp and cropped). Replaces a kH·kW-times larger column matrix.
 // - Everything else: vol2col of a bounded chunk of output positions, then one GEMM per group.
 //
 // Batch elements (and chunks of positions) run on separate threads, each calling single-threaded
@@ -16,8 +21,9 @@ enum ConvolutionKernels {
     /// Blocking and threading parameters (task-local so tests can force small chunks and threading).
     struct Tuning: Sendable {
         /// Upper bound on the elements of one column buffer (per thread).
-        var columnBudget = 1 << 21
-        /// Output positions per work item of the pointwise-in-space path.
+        var columnBudget = 1 << 18
+        /// Output positions per work item of the pointwise-in-space path, at most; fewer when the
+        /// channels are many, so one item's slices of input and output stay near 1 MiB.
         var pointwiseChunk = 4_096
         /// Below this many multiply-adds a whole convolution runs on the calling thread.
         var parallelWorkThreshold = 1 << 20
@@ -26,7 +32,10 @@ enum ConvolutionKernels {
     @TaskLocal static var tuning = Tuning()
 
     static var columnBudget: Int { tuning.columnBudget }
-    static var pointwiseChunk: Int { tuning.pointwiseChunk }
+    /// Positions per work item of the pointwise-in-space path for this geometry.
+    static func pointwiseChunk(_ g: ConvGeometry) -> Int {
+        min(tuning.pointwiseChunk, max(256, 262_144 / max(g.inChannels + g.outChannels, 1)))
+    }
     static var parallelWorkThreshold: Int { tuning.parallelWorkThreshold }
 
     // MARK: Path selection
@@ -34,6 +43,14 @@ enum ConvolutionKernels {
     /// Whether the convolution takes the shifted-GEMM path (no column matrix).
     static func isPointwiseInSpace(_ g: ConvGeometry) -> Bool {
         g.kH == 1 && g.kW == 1 && g.sT == 1 && g.sH == 1 && g.sW == 1 && g.pH == 0 && g.pW == 0
+    }
+
+    /// Whether the convolution takes the per-frame shifted-GEMM path (no column matrix).
+    ///
+    /// Channel counts below 4 per group make each tap's GEMM too thin; those use vol2col.
+    static func isFrameShifted(_ g: ConvGeometry) -> Bool {
+        g.kT == 1 && g.sT == 1 && g.pT == 0 && g.sH == 1 && g.sW == 1 && g.kH * g.kW > 1
+            && g.groupInChannels >= 4 && g.groupOutChannels >= 4
     }
 
     /// Multiply-adds of the forward pass.
@@ -53,8 +70,12 @@ enum ConvolutionKernels {
     /// Computes the convolution into `out` (N, O, oT, oH, oW), overwriting it.
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
-        if isPointwiseInSpace(g) {
+        if DepthwiseConvolution.applies(g) {
+            DepthwiseConvolution.forward(g, x: x, weight: weight, bias: bias, out: out)
+        } else if isPointwiseInSpace(g) {
             pointwiseForward(g, x: x, weight: weight, bias: bias, out: out)
+        } else if isFrameShifted(g) {
+            frameForward(g, x: x, weight: weight, bias: bias, out: out)
         } else {
             columnForward(g, x: x, weight: weight, bias: bias, out: out)
         }
@@ -77,7 +98,7 @@ enum ConvolutionKernels {
         let positions = g.outVolume, inVolume = g.inVolume
         let plane = g.inH * g.inW
         let cg = g.groupInChannels, og = g.groupOutChannels
-        let chunk = min(positions, pointwiseChunk)
+        let chunk = min(positions, pointwiseChunk(g))
         let chunksPerBatch = (positions + chunk - 1) / chunk
         let items = g.batch * chunksPerBatch
         runItems(items, parallel: work(g) >= parallelWorkThreshold) { _, range, single in
@@ -136,9 +157,14 @@ enum ConvolutionKernels {
                          gradWeight: UnsafeMutablePointer<Float>?, gradBias: UnsafeMutablePointer<Float>?) {
         if let gradBias { biasGradient(g, gradOut: gradOut, gradBias: gradBias) }
         guard gradInput != nil || gradWeight != nil else { return }
-        if isPointwiseInSpace(g) {
+        if DepthwiseConvolution.applies(g) {
+            DepthwiseConvolution.backward(g, x: x, weight: weight, gradOut: gradOut, gradInput: gradInput,
+                                          gradWeight: gradWeight)
+        } else if isPointwiseInSpace(g) {
             if let gradWeight { pointwiseWeightGradient(g, x: x, gradOut: gradOut, gradWeight: gradWeight) }
             if let gradInput { pointwiseInputGradient(g, weight: weight, gradOut: gradOut, gradInput: gradInput) }
+        } else if isFrameShifted(g) {
+            frameBackward(g, x: x, weight: weight, gradOut: gradOut, gradInput: gradInput, gradWeight: gradWeight)
         } else {
             columnBackward(g, x: x, weight: weight, gradOut: gradOut, gradInput: gradInput, gradWeight: gradWeight)
         }
@@ -146,15 +172,25 @@ enum ConvolutionKernels {
 
     static func biasGradient(_ g: ConvGeometry, gradOut: UnsafePointer<Float>, gradBias: UnsafeMutablePointer<Float>) {
         let positions = g.outVolume
-        for o in 0..<g.outChannels {
-            var acc: Float = 0
-            for n in 0..<g.batch {
-                let row = gradOut + (n * g.outChannels + o) * positions
-                var partial: Float = 0
-                for j in 0..<positions { partial += row[j] }
-                acc += partial
+        Parallel.forRanges(g.outChannels, minimumPerThread: max(1, 262_144 / max(positions * g.batch, 1))) { channels in
+            for o in channels {
+                var total = 0.0
+                for n in 0..<g.batch {
+                    let row = gradOut + (n * g.outChannels + o) * positions
+                    var lanes = SIMD8<Float>()
+                    var j = 0
+                    while j + 8 <= positions {
+                        lanes += UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
+                        j += 8
+                        // Fold into Double every 4096 elements to bound rounding error.
+                        if j & 4095 == 0 { total += Double(lanes.sum()); lanes = SIMD8<Float>() }
+                    }
+                    var tail = lanes.sum()
+                    while j < positions { tail += row[j]; j += 1 }
+                    total += Double(tail)
+                }
+                gradBias[o] = Float(total)
             }
-            gradBias[o] = acc
         }
     }
 
@@ -163,7 +199,7 @@ enum ConvolutionKernels {
         let positions = g.outVolume, inVolume = g.inVolume
         let plane = g.inH * g.inW
         let cg = g.groupInChannels, og = g.groupOutChannels
-        let chunk = min(positions, pointwiseChunk)
+        let chunk = min(positions, pointwiseChunk(g))
         let chunksPerBatch = (positions + chunk - 1) / chunk
         let items = g.batch * chunksPerBatch
         let size = g.kT * g.outChannels * cg
@@ -195,12 +231,7 @@ enum ConvolutionKernels {
             let other = acc + t * size
             for i in 0..<size { acc[i] += other[i] }
         }
-        // Tap-major (kT, O, Cg) back to PyTorch's (O, Cg, kT).
-        for kt in 0..<g.kT {
-            for o in 0..<g.outChannels {
-                for c in 0..<cg { gradWeight[(o * cg + c) * g.kT + kt] = acc[(kt * g.outChannels + o) * cg + c] }
-            }
-        }
+        unpackTapMajor(g, packed: acc, into: gradWeight)
     }
 
     static func pointwiseInputGradient(_ g: ConvGeometry, weight: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
@@ -211,7 +242,7 @@ enum ConvolutionKernels {
         let plane = g.inH * g.inW
         let cg = g.groupInChannels, og = g.groupOutChannels
         // Chunks of input positions, so every work item owns the gradient elements it writes.
-        let chunk = min(inVolume, pointwiseChunk)
+        let chunk = min(inVolume, pointwiseChunk(g))
         let chunksPerBatch = (inVolume + chunk - 1) / chunk
         let items = g.batch * chunksPerBatch
         runItems(items, parallel: work(g) >= parallelWorkThreshold) { _, range, single in
@@ -288,18 +319,171 @@ enum ConvolutionKernels {
         }
     }
 
+    // MARK: Per-frame shifted GEMMs
+
+    /// Buffer sizes of the per-frame path: padded frame (Hp·Wp per channel) and output rows of width
+    /// Wp covering all output positions (`extent` per channel).
+    struct FrameLayout {
+        let paddedH: Int, paddedW: Int
+        var padded: Int { paddedH * paddedW }
+        let extent: Int
+
+        init(_ g: ConvGeometry) {
+            paddedH = g.inH + 2 * g.pH
+            paddedW = g.inW + 2 * g.pW
+            extent = (g.outH - 1) * paddedW + g.outW
+        }
+    }
+
+    /// Copies input frame `t` of batch element `n` into the interior of the zero-bordered `padded` buffer.
+    @inline(__always)
+    static func copyFrameIn(_ g: ConvGeometry, _ f: FrameLayout, from x: UnsafePointer<Float>, n: Int, t: Int,
+                            to padded: UnsafeMutablePointer<Float>) {
+        let plane = g.inH * g.inW
+        for c in 0..<g.inChannels {
+            let src = x + (n * g.inChannels + c) * g.inVolume + t * plane
+            let dst = padded + c * f.padded + g.pH * f.paddedW + g.pW
+            for h in 0..<g.inH { (dst + h * f.paddedW).update(from: src + h * g.inW, count: g.inW) }
+        }
+    }
+
+    static func frameForward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                             bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
+        let f = FrameLayout(g)
+        let packed = packTapMajor(g, weight: weight)
+        defer { packed.deallocate() }
+        let cg = g.groupInChannels, og = g.groupOutChannels
+        let outPlane = g.outH * g.outW
+        runItems(g.batch * g.outT, parallel: work(g) >= parallelWorkThreshold) { _, range, single in
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.inChannels * f.padded)
+            padded.initialize(repeating: 0, count: g.inChannels * f.padded)
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: g.outChannels * f.extent)
+            defer { padded.deallocate(); rows.deallocate() }
+            for item in range {
+                let n = item / g.outT, t = item % g.outT
+                copyFrameIn(g, f, from: x, n: n, t: t, to: padded)
+                for kh in 0..<g.kH {
+                    for kw in 0..<g.kW {
+                        let tap = kh * g.kW + kw
+                        let shift = kh * g.dH * f.paddedW + kw * g.dW
+                        for group in 0..<g.groups {
+                            BLAS.gemm(m: og, n: f.extent, k: cg, a: packed + (tap * g.outChannels + group * og) * cg, lda: cg,
+                                      b: padded + group * cg * f.padded + shift, ldb: f.padded,
+                                      beta: tap == 0 ? 0 : 1, c: rows + group * og * f.extent, ldc: f.extent,
+                                      singleThreaded: single)
+                        }
+                    }
+                }
+                for o in 0..<g.outChannels {
+                    let b = bias?[o] ?? 0
+                    let dst = out + (n * g.outChannels + o) * g.outVolume + t * outPlane
+                    let src = rows + o * f.extent
+                    for h in 0..<g.outH {
+                        let d = dst + h * g.outW, s = src + h * f.paddedW
+                        for w in 0..<g.outW { d[w] = s[w] + b }
+                    }
+                }
+            }
+        }
+    }
+
+    static func frameBackward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                              gradOut: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?,
+                              gradWeight: UnsafeMutablePointer<Float>?) {
+        let f = FrameLayout(g)
+        let packed = packTapMajor(g, weight: weight)
+        defer { packed.deallocate() }
+        let cg = g.groupInChannels, og = g.groupOutChannels
+        let outPlane = g.outH * g.outW, inPlane = g.inH * g.inW
+        let items = g.batch * g.outT
+        let threads = itemThreads(items, parallel: work(g) >= parallelWorkThreshold)
+        let weightSize = g.kernelVolume * g.outChannels * cg
+        // Tap-major weight-gradient accumulators, one per thread.
+        let acc: UnsafeMutablePointer<Float>? = gradWeight == nil ? nil
+            : UnsafeMutablePointer<Float>.allocate(capacity: weightSize * threads)
+        acc?.initialize(repeating: 0, count: weightSize * threads)
+        defer { acc?.deallocate() }
+        // Work items are frames; with kT = 1 each frame's input gradient depends on its own output gradient only.
+        runItems(items, parallel: threads > 1) { thread, range, single in
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.inChannels * f.padded)
+            padded.initialize(repeating: 0, count: g.inChannels * f.padded)
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: g.outChannels * f.extent)
+            rows.initialize(repeating: 0, count: g.outChannels * f.extent)  // the columns past oW stay zero
+            defer { padded.deallocate(); rows.deallocate() }
+            let mine = acc.map { $0 + thread * weightSize }
+            for item in range {
+                let n = item / g.outT, t = item % g.outT
+                for o in 0..<g.outChannels {
+                    let src = gradOut + (n * g.outChannels + o) * g.outVolume + t * outPlane
+                    let dst = rows + o * f.extent
+                    for h in 0..<g.outH { (dst + h * f.paddedW).update(from: src + h * g.outW, count: g.outW) }
+                }
+                if let mine {
+                    copyFrameIn(g, f, from: x, n: n, t: t, to: padded)
+                    for tap in 0..<(g.kH * g.kW) {
+                        let shift = (tap / g.kW) * g.dH * f.paddedW + (tap % g.kW) * g.dW
+                        for group in 0..<g.groups {
+                            BLAS.gemm(transB: true, m: og, n: cg, k: f.extent, a: rows + group * og * f.extent, lda: f.extent,
+                                      b: padded + group * cg * f.padded + shift, ldb: f.padded,
+                                      beta: 1, c: mine + (tap * g.outChannels + group * og) * cg, ldc: cg,
+                                      singleThreaded: single)
+                        }
+                    }
+                }
+                if let gradInput {
+                    // Scatter every tap into a padded input-gradient frame, then crop it.
+                    padded.update(repeating: 0, count: g.inChannels * f.padded)
+                    for tap in 0..<(g.kH * g.kW) {
+                        let shift = (tap / g.kW) * g.dH * f.paddedW + (tap % g.kW) * g.dW
+                        for group in 0..<g.groups {
+                            BLAS.gemm(transA: true, m: cg, n: f.extent, k: og,
+                                      a: packed + (tap * g.outChannels + group * og) * cg, lda: cg,
+                                      b: rows + group * og * f.extent, ldb: f.extent,
+                                      beta: 1, c: padded + group * cg * f.padded + shift, ldc: f.padded,
+                                      singleThreaded: single)
+                        }
+                    }
+                    for c in 0..<g.inChannels {
+                        let dst = gradInput + (n * g.inChannels + c) * g.inVolume + t * inPlane
+                        let src = padded + c * f.padded + g.pH * f.paddedW + g.pW
+                        for h in 0..<g.inH { (dst + h * g.inW).update(from: src + h * f.paddedW, count: g.inW) }
+                    }
+                    // The next item's weight gradient expects zero borders again.
+                    if gradWeight != nil { padded.update(repeating: 0, count: g.inChannels * f.padded) }
+                }
+            }
+        }
+        if let acc, let gradWeight {
+            for t in 1..<max(threads, 1) {
+                let other = acc + t * weightSize
+                for i in 0..<weightSize { acc[i] += other[i] }
+            }
+            unpackTapMajor(g, packed: acc, into: gradWeight)
+        }
+    }
+
     // MARK: Helpers
 
-    /// The weight (O, Cg, kT, 1, 1) rearranged tap-major as (kT, O, Cg), so each tap is a matrix.
+    /// The weight (O, Cg, taps) rearranged tap-major as (taps, O, Cg), so each tap is a matrix.
     static func packTapMajor(_ g: ConvGeometry, weight: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
-        let cg = g.groupInChannels
-        let packed = UnsafeMutablePointer<Float>.allocate(capacity: max(g.kT * g.outChannels * cg, 1))
+        let cg = g.groupInChannels, taps = g.kernelVolume
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: max(taps * g.outChannels * cg, 1))
         for o in 0..<g.outChannels {
             for c in 0..<cg {
-                for kt in 0..<g.kT { packed[(kt * g.outChannels + o) * cg + c] = weight[(o * cg + c) * g.kT + kt] }
+                for tap in 0..<taps { packed[(tap * g.outChannels + o) * cg + c] = weight[(o * cg + c) * taps + tap] }
             }
         }
         return packed
+    }
+
+    /// The inverse of `packTapMajor`: tap-major (taps, O, Cg) back to PyTorch's (O, Cg, taps).
+    static func unpackTapMajor(_ g: ConvGeometry, packed: UnsafePointer<Float>, into weight: UnsafeMutablePointer<Float>) {
+        let cg = g.groupInChannels, taps = g.kernelVolume
+        for tap in 0..<taps {
+            for o in 0..<g.outChannels {
+                for c in 0..<cg { weight[(o * cg + c) * taps + tap] = packed[(tap * g.outChannels + o) * cg + c] }
+            }
+        }
     }
 
     /// Number of threads `runItems` uses for `items` work items.

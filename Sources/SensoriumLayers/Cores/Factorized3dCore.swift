@@ -1,0 +1,192 @@
+import SensoriumTensor
+
+/// The factorized 3-D core of the SENSORIUM 2023 "factorised" baseline (neuralpredictors'
+/// `Factorized3dCore`).
+///
+/// Each layer ℓ is a spatial convolution (1, kH, kW), a temporal convolution (kT, 1, 1), BatchNorm3d
+/// and the nonlinearity. Temporal convolutions are never padded, so every layer consumes
+/// `dilation·(kT − 1)` frames (``burnInFrames``); spatial convolutions are padded by half the kernel
+/// only with `padding`. Weights are Xavier-normal and biases zero.
+///
+/// State-dictionary keys match PyTorch: `features.layer0.conv_spatial.weight`,
+/// `features.layer0.conv_temporal.bias`, `features.layer1.conv_spatial_1.weight`, …,
+/// `features.layerℓ.norm.running_mean`, plus the regulariser filters
+/// `_input_weight_regularizer.laplace.filter` and `temporal_regularizer.laplace.filter`.
+///
+/// The regulariser covers the first layer only:
+/// `γ_spatial · LaplaceL2norm(conv_spatial weights) + γ_temporal · DepthLaplaceL21d(conv_temporal weights)`.
+///
+/// Reference quirks kept for weight compatibility: hidden convolutions always have a bias (the
+/// reference passes a non-empty list as `bias`), hidden spatial convolution ℓ uses the stride of
+/// layer ℓ − 1, and the nonlinearity follows every layer whenever there is more than one.
+public final class Factorized3dCore: Module, Core {
+    /// Hyper-parameters; defaults are the SENSORIUM 2023 factorized baseline.
+    public struct Configuration: Codable, Equatable, Sendable {
+        /// Input channels (3: video + 2 behaviour channels in the baseline).
+        public var inputChannels: Int = 3
+        /// Channels of each layer; its count is the number of layers.
+        public var hiddenChannels: [Int] = [32, 64, 128]
+        /// Spatial kernel (kH, kW) of the first layer.
+        public var spatialInputKernel: [Int] = [11, 11]
+        /// Temporal kernel of the first layer.
+        public var temporalInputKernel: Int = 11
+        /// Spatial kernels (kH, kW) of the hidden layers: one for all, or one per hidden layer.
+        public var spatialHiddenKernels: [[Int]] = [[5, 5]]
+        /// Temporal kernels of the hidden layers: one for all, or one per hidden layer.
+        public var temporalHiddenKernels: [Int] = [5]
+        /// Spatial stride per layer (one for all, or one per layer).
+        public var stride: [Int] = [1]
+        /// Spatial dilation of the first spatial convolution.
+        public var spatialDilation: Int = 1
+        /// Temporal dilation of the first temporal convolution.
+        public var temporalDilation: Int = 1
+        /// Spatial dilation of the hidden spatial convolutions (one, or one per hidden layer).
+        public var hiddenSpatialDilation: [Int] = [1]
+        /// Temporal dilation of the hidden temporal convolutions (one, or one per hidden layer).
+        public var hiddenTemporalDilation: [Int] = [1]
+        /// Whether spatial convolutions are padded by half their kernel ("same" size).
+        public var padding: Bool = false
+        /// Bias of the first layer's convolutions, and BatchNorm shift.
+        public var bias: Bool = true
+        /// BatchNorm after each layer.
+        public var batchNorm: Bool = true
+        /// Learn the BatchNorm scale.
+        public var batchNormScale: Bool = true
+        /// BatchNorm momentum (PyTorch convention).
+        public var momentum: Float = 0.7
+        /// Nonlinearity after each layer.
+        public var nonlinearity: CoreNonlinearity = .elu
+        /// Nonlinearity after the last layer too (only matters for a single layer).
+        public var finalNonlinearity: Bool = true
+        /// Weight of the first layer's spatial Laplace penalty.
+        public var gammaInputSpatial: Float = 10
+        /// Weight of the first layer's temporal smoothness penalty.
+        public var gammaInputTemporal: Float = 0.01
+        /// Padding of the Laplace filter (nil: 1, recommended).
+        public var laplacePadding: Int? = nil
+
+        /// The SENSORIUM 2023 factorized baseline configuration.
+        public init() {}
+
+        /// A configuration with the given channels and kernels; other fields keep their defaults.
+        public init(inputChannels: Int, hiddenChannels: [Int], spatialInputKernel: [Int], temporalInputKernel: Int,
+                    spatialHiddenKernel: [Int], temporalHiddenKernel: Int) {
+            self.inputChannels = inputChannels
+            self.hiddenChannels = hiddenChannels
+            self.spatialInputKernel = spatialInputKernel
+            self.temporalInputKernel = temporalInputKernel
+            self.spatialHiddenKernels = [spatialHiddenKernel]
+            self.temporalHiddenKernels = [temporalHiddenKernel]
+        }
+    }
+
+    /// The configuration this core was built with.
+    public let configuration: Configuration
+    /// `layer0`, `layer1`, … each a Sequential of `conv_spatial[_ℓ]`, `conv_temporal[_ℓ]`, `norm`, `nonlin`.
+    public let features: Sequential
+    /// The spatial Laplace penalty of the first layer.
+    public let inputWeightRegularizer: LaplaceRegularizer
+    /// The temporal smoothness penalty of the first layer.
+    public let temporalRegularizer: DepthLaplaceRegularizer
+    /// The spatial convolution of each layer (also reachable through ``features``).
+    @Transient public private(set) var spatialConvolutions: [Conv3d] = []
+    /// The temporal convolution of each layer.
+    @Transient public private(set) var temporalConvolutions: [Conv3d] = []
+
+    override public class var keyOverrides: [String: String] {
+        ["inputWeightRegularizer": "_input_weight_regularizer", "temporalRegularizer": "temporal_regularizer"]
+    }
+
+    /// Builds the core, drawing initial weights from `generator`.
+    public init(_ configuration: Configuration = Configuration(), generator: RandomGenerator) {
+        let c = configuration
+        let name = "Factorized3dCore"
+        let layers = c.hiddenChannels.count
+        precondition(layers >= 1, "\(name): need at least one layer")
+        precondition(c.spatialInputKernel.count == 2, "\(name): spatialInputKernel must be (kH, kW), got \(c.spatialInputKernel)")
+        let hidden = max(layers - 1, 1)
+        let spatialKernels = perLayer(c.spatialHiddenKernels, count: hidden, name: "spatialHiddenKernels", core: name)
+        let temporalKernels = perLayer(c.temporalHiddenKernels, count: hidden, name: "temporalHiddenKernels", core: name)
+        let strides = perLayer(c.stride, count: layers, name: "stride", core: name)
+        let spatialDilations = perLayer(c.hiddenSpatialDilation, count: hidden, name: "hiddenSpatialDilation", core: name)
+        let temporalDilations = perLayer(c.hiddenTemporalDilation, count: hidden, name: "hiddenTemporalDilation", core: name)
+        for k in spatialKernels { precondition(k.count == 2, "\(name): spatial hidden kernels must be (kH, kW), got \(k)") }
+
+        var blocks: [(String, any UnaryLayer)] = []
+        var spatialConvs: [Conv3d] = [], temporalConvs: [Conv3d] = []
+        for l in 0..<layers {
+            let inC = l == 0 ? c.inputChannels : c.hiddenChannels[l - 1]
+            let outC = c.hiddenChannels[l]
+            let kS = l == 0 ? c.spatialInputKernel : spatialKernels[l - 1]
+            let kT = l == 0 ? c.temporalInputKernel : temporalKernels[l - 1]
+            let dS = l == 0 ? c.spatialDilation : spatialDilations[l - 1]
+            let dT = l == 0 ? c.temporalDilation : temporalDilations[l - 1]
+            let s = l == 0 ? strides[0] : strides[l - 1]  // the reference's stride indexing
+            let convBias = l == 0 ? c.bias : true           // the reference's list-valued `bias`
+            let spatial = Conv3d(inC, outC, kernelSize: Extent([1] + kS), stride: Extent([1, s, s]),
+                                 padding: .explicit(c.padding ? [0, kS[0] / 2, kS[1] / 2] : [0]),
+                                 dilation: Extent([1, dS, dS]), bias: convBias, generator: generator)
+            let temporal = Conv3d(outC, outC, kernelSize: Extent([kT, 1, 1]), dilation: Extent([dT, 1, 1]),
+                                  bias: convBias, generator: generator)
+            for conv in [spatial, temporal] {
+                conv.weight.initialize(with: .xavierNormal(), generator: generator)
+                conv.bias?.initialize(with: .zeros, generator: generator)
+            }
+            spatialConvs.append(spatial)
+            temporalConvs.append(temporal)
+            let suffix = l == 0 ? "" : "_\(l)"
+            var block: [(String, any UnaryLayer)] = [("conv_spatial" + suffix, spatial), ("conv_temporal" + suffix, temporal)]
+            if c.batchNorm {
+                block.append(("norm", BatchNorm3d(outC, momentum: c.momentum, affine: c.bias && c.batchNormScale)))
+                if c.bias && !c.batchNormScale { block.append(("bias", ChannelBias(channels: outC, spatialRank: 3))) }
+                if !c.bias && c.batchNormScale { block.append(("scale", ChannelScale(channels: outC, spatialRank: 3))) }
+            }
+            if layers > 1 || c.finalNonlinearity { block.append(("nonlin", c.nonlinearity.makeLayer())) }
+            blocks.append(("layer\(l)", Sequential(named: block)))
+        }
+        self.configuration = c
+        features = Sequential(named: blocks)
+        inputWeightRegularizer = LaplaceRegularizer(.l2norm, padding: c.laplacePadding)
+        temporalRegularizer = DepthLaplaceRegularizer()
+        super.init()
+        spatialConvolutions = spatialConvs
+        temporalConvolutions = temporalConvs
+    }
+
+    public var outputChannels: Int { configuration.hiddenChannels.last! }
+
+    public var burnInFrames: Int {
+        temporalConvolutions.reduce(0) { $0 + $1.dilation[0] * ($1.kernelSize[0] - 1) }
+    }
+
+    public func outputShape(for inputShape: [Int]) -> [Int] {
+        precondition(inputShape.count == 5, "Factorized3dCore: expected an input shape (N, C, T, H, W), got \(inputShape)")
+        var shape = inputShape
+        for (spatial, temporal) in zip(spatialConvolutions, temporalConvolutions) {
+            shape = temporal.outputShape(for: spatial.outputShape(for: shape))
+        }
+        return shape
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        precondition(x.rank == 5 && x.shape[1] == configuration.inputChannels,
+                     "Factorized3dCore: expected input (N, \(configuration.inputChannels), T, H, W), got shape \(x.shape)")
+        return features(x)
+    }
+
+    /// The first layer's spatial Laplace penalty (before γ): `LaplaceL2norm` of the (out·in) 2-D filters.
+    public func laplaceSpatial() -> Tensor {
+        let w = spatialConvolutions[0].weight
+        return inputWeightRegularizer(w.reshaped([w.shape[0], w.shape[1], w.shape[3], w.shape[4]]), average: false)
+    }
+
+    /// The first layer's temporal smoothness penalty (before γ) on the (out·in) 1-D filters.
+    public func laplaceTemporal() -> Tensor {
+        let w = temporalConvolutions[0].weight
+        return temporalRegularizer(w.reshaped([w.shape[0], w.shape[1], w.shape[2]]))
+    }
+
+    public func regularizer() -> Tensor {
+        laplaceSpatial() * configuration.gammaInputSpatial + laplaceTemporal() * configuration.gammaInputTemporal
+    }
+}

@@ -1,0 +1,138 @@
+import Testing
+import SensoriumTensor
+@testable import SensoriumLayers
+
+/// Gradients through the cores and their regularisers, train/eval behaviour, shapes and keys.
+@Suite struct CoreBehaviourTests {
+    private func input(_ shape: [Int], seed: UInt64) -> Tensor {
+        Tensor.randomNormal(shape, generator: RandomGenerator(seed: seed), requiresGrad: true)
+    }
+
+    private func tinyFactorized(_ g: RandomGenerator) -> Factorized3dCore {
+        var c = Factorized3dCore.Configuration(inputChannels: 1, hiddenChannels: [2, 2], spatialInputKernel: [3, 3],
+                                               temporalInputKernel: 2, spatialHiddenKernel: [3, 3], temporalHiddenKernel: 2)
+        c.momentum = 0.7
+        return Factorized3dCore(c, generator: g)
+    }
+
+    @Test func factorizedBaselineShapesAndCounts() {
+        let core = Factorized3dCore(generator: RandomGenerator(seed: 1))
+        // the table in the reference: (B, 3, 80, 36, 64) → (B, 128, 62, 18, 46)
+        #expect(core.outputShape(for: [2, 3, 80, 36, 64]) == [2, 128, 62, 18, 46])
+        #expect(core.burnInFrames == 18 && core.outputChannels == 128)
+        // conv weights + biases + BN affine, per layer
+        let expected = (3 * 32 * 121 + 32) + (32 * 32 * 11 + 32) + 64
+            + (32 * 64 * 25 + 64) + (64 * 64 * 5 + 64) + 128
+            + (64 * 128 * 25 + 128) + (128 * 128 * 5 + 128) + 256
+        #expect(core.parameterCount == expected)
+        #expect(core.stateDict().keys.contains("features.layer2.conv_temporal_2.weight"))
+        #expect(core.namedBuffers().map(\.path).contains("_input_weight_regularizer.laplace.filter"))
+        // Xavier-normal weights, zero biases
+        #expect(core.spatialConvolutions[1].bias!.scalars.allSatisfy { $0 == 0 })
+    }
+
+    @Test func factorizedGradients() {
+        let g = RandomGenerator(seed: 2)
+        let core = tinyFactorized(g)
+        let x = input([2, 1, 4, 5, 5], seed: 3)
+        let bn = core.features["layer0"].map { ($0 as! Sequential)["norm"] as! BatchNorm3d }!
+        expectGradients([x, core.spatialConvolutions[0].weight, core.temporalConvolutions[1].weight, bn.weight!]) { _ in core(x) }
+        core.eval()
+        expectGradients([x, core.temporalConvolutions[0].bias!]) { _ in core(x) }
+        expectGradients([core.spatialConvolutions[0].weight, core.temporalConvolutions[0].weight]) { _ in core.regularizer() }
+    }
+
+    @Test func trainAndEvalModesBehaveLikePyTorch() {
+        let g = RandomGenerator(seed: 4)
+        let core = tinyFactorized(g)
+        let x = input([2, 1, 4, 5, 5], seed: 5)
+        let bn = (core.features[0] as! Sequential)["norm"] as! BatchNorm3d
+        let first = withNoGrad { core.temporalConvolutions[0](core.spatialConvolutions[0](x)) }
+        _ = withNoGrad { core(x) }
+        // running = 0.3·0 + 0.7·batch mean; counter incremented
+        expectClose(bn.runningMean!, (first.mean(axes: [0, 2, 3, 4]) * 0.7).scalars, atol: 1e-5)
+        #expect(bn.numBatchesTracked!.item == 1)
+        core.eval()
+        #expect(core.modules().allSatisfy { !$0.isTraining })
+        let stats = bn.runningMean!.scalars
+        let a = withNoGrad { core(x) }, b = withNoGrad { core(x) }
+        #expect(a.scalars == b.scalars)
+        #expect(bn.runningMean!.scalars == stats && bn.numBatchesTracked!.item == 1)
+        core.train()
+        let c = withNoGrad { core(x) }
+        #expect(c.scalars != a.scalars)  // batch statistics differ from the running ones
+        #expect(bn.numBatchesTracked!.item == 2)
+    }
+
+    @Test func basic3dGradientsAndShapes() {
+        let g = RandomGenerator(seed: 6)
+        var c = Basic3dCore.Configuration()
+        c.inputChannels = 1
+        c.hiddenChannels = [2, 2]
+        c.inputKernel = [2, 3, 3]
+        c.hiddenKernels = [[2, 3, 3]]
+        let core = Basic3dCore(c, generator: g)
+        #expect(core.outputShape(for: [1, 1, 5, 4, 4]) == [1, 2, 3, 4, 4] && core.burnInFrames == 2)
+        let x = input([1, 1, 5, 4, 4], seed: 7)
+        expectGradients([x, core.convolutions[0].weight, core.convolutions[1].bias!], epsilon: 1e-3) { _ in core(x) }
+        expectGradients([core.convolutions[0].weight]) { _ in core.regularizer() }
+        let defaults = Basic3dCore(generator: g)
+        #expect(defaults.outputShape(for: [1, 3, 80, 36, 64]) == [1, 64, 64, 36, 64] && defaults.burnInFrames == 16)
+    }
+
+    @Test func stacked2dWithConvGRUGradients() {
+        let g = RandomGenerator(seed: 8)
+        var c = Stacked2dCore.Configuration()
+        c.inputChannels = 1
+        c.hiddenChannels = [2, 2]
+        c.inputKern = 3
+        c.hiddenKern = [3]
+        c.gammaInput = 2
+        c.gammaHidden = 3
+        let frameCore = Stacked2dCore(c, generator: g)
+        let core = FrameWiseCore(core: frameCore, gru: ConvGRU(inputChannels: 2, recChannels: 2, inputKern: 3, recKern: 3, generator: g))
+        let x = input([1, 1, 3, 5, 5], seed: 9)
+        #expect(core.outputShape(for: x.shape) == [1, 2, 3, 3, 3] && core.burnInFrames == 0)
+        #expect(core.namedParameters().map(\.path).contains("gru_module.gru.update_gate_input.weight"))
+        #expect(core.namedParameters().map(\.path).first == "core.features.layer0.conv.weight")
+        expectGradients([x, frameCore.convolutions[0].weight, frameCore.convolutions[1].bias!,
+                         core.gruModule!.cell.outGateHidden.weight]) { _ in core(x) }
+        expectGradients([frameCore.convolutions[0].weight, frameCore.convolutions[1].weight]) { _ in core.regularizer() }
+        // the video core is the frame core applied per frame
+        core.eval()
+        let frames = withNoGrad { frameCore(x.permuted([0, 2, 1, 3, 4]).reshaped([3, 1, 5, 5])) }
+        let plain = FrameWiseCore(core: frameCore)
+        expectClose(withNoGrad { plain(x) }, frames.reshaped([1, 3, 2, 3, 3]).permuted([0, 2, 1, 3, 4]))
+    }
+
+    @Test func rotationEquivariantGradientsAndEquivariance() {
+        let g = RandomGenerator(seed: 10)
+        var c = RotationEquivariant2dCore.Configuration()
+        c.inputChannels = 1
+        c.hiddenChannels = [1, 1]
+        c.inputKern = 3
+        c.hiddenKern = [3]
+        c.numRotations = 4
+        c.padInput = true
+        let core = RotationEquivariant2dCore(c, generator: g)
+        let x = input([1, 1, 5, 5], seed: 11)
+        #expect(core.outputShape(for: x.shape) == [1, 4, 5, 5])
+        expectGradients([x, core.convolutions[0].coeffs, core.convolutions[1].coeffs], epsilon: 1e-3) { _ in core(x) }
+        expectGradients([core.convolutions[0].coeffs, core.convolutions[1].coeffs]) { _ in core.regularizer() }
+        // H and Rs are buffers: saved, never trained
+        #expect(core.namedBuffers().map(\.path).contains("features.layer1.hermite_conv.rotate_hermite.Rs.3"))
+        #expect(core.parameters().allSatisfy { $0.requiresGrad })
+        // equivariance: the filter of rotation r is the rotation-0 filter turned by r·90°
+        let w = core.convolutions[0].weightsAllRotations  // (4, 1, 3, 3)
+        let w0 = Array(w.scalars[0..<9]), w1 = Array(w.scalars[9..<18])
+        var counterClockwise: Float = 0, clockwise: Float = 0
+        for r in 0..<3 {
+            for c in 0..<3 {
+                counterClockwise = max(counterClockwise, abs(w1[r * 3 + c] - w0[c * 3 + 2 - r]))
+                clockwise = max(clockwise, abs(w1[r * 3 + c] - w0[(2 - c) * 3 + r]))
+            }
+        }
+        let error = min(counterClockwise, clockwise)
+        #expect(error < 1e-4)
+    }
+}
