@@ -98,8 +98,9 @@ public final class MouseDataset: @unchecked Sendable {
     private var lengthCache: [Int: Int] = [:]
     private var groupCache: [MouseTier: [[Int]]] = [:]
 
-    /// The mouse name (the folder's last path component).
-    public var name: String { layout.mouseName }
+    /// The mouse name (the folder's last path component; for a packed mouse, the folder it was
+    /// packed from).
+    public let name: String
     /// Number of trials (all tiers, including `none`).
     public var trialCount: Int { tiers.count }
 
@@ -115,12 +116,15 @@ public final class MouseDataset: @unchecked Sendable {
         return counts
     }
 
-    /// Opens the mouse folder at `path`, checking its layout; throws `MouseDataError` naming the
-    /// offending file, what was expected and what was found.
+    /// Opens the mouse folder at `path` (or a file written by `MousePack.pack`), checking its
+    /// layout; throws `MouseDataError` naming the offending file, what was expected and what was
+    /// found.
     public init(path: String, options: MouseDataOptions = MouseDataOptions()) throws {
         let layout = MouseLayout(root: path)
         self.layout = layout
         self.options = options
+        try MouseStores.openIfPacked(layout.root)
+        name = MouseStores.route(layout.root)?.0.mouseName ?? layout.mouseName
         guard MouseFiles.isDirectory(layout.root) else {
             throw MouseDataError(.missingFolder, path: layout.root, expected: "a mouse folder (data/, meta/)",
                                  found: MouseFiles.exists(layout.root) ? "a file" : "nothing")
@@ -187,8 +191,7 @@ public final class MouseDataset: @unchecked Sendable {
         guard MouseFiles.isDirectory(dir) else {
             throw MouseDataError(.missingDirectory, path: dir, expected: "a directory of \(count) trial files 0.npy … \(count - 1).npy", found: "nothing")
         }
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        let visible = entries.filter { !$0.hasPrefix(".") }
+        let visible = MouseFiles.entries(dir)
         let names = Set(visible)
         if let missing = (0..<count).first(where: { !names.contains("\($0).npy") }) {
             throw MouseDataError(.missingFile, path: layout.trialFile(field, trial: missing),
