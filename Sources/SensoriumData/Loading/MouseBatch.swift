@@ -120,7 +120,7 @@ struct MouseBatchBuilder {
             }
         }
         trials.append(t.index)
-        starts.append(start)
+        starts.append(t.start + start)
     }
 
     /// The batch (samples added so far must fill it).

@@ -51,10 +51,8 @@ public struct BatchMaker: Sendable {
             // One trial in memory at a time: read, normalise, copy its window, drop it.
             var builder = MouseBatchBuilder(mouse: dataset, batchSize: plan.trials.count, frames: frames)
             for (k, index) in plan.trials.enumerated() {
-                let t = try dataset.loadNormalized(index)
-                let start = try Self.clipStart(length: t.length, frames: frames, draw: plan.draws[k],
-                                               trial: index, dataset: dataset)
-                builder.add(t, start: start)
+                let clip = try dataset.loadClip(index, frames: frames, draw: plan.draws[k])
+                builder.add(clip, start: 0)
             }
             return builder.finish()
         case .fullTrials(let maxFrames):
