@@ -83,6 +83,9 @@ struct ReadoutCase: CustomTestStringConvertible, Sendable {
             return (cortex, GroupedConvReadout(inputChannels: 16, neuronCount: n, dropout: 0.2, softplusBeta: 0.5,
                                                learnableBeta: true, generator: g))
         },
+        ReadoutCase(name: "user-written PooledLinearReadout") { c, n, _, g in
+            (nil, PooledLinearReadout(inputChannels: c, neuronCount: n, generator: g))
+        },
         ReadoutCase(name: "Cortex (per pixel) + FullGaussian2d") { c, n, _, g in
             let cortex = Cortex(inputChannels: c, features: [8], groups: c % 2 == 0 ? 2 : 1, poolSpatially: false, generator: g)
             return (cortex, FullGaussian2d(inputChannels: 8, neuronCount: n, covariance: .uncorrelated, initSigma: 0.2, generator: g))
@@ -209,4 +212,27 @@ final class BaselineModel: Module {
         let shift = shifter(pupil.sliced(axis: 2, range: (pupil.shape[2] - frames)..<pupil.shape[2]).transposed(1, 2), dataKey: dataKey)
         return ELUPlusOne()(readout(features, dataKey: dataKey, shift: shift))
     }
+}
+
+/// The user-written readout of Documentation/Models.md ("Writing your own readout").
+final class PooledLinearReadout: Module, Readout {
+    let weight: Tensor          // (C', neurons)
+    let bias: Tensor            // (neurons)
+    var inputChannels: Int { weight.shape[0] }
+    var neuronCount: Int { weight.shape[1] }
+
+    init(inputChannels: Int, neuronCount: Int, generator: RandomGenerator) {
+        weight = Tensor.randomNormal([inputChannels, neuronCount], std: 0.01, generator: generator,
+                                     requiresGrad: true)
+        bias = Tensor.zeros([neuronCount], requiresGrad: true)
+    }
+
+    func callAsFunction(_ features: Tensor, shift: Tensor?) -> Tensor {
+        checkInput(features, shift: shift, readout: "PooledLinearReadout")
+        let pooled = features.mean(axes: [3, 4]).transposed(1, 2)        // (N, T', C')
+        return matmul(pooled, weight) + bias                             // (N, T', neurons)
+    }
+
+    func regularizer() -> Tensor { weight.abs().sum() * 1e-4 }
+    func initializeBias(meanResponses: Tensor) { bias.assign(meanResponses) }
 }
