@@ -108,3 +108,21 @@ if arguments.contains("--memory") {
         print("zeros 50MB: \(format(t2 * 1e3)) ms wall, \(format(lastCPU * 1e3)) ms CPU \(c!.count)")
     }
 }
+
+// The factorized baseline core's six convolutions (reference-spec §3.2), batch 2 clips of 80 frames.
+if arguments.contains("--baseline") {
+    let b = 2
+    let layers: [(String, [Int], [Int])] = [
+        ("L0 spatial 3->32 (1,11,11)", [b, 3, 80, 36, 64], [32, 3, 1, 11, 11]),
+        ("L0 temporal 32->32 (11,1,1)", [b, 32, 80, 26, 54], [32, 32, 11, 1, 1]),
+        ("L1 spatial 32->64 (1,5,5)", [b, 32, 70, 26, 54], [64, 32, 1, 5, 5]),
+        ("L1 temporal 64->64 (5,1,1)", [b, 64, 70, 22, 50], [64, 64, 5, 1, 1]),
+        ("L2 spatial 64->128 (1,5,5)", [b, 64, 66, 22, 50], [128, 64, 1, 5, 5]),
+        ("L2 temporal 128->128 (5,1,1)", [b, 128, 66, 18, 46], [128, 128, 5, 1, 1]),
+    ]
+    for (label, input, kernel) in layers {
+        let xi = Tensor.randomNormal(input, generator: generator, requiresGrad: true)
+        let wi = Tensor.randomNormal(kernel, std: 0.05, generator: generator, requiresGrad: true)
+        benchConv(label, x: xi, weight: wi, padding: [0])
+    }
+}

@@ -1,5 +1,10 @@
 import Testing
 @testable import SensoriumTensor
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 
 /// Direct-loop 3-D convolution in Double, with its gradients: the reference the GEMM kernels must match.
 private struct NaiveConv3d {
@@ -258,6 +263,56 @@ private struct ConvCase: CustomStringConvertible {
             ConvCase(rank: 2, n: 1, c: 3, o: 4, size: [9, 10], kernel: [3, 3], padding: [1]).verify()
             ConvCase(rank: 1, n: 1, c: 2, o: 2, size: [50], kernel: [1]).verify()
         }
+    }
+
+    /// Values printed by torch 2.13 (inputs are closed-form, so nothing random crosses languages).
+    @Test func matchesTorch() {
+        func ramp(_ n: Int, _ f: (Double) -> Double, _ scale: Double) -> [Float] { (0..<n).map { Float(f(scale * Double($0))) } }
+        let x = Tensor(ramp(40, sin, 0.3), shape: [1, 2, 4, 5], requiresGrad: true)
+        let w = Tensor(ramp(36, cos, 0.2), shape: [3, 2, 2, 3], requiresGrad: true)
+        let b = Tensor([0.1, -0.2, 0.3], requiresGrad: true)
+        let y = conv2d(x, weight: w, bias: b, stride: [1, 2], padding: [1, 1])
+        #expect(y.shape == [1, 3, 5, 3])
+        expectClose(y.scalars, [
+            0.366053, 0.6866472, 0.9341602, 0.5673537, 2.349242, 2.52647, 1.873202, 2.547147, 0.8370104, -0.116491,
+            -1.803035, -2.222202, -1.89645, -3.012935, -1.67511, -0.4017206, -1.982425, -2.433444, -2.606003, -5.641757,
+            -4.440844, -3.495929, -3.208687, -0.3646749, 1.739714, 4.816105, 4.017547, 2.913237, 4.323236, 2.268827,
+            0.3314421, 2.342052, 2.759695, 3.38099, 6.076191, 4.127872, 3.387593, 2.290027, -0.1941503, -2.344174,
+            -5.194654, -3.597783, -2.294913, -3.257878, -1.565885,
+        ], atol: 1e-5, rtol: 1e-5, "torch conv2d")
+        y.backward(Tensor(ramp(45, cos, 0.1), shape: y.shape))
+        expectClose(x.grad!.scalars, [
+            0.7091554, 1.517437, 0.852961, 1.786418, 0.9882442, 1.113653, 2.268322, 1.227934, 2.47643, 1.329947,
+            1.418671, 2.816583, 1.49322, 2.94523, 1.55285, 1.596964, 3.113248, 1.625121, 3.150941, 1.637041,
+            -1.940563, -3.668715, -1.824933, -3.427418, -1.691068, -1.540306, -2.84484, -1.374155, -2.50938, -1.194273,
+            -1.002458, -1.766844, -0.8006279, -1.367187, -0.5907977, -0.3750638, -0.5310201, -0.1555831, -0.1028661,
+            0.06545228,
+        ], atol: 1e-5, rtol: 1e-5, "torch conv2d grad x")
+        expectClose(w.grad!.scalars, [
+            1.38005, 1.877072, 1.286847, 1.062929, 1.411484, 0.9344504, 1.3233, 1.824603, 1.255393, 1.082753,
+            1.469037, 0.9797448, 0.9599739, 1.421336, 1.086503, 1.305837, 1.884174, 1.396451, 0.7060475, 1.054171,
+            0.8299627, 1.05176, 1.525557, 1.147426, -1.244238, -1.675989, -1.133135, -0.8781865, -1.144922, -0.7368885,
+            -1.223412, -1.675465, -1.137975, -0.9339558, -1.253209, -0.8174136,
+        ], atol: 1e-5, rtol: 1e-5, "torch conv2d grad w")
+        expectClose(b.grad!.scalars, [10.43127, -8.026248, -11.56677], atol: 1e-5, rtol: 1e-5, "torch conv2d grad b")
+
+        let x3 = Tensor(ramp(32, sin, 0.7), shape: [1, 2, 4, 2, 2])
+        let w3 = Tensor([0.5, -1, 0.25, 1.5, 0.5, -0.75], shape: [2, 1, 3, 1, 1])
+        expectClose(conv3d(x3, weight: w3, padding: [1, 0, 0], groups: 2).scalars, [
+            0.08374705, -0.7319134, -1.203344, -1.108823, -0.4928049, 0.6770955, 1.528547, 1.661099, 1.012411,
+            -0.1124305, -1.184394, -1.699318, -1.170233, -0.3106921, 0.6949726, 1.37378, -1.232544, -0.9433789,
+            -0.2105278, 0.6213388, -0.307788, 0.2273868, 0.6556184, 0.7755023, 0.5306549, 0.03623264, -0.4752305,
+            -0.7631868, -0.9903681, -0.9670558, -0.4889228, 0.2191603,
+        ], atol: 1e-5, rtol: 1e-5, "torch depth-wise conv3d")
+
+        let x1 = Tensor(ramp(24, sin, 0.5), shape: [1, 2, 12])
+        let w1 = Tensor(ramp(12, cos, 0.4), shape: [2, 2, 3])
+        let y1 = conv1d(x1, weight: w1, bias: Tensor([0, 1]), stride: [2], padding: [2], dilation: [2])
+        #expect(y1.shape == [1, 2, 6])
+        expectClose(y1.scalars, [
+            0.3210144, 0.8764092, 1.814982, 1.084869, -0.642668, -1.807961, 0.1406886, -1.183529, -1.980639,
+            -0.03736311, 2.859659, 3.603074,
+        ], atol: 1e-5, rtol: 1e-5, "torch conv1d")
     }
 
     @Test func unbatchedInputs() {

@@ -21,8 +21,9 @@ enum ConvolutionKernels {
     /// Blocking and threading parameters (task-local so tests can force small chunks and threading).
     struct Tuning: Sendable {
         /// Upper bound on the elements of one column buffer (per thread).
-        var columnBudget = 1 << 21
-        /// Output positions per work item of the pointwise-in-space path.
+        var columnBudget = 1 << 18
+        /// Output positions per work item of the pointwise-in-space path, at most; fewer when the
+        /// channels are many, so one item's slices of input and output stay near 1 MiB.
         var pointwiseChunk = 4_096
         /// Below this many multiply-adds a whole convolution runs on the calling thread.
         var parallelWorkThreshold = 1 << 20
@@ -31,7 +32,10 @@ enum ConvolutionKernels {
     @TaskLocal static var tuning = Tuning()
 
     static var columnBudget: Int { tuning.columnBudget }
-    static var pointwiseChunk: Int { tuning.pointwiseChunk }
+    /// Positions per work item of the pointwise-in-space path for this geometry.
+    static func pointwiseChunk(_ g: ConvGeometry) -> Int {
+        min(tuning.pointwiseChunk, max(256, 262_144 / max(g.inChannels + g.outChannels, 1)))
+    }
     static var parallelWorkThreshold: Int { tuning.parallelWorkThreshold }
 
     // MARK: Path selection
@@ -94,7 +98,7 @@ enum ConvolutionKernels {
         let positions = g.outVolume, inVolume = g.inVolume
         let plane = g.inH * g.inW
         let cg = g.groupInChannels, og = g.groupOutChannels
-        let chunk = min(positions, pointwiseChunk)
+        let chunk = min(positions, pointwiseChunk(g))
         let chunksPerBatch = (positions + chunk - 1) / chunk
         let items = g.batch * chunksPerBatch
         runItems(items, parallel: work(g) >= parallelWorkThreshold) { _, range, single in
@@ -195,7 +199,7 @@ enum ConvolutionKernels {
         let positions = g.outVolume, inVolume = g.inVolume
         let plane = g.inH * g.inW
         let cg = g.groupInChannels, og = g.groupOutChannels
-        let chunk = min(positions, pointwiseChunk)
+        let chunk = min(positions, pointwiseChunk(g))
         let chunksPerBatch = (positions + chunk - 1) / chunk
         let items = g.batch * chunksPerBatch
         let size = g.kT * g.outChannels * cg
@@ -238,7 +242,7 @@ enum ConvolutionKernels {
         let plane = g.inH * g.inW
         let cg = g.groupInChannels, og = g.groupOutChannels
         // Chunks of input positions, so every work item owns the gradient elements it writes.
-        let chunk = min(inVolume, pointwiseChunk)
+        let chunk = min(inVolume, pointwiseChunk(g))
         let chunksPerBatch = (inVolume + chunk - 1) / chunk
         let items = g.batch * chunksPerBatch
         runItems(items, parallel: work(g) >= parallelWorkThreshold) { _, range, single in

@@ -7,6 +7,15 @@ enum DepthwiseConvolution {
     /// Whether the direct depth-wise kernels apply.
     static func applies(_ g: ConvGeometry) -> Bool { g.groupInChannels == 1 }
 
+    /// For kernels that are 1×1 in space with unit spatial stride and no spatial padding, the same
+    /// convolution with each frame seen as one row of H·W elements (longer vector loops).
+    static func collapsed(_ g: ConvGeometry) -> ConvGeometry {
+        guard g.kH == 1 && g.kW == 1 && g.sH == 1 && g.sW == 1 && g.pH == 0 && g.pW == 0 && g.inH > 1 else { return g }
+        return ConvGeometry(batch: g.batch, inChannels: g.inChannels, outChannels: g.outChannels, groups: g.groups,
+                            input: [g.inT, 1, g.inH * g.inW], kernel: [g.kT, 1, 1], stride: [g.sT, 1, 1],
+                            padding: [g.pT, 0, 0], dilation: [g.dT, 1, 1])
+    }
+
     /// Sizes of one zero-padded input plane.
     struct Padded {
         let t: Int, h: Int, w: Int
@@ -75,8 +84,9 @@ enum DepthwiseConvolution {
     /// Elements allocated past a padded plane, so the 16-wide loads of stride-2 rows stay in bounds.
     static let slack = 16
 
-    static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    static func forward(_ geometry: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
+        let g = collapsed(geometry)
         let og = g.groupOutChannels, taps = g.kernelVolume
         let p = Padded(g)
         let (oT, oH, oW, sW) = (g.outT, g.outH, g.outW, g.sW)
@@ -122,9 +132,10 @@ enum DepthwiseConvolution {
         }
     }
 
-    static func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    static func backward(_ geometry: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                          gradOut: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?,
                          gradWeight: UnsafeMutablePointer<Float>?) {
+        let g = collapsed(geometry)
         let og = g.groupOutChannels, taps = g.kernelVolume
         let p = Padded(g)
         let (oT, oH, oW, sW) = (g.outT, g.outH, g.outW, g.sW)
