@@ -3,3 +3,4 @@
 @_exported import SensoriumReadouts
 @_exported import SensoriumData
 @_exported import SensoriumMetrics
+@_exported import Logging

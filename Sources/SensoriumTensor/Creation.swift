@@ -44,7 +44,8 @@ extension Tensor {
         precondition(step != 0 && step.isFinite && start.isFinite && end.isFinite,
                      "arange: invalid start \(start), end \(end), step \(step)")
         let n = Swift.max(0, Int((Double(end - start) / Double(step)).rounded(.up)))
-        let values = (0..<n).map { start + Float($0) * step }
+        // Like PyTorch, each value is computed in double precision and then rounded.
+        let values = (0..<n).map { Float(Double(start) + Double($0) * Double(step)) }
         return Tensor(values, shape: [n], requiresGrad: requiresGrad)
     }
 

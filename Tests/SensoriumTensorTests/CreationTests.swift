@@ -10,6 +10,8 @@ import Testing
         #expect(Tensor.arange(3, 1).shape == [0])
         #expect(Tensor.arange(0, 1, step: 0.3).scalars.count == 4)  // ceil(1 / 0.3), like torch.arange
         #expect(Tensor.arange(4).scalars == [0, 1, 2, 3])
+        // Values are start + i * step rounded once (torch.arange(0, 1, 0.1) in float32).
+        #expect(Tensor.arange(0, 1, step: 0.1).scalars == (0..<10).map { Float(Double(Float(0.1)) * Double($0)) })
     }
 
     @Test func linspace() {

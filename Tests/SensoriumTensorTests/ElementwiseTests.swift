@@ -4,6 +4,12 @@ import Glibc
 #else
 import Darwin
 #endif
+
+private func Foundation_exp(_ x: Double) -> Double { exp(x) }
+private func Foundation_expm1(_ x: Double) -> Double { expm1(x) }
+private func Foundation_tanh(_ x: Double) -> Double { tanh(x) }
+private func Foundation_log(_ x: Double) -> Double { log(x) }
+private func Foundation_log1p(_ x: Double) -> Double { log1p(x) }
 @testable import SensoriumTensor
 
 /// Reference values from the parity fixtures (PyTorch in float64 from float32 inputs).
@@ -228,6 +234,36 @@ private func checkParity(_ c: ActivationReference, sourceLocation: SourceLocatio
         #expect(Tensor([.nan]).eq(Tensor([.nan])).scalars == [0])
     }
 
+    @Test func broadcastArithmeticMatchesReference() {
+        // Layouts hitting every inner loop of the vectorised kernel (contiguous, scalar-broadcast on
+        // either side, strided), with lengths that are not multiples of 8.
+        let g = RandomGenerator(seed: 21)
+        let pairs: [([Int], [Int])] = [
+            ([3, 13], [3, 13]), ([3, 13], [13]), ([3, 13], [3, 1]), ([3, 1], [3, 13]), ([1, 13], [3, 1]),
+            ([2, 3, 11], [3, 1]), ([2, 1, 11], [1, 3, 1]), ([5], [2, 3, 5]), ([], [4, 9]), ([4, 9], []),
+            ([2, 5, 1, 3], [5, 7, 1]), ([100_003], [1]),
+        ]
+        for (sa, sb) in pairs {
+            let a = Tensor.randomNormal(sa, generator: g), b = Tensor.randomUniform(sb, low: 0.5, high: 2, generator: g)
+            let shape = Tensor.broadcastShape(sa, sb, op: "test")
+            let ea = a.expanded(to: shape).scalars, eb = b.expanded(to: shape).scalars
+            #expect((a + b).scalars == zip(ea, eb).map { $0 + $1 }, "add \(sa) \(sb)")
+            #expect((a - b).scalars == zip(ea, eb).map { $0 - $1 }, "sub \(sa) \(sb)")
+            #expect((a * b).scalars == zip(ea, eb).map { $0 * $1 }, "mul \(sa) \(sb)")
+            #expect((a / b).scalars == zip(ea, eb).map { $0 / $1 }, "div \(sa) \(sb)")
+            #expect((a + b).shape == shape)
+        }
+        let v = Tensor((0..<21).map { Float($0) - 10 })
+        #expect((v * 3).scalars == v.scalars.map { $0 * 3 })
+        #expect((v + 0.5).scalars == v.scalars.map { $0 + 0.5 })
+        #expect((-v).scalars == v.scalars.map { -$0 })
+        #expect((2 / (v + 0.5)).scalars == v.scalars.map { 2 / ($0 + 0.5) })
+        let x = Tensor.randomUniform([2, 3], low: 0.5, high: 2, generator: g, requiresGrad: true)
+        let y = Tensor.randomUniform([3], low: 0.5, high: 2, generator: g, requiresGrad: true)
+        expectGradients([x, y]) { $0[0] / $0[1] - $0[1] * $0[0] + $0[0] }
+        expectGradients([x]) { 3 / $0[0] + $0[0] * 2 - 1 }
+    }
+
     @Test func sumToShapeReducesBroadcastAxes() {
         let g = Tensor((0..<24).map(Float.init), shape: [2, 3, 4])
         #expect(g.sumToShape([4]).scalars == [60, 66, 72, 78])
@@ -310,6 +346,58 @@ private func checkParity(_ c: ActivationReference, sourceLocation: SourceLocatio
         expectGradients([x]) { $0[0].softplus(beta: 3, threshold: 2) }
         expectGradients([x]) { $0[0].gelu() }
         expectGradients([x]) { $0[0].gelu(approximate: .tanh) }
+    }
+
+    @Test func vectorisedExpIsAccurateEverywhere() {
+        // 40 001 points over the whole Float range of exp, against Double.
+        let xs = (0...40_000).map { Float(-110 + Double($0) * 0.005) }
+        let x = Tensor(xs)
+        let e = x.exp().scalars, em1 = x.elu().scalars, th = x.tanh().scalars, sg = x.sigmoid().scalars
+        var worstExp = 0.0, worstExpm1 = 0.0, worstTanh = 0.0, worstSigmoid = 0.0
+        for (i, v) in xs.enumerated() {
+            let d = Double(v)
+            let ref = Foundation_exp(d)
+            if ref > 1.2e-38 && ref < 3.4e38 { worstExp = Swift.max(worstExp, Swift.abs(Double(e[i]) - ref) / ref) }
+            if ref < 1.2e-38 { #expect(Swift.abs(Double(e[i]) - ref) < 1.5e-38) }
+            if ref > 3.5e38 { #expect(e[i] == .infinity) }
+            if v <= 0 {
+                let r = Foundation_expm1(d)
+                worstExpm1 = Swift.max(worstExpm1, Swift.abs(Double(em1[i]) - r) / Swift.abs(r))
+            }
+            let t = Foundation_tanh(d)
+            worstTanh = Swift.max(worstTanh, Swift.abs(Double(th[i]) - t) / Swift.max(Swift.abs(t), 1e-30))
+            let s = 1 / (1 + Foundation_exp(-d))
+            if s > 1.2e-38 { worstSigmoid = Swift.max(worstSigmoid, Swift.abs(Double(sg[i]) - s) / s) }
+        }
+        #expect(worstExp < 4e-7, "exp relative error \(worstExp)")
+        #expect(worstExpm1 < 4e-7, "expm1 relative error \(worstExpm1)")
+        #expect(worstTanh < 4e-7, "tanh relative error \(worstTanh)")
+        #expect(worstSigmoid < 4e-7, "sigmoid relative error \(worstSigmoid)")
+        // log over 30 decades including denormals, and softplus far into its exponential tail.
+        let positives = (0...6_000).map { Float(Foundation_exp(-100 + Double($0) * 0.03)) } + [.leastNonzeroMagnitude * 7, .leastNormalMagnitude / 1024, 3e38]
+        let logs = Tensor(positives).log().scalars
+        var worstLog = 0.0
+        for (i, v) in positives.enumerated() {
+            let ref = Foundation_log(Double(v))
+            worstLog = Swift.max(worstLog, Swift.abs(Double(logs[i]) - ref) / Swift.max(Swift.abs(ref), 1e-3))
+        }
+        #expect(worstLog < 4e-7, "log relative error \(worstLog)")
+        let special = Tensor([0, -1, .infinity, .nan]).log().scalars
+        #expect(special[0] == -.infinity && special[1].isNaN && special[2] == .infinity && special[3].isNaN)
+        let tails = Tensor([-80, -40, -20, -5, 0, 5, 19.9])
+        let softplus = tails.softplus().scalars
+        for (i, v) in tails.scalars.enumerated() {
+            let ref = Foundation_log1p(Foundation_exp(Double(v)))
+            #expect(Swift.abs(Double(softplus[i]) - ref) / ref < 4e-7, "softplus(\(v)) = \(softplus[i]), expected \(ref)")
+        }
+        // Tiny arguments keep their relative precision.
+        let tiny = Tensor([1e-7, -1e-7, 1e-20, -3e-4])
+        expectClose(tiny.tanh().scalars, [1e-7, -1e-7, 1e-20, -2.9999999e-4], atol: 0, rtol: 1e-6)
+        expectClose(tiny.elu().scalars, [1e-7, -9.9999995e-8, 1e-20, -2.99955e-4], atol: 0, rtol: 1e-6)
+        let exps = Tensor([.infinity, -.infinity, .nan]).exp().scalars
+        #expect(exps[0] == .infinity && exps[1] == 0 && exps[2].isNaN)
+        #expect(Tensor([.nan]).elu().item.isNaN && Tensor([.nan]).tanh().item.isNaN && Tensor([.nan]).sigmoid().item.isNaN)
+        #expect(Tensor([.infinity, -.infinity]).tanh().scalars == [1, -1])
     }
 
     @Test func largeTensorsUseTheParallelPath() {

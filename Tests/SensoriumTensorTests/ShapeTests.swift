@@ -48,6 +48,12 @@ private func referencePermute(_ x: Tensor, _ perm: [Int]) -> [Float] {
         expectGradients([z]) { $0[0].unsqueezed(axis: 0) }
     }
 
+    @Test func expandGradientSumsBack() {
+        let x = Tensor.randomNormal([3, 1, 2], generator: RandomGenerator(seed: 13), requiresGrad: true)
+        #expect(x.expanded(to: [2, 3, 4, 2]).shape == [2, 3, 4, 2])
+        expectGradients([x]) { $0[0].expanded(to: [2, 3, 4, 2]) }
+    }
+
     // MARK: Permute
 
     @Test func permuteValues() {

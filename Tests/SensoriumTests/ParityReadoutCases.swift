@@ -2,7 +2,9 @@ import Foundation
 import Sensorium
 import SensoriumTestSupport
 
-/// The readout and shifter parity cases, mapped onto the SDK's readout ops.
+/// The readout and shifter parity cases, run through the SDK's modules: `FullGaussian2d` (with the
+/// fused sample-and-dot op) and `MLPShifter`, holding the fixture's tensors as their parameters so
+/// that the suite's gradient checks see the modules' gradients.
 extension ParityCase {
     /// `full_gaussian2d`: x (N,C,H,W), mu (1,n,1,2), sigma (1,n,2,2 | 1,n,1,2 | 1,n,1,1),
     /// features (1,C,1,n), bias (n), optional shift (N,2) and noise (N,n,1,2).
@@ -10,38 +12,52 @@ extension ParityCase {
         guard let x = t["x"], let mu = t["mu"], let sigma = t["sigma"], let features = t["features"] else {
             throw FixtureError.malformed("full_gaussian2d: x, mu, sigma and features are required")
         }
-        let batch = x.shape[0], neurons = mu.shape[1]
-        // Grid positions (N, n, 1, 2): mu in eval; mu + sigma · noise in training.
-        var grid = mu.expanded(to: [batch, neurons, 1, 2])
-        if (params["mode"] as? String) == "train_with_noise" {
-            guard let noise = t["noise"] else { throw FixtureError.malformed("full_gaussian2d: train_with_noise needs noise") }
-            switch params["gauss_type"] as? String ?? "full" {
-            case "full":
-                // grid[m,n,0,c] = sum_d sigma[0,n,c,d] * noise[m,n,0,d] + mu
-                let s = sigma.reshaped([1, neurons, 2, 2])
-                let z = noise.reshaped([batch, neurons, 1, 2])
-                grid = (s * z).sum(axis: 3).reshaped([batch, neurons, 1, 2]) + mu
-            default:
-                grid = noise * sigma + mu
-            }
+        let typeName = params["gauss_type"] as? String ?? "full"
+        guard let covariance = GaussianCovariance(rawValue: typeName) else {
+            throw FixtureError.malformed("full_gaussian2d: unknown gauss_type \(typeName)")
         }
-        grid = grid.clamped(min: -1, max: 1)
-        if let shift = t["shift"] { grid = grid + shift.reshaped([batch, 1, 1, 2]) }
-        let sampled = gridSample(x, grid: grid, paddingMode: .zeros, alignCorners: true)   // (N, C, n, 1)
-        let channels = x.shape[1]
-        var out = (sampled.reshaped([batch, channels, neurons]) * features.reshaped([1, channels, neurons])).sum(axis: 1)
-        if let bias = t["bias"] { out = out + bias }
-        return out
+        guard (params["align_corners"] as? NSNumber)?.boolValue ?? true else {
+            throw FixtureError.malformed("full_gaussian2d: only align_corners=True is supported")
+        }
+        let batch = x.shape[0], neurons = mu.shape[1]
+        let readout = FullGaussian2d(inputChannels: x.shape[1], neuronCount: neurons, covariance: covariance,
+                                     positions: .free(), bias: t["bias"] != nil, generator: RandomGenerator(seed: 0))
+        // The module's parameters become the fixture's tensors (same keys and shapes as the reference).
+        readout.freePositions = mu
+        readout.sigma = sigma
+        readout.featureWeights = features
+        if let bias = t["bias"] { readout.bias = bias }
+        let noise: Tensor?
+        switch params["mode"] as? String ?? "eval" {
+        case "eval":
+            readout.eval()
+            noise = nil
+        case "train_with_noise":
+            readout.train()
+            guard let n = t["noise"] else { throw FixtureError.malformed("full_gaussian2d: train_with_noise needs noise") }
+            noise = n.reshaped([batch, neurons, 2])
+        case let other:
+            throw FixtureError.malformed("full_gaussian2d: unknown mode \(other)")
+        }
+        return readout.predictFrames(x, shift: t["shift"], noise: noise)
     }
 
     /// `mlp_shifter`: Linear + Tanh layers, parameters `mlp_<index>_weight|bias`.
     func mlpShifterCase(_ t: [String: Tensor]) throws -> Tensor {
-        guard var h = t["pupil_center"] else { throw FixtureError.malformed("mlp_shifter: pupil_center missing") }
+        guard let pupil = t["pupil_center"] else { throw FixtureError.malformed("mlp_shifter: pupil_center missing") }
         let layers = Int((params["shift_layers"] as? NSNumber)?.intValue ?? 0)
+        var linears: [Linear] = []
         for layer in 0..<layers {
-            guard let w = t["mlp_\(2 * layer)_weight"] else { throw FixtureError.malformed("mlp_shifter: mlp_\(2 * layer)_weight missing") }
-            h = linear(h, weight: w, bias: t["mlp_\(2 * layer)_bias"]).tanh()
+            guard let w = t["mlp_\(2 * layer)_weight"] else {
+                throw FixtureError.malformed("mlp_shifter: mlp_\(2 * layer)_weight missing")
+            }
+            linears.append(Linear(weight: w, bias: t["mlp_\(2 * layer)_bias"]))
         }
-        return h
+        let shifter = MLPShifter(linearLayers: linears)
+        // The module's keys are the reference's (`mlp.0.weight`, ...).
+        let keys = shifter.namedParameters().map(\.path)
+        let expected = (0..<layers).flatMap { ["mlp.\(2 * $0).weight"] + (t["mlp_\(2 * $0)_bias"] != nil ? ["mlp.\(2 * $0).bias"] : []) }
+        guard keys == expected else { throw FixtureError.malformed("mlp_shifter: module keys \(keys), expected \(expected)") }
+        return shifter(pupil)
     }
 }

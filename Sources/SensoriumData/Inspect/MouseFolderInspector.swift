@@ -113,6 +113,15 @@ public enum MouseFolderInspector {
     /// values (nil: all of them; 0: metadata only). `clipFrames`: trials shorter than this are
     /// reported (80, the baselines' clip length).
     public static func inspect(path: String, scanTrials: Int? = nil, clipFrames: Int = 80) -> MouseFolderReport {
+        var report = collect(path: path, scanTrials: scanTrials, clipFrames: clipFrames)
+        // Most serious first, stable within a severity.
+        report.problems = report.problems.enumerated()
+            .sorted { $0.element.severity != $1.element.severity ? $0.element.severity > $1.element.severity : $0.offset < $1.offset }
+            .map(\.element)
+        return report
+    }
+
+    static func collect(path: String, scanTrials: Int?, clipFrames: Int) -> MouseFolderReport {
         let layout = MouseLayout(root: path)
         var report = MouseFolderReport(path: layout.root)
         func problem(_ s: MouseFolderProblem.Severity, _ p: String, _ m: String) {
@@ -121,7 +130,6 @@ public enum MouseFolderInspector {
         func problem(_ e: MouseDataError, _ s: MouseFolderProblem.Severity = .error) {
             problem(s, e.path, "expected \(e.expected), found \(e.found)")
         }
-        defer { report.problems.sort { $0.severity > $1.severity } }
 
         guard MouseFiles.isDirectory(layout.root) else {
             problem(.error, layout.root, "expected a mouse folder (data/, meta/), found " + (MouseFiles.exists(layout.root) ? "a file" : "nothing"))

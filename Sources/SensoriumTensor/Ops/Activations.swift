@@ -9,16 +9,6 @@ public enum GELUApproximation: String, Sendable, CaseIterable {
     case tanh
 }
 
-/// Logistic function without overflow for large |x|.
-@inlinable @inline(__always)
-func stableSigmoid(_ x: Float) -> Float {
-    if x >= 0 {
-        return 1 / (1 + expf(-x))
-    }
-    let e = expf(x)
-    return e / (1 + e)
-}
-
 @usableFromInline struct ReLUFunction: PointwiseFunction {
     @usableFromInline init() {}
     @inlinable func value(_ x: Float) -> Float { x < 0 ? 0 : x }
@@ -27,29 +17,48 @@ func stableSigmoid(_ x: Float) -> Float {
 
 @usableFromInline struct SigmoidFunction: PointwiseFunction {
     @usableFromInline init() {}
-    @inlinable func value(_ x: Float) -> Float { stableSigmoid(x) }
+    @inlinable func value(_ x: Float) -> Float { value(SIMD8(repeating: x))[0] }
     @inlinable func derivative(_ x: Float, _ y: Float) -> Float { y * (1 - y) }
+    // 1 / (1 + e^-x) has no cancellation; e^-x overflowing to inf gives exactly 0.
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { 1 / (1 + simdExp(-x)) }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { y * (1 - y) }
 }
 
 @usableFromInline struct TanhFunction: PointwiseFunction {
     @usableFromInline init() {}
-    @inlinable func value(_ x: Float) -> Float { tanhf(x) }
+    @inlinable func value(_ x: Float) -> Float { value(SIMD8(repeating: x))[0] }
     @inlinable func derivative(_ x: Float, _ y: Float) -> Float { 1 - y * y }
+    // tanh|x| = -t / (t + 2) with t = e^(-2|x|) - 1 in (-1, 0]: accurate near 0, never overflows.
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let magnitude = x.replacing(with: -x, where: x .< 0)
+        let t = simdExpm1(-2 * magnitude)
+        let result = -t / (t + 2)
+        return result.replacing(with: -result, where: x .< 0)
+    }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { 1 - y * y }
 }
 
 @usableFromInline struct ELUFunction: PointwiseFunction {
     @usableFromInline let alpha: Float
     @usableFromInline init(alpha: Float) { self.alpha = alpha }
-    @inlinable func value(_ x: Float) -> Float { x > 0 ? x : alpha * expm1f(x) }
+    @inlinable func value(_ x: Float) -> Float { value(SIMD8(repeating: x))[0] }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { derivative(SIMD8(repeating: x), SIMD8(repeating: y))[0] }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        (alpha * simdExpm1(x)).replacing(with: x, where: x .> 0)
+    }
     // PyTorch's elu_backward uses alpha·e^x for x <= 0, so the gradient at 0 is alpha.
-    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { x > 0 ? 1 : alpha * expf(x) }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> {
+        (alpha * simdExp(x)).replacing(with: 1, where: x .> 0)
+    }
 }
 
 @usableFromInline struct SiLUFunction: PointwiseFunction {
     @usableFromInline init() {}
-    @inlinable func value(_ x: Float) -> Float { x * stableSigmoid(x) }
-    @inlinable func derivative(_ x: Float, _ y: Float) -> Float {
-        let s = stableSigmoid(x)
+    @inlinable func value(_ x: Float) -> Float { value(SIMD8(repeating: x))[0] }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { derivative(SIMD8(repeating: x), SIMD8(repeating: y))[0] }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { x / (1 + simdExp(-x)) }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> {
+        let s = 1 / (1 + simdExp(-x))
         return s * (1 + x * (1 - s))
     }
 }
@@ -58,15 +67,20 @@ func stableSigmoid(_ x: Float) -> Float {
     @usableFromInline let beta: Float
     @usableFromInline let threshold: Float
     @usableFromInline init(beta: Float, threshold: Float) { self.beta = beta; self.threshold = threshold }
-    @inlinable func value(_ x: Float) -> Float {
+    @inlinable func value(_ x: Float) -> Float { value(SIMD8(repeating: x))[0] }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { derivative(SIMD8(repeating: x), SIMD8(repeating: y))[0] }
+    // log(1 + e^z) = max(z, 0) + log1p(e^-|z|): never overflows, and keeps its relative precision
+    // for very negative z (where the result is about e^z).
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let z = beta * x
-        if z > threshold { return x }
-        // log(1 + e^z) = max(z, 0) + log1p(e^-|z|), which never overflows.
-        return (Swift.max(z, 0) + log1pf(expf(-Swift.abs(z)))) / beta
+        let magnitude = z.replacing(with: -z, where: z .< 0)
+        let positive = z.replacing(with: 0, where: z .< 0)
+        let result = (positive + simdLog1pNonNegative(simdExp(-magnitude))) / beta
+        return result.replacing(with: x, where: z .> threshold)
     }
-    @inlinable func derivative(_ x: Float, _ y: Float) -> Float {
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> {
         let z = beta * x
-        return z > threshold ? 1 : stableSigmoid(z)
+        return (1 / (1 + simdExp(-z))).replacing(with: 1, where: z .> threshold)
     }
 }
 

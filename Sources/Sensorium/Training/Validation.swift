@@ -1,0 +1,105 @@
+import SensoriumTensor
+import SensoriumMetrics
+
+/// The validation score of a model: the reference's early-stopping objective.
+public struct ValidationResult: Sendable, Equatable, Codable {
+    /// Neuron-weighted mean single-trial correlation over all mice (the objective).
+    public var correlation: Double
+    /// Mean correlation of each mouse, in the order the mice first appeared.
+    public var perMouse: [MouseScore]
+    /// Number of batches scored.
+    public var batches: Int
+
+    /// One mouse's score.
+    public struct MouseScore: Sendable, Equatable, Codable {
+        /// The mouse.
+        public var mouse: String
+        /// Its mean single-trial correlation over neurons.
+        public var correlation: Double
+        /// Number of neurons.
+        public var neurons: Int
+    }
+}
+
+/// Accumulates the single-trial correlation (the paper's eq. 1) of predictions against targets,
+/// per mouse, over batches: per neuron over all trials and frames pooled, skipping the first
+/// `skipFrames` frames of every clip (the reference's `skip=50`).
+///
+/// Predictions `(B, T', N)` are aligned with the last `T'` of the `T` target frames; the frames
+/// scored are the last `min(T', T − skipFrames)`.
+public struct SingleTrialCorrelationAccumulator {
+    /// Frames dropped at the start of every clip.
+    public let skipFrames: Int
+    private var mice: [String] = []
+    private var accumulators: [String: CorrelationAccumulator] = [:]
+    /// Number of batches added.
+    public private(set) var batches = 0
+
+    /// An empty accumulator.
+    public init(skipFrames: Int = defaultSkipFrames) {
+        precondition(skipFrames >= 0, "SingleTrialCorrelationAccumulator: negative skipFrames \(skipFrames)")
+        self.skipFrames = skipFrames
+    }
+
+    /// Adds one batch of a mouse.
+    public mutating func add(mouse: String, predictions: Tensor, targets: Tensor) {
+        precondition(predictions.rank == 3 && targets.rank == 3 && predictions.shape[0] == targets.shape[0]
+                     && predictions.shape[2] == targets.shape[2] && predictions.shape[1] <= targets.shape[1],
+                     "SingleTrialCorrelationAccumulator.add: predictions \(predictions.shape) must be (B, T', N) and targets \(targets.shape) (B, T, N) with T' ≤ T")
+        let b = targets.shape[0], t = targets.shape[1], tp = predictions.shape[1], n = targets.shape[2]
+        let frames = min(tp, t - skipFrames)
+        guard frames > 0 else { return }
+        if accumulators[mouse] == nil {
+            mice.append(mouse)
+            accumulators[mouse] = CorrelationAccumulator(neurons: n)
+        }
+        precondition(accumulators[mouse]!.neurons == n,
+                     "SingleTrialCorrelationAccumulator.add: mouse \(mouse) had \(accumulators[mouse]!.neurons) neurons, this batch has \(n)")
+        batches += 1
+        targets.withUnsafeBufferPointer { r in
+            predictions.withUnsafeBufferPointer { p in
+                for s in 0..<b {
+                    let rStart = (s * t + (t - frames)) * n
+                    let pStart = (s * tp + (tp - frames)) * n
+                    accumulators[mouse]!.add(responses: UnsafeBufferPointer(rebasing: r[rStart..<(rStart + frames * n)]),
+                                             predictions: UnsafeBufferPointer(rebasing: p[pStart..<(pStart + frames * n)]),
+                                             rows: frames)
+                }
+            }
+        }
+    }
+
+    /// Per-neuron correlations of every mouse, in order of first appearance.
+    public func perNeuron() -> [(mouse: String, correlations: [Float])] {
+        mice.map { ($0, accumulators[$0]!.correlations()) }
+    }
+
+    /// The neuron-weighted mean over mice, and each mouse's mean.
+    public func result() -> ValidationResult {
+        let all = perNeuron()
+        let scores = all.map { entry -> ValidationResult.MouseScore in
+            let mean = entry.correlations.isEmpty ? 0 : entry.correlations.reduce(0.0) { $0 + Double($1) } / Double(entry.correlations.count)
+            return .init(mouse: entry.mouse, correlation: mean, neurons: entry.correlations.count)
+        }
+        return ValidationResult(correlation: all.isEmpty ? 0 : neuronWeightedMean(all.map(\.correlations)),
+                                perMouse: scores, batches: batches)
+    }
+}
+
+/// The validation single-trial correlation of `model` on `data`'s validation batches, computed in
+/// evaluation mode without gradients (the mode is restored afterwards).
+public func validationCorrelation<Model: TrainableModel, Data: TrainingData>(
+    of model: Model, on data: Data, skipFrames: Int = defaultSkipFrames
+) throws -> ValidationResult where Model.Batch == Data.Batch {
+    let wasTraining = model.isTraining
+    model.eval()
+    defer { model.train(wasTraining) }
+    var accumulator = SingleTrialCorrelationAccumulator(skipFrames: skipFrames)
+    try withNoGrad {
+        try data.forEachValidationBatch { batch in
+            let predictions = model.forward(batch)
+            accumulator.add(mouse: batch.mouse, predictions: predictions, targets: batch.targetTensor())
+        }
+    }
+    return accumulator.result()
+}

@@ -1,0 +1,219 @@
+import SensoriumTensor
+import SensoriumLayers
+
+/// One readout per mouse, keyed by the mouse's data key (PyTorch's `ModuleDict` of readouts):
+/// state-dictionary keys read `<key>.<parameter>`, so a model property `readout` of this type
+/// gives `readout.<mouse>.features`-style keys, as in the SENSORIUM 2023 models.
+public final class PerMouseReadouts: Module {
+    /// The data keys, in insertion order.
+    public private(set) var keys: [String] = []
+    private var readouts: [String: any Readout] = [:]
+
+    /// Readouts for the given (data key, readout) pairs; keys must be unique and contain no `"."`.
+    public init(_ entries: [(key: String, readout: any Readout)] = []) {
+        super.init()
+        for entry in entries { insert(entry.readout, for: entry.key) }
+    }
+
+    /// Adds (or replaces) the readout of `key`.
+    public func insert(_ readout: any Readout, for key: String) {
+        precondition(!key.isEmpty && !key.contains("."), "PerMouseReadouts: data key '\(key)' must be non-empty and contain no '.'")
+        if readouts[key] == nil { keys.append(key) }
+        readouts[key] = readout
+    }
+
+    /// The readout of `key`, if any.
+    public subscript(key: String) -> (any Readout)? { readouts[key] }
+
+    /// Number of mice.
+    public var count: Int { keys.count }
+
+    override public func directItems() -> [(key: String, item: ModuleItem)] {
+        keys.map { ($0, .module(readouts[$0]!)) }
+    }
+
+    private func readout(_ key: String) -> any Readout {
+        guard let r = readouts[key] else {
+            preconditionFailure("PerMouseReadouts: no readout for data key '\(key)'; known keys: \(keys)")
+        }
+        return r
+    }
+
+    /// Runs the readout of `dataKey` on core features (N, C, T, H, W) with an optional shift (N, T, 2).
+    public func callAsFunction(_ features: Tensor, dataKey: String, shift: Tensor? = nil) -> Tensor {
+        readout(dataKey).callAsFunction(features, shift: shift)
+    }
+
+    /// The regulariser of the readout of `dataKey`.
+    public func regularizer(dataKey: String) -> Tensor { readout(dataKey).regularizer() }
+
+    /// Sets the bias of each mouse's readout from its mean responses (neurons), for the keys given.
+    public func initializeBiases(meanResponses: [String: Tensor]) {
+        for (key, mean) in meanResponses { readout(key).initializeBias(meanResponses: mean) }
+    }
+
+    override public var extraDescription: String { "\(keys.count) mice" }
+}
+
+/// One shifter per mouse, keyed by data key (keys `<key>.<parameter>`, e.g.
+/// `shifter.<mouse>.mlp.0.weight` under a model property `shifter`).
+public final class PerMouseShifters: Module {
+    /// The data keys, in insertion order.
+    public private(set) var keys: [String] = []
+    private var shifters: [String: any Shifter] = [:]
+
+    /// Shifters for the given (data key, shifter) pairs.
+    public init(_ entries: [(key: String, shifter: any Shifter)] = []) {
+        super.init()
+        for entry in entries { insert(entry.shifter, for: entry.key) }
+    }
+
+    /// MLP shifters (the baseline: 3 layers, 5 hidden channels) for each data key.
+    public static func mlp(dataKeys: [String], inputFeatures: Int = 2, hiddenChannels: Int = 5, layers: Int = 3,
+                           generator: RandomGenerator) -> PerMouseShifters {
+        let result = PerMouseShifters()
+        for key in dataKeys {
+            result.insert(MLPShifter(inputFeatures: inputFeatures, hiddenChannels: hiddenChannels, layers: layers,
+                                     generator: generator), for: key)
+        }
+        return result
+    }
+
+    /// Adds (or replaces) the shifter of `key`.
+    public func insert(_ shifter: any Shifter, for key: String) {
+        precondition(!key.isEmpty && !key.contains("."), "PerMouseShifters: data key '\(key)' must be non-empty and contain no '.'")
+        if shifters[key] == nil { keys.append(key) }
+        shifters[key] = shifter
+    }
+
+    /// The shifter of `key`, if any.
+    public subscript(key: String) -> (any Shifter)? { shifters[key] }
+
+    /// Number of mice.
+    public var count: Int { keys.count }
+
+    override public func directItems() -> [(key: String, item: ModuleItem)] {
+        keys.map { ($0, .module(shifters[$0]!)) }
+    }
+
+    private func shifter(_ key: String) -> any Shifter {
+        guard let s = shifters[key] else {
+            preconditionFailure("PerMouseShifters: no shifter for data key '\(key)'; known keys: \(keys)")
+        }
+        return s
+    }
+
+    /// The grid shift of `dataKey` for a pupil centre (…, 2).
+    public func callAsFunction(_ pupilCenter: Tensor, dataKey: String) -> Tensor { shifter(dataKey).callAsFunction(pupilCenter) }
+
+    /// The regulariser of the shifter of `dataKey`.
+    public func regularizer(dataKey: String) -> Tensor { shifter(dataKey).regularizer() }
+
+    override public var extraDescription: String { "\(keys.count) mice" }
+}
+
+/// What a per-mouse Gaussian readout needs to know about one mouse.
+public struct MouseNeurons {
+    /// The data key.
+    public var key: String
+    /// Number of neurons.
+    public var count: Int
+    /// Cortical coordinates (neurons, ≥ 2) (`cell_motor_coordinates`), for predicted positions.
+    public var coordinates: Tensor?
+    /// One match id per neuron, for sharing features or positions across mice.
+    public var matchIDs: [Int]?
+
+    /// Describes one mouse.
+    public init(key: String, count: Int, coordinates: Tensor? = nil, matchIDs: [Int]? = nil) {
+        self.key = key
+        self.count = count
+        self.coordinates = coordinates
+        self.matchIDs = matchIDs
+    }
+}
+
+/// The settings of the per-mouse Gaussian readouts (the reference's `readout_dict`).
+public struct GaussianReadoutConfiguration: Sendable, Codable, Equatable {
+    /// Covariance type (baseline: full).
+    public var covariance: GaussianCovariance
+    /// Range of free initial positions (baseline: 0.2).
+    public var initMuRange: Float
+    /// Initial spread (baseline: 1).
+    public var initSigma: Float
+    /// Per-neuron bias (baseline: true).
+    public var bias: Bool
+    /// L1 weight on the features (baseline: 0).
+    public var featureRegularization: Float
+    /// Network predicting positions from cortical coordinates (baseline: 2 → 30 → 2, tanh); nil
+    /// for free (or shared) positions.
+    public var positionNetwork: PositionNetworkConfiguration?
+    /// Share one position network across mice (`share_transform`).
+    public var shareTransform: Bool
+    /// Share positions across mice by match id (`share_grid`; needs match ids, no position network).
+    public var shareGrid: Bool
+    /// Share features across mice by match id (`share_features`).
+    public var shareFeatures: Bool
+
+    /// The SENSORIUM 2023 baseline settings by default.
+    public init(covariance: GaussianCovariance = .full, initMuRange: Float = 0.2, initSigma: Float = 1, bias: Bool = true,
+                featureRegularization: Float = 0, positionNetwork: PositionNetworkConfiguration? = .init(),
+                shareTransform: Bool = false, shareGrid: Bool = false, shareFeatures: Bool = false) {
+        self.covariance = covariance
+        self.initMuRange = initMuRange
+        self.initSigma = initSigma
+        self.bias = bias
+        self.featureRegularization = featureRegularization
+        self.positionNetwork = positionNetwork
+        self.shareTransform = shareTransform
+        self.shareGrid = shareGrid
+        self.shareFeatures = shareFeatures
+    }
+}
+
+extension PerMouseReadouts {
+    /// One ``FullGaussian2d`` per mouse, built as the reference's `MultipleFullGaussian2d`: positions
+    /// from each mouse's cortical coordinates (optionally one shared network), or free, or shared
+    /// by match id; features per mouse or shared by match id (the first mouse owns shared tensors).
+    public static func fullGaussian2d(inputChannels: Int, mice: [MouseNeurons],
+                                      configuration: GaussianReadoutConfiguration = .init(),
+                                      generator: RandomGenerator) -> PerMouseReadouts {
+        let c = configuration
+        precondition(!(c.shareGrid && c.positionNetwork != nil),
+                     "PerMouseReadouts.fullGaussian2d: shareGrid and a position network cannot both be set")
+        func ids(_ mouse: MouseNeurons) -> [Int] {
+            guard let ids = mouse.matchIDs else {
+                preconditionFailure("PerMouseReadouts.fullGaussian2d: mouse '\(mouse.key)' needs match ids for sharing")
+            }
+            return ids
+        }
+        let allIDs = (c.shareGrid || c.shareFeatures) ? mice.flatMap(ids) : []
+        let sharedPositions = c.shareGrid ? SharedPositions(matchIDs: allIDs, initRange: c.initMuRange, generator: generator) : nil
+        let sharedFeatures = c.shareFeatures ? SharedFeatures(matchIDs: allIDs, channels: inputChannels) : nil
+        var sharedNetwork: Sequential?
+        let result = PerMouseReadouts()
+        for mouse in mice {
+            let positions: GaussianPositionSource
+            if let network = c.positionNetwork {
+                guard let coordinates = mouse.coordinates else {
+                    preconditionFailure("PerMouseReadouts.fullGaussian2d: mouse '\(mouse.key)' needs cortical coordinates for the position network")
+                }
+                if c.shareTransform, let shared = sharedNetwork {
+                    positions = .sharedNetwork(coordinates: coordinates, network: shared, configuration: network)
+                } else {
+                    positions = .cortex(coordinates: coordinates, network: network)
+                }
+            } else if let sharedPositions {
+                positions = .matched(ids: ids(mouse), positions: sharedPositions)
+            } else {
+                positions = .free(initRange: c.initMuRange)
+            }
+            let features: GaussianFeatureSource = sharedFeatures.map { .matched(ids: ids(mouse), features: $0) } ?? .own
+            let readout = FullGaussian2d(inputChannels: inputChannels, neuronCount: mouse.count, covariance: c.covariance,
+                                         positions: positions, features: features, initSigma: c.initSigma, bias: c.bias,
+                                         featureRegularization: c.featureRegularization, generator: generator)
+            if c.shareTransform, sharedNetwork == nil { sharedNetwork = readout.positionNetwork as? Sequential }
+            result.insert(readout, for: mouse.key)
+        }
+        return result
+    }
+}
