@@ -121,9 +121,10 @@ class Model(nn.Module):
         self.shifter = MLPShifter()
 
     def forward(self, x, pupil):
+        """x: (N, 3, T, H, W); pupil: (N, T', 2) for the T' output frames."""
         f = self.core(x)                                         # (N, C, T', H, W)
         n, t = f.shape[0], f.shape[2]
-        shift = self.shifter(pupil[:, -t:, :].reshape(n * t, 2))
+        shift = self.shifter(pupil.reshape(n * t, 2))
         y = self.readout(f, shift)
         return (F.elu(y) + 1).view(n, t, -1)
 
@@ -184,9 +185,9 @@ def factorized_small(args):
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
     x = torch.randn(batch, 3, frames, 36, 64)
-    pupil = torch.randn(batch, frames, 2)
     out_frames = frames - 10 - 6 - 6
-    target = torch.poisson(torch.full((batch, out_frames, neurons), 0.5))
+    pupil = torch.randn(batch, out_frames, 2)
+    target = torch.rand(batch, out_frames, neurons)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -207,7 +208,7 @@ def factorized_paper(args):
     model = Model([64, 64, 64], neurons)
     model.eval()
     x = torch.randn(batch, 3, frames, 36, 64)
-    pupil = torch.randn(batch, frames, 2)
+    pupil = torch.randn(batch, frames - 22, 2)
 
     def step():
         with torch.no_grad():
