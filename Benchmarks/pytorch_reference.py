@@ -234,21 +234,29 @@ def readout_8k(args):
     return step, None
 
 
+def first_nan_frame(a):
+    """The first frame (last axis) at which any element is NaN; the frame count when none is."""
+    bad = np.isnan(a.reshape(-1, a.shape[-1])).any(0)
+    return int(np.argmax(bad)) if bad.any() else a.shape[-1]
+
+
 class SyntheticMouseClips(torch.utils.data.Dataset):
-    """Random 40-frame clips of the train tier of a SENSORIUM 2023 mouse folder, normalised the way
-    the Swift loader does: video (x - mean) / std, responses / std (std floored at 1% of its mean),
-    behaviour and pupil centre (x - mean) / std, behaviour appended to the video as channels."""
+    """Random 40-frame clips of the train tier of a SENSORIUM 2023 mouse folder, normalised as the
+    Swift loader (and neuralpredictors' NeuroNormalizer) does, on whole trials: videos and pupil
+    centre (x - mean) / std, behaviour x / std, responses x * precision (1 / std, floored at 1% of
+    the mean std); behaviour appended to the video as two channels."""
 
     def __init__(self, root, frames=40):
         self.root, self.frames = root, frames
         tiers = np.load(os.path.join(root, "meta/trials/tiers.npy"))
         self.trials = [i for i, t in enumerate(tiers) if str(t) == "train"]
-        stats = lambda f, s: np.load(os.path.join(root, "meta/statistics", f, "all", s + ".npy")).astype(np.float32)
-        self.video_mean, self.video_std = stats("videos", "mean"), stats("videos", "std")
-        std = stats("responses", "std")
-        self.response_scale = 1.0 / np.maximum(std, 0.01 * std.mean())
-        self.behavior_mean, self.behavior_std = stats("behavior", "mean"), stats("behavior", "std")
-        self.pupil_mean, self.pupil_std = stats("pupil_center", "mean"), stats("pupil_center", "std")
+        stat = lambda f, s: np.load(os.path.join(root, "meta/statistics", f, "all", s + ".npy"))
+        self.video_mean, self.video_std = stat("videos", "mean"), stat("videos", "std")
+        std = stat("responses", "std")
+        threshold = 0.01 * np.nanmean(std)
+        self.response_precision = np.where(std > threshold, 1 / std, 1 / threshold).astype(np.float32)
+        self.behavior_precision = (1 / stat("behavior", "std")).astype(np.float32)
+        self.pupil_mean, self.pupil_std = stat("pupil_center", "mean"), stat("pupil_center", "std")
 
     def __len__(self):
         return len(self.trials)
@@ -258,26 +266,25 @@ class SyntheticMouseClips(torch.utils.data.Dataset):
 
     def __getitem__(self, k):
         i = self.trials[k]
-        video = self.load("videos", i)             # (H, W, T)
-        responses = self.load("responses", i)      # (neurons, T)
-        behavior = self.load("behavior", i)        # (2, T)
-        pupil = self.load("pupil_center", i)       # (2, T)
-        length = int(np.isfinite(responses[0]).sum())
+        video = (self.load("videos", i) - self.video_mean) / self.video_std            # (H, W, T)
+        responses = self.load("responses", i) * self.response_precision               # (neurons, T)
+        behavior = self.load("behavior", i) * self.behavior_precision                 # (2, T)
+        pupil = (self.load("pupil_center", i) - self.pupil_mean) / self.pupil_std     # (2, T)
+        length = min(first_nan_frame(a) for a in (video, responses, behavior, pupil))
         start = np.random.randint(0, max(length - self.frames, 1))
         s = slice(start, start + self.frames)
-        v = ((video[..., s] - self.video_mean) / self.video_std).astype(np.float32)
-        v = np.transpose(v, (2, 0, 1))[None]       # (1, T, H, W)
-        b = ((behavior[:, s] - self.behavior_mean.reshape(-1, 1)) / self.behavior_std.reshape(-1, 1)).astype(np.float32)
-        bc = np.broadcast_to(b[:, :, None, None], (2,) + v.shape[1:])
-        inputs = np.concatenate([v, bc], axis=0)
-        r = (responses[:, s] * self.response_scale.reshape(-1, 1)).T.astype(np.float32)
-        p = ((pupil[:, s] - self.pupil_mean.reshape(-1, 1)) / self.pupil_std.reshape(-1, 1)).T.astype(np.float32)
-        return torch.from_numpy(np.ascontiguousarray(inputs)), torch.from_numpy(r), torch.from_numpy(p)
+        v = np.transpose(video[..., s], (2, 0, 1))[None]                              # (1, T, H, W)
+        b = np.broadcast_to(behavior[:, s, None, None], (2,) + v.shape[1:])
+        inputs = np.concatenate([v, b], axis=0)                                       # (3, T, H, W)
+        return (torch.from_numpy(np.ascontiguousarray(inputs)),
+                torch.from_numpy(np.ascontiguousarray(responses[:, s].T)),            # (T, neurons)
+                torch.from_numpy(np.ascontiguousarray(behavior[:, s])),               # (2, T)
+                torch.from_numpy(np.ascontiguousarray(pupil[:, s])))                  # (2, T)
 
 
 def loader(args):
     if not args.mouse:
-        sys.exit("loader: pass --mouse DIR (a synthetic mouse written by `sensorium-bench loader`)")
+        sys.exit("loader: pass --mouse DIR (the synthetic mouse folder that `sensorium-bench loader` prints)")
     dataset = SyntheticMouseClips(args.mouse)
     batch = 4
     dl = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=0, drop_last=True)
