@@ -31,6 +31,10 @@ let workloads: [Workload] = [
     Workload(name: "readout-8k", defaultRuns: 5,
              summary: "FullGaussian2d readout alone, 8,000 neurons, forward + backward", run: readout8k),
     Workload(name: "loader", defaultRuns: 3, summary: "clips per second from a synthetic mouse on disk", run: loaderWorkload),
+    // Diagnostics (not part of the table).
+    Workload(name: "core-layers", defaultRuns: 3,
+             summary: "diagnostic: each convolution of factorized-small's core, forward and backward separately",
+             run: coreLayers),
 ]
 
 nonisolated(unsafe) let generator = RandomGenerator(seed: 1)
@@ -67,6 +71,49 @@ func convSpatial(runs: Int, options: BenchOptions, report: inout Report) {
 
 func convTemporal(runs: Int, options: BenchOptions, report: inout Report) {
     convLayer(kernel: [7, 1, 1], padding: [0], runs: runs, report: &report)
+}
+
+/// Forward and backward of every convolution of factorized-small's core, timed separately.
+func coreLayers(runs: Int, options: BenchOptions, report: inout Report) {
+    let batch = 4
+    var frames = 40, inChannels = 3
+    var layers: [JSON] = []
+    for (l, k) in [11, 7, 7].enumerated() {
+        let c = 32
+        let shapes: [(String, [Int], [Int], [Int])] = [
+            ("L\(l) spatial \(inChannels)->\(c) (1,\(k),\(k))", [batch, inChannels, frames, 36, 64], [c, inChannels, 1, k, k], [0, k / 2, k / 2]),
+            ("L\(l) temporal \(c)->\(c) (\(k),1,1)", [batch, c, frames, 36, 64], [c, c, k, 1, 1], [0]),
+        ]
+        for (label, input, kernel, padding) in shapes {
+            let x = Tensor.randomNormal(input, generator: generator, requiresGrad: l > 0)
+            let w = Tensor.randomNormal(kernel, std: 0.05, generator: generator, requiresGrad: true)
+            let b = Tensor.zeros([c], requiresGrad: true)
+            var y = conv3d(x, weight: w, bias: b, padding: padding)
+            let g = Tensor.randomNormal(y.shape, generator: generator)
+            var forward = Timing(), backward = Timing()
+            y.backward(g)
+            for _ in 0..<runs {
+                x.zeroGrad(); w.zeroGrad(); b.zeroGrad()
+                let f = Timing.measure(runs: 1, warmup: 0) { y = conv3d(x, weight: w, bias: b, padding: padding) }
+                let bw = Timing.measure(runs: 1, warmup: 0) { y.backward(g) }
+                forward.wall += f.wall; forward.cpu += f.cpu
+                backward.wall += bw.wall; backward.cpu += bw.cpu
+            }
+            let positions = y.count / (batch * c)
+            let flops = 2 * Double(batch * c * positions) * Double(w.count / c)
+            let backwardFlops = (x.requiresGrad ? 2 : 1) * flops
+            layers.append(.object([
+                ("layer", .string(label)), ("output", .string("\(y.shape)")),
+                ("forward_s", .number(median(forward.wall))), ("forward_cpu_s", .number(median(forward.cpu))),
+                ("backward_s", .number(median(backward.wall))), ("backward_cpu_s", .number(median(backward.cpu))),
+                ("forward_gflop_per_cpu_s", .number(flops / median(forward.cpu) / 1e9)),
+                ("backward_gflop_per_cpu_s", .number(backwardFlops / median(backward.cpu) / 1e9)),
+            ]))
+        }
+        inChannels = c
+        frames -= k - 1
+    }
+    report.add("layers", .array(layers))
 }
 
 // MARK: The factorized model
