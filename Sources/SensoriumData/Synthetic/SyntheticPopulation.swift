@@ -77,7 +77,7 @@ final class SyntheticPopulation: @unchecked Sendable {
                 x: x, y: y, z: z,
                 centerRow: (gy + 1) / 2 * Double(height - 1), centerColumn: (gx + 1) / 2 * Double(width - 1),
                 gridX: gx, gridY: gy,
-                orientation: g.uniform(0, Double.pi), period: period, sigma: 0.45 * period * g.uniform(0.9, 1.2),
+                orientation: g.uniform(0, Double.pi), period: period, sigma: 0.4 * period * g.uniform(0.9, 1.2),
                 aspect: g.uniform(0.6, 1.0), phase: g.uniform(0, 2 * Double.pi),
                 isComplex: isComplex, direction: g.chance(0.3) ? (g.chance(0.5) ? 1 : -1) : 0,
                 latency: g.uniform(2.5, 4.0),
