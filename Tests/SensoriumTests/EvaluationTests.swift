@@ -166,6 +166,16 @@ final class ResponseEchoModel: Module, TrainableModel {
         // The report survives JSON.
         let decoded = try JSONDecoder().decode(EvaluationReport.self, from: JSONEncoder().encode(report))
         #expect(decoded == report)
+        // results.json: the demo's keys.
+        let results = report.results(trainSeconds: 12.5)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(results.jsonString().utf8)) as? [String: Any])
+        for key in ["main", "bonus", "train_seconds", "eval_seconds", "bonus_families", "validation"] {
+            #expect(object[key] != nil, "results.json lacks \(key)")
+        }
+        let main = try #require(object["main"] as? [String: Double])
+        #expect(Set(main.keys) == ["single_trial", "to_average", "ceiling_single_trial", "ceiling_to_average"])
+        #expect(abs(main["ceiling_single_trial"]! - report.ceilingGroups!["main"]!.singleTrial) < 1e-12)
+        #expect(results.bonusFamilies.count == 3)
     }
 
     @Test func aModelPredictingTooFewFramesIsAnError() throws {
