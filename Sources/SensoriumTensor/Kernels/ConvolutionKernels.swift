@@ -1,7 +1,8 @@
 // GEMM drivers for 3-D convolution (1-D and 2-D go through the same code with unit leading axes).
 //
 // Depth-wise convolutions (one input channel per group) use direct kernels
-// (DepthwiseConvolution.swift). Otherwise, three lowerings:
+// (DepthwiseConvolution.swift), temporal (kT,1,1) kernels one deep GEMM per frame
+// (TemporalConvolution.swift). Otherwise, three lowerings:
 // - Pointwise-in-space kernels (kH = kW = 1, unit spatial and temporal stride, no spatial padding):
 //   1×1×1 and temporal (k,1,1) convolutions. Output frame t reads input frame t + kt·dT − pT for
 //   every tap, and the frames of one channel are contiguous, so each tap is a plain GEMM on shifted
@@ -72,6 +73,8 @@ enum ConvolutionKernels {
                         bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
         if DepthwiseConvolution.applies(g) {
             DepthwiseConvolution.forward(g, x: x, weight: weight, bias: bias, out: out)
+        } else if TemporalConvolution.applies(g) {
+            TemporalConvolution.forward(g, x: x, weight: weight, bias: bias, out: out)
         } else if isPointwiseInSpace(g) {
             pointwiseForward(g, x: x, weight: weight, bias: bias, out: out)
         } else if isFrameShifted(g) {
@@ -160,11 +163,17 @@ enum ConvolutionKernels {
         if DepthwiseConvolution.applies(g) {
             DepthwiseConvolution.backward(g, x: x, weight: weight, gradOut: gradOut, gradInput: gradInput,
                                           gradWeight: gradWeight)
+        } else if TemporalConvolution.applies(g) {
+            TemporalConvolution.backward(g, x: x, weight: weight, gradOut: gradOut, gradInput: gradInput,
+                                         gradWeight: gradWeight)
         } else if isPointwiseInSpace(g) {
             if let gradWeight { pointwiseWeightGradient(g, x: x, gradOut: gradOut, gradWeight: gradWeight) }
             if let gradInput { pointwiseInputGradient(g, weight: weight, gradOut: gradOut, gradInput: gradInput) }
         } else if isFrameShifted(g) {
-            frameBackward(g, x: x, weight: weight, gradOut: gradOut, gradInput: gradInput, gradWeight: gradWeight)
+            if let gradWeight { frameWeightGradient(g, x: x, gradOut: gradOut, gradWeight: gradWeight) }
+            if let gradInput, !frameInputGradient(g, weight: weight, gradOut: gradOut, gradInput: gradInput) {
+                frameBackward(g, x: x, weight: weight, gradOut: gradOut, gradInput: gradInput, gradWeight: nil)
+            }
         } else {
             columnBackward(g, x: x, weight: weight, gradOut: gradOut, gradInput: gradInput, gradWeight: gradWeight)
         }
