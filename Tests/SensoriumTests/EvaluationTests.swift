@@ -178,6 +178,17 @@ final class ResponseEchoModel: Module, TrainableModel {
         #expect(results.bonusFamilies.count == 3)
     }
 
+    @Test func ensemblesAreEvaluatedLikeAnyModel() throws {
+        let dataset = try TinyMouse.dataset()
+        let model = try VideoModel(configuration: TinyMouse.modelConfiguration(seed: 31), datasets: [dataset])
+        let options = EvaluationOptions(mainTiers: [.finalTestMain], bonusTiers: [], validationTier: nil, groundTruthCeiling: false)
+        let single = try Evaluation.evaluate(model, datasets: [dataset], options: options)
+        let ensemble = try Evaluation.evaluate(Ensemble([model, model]), datasets: [dataset], options: options)
+        #expect(abs(single.summary.mainTrack!.singleTrial - ensemble.summary.mainTrack!.singleTrial) < 1e-6)
+        #expect(abs(single.summary.mainTrack!.toAverage - ensemble.summary.mainTrack!.toAverage) < 1e-6)
+        #expect(single.summary.bonusTrack == nil && single.ceiling == nil)
+    }
+
     @Test func aModelPredictingTooFewFramesIsAnError() throws {
         let dataset = try TinyMouse.dataset()
         #expect(throws: EvaluationError.self) { try Evaluation.evaluate(ResponseEchoModel(lastFrames: 20), datasets: [dataset]) }
