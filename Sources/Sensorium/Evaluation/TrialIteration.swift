@@ -1,0 +1,86 @@
+import Foundation
+import SensoriumTensor
+import SensoriumData
+
+/// Why a model could not be evaluated or run for predictions.
+public enum EvaluationError: Error, CustomStringConvertible, Equatable {
+    /// The model predicts fewer frames than the scored window of a trial needs.
+    case predictionTooShort(mouse: String, trial: Int, frames: Int, predicted: Int, skipFrames: Int)
+    /// A trial too short for the model to predict anything.
+    case trialTooShort(mouse: String, trial: Int, frames: Int, needed: Int)
+    /// The model returned predictions of the wrong shape.
+    case wrongPredictionShape(mouse: String, trial: Int, shape: [Int], expected: String)
+    /// A file could not be read or written.
+    case file(path: String, message: String)
+
+    public var description: String {
+        switch self {
+        case let .predictionTooShort(mouse, trial, frames, predicted, skip):
+            return "mouse \(mouse), trial \(trial): the model predicts \(predicted) of \(frames) frames, fewer than the \(frames - skip) frames scored after skipping \(skip); its burn-in must not exceed \(skip) frames"
+        case let .trialTooShort(mouse, trial, frames, needed):
+            return "mouse \(mouse), trial \(trial): \(frames) frames, the model needs at least \(needed)"
+        case let .wrongPredictionShape(mouse, trial, shape, expected):
+            return "mouse \(mouse), trial \(trial): the model returned predictions of shape \(shape), expected \(expected)"
+        case let .file(path, message):
+            return "\(path): \(message)"
+        }
+    }
+}
+
+/// One whole trial run through a model: the batch (responses time-major `(1, L, N)`) and the
+/// predictions `(L', N)` for its last `L'` frames.
+struct PredictedTrial {
+    let batch: MouseBatch
+    let trial: Int
+    let tier: MouseTier
+    /// (L', N) row-major, aligned with the last L' frames.
+    let predictions: [Float]
+    let predictedFrames: Int
+    var frames: Int { batch.frames }
+    var neurons: Int { batch.neuronCount }
+}
+
+/// Runs a model over whole trials of one mouse, one trial per batch (the reference's submission
+/// loader: batch size 1, trials cut to their true length, capped at `maxFrames`), in evaluation
+/// mode without gradients, with the next trials read ahead on a background thread.
+func forEachPredictedTrial<Model: TrainableModel>(
+    _ model: Model, dataset: MouseDataset, trials: [(trial: Int, tier: MouseTier)], maxFrames: Int?,
+    minimumFrames: Int, prefetch: Int, _ body: (PredictedTrial) throws -> Void
+) throws where Model.Batch == MouseBatch {
+    guard !trials.isEmpty else { return }
+    let loader = MouseLoader(dataset: dataset, tier: trials[0].tier, batchSize: 1, mode: .fullTrials(maxFrames: maxFrames),
+                             shuffle: false, generator: RandomGenerator(seed: 0))
+    // One plan per trial, in the given order (a loader plans its own tier in ascending order only).
+    guard let template = loader.planEpoch().first else { return }
+    let plans = trials.map { entry -> BatchPlan in
+        var plan = template
+        plan.mouseIndex = 0
+        plan.trials = [entry.trial]
+        plan.draws = [0]
+        return plan
+    }
+    let stream = BatchStream(plans: plans, makers: [loader.maker], prefetch: max(prefetch, 0), workers: 1)
+    defer { stream.cancel() }
+    let wasTraining = model.isTraining
+    model.eval()
+    defer { model.train(wasTraining) }
+    for entry in trials {
+        guard let batch = try stream.next() else { break }
+        guard batch.frames >= minimumFrames else {
+            throw EvaluationError.trialTooShort(mouse: dataset.name, trial: entry.trial, frames: batch.frames, needed: minimumFrames)
+        }
+        let output = withNoGrad { model.forward(batch) }
+        guard output.rank == 3, output.shape[0] == 1, output.shape[2] == batch.neuronCount, output.shape[1] <= batch.frames else {
+            throw EvaluationError.wrongPredictionShape(mouse: dataset.name, trial: entry.trial, shape: output.shape,
+                                                       expected: "(1, ≤ \(batch.frames), \(batch.neuronCount))")
+        }
+        try body(PredictedTrial(batch: batch, trial: entry.trial, tier: entry.tier, predictions: output.scalars,
+                                predictedFrames: output.shape[1]))
+    }
+}
+
+/// The smallest trial length a model can run on (its burn-in plus one frame), when known.
+func minimumTrialFrames<Model: TrainableModel>(_ model: Model) -> Int {
+    if let video = model as? VideoModel { return video.burnInFrames + 1 }
+    return 1
+}

@@ -1,0 +1,331 @@
+import Foundation
+import SensoriumTensor
+import SensoriumLayers
+import SensoriumReadouts
+import SensoriumData
+
+/// What a ``VideoModel`` built from a ``VideoModelConfiguration`` is made of: the configuration and
+/// the mice (data keys and neuron counts), enough to rebuild the model before loading its weights.
+/// Stored as JSON in the model's checkpoints.
+public struct VideoModelArchitecture: Codable, Sendable, Equatable {
+    /// One mouse of the model.
+    public struct Mouse: Codable, Sendable, Equatable {
+        /// Data key (the mouse folder's name).
+        public var name: String
+        /// Number of neurons.
+        public var neurons: Int
+
+        public init(name: String, neurons: Int) {
+            self.name = name
+            self.neurons = neurons
+        }
+    }
+
+    /// Marks the JSON as a video model description.
+    public var format: String
+    /// The built-in parts.
+    public var configuration: VideoModelConfiguration
+    /// The mice, in readout order.
+    public var mice: [Mouse]
+
+    /// The format name stored in ``format``.
+    public static let formatName = "sensorium.video_model"
+
+    public init(configuration: VideoModelConfiguration, mice: [Mouse]) {
+        self.format = VideoModelArchitecture.formatName
+        self.configuration = configuration
+        self.mice = mice
+    }
+
+    /// The architecture as JSON (sorted keys).
+    public func jsonString() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(self) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Decodes an architecture; nil when `json` is not one (for example a trainer configuration).
+    public static func fromJSON(_ json: String) -> VideoModelArchitecture? {
+        guard let a = try? JSONDecoder().decode(VideoModelArchitecture.self, from: Data(json.utf8)),
+              a.format == formatName else { return nil }
+        return a
+    }
+}
+
+/// A neural predictive model of mouse V1 responses to videos, as the SENSORIUM 2023 baselines
+/// (`sensorium_2023`'s `VideoFiringRateEncoder`): a shared ``Core``, one ``Readout`` and one
+/// ``Shifter`` per mouse, and an output nonlinearity.
+///
+/// **Forward** on a clip `(B, C, T, H, W)` of mouse `m` with pupil centre `(B, 2, T)`:
+/// 1. the core gives features `(B, C', T', H', W')`, `T' = T − core.burnInFrames`;
+/// 2. the shifter of `m` maps the pupil centre of the **last `T'` frames**, `(B, T', 2)`, to a
+///    per-frame grid shift;
+/// 3. the readout of `m` samples the features (shifted) and gives `(B, T', neurons)`;
+/// 4. the output nonlinearity (`ELU + 1` in the baselines) makes rates positive, unless the
+///    readout applies its own.
+///
+/// Output frame `t'` is aligned with input frame `T − T' + t'`: predictions cover the last `T'`
+/// frames of the clip, and losses and metrics compare them with the last `T'` target frames.
+///
+/// State-dictionary keys are the reference model's (`core.features.layer0.conv_spatial.weight`,
+/// `readout.<mouse>._features`, `shifter.<mouse>.mlp.0.weight`), except where our module tree
+/// differs; ``pytorchKeyMapping`` is the one table of those differences (see ``StateKeyMapping``).
+///
+/// ```swift
+/// let mice = try folders.map { try MouseDataset(path: $0) }
+/// let model = try VideoModel(configuration: .factorizedBaseline, datasets: mice)
+/// let trainer = Trainer(model: model, data: MouseTrainingData(datasets: mice))
+/// trainer.metadata = model.checkpointMetadata
+/// try trainer.fit()
+/// let report = try Evaluation.evaluate(model, datasets: mice)
+/// print(report.summary.formatted())
+/// ```
+public final class VideoModel: Module, TrainableModel {
+    public typealias Batch = MouseBatch
+
+    /// The shared core.
+    public let core: any Core
+    /// One readout per mouse (keys `readout.<mouse>.…`).
+    public let readout: PerMouseReadouts
+    /// One shifter per mouse (keys `shifter.<mouse>.…`), or nil.
+    public let shifter: PerMouseShifters?
+    /// The output nonlinearity applied after readouts that do not apply one (nil: none).
+    public let outputNonlinearity: (any UnaryLayer)?
+    /// The configuration and mice the model was built from (nil for a hand-assembled model).
+    @Transient public private(set) var architecture: VideoModelArchitecture?
+    /// The generator the model was initialised from and that readouts (position sampling) and
+    /// dropout draw from in training.
+    @Transient public private(set) var generator: RandomGenerator
+    /// Further generators of hand-written parts (saved in training checkpoints with ``generator``).
+    @Transient public var extraGenerators: [RandomGenerator] = []
+
+    override public class var keyOverrides: [String: String] { ["outputNonlinearity": "output_nonlinearity"] }
+
+    /// A model from its parts.
+    ///
+    /// - Parameters:
+    ///   - core: any ``Core``.
+    ///   - readouts: one readout per mouse; each must expect `core.outputChannels` channels.
+    ///   - shifters: one shifter per mouse of `readouts`, or nil.
+    ///   - outputNonlinearity: applied after readouts that do not apply their own (nil: linear).
+    ///   - generator: the generator the parts draw from in training (readout sampling, dropout);
+    ///     saved in training checkpoints.
+    public init(core: any Core, readouts: PerMouseReadouts, shifters: PerMouseShifters? = nil,
+                outputNonlinearity: (any UnaryLayer)? = ELUPlusOne(), generator: RandomGenerator) {
+        for key in readouts.keys {
+            let r = readouts[key]!
+            precondition(r.inputChannels == core.outputChannels,
+                         "VideoModel: the readout of \(key) expects \(r.inputChannels) channels, the core gives \(core.outputChannels)")
+            if let shifters { precondition(shifters[key] != nil, "VideoModel: no shifter for mouse \(key)") }
+        }
+        self.core = core
+        self.readout = readouts
+        self.shifter = shifters
+        self.outputNonlinearity = outputNonlinearity
+        self.generator = generator
+        super.init()
+    }
+
+    /// A model built from a configuration for the given mice, with fresh weights (seeded by
+    /// `configuration.seed`). Mice without coordinates get zero coordinates, which is fine when
+    /// the weights (including `source_grid`) are loaded afterwards. Readout biases are left at
+    /// their initial values; ``init(configuration:datasets:)`` also sets them from data.
+    public convenience init(configuration: VideoModelConfiguration, mice: [MouseNeurons]) throws {
+        precondition(!mice.isEmpty, "VideoModel: needs at least one mouse")
+        for m in mice {
+            guard !m.key.isEmpty, !m.key.contains(".") else {
+                throw VideoModelError.incompatibleData("the mouse name '\(m.key)' is used as a state-dictionary key and must be non-empty without '.'")
+            }
+            guard m.count > 0 else { throw VideoModelError.incompatibleData("mouse \(m.key) has no neurons") }
+            if let c = m.coordinates, c.rank != 2 || c.shape[0] != m.count || c.shape[1] < 2 {
+                throw VideoModelError.incompatibleData("the coordinates of mouse \(m.key) must be (\(m.count), ≥ 2), got \(c.shape)")
+            }
+        }
+        if Set(mice.map(\.key)).count != mice.count {
+            throw VideoModelError.incompatibleData("mouse names must be unique, got \(mice.map(\.key))")
+        }
+        let g = RandomGenerator(seed: configuration.seed)
+        let core = configuration.core.makeCore(generator: g)
+        let readouts = try VideoModel.makeReadouts(configuration.readout, inputChannels: core.outputChannels, mice: mice, generator: g)
+        var shifters: PerMouseShifters?
+        if configuration.shifter != .none {
+            let s = PerMouseShifters()
+            for m in mice { s.insert(configuration.shifter.makeShifter(generator: g)!, for: m.key) }
+            shifters = s
+        }
+        self.init(core: core, readouts: readouts, shifters: shifters,
+                  outputNonlinearity: configuration.outputNonlinearity.makeLayer(), generator: g)
+        architecture = VideoModelArchitecture(configuration: configuration,
+                                              mice: mice.map { .init(name: $0.key, neurons: $0.count) })
+    }
+
+    /// The reference's construction from data (`make_video_model`): one readout and shifter per
+    /// dataset (named by its folder), readout positions predicted from `cell_motor_coordinates`,
+    /// and readout biases set to the mean normalised response of
+    /// `configuration.biasInitializationTrials` random training trials of each mouse.
+    ///
+    /// Throws when the core's input channels differ from the datasets' or a mouse name cannot be
+    /// a key.
+    public convenience init(configuration: VideoModelConfiguration, datasets: [MouseDataset]) throws {
+        guard !datasets.isEmpty else { throw VideoModelError.incompatibleData("no mouse datasets given") }
+        for d in datasets where d.options.inputChannels != configuration.core.inputChannels {
+            throw VideoModelError.incompatibleData(
+                "mouse \(d.name) gives \(d.options.inputChannels) input channels (frame\(d.options.behaviorAsChannels ? " + behaviour" : "")\(d.options.pupilCenterAsChannels ? " + pupil centre" : "")), the \(configuration.core.typeName) core expects \(configuration.core.inputChannels)")
+        }
+        let mice = datasets.map { d in
+            MouseNeurons(key: d.name, count: d.neuronCount,
+                         coordinates: Tensor(d.cellMotorCoordinates, shape: [d.neuronCount, 3]))
+        }
+        try self.init(configuration: configuration, mice: mice)
+        if configuration.biasInitializationTrials > 0 {
+            let g = RandomGenerator(seed: configuration.seed ^ 0x5EED_B1A5)
+            for d in datasets {
+                let mean = try VideoModel.meanResponses(of: d, trials: configuration.biasInitializationTrials, generator: g)
+                readout[d.name]!.initializeBias(meanResponses: mean)
+            }
+        }
+    }
+
+    /// A model rebuilt from its architecture (fresh weights; load a state afterwards).
+    public convenience init(architecture: VideoModelArchitecture) throws {
+        try self.init(configuration: architecture.configuration,
+                      mice: architecture.mice.map { MouseNeurons(key: $0.name, count: $0.neurons) })
+    }
+
+    static func makeReadouts(_ configuration: ReadoutConfiguration, inputChannels: Int, mice: [MouseNeurons],
+                             generator g: RandomGenerator) throws -> PerMouseReadouts {
+        func coordinates(_ m: MouseNeurons) -> Tensor { m.coordinates ?? Tensor.zeros([m.count, 3]) }
+        switch configuration {
+        case .gaussian(let c):
+            if c.shareGrid || c.shareFeatures {
+                throw VideoModelError.incompatibleData("sharing positions or features across mice needs match ids, which the mouse folders do not provide; set shareGrid and shareFeatures to false")
+            }
+            let withCoordinates = mice.map { MouseNeurons(key: $0.key, count: $0.count, coordinates: coordinates($0)) }
+            return PerMouseReadouts.fullGaussian2d(inputChannels: inputChannels, mice: withCoordinates, configuration: c, generator: g)
+        case .hierarchical(let c):
+            let readouts = PerMouseReadouts()
+            for m in mice {
+                guard Set(c.levels).count == c.levels.count, c.levels.allSatisfy({ $0 > 1 && m.count / $0 >= 1 }) else {
+                    throw VideoModelError.incompatibleData("hierarchical readout levels \(c.levels) must be distinct factors > 1 with at most \(m.count) (the neurons of \(m.key))")
+                }
+                if let active = c.activeLevels, let bad = active.first(where: { !c.levels.contains($0) }) {
+                    throw VideoModelError.incompatibleData("active level \(bad) is not one of the levels \(c.levels)")
+                }
+                readouts.insert(HierarchicalGaussianReadout(
+                    inputChannels: inputChannels, neuronCount: m.count, covariance: c.covariance,
+                    positions: .cortex(coordinates: coordinates(m), network: c.positionNetwork), initSigma: c.initSigma,
+                    bias: c.bias, featureRegularization: c.featureRegularization, levels: c.levels,
+                    activeLevels: c.activeLevels, fusion: c.fusion, generator: g), for: m.key)
+            }
+            return readouts
+        case .groupedConv(let c):
+            guard c.groups > 0, inputChannels % c.groups == 0 else {
+                throw VideoModelError.incompatibleData("the grouped-conv readout needs the core channels (\(inputChannels)) divisible by its groups (\(c.groups))")
+            }
+            let readouts = PerMouseReadouts()
+            for m in mice {
+                readouts.insert(GroupedConvReadout(inputChannels: inputChannels, neuronCount: m.count, groups: c.groups,
+                                                   dropout: c.dropout, softplusBeta: c.softplusBeta,
+                                                   learnableBeta: c.learnableBeta, generator: g), for: m.key)
+            }
+            return readouts
+        }
+    }
+
+    /// The mean normalised response of every neuron over `trials` random training trials (all of
+    /// them when there are fewer), `(neurons)`.
+    public static func meanResponses(of dataset: MouseDataset, trials: Int, generator: RandomGenerator) throws -> Tensor {
+        var pool = dataset.trials(in: .train)
+        if pool.isEmpty { pool = dataset.tiers.indices.filter { dataset.tiers[$0] != .none } }
+        guard !pool.isEmpty else { throw VideoModelError.incompatibleData("mouse \(dataset.name) has no trials") }
+        // Partial Fisher–Yates: the first `count` entries become a uniform random sample.
+        let count = min(trials, pool.count)
+        for i in 0..<count {
+            let j = i + Int(generator.next() % UInt64(pool.count - i))
+            pool.swapAt(i, j)
+        }
+        let n = dataset.neuronCount
+        var sums = [Double](repeating: 0, count: n)
+        var frames = 0
+        for trial in pool.prefix(count).sorted() {
+            let t = try dataset.readTrial(trial)
+            t.responses.withUnsafeBufferPointer { r in
+                for f in 0..<t.length {
+                    let row = r.baseAddress! + f * n
+                    for j in 0..<n { sums[j] += Double(row[j]) }
+                }
+            }
+            frames += t.length
+        }
+        let scale = frames > 0 ? 1 / Double(frames) : 0
+        return Tensor(sums.map { Float($0 * scale) }, shape: [n])
+    }
+
+    // MARK: Forward
+
+    /// The mice (data keys) the model has readouts for.
+    public var mice: [String] { readout.keys }
+
+    /// Predicted responses `(B, T', neurons)` of mouse `mouse` for a video batch `(B, C, T, H, W)`
+    /// and its pupil centre `(B, 2, T)` (needed when the model has shifters). Output frame `t'` is
+    /// aligned with input frame `T − T' + t'`.
+    public func callAsFunction(video: Tensor, pupilCenter: Tensor?, mouse: String) -> Tensor {
+        precondition(video.rank == 5, "VideoModel: expected video (B, C, T, H, W), got \(video.shape)")
+        precondition(readout[mouse] != nil, "VideoModel: no readout for mouse '\(mouse)'; the model knows \(readout.keys)")
+        let features = core(video)
+        let (batch, frames, outFrames) = (video.shape[0], video.shape[2], features.shape[2])
+        var shift: Tensor?
+        if let shifter {
+            guard let pupilCenter else { preconditionFailure("VideoModel: the model has shifters and needs the pupil centre") }
+            precondition(pupilCenter.shape == [batch, 2, frames],
+                         "VideoModel: pupil centre must be (B, 2, T) = \([batch, 2, frames]) for video \(video.shape), got \(pupilCenter.shape)")
+            let last = outFrames == frames ? pupilCenter : pupilCenter.sliced(axis: 2, range: (frames - outFrames)..<frames)
+            shift = shifter(last.transposed(1, 2), dataKey: mouse)
+        }
+        let r = readout[mouse]!
+        let y = r.callAsFunction(features, shift: shift)
+        guard !r.appliesOutputNonlinearity, let outputNonlinearity else { return y }
+        return outputNonlinearity(y)
+    }
+
+    /// Predictions for a batch of clips or trials: `(B, T', neurons)`, aligned with the last `T'`
+    /// frames of the batch.
+    public func forward(_ batch: MouseBatch) -> Tensor {
+        self(video: batch.videoTensor(), pupilCenter: shifter == nil ? nil : batch.pupilCenterTensor(), mouse: batch.mouse)
+    }
+
+    /// The core's regulariser plus the batch mouse's readout and shifter regularisers (zero for the
+    /// baselines' readouts and MLP shifters, so this is the reference's core-only term there).
+    public func regularizer(for batch: MouseBatch) -> Tensor? {
+        var total = core.regularizer()
+        if readout[batch.mouse] != nil { total = total + readout.regularizer(dataKey: batch.mouse) }
+        if let shifter, shifter[batch.mouse] != nil { total = total + shifter.regularizer(dataKey: batch.mouse) }
+        return total
+    }
+
+    public var randomGenerators: [RandomGenerator] { [generator] + extraGenerators }
+
+    /// Number of frames the core consumes before its first output (`T − T'`).
+    public var burnInFrames: Int { core.burnInFrames }
+
+    /// Checks that every dataset has a readout with the right number of neurons and the model's
+    /// input channels; throws ``VideoModelError/incompatibleData(_:)`` naming the problem.
+    public func checkCompatible(with datasets: [MouseDataset]) throws {
+        for d in datasets {
+            guard let r = readout[d.name] else {
+                throw VideoModelError.incompatibleData("the model has no readout for mouse \(d.name); it knows \(readout.keys.joined(separator: ", "))")
+            }
+            guard r.neuronCount == d.neuronCount else {
+                throw VideoModelError.incompatibleData("mouse \(d.name) has \(d.neuronCount) neurons, the model's readout \(r.neuronCount)")
+            }
+            if let architecture, d.options.inputChannels != architecture.configuration.core.inputChannels {
+                throw VideoModelError.incompatibleData("mouse \(d.name) gives \(d.options.inputChannels) input channels, the core expects \(architecture.configuration.core.inputChannels)")
+            }
+        }
+    }
+
+    override public var extraDescription: String {
+        "\(readout.count) mice, burn-in \(core.burnInFrames) frames"
+    }
+}
