@@ -13,7 +13,8 @@ struct SensoriumCommand: ParsableCommand {
         """,
         version: "0.1.0",
         subcommands: [
-            SynthCommand.self, InspectCommand.self, ReportCommand.self,
+            DemoCommand.self, SynthCommand.self, InspectCommand.self, TrainCommand.self,
+            EvaluateCommand.self, PredictCommand.self, ReportCommand.self,
         ]
     )
 }
