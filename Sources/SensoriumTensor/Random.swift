@@ -4,7 +4,7 @@
 /// It is a reference type so that layers (dropout, readout sampling) and data loaders can share
 /// one stream; its state can be saved and restored for exact resumption.
 public final class RandomGenerator: RandomNumberGenerator {
-    private var s0: UInt64 = 0, s1: UInt64 = 0, s2: UInt64 = 0, s3: UInt64 = 0
+    @usableFromInline var s0: UInt64 = 0, s1: UInt64 = 0, s2: UInt64 = 0, s3: UInt64 = 0
     private var spareNormal: Float?
 
     /// A generator seeded with `seed`.
@@ -37,7 +37,7 @@ public final class RandomGenerator: RandomNumberGenerator {
     /// A new independent generator derived from this one's stream (for example one per worker).
     public func fork() -> RandomGenerator { RandomGenerator(seed: next()) }
 
-    @inline(__always)
+    @inlinable
     public func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
@@ -48,7 +48,7 @@ public final class RandomGenerator: RandomNumberGenerator {
     }
 
     /// Uniform in [0, 1).
-    @inline(__always)
+    @inlinable
     public func nextUniform() -> Float {
         Float(next() >> 40) * (1.0 / 16_777_216.0)
     }

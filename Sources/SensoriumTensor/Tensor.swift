@@ -2,6 +2,11 @@
 ///
 /// Storage is shared by tensors that are views of the same data (`reshaped`, `detached`), and freed
 /// when the last of them goes away. It is never resized.
+///
+/// Buffers of 256 KiB and more come from a caching allocator: when freed they are kept for reuse
+/// by later allocations of about the same size (a training step allocates the same buffers every
+/// step), up to ``cacheLimitBytes`` bytes, instead of being returned to the system and faulted in
+/// again page by page.
 public final class TensorStorage {
     /// Start of the buffer.
     public let pointer: UnsafeMutablePointer<Float>
@@ -9,12 +14,20 @@ public final class TensorStorage {
     public let count: Int
     private let deallocator: (() -> Void)?
     private let tracker: AllocationTracker?
+    /// Size of the cached block behind the buffer, 0 for a malloc'ed or borrowed one.
+    private let cachedBlockBytes: Int
 
     /// Allocates `count` uninitialised elements.
     public init(uninitializedCount count: Int) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride,
-                                                   alignment: 64)
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        let raw: UnsafeMutableRawPointer
+        if bytes >= StorageCache.minimumBytes {
+            (raw, cachedBlockBytes) = StorageCache.allocate(bytes)
+        } else {
+            raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            cachedBlockBytes = 0
+        }
         self.pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.deallocator = nil
         self.tracker = AllocationTracker.current
@@ -34,10 +47,17 @@ public final class TensorStorage {
         self.count = count
         self.deallocator = release
         self.tracker = nil
+        self.cachedBlockBytes = 0
     }
 
     deinit {
-        if let deallocator { deallocator() } else { UnsafeMutableRawPointer(pointer).deallocate() }
+        if let deallocator {
+            deallocator()
+        } else if cachedBlockBytes > 0 {
+            StorageCache.release(UnsafeMutableRawPointer(pointer), size: cachedBlockBytes)
+        } else {
+            UnsafeMutableRawPointer(pointer).deallocate()
+        }
         tracker?.freed(count * MemoryLayout<Float>.stride)
     }
 
@@ -45,6 +65,19 @@ public final class TensorStorage {
     @inlinable public var buffer: UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: pointer, count: count)
     }
+
+    /// Upper bound on the bytes of freed large buffers kept for reuse (1 GiB by default, or
+    /// `SENSORIUM_TENSOR_CACHE_MB` megabytes from the environment); lowering it frees the excess.
+    public static var cacheLimitBytes: Int {
+        get { StorageCache.state.withLock { $0.limit } }
+        set { StorageCache.setLimit(newValue) }
+    }
+
+    /// Bytes of freed large buffers currently kept for reuse.
+    public static var cachedBytes: Int { StorageCache.state.withLock { $0.cachedBytes } }
+
+    /// Returns every cached buffer to the system (for example after training, before a long idle phase).
+    public static func releaseCachedMemory() { StorageCache.purge() }
 }
 
 /// An N-dimensional Float32 tensor on contiguous row-major storage, with reverse-mode autodiff.

@@ -14,7 +14,7 @@ import SensoriumTensor
         #expect(report.tierCounts[.oracle] == c.oracleClips * c.repeats)
         #expect(report.trialsScanned == c.trialsPerMouse)
         let train = report.lengths[.train]
-        #expect(train?.maximum == c.paddedLength && (train?.unpadded ?? 0) >= 3)
+        #expect(train?.maximum == c.maximumLength && train?.unpadded == 0)
         #expect(report.repeats[.oracle]?.clips == c.oracleClips)
         #expect(report.repeats[.oracle]?.minRepeats == c.repeats)
         #expect(report.repeatsFromMetadata)

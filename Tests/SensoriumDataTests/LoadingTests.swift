@@ -183,3 +183,69 @@ import SensoriumTensor
         #expect(try q.next() == nil)
     }
 }
+
+@Suite struct ClipWindowTests {
+    /// The clip path (length from raw arrays, window-only normalisation) equals cutting the fully
+    /// normalised trial.
+    func expectSameWindows(_ mouse: MouseDataset, frames: Int, draws: [UInt64], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for trial in 0..<mouse.trialCount {
+            let full = try mouse.loadNormalized(trial)
+            guard full.length >= frames else { continue }
+            for draw in draws {
+                let clip = try mouse.loadClip(trial, frames: frames, draw: draw)
+                let start = try BatchMaker.clipStart(length: full.length, frames: frames, draw: draw, trial: trial, dataset: mouse)
+                let cut = MouseDataset.window(of: full, start: start, frames: frames)
+                #expect(clip.start == start, sourceLocation: sourceLocation)
+                #expect(clip.video == cut.video && clip.responses == cut.responses, sourceLocation: sourceLocation)
+                #expect(clip.behavior == cut.behavior && clip.pupil == cut.pupil, sourceLocation: sourceLocation)
+            }
+        }
+    }
+
+    @Test func windowsMatchFullNormalisation() throws {
+        let synthetic = try MouseDataset(path: tinySyntheticMouse)
+        #expect(synthetic.lengthFromRawArrays)
+        try expectSameWindows(synthetic, frames: 30, draws: [0, 17, 12345, .max])
+        let path = try MiniMouse().write()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let mini = try MouseDataset(path: path)
+        #expect(mini.lengthFromRawArrays)        // NaN and tiny response stds use the finite floor
+        try expectSameWindows(mini, frames: 3, draws: [0, 1, 2, 99])
+        let raw = try MouseDataset(path: path, options: MouseDataOptions(normalize: false))
+        try expectSameWindows(raw, frames: 3, draws: [5, 6])
+    }
+
+    @Test func statisticsThatCanMakeNaNFallBackToFullNormalisation() throws {
+        let mini = MiniMouse()
+        let path = try mini.write()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // A zero video std where the pixel equals its mean gives 0/0 = NaN at frame 3 of trial 0 only.
+        var s = mini.array([2, 3, 6]) { mini.videoStd($0[0], $0[1], $0[2]) }
+        var m = mini.array([2, 3, 6]) { mini.videoMean($0[0], $0[1], $0[2]) }
+        s[(0 * 3 + 0) * 6 + 3] = 0
+        m[(0 * 3 + 0) * 6 + 3] = mini.video(0, 0, 0, 3)
+        try NPYFile.write(NPYArray(floats: s, shape: [2, 3, 6]), to: path + "/meta/statistics/videos/all/std.npy")
+        try NPYFile.write(NPYArray(floats: m, shape: [2, 3, 6]), to: path + "/meta/statistics/videos/all/mean.npy")
+        let mouse = try MouseDataset(path: path)
+        #expect(!mouse.lengthFromRawArrays)
+        #expect(try mouse.trialLength(0) == 3)
+        #expect(try mouse.trialLength(1) == 4)     // pixel ≠ mean there: ±inf, not NaN
+        try expectSameWindows(mouse, frames: 2, draws: [0, 1, 7])
+        expectMouseError(.trialTooShort, pathSuffix: "responses/0.npy") { _ = try mouse.loadClip(0, frames: 4, draw: 0) }
+    }
+
+    @Test func clipLengthsRespectNaNStatistics() throws {
+        var mini = MiniMouse()
+        mini.lengths = [6, 6, 6, 6, 6]
+        let path = try mini.write()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var p = mini.array([2, 6]) { mini.pupilStd($0[0], $0[1]) }
+        p[1 * 6 + 4] = .nan
+        try NPYFile.write(NPYArray(floats: p, shape: [2, 6]), to: path + "/meta/statistics/pupil_center/all/std.npy")
+        let mouse = try MouseDataset(path: path)
+        #expect(mouse.statisticsNaNFrame[.pupilCenter] == 4 && mouse.lengthFromRawArrays)
+        #expect(try mouse.loadClip(0, frames: 4, draw: 3).start == 0)
+        expectMouseError(.trialTooShort, pathSuffix: "responses/2.npy") { _ = try mouse.loadClip(2, frames: 5, draw: 0) }
+        try expectSameWindows(mouse, frames: 2, draws: [0, 1])
+    }
+}

@@ -299,7 +299,8 @@ func expectMouseError(_ kind: MouseDataError.Kind, pathSuffix: String, _ body: (
         let p = mouseTempPath("file")
         _ = FileManager.default.createFile(atPath: p, contents: Data([1]))
         defer { try? FileManager.default.removeItem(atPath: p) }
-        expectMouseError(.missingFolder, pathSuffix: (p as NSString).lastPathComponent) { try open(p) }
+        // A regular file is tried as a packed mouse (MousePack) and refused as such.
+        expectMouseError(.unreadableFile, pathSuffix: (p as NSString).lastPathComponent) { try open(p) }
     }
 
     @Test func missingDataDirectory() throws {
@@ -477,5 +478,83 @@ func expectMouseError(_ kind: MouseDataError.Kind, pathSuffix: String, _ body: (
         }) { p in
             expectMouseError(.unreadableFile, pathSuffix: "responses/0.npy") { try open(p) }
         }
+    }
+}
+
+// MARK: - A mouse packed into one HDF5 file
+
+@Suite struct MousePackTests {
+    @Test func packedSyntheticMouseGivesIdenticalBatches() throws {
+        let file = mouseTempPath("packed.h5")
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try MousePack.pack(folder: tinySyntheticMouse, into: file)
+        let folder = try MouseDataset(path: tinySyntheticMouse)
+        let packed = try MouseDataset(path: file)
+        #expect(packed.name == folder.name)
+        #expect(packed.tiers == folder.tiers && packed.unitIDs == folder.unitIDs)
+        #expect(packed.cellMotorCoordinates == folder.cellMotorCoordinates)
+        #expect(packed.paddedLength == folder.paddedLength && packed.frameHeight == folder.frameHeight)
+        func bits(_ a: StatisticArray?) -> [UInt32] { a?.values.map(\.bitPattern) ?? [] }
+        #expect(bits(packed.statistics[.responses].std) == bits(folder.statistics[.responses].std))
+        #expect(bits(packed.statistics[.videos].median) == bits(folder.statistics[.videos].median))
+        #expect(packed.statistics[.videos].median?.shape == folder.statistics[.videos].median?.shape)
+        for tier in [MouseTier.oracle, .finalTestBonus] { #expect(try packed.repeatGroups(in: tier) == folder.repeatGroups(in: tier)) }
+        for mode in [ClipMode.clips(frames: 24), .fullTrials(maxFrames: nil)] {
+            let a = MouseLoader(dataset: folder, tier: .train, batchSize: 3, mode: mode, generator: RandomGenerator(seed: 8))
+            let b = MouseLoader(dataset: packed, tier: .train, batchSize: 3, mode: mode, generator: RandomGenerator(seed: 8))
+            let sa = a.epoch(prefetch: 2), sb = b.epoch(prefetch: 2, workers: 2)
+            while let x = try sa.next() {
+                let y = try #require(try sb.next())
+                #expect(x.mouse == y.mouse && x.trials == y.trials && x.starts == y.starts)
+                #expect(x.video == y.video && x.responses == y.responses)
+                #expect(x.behavior == y.behavior && x.pupilCenter == y.pupilCenter)
+            }
+            #expect(try sb.next() == nil)
+        }
+        // Ground truth and inspection work on the packed file too.
+        let trial = folder.trials(in: .oracle)[0]
+        #expect(try SyntheticGroundTruth.rates(of: packed, trial: trial) == SyntheticGroundTruth.rates(of: folder, trial: trial))
+        let report = MouseFolderInspector.inspect(path: file)
+        #expect(report.isUsable && report.trials == folder.trialCount, "\(report.problems)")
+        #expect(!report.problems.contains { $0.path.hasSuffix("config.json") })
+    }
+
+    @Test func packKeepsFloat64AndPixelGrouping() throws {
+        let mini = MiniMouse()
+        let path = try mini.write()
+        let file = mouseTempPath("mini.h5")
+        defer { try? FileManager.default.removeItem(atPath: path); try? FileManager.default.removeItem(atPath: file) }
+        let v = mini.array([2, 3, 6]) { mini.video(0, $0[0], $0[1], $0[2]) + 0.1 }.map(Double.init)
+        try NPYFile.write(NPYArray(doubles: v, shape: [2, 3, 6]), to: path + "/data/videos/0.npy")
+        try MousePack.pack(folder: path, into: file)
+        #expect(throws: MouseDataError.self) { try MousePack.pack(folder: path, into: file) }
+        try MousePack.pack(folder: path, into: file, overwrite: true)
+        let a = try MouseDataset(path: path), b = try MouseDataset(path: file)
+        for k in 0..<5 { #expect(try a.readTrial(k).video == b.readTrial(k).video) }
+        #expect(try b.repeatGroups(in: .oracle) == [[2, 3]])
+        #expect(b.name == a.name)
+    }
+
+    @Test func packedFileErrorsNameTheObject() throws {
+        let notHDF5 = mouseTempPath("plain.h5")
+        try Data("plain text".utf8).write(to: URL(fileURLWithPath: notHDF5))
+        defer { try? FileManager.default.removeItem(atPath: notHDF5) }
+        expectMouseError(.unreadableFile, pathSuffix: "plain.h5") { _ = try MouseDataset(path: notHDF5) }
+        // An HDF5 file that is not a packed mouse.
+        let other = mouseTempPath("other.h5")
+        defer { try? FileManager.default.removeItem(atPath: other) }
+        let f = try HDF5File.create(other)
+        try f.createDataset("x", values: [Float(1)], shape: [1])
+        try f.flush()
+        expectMouseError(.invalidValue, pathSuffix: "other.h5") { _ = try MouseDataset(path: other) }
+        // A packed mouse missing a trial dataset.
+        let path = try MiniMouse().write()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try FileManager.default.removeItem(atPath: path + "/data/responses/4.npy")
+        let broken = mouseTempPath("broken.h5")
+        defer { try? FileManager.default.removeItem(atPath: broken) }
+        try MousePack.pack(folder: path, into: broken)
+        expectMouseError(.missingFile, pathSuffix: "broken.h5/data/responses/4.npy") { _ = try MouseDataset(path: broken) }
+        expectMouseError(.missingFolder, pathSuffix: "nothing-here") { try MousePack.pack(folder: "/tmp/nothing-here", into: broken, overwrite: true) }
     }
 }

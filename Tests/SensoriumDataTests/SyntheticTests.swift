@@ -48,15 +48,15 @@ func npyFloats(_ path: String) throws -> (shape: [Int], values: [Float]) {
         for k in 0..<mouse.trialCount {
             let L = try mouse.trialLength(k)
             lengths.append(L)
-            #expect(L >= c.frames - c.lengthJitter && L <= c.paddedLength)
+            #expect(L >= c.frames - c.lengthJitter && L <= c.maximumLength && L < c.paddedLength)
             let r = try npyFloats(tinySyntheticMouse + "/data/responses/\(k).npy")
             #expect(r.shape == [c.neurons, c.paddedLength])
             for t in 0..<c.paddedLength { #expect(r.values[t].isNaN == (t >= L)) }
             let b = try npyFloats(tinySyntheticMouse + "/data/behavior/\(k).npy")
             #expect(b.values[c.paddedLength + L - 1].isFinite)
-            if L < c.paddedLength { #expect(b.values[c.paddedLength + L].isNaN) }
+            #expect(b.values[c.paddedLength + L].isNaN)
         }
-        #expect(lengths.contains(c.paddedLength))            // some trials have no padding at all
+        #expect(lengths.contains(c.maximumLength))
         #expect(Set(lengths).count > 2)
     }
 
@@ -126,7 +126,9 @@ func npyFloats(_ path: String) throws -> (shape: [Int], values: [Float]) {
         let median = try npyFloats(root + "/meta/statistics/responses/all/median.npy")
         #expect(mean.shape == [mouse.neuronCount, T])
         let trials = try train.map { try npyFloats(root + "/data/responses/\($0).npy").values }
-        for (n, t) in [(0, 0), (3, 17), (mouse.neuronCount - 1, T - 1)] {
+        // No trial reaches the last padded frame: its statistics are NaN, as in the real data.
+        #expect(mean.values[T - 1].isNaN && std.values[2 * T - 1].isNaN)
+        for (n, t) in [(0, 0), (3, 17), (mouse.neuronCount - 1, T - 2)] {
             let xs = trials.map { Double($0[n * T + t]) }.filter { !$0.isNaN }.sorted()
             let m = xs.reduce(0, +) / Double(xs.count)
             let s = (xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(xs.count)).squareRoot()
@@ -237,7 +239,7 @@ func npyFloats(_ path: String) throws -> (shape: [Int], values: [Float]) {
         c = .tiny
         c.lengthJitter = 40
         #expect(throws: MouseDataError.self) { try SyntheticMouseGenerator.generate(configuration: c, into: "/tmp/never") }
-        #expect(SyntheticMouseConfiguration.default.paddedLength == 312)
+        #expect(SyntheticMouseConfiguration.default.paddedLength == 313)
         #expect(SyntheticMouseConfiguration.default.trialsPerMouse == 122)
     }
 }

@@ -185,6 +185,22 @@ final class ReadoutAndShifter: Module {
         #expect(readouts.parameters().count == 2 + 2 * 3 + 2)   // shared mu, features; per mouse sigma, scales, bias; b's affine
     }
 
+    /// `shareTransform`: one position network for all mice, saved under each mouse's key.
+    @Test func sharedPositionNetwork() {
+        let mice = [MouseNeurons(key: "a", count: 3, coordinates: randn([3, 3], seed: 22)),
+                    MouseNeurons(key: "b", count: 5, coordinates: randn([5, 3], seed: 23))]
+        let config = GaussianReadoutConfiguration(shareTransform: true)
+        let readouts = PerMouseReadouts.fullGaussian2d(inputChannels: 2, mice: mice, configuration: config,
+                                                       generator: RandomGenerator(seed: 24))
+        let a = readouts["a"] as! FullGaussian2d, b = readouts["b"] as! FullGaussian2d
+        #expect(a.positionNetwork === b.positionNetwork)
+        #expect(a.sourceGrid!.shape == [3, 2] && b.sourceGrid!.shape == [5, 2])
+        let keys = Set(readouts.stateDict().keys)
+        #expect(keys.contains("a.mu_transform.0.weight") && keys.contains("b.mu_transform.2.bias"))
+        // The shared network's parameters are counted once.
+        #expect(readouts.parameters().count == 4 + 2 * 3)
+    }
+
     /// The L1 regulariser (sum or mean) and the bias initialisation.
     @Test func regularizerAndBias() {
         let readout = FullGaussian2d(inputChannels: 4, neuronCount: 3, featureRegularization: 2, generator: RandomGenerator(seed: 18))

@@ -159,6 +159,37 @@ private func expectClose(_ actual: Tensor, _ expected: [Float], atol: Float = 1e
         }
     }
 
+    @Test func parameterGradientsWithoutInputGradient() {
+        let gen = RandomGenerator(seed: 31)
+        let x = Tensor.randomNormal([4, 3, 5], generator: gen)
+        let w = Tensor.randomUniform([3], low: 0.5, high: 1.5, generator: gen, requiresGrad: true)
+        let b = Tensor.randomNormal([3], generator: gen, requiresGrad: true)
+        for training in [true, false] {
+            for r in GradientCheck.check([x, w, b], { t in
+                batchNorm(t[0], runningMean: Tensor.zeros([3]), runningVar: Tensor.ones([3]), weight: t[1], bias: t[2],
+                          training: training)
+            }) {
+                #expect(r.passed, "batchNorm training \(training): \(r)")
+            }
+        }
+        let lw = Tensor.randomUniform([5], low: 0.5, high: 1.5, generator: gen, requiresGrad: true)
+        let lb = Tensor.randomNormal([5], generator: gen)
+        for r in GradientCheck.check([x, lw, lb], { t in layerNorm(t[0], normalizedShape: [5], weight: t[1], bias: t[2]) }) {
+            #expect(r.passed, "layerNorm: \(r)")
+        }
+    }
+
+    @Test func batchNormStatisticsStayAccurateOnLongChannels() {
+        let x = Tensor.randomNormal([2, 1, 100_000], mean: 100, std: 0.5, generator: RandomGenerator(seed: 17))
+        let rm = Tensor([0]), rv = Tensor([1])
+        let y = batchNorm(x, runningMean: rm, runningVar: rv, training: true, momentum: 1)
+        var sum = 0.0, squares = 0.0
+        for v in y.scalars { sum += Double(v); squares += Double(v) * Double(v) }
+        #expect(abs(sum / 200_000) < 1e-4)
+        #expect(abs(squares / 200_000 - 1) < 1e-3)
+        #expect(abs(rm.item - 100) < 0.01 && abs(rv.item - 0.25) < 0.01)
+    }
+
     @Test func layerNormOverTwoAxesMatchesTorch() {
         let x: [Float] = [0.201528817, 0.333145708, -0.456063926, 1.22205567, -1.02552271, -0.149064153, -0.168514237, -0.659315109, -0.105644502, 0.0885805413, -0.549112141, -0.747577906, 0.394242257, -0.347641885, 1.10287642, 1.77243137, -0.480866909, 1.07788992, -0.951156974, 0.234400943, -0.346558452, -0.0758342445, -0.496820748, 1.94414401]  // shape [2, 3, 4]
         let weight: [Float] = [1.29533696, 0.69622308, 1.09346569, 1.1031884, 0.604476094, 0.709014773, 0.735121667, 0.915490031, 1.03344047, 1.08946216, 1.17346728, 0.746088922]  // shape [3, 4]

@@ -131,6 +131,13 @@ public enum MouseFolderInspector {
             problem(s, e.path, "expected \(e.expected), found \(e.found)")
         }
 
+        do {
+            try MouseStores.openIfPacked(layout.root)
+        } catch let e as MouseDataError {
+            problem(e)
+            return report
+        } catch {}
+        let packed = MouseStores.isPacked(layout.root)
         guard MouseFiles.isDirectory(layout.root) else {
             problem(.error, layout.root, "expected a mouse folder (data/, meta/), found " + (MouseFiles.exists(layout.root) ? "a file" : "nothing"))
             return report
@@ -138,7 +145,7 @@ public enum MouseFolderInspector {
         for sub in ["data", "meta", "meta/trials", "meta/neurons", "meta/statistics"] where !MouseFiles.isDirectory(layout.root + "/" + sub) {
             problem(.error, layout.root + "/" + sub, "expected the directory \(sub)/, found nothing")
         }
-        if !MouseFiles.exists(layout.root + "/config.json") {
+        if !packed && !MouseFiles.exists(layout.root + "/config.json") {
             problem(.note, layout.root + "/config.json", "absent: the reference loader writes {\"links\": {}} there on first use (needs write access)")
         }
 
@@ -170,7 +177,7 @@ public enum MouseFolderInspector {
                 continue
             }
             guard let n = report.trials else { continue }
-            let names = Set(((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { !$0.hasPrefix(".") })
+            let names = Set(MouseFiles.entries(dir))
             let missing = (0..<n).filter { !names.contains("\($0).npy") }
             if !missing.isEmpty {
                 problem(.error, dir, "expected \(n) files 0.npy … \(n - 1).npy (one per entry of tiers.npy), missing \(missing.count): "

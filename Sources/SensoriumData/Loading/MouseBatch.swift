@@ -50,55 +50,84 @@ public struct MouseBatch: Sendable {
 
     /// Assembles a batch from normalised trials and the window of each to take.
     static func assemble(mouse: MouseDataset, items: [(trial: NormalizedTrial, start: Int)], frames: Int) -> MouseBatch {
-        let n = items.count
+        var builder = MouseBatchBuilder(mouse: mouse, batchSize: items.count, frames: frames)
+        for item in items { builder.add(item.trial, start: item.start) }
+        return builder.finish()
+    }
+}
+
+/// Fills a batch one sample at a time, so that only one full trial needs to be in memory.
+struct MouseBatchBuilder {
+    let mouse: MouseDataset
+    let batchSize: Int, frames: Int, channels: Int
+    private var video: [Float], responses: [Float], behavior: [Float], pupil: [Float]
+    private var trials: [Int] = [], starts: [Int] = []
+
+    init(mouse: MouseDataset, batchSize: Int, frames: Int) {
+        self.mouse = mouse
+        self.batchSize = batchSize
+        self.frames = frames
+        channels = mouse.options.inputChannels
+        let hw = mouse.frameHeight * mouse.frameWidth
+        video = [Float](repeating: 0, count: batchSize * channels * frames * hw)
+        responses = [Float](repeating: 0, count: batchSize * frames * mouse.neuronCount)
+        behavior = [Float](repeating: 0, count: batchSize * 2 * frames)
+        pupil = [Float](repeating: 0, count: batchSize * 2 * frames)
+    }
+
+    /// Copies frames `start ..< start + frames` of `t` into the next sample.
+    mutating func add(_ t: NormalizedTrial, start: Int) {
+        let s = trials.count
+        precondition(s < batchSize, "MouseBatchBuilder: batch of \(batchSize) is full")
+        precondition(start >= 0 && start + frames <= t.length, "MouseBatchBuilder: window \(start)..<\(start + frames) outside trial \(t.index) of length \(t.length)")
         let opts = mouse.options
-        let c = opts.inputChannels
-        let h = mouse.frameHeight, w = mouse.frameWidth, hw = h * w
+        let c = channels, frames = frames
+        let hw = mouse.frameHeight * mouse.frameWidth
         let neurons = mouse.neuronCount
-        var video = [Float](repeating: 0, count: n * c * frames * hw)
-        var responses = [Float](repeating: 0, count: n * frames * neurons)
-        var behavior = [Float](repeating: 0, count: n * 2 * frames)
-        var pupil = [Float](repeating: 0, count: n * 2 * frames)
         video.withUnsafeMutableBufferPointer { vp in
-            responses.withUnsafeMutableBufferPointer { rp in
-                for (s, item) in items.enumerated() {
-                    let t = item.trial, start = item.start
-                    let sampleBase = vp.baseAddress! + s * c * frames * hw
-                    t.video.withUnsafeBufferPointer { src in
-                        ClipCopy.transposeWindow(src.baseAddress!, rows: hw, rowStride: t.videoFrames, start: start, frames: frames,
-                                                 into: sampleBase, frameStride: hw)
-                    }
-                    var channel = 1
-                    func broadcast(_ values: [Float], rowStride: Int, row: Int) {
-                        let base = sampleBase + channel * frames * hw
-                        for k in 0..<frames {
-                            (base + k * hw).update(repeating: values[row * rowStride + start + k], count: hw)
-                        }
-                        channel += 1
-                    }
-                    if opts.behaviorAsChannels {
-                        broadcast(t.behavior, rowStride: t.behaviorFrames, row: 0)
-                        broadcast(t.behavior, rowStride: t.behaviorFrames, row: 1)
-                    }
-                    if opts.pupilCenterAsChannels {
-                        broadcast(t.pupil, rowStride: t.pupilFrames, row: 0)
-                        broadcast(t.pupil, rowStride: t.pupilFrames, row: 1)
-                    }
-                    t.responses.withUnsafeBufferPointer { src in
-                        ClipCopy.transposeWindow(src.baseAddress!, rows: neurons, rowStride: t.responseFrames, start: start, frames: frames,
-                                                 into: rp.baseAddress! + s * frames * neurons, frameStride: neurons)
-                    }
-                    for row in 0..<2 {
-                        for k in 0..<frames {
-                            behavior[(s * 2 + row) * frames + k] = t.behavior[row * t.behaviorFrames + start + k]
-                            pupil[(s * 2 + row) * frames + k] = t.pupil[row * t.pupilFrames + start + k]
-                        }
-                    }
+            let sampleBase = vp.baseAddress! + s * c * frames * hw
+            t.video.withUnsafeBufferPointer { src in
+                ClipCopy.transposeWindow(src.baseAddress!, rows: hw, rowStride: t.videoFrames, start: start, frames: frames,
+                                         into: sampleBase, frameStride: hw)
+            }
+            var channel = 1
+            func broadcast(_ values: [Float], rowStride: Int, row: Int) {
+                let base = sampleBase + channel * frames * hw
+                for k in 0..<frames {
+                    (base + k * hw).update(repeating: values[row * rowStride + start + k], count: hw)
                 }
+                channel += 1
+            }
+            if opts.behaviorAsChannels {
+                broadcast(t.behavior, rowStride: t.behaviorFrames, row: 0)
+                broadcast(t.behavior, rowStride: t.behaviorFrames, row: 1)
+            }
+            if opts.pupilCenterAsChannels {
+                broadcast(t.pupil, rowStride: t.pupilFrames, row: 0)
+                broadcast(t.pupil, rowStride: t.pupilFrames, row: 1)
             }
         }
-        return MouseBatch(mouse: mouse.name, trials: items.map(\.trial.index), starts: items.map(\.start),
-                          batchSize: n, channels: c, frames: frames, height: h, width: w, neuronCount: neurons,
+        responses.withUnsafeMutableBufferPointer { rp in
+            t.responses.withUnsafeBufferPointer { src in
+                ClipCopy.transposeWindow(src.baseAddress!, rows: neurons, rowStride: t.responseFrames, start: start, frames: frames,
+                                         into: rp.baseAddress! + s * frames * neurons, frameStride: neurons)
+            }
+        }
+        for row in 0..<2 {
+            for k in 0..<frames {
+                behavior[(s * 2 + row) * frames + k] = t.behavior[row * t.behaviorFrames + start + k]
+                pupil[(s * 2 + row) * frames + k] = t.pupil[row * t.pupilFrames + start + k]
+            }
+        }
+        trials.append(t.index)
+        starts.append(t.start + start)
+    }
+
+    /// The batch (samples added so far must fill it).
+    func finish() -> MouseBatch {
+        precondition(trials.count == batchSize, "MouseBatchBuilder: \(trials.count) of \(batchSize) samples added")
+        return MouseBatch(mouse: mouse.name, trials: trials, starts: starts, batchSize: batchSize, channels: channels,
+                          frames: frames, height: mouse.frameHeight, width: mouse.frameWidth, neuronCount: mouse.neuronCount,
                           video: video, responses: responses, behavior: behavior, pupilCenter: pupil)
     }
 }

@@ -21,6 +21,14 @@ public struct BatchPlan: Sendable, Equatable {
     public var trials: [Int]
     /// One 64-bit draw per trial, turned into a start frame once the trial's length is known.
     public var draws: [UInt64]
+
+    /// A plan; `draws` must have one entry per trial.
+    public init(mouseIndex: Int = 0, trials: [Int], draws: [UInt64]) {
+        precondition(draws.count == trials.count, "BatchPlan: \(draws.count) draws for \(trials.count) trials")
+        self.mouseIndex = mouseIndex
+        self.trials = trials
+        self.draws = draws
+    }
 }
 
 /// Builds batches from plans; pure and thread-safe, used by prefetch workers.
@@ -30,24 +38,34 @@ public struct BatchMaker: Sendable {
     /// What to cut from each trial.
     public let mode: ClipMode
 
+    /// A builder of batches of `dataset`.
+    public init(dataset: MouseDataset, mode: ClipMode) {
+        self.dataset = dataset
+        self.mode = mode
+    }
+
     /// Builds the batch a plan describes.
     public func makeBatch(_ plan: BatchPlan) throws -> MouseBatch {
         switch mode {
         case .clips(let frames):
-            var items: [(trial: NormalizedTrial, start: Int)] = []
-            items.reserveCapacity(plan.trials.count)
+            // One trial in memory at a time: read, normalise, copy its window, drop it.
+            var builder = MouseBatchBuilder(mouse: dataset, batchSize: plan.trials.count, frames: frames)
             for (k, index) in plan.trials.enumerated() {
-                let t = try dataset.loadNormalized(index)
-                let start = try Self.clipStart(length: t.length, frames: frames, draw: plan.draws[k],
-                                               trial: index, dataset: dataset)
-                items.append((t, start))
+                let clip = try dataset.loadClip(index, frames: frames, draw: plan.draws[k])
+                builder.add(clip, start: 0)
             }
-            return MouseBatch.assemble(mouse: dataset, items: items, frames: frames)
+            return builder.finish()
         case .fullTrials(let maxFrames):
-            let trials = try plan.trials.map { try dataset.loadNormalized($0) }
-            var frames = trials.map(\.length).min() ?? 0
+            if plan.trials.count == 1 {
+                let t = try dataset.loadNormalized(plan.trials[0])
+                return MouseBatch.assemble(mouse: dataset, items: [(t, 0)], frames: min(t.length, maxFrames ?? .max))
+            }
+            // Lengths first (each trial read once, lengths cached), then one trial in memory at a time.
+            var frames = try plan.trials.map { try dataset.trialLength($0) }.min() ?? 0
             if let cap = maxFrames { frames = min(frames, cap) }
-            return MouseBatch.assemble(mouse: dataset, items: trials.map { ($0, 0) }, frames: frames)
+            var builder = MouseBatchBuilder(mouse: dataset, batchSize: plan.trials.count, frames: frames)
+            for index in plan.trials { builder.add(try dataset.loadNormalized(index), start: 0) }
+            return builder.finish()
         }
     }
 

@@ -47,7 +47,10 @@ public struct MouseTrial: Sendable {
 /// A trial normalised in its on-disk layout (rows, T) with its true length; internal to loaders.
 struct NormalizedTrial: Sendable {
     let index: Int
+    /// Frames available (the true length, or the window's length for a clip).
     let length: Int
+    /// First frame of the trial these arrays start at (0, or a clip's start).
+    let start: Int
     /// (height·width, videoFrames)
     let video: [Float]
     let videoFrames: Int
@@ -93,13 +96,19 @@ public final class MouseDataset: @unchecked Sendable {
     public let statistics: MouseStatistics
     let normalizer: TrialNormalizer
     let rawStatistics: [MouseField: [String: LoadedArray]]
+    /// Per field, the first frame NaN statistics end a trial at (`Int.max`: never).
+    let statisticsNaNFrame: [MouseField: Int]
+    /// Whether a normalised value is NaN exactly when its raw value or its statistics are, for
+    /// every field: then a clip's length comes from the raw arrays and only its window is normalised.
+    let lengthFromRawArrays: Bool
 
     private let lock = NSLock()
     private var lengthCache: [Int: Int] = [:]
     private var groupCache: [MouseTier: [[Int]]] = [:]
 
-    /// The mouse name (the folder's last path component).
-    public var name: String { layout.mouseName }
+    /// The mouse name (the folder's last path component; for a packed mouse, the folder it was
+    /// packed from).
+    public let name: String
     /// Number of trials (all tiers, including `none`).
     public var trialCount: Int { tiers.count }
 
@@ -115,12 +124,15 @@ public final class MouseDataset: @unchecked Sendable {
         return counts
     }
 
-    /// Opens the mouse folder at `path`, checking its layout; throws `MouseDataError` naming the
-    /// offending file, what was expected and what was found.
+    /// Opens the mouse folder at `path` (or a file written by `MousePack.pack`), checking its
+    /// layout; throws `MouseDataError` naming the offending file, what was expected and what was
+    /// found.
     public init(path: String, options: MouseDataOptions = MouseDataOptions()) throws {
         let layout = MouseLayout(root: path)
         self.layout = layout
         self.options = options
+        try MouseStores.openIfPacked(layout.root)
+        name = MouseStores.route(layout.root)?.0.mouseName ?? layout.mouseName
         guard MouseFiles.isDirectory(layout.root) else {
             throw MouseDataError(.missingFolder, path: layout.root, expected: "a mouse folder (data/, meta/)",
                                  found: MouseFiles.exists(layout.root) ? "a file" : "nothing")
@@ -159,6 +171,9 @@ public final class MouseDataset: @unchecked Sendable {
         } else {
             normalizer = .identity
         }
+        let norm = normalizer
+        statisticsNaNFrame = Dictionary(uniqueKeysWithValues: MouseField.allCases.map { ($0, norm.statisticsNaNFrame($0)) })
+        lengthFromRawArrays = MouseField.allCases.allSatisfy { norm.nanFollowsRawAndStatistics($0) }
     }
 
     // MARK: Opening checks
@@ -187,8 +202,7 @@ public final class MouseDataset: @unchecked Sendable {
         guard MouseFiles.isDirectory(dir) else {
             throw MouseDataError(.missingDirectory, path: dir, expected: "a directory of \(count) trial files 0.npy … \(count - 1).npy", found: "nothing")
         }
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        let visible = entries.filter { !$0.hasPrefix(".") }
+        let visible = MouseFiles.entries(dir)
         let names = Set(visible)
         if let missing = (0..<count).first(where: { !names.contains("\($0).npy") }) {
             throw MouseDataError(.missingFile, path: layout.trialFile(field, trial: missing),
@@ -260,16 +274,88 @@ public final class MouseDataset: @unchecked Sendable {
         }
     }
 
-    /// Reads and normalises every field of a trial, in the on-disk layout, and finds its length.
-    func loadNormalized(_ trial: Int) throws -> NormalizedTrial {
+    /// Reads the four raw arrays of a trial, checking their shapes.
+    func readRaw(_ trial: Int) throws -> [MouseField: LoadedArray] {
         try checkIndex(trial)
-        var out: [MouseField: (values: [Float], rows: Int, frames: Int)] = [:]
+        var out: [MouseField: LoadedArray] = [:]
         for field in MouseField.allCases {
             let raw = try MouseFiles.readNumeric(layout.trialFile(field, trial: trial), expected: "a numeric trial array")
             try Self.checkShape(raw, field: field, height: frameHeight, width: frameWidth, neurons: neuronCount)
-            let frames = raw.shape.last!
-            let rows = raw.values.count / frames
-            out[field] = (normalizer.apply(field, values: raw.values, rows: rows, frames: frames), rows, frames)
+            out[field] = raw
+        }
+        return out
+    }
+
+    /// Reads a trial and normalises only the window of `frames` frames a clip needs; the start
+    /// comes from `draw` once the length is known (`BatchMaker.clipStart`). Falls back to
+    /// normalising everything when statistics could create NaN by themselves (zero std, …).
+    func loadClip(_ trial: Int, frames: Int, draw: UInt64) throws -> NormalizedTrial {
+        guard lengthFromRawArrays else {
+            let t = try loadNormalized(trial)
+            let start = try BatchMaker.clipStart(length: t.length, frames: frames, draw: draw, trial: trial, dataset: self)
+            return Self.window(of: t, start: start, frames: frames)
+        }
+        let raw = try readRaw(trial)
+        var length = Int.max
+        for field in MouseField.allCases {
+            let a = raw[field]!
+            let f = a.shape.last!, rows = a.values.count / f
+            length = min(length, statisticsNaNFrame[field]!, Self.firstNaNFrame(a.values, rows: rows, frames: f, limit: length))
+        }
+        lock.lock(); lengthCache[trial] = length; lock.unlock()
+        let start = try BatchMaker.clipStart(length: length, frames: frames, draw: draw, trial: trial, dataset: self)
+        var out: [MouseField: [Float]] = [:]
+        for field in MouseField.allCases {
+            let a = raw[field]!
+            let f = a.shape.last!
+            out[field] = normalizer.apply(field, values: a.values, rows: a.values.count / f, frames: f, window: start..<(start + frames))
+        }
+        return NormalizedTrial(index: trial, length: frames, start: start, video: out[.videos]!, videoFrames: frames,
+                               responses: out[.responses]!, responseFrames: frames, behavior: out[.behavior]!, behaviorFrames: frames,
+                               pupil: out[.pupilCenter]!, pupilFrames: frames)
+    }
+
+    /// Frames `start ..< start + frames` of a normalised trial, as a trial of that length.
+    static func window(of t: NormalizedTrial, start: Int, frames: Int) -> NormalizedTrial {
+        func cut(_ v: [Float], _ rowFrames: Int) -> [Float] {
+            let rows = v.count / rowFrames
+            var out = [Float](repeating: 0, count: rows * frames)
+            for r in 0..<rows { for k in 0..<frames { out[r * frames + k] = v[r * rowFrames + start + k] } }
+            return out
+        }
+        return NormalizedTrial(index: t.index, length: frames, start: start, video: cut(t.video, t.videoFrames), videoFrames: frames,
+                               responses: cut(t.responses, t.responseFrames), responseFrames: frames,
+                               behavior: cut(t.behavior, t.behaviorFrames), behaviorFrames: frames,
+                               pupil: cut(t.pupil, t.pupilFrames), pupilFrames: frames)
+    }
+
+    /// The first frame at which any row holds NaN, for Float or Double values.
+    static func firstNaNFrame(_ values: NumericValues, rows: Int, frames: Int, limit: Int) -> Int {
+        switch values {
+        case .float(let v): return firstNaNFrame(v, rows: rows, frames: frames, limit: limit)
+        case .double(let v):
+            var best = min(frames, limit)
+            for r in 0..<rows {
+                var t = 0
+                while t < best {
+                    if v[r * frames + t].isNaN { best = t; break }
+                    t += 1
+                }
+                if best == 0 { break }
+            }
+            return best
+        }
+    }
+
+    /// Reads and normalises every field of a trial, in the on-disk layout, and finds its length.
+    func loadNormalized(_ trial: Int) throws -> NormalizedTrial {
+        let raw = try readRaw(trial)
+        var out: [MouseField: (values: [Float], rows: Int, frames: Int)] = [:]
+        for field in MouseField.allCases {
+            let a = raw[field]!
+            let frames = a.shape.last!
+            let rows = a.values.count / frames
+            out[field] = (normalizer.apply(field, values: a.values, rows: rows, frames: frames), rows, frames)
         }
         var length = Int.max
         for field in MouseField.allCases {
@@ -278,7 +364,7 @@ public final class MouseDataset: @unchecked Sendable {
         }
         lock.lock(); lengthCache[trial] = length; lock.unlock()
         let v = out[.videos]!, r = out[.responses]!, b = out[.behavior]!, p = out[.pupilCenter]!
-        return NormalizedTrial(index: trial, length: length, video: v.values, videoFrames: v.frames,
+        return NormalizedTrial(index: trial, length: length, start: 0, video: v.values, videoFrames: v.frames,
                                responses: r.values, responseFrames: r.frames, behavior: b.values, behaviorFrames: b.frames,
                                pupil: p.values, pupilFrames: p.frames)
     }

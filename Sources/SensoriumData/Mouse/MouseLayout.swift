@@ -59,16 +59,29 @@ public struct MouseLayout: Sendable {
 
 /// Helpers turning codec errors into `MouseDataError`s that name file, expectation and finding.
 enum MouseFiles {
-    static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+    // Paths inside a packed mouse (`MousePack`) are routed to its HDF5 store.
+
+    static func exists(_ path: String) -> Bool {
+        if let (store, rel) = MouseStores.route(path) { return store.exists(rel) }
+        return FileManager.default.fileExists(atPath: path)
+    }
 
     static func isDirectory(_ path: String) -> Bool {
+        if let (store, rel) = MouseStores.route(path) { return store.isDirectory(rel) }
         var isDir: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+    }
+
+    /// Names in a directory (hidden files excluded).
+    static func entries(_ path: String) -> [String] {
+        if let (store, rel) = MouseStores.route(path) { return store.entries(rel) }
+        return ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { !$0.hasPrefix(".") }
     }
 
     static func readNumeric(_ path: String, expected: String) throws -> LoadedArray {
         guard exists(path) else { throw MouseDataError(.missingFile, path: path, expected: expected, found: "no such file") }
         do {
+            if let (store, rel) = MouseStores.route(path) { return try store.readNumeric(rel, fullPath: path) }
             return try ArrayFileIO.readNumeric(path)
         } catch {
             throw mapped(error, path: path, expected: expected)
@@ -78,6 +91,7 @@ enum MouseFiles {
     static func readStrings(_ path: String, expected: String) throws -> (shape: [Int], values: [String]) {
         guard exists(path) else { throw MouseDataError(.missingFile, path: path, expected: expected, found: "no such file") }
         do {
+            if let (store, rel) = MouseStores.route(path) { return try store.readStrings(rel, fullPath: path) }
             return try ArrayFileIO.readStrings(path)
         } catch {
             throw mapped(error, path: path, expected: expected)

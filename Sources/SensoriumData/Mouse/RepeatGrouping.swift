@@ -25,7 +25,7 @@ enum RepeatGrouping {
     static func conditionKeys(_ path: String, count: Int) throws -> [String] {
         let keys: [String]
         let shape: [Int]
-        if let s = try? ArrayFileIO.readStrings(path) {
+        if let s = try? MouseFiles.readStrings(path, expected: "condition hashes") {
             keys = s.values
             shape = s.shape
         } else {

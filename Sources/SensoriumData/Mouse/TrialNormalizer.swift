@@ -125,52 +125,63 @@ struct TrialNormalizer: Sendable {
         }
     }
 
-    /// Normalises one field given as (rows, T) values in C order; the result has the same layout.
-    func apply(_ field: MouseField, values: NumericValues, rows: Int, frames: Int) -> [Float] {
+    /// Normalises one field given as (rows, T) values in C order. The result is (rows, W) for the
+    /// frames of `window` (all frames when nil), W = the window's length.
+    func apply(_ field: MouseField, values: NumericValues, rows: Int, frames: Int, window: Range<Int>? = nil) -> [Float] {
         let op = operations[field] ?? .identity
-        var out = [Float](repeating: 0, count: rows * frames)
+        let w = window ?? 0..<frames
+        precondition(w.lowerBound >= 0 && w.upperBound <= frames, "TrialNormalizer.apply: window \(w) outside \(frames) frames")
+        let g = Geometry(rows: rows, frames: frames, start: w.lowerBound, width: w.count)
+        var out = [Float](repeating: 0, count: rows * w.count)
         out.withUnsafeMutableBufferPointer { o in
             let o = o.baseAddress!
             switch (op, values) {
             case (.identity, .float(let x)):
-                x.withUnsafeBufferPointer { o.update(from: $0.baseAddress!, count: rows * frames) }
+                for r in 0..<rows { for k in 0..<g.width { o[r * g.width + k] = x[r * frames + g.start + k] } }
             case (.identity, .double(let x)):
-                for i in 0..<(rows * frames) { o[i] = Float(x[i]) }
+                for r in 0..<rows { for k in 0..<g.width { o[r * g.width + k] = Float(x[r * frames + g.start + k]) } }
             case (.subtractDivide(let mean, let std), .float(let x)):
                 if case .float(let m) = mean.values, case .float(let s) = std.values {
-                    Self.subtractDivideFloat(x, m, s, mean, std, rows, frames, o)
+                    Self.subtractDivideFloat(x, m, s, mean, std, g, o)
                 } else {
-                    Self.subtractDivideDouble(values.doubles, mean.values.doubles, std.values.doubles, mean, std, rows, frames, o)
+                    Self.subtractDivideDouble(values.doubles, mean.values.doubles, std.values.doubles, mean, std, g, o)
                 }
             case (.subtractDivide(let mean, let std), .double(let x)):
-                Self.subtractDivideDouble(x, mean.values.doubles, std.values.doubles, mean, std, rows, frames, o)
+                Self.subtractDivideDouble(x, mean.values.doubles, std.values.doubles, mean, std, g, o)
             case (.multiply(let factor), .float(let x)):
                 if case .float(let f) = factor.values {
-                    Self.multiplyFloat(x, f, factor, rows, frames, o)
+                    Self.multiplyFloat(x, f, factor, g, o)
                 } else {
-                    Self.multiplyDouble(values.doubles, factor.values.doubles, factor, rows, frames, o)
+                    Self.multiplyDouble(values.doubles, factor.values.doubles, factor, g, o)
                 }
             case (.multiply(let factor), .double(let x)):
-                Self.multiplyDouble(x, factor.values.doubles, factor, rows, frames, o)
+                Self.multiplyDouble(x, factor.values.doubles, factor, g, o)
             }
         }
         return out
     }
 
+    /// Input (rows, frames); output frames `start ..< start + width`.
+    struct Geometry {
+        let rows: Int, frames: Int, start: Int, width: Int
+        /// Output frames `0 ..< computed(covered)` have statistics; the rest are NaN.
+        func computed(_ covered: Int) -> Int { max(0, min(width, covered - start)) }
+    }
+
     private static func subtractDivideFloat(_ x: [Float], _ m: [Float], _ s: [Float], _ mv: StatisticView, _ sv: StatisticView,
-                                            _ rows: Int, _ frames: Int, _ o: UnsafeMutablePointer<Float>) {
-        let covered = min(frames, mv.timeLength, sv.timeLength)
+                                            _ g: Geometry, _ o: UnsafeMutablePointer<Float>) {
+        let n = g.computed(min(g.frames, mv.timeLength, sv.timeLength))
         x.withUnsafeBufferPointer { xp in
             m.withUnsafeBufferPointer { mp in
                 s.withUnsafeBufferPointer { sp in
-                    for r in 0..<rows {
-                        let xr = xp.baseAddress! + r * frames
-                        let mr = mp.baseAddress! + mv.rowOffset[r]
-                        let sr = sp.baseAddress! + sv.rowOffset[r]
-                        let orow = o + r * frames
-                        let ms = mv.timeStride, ss = sv.timeStride
-                        for t in 0..<covered { orow[t] = (xr[t] - mr[t * ms]) / sr[t * ss] }
-                        for t in covered..<frames { orow[t] = .nan }
+                    let ms = mv.timeStride, ss = sv.timeStride
+                    for r in 0..<g.rows {
+                        let xr = xp.baseAddress! + r * g.frames + g.start
+                        let mr = mp.baseAddress! + mv.rowOffset[r] + g.start * ms
+                        let sr = sp.baseAddress! + sv.rowOffset[r] + g.start * ss
+                        let orow = o + r * g.width
+                        for k in 0..<n { orow[k] = (xr[k] - mr[k * ms]) / sr[k * ss] }
+                        for k in n..<g.width { orow[k] = .nan }
                     }
                 }
             }
@@ -178,39 +189,86 @@ struct TrialNormalizer: Sendable {
     }
 
     private static func subtractDivideDouble(_ x: [Double], _ m: [Double], _ s: [Double], _ mv: StatisticView, _ sv: StatisticView,
-                                             _ rows: Int, _ frames: Int, _ o: UnsafeMutablePointer<Float>) {
-        let covered = min(frames, mv.timeLength, sv.timeLength)
-        for r in 0..<rows {
-            let xb = r * frames, mb = mv.rowOffset[r], sb = sv.rowOffset[r]
-            for t in 0..<covered { o[xb + t] = Float((x[xb + t] - m[mb + t * mv.timeStride]) / s[sb + t * sv.timeStride]) }
-            for t in covered..<frames { o[xb + t] = .nan }
+                                             _ g: Geometry, _ o: UnsafeMutablePointer<Float>) {
+        let n = g.computed(min(g.frames, mv.timeLength, sv.timeLength))
+        for r in 0..<g.rows {
+            let xb = r * g.frames, mb = mv.rowOffset[r], sb = sv.rowOffset[r], ob = r * g.width
+            for k in 0..<n {
+                let t = g.start + k
+                o[ob + k] = Float((x[xb + t] - m[mb + t * mv.timeStride]) / s[sb + t * sv.timeStride])
+            }
+            for k in n..<g.width { o[ob + k] = .nan }
         }
     }
 
     private static func multiplyFloat(_ x: [Float], _ f: [Float], _ fv: StatisticView,
-                                      _ rows: Int, _ frames: Int, _ o: UnsafeMutablePointer<Float>) {
-        let covered = min(frames, fv.timeLength)
+                                      _ g: Geometry, _ o: UnsafeMutablePointer<Float>) {
+        let n = g.computed(min(g.frames, fv.timeLength))
         x.withUnsafeBufferPointer { xp in
             f.withUnsafeBufferPointer { fp in
-                for r in 0..<rows {
-                    let xr = xp.baseAddress! + r * frames
-                    let fr = fp.baseAddress! + fv.rowOffset[r]
-                    let orow = o + r * frames
-                    let fs = fv.timeStride
-                    for t in 0..<covered { orow[t] = xr[t] * fr[t * fs] }
-                    for t in covered..<frames { orow[t] = .nan }
+                let fs = fv.timeStride
+                for r in 0..<g.rows {
+                    let xr = xp.baseAddress! + r * g.frames + g.start
+                    let fr = fp.baseAddress! + fv.rowOffset[r] + g.start * fs
+                    let orow = o + r * g.width
+                    for k in 0..<n { orow[k] = xr[k] * fr[k * fs] }
+                    for k in n..<g.width { orow[k] = .nan }
                 }
             }
         }
     }
 
     private static func multiplyDouble(_ x: [Double], _ f: [Double], _ fv: StatisticView,
-                                       _ rows: Int, _ frames: Int, _ o: UnsafeMutablePointer<Float>) {
-        let covered = min(frames, fv.timeLength)
-        for r in 0..<rows {
-            let xb = r * frames, fb = fv.rowOffset[r]
-            for t in 0..<covered { o[xb + t] = Float(x[xb + t] * f[fb + t * fv.timeStride]) }
-            for t in covered..<frames { o[xb + t] = .nan }
+                                       _ g: Geometry, _ o: UnsafeMutablePointer<Float>) {
+        let n = g.computed(min(g.frames, fv.timeLength))
+        for r in 0..<g.rows {
+            let xb = r * g.frames, fb = fv.rowOffset[r], ob = r * g.width
+            for k in 0..<n {
+                let t = g.start + k
+                o[ob + k] = Float(x[xb + t] * f[fb + t * fv.timeStride])
+            }
+            for k in n..<g.width { o[ob + k] = .nan }
         }
+    }
+
+    // MARK: Predicting where normalised values are NaN
+
+    /// The first frame at which the statistics of `field` alone make normalised values NaN
+    /// (`Int.max` when never): a NaN mean, std or precision, or a frame beyond per-frame statistics.
+    func statisticsNaNFrame(_ field: MouseField) -> Int {
+        switch operations[field] ?? .identity {
+        case .identity: return .max
+        case .subtractDivide(let mean, let std): return min(Self.firstNaN(mean), Self.firstNaN(std))
+        case .multiply(let factor): return Self.firstNaN(factor)
+        }
+    }
+
+    /// Whether a normalised value of `field` is NaN exactly when its raw value is NaN or its
+    /// statistics are (no 0/0, 0·∞ or ∞−∞ possible: means finite, stds and factors finite and non-zero).
+    func nanFollowsRawAndStatistics(_ field: MouseField) -> Bool {
+        func ok(_ v: NumericValues, nonZero: Bool) -> Bool {
+            v.doubles.allSatisfy { $0.isNaN || ($0.isFinite && (!nonZero || $0 != 0)) }
+        }
+        switch operations[field] ?? .identity {
+        case .identity: return true
+        case .subtractDivide(let mean, let std): return ok(mean.values, nonZero: false) && ok(std.values, nonZero: true)
+        case .multiply(let factor): return ok(factor.values, nonZero: true)
+        }
+    }
+
+    static func firstNaN(_ view: StatisticView) -> Int {
+        let values = view.values.doubles
+        if view.timeStride == 0 {
+            return view.rowOffset.contains { values[$0].isNaN } ? 0 : .max
+        }
+        var best = view.timeLength
+        for offset in Set(view.rowOffset) {
+            var t = 0
+            while t < best {
+                if values[offset + t].isNaN { best = t; break }
+                t += 1
+            }
+        }
+        return best
     }
 }

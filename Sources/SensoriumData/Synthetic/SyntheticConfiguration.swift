@@ -51,7 +51,8 @@ public struct SyntheticMouseConfiguration: Sendable, Codable, Equatable {
     /// Nominal trial length in frames at 30 Hz (300 = 10 s).
     public var frames: Int
     /// Trial lengths vary in `frames − jitter … frames + jitter`; arrays are NaN-padded to
-    /// `frames + jitter`.
+    /// `frames + jitter + 1`, so every trial ends with NaN (the starter kit's pinned
+    /// neuralpredictors fails on trials without any NaN).
     public var lengthJitter: Int
     /// Mean number of calcium events per neuron and frame; sets the noise ceiling (0.03 gives a
     /// single-trial ceiling of ≈0.3–0.5 on natural test clips, like real recordings).
@@ -86,7 +87,7 @@ public struct SyntheticMouseConfiguration: Sendable, Codable, Equatable {
     }
 
     /// The SDK's embedded default: 2 mice × 256 neurons, 50 training clips, 2 oracle clips and
-    /// 5 test clips × 10 repeats, 300 ± 12 frames of 36 × 64 (≈ 440 MB per mouse on disk).
+    /// 5 test clips × 10 repeats, 300 ± 12 frames of 36 × 64 (≈ 430 MB per mouse on disk).
     public static let `default` = SyntheticMouseConfiguration()
 
     /// A very small dataset for tests: 1 mouse, 24 neurons, 18 × 32 frames, trials of 60 ± 4
@@ -96,8 +97,11 @@ public struct SyntheticMouseConfiguration: Sendable, Codable, Equatable {
         liveTestMainClips: 1, liveTestBonusClips: 1, finalTestMainClips: 1, finalTestBonusClipsPerFamily: 1,
         noneTrials: 1, frames: 60, lengthJitter: 4)
 
-    /// Padded length T of every array.
-    public var paddedLength: Int { frames + lengthJitter }
+    /// Padded length T of every array: one frame more than the longest trial.
+    public var paddedLength: Int { frames + lengthJitter + 1 }
+
+    /// The longest trial.
+    public var maximumLength: Int { frames + lengthJitter }
 
     /// Trials per mouse.
     public var trialsPerMouse: Int {

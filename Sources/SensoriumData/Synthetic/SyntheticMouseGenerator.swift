@@ -93,9 +93,10 @@ public enum SyntheticMouseGenerator {
             clips.append(Clip(family: family, seed: planner.next(), length: length ?? randomLength()))
             for _ in 0..<repeats { specs.append(TrialSpec(tier: tier, clip: clips.count - 1)) }
         }
-        // A few training clips span the whole padded length so every frame has statistics.
+        // A few training clips have the longest length so that every frame any trial has gets
+        // statistics from several trials.
         for k in 0..<c.trainTrials {
-            addClip(.naturalMovie, tier: .train, repeats: 1, length: k < min(3, c.trainTrials) ? c.paddedLength : nil)
+            addClip(.naturalMovie, tier: .train, repeats: 1, length: k < min(3, c.trainTrials) ? c.maximumLength : nil)
         }
         for _ in 0..<c.oracleClips { addClip(.naturalMovie, tier: .oracle, repeats: c.repeats) }
         for _ in 0..<c.liveTestMainClips { addClip(.naturalMovie, tier: .liveTestMain, repeats: c.repeats) }

@@ -152,6 +152,9 @@ struct FrameLayout {
         let b = m / time, t = m - b * time
         return b * channels * time * plane + t * plane
     }
+    /// Pixels per block of the layout copies.
+    static let pixelBlock = 32
+
     /// Distance between consecutive channels of one frame.
     var channelStride: Int { time * plane }
 
@@ -161,9 +164,16 @@ struct FrameLayout {
         Parallel.forRanges(frames, minimumPerThread: max(1, 65_536 / max(1, plane * channels))) { range in
             for m in range {
                 let s = src + base(m), d = dst + m * plane * channels
-                for c in 0..<channels {
-                    let sc = s + c * cs, dc = d + c
-                    for p in 0..<plane { dc[p * channels] = sc[p] }
+                // Blocks of pixels, so the destination block stays in cache while every channel
+                // is written into it.
+                var p0 = 0
+                while p0 < plane {
+                    let p1 = Swift.min(p0 + FrameLayout.pixelBlock, plane)
+                    for c in 0..<channels {
+                        let sc = s + c * cs, dc = d + c
+                        for p in p0..<p1 { dc[p * channels] = sc[p] }
+                    }
+                    p0 = p1
                 }
             }
         }
@@ -175,9 +185,14 @@ struct FrameLayout {
         Parallel.forRanges(frames, minimumPerThread: max(1, 65_536 / max(1, plane * channels))) { range in
             for m in range {
                 let s = src + m * plane * channels, d = dst + base(m)
-                for c in 0..<channels {
-                    let sc = s + c, dc = d + c * cs
-                    for p in 0..<plane { dc[p] = sc[p * channels] }
+                var p0 = 0
+                while p0 < plane {
+                    let p1 = Swift.min(p0 + FrameLayout.pixelBlock, plane)
+                    for c in 0..<channels {
+                        let sc = s + c, dc = d + c * cs
+                        for p in p0..<p1 { dc[p] = sc[p * channels] }
+                    }
+                    p0 = p1
                 }
             }
         }

@@ -42,20 +42,12 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
                 Parallel.forRanges(channels, minimumPerThread: minimumChannels) { range in
                     for c in range {
                         var sum = 0.0
-                        for b in 0..<batch {
-                            let row = xp + (b * channels + c) * spatial
-                            var partial: Float = 0
-                            for s in 0..<spatial { partial += row[s] }
-                            sum += Double(partial)
-                        }
+                        for b in 0..<batch { sum += rowSum(xp + (b * channels + c) * spatial, spatial) }
                         let mu = sum / Double(perChannel)
                         let muF = Float(mu)
                         var squares = 0.0
                         for b in 0..<batch {
-                            let row = xp + (b * channels + c) * spatial
-                            var partial: Float = 0
-                            for s in 0..<spatial { let d = row[s] - muF; partial += d * d }
-                            squares += Double(partial)
+                            squares += rowCenteredSquares(xp + (b * channels + c) * spatial, spatial, mean: muF)
                         }
                         let v = squares / Double(perChannel)
                         mp[c] = muF
@@ -116,14 +108,10 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
                         let mu = mp[c], istd = ip[c]
                         var a = 0.0, bx = 0.0
                         for b in 0..<batch {
-                            let row = xp + (b * channels + c) * spatial, grow = gp + (b * channels + c) * spatial
-                            var pa: Float = 0, pb: Float = 0
-                            for s in 0..<spatial {
-                                pa += grow[s]
-                                pb += grow[s] * (row[s] - mu)
-                            }
-                            a += Double(pa)
-                            bx += Double(pb)
+                            let offset = (b * channels + c) * spatial
+                            let (sumG, sumGX) = rowGradientSums(gp + offset, xp + offset, spatial, mean: mu)
+                            a += sumG
+                            bx += sumGX
                         }
                         sg[c] = a
                         sgx[c] = bx * Double(istd)
@@ -226,47 +214,138 @@ public func layerNorm(_ x: Tensor, normalizedShape: [Int], weight: Tensor? = nil
     if let bias { inputs.append(bias) }
     return Tensor.recordOperation("layerNorm", result: out, inputs: inputs) { g in
         let gp = g.storage.pointer
-        var grads: [Tensor?] = []
-        if x.requiresGrad {
-            let gx = Tensor(uninitializedShape: x.shape)
-            let gxp = gx.storage.pointer
-            mean.withUnsafeBufferPointer { mp in invStd.withUnsafeBufferPointer { ip in
-                Parallel.forRanges(rows, minimumPerThread: minimumRows) { range in
-                    for r in range {
-                        let src = xp + r * width, grow = gp + r * width, dst = gxp + r * width
+        let needX = x.requiresGrad
+        let needW = weight?.requiresGrad ?? false, needB = bias?.requiresGrad ?? false
+        let gx: Tensor? = needX ? Tensor(uninitializedShape: x.shape) : nil
+        let gxp = gx?.storage.pointer
+        // Rows are split into blocks; each block accumulates its own weight/bias gradient partials.
+        let blocks = max(1, min(Parallel.threadCount, rows * width / 16_384))
+        var partialW = [Double](repeating: 0, count: needW ? blocks * width : 0)
+        var partialB = [Double](repeating: 0, count: needB ? blocks * width : 0)
+        mean.withUnsafeBufferPointer { mp in invStd.withUnsafeBufferPointer { ip in
+        partialW.withUnsafeMutableBufferPointer { pw in partialB.withUnsafeMutableBufferPointer { pb in
+            Parallel.forRanges(blocks, minimumPerThread: 1) { blockRange in
+                for block in blockRange {
+                    let accW = needW ? pw.baseAddress.map { $0 + block * width } : nil
+                    let accB = needB ? pb.baseAddress.map { $0 + block * width } : nil
+                    for r in (rows * block / blocks)..<(rows * (block + 1) / blocks) {
+                        let src = xp + r * width, grow = gp + r * width
                         let mu = mp[r], istd = ip[r]
+                        if let accW { for i in 0..<width { accW[i] += Double(grow[i] * (src[i] - mu) * istd) } }
+                        if let accB { for i in 0..<width { accB[i] += Double(grow[i]) } }
+                        guard let gxp else { continue }
+                        let dst = gxp + r * width
                         // dxhat = g * w; dx = istd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)).
                         var sumD: Float = 0, sumDX: Float = 0
-                        for i in 0..<width {
-                            let d = grow[i] * (wp?[i] ?? 1)
-                            sumD += d
-                            sumDX += d * (src[i] - mu) * istd
+                        if let wp {
+                            for i in 0..<width {
+                                let d = grow[i] * wp[i]
+                                sumD += d
+                                sumDX += d * (src[i] - mu)
+                            }
+                        } else {
+                            for i in 0..<width {
+                                sumD += grow[i]
+                                sumDX += grow[i] * (src[i] - mu)
+                            }
                         }
-                        let md = sumD / Float(width), mdx = sumDX / Float(width)
-                        for i in 0..<width {
-                            let d = grow[i] * (wp?[i] ?? 1)
-                            dst[i] = istd * (d - md - (src[i] - mu) * istd * mdx)
+                        let md = sumD / Float(width), mdx = sumDX * istd * istd / Float(width)
+                        if let wp {
+                            for i in 0..<width { dst[i] = istd * (grow[i] * wp[i] - md - (src[i] - mu) * mdx) }
+                        } else {
+                            for i in 0..<width { dst[i] = istd * (grow[i] - md - (src[i] - mu) * mdx) }
                         }
                     }
                 }
-            }}
-            grads.append(gx)
-        } else {
-            grads.append(nil)
-        }
-        let needW = weight?.requiresGrad ?? false, needB = bias?.requiresGrad ?? false
-        var gw = [Double](repeating: 0, count: needW ? width : 0)
-        var gb = [Double](repeating: 0, count: needB ? width : 0)
-        if needW || needB {
-            for r in 0..<rows {
-                let src = xp + r * width, grow = gp + r * width
-                let mu = mean[r], istd = invStd[r]
-                if needW { for i in 0..<width { gw[i] += Double(grow[i] * (src[i] - mu) * istd) } }
-                if needB { for i in 0..<width { gb[i] += Double(grow[i]) } }
             }
+        }}}}
+        func reduceBlocks(_ partial: [Double], shape: [Int]) -> Tensor {
+            let out = Tensor(uninitializedShape: shape)
+            let o = out.storage.pointer
+            for i in 0..<width {
+                var acc = 0.0
+                for block in 0..<blocks { acc += partial[block * width + i] }
+                o[i] = Float(acc)
+            }
+            return out
         }
-        if let weight { grads.append(needW ? Tensor(gw.map { Float($0) }, shape: weight.shape) : nil) }
-        if let bias { grads.append(needB ? Tensor(gb.map { Float($0) }, shape: bias.shape) : nil) }
+        var grads: [Tensor?] = [gx]
+        if let weight { grads.append(needW ? reduceBlocks(partialW, shape: weight.shape) : nil) }
+        if let bias { grads.append(needB ? reduceBlocks(partialB, shape: bias.shape) : nil) }
         return grads
     }
+}
+
+// MARK: - Accurate, vectorised row sums
+
+/// Elements summed in Float lanes before folding into Double: keeps long reductions accurate.
+private let reductionBlock = 4_096
+
+/// Loads eight consecutive floats.
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+/// Sum of `n` floats.
+@inline(__always)
+private func rowSum(_ p: UnsafePointer<Float>, _ n: Int) -> Double {
+    var total = 0.0
+    var start = 0
+    while start < n {
+        let end = min(n, start + reductionBlock)
+        var acc = SIMD8<Float>()
+        var i = start
+        while i + 8 <= end { acc += load8(p + i); i += 8 }
+        var tail: Float = 0
+        while i < end { tail += p[i]; i += 1 }
+        total += Double(acc.sum() + tail)
+        start = end
+    }
+    return total
+}
+
+/// Sum of `(p[i] - mean)^2` over `n` floats.
+@inline(__always)
+private func rowCenteredSquares(_ p: UnsafePointer<Float>, _ n: Int, mean: Float) -> Double {
+    var total = 0.0
+    var start = 0
+    let m = SIMD8<Float>(repeating: mean)
+    while start < n {
+        let end = min(n, start + reductionBlock)
+        var acc = SIMD8<Float>()
+        var i = start
+        while i + 8 <= end { let d = load8(p + i) - m; acc += d * d; i += 8 }
+        var tail: Float = 0
+        while i < end { let d = p[i] - mean; tail += d * d; i += 1 }
+        total += Double(acc.sum() + tail)
+        start = end
+    }
+    return total
+}
+
+/// `(sum(g), sum(g * (x - mean)))` over `n` elements.
+@inline(__always)
+private func rowGradientSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int,
+                             mean: Float) -> (Double, Double) {
+    var totalG = 0.0, totalGX = 0.0
+    var start = 0
+    let m = SIMD8<Float>(repeating: mean)
+    while start < n {
+        let end = min(n, start + reductionBlock)
+        var accG = SIMD8<Float>(), accGX = SIMD8<Float>()
+        var i = start
+        while i + 8 <= end {
+            let gv = load8(g + i)
+            accG += gv
+            accGX += gv * (load8(x + i) - m)
+            i += 8
+        }
+        var tailG: Float = 0, tailGX: Float = 0
+        while i < end { tailG += g[i]; tailGX += g[i] * (x[i] - mean); i += 1 }
+        totalG += Double(accG.sum() + tailG)
+        totalGX += Double(accGX.sum() + tailGX)
+        start = end
+    }
+    return (totalG, totalGX)
 }

@@ -1,0 +1,357 @@
+#!/usr/bin/env python3
+"""PyTorch side of the Sensorium for Swift benchmarks (see Documentation/Performance.md).
+
+    python3 Benchmarks/pytorch_reference.py WORKLOAD [--runs N] [--threads T] [--mouse DIR]
+
+Runs one workload with the same shapes and thread count as `sensorium-bench WORKLOAD` and prints
+one JSON object on stdout. The models are written in plain torch (no neuralpredictors), following
+the SENSORIUM 2023 factorized baseline: Factorized3dCore -> FullGaussian2d readout (full
+covariance, sampled in training, bilinear grid_sample with align_corners=True) with an MLP shifter,
+ELU + 1, summed Poisson loss, AdamW.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def rss_bytes():
+    """Current resident set size (VmRSS) in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def peak_rss_bytes():
+    """Peak resident set size so far (ru_maxrss, KiB on Linux) in bytes."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+# ---------------------------------------------------------------------------------------------
+# Model pieces (plain torch)
+
+class FactorizedCore(nn.Module):
+    """Spatial (1,k,k) conv (padded, 'same'), temporal (k,1,1) conv (valid), BatchNorm3d, ELU per layer."""
+
+    def __init__(self, in_channels, channels, spatial_kernels, temporal_kernels, momentum=0.7):
+        super().__init__()
+        layers = []
+        c_in = in_channels
+        for c, ks, kt in zip(channels, spatial_kernels, temporal_kernels):
+            layers += [
+                nn.Conv3d(c_in, c, (1, ks, ks), padding=(0, ks // 2, ks // 2)),
+                nn.Conv3d(c, c, (kt, 1, 1)),
+                nn.BatchNorm3d(c, momentum=momentum),
+                nn.ELU(),
+            ]
+            c_in = c
+        self.features = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.features(x)
+
+
+class MLPShifter(nn.Module):
+    """2 -> 5 -> 5 -> 2, tanh after every Linear."""
+
+    def __init__(self, hidden=5, layers=3):
+        super().__init__()
+        mods = []
+        prev = 2
+        for _ in range(layers - 1):
+            mods += [nn.Linear(prev, hidden), nn.Tanh()]
+            prev = hidden
+        mods += [nn.Linear(prev, 2), nn.Tanh()]
+        self.mlp = nn.Sequential(*mods)
+
+    def forward(self, pupil):
+        return self.mlp(pupil)
+
+
+class FullGaussian2d(nn.Module):
+    """Full-covariance Gaussian readout: position mu + sigma z (training) or mu (eval), clamped,
+    plus the shift; bilinear grid_sample (zeros, align_corners=True), dot with per-neuron features."""
+
+    def __init__(self, channels, neurons, init_mu_range=0.2, init_sigma=1.0):
+        super().__init__()
+        self.neurons = neurons
+        self.mu = nn.Parameter(torch.empty(1, neurons, 1, 2).uniform_(-init_mu_range, init_mu_range))
+        self.sigma = nn.Parameter(torch.empty(1, neurons, 2, 2).uniform_(-init_sigma, init_sigma))
+        self.features = nn.Parameter(torch.full((1, channels, 1, neurons), 1.0 / channels))
+        self.bias = nn.Parameter(torch.zeros(neurons))
+
+    def forward(self, x, shift):
+        # x: (N, C, T, H, W) -> (N*T, C, H, W); shift: (N*T, 2)
+        n, c, t, h, w = x.shape
+        x = x.transpose(1, 2).reshape(n * t, c, h, w)
+        m = n * t
+        with torch.no_grad():
+            self.mu.clamp_(-1, 1)
+        if self.training:
+            z = torch.randn(m, self.neurons, 1, 2)
+            grid = self.mu + torch.einsum("ancd,bnid->bnic", self.sigma, z)
+        else:
+            grid = self.mu.expand(m, self.neurons, 1, 2)
+        grid = torch.clamp(grid, -1, 1) + shift[:, None, None, :]
+        y = F.grid_sample(x, grid, align_corners=True)          # (M, C, n, 1)
+        y = (y.squeeze(-1) * self.features.view(1, c, self.neurons)).sum(1)
+        return y + self.bias                                     # (M, n)
+
+
+class Model(nn.Module):
+    def __init__(self, channels, neurons):
+        super().__init__()
+        self.core = FactorizedCore(3, channels, [11, 7, 7], [11, 7, 7])
+        self.readout = FullGaussian2d(channels[-1], neurons)
+        self.shifter = MLPShifter()
+
+    def forward(self, x, pupil):
+        """x: (N, 3, T, H, W); pupil: (N, T', 2) for the T' output frames."""
+        f = self.core(x)                                         # (N, C, T', H, W)
+        n, t = f.shape[0], f.shape[2]
+        shift = self.shifter(pupil.reshape(n * t, 2))
+        y = self.readout(f, shift)
+        return (F.elu(y) + 1).view(n, t, -1)
+
+
+def poisson_loss(output, target, eps=1e-12):
+    return (output - target * torch.log(output + eps)).sum()
+
+
+# ---------------------------------------------------------------------------------------------
+# Workloads: each returns (step function, flops per step or None)
+
+def sgemm_1024(args):
+    a = torch.randn(1024, 1024)
+    b = torch.randn(1024, 1024)
+    return (lambda: torch.mm(a, b)), 2.0 * 1024 ** 3
+
+
+def conv_layer(kernel, padding):
+    x = torch.randn(4, 32, 40, 36, 64, requires_grad=True)
+    conv = nn.Conv3d(32, 32, kernel, padding=padding)
+    y = conv(x)
+    g = torch.randn_like(y)
+    out_positions = y[0, 0].numel()
+    flops = 2.0 * 4 * 32 * out_positions * 32 * kernel[0] * kernel[1] * kernel[2]
+
+    def step():
+        x.grad = None
+        conv.zero_grad(set_to_none=True)
+        conv(x).backward(g)
+
+    return step, 3 * flops
+
+
+def conv_spatial(args):
+    return conv_layer((1, 7, 7), (0, 3, 3))
+
+
+def conv_temporal(args):
+    return conv_layer((7, 1, 1), (0, 0, 0))
+
+
+def core_flops(batch, frames, channels, h=36, w=64):
+    """Multiply-adds x 2 of the core's convolutions (forward)."""
+    total = 0.0
+    c_in, t = 3, frames
+    for c, ks, kt in zip(channels, [11, 7, 7], [11, 7, 7]):
+        total += 2.0 * batch * c * t * h * w * c_in * ks * ks
+        t -= kt - 1
+        total += 2.0 * batch * c * t * h * w * c * kt
+        c_in = c
+    return total
+
+
+def factorized_small(args):
+    torch.manual_seed(0)
+    batch, frames, neurons = 4, 40, 1000
+    model = Model([32, 32, 32], neurons)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
+    x = torch.randn(batch, 3, frames, 36, 64)
+    out_frames = frames - 10 - 6 - 6
+    pupil = torch.randn(batch, out_frames, 2)
+    target = torch.rand(batch, out_frames, neurons)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = poisson_loss(model(x, pupil), target)
+        loss.backward()
+        opt.step()
+
+    # forward + backward (input and weight gradients) of the convolutions; the first layer's
+    # spatial conv needs no input gradient.
+    fwd = core_flops(batch, frames, [32, 32, 32])
+    first = 2.0 * batch * 32 * frames * 36 * 64 * 3 * 121
+    return step, 3 * fwd - first
+
+
+def factorized_paper(args):
+    torch.manual_seed(0)
+    batch, frames, neurons = 8, 80, 8000
+    model = Model([64, 64, 64], neurons)
+    model.eval()
+    x = torch.randn(batch, 3, frames, 36, 64)
+    pupil = torch.randn(batch, frames - 22, 2)
+
+    def step():
+        with torch.no_grad():
+            model(x, pupil)
+
+    return step, core_flops(batch, frames, [64, 64, 64])
+
+
+def readout_8k(args):
+    torch.manual_seed(0)
+    batch, channels, frames, neurons = 4, 64, 18, 8000
+    readout = FullGaussian2d(channels, neurons)
+    readout.train()
+    x = torch.randn(batch, channels, frames, 36, 64, requires_grad=True)
+    shift = (torch.rand(batch * frames, 2) - 0.5) * 0.2
+    g = torch.randn(batch * frames, neurons)
+
+    def step():
+        x.grad = None
+        readout.zero_grad(set_to_none=True)
+        readout(x, shift).backward(g)
+
+    return step, None
+
+
+def first_nan_frame(a):
+    """The first frame (last axis) at which any element is NaN; the frame count when none is."""
+    bad = np.isnan(a.reshape(-1, a.shape[-1])).any(0)
+    return int(np.argmax(bad)) if bad.any() else a.shape[-1]
+
+
+class SyntheticMouseClips(torch.utils.data.Dataset):
+    """Random 40-frame clips of the train tier of a SENSORIUM 2023 mouse folder, normalised as the
+    Swift loader (and neuralpredictors' NeuroNormalizer) does, on whole trials: videos and pupil
+    centre (x - mean) / std, behaviour x / std, responses x * precision (1 / std, floored at 1% of
+    the mean std); behaviour appended to the video as two channels."""
+
+    def __init__(self, root, frames=40):
+        self.root, self.frames = root, frames
+        tiers = np.load(os.path.join(root, "meta/trials/tiers.npy"))
+        self.trials = [i for i, t in enumerate(tiers) if str(t) == "train"]
+        stat = lambda f, s: np.load(os.path.join(root, "meta/statistics", f, "all", s + ".npy"))
+        self.video_mean, self.video_std = stat("videos", "mean"), stat("videos", "std")
+        std = stat("responses", "std")
+        threshold = 0.01 * np.nanmean(std)
+        self.response_precision = np.where(std > threshold, 1 / std, 1 / threshold).astype(np.float32)
+        self.behavior_precision = (1 / stat("behavior", "std")).astype(np.float32)
+        self.pupil_mean, self.pupil_std = stat("pupil_center", "mean"), stat("pupil_center", "std")
+
+    def __len__(self):
+        return len(self.trials)
+
+    def load(self, field, i):
+        return np.load(os.path.join(self.root, "data", field, f"{i}.npy"))
+
+    def __getitem__(self, k):
+        i = self.trials[k]
+        video = (self.load("videos", i) - self.video_mean) / self.video_std            # (H, W, T)
+        responses = self.load("responses", i) * self.response_precision               # (neurons, T)
+        behavior = self.load("behavior", i) * self.behavior_precision                 # (2, T)
+        pupil = (self.load("pupil_center", i) - self.pupil_mean) / self.pupil_std     # (2, T)
+        length = min(first_nan_frame(a) for a in (video, responses, behavior, pupil))
+        start = np.random.randint(0, max(length - self.frames, 1))
+        s = slice(start, start + self.frames)
+        v = np.transpose(video[..., s], (2, 0, 1))[None]                              # (1, T, H, W)
+        b = np.broadcast_to(behavior[:, s, None, None], (2,) + v.shape[1:])
+        inputs = np.concatenate([v, b], axis=0)                                       # (3, T, H, W)
+        return (torch.from_numpy(np.ascontiguousarray(inputs)),
+                torch.from_numpy(np.ascontiguousarray(responses[:, s].T)),            # (T, neurons)
+                torch.from_numpy(np.ascontiguousarray(behavior[:, s])),               # (2, T)
+                torch.from_numpy(np.ascontiguousarray(pupil[:, s])))                  # (2, T)
+
+
+def loader(args):
+    if not args.mouse:
+        sys.exit("loader: pass --mouse DIR (the synthetic mouse folder that `sensorium-bench loader` prints)")
+    dataset = SyntheticMouseClips(args.mouse)
+    batch = 4
+    dl = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=0, drop_last=True)
+    clips = (len(dataset) // batch) * batch
+
+    def step():
+        for _ in dl:
+            pass
+
+    step.clips = clips
+    return step, None
+
+
+WORKLOADS = {
+    "sgemm-1024": sgemm_1024,
+    "conv-spatial": conv_spatial,
+    "conv-temporal": conv_temporal,
+    "factorized-small": factorized_small,
+    "factorized-paper": factorized_paper,
+    "readout-8k": readout_8k,
+    "loader": loader,
+}
+
+DEFAULT_RUNS = {"sgemm-1024": 20, "factorized-paper": 3, "loader": 3}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("workload", choices=sorted(WORKLOADS))
+    p.add_argument("--runs", type=int, default=None)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--mouse", default=None)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    runs = args.runs or DEFAULT_RUNS.get(args.workload, 5)
+
+    base_rss = rss_bytes()
+    step, flops = WORKLOADS[args.workload](args)
+    step()  # warm-up (first-touch allocations, oneDNN primitive creation)
+    wall, cpu = [], []
+    for _ in range(runs):
+        c0, t0 = cpu_seconds(), time.perf_counter()
+        step()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(cpu_seconds() - c0)
+    med = statistics.median(wall)
+    result = {
+        "workload": args.workload,
+        "implementation": "pytorch",
+        "version": torch.__version__,
+        "median_s": med,
+        "min_s": min(wall),
+        "max_s": max(wall),
+        "cpu_median_s": statistics.median(cpu),
+        "runs": runs,
+        "threads": torch.get_num_threads(),
+        "peak_rss_bytes": peak_rss_bytes(),
+        "workload_peak_bytes": peak_rss_bytes() - base_rss,
+        "blas": "mkldnn" if torch.backends.mkldnn.is_available() else "native",
+    }
+    if flops:
+        result["gflops"] = flops / med / 1e9
+        result["gflop_per_cpu_s"] = flops / statistics.median(cpu) / 1e9
+    if hasattr(step, "clips"):
+        result["clips_per_s"] = step.clips / med
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
