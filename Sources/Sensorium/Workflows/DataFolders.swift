@@ -2,8 +2,17 @@ import Foundation
 import SensoriumData
 
 /// Finds mouse folders (SENSORIUM 2023 layout: `data/` and `meta/`) from paths given by a user:
-/// each path is a mouse folder itself or a folder holding mouse folders.
+/// each path is a mouse folder itself or a folder holding mouse folders. A mouse packed into one
+/// HDF5 file (`MousePack`, extension `.h5` or `.hdf5`) counts as a mouse folder.
 public enum MouseFolders {
+    /// Whether `path` names a packed mouse file (by its extension).
+    public static func isMouseFile(_ path: String) -> Bool {
+        let ext = (path as NSString).pathExtension.lowercased()
+        var isDirectory: ObjCBool = false
+        return (ext == "h5" || ext == "hdf5") && FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            && !isDirectory.boolValue
+    }
+
     /// Whether `path` looks like a mouse folder (has `data/` or `meta/`).
     public static func isMouseFolder(_ path: String) -> Bool {
         var isDirectory: ObjCBool = false
@@ -20,7 +29,7 @@ public enum MouseFolders {
     public static func children(of path: String) -> [String] {
         let fm = FileManager.default
         guard let names = try? fm.contentsOfDirectory(atPath: path) else { return [] }
-        return names.sorted().map { (path as NSString).appendingPathComponent($0) }.filter(isMouseFolder)
+        return names.sorted().map { (path as NSString).appendingPathComponent($0) }.filter { isMouseFolder($0) || isMouseFile($0) }
     }
 
     /// Expands `paths` into mouse folders: a mouse folder stays, a folder of mouse folders becomes
@@ -38,16 +47,17 @@ public enum MouseFolders {
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 throw MouseDataError(.missingFolder, path: path, expected: "a mouse folder or a folder of mouse folders", found: "nothing")
             }
-            guard isDirectory.boolValue else {
-                throw MouseDataError(.missingFolder, path: path, expected: "a mouse folder or a folder of mouse folders", found: "a file")
+            guard isDirectory.boolValue || isMouseFile(path) else {
+                throw MouseDataError(.missingFolder, path: path, expected: "a mouse folder, a packed mouse (.h5) or a folder of mouse folders",
+                                     found: "a file")
             }
-            let found = isMouseFolder(path) ? [path] : children(of: path)
+            let found = isMouseFolder(path) || isMouseFile(path) ? [path] : children(of: path)
             guard !found.isEmpty else {
                 throw MouseDataError(.missingFolder, path: path, expected: "a mouse folder (with data/ and meta/) or a folder of mouse folders",
                                      found: "a folder without any")
             }
             for folder in found {
-                let name = (folder as NSString).lastPathComponent
+                let name = ((folder as NSString).lastPathComponent as NSString).deletingPathExtension
                 if let previous = names[name] {
                     throw MouseDataError(.invalidValue, path: folder, expected: "each mouse once",
                                          found: "mouse \(name) also at \(previous)")
