@@ -49,7 +49,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Stop after this many minutes (the run can be resumed with --resume).")
     var maxMinutes: Double?
 
-    @Flag(help: "Continue the run in the output folder from its checkpoint (with its saved configuration).")
+    @Flag(help: "Continue the run in the output folder from its checkpoint, with its saved configuration (only --max-minutes may be given).")
     var resume = false
 
     @Flag(help: "Start again when the output folder already holds a run.")
@@ -73,6 +73,14 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--max-minutes must be a positive number; got \(maxMinutes)")
         }
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+        if resume {
+            let fixed: [(String, Bool)] = [("--config", config != nil), ("--core", core != nil), ("--readout", readout != nil),
+                                           ("--seed", seed != nil), ("--epochs", epochs != nil), ("--batch-size", batchSize != nil),
+                                           ("--frames", frames != nil)]
+            if let given = fixed.first(where: \.1) {
+                throw ValidationError("\(given.0) cannot be used with --resume: a resumed run keeps the configuration saved in its folder")
+            }
+        }
     }
 
     /// The configuration from the file and the options.

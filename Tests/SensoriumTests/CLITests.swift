@@ -65,7 +65,7 @@ struct CLITests {
     @Test func helpListsEverySubcommand() throws {
         let result = try SensoriumTool.run(["--help"])
         #expect(result.status == 0)
-        for command in ["synth", "inspect", "report"] {
+        for command in ["demo", "synth", "inspect", "train", "evaluate", "predict", "report"] {
             #expect(result.stdout.contains(command), "help does not mention \(command)")
         }
     }
@@ -81,6 +81,18 @@ struct CLITests {
             (["frobnicate"], "frobnicate"),
             (["--log-level", "loud", "synth", "--output", "/tmp/x"], "--log-level"),
             (["report", "/nonexistent/run"], "/nonexistent/run"),
+            (["train", "/nonexistent/mice", "-o", "/tmp/x"], "/nonexistent/mice"),
+            (["train", "/tmp", "-o", "/tmp/x", "--core", "transformer"], "--core must be one of"),
+            (["train", "/tmp", "-o", "/tmp/x", "--readout", "linear"], "--readout must be one of"),
+            (["train", "/tmp", "-o", "/tmp/x", "--epochs", "0"], "--epochs"),
+            (["train", "/tmp", "-o", "/tmp/x", "--max-minutes", "-3"], "--max-minutes"),
+            (["train", "/tmp", "-o", "/tmp/x", "--resume", "--seed", "3"], "--seed cannot be used with --resume"),
+            (["train", "/tmp", "-o", "/tmp/x", "--resume", "--overwrite"], "exclude each other"),
+            (["evaluate", "-m", "/nonexistent/run", "/tmp"], "/nonexistent/run"),
+            (["evaluate", "-m", "/tmp", "/tmp", "--tiers", "yesterday"], "tiers"),
+            (["evaluate", "-m", "/tmp", "/tmp", "--max-frames", "40"], "--max-frames"),
+            (["predict", "-m", "/tmp", "/tmp", "-o", "/tmp/x", "--format", "parquet"], "format"),
+            (["demo", "--budget", "0"], "--budget"),
         ]
         for (arguments, expected) in cases {
             let result = try SensoriumTool.run(arguments)
@@ -131,6 +143,115 @@ struct CLITests {
         try Data("[1, 2]".utf8).write(to: bad)
         let failure = try SensoriumTool.run(["report", bad.path])
         #expect(failure.status == 1 && failure.stderr.contains("bad.json"))
+    }
+
+    static let tinyConfiguration = #"""
+    {"model": {"core": {"type": "factorized3d", "hiddenChannels": [4], "spatialInputKernel": [5, 5], "temporalInputKernel": 5},
+               "biasInitializationTrials": 2},
+     "trainer": {"earlyStopping": {"maxEpochs": 2}},
+     "data": {"batchSize": 2, "frames": 30, "validationBatchSize": 3}}
+    """#
+
+    /// synth → train → evaluate → predict → report on a tiny mouse, then a resumed run that
+    /// matches the uninterrupted one.
+    @Test func trainEvaluatePredictReportOnATinyMouse() throws {
+        let folder = try temporaryFolder("pipeline")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let mice = folder.appendingPathComponent("mice").path
+        #expect(try SensoriumTool.run(["synth", "--tiny", "--output", mice]).status == 0)
+        let config = folder.appendingPathComponent("config.json")
+        try Data(Self.tinyConfiguration.utf8).write(to: config)
+        let run = folder.appendingPathComponent("run").path
+
+        let train = try SensoriumTool.run(["train", mice, "-o", run, "-c", config.path, "--plain"])
+        #expect(train.status == 0, "\(train.all)")
+        #expect(train.stdout.contains("best validation correlation"))
+        for file in [RunFolder.checkpointFile, RunFolder.modelFile, RunFolder.runFile, TrainingWorkflow.configurationFile] {
+            #expect(FileManager.default.fileExists(atPath: RunFolder.file(run, file)), "missing \(file)")
+        }
+        let saved = try TrainingRunConfiguration.load(from: URL(fileURLWithPath: RunFolder.file(run, TrainingWorkflow.configurationFile)))
+        #expect(saved.data.frames == 30 && saved.trainer.earlyStopping.maxEpochs == 2)
+        // A second run into the same folder is refused without --resume/--overwrite.
+        let again = try SensoriumTool.run(["train", mice, "-o", run, "-c", config.path])
+        #expect(again.status == 1 && again.stderr.contains("--resume"))
+
+        let evaluate = try SensoriumTool.run(["evaluate", "-m", run, mice, "--name", "Tiny"])
+        #expect(evaluate.status == 0, "\(evaluate.all)")
+        #expect(evaluate.stdout.contains("Main track") && evaluate.stdout.contains("Ground-truth ceiling"))
+        let evaluation = try EvaluationReport.load(from: URL(fileURLWithPath: RunFolder.file(run, RunFolder.evaluationFile)))
+        #expect(evaluation.summary.model == "Tiny" && evaluation.summary.mainTrack != nil && evaluation.ceiling != nil)
+
+        let predictions = folder.appendingPathComponent("predictions").path
+        let predict = try SensoriumTool.run(["predict", "-m", run, mice, "-o", predictions, "--tiers", "final"])
+        #expect(predict.status == 0, "\(predict.all)")
+        let dataset = try MouseDataset(path: RunFolder.file(mice, "synthetic7-0-Video"))
+        let finalTrials = dataset.trials(in: .finalTestMain) + dataset.trials(in: .finalTestBonus)
+        let read = [try Predictions.readNPY(folder: URL(fileURLWithPath: predictions)),
+                    try Predictions.readHDF5(file: URL(fileURLWithPath: RunFolder.file(predictions, "predictions.h5")))]
+        for mice in read {
+            #expect(mice.count == 1)
+            #expect(mice.first?.unitIDs == dataset.unitIDs)
+            #expect(Set(mice.first?.trials.map(\.trial) ?? []) == Set(finalTrials))
+            for p in mice.first?.trials ?? [] {
+                let length = try dataset.trialLength(p.trial)
+                #expect(p.neurons == 24 && p.frames == length - 50 && p.values.count == 24 * p.frames)
+            }
+        }
+
+        let report = try SensoriumTool.run(["report", run])
+        #expect(report.status == 0, "\(report.all)")
+        let html = try String(contentsOfFile: RunFolder.file(run, RunFolder.reportFile), encoding: .utf8)
+        for id in ["training-loss", "validation-correlation", "correlation-histogram", "readout-positions-0"] {
+            #expect(html.contains("id=\"\(id)\""), "report misses \(id)")
+        }
+        #expect(html.contains("Ground-truth ceiling"))
+
+        // Interrupted right after the first evaluation, then resumed: the same weights as the
+        // uninterrupted run above.
+        let resumed = folder.appendingPathComponent("resumed").path
+        let first = try SensoriumTool.run(["train", mice, "-o", resumed, "-c", config.path, "--max-minutes", "0.00001", "--plain"])
+        #expect(first.status == 0 && first.stdout.contains("--resume"), "\(first.all)")
+        let second = try SensoriumTool.run(["train", mice, "-o", resumed, "--resume", "--plain"])
+        #expect(second.status == 0, "\(second.all)")
+        let a = try Checkpoint.modelState(from: URL(fileURLWithPath: RunFolder.file(run, RunFolder.modelFile)))
+        let b = try Checkpoint.modelState(from: URL(fileURLWithPath: RunFolder.file(resumed, RunFolder.modelFile)))
+        #expect(a.keys.sorted() == b.keys.sorted())
+        for key in a.keys.sorted() {
+            #expect(a[key]!.scalars == b[key]!.scalars, "\(key) differs after resuming")
+        }
+    }
+
+    @Test func trainingConfigurationFileErrorsNameTheFileAndKey() throws {
+        let folder = try temporaryFolder("config")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let cases: [(String, String)] = [
+            (#"{"modle": {}}"#, "unknown key 'modle'"),
+            (#"{"data": {"batchSize": 0}}"#, "batchSize"),
+            (#"{"model": {"core": {"type": "mlp"}}}"#, "unknown core type"),
+            (#"{"trainer": {"optimizer": {"type": "adamW", "learningRate": "fast"}}}"#, "trainer"),
+            ("[1, 2]", "expected a JSON object"),
+            ("{", "does not parse"),
+        ]
+        for (index, (json, expected)) in cases.enumerated() {
+            let url = folder.appendingPathComponent("c\(index).json")
+            try Data(json.utf8).write(to: url)
+            #expect {
+                try TrainingRunConfiguration.load(from: url)
+            } throws: { error in
+                "\(error)".contains(url.path) && "\(error)".contains(expected)
+            }
+        }
+        // Through the tool: a clear message, exit 1.
+        let url = folder.appendingPathComponent("c0.json")
+        let result = try SensoriumTool.run(["train", folder.path, "-o", folder.appendingPathComponent("run").path, "-c", url.path])
+        #expect(result.status == 1 && result.stderr.contains("unknown key 'modle'"), "\(result.all)")
+        // Partial configurations keep the defaults.
+        let partial = try TrainingRunConfiguration.fromJSON(#"{"data": {"frames": 40}, "trainer": {"seed": 9}}"#)
+        #expect(partial.data.frames == 40 && partial.data.batchSize == 8 && partial.trainer.seed == 9)
+        #expect(partial.model == .factorizedBaseline)
+        // The written configuration reads back as itself.
+        let back = try TrainingRunConfiguration.fromJSON(partial.jsonString())
+        #expect(back == partial)
     }
 
     @Test func mouseFolderResolution() throws {

@@ -109,19 +109,28 @@ struct ReportTests {
         #expect(positions.allSatisfy { p in p.x.allSatisfy { abs($0) <= 1 } && p.y.allSatisfy { abs($0) <= 1 } })
     }
 
-    @Test func evaluationMergesIntoTheReportAndFormatsTheCeiling() {
+    @Test func evaluationMergesIntoTheReportAndRoundTripsThroughJSON() throws {
         let summary = Table1Summary(model: "model", mainTrack: TrackScores(singleTrial: 0.3, toAverage: 0.5), bonusFamilies: [])
         let ceiling = Table1Summary(model: "ceiling", mainTrack: TrackScores(singleTrial: 0.4, toAverage: 0.6), bonusFamilies: [])
-        let evaluation = EvaluationReport(summary: summary, ceiling: ceiling, sets: [
-            .init(tier: "final_test_bonus", mouse: "m", family: nil, trials: 3, clips: 1, singleTrial: [0.1], toAverage: [0.2]),
-            .init(tier: "final_test_main", mouse: "m", family: nil, trials: 3, clips: 1, singleTrial: [0.3, 0.4], toAverage: [0.5, 0.6]),
-        ], seconds: 1)
+        func set(_ st: [Float]) -> ScoreSet {
+            ScoreSet(singleTrial: 0, toAverage: 0, trials: 3, videos: 1, perNeuronSingleTrial: st, perNeuronToAverage: st)
+        }
+        let mice = [
+            MouseEvaluation(mouse: "m", neurons: 2, scores: ["bonus": set([0.1, 0.2]), "main": set([0.3, 0.4])], ceiling: nil),
+            MouseEvaluation(mouse: "n", neurons: 1, scores: ["validation": set([0.7])], ceiling: nil),
+        ]
+        let evaluation = EvaluationReport(summary: summary, ceiling: ceiling, groups: ["main": summary.mainTrack!], ceilingGroups: nil,
+                                          mice: mice, options: EvaluationOptions(), seconds: 1)
         var report = RunReport(title: "t")
         evaluation.merge(into: &report)
-        #expect(report.table == [summary])
-        #expect(report.neuronCorrelations.count == 1)
-        #expect(report.neuronCorrelations[0].values == [0.3, 0.4])
-        let text = evaluation.formatted()
-        #expect(text.contains("of ceiling") && text.contains("75%") && text.contains("83%"))
+        #expect(report.table == [summary] && report.ceiling == ceiling)
+        #expect(report.neuronCorrelations.map(\.mouse) == ["m", "n"])
+        #expect(report.neuronCorrelations[0].values == [0.3, 0.4] && report.neuronCorrelations[0].label == "main ρ_st")
+        #expect(report.neuronCorrelations[1].values == [0.7])
+
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("evaluation-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try evaluation.writeJSON(to: url)
+        #expect(try EvaluationReport.load(from: url) == evaluation)
     }
 }

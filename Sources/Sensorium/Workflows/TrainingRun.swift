@@ -176,7 +176,7 @@ public enum TrainingWorkflow {
     public struct Request {
         /// Mouse folders (or folders of mouse folders).
         public var dataPaths: [String]
-        /// The run's configuration (ignored when resuming: the run's saved configuration is used).
+        /// The run's configuration (ignored when resuming: the run's saved `configuration.json` is used).
         public var configuration: TrainingRunConfiguration
         /// The run folder.
         public var output: String
@@ -250,13 +250,11 @@ public enum TrainingWorkflow {
             guard fm.fileExists(atPath: checkpoint) else {
                 throw ReportError(path: checkpoint, message: "expected a training checkpoint to resume from, found nothing")
             }
-            if fm.fileExists(atPath: configurationPath) {
-                let saved = try TrainingRunConfiguration.load(from: URL(fileURLWithPath: configurationPath))
-                if saved != configuration {
-                    logger.notice("resuming with the run's saved configuration \(configurationPath)")
-                }
-                configuration = saved
+            guard fm.fileExists(atPath: configurationPath) else {
+                throw ReportError(path: configurationPath, message: "expected the run's configuration next to its checkpoint, found nothing")
             }
+            configuration = try TrainingRunConfiguration.load(from: URL(fileURLWithPath: configurationPath))
+            logger.info("resuming the run in \(folder) with its saved configuration")
         } else if fm.fileExists(atPath: checkpoint) && !request.overwrite {
             throw ReportError(path: folder, message: "expected an empty run folder, found a run (\(RunFolder.checkpointFile)); pass --resume to continue it or --overwrite to start again")
         }
