@@ -28,5 +28,13 @@ test-consumer:
 release: deps
 	$(SWIFT) build -c release
 
+# The main job: synthetic mice -> factorised baseline -> Table 1 next to the ground-truth ceiling
+# -> demo-output/{results.json,report.html}. DEMO_OUTPUT and DEMO_FLAGS can be overridden.
+DEMO_OUTPUT ?= demo-output
+DEMO_FLAGS ?=
+demo: deps
+	$(SWIFT) build -c release --product sensorium
+	"$$($(SWIFT) build -c release --show-bin-path)/sensorium" demo --output "$(DEMO_OUTPUT)" $(DEMO_FLAGS)
+
 clean:
 	rm -rf .build Examples/Consumer/.build

@@ -1,0 +1,173 @@
+import Foundation
+import SensoriumTensor
+import SensoriumLayers
+import SensoriumReadouts
+import SensoriumMetrics
+
+/// Everything the HTML report of a run shows: the training history, the Table 1 rows (the model
+/// and, for synthetic data, the ground-truth ceiling), per-neuron correlations and readout
+/// positions. `Codable`, so the CLI keeps the pieces as JSON next to the checkpoints and the
+/// `report` command can rebuild the page later.
+public struct RunReport: Codable, Sendable {
+    /// Page title.
+    public var title: String
+    /// One-line description under the title (model, data).
+    public var subtitle: String?
+    /// One record per evaluated epoch (epoch 0 = before training).
+    public var history: [EpochReport]
+    /// Table 1 rows of the models evaluated.
+    public var table: [Table1Summary]
+    /// The best any model can score on the same tests (synthetic data: the true rates against the
+    /// noisy responses), shown below the models with each model's score as a fraction of it.
+    public var ceiling: Table1Summary?
+    /// Per-neuron correlations of each mouse (one histogram group per entry).
+    public var neuronCorrelations: [NeuronCorrelations]
+    /// Readout positions of each mouse.
+    public var readoutPositions: [ReadoutPositions]
+    /// Further facts shown as a two-column table (name, value), in order.
+    public var facts: [Fact]
+
+    /// A report; every part is optional (an empty part shows as "no data").
+    public init(title: String, subtitle: String? = nil, history: [EpochReport] = [], table: [Table1Summary] = [],
+                ceiling: Table1Summary? = nil, neuronCorrelations: [NeuronCorrelations] = [], readoutPositions: [ReadoutPositions] = [], facts: [Fact] = []) {
+        self.title = title
+        self.subtitle = subtitle
+        self.history = history
+        self.table = table
+        self.ceiling = ceiling
+        self.neuronCorrelations = neuronCorrelations
+        self.readoutPositions = readoutPositions
+        self.facts = facts
+    }
+
+    /// A named value in the facts table.
+    public struct Fact: Codable, Sendable, Equatable {
+        public var name: String
+        public var value: String
+        /// A fact.
+        public init(_ name: String, _ value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    /// Reads a report from a JSON file; throws `ReportError` naming the file.
+    public static func load(from url: URL) throws -> RunReport {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ReportError(path: url.path, message: "cannot read the file (\(error.localizedDescription))")
+        }
+        do { return try ReportJSON.decoder().decode(RunReport.self, from: data) } catch {
+            throw ReportError(path: url.path, message: "expected a run report (JSON), found something else: \(ReportError.describe(error))")
+        }
+    }
+
+    /// Writes the report as pretty-printed JSON (atomically).
+    public func write(to url: URL) throws {
+        try ReportJSON.encoder().encode(self).write(to: url, options: .atomic)
+    }
+}
+
+/// Per-neuron correlations of one mouse for one test set.
+public struct NeuronCorrelations: Codable, Sendable, Equatable {
+    /// The mouse.
+    public var mouse: String
+    /// What the values are, e.g. "final_test_main ρ_st".
+    public var label: String
+    /// One value per neuron.
+    public var values: [Float]
+
+    /// Correlations of one mouse.
+    public init(mouse: String, label: String, values: [Float]) {
+        self.mouse = mouse
+        self.label = label
+        self.values = values
+    }
+}
+
+/// The readout position of every neuron of one mouse, in normalised grid coordinates of the core
+/// output ([-1, 1]: x left to right, y top to bottom).
+public struct ReadoutPositions: Codable, Sendable, Equatable {
+    /// The mouse (the readout's data key).
+    public var mouse: String
+    /// Horizontal and vertical positions, one per neuron.
+    public var x: [Float]
+    public var y: [Float]
+
+    /// Positions of one mouse.
+    public init(mouse: String, x: [Float], y: [Float]) {
+        precondition(x.count == y.count, "ReadoutPositions: \(x.count) x values but \(y.count) y values")
+        self.mouse = mouse
+        self.x = x
+        self.y = y
+    }
+
+    /// The mean positions of every Gaussian readout (`FullGaussian2d` and subclasses) inside
+    /// `model`, named by the last component of the readout's path (the mouse's data key under a
+    /// `PerMouseReadouts`). Computed without gradients; models without such readouts give `[]`.
+    public static func extract(from model: Module) -> [ReadoutPositions] {
+        withNoGrad {
+            model.namedModules().compactMap { entry -> ReadoutPositions? in
+                guard let readout = entry.module as? FullGaussian2d else { return nil }
+                let mu = readout.meanPositions()
+                let values = mu.scalars
+                let n = mu.shape[0]
+                let name = entry.path.split(separator: ".").last.map(String.init) ?? entry.path
+                return ReadoutPositions(mouse: name.isEmpty ? "readout" : name,
+                                        x: (0..<n).map { values[2 * $0] }, y: (0..<n).map { values[2 * $0 + 1] })
+            }
+        }
+    }
+}
+
+/// A report file that cannot be read or written.
+public struct ReportError: Error, CustomStringConvertible {
+    /// The file.
+    public let path: String
+    /// What went wrong.
+    public let message: String
+
+    /// An error about `path`.
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { "\(path): \(message)" }
+
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            return "missing key '\(key.stringValue)' at \(path(context.codingPath))"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            return "wrong type at \(path(context.codingPath)): \(context.debugDescription)"
+        case DecodingError.dataCorrupted(let context):
+            return context.debugDescription + (context.codingPath.isEmpty ? "" : " at \(path(context.codingPath))")
+        default:
+            return "\(error)"
+        }
+    }
+
+    private static func path(_ keys: [CodingKey]) -> String {
+        keys.isEmpty ? "top level" : keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+}
+
+/// JSON coders used for report files: pretty, sorted keys, and non-finite numbers as the strings
+/// "nan", "inf" and "-inf" (a best objective is −∞ before the first evaluation).
+public enum ReportJSON {
+    /// The encoder.
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return encoder
+    }
+
+    /// The decoder.
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return decoder
+    }
+}

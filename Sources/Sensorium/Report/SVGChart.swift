@@ -1,0 +1,345 @@
+import Foundation
+
+/// Small, dependency-free SVG charts for the HTML report: line charts, histograms and scatter
+/// plots, written as inline `<svg>` elements (no scripts, no external resources).
+public enum SVGChart {
+    /// One line of a line chart.
+    public struct Series: Sendable {
+        /// Legend label.
+        public var label: String
+        /// Points (x, y); non-finite values break the line.
+        public var points: [(x: Double, y: Double)]
+        /// CSS colour.
+        public var color: String
+        /// Dashed line.
+        public var dashed: Bool
+
+        /// A series.
+        public init(label: String, points: [(x: Double, y: Double)], color: String, dashed: Bool = false) {
+            self.label = label
+            self.points = points
+            self.color = color
+            self.dashed = dashed
+        }
+    }
+
+    /// One group of values of a histogram (drawn as translucent bars over the others).
+    public struct Group: Sendable {
+        /// Legend label.
+        public var label: String
+        /// The values.
+        public var values: [Double]
+        /// CSS colour.
+        public var color: String
+
+        /// A group.
+        public init(label: String, values: [Double], color: String) {
+            self.label = label
+            self.values = values
+            self.color = color
+        }
+    }
+
+    /// A categorical palette (colour-blind friendly, Okabe–Ito).
+    public static let palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+
+    /// The palette colour of index `i` (wrapping around).
+    public static func color(_ i: Int) -> String { palette[((i % palette.count) + palette.count) % palette.count] }
+
+    // MARK: Geometry
+
+    struct Frame {
+        let width: Double, height: Double
+        let left: Double = 62, right: Double = 16, top: Double = 30, bottom: Double = 44
+        var plotWidth: Double { width - left - right }
+        var plotHeight: Double { height - top - bottom }
+    }
+
+    struct Scale {
+        let lower: Double, upper: Double
+        let pixelLower: Double, pixelUpper: Double
+        let logarithmic: Bool
+
+        func map(_ v: Double) -> Double {
+            let (a, b, x) = logarithmic ? (log10(lower), log10(upper), log10(max(v, lower))) : (lower, upper, v)
+            let f = b > a ? (x - a) / (b - a) : 0.5
+            return pixelLower + f * (pixelUpper - pixelLower)
+        }
+    }
+
+    /// "Nice" tick values covering [lower, upper], about `count` of them.
+    static func ticks(_ lower: Double, _ upper: Double, count: Int = 5) -> [Double] {
+        guard lower.isFinite, upper.isFinite, upper > lower else { return [lower] }
+        let raw = (upper - lower) / Double(max(count, 1))
+        let magnitude = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
+        var ticks: [Double] = []
+        var t = ceil(lower / step - 1e-9) * step
+        while t <= upper + step * 1e-9 {
+            ticks.append(abs(t) < step * 1e-9 ? 0 : t)
+            t += step
+        }
+        return ticks
+    }
+
+    /// Decade ticks for a logarithmic axis.
+    static func logTicks(_ lower: Double, _ upper: Double) -> [Double] {
+        guard lower > 0, upper > lower else { return [lower] }
+        let a = Int(floor(log10(lower))), b = Int(ceil(log10(upper)))
+        let decades = (a...b).map { pow(10, Double($0)) }.filter { $0 >= lower * (1 - 1e-9) && $0 <= upper * (1 + 1e-9) }
+        return decades.isEmpty ? [lower, upper] : decades
+    }
+
+    /// Widens a degenerate or non-finite range, and pads a range by a fraction of its width.
+    static func range(_ values: [Double], pad: Double = 0.05, includeZero: Bool = false) -> (Double, Double) {
+        let finite = values.filter(\.isFinite)
+        guard var lo = finite.min(), var hi = finite.max() else { return (0, 1) }
+        if includeZero { lo = min(lo, 0); hi = max(hi, 0) }
+        if hi - lo < 1e-12 {
+            let d = max(abs(lo) * 0.1, 1e-3)
+            return (lo - d, hi + d)
+        }
+        let d = (hi - lo) * pad
+        return (includeZero && lo == 0 ? 0 : lo - d, hi + d)
+    }
+
+    static func number(_ v: Double) -> String {
+        if v == 0 { return "0" }
+        let a = abs(v)
+        if a >= 1e4 || a < 1e-3 { return String(format: "%.0e", v) }
+        if a >= 100 { return String(format: "%.0f", v) }
+        var s = String(format: "%.3f", v)
+        while s.hasSuffix("0") { s.removeLast() }
+        if s.hasSuffix(".") { s.removeLast() }
+        return s
+    }
+
+    static func px(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    /// Escapes text for HTML/SVG content and attribute values.
+    public static func escape(_ s: String) -> String {
+        var out = ""
+        out.reserveCapacity(s.count)
+        for c in s {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    static func open(_ f: Frame, title: String, id: String?) -> String {
+        let idAttribute = id.map { " id=\"\(escape($0))\"" } ?? ""
+        return "<svg xmlns=\"http://www.w3.org/2000/svg\"\(idAttribute) class=\"chart\" viewBox=\"0 0 \(px(f.width)) \(px(f.height))\" "
+            + "width=\"\(px(f.width))\" height=\"\(px(f.height))\" role=\"img\" aria-label=\"\(escape(title))\">\n"
+            + "<title>\(escape(title))</title>\n"
+            + "<rect x=\"0\" y=\"0\" width=\"\(px(f.width))\" height=\"\(px(f.height))\" fill=\"white\"/>\n"
+            + "<text x=\"\(px(f.width / 2))\" y=\"18\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(escape(title))</text>\n"
+    }
+
+    static func axes(_ f: Frame, x: Scale, y: Scale, xTicks: [Double], yTicks: [Double], xLabel: String, yLabel: String,
+                     xTickLabel: (Double) -> String = number, yTickLabel: (Double) -> String = number) -> String {
+        var s = "<g font-size=\"10\" fill=\"#333\">\n"
+        let x0 = f.left, x1 = f.left + f.plotWidth, y0 = f.top + f.plotHeight, y1 = f.top
+        for t in yTicks {
+            let py = y.map(t)
+            s += "<line x1=\"\(px(x0))\" y1=\"\(px(py))\" x2=\"\(px(x1))\" y2=\"\(px(py))\" stroke=\"#e4e4e4\"/>"
+            s += "<text x=\"\(px(x0 - 4))\" y=\"\(px(py + 3))\" text-anchor=\"end\">\(escape(yTickLabel(t)))</text>\n"
+        }
+        for t in xTicks {
+            let pxv = x.map(t)
+            s += "<line x1=\"\(px(pxv))\" y1=\"\(px(y0))\" x2=\"\(px(pxv))\" y2=\"\(px(y0 + 4))\" stroke=\"#333\"/>"
+            s += "<text x=\"\(px(pxv))\" y=\"\(px(y0 + 15))\" text-anchor=\"middle\">\(escape(xTickLabel(t)))</text>\n"
+        }
+        s += "<rect x=\"\(px(x0))\" y=\"\(px(y1))\" width=\"\(px(f.plotWidth))\" height=\"\(px(f.plotHeight))\" fill=\"none\" stroke=\"#333\"/>\n"
+        s += "<text x=\"\(px(x0 + f.plotWidth / 2))\" y=\"\(px(f.height - 8))\" text-anchor=\"middle\" font-size=\"11\">\(escape(xLabel))</text>\n"
+        s += "<text transform=\"translate(14 \(px(y1 + f.plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"11\">\(escape(yLabel))</text>\n"
+        return s + "</g>\n"
+    }
+
+    static func legend(_ f: Frame, _ items: [(label: String, color: String, dashed: Bool)]) -> String {
+        guard items.count > 1 || (items.first.map { !$0.label.isEmpty } ?? false) else { return "" }
+        var s = "<g font-size=\"10\">\n"
+        var y = f.top + 12
+        for item in items {
+            let x = f.left + f.plotWidth - 150
+            let dash = item.dashed ? " stroke-dasharray=\"5 3\"" : ""
+            s += "<line x1=\"\(px(x))\" y1=\"\(px(y - 3))\" x2=\"\(px(x + 18))\" y2=\"\(px(y - 3))\" stroke=\"\(escape(item.color))\" stroke-width=\"2\"\(dash)/>"
+            s += "<text x=\"\(px(x + 22))\" y=\"\(px(y))\">\(escape(item.label))</text>\n"
+            y += 13
+        }
+        return s + "</g>\n"
+    }
+
+    static func empty(_ f: Frame, _ message: String) -> String {
+        "<text x=\"\(px(f.left + f.plotWidth / 2))\" y=\"\(px(f.top + f.plotHeight / 2))\" text-anchor=\"middle\" font-size=\"12\" fill=\"#777\">\(escape(message))</text>\n"
+    }
+
+    // MARK: Charts
+
+    /// A line chart with one line per series (points marked when a series has few points).
+    public static func lineChart(title: String, xLabel: String, yLabel: String, series: [Series],
+                                 logarithmicY: Bool = false, width: Double = 560, height: Double = 300, id: String? = nil) -> String {
+        let f = Frame(width: width, height: height)
+        var svg = open(f, title: title, id: id)
+        let xs = series.flatMap { $0.points.map(\.x) }.filter(\.isFinite)
+        var ys = series.flatMap { $0.points.map(\.y) }.filter(\.isFinite)
+        if logarithmicY { ys = ys.filter { $0 > 0 } }
+        guard !xs.isEmpty, !ys.isEmpty else {
+            return svg + axes(f, x: Scale(lower: 0, upper: 1, pixelLower: f.left, pixelUpper: f.left + f.plotWidth, logarithmic: false),
+                              y: Scale(lower: 0, upper: 1, pixelLower: f.top + f.plotHeight, pixelUpper: f.top, logarithmic: false),
+                              xTicks: [], yTicks: [], xLabel: xLabel, yLabel: yLabel) + empty(f, "no data") + "</svg>\n"
+        }
+        let (xl, xu) = range(xs, pad: 0)
+        let (yl, yu): (Double, Double)
+        if logarithmicY {
+            let lo = ys.min()!, hi = ys.max()!
+            (yl, yu) = hi > lo ? (lo / 1.3, hi * 1.3) : (lo / 2, hi * 2)
+        } else {
+            (yl, yu) = range(ys)
+        }
+        let x = Scale(lower: xl, upper: xu, pixelLower: f.left, pixelUpper: f.left + f.plotWidth, logarithmic: false)
+        let y = Scale(lower: yl, upper: yu, pixelLower: f.top + f.plotHeight, pixelUpper: f.top, logarithmic: logarithmicY)
+        let xTicks = ticks(xl, xu).filter { $0 >= xl && $0 <= xu }
+        let yTicks = logarithmicY ? logTicks(yl, yu) : ticks(yl, yu).filter { $0 >= yl && $0 <= yu }
+        svg += axes(f, x: x, y: y, xTicks: xTicks, yTicks: yTicks, xLabel: xLabel, yLabel: yLabel)
+        for s in series {
+            let dash = s.dashed ? " stroke-dasharray=\"5 3\"" : ""
+            var segments: [[(Double, Double)]] = [[]]
+            for p in s.points {
+                if p.x.isFinite, p.y.isFinite, !(logarithmicY && p.y <= 0) {
+                    segments[segments.count - 1].append((x.map(p.x), y.map(p.y)))
+                } else if !segments[segments.count - 1].isEmpty {
+                    segments.append([])
+                }
+            }
+            for seg in segments where !seg.isEmpty {
+                let points = seg.map { "\(px($0.0)),\(px($0.1))" }.joined(separator: " ")
+                svg += "<polyline class=\"series\" fill=\"none\" stroke=\"\(escape(s.color))\" stroke-width=\"1.8\"\(dash) points=\"\(points)\"/>\n"
+                if s.points.count <= 40 {
+                    for p in seg {
+                        svg += "<circle cx=\"\(px(p.0))\" cy=\"\(px(p.1))\" r=\"2.2\" fill=\"\(escape(s.color))\"/>"
+                    }
+                    svg += "\n"
+                }
+            }
+        }
+        svg += legend(f, series.map { ($0.label, $0.color, $0.dashed) })
+        return svg + "</svg>\n"
+    }
+
+    /// A histogram of one or more groups over shared bins (translucent overlapping bars), with a
+    /// dashed line at each group's mean.
+    public static func histogram(title: String, xLabel: String, groups: [Group], bins: Int = 30,
+                                 range fixedRange: (Double, Double)? = nil, width: Double = 560, height: Double = 300,
+                                 id: String? = nil) -> String {
+        let f = Frame(width: width, height: height)
+        var svg = open(f, title: title, id: id)
+        let all = groups.flatMap(\.values).filter(\.isFinite)
+        guard !all.isEmpty, bins > 0 else {
+            return svg + empty(f, "no data") + "</svg>\n"
+        }
+        var (lo, hi) = fixedRange ?? range(all, pad: 0.02)
+        if hi <= lo { hi = lo + 1 }
+        if fixedRange != nil {
+            lo = min(lo, all.min()!)
+            hi = max(hi, all.max()!)
+        }
+        let binWidth = (hi - lo) / Double(bins)
+        var counts: [[Int]] = []
+        for g in groups {
+            var c = [Int](repeating: 0, count: bins)
+            for v in g.values where v.isFinite {
+                c[min(bins - 1, max(0, Int((v - lo) / binWidth)))] += 1
+            }
+            counts.append(c)
+        }
+        let maxCount = max(1, counts.flatMap { $0 }.max() ?? 1)
+        let x = Scale(lower: lo, upper: hi, pixelLower: f.left, pixelUpper: f.left + f.plotWidth, logarithmic: false)
+        let y = Scale(lower: 0, upper: Double(maxCount) * 1.08, pixelLower: f.top + f.plotHeight, pixelUpper: f.top, logarithmic: false)
+        svg += axes(f, x: x, y: y, xTicks: ticks(lo, hi).filter { $0 >= lo && $0 <= hi },
+                    yTicks: ticks(0, Double(maxCount) * 1.08).filter { $0 == $0.rounded() },
+                    xLabel: xLabel, yLabel: "neurons")
+        for (gi, g) in groups.enumerated() {
+            let opacity = groups.count > 1 ? "0.45" : "0.8"
+            for b in 0..<bins where counts[gi][b] > 0 {
+                let x0 = x.map(lo + Double(b) * binWidth), x1 = x.map(lo + Double(b + 1) * binWidth)
+                let y0 = y.map(Double(counts[gi][b]))
+                svg += "<rect class=\"bar\" x=\"\(px(x0))\" y=\"\(px(y0))\" width=\"\(px(max(0.5, x1 - x0 - 0.5)))\" "
+                    + "height=\"\(px(f.top + f.plotHeight - y0))\" fill=\"\(escape(g.color))\" fill-opacity=\"\(opacity)\"/>"
+            }
+            svg += "\n"
+            let finite = g.values.filter(\.isFinite)
+            if !finite.isEmpty {
+                let mean = finite.reduce(0, +) / Double(finite.count)
+                let mx = x.map(mean)
+                svg += "<line x1=\"\(px(mx))\" y1=\"\(px(f.top))\" x2=\"\(px(mx))\" y2=\"\(px(f.top + f.plotHeight))\" stroke=\"\(escape(g.color))\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/>\n"
+            }
+        }
+        svg += legend(f, groups.map { g in
+            let finite = g.values.filter(\.isFinite)
+            let mean = finite.isEmpty ? 0 : finite.reduce(0, +) / Double(finite.count)
+            return ("\(g.label) (mean \(String(format: "%.3f", mean)))", g.color, false)
+        })
+        return svg + "</svg>\n"
+    }
+
+    /// Readout positions over the visual field: points in normalised grid coordinates
+    /// ([-1, 1]², x to the right, y down as in image rows), drawn in a panel with the aspect ratio
+    /// of the frames; each point is coloured by `values` (e.g. the neuron's correlation) when given.
+    public static func positionMap(title: String, x xs: [Double], y ys: [Double], values: [Double]? = nil,
+                                   valueLabel: String = "", aspect: Double = 64.0 / 36.0, color fixedColor: String = palette[0],
+                                   width: Double = 560, id: String? = nil) -> String {
+        let plotWidth = width - 62 - 16
+        let height = plotWidth / aspect + 30 + 44 + (values == nil ? 0 : 26)
+        let f = Frame(width: width, height: height)
+        var svg = open(f, title: title, id: id)
+        let plotHeight = plotWidth / aspect
+        let x = Scale(lower: -1, upper: 1, pixelLower: f.left, pixelUpper: f.left + plotWidth, logarithmic: false)
+        let y = Scale(lower: -1, upper: 1, pixelLower: f.top, pixelUpper: f.top + plotHeight, logarithmic: false)
+        let frame = Frame(width: width, height: plotHeight + 30 + 44)
+        svg += axes(frame, x: x, y: y, xTicks: [-1, -0.5, 0, 0.5, 1], yTicks: [-1, -0.5, 0, 0.5, 1],
+                    xLabel: "horizontal position (grid units)", yLabel: "vertical (grid units)")
+        let count = min(xs.count, ys.count)
+        let (vLo, vHi) = values.map { range($0, pad: 0) } ?? (0, 1)
+        for i in 0..<count where xs[i].isFinite && ys[i].isFinite {
+            var fill = fixedColor
+            if let values, i < values.count, values[i].isFinite {
+                fill = colormap((values[i] - vLo) / max(vHi - vLo, 1e-12))
+            }
+            svg += "<circle class=\"neuron\" cx=\"\(px(x.map(min(max(xs[i], -1), 1))))\" cy=\"\(px(y.map(min(max(ys[i], -1), 1))))\" r=\"2.6\" fill=\"\(fill)\" fill-opacity=\"0.85\"/>"
+            if i % 16 == 15 { svg += "\n" }
+        }
+        svg += "\n"
+        if values != nil {
+            // Colour bar.
+            let barY = f.top + plotHeight + 40, barX = f.left + plotWidth - 200
+            let steps = 40
+            for k in 0..<steps {
+                svg += "<rect x=\"\(px(barX + Double(k) * 5))\" y=\"\(px(barY))\" width=\"5.2\" height=\"9\" fill=\"\(colormap(Double(k) / Double(steps - 1)))\"/>"
+            }
+            svg += "\n<g font-size=\"10\"><text x=\"\(px(barX - 4))\" y=\"\(px(barY + 8))\" text-anchor=\"end\">\(escape(valueLabel)) \(String(format: "%.2f", vLo))</text>"
+            svg += "<text x=\"\(px(barX + 204))\" y=\"\(px(barY + 8))\">\(String(format: "%.2f", vHi))</text></g>\n"
+        }
+        return svg + "</svg>\n"
+    }
+
+    /// A perceptually ordered colour map (viridis-like) for t in [0, 1].
+    public static func colormap(_ t: Double) -> String {
+        let stops: [(Double, Double, Double)] = [
+            (68, 1, 84), (72, 40, 120), (62, 74, 137), (49, 104, 142), (38, 130, 142),
+            (31, 158, 137), (53, 183, 121), (109, 205, 89), (180, 222, 44), (253, 231, 37),
+        ]
+        let c = min(max(t.isFinite ? t : 0, 0), 1) * Double(stops.count - 1)
+        let i = min(Int(c), stops.count - 2)
+        let f = c - Double(i)
+        let a = stops[i], b = stops[i + 1]
+        func mix(_ u: Double, _ v: Double) -> Int { Int((u + (v - u) * f).rounded()) }
+        return String(format: "#%02x%02x%02x", mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+    }
+}

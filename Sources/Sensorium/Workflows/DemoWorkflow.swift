@@ -1,0 +1,188 @@
+import Foundation
+import Logging
+import SensoriumData
+import SensoriumMetrics
+
+/// The `demo` pipeline: write the default synthetic mice, train the factorised baseline on them,
+/// evaluate the test tiers next to the ground-truth ceiling, and write `results.json`,
+/// `evaluation.json`, `run.json` and `report.html`.
+public enum DemoWorkflow {
+    /// The synthetic mice the demo writes (and `sensorium synth` without size options).
+    public static let defaultSyntheticConfiguration = SyntheticMouseConfiguration.default
+
+    /// The demo's model and recipe: the factorised baseline's architecture (factorised 3-D core,
+    /// Gaussian readouts with positions from cortical coordinates, MLP shifters, ELU + 1) at a size
+    /// that trains on two CPU cores in a few minutes, with the reference optimiser (AdamW, lr 5e-3)
+    /// and a bounded number of epochs.
+    public static var trainingConfiguration: TrainingRunConfiguration {
+        var core = Factorized3dCore.Configuration()
+        core.hiddenChannels = [16, 32]
+        core.spatialInputKernel = [11, 11]
+        core.temporalInputKernel = 11
+        core.spatialHiddenKernels = [[5, 5]]
+        core.temporalHiddenKernels = [5]
+        core.stride = [2, 1]
+        var model = VideoModelConfiguration.factorizedBaseline
+        model.core = .factorized3d(core)
+        var trainer = TrainerConfiguration.reference
+        trainer.earlyStopping.maxEpochs = 40
+        trainer.earlyStopping.patience = 4
+        trainer.earlyStopping.lrDecaySteps = 2
+        if case .reduceOnPlateau(var plateau) = trainer.schedule {
+            plateau.patience = 3
+            trainer.schedule = .reduceOnPlateau(plateau)
+        }
+        let data = TrainingDataSettings(batchSize: 8, frames: 80, validationBatchSize: 10, validationMaxFrames: 300)
+        return TrainingRunConfiguration(model: model, trainer: trainer, data: data)
+    }
+
+    /// The demo's time budget for training; training stops there (keeping the best weights) if
+    /// early stopping has not ended it before.
+    public static let defaultTrainingBudget: Duration = .seconds(420)
+
+    /// One track of `results.json`.
+    public struct TrackResult: Codable, Sendable, Equatable {
+        public var singleTrial: Double
+        public var toAverage: Double
+        public var ceilingSingleTrial: Double
+        public var ceilingToAverage: Double
+        /// The model's ρ_ta as a fraction of the ceiling's.
+        public var fractionOfCeilingToAverage: Double
+        /// The model's ρ_st as a fraction of the ceiling's.
+        public var fractionOfCeilingSingleTrial: Double
+
+        enum CodingKeys: String, CodingKey {
+            case singleTrial = "single_trial", toAverage = "to_average"
+            case ceilingSingleTrial = "ceiling_single_trial", ceilingToAverage = "ceiling_to_average"
+            case fractionOfCeilingToAverage = "fraction_of_ceiling_to_average"
+            case fractionOfCeilingSingleTrial = "fraction_of_ceiling_single_trial"
+        }
+
+        init(_ model: TrackScores?, _ ceiling: TrackScores?) {
+            singleTrial = model?.singleTrial ?? .nan
+            toAverage = model?.toAverage ?? .nan
+            ceilingSingleTrial = ceiling?.singleTrial ?? .nan
+            ceilingToAverage = ceiling?.toAverage ?? .nan
+            fractionOfCeilingToAverage = toAverage / ceilingToAverage
+            fractionOfCeilingSingleTrial = singleTrial / ceilingSingleTrial
+        }
+    }
+
+    /// `results.json`: the required keys (`main`, `bonus`, `train_seconds`, `eval_seconds`) and more.
+    public struct Results: Codable, Sendable {
+        public var main: TrackResult
+        public var bonus: TrackResult
+        public var trainSeconds: Double
+        public var evalSeconds: Double
+        public var synthSeconds: Double
+        public var epochs: Int
+        public var steps: Int
+        public var trainingFinished: Bool
+        public var bestValidationSingleTrial: Double
+        public var bonusFamilies: [String: TrackScores]
+        public var mice: [String]
+        public var neurons: Int
+        public var parameters: Int
+        public var model: String
+        public var evaluatedTiers: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case main, bonus
+            case trainSeconds = "train_seconds", evalSeconds = "eval_seconds", synthSeconds = "synth_seconds"
+            case epochs, steps, trainingFinished = "training_finished"
+            case bestValidationSingleTrial = "best_validation_single_trial"
+            case bonusFamilies = "bonus_families", mice, neurons, parameters, model
+            case evaluatedTiers = "evaluated_tiers"
+        }
+    }
+
+    /// What the demo produced.
+    public struct Outcome {
+        public var results: Results
+        public var evaluation: EvaluationReport
+        public var report: RunReport
+    }
+
+    /// The folder of the synthetic mice inside the demo's output folder.
+    public static let dataFolder = "data"
+    /// The run folder inside the demo's output folder.
+    public static let runFolder = "run"
+    /// Marks a complete synthetic dataset: the configuration it was written with (JSON).
+    public static let syntheticMarker = "synthetic-configuration.json"
+
+    /// Writes the synthetic mice into `folder` unless a complete dataset with the same
+    /// configuration is already there. Returns the mouse folders and the seconds spent.
+    public static func prepareData(_ configuration: SyntheticMouseConfiguration, folder: String,
+                                   logger: Logger) throws -> (paths: [String], seconds: Double, reused: Bool) {
+        try RunFolder.create(folder)
+        let marker = RunFolder.file(folder, syntheticMarker)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        let json = try encoder.encode(configuration)
+        let paths = (0..<configuration.mice).map {
+            RunFolder.file(folder, SyntheticMouseGenerator.mouseName(index: $0, configuration: configuration))
+        }
+        if let existing = try? Data(contentsOf: URL(fileURLWithPath: marker)), existing == json,
+           paths.allSatisfy({ RunFolder.isDirectory($0) }) {
+            logger.info("reusing the synthetic mice in \(folder)")
+            return (paths, 0, true)
+        }
+        try? FileManager.default.removeItem(atPath: marker)
+        let start = ContinuousClock.now
+        for index in 0..<configuration.mice {
+            logger.info("writing synthetic mouse \(index + 1) of \(configuration.mice)")
+            try SyntheticMouseGenerator.generateMouse(index: index, configuration: configuration, into: folder, overwrite: true)
+        }
+        try json.write(to: URL(fileURLWithPath: marker), options: .atomic)
+        return (paths, ProgressBar.seconds(.now - start), false)
+    }
+
+    /// Runs the demo into `output`: `output/data` (the synthetic mice), `output/run` (the
+    /// training run) and, at the top, `results.json`, `evaluation.json` and `report.html`.
+    public static func run(output: String, synthetic: SyntheticMouseConfiguration = defaultSyntheticConfiguration,
+                           training: TrainingRunConfiguration = trainingConfiguration,
+                           budget: Duration? = defaultTrainingBudget, evaluation options: EvaluationOptions = EvaluationOptions(),
+                           logger: Logger, observers: [any TrainingObserver] = [],
+                           progress: ((String) -> Void)? = nil) throws -> Outcome {
+        let root = (output as NSString).expandingTildeInPath
+        try RunFolder.create(root)
+        progress?("Writing synthetic mice (\(synthetic.mice) × \(synthetic.neurons) neurons) into \(RunFolder.file(root, dataFolder))")
+        let data = try prepareData(synthetic, folder: RunFolder.file(root, dataFolder), logger: logger)
+
+        progress?("Training the factorised baseline (at most \(training.trainer.earlyStopping.maxEpochs) epochs"
+            + (budget.map { ", \(Int(ProgressBar.seconds($0))) s budget" } ?? "") + ")")
+        let request = TrainingWorkflow.Request(dataPaths: data.paths, configuration: training,
+                                               output: RunFolder.file(root, runFolder), resume: false, overwrite: true,
+                                               stop: budget.map { .duration($0) }, title: "Sensorium demo: factorised baseline on synthetic mice")
+        let trained = try TrainingWorkflow.run(request, logger: logger, observers: observers)
+
+        progress?("Evaluating the test tiers")
+        let modelName = "Factorized baseline (demo)"
+        let evaluation = try EvaluationWorkflow.evaluate(trained.model, datasets: trained.datasets, modelName: modelName,
+                                                         options: options, output: root)
+        var report = trained.report
+        evaluation.merge(into: &report)
+        report.facts.append(.init("evaluation seconds", String(format: "%.1f", evaluation.seconds)))
+        report.facts.append(.init("evaluated tiers", (options.mainTiers + options.bonusTiers).map(\.rawValue).joined(separator: ", ")))
+        try report.write(to: URL(fileURLWithPath: RunFolder.file(RunFolder.file(root, runFolder), RunFolder.runFile)))
+        try HTMLReport.write(report, to: URL(fileURLWithPath: RunFolder.file(root, RunFolder.reportFile)))
+
+        var families: [String: TrackScores] = [:]
+        for f in evaluation.summary.bonusFamilies { families[f.family] = f.scores }
+        let results = Results(
+            main: TrackResult(evaluation.summary.mainTrack, evaluation.ceiling?.mainTrack),
+            bonus: TrackResult(evaluation.summary.bonusTrack, evaluation.ceiling?.bonusTrack),
+            trainSeconds: trained.summary.seconds, evalSeconds: evaluation.seconds, synthSeconds: data.seconds,
+            epochs: trained.summary.epochs, steps: trained.summary.steps, trainingFinished: trained.summary.finished,
+            bestValidationSingleTrial: trained.summary.bestObjective, bonusFamilies: families,
+            mice: trained.datasets.map(\.name), neurons: trained.datasets.reduce(0) { $0 + $1.neuronCount },
+            parameters: trained.model.trainableParameterCount, model: modelName,
+            evaluatedTiers: (options.mainTiers + options.bonusTiers).map(\.rawValue))
+        do {
+            try ReportJSON.encoder().encode(results).write(to: URL(fileURLWithPath: RunFolder.file(root, RunFolder.resultsFile)), options: .atomic)
+        } catch {
+            throw ReportError(path: RunFolder.file(root, RunFolder.resultsFile), message: "cannot write the results (\(error.localizedDescription))")
+        }
+        return Outcome(results: results, evaluation: evaluation, report: report)
+    }
+}

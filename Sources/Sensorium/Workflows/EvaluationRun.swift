@@ -1,0 +1,138 @@
+import Foundation
+import SensoriumData
+import SensoriumMetrics
+
+/// The `evaluate` and `predict` commands as functions: load a trained model, open the mice the
+/// way it was trained, score or predict the test tiers.
+public enum EvaluationWorkflow {
+    /// A model loaded for evaluation and where it came from.
+    public struct LoadedModel {
+        /// The model, in evaluation mode.
+        public var model: VideoModel
+        /// The checkpoint file read.
+        public var checkpoint: String
+        /// The run folder, when the model came from one.
+        public var runFolder: String?
+    }
+
+    /// Loads a model from a run folder (its `model.h5`, else its `checkpoint.h5`) or a checkpoint
+    /// file written by `VideoModel.save` or the CLI's training.
+    public static func loadModel(_ path: String) throws -> LoadedModel {
+        let path = (path as NSString).expandingTildeInPath
+        let fm = FileManager.default
+        var file = path
+        var folder: String?
+        if RunFolder.isDirectory(path) {
+            folder = path
+            let candidates = [RunFolder.modelFile, RunFolder.checkpointFile].map { RunFolder.file(path, $0) }
+            guard let found = candidates.first(where: { fm.fileExists(atPath: $0) }) else {
+                throw ReportError(path: path, message: "expected a run folder with \(RunFolder.modelFile) or \(RunFolder.checkpointFile), found neither")
+            }
+            file = found
+        } else if !fm.fileExists(atPath: path) {
+            throw ReportError(path: path, message: "expected a run folder or a model checkpoint (.h5), found nothing")
+        }
+        let model = try VideoModel.load(from: URL(fileURLWithPath: file))
+        model.eval()
+        return LoadedModel(model: model, checkpoint: file, runFolder: folder)
+    }
+
+    /// The data options a model reads: its core's input channels say whether behaviour (3) and the
+    /// pupil centre (5) are input channels.
+    public static func dataOptions(for model: VideoModel) throws -> MouseDataOptions {
+        let channels = model.architecture?.configuration.core.inputChannels ?? 3
+        switch channels {
+        case 1: return MouseDataOptions(behaviorAsChannels: false, pupilCenterAsChannels: false)
+        case 3: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: false)
+        case 5: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: true)
+        default:
+            throw VideoModelError.incompatibleData("the model's core expects \(channels) input channels; mouse folders give 1 (frame), 3 (+ behaviour) or 5 (+ pupil centre)")
+        }
+    }
+
+    /// Opens the mice of `paths` for `model`, checking that it has a readout for each.
+    public static func openDatasets(_ paths: [String], for model: VideoModel) throws -> [MouseDataset] {
+        let options = try dataOptions(for: model)
+        let datasets = try MouseFolders.resolve(paths).map { try MouseDataset(path: $0, options: options) }
+        try model.checkCompatible(with: datasets)
+        return datasets
+    }
+
+    /// Which tiers to score or predict.
+    public enum TierSelection: String, CaseIterable, Sendable {
+        /// The final test tiers (Table 1 of the retrospective).
+        case final
+        /// The live test tiers.
+        case live
+        /// Live and final pooled.
+        case all
+
+        /// The main-track tiers.
+        public var mainTiers: [MouseTier] {
+            switch self {
+            case .final: [.finalTestMain]
+            case .live: [.liveTestMain]
+            case .all: [.liveTestMain, .finalTestMain]
+            }
+        }
+
+        /// The bonus-track tiers.
+        public var bonusTiers: [MouseTier] {
+            switch self {
+            case .final: [.finalTestBonus]
+            case .live: [.liveTestBonus]
+            case .all: [.liveTestBonus, .finalTestBonus]
+            }
+        }
+    }
+
+    /// Scores `model` on the test tiers of `datasets`; writes `evaluation.json` into `output`
+    /// when given.
+    public static func evaluate(_ model: VideoModel, datasets: [MouseDataset], modelName: String,
+                                options: EvaluationOptions, output: String?,
+                                progress: ((EvaluationProgress) -> Void)? = nil) throws -> EvaluationReport {
+        let report = try Evaluation.evaluate(model, datasets: datasets, modelName: modelName, options: options, progress: progress)
+        if let output {
+            let folder = (output as NSString).expandingTildeInPath
+            try RunFolder.create(folder)
+            try report.writeJSON(to: URL(fileURLWithPath: RunFolder.file(folder, RunFolder.evaluationFile)))
+        }
+        return report
+    }
+}
+
+extension EvaluationReport {
+    /// Reads `evaluation.json`; throws `ReportError` naming the file.
+    public static func load(from url: URL) throws -> EvaluationReport {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ReportError(path: url.path, message: "cannot read the file (\(error.localizedDescription))")
+        }
+        do { return try ReportJSON.decoder().decode(EvaluationReport.self, from: data) } catch {
+            throw ReportError(path: url.path, message: "expected an evaluation report (JSON), found something else: \(ReportError.describe(error))")
+        }
+    }
+
+    /// Writes the report as JSON (atomically); throws `ReportError` naming the file.
+    public func writeJSON(to url: URL) throws {
+        do {
+            try ReportJSON.encoder().encode(self).write(to: url, options: .atomic)
+        } catch {
+            throw ReportError(path: url.path, message: "cannot write the evaluation (\(error.localizedDescription))")
+        }
+    }
+
+    /// Puts the scores into a run report: the model's Table 1 row, the ceiling, and every mouse's
+    /// per-neuron ρ_st on the main track (or the first group it has).
+    public func merge(into report: inout RunReport) {
+        report.table = [summary]
+        report.ceiling = ceiling
+        report.neuronCorrelations = mice.compactMap { m -> NeuronCorrelations? in
+            let preferred = ["main", "final_test_main", "live_test_main", "bonus", "validation"]
+            let name = preferred.first { m.scores[$0]?.perNeuronSingleTrial != nil }
+                ?? m.scores.keys.sorted().first { m.scores[$0]?.perNeuronSingleTrial != nil }
+            guard let name, let values = m.scores[name]?.perNeuronSingleTrial else { return nil }
+            return NeuronCorrelations(mouse: m.mouse, label: "\(name) ρ_st", values: values)
+        }
+    }
+}

@@ -1,0 +1,338 @@
+import Foundation
+import Logging
+import SensoriumData
+
+/// How the training data is cut and served in a CLI training run.
+public struct TrainingDataSettings: Codable, Sendable, Equatable {
+    /// Clips per training batch (8 in the reference).
+    public var batchSize: Int
+    /// Frames per training clip (80 in the reference).
+    public var frames: Int
+    /// The tier scored for early stopping.
+    public var validationTier: MouseTier
+    /// Whole validation trials per batch (a batch is cut to its shortest trial).
+    public var validationBatchSize: Int
+    /// Cap on validation trial length (nil: whole trials).
+    public var validationMaxFrames: Int?
+    /// Background threads building batches, and batches built ahead.
+    public var workers: Int
+    public var prefetch: Int
+    /// Behaviour (pupil dilation, running speed) as input channels (the baselines: yes).
+    public var behaviorAsChannels: Bool
+    /// Pupil centre as input channels (the baselines: no).
+    public var pupilCenterAsChannels: Bool
+
+    /// The reference's data settings.
+    public init(batchSize: Int = 8, frames: Int = 80, validationTier: MouseTier = .oracle, validationBatchSize: Int = 8,
+                validationMaxFrames: Int? = nil, workers: Int = 1, prefetch: Int = 2, behaviorAsChannels: Bool = true,
+                pupilCenterAsChannels: Bool = false) {
+        self.batchSize = batchSize
+        self.frames = frames
+        self.validationTier = validationTier
+        self.validationBatchSize = validationBatchSize
+        self.validationMaxFrames = validationMaxFrames
+        self.workers = workers
+        self.prefetch = prefetch
+        self.behaviorAsChannels = behaviorAsChannels
+        self.pupilCenterAsChannels = pupilCenterAsChannels
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case batchSize, frames, validationTier, validationBatchSize, validationMaxFrames, workers, prefetch
+        case behaviorAsChannels, pupilCenterAsChannels
+    }
+
+    /// Every key optional (missing keys keep the reference values); values are checked.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = TrainingDataSettings()
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        frames = try c.decodeIfPresent(Int.self, forKey: .frames) ?? d.frames
+        validationTier = try c.decodeIfPresent(MouseTier.self, forKey: .validationTier) ?? d.validationTier
+        validationBatchSize = try c.decodeIfPresent(Int.self, forKey: .validationBatchSize) ?? d.validationBatchSize
+        validationMaxFrames = try c.decodeIfPresent(Int.self, forKey: .validationMaxFrames)
+        workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? d.workers
+        prefetch = try c.decodeIfPresent(Int.self, forKey: .prefetch) ?? d.prefetch
+        behaviorAsChannels = try c.decodeIfPresent(Bool.self, forKey: .behaviorAsChannels) ?? d.behaviorAsChannels
+        pupilCenterAsChannels = try c.decodeIfPresent(Bool.self, forKey: .pupilCenterAsChannels) ?? d.pupilCenterAsChannels
+        func require(_ ok: Bool, _ key: CodingKeys, _ message: String) throws {
+            if !ok { throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(key.stringValue) \(message)") }
+        }
+        try require(batchSize >= 1, .batchSize, "must be at least 1")
+        try require(frames >= 1, .frames, "must be at least 1")
+        try require(validationBatchSize >= 1, .validationBatchSize, "must be at least 1")
+        try require(validationMaxFrames.map { $0 >= 1 } ?? true, .validationMaxFrames, "must be at least 1")
+        try require(workers >= 1, .workers, "must be at least 1")
+        try require(prefetch >= 0, .prefetch, "must be 0 or more")
+    }
+
+    /// The options the mouse datasets are opened with.
+    public var dataOptions: MouseDataOptions {
+        MouseDataOptions(normalize: true, behaviorAsChannels: behaviorAsChannels, pupilCenterAsChannels: pupilCenterAsChannels)
+    }
+}
+
+/// Everything a CLI training run is configured by: the model, the trainer and the data pipeline.
+/// JSON (every key optional; missing keys keep the factorised baseline and the reference recipe):
+///
+/// ```json
+/// {"model":   {"core": {"type": "factorized3d", "hiddenChannels": [16, 32]}, "readout": {"type": "gaussian"}},
+///  "trainer": {"seed": 7, "earlyStopping": {"maxEpochs": 30}},
+///  "data":    {"batchSize": 8, "frames": 80}}
+/// ```
+public struct TrainingRunConfiguration: Codable, Sendable, Equatable {
+    /// The model (``VideoModelConfiguration``).
+    public var model: VideoModelConfiguration
+    /// The trainer (``TrainerConfiguration``).
+    public var trainer: TrainerConfiguration
+    /// The data pipeline.
+    public var data: TrainingDataSettings
+
+    /// A configuration; the defaults are the factorised baseline trained with the reference recipe.
+    public init(model: VideoModelConfiguration = .factorizedBaseline, trainer: TrainerConfiguration = .reference,
+                data: TrainingDataSettings = TrainingDataSettings()) {
+        self.model = model
+        self.trainer = trainer
+        self.data = data
+    }
+
+    /// The configuration as pretty-printed JSON with sorted keys.
+    public func jsonString() -> String {
+        String(decoding: (try? ReportJSON.encoder().encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    /// Reads a configuration; `source` names it in errors (a file path).
+    public static func fromJSON(_ json: String, source: String = "configuration") throws -> TrainingRunConfiguration {
+        func fail(_ message: String) -> ConfigurationError { ConfigurationError(source: source, message: message) }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(json.utf8))
+        } catch {
+            throw fail("expected JSON, found text that does not parse (\(error.localizedDescription))")
+        }
+        guard let top = object as? [String: Any] else { throw fail("expected a JSON object with keys model, trainer, data") }
+        let known: Set<String> = ["model", "trainer", "data"]
+        if let unknown = top.keys.sorted().first(where: { !known.contains($0) }) {
+            throw fail("unknown key '\(unknown)'; expected model, trainer and/or data")
+        }
+        func section(_ key: String) throws -> String? {
+            guard let value = top[key] else { return nil }
+            guard value is [String: Any] else { throw fail("'\(key)' must be a JSON object") }
+            return String(decoding: try JSONSerialization.data(withJSONObject: value), as: UTF8.self)
+        }
+        var configuration = TrainingRunConfiguration()
+        if let model = try section("model") {
+            configuration.model = try VideoModelConfiguration.fromJSON(model, source: source + " (model)")
+        }
+        if let trainer = try section("trainer") {
+            do {
+                configuration.trainer = try TrainerConfiguration.fromJSON(trainer)
+            } catch let error as DecodingError {
+                throw fail("trainer: \(ReportError.describe(error))")
+            }
+        }
+        if let data = try section("data") {
+            do {
+                configuration.data = try ReportJSON.decoder().decode(TrainingDataSettings.self, from: Data(data.utf8))
+            } catch let error as DecodingError {
+                throw fail("data: \(ReportError.describe(error))")
+            }
+        }
+        return configuration
+    }
+
+    /// Reads a configuration file.
+    public static func load(from url: URL) throws -> TrainingRunConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOf: url, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(source: url.path, message: "cannot read the file (\(error.localizedDescription))")
+        }
+        return try fromJSON(text, source: url.path)
+    }
+}
+
+/// A configuration that cannot be used.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    /// The file (or "configuration").
+    public let source: String
+    /// What is wrong.
+    public let message: String
+
+    /// An error about `source`.
+    public init(source: String, message: String) {
+        self.source = source
+        self.message = message
+    }
+
+    public var description: String { "\(source): \(message)" }
+}
+
+/// The `train` command as a function: builds a ``VideoModel`` for the mice, trains it with the
+/// ``Trainer`` and writes the run folder (see ``RunFolder``).
+public enum TrainingWorkflow {
+    /// What to train and where.
+    public struct Request {
+        /// Mouse folders (or folders of mouse folders).
+        public var dataPaths: [String]
+        /// The run's configuration (ignored when resuming: the run's saved `configuration.json` is used).
+        public var configuration: TrainingRunConfiguration
+        /// The run folder.
+        public var output: String
+        /// Continue the run in `output` from its checkpoint.
+        public var resume: Bool
+        /// Replace a run already in `output`.
+        public var overwrite: Bool
+        /// Return early (the run can be resumed) once this is reached.
+        public var stop: StopCondition?
+        /// Title of the run report.
+        public var title: String?
+
+        /// A request.
+        public init(dataPaths: [String], configuration: TrainingRunConfiguration, output: String, resume: Bool = false,
+                    overwrite: Bool = false, stop: StopCondition? = nil, title: String? = nil) {
+            self.dataPaths = dataPaths
+            self.configuration = configuration
+            self.output = output
+            self.resume = resume
+            self.overwrite = overwrite
+            self.stop = stop
+            self.title = title
+        }
+    }
+
+    /// What a training run produced.
+    public struct Outcome {
+        /// The trained model (best weights, evaluation mode).
+        public var model: VideoModel
+        /// The mice it was trained on.
+        public var datasets: [MouseDataset]
+        /// The configuration used.
+        public var configuration: TrainingRunConfiguration
+        /// The trainer's summary and history.
+        public var summary: TrainingSummary
+        public var history: [EpochReport]
+        /// The run report written to `run.json`.
+        public var report: RunReport
+    }
+
+    /// The file holding the run's configuration in a run folder.
+    public static let configurationFile = "configuration.json"
+
+    /// Opens the mice of `paths` with the data settings' options, checking that they can be used
+    /// for training (training trials at least one clip long, validation trials present).
+    public static func openDatasets(_ paths: [String], settings: TrainingDataSettings, forTraining: Bool) throws -> [MouseDataset] {
+        let folders = try MouseFolders.resolve(paths)
+        let datasets = try folders.map { try MouseDataset(path: $0, options: settings.dataOptions) }
+        guard forTraining else { return datasets }
+        for d in datasets {
+            guard !d.trials(in: .train).isEmpty else {
+                throw MouseDataError(.inconsistent, path: d.layout.tiersFile, expected: "train trials", found: "none")
+            }
+            guard !d.trials(in: settings.validationTier).isEmpty else {
+                throw MouseDataError(.inconsistent, path: d.layout.tiersFile,
+                                     expected: "\(settings.validationTier.rawValue) trials for validation", found: "none")
+            }
+        }
+        return datasets
+    }
+
+    /// Trains as `request` says, reporting to `observers`; writes `configuration.json`,
+    /// `checkpoint.h5` (during training), `model.h5` and `run.json` into the run folder.
+    public static func run(_ request: Request, logger: Logger, observers: [any TrainingObserver] = []) throws -> Outcome {
+        let folder = (request.output as NSString).expandingTildeInPath
+        let checkpoint = RunFolder.file(folder, RunFolder.checkpointFile)
+        let configurationPath = RunFolder.file(folder, configurationFile)
+        let fm = FileManager.default
+        var configuration = request.configuration
+        if request.resume {
+            guard fm.fileExists(atPath: checkpoint) else {
+                throw ReportError(path: checkpoint, message: "expected a training checkpoint to resume from, found nothing")
+            }
+            guard fm.fileExists(atPath: configurationPath) else {
+                throw ReportError(path: configurationPath, message: "expected the run's configuration next to its checkpoint, found nothing")
+            }
+            configuration = try TrainingRunConfiguration.load(from: URL(fileURLWithPath: configurationPath))
+            logger.info("resuming the run in \(folder) with its saved configuration")
+        } else if fm.fileExists(atPath: checkpoint) && !request.overwrite {
+            throw ReportError(path: folder, message: "expected an empty run folder, found a run (\(RunFolder.checkpointFile)); pass --resume to continue it or --overwrite to start again")
+        }
+        try RunFolder.create(folder)
+
+        let datasets = try openDatasets(request.dataPaths, settings: configuration.data, forTraining: true)
+        let miceText = datasets.map { "\($0.name) (\($0.neuronCount) neurons, \($0.trials(in: .train).count) train trials)" }
+            .joined(separator: ", ")
+        logger.info("\(datasets.count) mice: \(miceText)")
+        let model = try VideoModel(configuration: configuration.model, datasets: datasets)
+        let settings = configuration.data
+        let data = MouseTrainingData(datasets: datasets, batchSize: settings.batchSize, frames: settings.frames,
+                                     validationTier: settings.validationTier, validationBatchSize: settings.validationBatchSize,
+                                     validationMaxFrames: settings.validationMaxFrames, prefetch: settings.prefetch,
+                                     workers: settings.workers)
+        let trainer = Trainer(model: model, data: data, configuration: configuration.trainer, logger: logger)
+        trainer.metadata = model.checkpointMetadata
+        trainer.checkpointURL = URL(fileURLWithPath: checkpoint)
+        trainer.observers = observers
+        if request.resume {
+            try trainer.restore(from: URL(fileURLWithPath: checkpoint))
+        } else if request.overwrite {
+            for name in [RunFolder.checkpointFile, RunFolder.modelFile, RunFolder.runFile, RunFolder.evaluationFile, RunFolder.reportFile] {
+                try? fm.removeItem(atPath: RunFolder.file(folder, name))
+            }
+        }
+        do {
+            try Data(configuration.jsonString().utf8).write(to: URL(fileURLWithPath: configurationPath), options: .atomic)
+        } catch {
+            throw ReportError(path: configurationPath, message: "cannot write the run configuration (\(error.localizedDescription))")
+        }
+        logger.info("model: \(model.parameterCount) parameters (\(configuration.model.core.typeName) core, \(configuration.model.readout.typeName) readout), burn-in \(model.burnInFrames) frames")
+
+        let summary = try trainer.fit(until: request.stop)
+        if !summary.finished && configuration.trainer.earlyStopping.restoreBest {
+            // Interrupted: the checkpoint keeps the current state for resuming; the saved model gets
+            // the best weights so far, as a finished run would.
+            if try restoreBestWeights(model, from: URL(fileURLWithPath: checkpoint)) {
+                logger.info("training stopped before the end; the model holds the best weights so far (epoch \(summary.bestEpoch))")
+            }
+        }
+        model.eval()
+        try model.save(to: URL(fileURLWithPath: RunFolder.file(folder, RunFolder.modelFile)))
+
+        var report = RunReport(title: request.title ?? "Sensorium run \((folder as NSString).lastPathComponent)")
+        report.subtitle = describe(configuration: configuration, datasets: datasets)
+        report.history = trainer.history
+        report.readoutPositions = ReadoutPositions.extract(from: model)
+        report.facts = [
+            .init("mice", datasets.map(\.name).joined(separator: ", ")),
+            .init("neurons", datasets.map { String($0.neuronCount) }.joined(separator: ", ")),
+            .init("parameters", String(model.trainableParameterCount)),
+            .init("epochs", String(summary.epochs)),
+            .init("optimizer steps", String(summary.steps)),
+            .init("best validation ρ_st", String(format: "%.4f (epoch %d)", summary.bestObjective, summary.bestEpoch)),
+            .init("training finished", summary.finished ? "yes" : "no (resume with --resume)"),
+            .init("training seconds", String(format: "%.1f", summary.seconds)),
+            .init("seed (trainer / model)", "\(configuration.trainer.seed) / \(configuration.model.seed)"),
+        ]
+        try report.write(to: URL(fileURLWithPath: RunFolder.file(folder, RunFolder.runFile)))
+        return Outcome(model: model, datasets: datasets, configuration: configuration, summary: summary,
+                       history: trainer.history, report: report)
+    }
+
+    /// Loads the best weights kept by early stopping in the training checkpoint at `url` into
+    /// `model`; false when the checkpoint has none.
+    @discardableResult
+    public static func restoreBestWeights(_ model: VideoModel, from url: URL) throws -> Bool {
+        let record = try Checkpoint.read(from: url)
+        guard let best = record.children["early_stopping"]?.children["best_model"], !best.tensors.isEmpty else { return false }
+        try model.loadStateDict(best.tensors)
+        return true
+    }
+
+    /// A one-line description of a run.
+    public static func describe(configuration: TrainingRunConfiguration, datasets: [MouseDataset]) -> String {
+        let neurons = datasets.reduce(0) { $0 + $1.neuronCount }
+        return "\(configuration.model.core.typeName) core, \(configuration.model.readout.typeName) readouts; "
+            + "\(datasets.count) mice, \(neurons) neurons; batch \(configuration.data.batchSize) × \(configuration.data.frames) frames"
+    }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import Sensorium
+
+/// `sensorium demo`: the whole pipeline on synthetic mice.
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Synthesize mice, train the factorised baseline, evaluate it against the ground truth, write a report.",
+        discussion: """
+        Writes <output>/data (the synthetic mice; reused when already complete), <output>/run (the \
+        training run), <output>/evaluation.json, <output>/results.json and <output>/report.html.
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .shortAndLong, help: "Output folder.")
+    var output: String = "demo-output"
+
+    @Option(help: "Training time budget in seconds (training stops there with the best weights so far).")
+    var budget: Double = 420
+
+    @Option(help: "At most this many training epochs.")
+    var epochs: Int?
+
+    @Option(help: "Seed of the trainer and of the model's initial weights.")
+    var seed: UInt64?
+
+    @Flag(help: "A much smaller, faster run (tiny mice, a few epochs) to check the installation.")
+    var quick = false
+
+    @Flag(help: "Plain progress lines even on a terminal.")
+    var plain = false
+
+    func validate() throws {
+        if !(budget > 0 && budget.isFinite) { throw ValidationError("--budget must be a positive number of seconds; got \(budget)") }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1; got \(epochs)") }
+    }
+
+    func run() throws {
+        let logger = global.makeLogger("demo")
+        var synthetic = DemoWorkflow.defaultSyntheticConfiguration
+        var training = DemoWorkflow.trainingConfiguration
+        if quick {
+            synthetic = .tiny
+            synthetic.neurons = 32
+            synthetic.trainTrials = 16
+            training.data.frames = 40
+            training.data.batchSize = 4
+            training.trainer.earlyStopping.maxEpochs = 3
+        }
+        if let epochs { training.trainer.earlyStopping.maxEpochs = epochs }
+        if let seed {
+            training.trainer.seed = seed
+            training.model.seed = seed
+        }
+        let outcome = try DemoWorkflow.run(
+            output: output, synthetic: synthetic, training: training, budget: .milliseconds(Int64(budget * 1000)),
+            logger: logger, observers: [ProgressBar(style: plain ? .lines : .automatic)],
+            progress: { print("==> " + $0) })
+        let r = outcome.results
+        print("")
+        print(outcome.evaluation.formatted())
+        print("")
+        print(String(format: "Main track ρ_ta: %.3f of the ceiling %.3f (%.0f%%); training %.0f s, evaluation %.0f s",
+                     r.main.toAverage, r.main.ceilingToAverage, 100 * r.main.fractionOfCeilingToAverage,
+                     r.trainSeconds, r.evalSeconds))
+        let folder = (output as NSString).expandingTildeInPath
+        print("wrote \(RunFolder.file(folder, RunFolder.resultsFile)) and \(RunFolder.file(folder, RunFolder.reportFile))")
+    }
+}

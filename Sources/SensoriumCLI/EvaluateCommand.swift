@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Sensorium
+
+/// Which test tiers to use, shared by `evaluate` and `predict`.
+extension EvaluationWorkflow.TierSelection: ExpressibleByArgument {}
+
+/// `sensorium evaluate`: scores a trained model in the Table 1 layout.
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Score a trained model on the test tiers and print the Table 1 layout.",
+        discussion: """
+        Prints the main track (natural movies) and bonus track (out-of-distribution stimuli) \
+        single-trial correlation ρ_st and correlation to average ρ_ta, the bonus track per stimulus \
+        family, and, for synthetic mice, the ground-truth ceiling. With a run folder as --model, \
+        evaluation.json is written there (or into --output).
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .shortAndLong, help: "A run folder (model.h5) or a model checkpoint file.")
+    var model: String
+
+    @Argument(help: "Mouse folders, or folders holding mouse folders.")
+    var data: [String]
+
+    @Option(help: "Test tiers: final, live or all (live and final pooled).")
+    var tiers: EvaluationWorkflow.TierSelection = .all
+
+    @Option(name: .shortAndLong, help: "Folder for evaluation.json (default: the run folder given as --model).")
+    var output: String?
+
+    @Option(help: "Frames skipped at the start of every trial.")
+    var skipFrames: Int = 50
+
+    @Option(help: "Score at most this many frames per trial (0: whole trials).")
+    var maxFrames: Int = 300
+
+    @Flag(help: "Do not score the ground-truth rates of synthetic mice.")
+    var noCeiling = false
+
+    @Option(help: "Model name in the table.")
+    var name: String = "Model"
+
+    func validate() throws {
+        if data.isEmpty { throw ValidationError("give at least one mouse folder") }
+        if skipFrames < 0 { throw ValidationError("--skip-frames must be 0 or more; got \(skipFrames)") }
+        if maxFrames < 0 { throw ValidationError("--max-frames must be 0 or more; got \(maxFrames)") }
+        if maxFrames > 0 && maxFrames <= skipFrames {
+            throw ValidationError("--max-frames (\(maxFrames)) must exceed --skip-frames (\(skipFrames))")
+        }
+    }
+
+    func run() throws {
+        let logger = global.makeLogger("evaluate")
+        let loaded = try EvaluationWorkflow.loadModel(model)
+        let datasets = try EvaluationWorkflow.openDatasets(data, for: loaded.model)
+        logger.info("evaluating \(loaded.checkpoint) on \(datasets.count) mice")
+        let options = EvaluationOptions(skipFrames: skipFrames, maxFrames: maxFrames == 0 ? nil : maxFrames,
+                                        mainTiers: tiers.mainTiers, bonusTiers: tiers.bonusTiers,
+                                        groundTruthCeiling: !noCeiling)
+        let report = try EvaluationWorkflow.evaluate(loaded.model, datasets: datasets, modelName: name, options: options,
+                                                     output: output ?? loaded.runFolder)
+        print(report.formatted())
+        if let folder = output ?? loaded.runFolder {
+            print("\nwrote \(RunFolder.file((folder as NSString).expandingTildeInPath, RunFolder.evaluationFile))")
+        }
+    }
+}

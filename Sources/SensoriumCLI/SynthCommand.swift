@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import Sensorium
+
+/// `sensorium synth`: writes synthetic mice in the SENSORIUM 2023 layout.
+struct SynthCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synth",
+        abstract: "Write synthetic mice (SENSORIUM 2023 layout, with ground-truth rates).",
+        discussion: """
+        Each mouse is a folder synthetic<seed>-<index>-Video in the output folder, with every tier \
+        (train, oracle, live and final tests of both tracks) and the noise-free rates in data/rates. \
+        Without size options the defaults are those of `sensorium demo`.
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .shortAndLong, help: "Folder to write the mouse folders into (created if needed).")
+    var output: String
+
+    @Option(help: "Number of mice.")
+    var mice: Int?
+    @Option(help: "Neurons per mouse.")
+    var neurons: Int?
+    @Option(help: "Seed of the whole dataset.")
+    var seed: UInt64?
+    @Option(help: "Unique training clips per mouse.")
+    var trainTrials: Int?
+    @Option(help: "Validation (oracle) clips per mouse, each shown --repeats times.")
+    var oracleClips: Int?
+    @Option(help: "Repeats of every oracle and test clip.")
+    var repeats: Int?
+    @Option(help: "Clips of each test tier (live/final, main/bonus per family).")
+    var testClips: Int?
+    @Option(help: "Nominal trial length in frames at 30 Hz.")
+    var frames: Int?
+    @Option(help: "Frame height in pixels.")
+    var height: Int?
+    @Option(help: "Frame width in pixels.")
+    var width: Int?
+    @Option(help: "Mean calcium events per neuron and frame (sets the noise ceiling).")
+    var eventRate: Double?
+    @Flag(help: "Start from the tiny test configuration (1 mouse, 24 neurons, 18×32 frames) instead of the default.")
+    var tiny = false
+    @Flag(help: "Replace mouse folders that already exist.")
+    var overwrite = false
+
+    func validate() throws {
+        func positive(_ value: Int?, _ name: String, minimum: Int = 1) throws {
+            if let value, value < minimum { throw ValidationError("--\(name) must be at least \(minimum); got \(value)") }
+        }
+        try positive(mice, "mice")
+        try positive(neurons, "neurons")
+        try positive(trainTrials, "train-trials", minimum: 2)
+        try positive(oracleClips, "oracle-clips", minimum: 0)
+        try positive(repeats, "repeats")
+        try positive(testClips, "test-clips", minimum: 0)
+        try positive(frames, "frames", minimum: 20)
+        try positive(height, "height", minimum: 8)
+        try positive(width, "width", minimum: 8)
+        if let eventRate, !(eventRate > 0 && eventRate.isFinite) {
+            throw ValidationError("--event-rate must be a positive number; got \(eventRate)")
+        }
+        if output.isEmpty { throw ValidationError("--output must name a folder") }
+    }
+
+    /// The configuration the options describe.
+    func synthConfiguration() -> SyntheticMouseConfiguration {
+        var c = tiny ? SyntheticMouseConfiguration.tiny : DemoWorkflow.defaultSyntheticConfiguration
+        if let mice { c.mice = mice }
+        if let neurons { c.neurons = neurons }
+        if let seed { c.seed = seed }
+        if let trainTrials { c.trainTrials = trainTrials }
+        if let oracleClips { c.oracleClips = oracleClips }
+        if let repeats { c.repeats = repeats }
+        if let testClips {
+            c.liveTestMainClips = testClips
+            c.liveTestBonusClips = testClips
+            c.finalTestMainClips = testClips
+            c.finalTestBonusClipsPerFamily = testClips
+        }
+        if let frames {
+            c.frames = frames
+            c.lengthJitter = min(c.lengthJitter, max(0, frames / 2 - 1))
+        }
+        if let height { c.height = height }
+        if let width { c.width = width }
+        if let eventRate { c.meanEventRate = eventRate }
+        return c
+    }
+
+    func run() throws {
+        let logger = global.makeLogger("synth")
+        let configuration = synthConfiguration()
+        let directory = (output as NSString).expandingTildeInPath
+        logger.info("writing \(configuration.mice) synthetic mice into \(directory)")
+        let start = ContinuousClock.now
+        var summaries: [SyntheticMouseSummary] = []
+        for index in 0..<configuration.mice {
+            let summary = try SyntheticMouseGenerator.generateMouse(index: index, configuration: configuration, into: directory,
+                                                                     overwrite: overwrite)
+            summaries.append(summary)
+            print(SyntheticSummaryText.describe(summary))
+        }
+        print("wrote \(summaries.count) mice to \(directory) in \(SyntheticSummaryText.seconds(ContinuousClock.now - start))")
+    }
+}
