@@ -40,11 +40,15 @@ struct Options {
     var seed: UInt64 = 42
     var benchmark = false
     var output: String?
+    var modelConfiguration: String?
+    var trainerConfiguration: String?
 
     static let usage = """
     usage: TrainFactorizedBaseline [--mice N] [--neurons N] [--train-trials N] [--frames N] [--size H W]
                                    [--repeats N] [--epochs N] [--batch-size N] [--clip-frames N] [--seed S]
-                                   [--benchmark] [--output DIR]
+                                   [--benchmark] [--model-config FILE] [--trainer-config FILE] [--output DIR]
+      --model-config FILE    a VideoModelConfiguration as JSON (every key optional) instead of the baseline
+      --trainer-config FILE  a TrainerConfiguration as JSON (every key optional) instead of the reference recipe
       --frames N    frames per trial (at least 80: 50 are skipped when scoring)
       --size H W    frame size (36 × 64 in SENSORIUM 2023)
       --benchmark   the benchmark core (32/64/128 channels, kernels 11/5) instead of a small one
@@ -77,6 +81,8 @@ struct Options {
             case "--seed": seed = UInt64(try int("--seed", minimum: 0))
             case "--benchmark": benchmark = true
             case "--output": output = try value("--output")
+            case "--model-config": modelConfiguration = try value("--model-config")
+            case "--trainer-config": trainerConfiguration = try value("--trainer-config")
             case "-h", "--help": print(Options.usage); exit(0)
             default: throw OptionError("unknown argument '\(arguments[i])'")
             }
@@ -117,7 +123,9 @@ func run() throws {
     // 2. The factorised baseline, built from the data like the reference's make_video_model.
     var configuration = VideoModelConfiguration.factorizedBaseline
     configuration.seed = options.seed
-    if !options.benchmark {
+    if let path = options.modelConfiguration {
+        configuration = try VideoModelConfiguration.load(from: URL(fileURLWithPath: path))
+    } else if !options.benchmark {
         #if DEBUG
         let core = Factorized3dCore.Configuration(inputChannels: 3, hiddenChannels: [4, 8], spatialInputKernel: [7, 7],
                                                   temporalInputKernel: 7, spatialHiddenKernel: [3, 3], temporalHiddenKernel: 3)
@@ -134,6 +142,9 @@ func run() throws {
     let data = MouseTrainingData(datasets: mice, batchSize: options.batchSize, frames: options.clipFrames)
     var recipe = TrainerConfiguration.reference
     recipe.seed = options.seed
+    if let path = options.trainerConfiguration {
+        recipe = try TrainerConfiguration.load(from: URL(fileURLWithPath: path))
+    }
     recipe.earlyStopping.maxEpochs = options.epochs
     let trainer = Trainer(model: model, data: data, configuration: recipe, logger: Logger(label: "TrainFactorizedBaseline"))
     trainer.observers.append(ProgressBar())

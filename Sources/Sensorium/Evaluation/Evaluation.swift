@@ -192,7 +192,11 @@ public enum Evaluation {
         _ model: Model, datasets: [MouseDataset], modelName: String = "Model",
         options: EvaluationOptions = EvaluationOptions(), progress: ((EvaluationProgress) -> Void)? = nil
     ) throws -> EvaluationReport where Model.Batch == MouseBatch {
-        precondition(options.skipFrames >= 0, "Evaluation.evaluate: negative skipFrames \(options.skipFrames)")
+        guard options.skipFrames >= 0 else { throw EvaluationError.invalidOptions("skipFrames must be ≥ 0, got \(options.skipFrames)") }
+        if let m = options.maxFrames, m <= options.skipFrames {
+            throw EvaluationError.invalidOptions("maxFrames (\(m)) must exceed skipFrames (\(options.skipFrames)), or nothing is scored")
+        }
+        guard !datasets.isEmpty else { throw EvaluationError.invalidOptions("no mouse datasets to evaluate") }
         if let video = model as? VideoModel { try video.checkCompatible(with: datasets) }
         let start = ContinuousClock.now
         var mice: [MouseEvaluation] = []

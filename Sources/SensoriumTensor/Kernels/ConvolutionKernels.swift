@@ -17,6 +17,7 @@
 // OpenBLAS; this keeps both cores busy during vol2col/col2vol and avoids two-thread BLAS on the
 // many small GEMMs. With a single batch element, chunks run in order and BLAS threads itself.
 import Dispatch
+import Synchronization
 
 enum ConvolutionKernels {
     /// Blocking and threading parameters (task-local so tests can force small chunks and threading).
@@ -134,8 +135,9 @@ enum ConvolutionKernels {
         let chunksPerBatch = (positions + chunk - 1) / chunk
         let items = g.batch * chunksPerBatch
         runItems(items, parallel: work(g) >= parallelWorkThreshold) { _, range, single in
-            let cols = UnsafeMutablePointer<Float>.allocate(capacity: rows * chunk)
-            defer { cols.deallocate() }
+            let colsBuffer = Scratch(rows * chunk)
+            defer { withExtendedLifetime(colsBuffer) {} }
+            let cols = colsBuffer.pointer
             for item in range {
                 let n = item / chunksPerBatch
                 let j0 = (item % chunksPerBatch) * chunk, count = min(positions, j0 + chunk) - j0
@@ -294,8 +296,9 @@ enum ConvolutionKernels {
         defer { acc?.deallocate() }
         if let gradInput { gradInput.initialize(repeating: 0, count: g.batch * g.inChannels * inVolume) }
         runItems(g.batch, parallel: threads > 1) { thread, range, single in
-            let cols = UnsafeMutablePointer<Float>.allocate(capacity: rows * chunk)
-            defer { cols.deallocate() }
+            let colsBuffer = Scratch(rows * chunk)
+            defer { withExtendedLifetime(colsBuffer) {} }
+            let cols = colsBuffer.pointer
             let mine = acc.map { $0 + thread * weightSize }
             for n in range {
                 for c in 0..<chunksPerBatch {
@@ -364,10 +367,10 @@ enum ConvolutionKernels {
         let cg = g.groupInChannels, og = g.groupOutChannels
         let outPlane = g.outH * g.outW
         runItems(g.batch * g.outT, parallel: work(g) >= parallelWorkThreshold) { _, range, single in
-            let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.inChannels * f.padded)
+            let buffers = (Scratch(g.inChannels * f.padded), Scratch(g.outChannels * f.extent))
+            defer { withExtendedLifetime(buffers) {} }
+            let padded = buffers.0.pointer, rows = buffers.1.pointer
             padded.initialize(repeating: 0, count: g.inChannels * f.padded)
-            let rows = UnsafeMutablePointer<Float>.allocate(capacity: g.outChannels * f.extent)
-            defer { padded.deallocate(); rows.deallocate() }
             for item in range {
                 let n = item / g.outT, t = item % g.outT
                 copyFrameIn(g, f, from: x, n: n, t: t, to: padded)
@@ -500,8 +503,13 @@ enum ConvolutionKernels {
         parallel ? max(1, min(Parallel.threadCount, items)) : 1
     }
 
-    /// Splits `0 ..< items` into one contiguous range per thread and calls
-    /// `body(thread index, range, singleThreadedBLAS)`; with one thread, BLAS may thread itself.
+    /// Calls `body(thread index, range, singleThreadedBLAS)` on consecutive pieces of `0 ..< items`.
+    ///
+    /// With several threads, each worker takes the next piece from a shared counter until none is
+    /// left (pieces of about a sixth of a thread's share), so a worker delayed by other processes on
+    /// a busy machine does not hold the others up at the end. `body` may be called several times
+    /// per thread; thread indices are below `itemThreads(items, parallel:)`. With one thread, BLAS
+    /// may thread itself.
     static func runItems(_ items: Int, parallel: Bool,
                          _ body: (Int, Range<Int>, Bool) -> Void) {
         let threads = itemThreads(items, parallel: parallel)
@@ -509,11 +517,25 @@ enum ConvolutionKernels {
             if items > 0 { body(0, 0..<items, false) }
             return
         }
+        let grain = max(1, items / (threads * 6))
+        let next = Atomic<Int>(0)
         withoutActuallyEscaping(body) { body in
             let box = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: threads) { t in
-                box.value(t, (items * t / threads)..<(items * (t + 1) / threads), true)
+                while true {
+                    let start = next.wrappingAdd(grain, ordering: .relaxed).oldValue
+                    if start >= items { break }
+                    box.value(t, start..<min(items, start + grain), true)
+                }
             }
         }
     }
+}
+
+/// A scratch buffer from the tensor storage cache (so reusing it costs no page faults); keep the
+/// value alive (`withExtendedLifetime`) while `pointer` is in use.
+struct Scratch {
+    let storage: TensorStorage
+    init(_ count: Int) { storage = TensorStorage(uninitializedCount: max(count, 1)) }
+    var pointer: UnsafeMutablePointer<Float> { storage.pointer }
 }

@@ -66,12 +66,11 @@ extension ConvolutionKernels {
         acc.initialize(repeating: 0, count: weightSize * threads)
         defer { acc.deallocate() }
         runItems(items, parallel: threads > 1) { thread, range, single in
-            let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.inChannels * f.padded)
+            let buffers = (Scratch(g.inChannels * f.padded), Scratch(shiftedRows * lq), Scratch(g.outChannels * f.extent))
+            defer { withExtendedLifetime(buffers) {} }
+            let padded = buffers.0.pointer, shifted = buffers.1.pointer, rows = buffers.2.pointer
             padded.initialize(repeating: 0, count: g.inChannels * f.padded)
-            let shifted = UnsafeMutablePointer<Float>.allocate(capacity: shiftedRows * lq)
-            let rows = UnsafeMutablePointer<Float>.allocate(capacity: g.outChannels * f.extent)
             rows.initialize(repeating: 0, count: g.outChannels * f.extent)  // the columns past oW stay zero
-            defer { padded.deallocate(); shifted.deallocate(); rows.deallocate() }
             let mine = acc + thread * weightSize
             for item in range {
                 let n = item / g.outT, t = item % g.outT
