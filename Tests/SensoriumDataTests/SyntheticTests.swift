@@ -229,6 +229,28 @@ func npyFloats(_ path: String) throws -> (shape: [Int], values: [Float]) {
         _ = try SyntheticMouseGenerator.generate(configuration: c, into: a, overwrite: true)
     }
 
+    @Test func groundTruthKnobs() throws {
+        var c = SyntheticMouseConfiguration.tiny
+        c.trainTrials = 3; c.oracleClips = 1; c.repeats = 2; c.liveTestBonusClips = 0; c.finalTestBonusClipsPerFamily = 0
+        c.liveTestMainClips = 0; c.finalTestMainClips = 0; c.noneTrials = 0; c.neurons = 12
+        c.complexFraction = 0; c.directionSelectiveFraction = 0; c.statisticsWindow = 0
+        let dir = mouseTempPath("knobs")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try SyntheticMouseGenerator.generate(configuration: c, into: dir)[0].path
+        #expect(try NPYFile.read(path + "/meta/synthetic/is_complex.npy").ints() == [Int](repeating: 0, count: 12))
+        #expect(try npyFloats(path + "/meta/synthetic/direction.npy").values == [Float](repeating: 0, count: 12))
+        // Window 0: strictly per-frame response statistics.
+        let mouse = try MouseDataset(path: path)
+        let T = mouse.paddedLength
+        let std = try npyFloats(path + "/meta/statistics/responses/all/std.npy").values
+        let xs = try mouse.trials(in: .train).map { Double(try npyFloats(path + "/data/responses/\($0).npy").values[5 * T + 9]) }
+        let m = xs.reduce(0, +) / Double(xs.count)
+        let sd = (xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(xs.count)).squareRoot()
+        #expect(abs(Double(std[5 * T + 9]) - sd) <= 1e-5 * max(1, sd))
+        c.complexFraction = 1.5
+        #expect(throws: MouseDataError.self) { try SyntheticMouseGenerator.generate(configuration: c, into: dir, overwrite: true) }
+    }
+
     @Test(arguments: StimulusFamily.allCases)
     func stimulusFamiliesRender(_ family: StimulusFamily) {
         let renderer = StimulusRenderer(height: 18, width: 32)

@@ -60,6 +60,10 @@ public struct SyntheticMouseConfiguration: Sendable, Codable, Equatable {
     /// Standard deviation of the additive measurement noise (gamma, non-negative), relative to a
     /// neuron's mean event activity. Keeps the per-frame statistics of sparse neurons stable.
     public var noiseFloor: Double
+    /// Share of complex (energy) cells; the rest are simple (rectified linear) cells.
+    public var complexFraction: Double
+    /// Share of direction-selective cells (space–time inseparable receptive fields).
+    public var directionSelectiveFraction: Double
     /// Tiers whose trials the per-frame statistics are computed from.
     public var statisticsTiers: [MouseTier]
     /// Response statistics of frame t pool frames t − w … t + w (0: strictly per frame), standing
@@ -72,7 +76,10 @@ public struct SyntheticMouseConfiguration: Sendable, Codable, Equatable {
                 liveTestMainClips: Int = 1, liveTestBonusClips: Int = 1, finalTestMainClips: Int = 1,
                 finalTestBonusClipsPerFamily: Int = 1, noneTrials: Int = 2,
                 frames: Int = 300, lengthJitter: Int = 12, meanEventRate: Double = 0.03,
-                noiseFloor: Double = 0.25, statisticsTiers: [MouseTier] = [.train], statisticsWindow: Int = 10) {
+                noiseFloor: Double = 0.25, complexFraction: Double = 0.6, directionSelectiveFraction: Double = 0.3,
+                statisticsTiers: [MouseTier] = [.train], statisticsWindow: Int = 10) {
+        self.complexFraction = complexFraction
+        self.directionSelectiveFraction = directionSelectiveFraction
         self.seed = seed
         self.mice = mice
         self.neurons = neurons
@@ -136,5 +143,7 @@ public struct SyntheticMouseConfiguration: Sendable, Codable, Equatable {
         }
         if statisticsTiers.isEmpty { try fail("at least one statistics tier", "none") }
         if statisticsWindow < 0 { try fail("statisticsWindow ≥ 0", "\(statisticsWindow)") }
+        if !(0...1).contains(complexFraction) { try fail("0 ≤ complexFraction ≤ 1", "\(complexFraction)") }
+        if !(0...1).contains(directionSelectiveFraction) { try fail("0 ≤ directionSelectiveFraction ≤ 1", "\(directionSelectiveFraction)") }
     }
 }

@@ -117,7 +117,8 @@ public enum SyntheticMouseGenerator {
         // Neurons.
         let population = SyntheticPopulation(count: c.neurons, height: c.height, width: c.width,
                                              generator: RandomGenerator(seed: mixSeed(mouseSeed, 2)),
-                                             meanEventRate: c.meanEventRate, noiseFloor: c.noiseFloor)
+                                             meanEventRate: c.meanEventRate, noiseFloor: c.noiseFloor,
+                                             complexFraction: c.complexFraction, directionSelectiveFraction: c.directionSelectiveFraction)
         let renderer = StimulusRenderer(height: c.height, width: c.width)
         let pre = SyntheticPopulation.preRoll
         do {

@@ -58,7 +58,8 @@ final class SyntheticPopulation: @unchecked Sendable {
 
     var count: Int { neurons.count }
 
-    init(count n: Int, height: Int, width: Int, generator g: RandomGenerator, meanEventRate: Double, noiseFloor: Double) {
+    init(count n: Int, height: Int, width: Int, generator g: RandomGenerator, meanEventRate: Double, noiseFloor: Double,
+         complexFraction: Double = 0.6, directionSelectiveFraction: Double = 0.3) {
         self.noiseFloor = noiseFloor
         self.height = height
         self.width = width
@@ -76,14 +77,14 @@ final class SyntheticPopulation: @unchecked Sendable {
             let gx = min(0.7, max(-0.7, 0.02 + 0.55 * a + bend * a * a + g.normal(0, 0.03)))
             let gy = min(0.5, max(-0.5, 0.38 * b + 0.05 * a * b + g.normal(0, 0.03)))
             let period = g.logNormal(median: 12, sigma: 0.25) * scale
-            let isComplex = g.chance(0.6)
+            let isComplex = g.chance(complexFraction)
             list.append(SyntheticNeuron(
                 x: x, y: y, z: z,
                 centerRow: (gy + 1) / 2 * Double(height - 1), centerColumn: (gx + 1) / 2 * Double(width - 1),
                 gridX: gx, gridY: gy,
                 orientation: g.uniform(0, Double.pi), period: period, sigma: 0.4 * period * g.uniform(0.9, 1.2),
                 aspect: g.uniform(0.6, 1.0), phase: g.uniform(0, 2 * Double.pi),
-                isComplex: isComplex, direction: g.chance(0.3) ? (g.chance(0.5) ? 1 : -1) : 0,
+                isComplex: isComplex, direction: g.chance(directionSelectiveFraction) ? (g.chance(0.5) ? 1 : -1) : 0,
                 latency: g.uniform(2.5, 4.0),
                 threshold: isComplex ? g.uniform(0.3, 0.8) : g.uniform(0.0, 0.5), exponent: g.uniform(1.2, 2.0),
                 baseline: g.uniform(0.1, 0.3),
