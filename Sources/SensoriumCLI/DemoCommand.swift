@@ -27,6 +27,9 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Seed of the trainer and of the model's initial weights.")
     var seed: UInt64?
 
+    @Option(name: .shortAndLong, help: "A JSON training configuration (model, trainer, data) instead of the demo's.")
+    var config: String?
+
     @Flag(help: "A much smaller, faster run (tiny mice, a few epochs) to check the installation.")
     var quick = false
 
@@ -41,7 +44,8 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         let logger = global.makeLogger("demo")
         var synthetic = DemoWorkflow.defaultSyntheticConfiguration
-        var training = DemoWorkflow.trainingConfiguration
+        var training = try config.map { try TrainingRunConfiguration.load(from: URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath)) }
+            ?? DemoWorkflow.trainingConfiguration
         if quick {
             synthetic = .tiny
             synthetic.neurons = 32
