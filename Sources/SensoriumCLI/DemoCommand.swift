@@ -62,15 +62,15 @@ struct DemoCommand: ParsableCommand {
         let outcome = try DemoWorkflow.run(
             output: output, synthetic: synthetic, training: training, budget: .milliseconds(Int64(budget * 1000)),
             logger: logger, observers: [ProgressBar(style: plain ? .lines : .automatic)],
-            progress: { print("==> " + $0) })
+            progress: { emit("==> " + $0) })
         let r = outcome.results
-        print("")
-        print(outcome.evaluation.formatted())
-        print("")
-        print(String(format: "Main track ρ_ta: %.3f of the ceiling %.3f (%.0f%%); training %.0f s, evaluation %.0f s",
+        emit("")
+        emit(outcome.evaluation.formatted())
+        emit("")
+        emit(String(format: "Main track ρ_ta: %.3f of the ceiling %.3f (%.0f%%); training %.0f s, evaluation %.0f s",
                      r.main.toAverage, r.main.ceilingToAverage, 100 * r.main.fractionOfCeilingToAverage,
                      r.trainSeconds, r.evalSeconds))
         let folder = (output as NSString).expandingTildeInPath
-        print("wrote \(RunFolder.file(folder, RunFolder.resultsFile)) and \(RunFolder.file(folder, RunFolder.reportFile))")
+        emit("wrote \(RunFolder.file(folder, RunFolder.resultsFile)) and \(RunFolder.file(folder, RunFolder.reportFile))")
     }
 }

@@ -117,8 +117,8 @@ struct SynthCommand: ParsableCommand {
             let summary = try SyntheticMouseGenerator.generateMouse(index: index, configuration: configuration, into: directory,
                                                                      overwrite: overwrite)
             summaries.append(summary)
-            print(SyntheticSummaryText.describe(summary))
+            emit(SyntheticSummaryText.describe(summary))
         }
-        print("wrote \(summaries.count) mice to \(directory) in \(SyntheticSummaryText.seconds(ContinuousClock.now - start))")
+        emit("wrote \(summaries.count) mice to \(directory) in \(SyntheticSummaryText.seconds(ContinuousClock.now - start))")
     }
 }
