@@ -45,6 +45,8 @@ let package = Package(
         .executableTarget(name: "SensoriumBench", dependencies: ["Sensorium"]),
         .executableTarget(name: "TrainFactorizedBaseline", dependencies: ["Sensorium"],
                           path: "Examples/TrainFactorizedBaseline"),
+        .executableTarget(name: "CustomReadout", dependencies: ["Sensorium"], path: "Examples/CustomReadout"),
+        .executableTarget(name: "EvaluateCheckpoint", dependencies: ["Sensorium"], path: "Examples/EvaluateCheckpoint"),
 
         // Tests, one target per library, plus shared fixture helpers.
         .target(name: "SensoriumTestSupport", dependencies: ["SensoriumTensor", "SensoriumData"], path: "Tests/Support"),

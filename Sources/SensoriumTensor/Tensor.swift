@@ -14,8 +14,8 @@ public final class TensorStorage {
     public let count: Int
     private let deallocator: (() -> Void)?
     private let tracker: AllocationTracker?
-    /// Size of the cached block behind the buffer, 0 for a malloc'ed or borrowed one.
-    private let cachedBlockBytes: Int
+    /// The cached block behind the buffer (`.none` for a malloc'ed or borrowed one).
+    private let block: StorageCache.Handle
 
     /// Allocates `count` uninitialised elements.
     public init(uninitializedCount count: Int) {
@@ -23,10 +23,10 @@ public final class TensorStorage {
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
         let raw: UnsafeMutableRawPointer
         if bytes >= StorageCache.minimumBytes {
-            (raw, cachedBlockBytes) = StorageCache.allocate(bytes)
+            (raw, block) = StorageCache.shared.allocate(bytes)
         } else {
             raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-            cachedBlockBytes = 0
+            block = .none
         }
         self.pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.deallocator = nil
@@ -47,14 +47,14 @@ public final class TensorStorage {
         self.count = count
         self.deallocator = release
         self.tracker = nil
-        self.cachedBlockBytes = 0
+        self.block = .none
     }
 
     deinit {
         if let deallocator {
             deallocator()
-        } else if cachedBlockBytes > 0 {
-            StorageCache.release(UnsafeMutableRawPointer(pointer), size: cachedBlockBytes)
+        } else if block.capacity > 0 {
+            StorageCache.shared.release(UnsafeMutableRawPointer(pointer), handle: block)
         } else {
             UnsafeMutableRawPointer(pointer).deallocate()
         }
@@ -69,15 +69,15 @@ public final class TensorStorage {
     /// Upper bound on the bytes of freed large buffers kept for reuse (1 GiB by default, or
     /// `SENSORIUM_TENSOR_CACHE_MB` megabytes from the environment); lowering it frees the excess.
     public static var cacheLimitBytes: Int {
-        get { StorageCache.state.withLock { $0.limit } }
-        set { StorageCache.setLimit(newValue) }
+        get { StorageCache.shared.state.withLock { $0.limit } }
+        set { StorageCache.shared.setLimit(newValue) }
     }
 
     /// Bytes of freed large buffers currently kept for reuse.
-    public static var cachedBytes: Int { StorageCache.state.withLock { $0.cachedBytes } }
+    public static var cachedBytes: Int { StorageCache.shared.state.withLock { $0.cachedBytes } }
 
     /// Returns every cached buffer to the system (for example after training, before a long idle phase).
-    public static func releaseCachedMemory() { StorageCache.purge() }
+    public static func releaseCachedMemory() { StorageCache.shared.purge() }
 }
 
 /// An N-dimensional Float32 tensor on contiguous row-major storage, with reverse-mode autodiff.

@@ -145,9 +145,10 @@ import SensoriumTensor
         #expect(Set(smallTrials.prefix(2)) == [0, 1])
         // Big mouse: one full pass.
         #expect(steps.flatMap { $0[0].batch.trials }.sorted() == big.trials(in: .train))
-        // The next epoch continues the small mouse's second pass.
+        // The next epoch starts a fresh pass of every mouse.
         let next = cycler.planEpoch()
         #expect(next.map(\.mouseIndex) == [0, 1, 0, 1, 0, 1])
+        #expect(Set(next.filter { $0.mouseIndex == 1 }.prefix(2).flatMap(\.trials)) == [0, 1])
     }
 
     @Test func prefetcherKeepsOrderBoundsMemoryAndRethrows() throws {

@@ -120,26 +120,40 @@ func npyFloats(_ path: String) throws -> (shape: [Int], values: [Float]) {
         let mouse = try MouseDataset(path: tinySyntheticMouse)
         let root = tinySyntheticMouse
         let T = mouse.paddedLength
+        let w = SyntheticMouseConfiguration.tiny.statisticsWindow
         let train = mouse.trials(in: .train)
-        let mean = try npyFloats(root + "/meta/statistics/responses/all/mean.npy")
-        let std = try npyFloats(root + "/meta/statistics/responses/all/std.npy")
-        let median = try npyFloats(root + "/meta/statistics/responses/all/median.npy")
-        #expect(mean.shape == [mouse.neuronCount, T])
-        let trials = try train.map { try npyFloats(root + "/data/responses/\($0).npy").values }
-        // No trial reaches the last padded frame: its statistics are NaN, as in the real data.
-        #expect(mean.values[T - 1].isNaN && std.values[2 * T - 1].isNaN)
-        for (n, t) in [(0, 0), (3, 17), (mouse.neuronCount - 1, T - 2)] {
-            let xs = trials.map { Double($0[n * T + t]) }.filter { !$0.isNaN }.sorted()
-            let m = xs.reduce(0, +) / Double(xs.count)
-            let s = (xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(xs.count)).squareRoot()
-            let med = xs.count % 2 == 1 ? xs[xs.count / 2] : (xs[xs.count / 2 - 1] + xs[xs.count / 2]) / 2
-            #expect(abs(Double(mean.values[n * T + t]) - m) <= 1e-5 * max(1, abs(m)))
-            #expect(abs(Double(std.values[n * T + t]) - s) <= 1e-5 * max(1, s))
-            #expect(abs(Double(median.values[n * T + t]) - med) <= 1e-5 * max(1, abs(med)))
+        func check(_ field: String, rows: Int, window: Int, points: [(Int, Int)]) throws {
+            let mean = try npyFloats(root + "/meta/statistics/\(field)/all/mean.npy")
+            let std = try npyFloats(root + "/meta/statistics/\(field)/all/std.npy")
+            let median = try npyFloats(root + "/meta/statistics/\(field)/all/median.npy")
+            let minimum = try npyFloats(root + "/meta/statistics/\(field)/all/min.npy")
+            #expect(mean.values.count == rows * T)
+            // No trial reaches the last padded frame: its statistics are NaN, as in the real data.
+            #expect(mean.values[T - 1].isNaN && std.values[2 * T - 1].isNaN)
+            let trials = try train.map { try npyFloats(root + "/data/\(field)/\($0).npy").values }
+            for (n, t) in points {
+                var xs: [Double] = []
+                for x in trials { for u in max(0, t - window)...min(T - 1, t + window) { xs.append(Double(x[n * T + u])) } }
+                xs = xs.filter { !$0.isNaN }.sorted()
+                let m = xs.reduce(0, +) / Double(xs.count)
+                let s = (xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(xs.count)).squareRoot()
+                let med = xs.count % 2 == 1 ? xs[xs.count / 2] : (xs[xs.count / 2 - 1] + xs[xs.count / 2]) / 2
+                #expect(abs(Double(mean.values[n * T + t]) - m) <= 1e-5 * max(1, abs(m)), "\(field) \(n) \(t)")
+                #expect(abs(Double(std.values[n * T + t]) - s) <= 1e-5 * max(1, s), "\(field) \(n) \(t)")
+                #expect(abs(Double(median.values[n * T + t]) - med) <= 1e-5 * max(1, abs(med)), "\(field) \(n) \(t)")
+                #expect(Double(minimum.values[n * T + t]) == Double(Float(xs[0])), "\(field) \(n) \(t)")
+            }
         }
-        let videoMean = try npyFloats(root + "/meta/statistics/videos/all/mean.npy")
-        #expect(videoMean.shape == [mouse.frameHeight, mouse.frameWidth, T])
+        // Responses pool ±w frames (w = 10 by default); the other fields are strictly per frame.
+        try check("responses", rows: mouse.neuronCount, window: w, points: [(0, 0), (3, 17), (mouse.neuronCount - 1, T - 2)])
+        try check("videos", rows: mouse.frameHeight * mouse.frameWidth, window: 0, points: [(0, 0), (40, 30), (100, T - 2)])
+        try check("pupil_center", rows: 2, window: 0, points: [(0, 5), (1, T - 2)])
         #expect(try npyFloats(root + "/meta/statistics/behavior/all/std.npy").shape == [2, T])
+        #expect(try npyFloats(root + "/meta/statistics/videos/all/mean.npy").shape == [mouse.frameHeight, mouse.frameWidth, T])
+        var values = [5.0, 1, 4, 2, 3, 3]
+        #expect(SyntheticMouseGenerator.median(&values) == 3)
+        values = [9, 1, 7]
+        #expect(SyntheticMouseGenerator.median(&values) == 7)
     }
 
     @Test func responsesAreNonNegativeAndHeavyTailed() throws {

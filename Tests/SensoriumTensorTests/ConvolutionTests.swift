@@ -219,6 +219,39 @@ private struct ConvCase: CustomStringConvertible {
         }
     }
 
+    /// Temporal (kT,1,1) kernels as one deep GEMM per frame (frames of at least 64 positions).
+    @Test func temporalFrameGEMMPath() {
+        let cases = [
+            ConvCase(rank: 3, n: 2, c: 3, o: 4, size: [6, 8, 9], kernel: [3, 1, 1]),
+            ConvCase(rank: 3, n: 2, c: 4, o: 3, size: [5, 8, 8], kernel: [3, 1, 1], padding: [2, 0, 0], bias: false),
+            ConvCase(rank: 3, n: 1, c: 2, o: 5, size: [7, 9, 8], kernel: [5, 1, 1], padding: [1, 0, 0]),
+            ConvCase(rank: 3, n: 3, c: 5, o: 2, size: [4, 4, 16], kernel: [4, 1, 1]),
+        ]
+        for conv in cases {
+            #expect(TemporalConvolution.applies(conv.naive.geometry), "\(conv)")
+            conv.verify()
+            ConvolutionKernels.$tuning.withValue(.init(parallelWorkThreshold: 0)) { conv.verify(seed: 2) }
+        }
+        #expect(!TemporalConvolution.applies(ConvCase(rank: 3, c: 2, o: 3, size: [6, 8, 8], kernel: [3, 1, 1],
+                                                      dilation: [2, 1, 1]).naive.geometry))
+        // Only one of the two gradients requested.
+        let conv = cases[1]
+        for inputNeedsGrad in [false, true] {
+            let (x, w, b) = conv.inputs(seed: 3)
+            x.requiresGrad = inputNeedsGrad
+            w.requiresGrad = !inputNeedsGrad
+            let y = conv.run(x, w, b)
+            let g = Tensor.randomNormal(y.shape, generator: RandomGenerator(seed: 4))
+            y.backward(g)
+            let ref = conv.naive.gradients(x: x.scalars, w: w.scalars, gradOut: g.scalars)
+            if inputNeedsGrad {
+                expectClose(x.grad!.scalars, ref.x, "input gradient only")
+            } else {
+                expectClose(w.grad!.scalars, ref.w, "weight gradient only")
+            }
+        }
+    }
+
     /// Direct depth-wise kernels (one input channel per group), serial and threaded.
     @Test func depthwiseKernels() {
         var cases: [ConvCase] = []

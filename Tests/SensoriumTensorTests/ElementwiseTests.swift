@@ -11,6 +11,7 @@ private func Foundation_tanh(_ x: Double) -> Double { tanh(x) }
 private func Foundation_log(_ x: Double) -> Double { log(x) }
 private func Foundation_log1p(_ x: Double) -> Double { log1p(x) }
 @testable import SensoriumTensor
+import SensoriumTestSupport
 
 /// Reference values from the parity fixtures (PyTorch in float64 from float32 inputs).
 struct ActivationReference {
@@ -76,22 +77,6 @@ struct ActivationReference {
         output: [0.0014612013, 0.007121195, 0.14534424, 0.5038708, 0.0017308686, 0.012933359, 0.00021478887, 0.004330472, 0.32299307, 0.0074462993, 0.0029919716, 0.010105835, 0.97606856, 0.0020988085, 0.00079561776, 9.062508e-05, 0.0002429494, 0.0001593534, 0.0036041304, 0.0075563896, 6.8897236e-05, 9.493303e-07, 0.8118757, 0.00011062709, 0.0002522485, 0.00026182501, 0.17626923, 0.00045347225, 0.36136392, 0.44750294, 0.003347628, 0.16447882, 0.014682608, 0.00072183146, 0.0073653315, 8.344883e-05],
         gradOutput: [0.17892931, 0.62755203, -0.27093253, -0.68729573, 1.534474, 0.985555, 0.054300953, -0.520755, 1.7716563, 0.18246299, 0.22537275, 0.036244746, -0.19568707, 0.41845286, -0.19306824, -0.13271676, -0.9163607, -0.46714082, -1.0648978, 1.1783497, 0.29190412, 0.91266763, -1.6103897, 0.9582308, -0.81469405, -0.0052837627, 0.7384617, 0.74706215, -1.107708, -0.10788917, 0.560897, -0.6893093, 1.2362332, 0.6350761, 0.51191545, -0.98007065],
         gradX: [-3.7269503e-05, 0.0030130963, -0.06909199, -0.44931728, 0.002302122, 0.0101025, -3.2247204e-05, -0.0031404167, 0.5062015, 0.002759987, 0.0012373655, 0.0022680922, -0.007318455, 0.0012732254, -3.8818634e-06, 5.0271924e-06, -0.00017690884, -4.4451892e-05, 0.000387027, 0.01776229, 0.00010087838, 1.979306e-06, -0.35568896, 0.00023569244, 9.020104e-05, 0.00030554936, 0.33680534, 0.00058248086, -0.2060784, 0.19222014, 0.0036767854, -0.024981165, 0.02604198, 0.00084635074, 0.0077287666, -3.6937967e-05])
-}
-
-private func expectClose(_ actual: [Float], _ expected: [Float], atol: Float = 1e-5, rtol: Float = 1e-4,
-                         sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(actual.count == expected.count, "count \(actual.count) vs \(expected.count)", sourceLocation: sourceLocation)
-    for (i, (a, e)) in zip(actual, expected).enumerated() {
-        let ok = (a.isNaN && e.isNaN) || Swift.abs(a - e) <= atol + rtol * Swift.abs(e)
-        #expect(ok, "element \(i): \(a) vs expected \(e)", sourceLocation: sourceLocation)
-    }
-}
-
-private func expectGradients(_ inputs: [Tensor], epsilon: Float = 1e-2,
-                             sourceLocation: SourceLocation = #_sourceLocation, _ f: ([Tensor]) -> Tensor) {
-    let results = GradientCheck.check(inputs, epsilon: epsilon, f)
-    #expect(results.count == inputs.filter(\.requiresGrad).count, sourceLocation: sourceLocation)
-    for r in results { #expect(r.passed, "\(r)", sourceLocation: sourceLocation) }
 }
 
 /// Runs `f` on the fixture input, then back-propagates the fixture's output gradient.

@@ -1,16 +1,6 @@
 import Testing
 @testable import SensoriumTensor
-
-/// Fails when any element differs from `expected` by more than `atol + rtol * |expected|`.
-private func expectClose(_ actual: Tensor, _ expected: [Float], atol: Float = 1e-5, rtol: Float = 1e-4,
-                         _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
-    let a = actual.scalars
-    #expect(a.count == expected.count, "\(what): \(a.count) elements, expected \(expected.count)", sourceLocation: sourceLocation)
-    for i in 0..<min(a.count, expected.count) where !(abs(a[i] - expected[i]) <= atol + rtol * abs(expected[i])) {
-        Issue.record("\(what): element \(i) is \(a[i]), expected \(expected[i])", sourceLocation: sourceLocation)
-        return
-    }
-}
+import SensoriumTestSupport
 
 @Suite struct NormalizationTests {
     // Reference values: PyTorch 2.13 F.batch_norm / F.layer_norm in float64 on float32-rounded inputs.

@@ -1,21 +1,6 @@
 import Testing
 @testable import SensoriumTensor
-
-private func expectClose(_ actual: [Float], _ expected: [Float], atol: Float = 1e-5, rtol: Float = 1e-4,
-                         sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(actual.count == expected.count, "count \(actual.count) vs \(expected.count)", sourceLocation: sourceLocation)
-    for (i, (a, e)) in zip(actual, expected).enumerated() {
-        let ok = (a.isNaN && e.isNaN) || (a == e) || Swift.abs(a - e) <= atol + rtol * Swift.abs(e)
-        #expect(ok, "element \(i): \(a) vs expected \(e)", sourceLocation: sourceLocation)
-    }
-}
-
-private func expectGradients(_ inputs: [Tensor], sourceLocation: SourceLocation = #_sourceLocation,
-                             _ f: ([Tensor]) -> Tensor) {
-    let results = GradientCheck.check(inputs, f)
-    #expect(results.count == inputs.filter(\.requiresGrad).count, sourceLocation: sourceLocation)
-    for r in results { #expect(r.passed, "\(r)", sourceLocation: sourceLocation) }
-}
+import SensoriumTestSupport
 
 /// Sum over `axes` by direct index arithmetic in Double, as the reference for the fast kernels.
 private func referenceSum(_ x: Tensor, axes: Set<Int>) -> [Float] {

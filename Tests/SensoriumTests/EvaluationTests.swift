@@ -166,6 +166,27 @@ final class ResponseEchoModel: Module, TrainableModel {
         // The report survives JSON.
         let decoded = try JSONDecoder().decode(EvaluationReport.self, from: JSONEncoder().encode(report))
         #expect(decoded == report)
+        // results.json: the demo's keys.
+        let results = report.results(trainSeconds: 12.5)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(results.jsonString().utf8)) as? [String: Any])
+        for key in ["main", "bonus", "train_seconds", "eval_seconds", "bonus_families", "validation"] {
+            #expect(object[key] != nil, "results.json lacks \(key)")
+        }
+        let main = try #require(object["main"] as? [String: Double])
+        #expect(Set(main.keys) == ["single_trial", "to_average", "ceiling_single_trial", "ceiling_to_average"])
+        #expect(abs(main["ceiling_single_trial"]! - report.ceilingGroups!["main"]!.singleTrial) < 1e-12)
+        #expect(results.bonusFamilies.count == 3)
+    }
+
+    @Test func ensemblesAreEvaluatedLikeAnyModel() throws {
+        let dataset = try TinyMouse.dataset()
+        let model = try VideoModel(configuration: TinyMouse.modelConfiguration(seed: 31), datasets: [dataset])
+        let options = EvaluationOptions(mainTiers: [.finalTestMain], bonusTiers: [], validationTier: nil, groundTruthCeiling: false)
+        let single = try Evaluation.evaluate(model, datasets: [dataset], options: options)
+        let ensemble = try Evaluation.evaluate(Ensemble([model, model]), datasets: [dataset], options: options)
+        #expect(abs(single.summary.mainTrack!.singleTrial - ensemble.summary.mainTrack!.singleTrial) < 1e-6)
+        #expect(abs(single.summary.mainTrack!.toAverage - ensemble.summary.mainTrack!.toAverage) < 1e-6)
+        #expect(single.summary.bonusTrack == nil && single.ceiling == nil)
     }
 
     @Test func aModelPredictingTooFewFramesIsAnError() throws {

@@ -192,7 +192,11 @@ public enum Evaluation {
         _ model: Model, datasets: [MouseDataset], modelName: String = "Model",
         options: EvaluationOptions = EvaluationOptions(), progress: ((EvaluationProgress) -> Void)? = nil
     ) throws -> EvaluationReport where Model.Batch == MouseBatch {
-        precondition(options.skipFrames >= 0, "Evaluation.evaluate: negative skipFrames \(options.skipFrames)")
+        guard options.skipFrames >= 0 else { throw EvaluationError.invalidOptions("skipFrames must be ≥ 0, got \(options.skipFrames)") }
+        if let m = options.maxFrames, m <= options.skipFrames {
+            throw EvaluationError.invalidOptions("maxFrames (\(m)) must exceed skipFrames (\(options.skipFrames)), or nothing is scored")
+        }
+        guard !datasets.isEmpty else { throw EvaluationError.invalidOptions("no mouse datasets to evaluate") }
         if let video = model as? VideoModel { try video.checkCompatible(with: datasets) }
         let start = ContinuousClock.now
         var mice: [MouseEvaluation] = []
@@ -432,5 +436,69 @@ struct VideoSums {
             }
         }
         return (r, p, c, repeats.count)
+    }
+}
+
+/// The scores of one track in the shape of the demo's `results.json`: the model's ρ_st and ρ_ta and,
+/// for synthetic mice, the ground-truth ceiling's.
+public struct TrackResult: Codable, Sendable, Equatable {
+    public var singleTrial: Double
+    public var toAverage: Double
+    public var ceilingSingleTrial: Double?
+    public var ceilingToAverage: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case singleTrial = "single_trial", toAverage = "to_average"
+        case ceilingSingleTrial = "ceiling_single_trial", ceilingToAverage = "ceiling_to_average"
+    }
+
+    public init(singleTrial: Double, toAverage: Double, ceilingSingleTrial: Double? = nil, ceilingToAverage: Double? = nil) {
+        self.singleTrial = singleTrial
+        self.toAverage = toAverage
+        self.ceilingSingleTrial = ceilingSingleTrial
+        self.ceilingToAverage = ceilingToAverage
+    }
+}
+
+/// An evaluation as `results.json`:
+/// `{"model", "main": {"single_trial", "to_average", "ceiling_single_trial", "ceiling_to_average"},
+/// "bonus": {…}, "bonus_families": {"<family>": {…}}, "validation": {…}, "train_seconds", "eval_seconds"}`.
+public struct EvaluationResults: Codable, Sendable, Equatable {
+    public var model: String
+    public var main: TrackResult?
+    public var bonus: TrackResult?
+    public var bonusFamilies: [String: TrackResult]
+    public var validation: TrackResult?
+    public var trainSeconds: Double?
+    public var evalSeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case model, main, bonus, validation
+        case bonusFamilies = "bonus_families", trainSeconds = "train_seconds", evalSeconds = "eval_seconds"
+    }
+
+    /// The JSON text (pretty-printed, sorted keys).
+    public func jsonString() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        guard let data = try? encoder.encode(self) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension EvaluationReport {
+    /// The report in the shape of `results.json`, with the training time when known.
+    public func results(trainSeconds: Double? = nil) -> EvaluationResults {
+        func track(_ name: String) -> TrackResult? {
+            guard let s = groups[name] else { return nil }
+            let c = ceilingGroups?[name]
+            return TrackResult(singleTrial: s.singleTrial, toAverage: s.toAverage,
+                               ceilingSingleTrial: c?.singleTrial, ceilingToAverage: c?.toAverage)
+        }
+        var families: [String: TrackResult] = [:]
+        for f in summary.bonusFamilies { families[f.family] = track("bonus/" + f.family) }
+        return EvaluationResults(model: summary.model, main: track("main"), bonus: track("bonus"), bonusFamilies: families,
+                                 validation: track("validation"), trainSeconds: trainSeconds, evalSeconds: seconds)
     }
 }

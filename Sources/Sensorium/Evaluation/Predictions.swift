@@ -87,7 +87,9 @@ public final class PredictionWriter {
 
     /// A writer to either or both destinations (existing files are replaced).
     public init(npyFolder: URL?, hdf5File: URL?, skipFrames: Int = 50) throws {
-        precondition(npyFolder != nil || hdf5File != nil, "PredictionWriter: give an NPY folder, an HDF5 file or both")
+        guard npyFolder != nil || hdf5File != nil else {
+            throw EvaluationError.invalidOptions("predictions need an NPY folder, an HDF5 file or both")
+        }
         self.npyFolder = npyFolder
         self.hdf5File = hdf5File
         self.skipFrames = skipFrames
@@ -181,6 +183,10 @@ public enum Predictions {
         _ model: Model, datasets: [MouseDataset], tiers: [MouseTier] = testTiers, skipFrames: Int = 50,
         maxFrames: Int? = 300, prefetch: Int = 2, _ body: (TrialPrediction) throws -> Void
     ) throws where Model.Batch == MouseBatch {
+        guard skipFrames >= 0 else { throw EvaluationError.invalidOptions("skipFrames must be ≥ 0, got \(skipFrames)") }
+        if let m = maxFrames, m <= skipFrames {
+            throw EvaluationError.invalidOptions("maxFrames (\(m)) must exceed skipFrames (\(skipFrames))")
+        }
         if let video = model as? VideoModel { try video.checkCompatible(with: datasets) }
         for dataset in datasets {
             let trials = tiers.flatMap { tier in dataset.trials(in: tier).map { (trial: $0, tier: tier) } }

@@ -12,9 +12,13 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
     case wrongPredictionShape(mouse: String, trial: Int, shape: [Int], expected: String)
     /// A file could not be read or written.
     case file(path: String, message: String)
+    /// Options that cannot be used.
+    case invalidOptions(String)
 
     public var description: String {
         switch self {
+        case let .invalidOptions(message):
+            return "evaluation options: \(message)"
         case let .predictionTooShort(mouse, trial, frames, predicted, skip):
             return "mouse \(mouse), trial \(trial): the model predicts \(predicted) of \(frames) frames, fewer than the \(frames - skip) frames scored after skipping \(skip); its burn-in must not exceed \(skip) frames"
         case let .trialTooShort(mouse, trial, frames, needed):

@@ -132,7 +132,7 @@ public final class VideoModel: Module, TrainableModel {
     /// the weights (including `source_grid`) are loaded afterwards. Readout biases are left at
     /// their initial values; ``init(configuration:datasets:)`` also sets them from data.
     public convenience init(configuration: VideoModelConfiguration, mice: [MouseNeurons]) throws {
-        precondition(!mice.isEmpty, "VideoModel: needs at least one mouse")
+        guard !mice.isEmpty else { throw VideoModelError.incompatibleData("a model needs at least one mouse") }
         for m in mice {
             guard !m.key.isEmpty, !m.key.contains(".") else {
                 throw VideoModelError.incompatibleData("the mouse name '\(m.key)' is used as a state-dictionary key and must be non-empty without '.'")

@@ -1,8 +1,8 @@
 /// Interleaves the loaders of several mice round-robin, like neuralpredictors' `LongCycler`:
-/// an epoch is `mice × max(batches per mouse)` batches in strict mouse order 0, 1, …, and a
-/// mouse with fewer batches starts a new (reshuffled) pass of its own when it runs out. One
-/// round (one batch of every mouse) is one optimizer step of the reference's gradient
-/// accumulation.
+/// an epoch is `mice × max(batches per mouse)` batches in strict mouse order 0, 1, …; every mouse
+/// starts a fresh (reshuffled) pass at the start of an epoch, and a mouse with fewer batches
+/// starts another pass when it runs out. One round (one batch of every mouse) is one optimizer
+/// step of the reference's gradient accumulation.
 ///
 /// A single prefetcher serves all mice, so memory is `prefetch` batches whatever the number of
 /// mice.
@@ -42,9 +42,10 @@ public final class MouseCycler {
         return pending[mouse].removeFirst()
     }
 
-    /// Plans one cycler epoch (continuing each mouse's own pass across epochs like `LongCycler`
-    /// restarts exhausted loaders).
+    /// Plans one cycler epoch.
     public func planEpoch() -> [BatchPlan] {
+        // LongCycler makes new iterators every epoch: passes left unfinished are dropped.
+        pending = loaders.map { _ in [] }
         var plans: [BatchPlan] = []
         plans.reserveCapacity(batchesPerEpoch)
         for _ in 0..<stepsPerEpoch {

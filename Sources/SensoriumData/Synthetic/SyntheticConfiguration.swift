@@ -57,16 +57,22 @@ public struct SyntheticMouseConfiguration: Sendable, Codable, Equatable {
     /// Mean number of calcium events per neuron and frame; sets the noise ceiling (0.03 gives a
     /// single-trial ceiling of ≈0.3–0.5 on natural test clips, like real recordings).
     public var meanEventRate: Double
+    /// Standard deviation of the additive measurement noise (gamma, non-negative), relative to a
+    /// neuron's mean event activity. Keeps the per-frame statistics of sparse neurons stable.
+    public var noiseFloor: Double
     /// Tiers whose trials the per-frame statistics are computed from.
     public var statisticsTiers: [MouseTier]
+    /// Response statistics of frame t pool frames t − w … t + w (0: strictly per frame), standing
+    /// in for the hundreds of trials a real recording averages.
+    public var statisticsWindow: Int
 
     /// A configuration; the defaults are the SDK's embedded dataset (`.default`).
-    public init(seed: UInt64 = 2023, mice: Int = 2, neurons: Int = 256, height: Int = 36, width: Int = 64,
+    public init(seed: UInt64 = 2023, mice: Int = 2, neurons: Int = 512, height: Int = 36, width: Int = 64,
                 trainTrials: Int = 50, oracleClips: Int = 2, repeats: Int = 10,
                 liveTestMainClips: Int = 1, liveTestBonusClips: Int = 1, finalTestMainClips: Int = 1,
                 finalTestBonusClipsPerFamily: Int = 1, noneTrials: Int = 2,
                 frames: Int = 300, lengthJitter: Int = 12, meanEventRate: Double = 0.03,
-                statisticsTiers: [MouseTier] = [.train]) {
+                noiseFloor: Double = 0.25, statisticsTiers: [MouseTier] = [.train], statisticsWindow: Int = 10) {
         self.seed = seed
         self.mice = mice
         self.neurons = neurons
@@ -83,11 +89,13 @@ public struct SyntheticMouseConfiguration: Sendable, Codable, Equatable {
         self.frames = frames
         self.lengthJitter = lengthJitter
         self.meanEventRate = meanEventRate
+        self.noiseFloor = noiseFloor
         self.statisticsTiers = statisticsTiers
+        self.statisticsWindow = statisticsWindow
     }
 
-    /// The SDK's embedded default: 2 mice × 256 neurons, 50 training clips, 2 oracle clips and
-    /// 5 test clips × 10 repeats, 300 ± 12 frames of 36 × 64 (≈ 430 MB per mouse on disk).
+    /// The SDK's embedded default: 2 mice × 512 neurons, 50 training clips, 2 oracle clips and
+    /// 5 test clips × 10 repeats, 300 ± 12 frames of 36 × 64 (≈ 510 MB per mouse on disk).
     public static let `default` = SyntheticMouseConfiguration()
 
     /// A very small dataset for tests: 1 mouse, 24 neurons, 18 × 32 frames, trials of 60 ± 4
@@ -122,9 +130,11 @@ public struct SyntheticMouseConfiguration: Sendable, Codable, Equatable {
         if frames < 20 { try fail("frames ≥ 20", "\(frames)") }
         if lengthJitter < 0 || lengthJitter >= frames / 2 { try fail("0 ≤ lengthJitter < frames / 2", "\(lengthJitter)") }
         if !(meanEventRate > 0) { try fail("meanEventRate > 0", "\(meanEventRate)") }
+        if !(noiseFloor >= 0) { try fail("noiseFloor ≥ 0", "\(noiseFloor)") }
         if [oracleClips, liveTestMainClips, liveTestBonusClips, finalTestMainClips, finalTestBonusClipsPerFamily, noneTrials].contains(where: { $0 < 0 }) {
             try fail("non-negative clip counts", "a negative count")
         }
         if statisticsTiers.isEmpty { try fail("at least one statistics tier", "none") }
+        if statisticsWindow < 0 { try fail("statisticsWindow ≥ 0", "\(statisticsWindow)") }
     }
 }

@@ -117,7 +117,7 @@ public enum SyntheticMouseGenerator {
         // Neurons.
         let population = SyntheticPopulation(count: c.neurons, height: c.height, width: c.width,
                                              generator: RandomGenerator(seed: mixSeed(mouseSeed, 2)),
-                                             meanEventRate: c.meanEventRate)
+                                             meanEventRate: c.meanEventRate, noiseFloor: c.noiseFloor)
         let renderer = StimulusRenderer(height: c.height, width: c.width)
         let pre = SyntheticPopulation.preRoll
         do {
@@ -212,7 +212,7 @@ public enum SyntheticMouseGenerator {
         let statTrials = (0..<n).filter { c.statisticsTiers.contains(specs[$0].tier) }.map { fileOf[$0] }.sorted()
         try writeStatistics(layout: layout, trials: statTrials, shapes: [
             .videos: [h, w, T], .responses: [c.neurons, T], .behavior: [2, T], .pupilCenter: [2, T],
-        ])
+        ], window: [.responses: c.statisticsWindow])
 
         // Noise ceilings, read back through the dataset exactly as models will see it.
         let dataset = try MouseDataset(path: root)
@@ -278,11 +278,16 @@ public enum SyntheticMouseGenerator {
     }
 
     /// Writes mean, std (population), min, max and median over `trials` per element and frame
-    /// (NaN where no trial has data), like the real `meta/statistics/<field>/all` files.
-    static func writeStatistics(layout: MouseLayout, trials: [Int], shapes: [MouseField: [Int]]) throws {
+    /// (NaN where no trial has data), like the real `meta/statistics/<field>/all` files. With a
+    /// `window` w for a field, the values of frames t−w … t+w are pooled into frame t's statistics
+    /// (the sparse responses of a few dozen trials would otherwise give erratic per-frame stds —
+    /// the real recordings average hundreds of trials).
+    static func writeStatistics(layout: MouseLayout, trials: [Int], shapes: [MouseField: [Int]],
+                                window: [MouseField: Int] = [:]) throws {
         for field in MouseField.allCases {
             let shape = shapes[field]!
             let frames = shape.last!, rows = shape.dropLast().reduce(1, *)
+            let w = window[field] ?? 0
             var stats = [[Float]](repeating: [Float](repeating: .nan, count: rows * frames), count: 5)
             let budget = 16_000_000
             let chunk = max(1, min(rows, budget / max(1, frames * trials.count)))
@@ -296,26 +301,28 @@ public enum SyntheticMouseGenerator {
                     gathered.append(Array(a.values.floats[(r0 * frames)..<(r1 * frames)]))
                 }
                 var column = [Double]()
-                column.reserveCapacity(trials.count)
+                column.reserveCapacity(trials.count * (2 * w + 1))
                 for r in r0..<r1 {
+                    let base = (r - r0) * frames
                     for f in 0..<frames {
+                        // Frames no trial covers keep NaN statistics.
+                        guard gathered.contains(where: { !$0[base + f].isNaN }) else { continue }
                         column.removeAll(keepingCapacity: true)
                         for g in gathered {
-                            let v = g[(r - r0) * frames + f]
-                            if !v.isNaN { column.append(Double(v)) }
+                            for u in max(0, f - w)...min(frames - 1, f + w) {
+                                let v = g[base + u]
+                                if !v.isNaN { column.append(Double(v)) }
+                            }
                         }
-                        guard !column.isEmpty else { continue }
                         let k = r * frames + f
-                        let mean = column.reduce(0, +) / Double(column.count)
-                        let variance = column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(column.count)
-                        column.sort()
-                        let mid = column.count / 2
-                        let median = column.count % 2 == 1 ? column[mid] : (column[mid - 1] + column[mid]) / 2
+                        let n = Double(column.count)
+                        let mean = column.reduce(0, +) / n
+                        let variance = column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n
                         stats[0][k] = Float(mean)
                         stats[1][k] = Float(variance.squareRoot())
-                        stats[2][k] = Float(column.first!)
-                        stats[3][k] = Float(column.last!)
-                        stats[4][k] = Float(median)
+                        stats[2][k] = Float(column.min()!)
+                        stats[3][k] = Float(column.max()!)
+                        stats[4][k] = Float(median(&column))
                     }
                 }
                 r0 = r1
@@ -324,5 +331,30 @@ public enum SyntheticMouseGenerator {
                 try write(stats[i], shape, layout.statisticFile(field, name))
             }
         }
+    }
+
+    /// The median (mean of the two middle values for an even count), by quickselect; reorders `a`.
+    static func median(_ a: inout [Double]) -> Double {
+        func select(_ k: Int) -> Double {
+            var lo = 0, hi = a.count - 1
+            while lo < hi {
+                let pivot = a[(lo + hi) / 2]
+                var i = lo, j = hi
+                while i <= j {
+                    while a[i] < pivot { i += 1 }
+                    while a[j] > pivot { j -= 1 }
+                    if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
+                }
+                if k <= j { hi = j } else if k >= i { lo = i } else { return a[k] }
+            }
+            return a[k]
+        }
+        let n = a.count
+        if n % 2 == 1 { return select(n / 2) }
+        let upper = select(n / 2)
+        // After selecting n/2, everything before it is ≤ it: the lower middle is their maximum.
+        var lower = -Double.infinity
+        for i in 0..<(n / 2) { lower = max(lower, a[i]) }
+        return (lower + upper) / 2
     }
 }

@@ -35,7 +35,8 @@ struct SyntheticNeuron: Sendable {
 /// eye-position-shifted stimulus → Gabor quadrature pair per neuron (dot products, one GEMM) →
 /// biphasic temporal kernels (two for direction-selective cells) → simple (rectified linear) or
 /// complex (energy) combination → threshold-power nonlinearity → behavioural gain → Poisson
-/// calcium events with gamma amplitudes → causal exponential calcium smoothing + noise floor.
+/// calcium events with gamma amplitudes → causal exponential calcium smoothing → additive
+/// non-negative measurement noise.
 final class SyntheticPopulation: @unchecked Sendable {
     static let kernelLength = 10
     static let calciumLength = 8
@@ -52,10 +53,13 @@ final class SyntheticPopulation: @unchecked Sendable {
     let calcium: [Double]
     /// Pixels of stimulus shift per unit of eye position (horizontal, vertical).
     let eyeGainX: Double, eyeGainY: Double
+    /// Std of the additive measurement noise relative to a neuron's mean event activity.
+    let noiseFloor: Double
 
     var count: Int { neurons.count }
 
-    init(count n: Int, height: Int, width: Int, generator g: RandomGenerator, meanEventRate: Double) {
+    init(count n: Int, height: Int, width: Int, generator g: RandomGenerator, meanEventRate: Double, noiseFloor: Double) {
+        self.noiseFloor = noiseFloor
         self.height = height
         self.width = width
         let scale = Double(height) / 36
@@ -77,7 +81,7 @@ final class SyntheticPopulation: @unchecked Sendable {
                 x: x, y: y, z: z,
                 centerRow: (gy + 1) / 2 * Double(height - 1), centerColumn: (gx + 1) / 2 * Double(width - 1),
                 gridX: gx, gridY: gy,
-                orientation: g.uniform(0, Double.pi), period: period, sigma: 0.45 * period * g.uniform(0.9, 1.2),
+                orientation: g.uniform(0, Double.pi), period: period, sigma: 0.4 * period * g.uniform(0.9, 1.2),
                 aspect: g.uniform(0.6, 1.0), phase: g.uniform(0, 2 * Double.pi),
                 isComplex: isComplex, direction: g.chance(0.3) ? (g.chance(0.5) ? 1 : -1) : 0,
                 latency: g.uniform(2.5, 4.0),
@@ -276,21 +280,25 @@ final class SyntheticPopulation: @unchecked Sendable {
             let nr = neurons[i]
             let drive = normalizedDrive(i, raw: rawDrive(i, projections: p, frames: frames))
             let gains = gain(i, behavior: b)
-            let floorMean = 0.05 * nr.amplitude * nr.eventRate
+            // Measurement noise: exponential (non-negative, mean = std = `floorStd`).
+            let floorStd = noiseFloor * nr.amplitude * nr.eventRate
             for t in 0..<total {
                 let lambda = nr.eventRate / (1 + nr.baseline) * gains[t] * (nr.baseline + drive[t])
                 var x = 0.0
                 let count = g.poisson(lambda)
                 for _ in 0..<count { x += g.gamma(shape: 2, scale: nr.amplitude / 2) }
-                x += floorMean * -Foundation.log(max(1e-300, g.uniform(0, 1)))
                 events[t] = x
-                expected[t] = nr.amplitude * lambda + floorMean
+                expected[t] = nr.amplitude * lambda
             }
             for t in 0..<frames {
                 var y = 0.0, r = 0.0
                 for k in 0..<j {
                     y += calcium[k] * events[pre + t - k]
                     r += calcium[k] * expected[pre + t - k]
+                }
+                if floorStd > 0 {
+                    y += floorStd * -Foundation.log(max(1e-300, g.uniform(0, 1)))
+                    r += floorStd
                 }
                 responses[i * frames + t] = Float(y)
                 rates[i * frames + t] = Float(r)

@@ -1,5 +1,8 @@
 // Thin wrappers over OpenBLAS's sgemm, with a threading policy for small products.
 internal import COpenBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Row-major single-precision GEMM through OpenBLAS.
 ///
@@ -35,8 +38,34 @@ enum BLAS {
             return
         }
         useThreads(forWork: singleThreaded ? 0 : m * n * k)
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        let chunk = singleThreaded || m * n * k < singleThreadWorkLimit ? smallChunk(m: m, n: n, k: k) : n
+        var j = 0
+        while j < n {
+            let width = min(chunk, n - j)
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(width), Int32(k), alpha, a, Int32(lda), b + (transB ? j * ldb : j), Int32(ldb),
+                        beta, c + j, Int32(ldc))
+            j += width
+        }
+    }
+
+    /// Largest product (m·n·k) that OpenBLAS hands to its unpacked "small matrix" kernels on
+    /// AVX-512 cores (the permit threshold of OpenBLAS 0.3.x is 100³).
+    static let smallKernelLimit = 1_000_000
+    /// Whether single-threaded products are split for the small kernels (`SENSORIUM_GEMM_SMALL=0` disables).
+    static let splitsForSmallKernels: Bool = {
+        guard let text = getenv("SENSORIUM_GEMM_SMALL") else { return true }
+        return String(cString: text) != "0"
+    }()
+
+    /// Columns per call for a thin product (small m·k, long n): such products spend much of their
+    /// time packing the long operand, whose elements are then used only m times; cut into pieces
+    /// below `smallKernelLimit`, they run on OpenBLAS's small-matrix kernels, which read the
+    /// operands in place. Products with m·k too large for pieces of at least 64 columns stay whole.
+    @inline(__always)
+    static func smallChunk(m: Int, n: Int, k: Int) -> Int {
+        guard splitsForSmallKernels, m * n * k > smallKernelLimit, m * k * 64 <= smallKernelLimit else { return n }
+        return (smallKernelLimit / (m * k)) & ~15
     }
 
     /// Picks one thread for small products, the default count for large ones.

@@ -1,7 +1,8 @@
 // GEMM drivers for 3-D convolution (1-D and 2-D go through the same code with unit leading axes).
 //
 // Depth-wise convolutions (one input channel per group) use direct kernels
-// (DepthwiseConvolution.swift). Otherwise, three lowerings:
+// (DepthwiseConvolution.swift), temporal (kT,1,1) kernels one deep GEMM per frame
+// (TemporalConvolution.swift). Otherwise, three lowerings:
 // - Pointwise-in-space kernels (kH = kW = 1, unit spatial and temporal stride, no spatial padding):
 //   1×1×1 and temporal (k,1,1) convolutions. Output frame t reads input frame t + kt·dT − pT for
 //   every tap, and the frames of one channel are contiguous, so each tap is a plain GEMM on shifted
@@ -16,6 +17,7 @@
 // OpenBLAS; this keeps both cores busy during vol2col/col2vol and avoids two-thread BLAS on the
 // many small GEMMs. With a single batch element, chunks run in order and BLAS threads itself.
 import Dispatch
+import Synchronization
 
 enum ConvolutionKernels {
     /// Blocking and threading parameters (task-local so tests can force small chunks and threading).
@@ -72,6 +74,8 @@ enum ConvolutionKernels {
                         bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
         if DepthwiseConvolution.applies(g) {
             DepthwiseConvolution.forward(g, x: x, weight: weight, bias: bias, out: out)
+        } else if TemporalConvolution.applies(g) {
+            TemporalConvolution.forward(g, x: x, weight: weight, bias: bias, out: out)
         } else if isPointwiseInSpace(g) {
             pointwiseForward(g, x: x, weight: weight, bias: bias, out: out)
         } else if isFrameShifted(g) {
@@ -131,8 +135,9 @@ enum ConvolutionKernels {
         let chunksPerBatch = (positions + chunk - 1) / chunk
         let items = g.batch * chunksPerBatch
         runItems(items, parallel: work(g) >= parallelWorkThreshold) { _, range, single in
-            let cols = UnsafeMutablePointer<Float>.allocate(capacity: rows * chunk)
-            defer { cols.deallocate() }
+            let colsBuffer = Scratch(rows * chunk)
+            defer { withExtendedLifetime(colsBuffer) {} }
+            let cols = colsBuffer.pointer
             for item in range {
                 let n = item / chunksPerBatch
                 let j0 = (item % chunksPerBatch) * chunk, count = min(positions, j0 + chunk) - j0
@@ -160,11 +165,17 @@ enum ConvolutionKernels {
         if DepthwiseConvolution.applies(g) {
             DepthwiseConvolution.backward(g, x: x, weight: weight, gradOut: gradOut, gradInput: gradInput,
                                           gradWeight: gradWeight)
+        } else if TemporalConvolution.applies(g) {
+            TemporalConvolution.backward(g, x: x, weight: weight, gradOut: gradOut, gradInput: gradInput,
+                                         gradWeight: gradWeight)
         } else if isPointwiseInSpace(g) {
             if let gradWeight { pointwiseWeightGradient(g, x: x, gradOut: gradOut, gradWeight: gradWeight) }
             if let gradInput { pointwiseInputGradient(g, weight: weight, gradOut: gradOut, gradInput: gradInput) }
         } else if isFrameShifted(g) {
-            frameBackward(g, x: x, weight: weight, gradOut: gradOut, gradInput: gradInput, gradWeight: gradWeight)
+            if let gradWeight { frameWeightGradient(g, x: x, gradOut: gradOut, gradWeight: gradWeight) }
+            if let gradInput, !frameInputGradient(g, weight: weight, gradOut: gradOut, gradInput: gradInput) {
+                frameBackward(g, x: x, weight: weight, gradOut: gradOut, gradInput: gradInput, gradWeight: nil)
+            }
         } else {
             columnBackward(g, x: x, weight: weight, gradOut: gradOut, gradInput: gradInput, gradWeight: gradWeight)
         }
@@ -285,8 +296,9 @@ enum ConvolutionKernels {
         defer { acc?.deallocate() }
         if let gradInput { gradInput.initialize(repeating: 0, count: g.batch * g.inChannels * inVolume) }
         runItems(g.batch, parallel: threads > 1) { thread, range, single in
-            let cols = UnsafeMutablePointer<Float>.allocate(capacity: rows * chunk)
-            defer { cols.deallocate() }
+            let colsBuffer = Scratch(rows * chunk)
+            defer { withExtendedLifetime(colsBuffer) {} }
+            let cols = colsBuffer.pointer
             let mine = acc.map { $0 + thread * weightSize }
             for n in range {
                 for c in 0..<chunksPerBatch {
@@ -355,10 +367,10 @@ enum ConvolutionKernels {
         let cg = g.groupInChannels, og = g.groupOutChannels
         let outPlane = g.outH * g.outW
         runItems(g.batch * g.outT, parallel: work(g) >= parallelWorkThreshold) { _, range, single in
-            let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.inChannels * f.padded)
+            let buffers = (Scratch(g.inChannels * f.padded), Scratch(g.outChannels * f.extent))
+            defer { withExtendedLifetime(buffers) {} }
+            let padded = buffers.0.pointer, rows = buffers.1.pointer
             padded.initialize(repeating: 0, count: g.inChannels * f.padded)
-            let rows = UnsafeMutablePointer<Float>.allocate(capacity: g.outChannels * f.extent)
-            defer { padded.deallocate(); rows.deallocate() }
             for item in range {
                 let n = item / g.outT, t = item % g.outT
                 copyFrameIn(g, f, from: x, n: n, t: t, to: padded)
@@ -491,8 +503,13 @@ enum ConvolutionKernels {
         parallel ? max(1, min(Parallel.threadCount, items)) : 1
     }
 
-    /// Splits `0 ..< items` into one contiguous range per thread and calls
-    /// `body(thread index, range, singleThreadedBLAS)`; with one thread, BLAS may thread itself.
+    /// Calls `body(thread index, range, singleThreadedBLAS)` on consecutive pieces of `0 ..< items`.
+    ///
+    /// With several threads, each worker takes the next piece from a shared counter until none is
+    /// left (pieces of about a sixth of a thread's share), so a worker delayed by other processes on
+    /// a busy machine does not hold the others up at the end. `body` may be called several times
+    /// per thread; thread indices are below `itemThreads(items, parallel:)`. With one thread, BLAS
+    /// may thread itself.
     static func runItems(_ items: Int, parallel: Bool,
                          _ body: (Int, Range<Int>, Bool) -> Void) {
         let threads = itemThreads(items, parallel: parallel)
@@ -500,11 +517,25 @@ enum ConvolutionKernels {
             if items > 0 { body(0, 0..<items, false) }
             return
         }
+        let grain = max(1, items / (threads * 6))
+        let next = Atomic<Int>(0)
         withoutActuallyEscaping(body) { body in
             let box = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: threads) { t in
-                box.value(t, (items * t / threads)..<(items * (t + 1) / threads), true)
+                while true {
+                    let start = next.wrappingAdd(grain, ordering: .relaxed).oldValue
+                    if start >= items { break }
+                    box.value(t, start..<min(items, start + grain), true)
+                }
             }
         }
     }
+}
+
+/// A scratch buffer from the tensor storage cache (so reusing it costs no page faults); keep the
+/// value alive (`withExtendedLifetime`) while `pointer` is in use.
+struct Scratch {
+    let storage: TensorStorage
+    init(_ count: Int) { storage = TensorStorage(uninitializedCount: max(count, 1)) }
+    var pointer: UnsafeMutablePointer<Float> { storage.pointer }
 }

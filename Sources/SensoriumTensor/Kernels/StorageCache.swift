@@ -4,13 +4,16 @@
 // glibc serves blocks above its mmap threshold (at most 32 MiB) with fresh mmaps and returns them
 // to the kernel on free, so every step paid a page fault and a kernel page clear per 4 KiB of every
 // large tensor (copying a 50 MB tensor cost 25 ms of CPU instead of 5 ms). Large buffers are
-// therefore mapped here directly and, when freed, kept in size-bucketed free lists for reuse,
-// bounded by `limit` bytes (oldest blocks are unmapped first).
+// therefore mapped here directly and, when freed, kept for reuse, up to `limit` resident bytes
+// (the oldest blocks are unmapped first).
 //
-// Size classes have 8 steps per power of two (at most 12.5 % rounding), so a buffer freed by one
-// step is reused by the same allocation in the next step. Pages of a fresh mapping that are never
-// written are never resident, so the rounding costs resident memory only when a block is reused
-// for a slightly larger request of the same class.
+// Any cached block can serve any request, so freed memory is reused before new memory is mapped
+// and the resident set stays close to the bytes actually live: each block reserves more address
+// space than it was first asked for (`capacity`, never touched beyond use, so never resident) and
+// remembers how much of it may be resident (`resident`). A request takes the block whose resident
+// size fits it best: a larger one gives back its unused tail with `madvise(MADV_DONTNEED)`, a smaller
+// one grows in place, faulting in only the difference. (In a backward pass the activations freed
+// belong to later layers, the gradients allocated to earlier ones, so sizes rarely match exactly.)
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -18,11 +21,12 @@ import Glibc
 import Darwin
 #endif
 
-enum StorageCache {
+final class StorageCache: Sendable {
     /// Buffers of at least this many bytes are mapped and cached here; smaller ones use malloc.
     static let minimumBytes = 1 << 18
+    static let page = 4096
 
-    /// Default bound on the bytes held in the free lists (`SENSORIUM_TENSOR_CACHE_MB` overrides).
+    /// Default bound on the resident bytes held for reuse (`SENSORIUM_TENSOR_CACHE_MB` overrides).
     static let defaultLimit: Int = {
         if let text = getenv("SENSORIUM_TENSOR_CACHE_MB"), let mb = Int(String(cString: text)), mb >= 0 {
             return mb << 20
@@ -30,113 +34,148 @@ enum StorageCache {
         return 1 << 30
     }()
 
-    /// A mapped block; the cache owns it exclusively while it sits in a free list.
+    /// What a tensor's storage remembers about its block.
+    struct Handle: Sendable {
+        /// Bytes of address space mapped (0: not a cached block).
+        var capacity: Int
+        /// Bytes from the start of the block that may be resident.
+        var resident: Int
+        static let none = Handle(capacity: 0, resident: 0)
+    }
+
+    /// A mapped block; the cache owns it exclusively while it sits in the free list.
     struct Block: @unchecked Sendable {
         var pointer: UnsafeMutableRawPointer
-        var bytes: Int
+        var handle: Handle
         var stamp: Int
     }
 
     struct State {
-        /// Free blocks by size class (bytes), newest last.
-        var free: [Int: [Block]] = [:]
+        var free: [Block] = []
+        /// Resident bytes of the free blocks.
         var cachedBytes = 0
-        var limit = StorageCache.defaultLimit
+        var limit = 0
         var clock = 0
         var hits = 0, misses = 0
-        /// Bytes currently handed out (mapped and in use).
-        var liveBytes = 0
     }
 
-    static let state = Mutex(State())
+    let state: Mutex<State>
 
-    /// The size class of a request: rounded up to a multiple of 1/8 of its power of two (at
-    /// least one page).
-    @inline(__always)
-    static func sizeClass(_ bytes: Int) -> Int {
-        let page = 4096
-        let b = max(bytes, page)
-        let top = Int.bitWidth - 1 - (b - 1).leadingZeroBitCount   // floor(log2(b - 1))
-        let step = max(page, (1 << max(top, 0)) >> 3)
-        return (b + step - 1) / step * step
+    /// The cache behind every `TensorStorage`.
+    static let shared = StorageCache(limit: defaultLimit)
+
+    /// A cache holding at most `limit` resident bytes of free blocks.
+    init(limit: Int) {
+        var s = State()
+        s.limit = limit
+        state = Mutex(s)
     }
 
-    /// A buffer of at least `bytes` bytes (which must be ≥ `minimumBytes`), page aligned;
-    /// returns the pointer and the class size to pass back to `release`.
-    static func allocate(_ bytes: Int) -> (UnsafeMutableRawPointer, Int) {
-        let size = sizeClass(bytes)
-        let reused: UnsafeMutableRawPointer? = state.withLock { s in
-            s.liveBytes += size
-            guard var list = s.free[size], let block = list.popLast() else {
+    deinit { purge() }
+
+    @inline(__always) static func roundUp(_ bytes: Int, _ to: Int) -> Int { (bytes + to - 1) / to * to }
+
+    /// Address space reserved for a new block first asked for `bytes`: room to grow for reuse by
+    /// larger requests (untouched pages cost nothing).
+    static func reservation(_ bytes: Int) -> Int {
+        roundUp(bytes + min(max(bytes, 64 << 20), 1 << 30), 2 << 20)
+    }
+
+    /// A page-aligned buffer of at least `bytes` bytes (≥ `minimumBytes`) and the handle to pass
+    /// back to `release`.
+    func allocate(_ bytes: Int) -> (UnsafeMutableRawPointer, Handle) {
+        let size = Self.roundUp(bytes, Self.page)
+        let chosen: Block? = state.withLock { s in
+            // Best fit by resident size: the block needing the least growth or trimming.
+            var best = -1, bestCost = Int.max
+            for (i, b) in s.free.enumerated() where b.handle.capacity >= size {
+                let r = b.handle.resident
+                let cost = r >= size ? r - size : 2 * (size - r)   // faulting in costs more than trimming
+                if cost < bestCost { best = i; bestCost = cost }
+            }
+            guard best >= 0 else {
                 s.misses += 1
                 return nil
             }
-            s.free[size] = list.isEmpty ? nil : list
-            s.cachedBytes -= size
             s.hits += 1
-            return block.pointer
+            let block = s.free.remove(at: best)
+            s.cachedBytes -= block.handle.resident
+            return block
         }
-        if let reused { return (reused, size) }
-        return (map(size), size)
+        guard var block = chosen else {
+            let capacity = Self.reservation(size)
+            return (Self.map(capacity), Handle(capacity: capacity, resident: size))
+        }
+        let resident = block.handle.resident
+        if resident > size + max(size >> 3, 1 << 20) {
+            // Give the unused tail back to the system.
+            _ = madvise(block.pointer + size, resident - size, MADV_DONTNEED)
+            block.handle.resident = size
+        } else {
+            block.handle.resident = max(resident, size)
+        }
+        return (block.pointer, block.handle)
     }
 
     /// Returns a block from `allocate` to the cache (or to the system beyond the cache's limit).
-    static func release(_ pointer: UnsafeMutableRawPointer, size: Int) {
-        let block = Block(pointer: pointer, bytes: size, stamp: 0)
+    func release(_ pointer: UnsafeMutableRawPointer, handle: Handle) {
+        let block = Block(pointer: pointer, handle: handle, stamp: 0)
         let evicted: [Block] = state.withLock { s in
-            s.liveBytes -= size
-            guard size <= s.limit else { return [block] }
+            guard handle.resident <= s.limit else { return [block] }
             s.clock += 1
             var cached = block
             cached.stamp = s.clock
-            s.free[size, default: []].append(cached)
-            s.cachedBytes += size
-            return s.cachedBytes > s.limit ? evictOldest(&s, keeping: s.limit) : []
+            s.free.append(cached)
+            s.cachedBytes += handle.resident
+            return s.cachedBytes > s.limit ? Self.evictOldest(&s, keeping: s.limit) : []
         }
-        for block in evicted { munmap(block.pointer, block.bytes) }
+        for b in evicted { munmap(b.pointer, b.handle.capacity) }
     }
 
-    /// Removes the oldest free blocks until at most `keeping` bytes stay cached.
+    /// Removes the oldest free blocks until at most `keeping` resident bytes stay cached.
     static func evictOldest(_ s: inout State, keeping: Int) -> [Block] {
         var out: [Block] = []
-        while s.cachedBytes > keeping {
-            var oldest: (size: Int, stamp: Int)?
-            for (size, list) in s.free {
-                if let first = list.first, oldest == nil || first.stamp < oldest!.stamp { oldest = (size, first.stamp) }
-            }
-            guard let o = oldest, var list = s.free[o.size] else { break }
-            out.append(list.removeFirst())
-            s.free[o.size] = list.isEmpty ? nil : list
-            s.cachedBytes -= o.size
+        s.free.sort { $0.stamp < $1.stamp }
+        var drop = 0
+        while s.cachedBytes > keeping && drop < s.free.count {
+            s.cachedBytes -= s.free[drop].handle.resident
+            out.append(s.free[drop])
+            drop += 1
         }
+        s.free.removeFirst(drop)
         return out
     }
 
-    static func map(_ size: Int) -> UnsafeMutableRawPointer {
-        let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+    static func map(_ capacity: Int) -> UnsafeMutableRawPointer {
+        #if canImport(Glibc)
+        let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE
+        #else
+        let flags = MAP_PRIVATE | MAP_ANON
+        #endif
+        let p = mmap(nil, capacity, PROT_READ | PROT_WRITE, flags, -1, 0)
         guard let p, p != MAP_FAILED else {
-            fatalError("TensorStorage: could not map \(size) bytes (errno \(errno))")
+            fatalError("TensorStorage: could not map \(capacity) bytes (errno \(errno))")
         }
         return p
     }
 
     /// Unmaps every cached block.
-    static func purge() {
+    func purge() {
         let blocks: [Block] = state.withLock { s in
-            let all = s.free.values.flatMap { $0 }
-            s.free = [:]
+            let all = s.free
+            s.free = []
             s.cachedBytes = 0
             return all
         }
-        for block in blocks { munmap(block.pointer, block.bytes) }
+        for b in blocks { munmap(b.pointer, b.handle.capacity) }
     }
 
-    /// Sets the bound on cached bytes, unmapping the oldest blocks above it.
-    static func setLimit(_ limit: Int) {
+    /// Sets the bound on cached resident bytes, unmapping the oldest blocks above it.
+    func setLimit(_ limit: Int) {
         let evicted: [Block] = state.withLock { s in
             s.limit = max(0, limit)
-            return evictOldest(&s, keeping: s.limit)
+            return Self.evictOldest(&s, keeping: s.limit)
         }
-        for block in evicted { munmap(block.pointer, block.bytes) }
+        for b in evicted { munmap(b.pointer, b.handle.capacity) }
     }
 }

@@ -1,0 +1,115 @@
+// Gradients of per-frame spatial convolutions ((1, kH, kW) kernels, unit stride).
+//
+// - Input gradient: the gradient of a stride-1 convolution is itself a stride-1 convolution of
+//   the output gradient with the kernel flipped in space and its channel axes swapped, padded by
+//   dilation·(k − 1) − padding. It runs through the forward kernel (`frameForward`), so it gets the
+//   same shifted GEMMs, instead of scattering kH·kW products into a padded gradient frame.
+// - Weight gradient: per frame, the padded input frame is copied kW times, shifted by kw·dW
+//   (`shifted`, rows (c, kw) of length Lq). Kernel row kh of the weight gradient is then one GEMM
+//   over the whole frame: ΔW_kh (C·kW × O) += shifted[kh·dH·Wp …] (C·kW × extent) · gradRowsᵀ,
+//   kH GEMMs of depth `extent` per frame instead of kH·kW thin GEMMs that each re-pack the frame.
+
+extension ConvolutionKernels {
+    /// The geometry of the input gradient as a forward convolution of the output gradient, or nil
+    /// when the required padding would be negative.
+    static func inputGradientGeometry(_ g: ConvGeometry) -> ConvGeometry? {
+        let ph = g.dH * (g.kH - 1) - g.pH, pw = g.dW * (g.kW - 1) - g.pW
+        guard ph >= 0, pw >= 0, g.kT == 1, g.sT == 1, g.sH == 1, g.sW == 1, g.pT == 0 else { return nil }
+        let gi = ConvGeometry(batch: g.batch, inChannels: g.outChannels, outChannels: g.inChannels, groups: g.groups,
+                              input: [g.outT, g.outH, g.outW], kernel: [1, g.kH, g.kW], stride: [1, 1, 1],
+                              padding: [0, ph, pw], dilation: [1, g.dH, g.dW])
+        guard gi.outT == g.inT, gi.outH == g.inH, gi.outW == g.inW else { return nil }
+        return gi
+    }
+
+    /// The weight (O, Cg, kH, kW) flipped in space with its channel axes swapped: (C, Og, kH, kW)
+    /// per group.
+    static func flippedSwapped(_ g: ConvGeometry, weight: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+        let cg = g.groupInChannels, og = g.groupOutChannels, taps = g.kH * g.kW
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: max(g.inChannels * og * taps, 1))
+        for group in 0..<g.groups {
+            for o in 0..<og {
+                for c in 0..<cg {
+                    let src = weight + ((group * og + o) * cg + c) * taps
+                    let dst = out + ((group * cg + c) * og + o) * taps
+                    for tap in 0..<taps { dst[taps - 1 - tap] = src[tap] }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Input gradient of a per-frame convolution through the forward kernel; false when the
+    /// geometry does not allow it.
+    static func frameInputGradient(_ g: ConvGeometry, weight: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
+                                   gradInput: UnsafeMutablePointer<Float>) -> Bool {
+        guard let gi = inputGradientGeometry(g) else { return false }
+        let flipped = flippedSwapped(g, weight: weight)
+        defer { flipped.deallocate() }
+        frameForward(gi, x: gradOut, weight: flipped, bias: nil, out: gradInput)
+        return true
+    }
+
+    /// Weight gradient of a per-frame convolution (kT = 1, unit stride), overwriting `gradWeight`.
+    static func frameWeightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
+                                    gradWeight: UnsafeMutablePointer<Float>) {
+        let f = FrameLayout(g)
+        let cg = g.groupInChannels, og = g.groupOutChannels
+        let lq = (g.kH - 1) * g.dH * f.paddedW + f.extent
+        let shiftedRows = g.inChannels * g.kW
+        let outPlane = g.outH * g.outW
+        let items = g.batch * g.outT
+        let threads = itemThreads(items, parallel: work(g) >= parallelWorkThreshold)
+        let weightSize = g.outChannels * cg * g.kH * g.kW
+        // Per-thread accumulators laid out (kh, group, c·kW + kw, o).
+        let acc = UnsafeMutablePointer<Float>.allocate(capacity: weightSize * threads)
+        acc.initialize(repeating: 0, count: weightSize * threads)
+        defer { acc.deallocate() }
+        runItems(items, parallel: threads > 1) { thread, range, single in
+            let buffers = (Scratch(g.inChannels * f.padded), Scratch(shiftedRows * lq), Scratch(g.outChannels * f.extent))
+            defer { withExtendedLifetime(buffers) {} }
+            let padded = buffers.0.pointer, shifted = buffers.1.pointer, rows = buffers.2.pointer
+            padded.initialize(repeating: 0, count: g.inChannels * f.padded)
+            rows.initialize(repeating: 0, count: g.outChannels * f.extent)  // the columns past oW stay zero
+            let mine = acc + thread * weightSize
+            for item in range {
+                let n = item / g.outT, t = item % g.outT
+                for o in 0..<g.outChannels {
+                    let src = gradOut + (n * g.outChannels + o) * g.outVolume + t * outPlane
+                    let dst = rows + o * f.extent
+                    for h in 0..<g.outH { (dst + h * f.paddedW).update(from: src + h * g.outW, count: g.outW) }
+                }
+                copyFrameIn(g, f, from: x, n: n, t: t, to: padded)
+                for c in 0..<g.inChannels {
+                    for kw in 0..<g.kW {
+                        (shifted + (c * g.kW + kw) * lq).update(from: padded + c * f.padded + kw * g.dW, count: lq)
+                    }
+                }
+                for kh in 0..<g.kH {
+                    for group in 0..<g.groups {
+                        BLAS.gemm(transB: true, m: cg * g.kW, n: og, k: f.extent,
+                                  a: shifted + group * cg * g.kW * lq + kh * g.dH * f.paddedW, lda: lq,
+                                  b: rows + group * og * f.extent, ldb: f.extent, beta: 1,
+                                  c: mine + (kh * g.groups + group) * cg * g.kW * og, ldc: og, singleThreaded: single)
+                    }
+                }
+            }
+        }
+        for t in 1..<max(threads, 1) {
+            let other = acc + t * weightSize
+            for i in 0..<weightSize { acc[i] += other[i] }
+        }
+        for kh in 0..<g.kH {
+            for group in 0..<g.groups {
+                let block = acc + (kh * g.groups + group) * cg * g.kW * og
+                for c in 0..<cg {
+                    for kw in 0..<g.kW {
+                        for o in 0..<og {
+                            gradWeight[((group * og + o) * cg + c) * g.kH * g.kW + kh * g.kW + kw] = block[(c * g.kW + kw) * og + o]
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

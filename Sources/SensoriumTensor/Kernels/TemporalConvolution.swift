@@ -1,0 +1,160 @@
+// Temporal (kT, 1, 1) convolutions as one deep GEMM per frame.
+//
+// With the input of one batch element rearranged frame-major, X' = (T, C, H·W), the kT·C input
+// rows that output frame t reads (frame t + kt, channel c, for every kt and c) are consecutive rows
+// of X' starting at row t·C. So output frame t is a single GEMM
+//     out[:, t, :] (O × HW) = Wt (O × kT·C) · X'[t·C ..< (t + kT)·C] (kT·C × HW)
+// with K = kT·C instead of kT GEMMs of depth C accumulating into the output, and the output is
+// written in place in its (O, T', HW) layout (row stride T'·HW). The gradients follow the same
+// pattern: the weight gradient is a sum over frames of gradOut[:, t, :] · X'[t·C ..< (t + kT)·C]ᵀ,
+// and the input gradient of frame t is a GEMM of the flipped, transposed weight with kT frames of
+// the frame-major output gradient, zero-padded by kT − 1 frames in front.
+//
+// Frames are split across threads (single-threaded BLAS each); rearranged copies are made per
+// batch element, so the scratch memory is about one batch element's input and output.
+
+enum TemporalConvolution {
+    /// Whether the convolution takes this path: one group, a temporal kernel of unit stride and
+    /// dilation, no spatial extent or padding, and frames large enough for a GEMM.
+    static func applies(_ g: ConvGeometry) -> Bool {
+        g.groups == 1 && g.kT > 1 && g.sT == 1 && g.dT == 1
+            && g.kH == 1 && g.kW == 1 && g.sH == 1 && g.sW == 1 && g.pH == 0 && g.pW == 0
+            && g.inH * g.inW >= 64
+    }
+
+    /// The weight (O, C, kT) as (O, kT·C): column kt·C + c.
+    static func packForward(_ g: ConvGeometry, weight: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+        let c = g.inChannels, k = g.kT
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: g.outChannels * k * c)
+        for o in 0..<g.outChannels {
+            for ci in 0..<c {
+                for kt in 0..<k { packed[o * k * c + kt * c + ci] = weight[(o * c + ci) * k + kt] }
+            }
+        }
+        return packed
+    }
+
+    /// The weight as (C, kT·O), flipped in time: column j·O + o holds W[o, c, kT − 1 − j].
+    static func packInputGradient(_ g: ConvGeometry, weight: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+        let c = g.inChannels, o = g.outChannels, k = g.kT
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: c * k * o)
+        for ci in 0..<c {
+            for j in 0..<k {
+                for oi in 0..<o { packed[ci * k * o + j * o + oi] = weight[(oi * c + ci) * k + (k - 1 - j)] }
+            }
+        }
+        return packed
+    }
+
+    /// Copies `channels` channel volumes of `frames` frames (channel-major, `plane` elements per
+    /// frame) into frame-major order `dst[(f·channels + c)·plane]`, for destination frames
+    /// `0 ..< total`, where destination frame f holds source frame f − `lead` (zeros outside).
+    static func toFrameMajor(_ src: UnsafePointer<Float>, channels: Int, frames: Int, plane: Int, lead: Int, total: Int,
+                             into dst: UnsafeMutablePointer<Float>, parallel: Bool) {
+        Parallel.forRanges(total, minimumPerThread: parallel ? max(1, 65_536 / max(channels * plane, 1)) : Int.max) { range in
+            for f in range {
+                let s = f - lead
+                let d = dst + f * channels * plane
+                if s < 0 || s >= frames {
+                    d.update(repeating: 0, count: channels * plane)
+                    continue
+                }
+                for c in 0..<channels {
+                    (d + c * plane).update(from: src + (c * frames + s) * plane, count: plane)
+                }
+            }
+        }
+    }
+
+    static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
+        let plane = g.inH * g.inW, c = g.inChannels, o = g.outChannels
+        let depth = g.kT * c
+        let frames = g.inT + 2 * g.pT
+        let packed = packForward(g, weight: weight)
+        defer { packed.deallocate() }
+        let scratch = TensorStorage(uninitializedCount: frames * c * plane)
+        let xt = scratch.pointer
+        let parallel = ConvolutionKernels.work(g) >= ConvolutionKernels.parallelWorkThreshold
+        for n in 0..<g.batch {
+            toFrameMajor(x + n * c * g.inVolume, channels: c, frames: g.inT, plane: plane, lead: g.pT, total: frames,
+                         into: xt, parallel: parallel)
+            let outBase = out + n * o * g.outVolume
+            ConvolutionKernels.runItems(g.outT, parallel: parallel) { _, range, single in
+                for t in range {
+                    let dst = outBase + t * plane
+                    if let bias {
+                        for oi in 0..<o { (dst + oi * g.outVolume).update(repeating: bias[oi], count: plane) }
+                    }
+                    BLAS.gemm(m: o, n: plane, k: depth, a: packed, lda: depth, b: xt + t * c * plane, ldb: plane,
+                              beta: bias == nil ? 0 : 1, c: dst, ldc: g.outVolume, singleThreaded: single)
+                }
+            }
+        }
+        withExtendedLifetime(scratch) {}
+    }
+
+    static func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                         gradOut: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?,
+                         gradWeight: UnsafeMutablePointer<Float>?) {
+        let plane = g.inH * g.inW, c = g.inChannels, o = g.outChannels, k = g.kT
+        let parallel = ConvolutionKernels.work(g) >= ConvolutionKernels.parallelWorkThreshold
+        let items = max(g.outT, g.inT)
+        let threads = ConvolutionKernels.itemThreads(items, parallel: parallel)
+        let weightSize = o * k * c
+
+        // Frame-major input (weight gradient) and zero-led frame-major output gradient (input gradient).
+        let inputFrames = g.inT + 2 * g.pT
+        let gradFrames = g.inT + g.pT + k - 1
+        let xScratch = gradWeight == nil ? nil : TensorStorage(uninitializedCount: inputFrames * c * plane)
+        let gScratch = gradInput == nil ? nil : TensorStorage(uninitializedCount: gradFrames * o * plane)
+        let flipped = gradInput == nil ? nil : packInputGradient(g, weight: weight)
+        defer { flipped?.deallocate() }
+        let acc: UnsafeMutablePointer<Float>? = gradWeight == nil ? nil
+            : UnsafeMutablePointer<Float>.allocate(capacity: weightSize * threads)
+        acc?.initialize(repeating: 0, count: weightSize * threads)
+        defer { acc?.deallocate() }
+
+        for n in 0..<g.batch {
+            let xt = xScratch?.pointer, gt = gScratch?.pointer
+            if let xt {
+                toFrameMajor(x + n * c * g.inVolume, channels: c, frames: g.inT, plane: plane, lead: g.pT,
+                             total: inputFrames, into: xt, parallel: parallel)
+            }
+            if let gt {
+                toFrameMajor(gradOut + n * o * g.outVolume, channels: o, frames: g.outT, plane: plane, lead: k - 1,
+                             total: gradFrames, into: gt, parallel: parallel)
+            }
+            let gradOutBase = gradOut + n * o * g.outVolume
+            ConvolutionKernels.runItems(items, parallel: threads > 1) { thread, range, single in
+                for i in range {
+                    if let xt, let acc, i < g.outT {
+                        // gW (O × kT·C) += gradOut[:, i, :] (O × HW) · X'[i·C ..< (i + kT)·C]ᵀ
+                        BLAS.gemm(transB: true, m: o, n: k * c, k: plane, a: gradOutBase + i * plane, lda: g.outVolume,
+                                  b: xt + i * c * plane, ldb: plane, beta: 1, c: acc + thread * weightSize, ldc: k * c,
+                                  singleThreaded: single)
+                    }
+                    if let gt, let flipped, let gradInput, i < g.inT {
+                        // gX[:, i, :] (C × HW) = Wflipped (C × kT·O) · G'[(i + pT)·O ..< (i + pT + kT)·O]
+                        BLAS.gemm(m: c, n: plane, k: k * o, a: flipped, lda: k * o, b: gt + (i + g.pT) * o * plane,
+                                  ldb: plane, beta: 0, c: gradInput + n * c * g.inVolume + i * plane, ldc: g.inVolume,
+                                  singleThreaded: single)
+                    }
+                }
+            }
+        }
+        withExtendedLifetime(xScratch) {}
+        withExtendedLifetime(gScratch) {}
+        if let acc, let gradWeight {
+            for t in 1..<max(threads, 1) {
+                let other = acc + t * weightSize
+                for i in 0..<weightSize { acc[i] += other[i] }
+            }
+            for oi in 0..<o {
+                for ci in 0..<c {
+                    for kt in 0..<k { gradWeight[(oi * c + ci) * k + kt] = acc[oi * k * c + kt * c + ci] }
+                }
+            }
+        }
+    }
+}
