@@ -27,6 +27,9 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Seed of the trainer and of the model's initial weights.")
     var seed: UInt64?
 
+    @Option(name: .shortAndLong, help: "A JSON training configuration (model, trainer, data) instead of the demo's.")
+    var config: String?
+
     @Flag(help: "A much smaller, faster run (tiny mice, a few epochs) to check the installation.")
     var quick = false
 
@@ -41,7 +44,8 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         let logger = global.makeLogger("demo")
         var synthetic = DemoWorkflow.defaultSyntheticConfiguration
-        var training = DemoWorkflow.trainingConfiguration
+        var training = try config.map { try TrainingRunConfiguration.load(from: URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath)) }
+            ?? DemoWorkflow.trainingConfiguration
         if quick {
             synthetic = .tiny
             synthetic.neurons = 32
@@ -58,15 +62,15 @@ struct DemoCommand: ParsableCommand {
         let outcome = try DemoWorkflow.run(
             output: output, synthetic: synthetic, training: training, budget: .milliseconds(Int64(budget * 1000)),
             logger: logger, observers: [ProgressBar(style: plain ? .lines : .automatic)],
-            progress: { print("==> " + $0) })
+            progress: { emit("==> " + $0) })
         let r = outcome.results
-        print("")
-        print(outcome.evaluation.formatted())
-        print("")
-        print(String(format: "Main track ρ_ta: %.3f of the ceiling %.3f (%.0f%%); training %.0f s, evaluation %.0f s",
+        emit("")
+        emit(outcome.evaluation.formatted())
+        emit("")
+        emit(String(format: "Main track ρ_ta: %.3f of the ceiling %.3f (%.0f%%); training %.0f s, evaluation %.0f s",
                      r.main.toAverage, r.main.ceilingToAverage, 100 * r.main.fractionOfCeilingToAverage,
                      r.trainSeconds, r.evalSeconds))
         let folder = (output as NSString).expandingTildeInPath
-        print("wrote \(RunFolder.file(folder, RunFolder.resultsFile)) and \(RunFolder.file(folder, RunFolder.reportFile))")
+        emit("wrote \(RunFolder.file(folder, RunFolder.resultsFile)) and \(RunFolder.file(folder, RunFolder.reportFile))")
     }
 }

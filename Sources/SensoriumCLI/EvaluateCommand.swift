@@ -63,9 +63,9 @@ struct EvaluateCommand: ParsableCommand {
                                         groundTruthCeiling: !noCeiling)
         let report = try EvaluationWorkflow.evaluate(loaded.model, datasets: datasets, modelName: name, options: options,
                                                      output: output ?? loaded.runFolder)
-        print(report.formatted())
+        emit(report.formatted())
         if let folder = output ?? loaded.runFolder {
-            print("\nwrote \(RunFolder.file((folder as NSString).expandingTildeInPath, RunFolder.evaluationFile))")
+            emit("\nwrote \(RunFolder.file((folder as NSString).expandingTildeInPath, RunFolder.evaluationFile))")
         }
     }
 }

@@ -36,7 +36,7 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         _ = global.makeLogger("inspect")
         let result = InspectionWorkflow.run(paths: paths, scanTrials: scan, clipFrames: clipFrames)
-        print(result.text)
+        emit(result.text)
         let failed = errorsOnly ? result.errorCount > 0 : result.problemCount > 0
         if failed { throw ExitCode(1) }
     }

@@ -60,9 +60,9 @@ struct PredictCommand: ParsableCommand {
                                             tiers: tiers.mainTiers + tiers.bonusTiers, skipFrames: skipFrames,
                                             maxFrames: maxFrames == 0 ? nil : maxFrames)
         for mouse in summary.trialsPerMouse.keys.sorted() {
-            print("\(mouse): \(summary.trialsPerMouse[mouse]!) trials")
+            emit("\(mouse): \(summary.trialsPerMouse[mouse]!) trials")
         }
-        if let npy { print("wrote NPY files under \(npy.path)") }
-        if let hdf5 { print("wrote \(hdf5.path)") }
+        if let npy { emit("wrote NPY files under \(npy.path)") }
+        if let hdf5 { emit("wrote \(hdf5.path)") }
     }
 }

@@ -33,6 +33,6 @@ struct ReportCommand: ParsableCommand {
             ?? (RunFolder.isDirectory(path) ? (path as NSString).appendingPathComponent("report.html")
                 : ((path as NSString).deletingPathExtension + ".html"))
         try HTMLReport.write(report, to: URL(fileURLWithPath: destination))
-        print("wrote \(destination)")
+        emit("wrote \(destination)")
     }
 }

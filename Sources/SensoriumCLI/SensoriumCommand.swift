@@ -67,6 +67,12 @@ struct CommandFailure: Error, CustomStringConvertible {
     init(_ message: String) { description = message }
 }
 
+/// Writes a line to standard output at once (unbuffered, like the log and progress messages on
+/// standard error, so that the two keep their order when they go to the same pipe or file).
+func emit(_ line: String = "") {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
 /// Writes a line to standard error.
 func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))

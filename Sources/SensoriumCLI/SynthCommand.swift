@@ -41,6 +41,8 @@ struct SynthCommand: ParsableCommand {
     var width: Int?
     @Option(help: "Mean calcium events per neuron and frame (sets the noise ceiling).")
     var eventRate: Double?
+    @Option(help: "Tiers the per-frame statistics are computed from: comma-separated tier names, or 'all' (default: train).")
+    var statisticsTiers: String?
     @Flag(help: "Start from the tiny test configuration (1 mouse, 24 neurons, 18×32 frames) instead of the default.")
     var tiny = false
     @Flag(help: "Replace mouse folders that already exist.")
@@ -63,6 +65,19 @@ struct SynthCommand: ParsableCommand {
             throw ValidationError("--event-rate must be a positive number; got \(eventRate)")
         }
         if output.isEmpty { throw ValidationError("--output must name a folder") }
+        _ = try parsedStatisticsTiers()
+    }
+
+    /// The tiers of `--statistics-tiers`, nil when not given.
+    func parsedStatisticsTiers() throws -> [MouseTier]? {
+        guard let statisticsTiers else { return nil }
+        if statisticsTiers == "all" { return MouseTier.allCases.filter { $0 != .none } }
+        let names = statisticsTiers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let tiers = names.compactMap(MouseTier.init(rawValue:))
+        guard !names.isEmpty, tiers.count == names.count else {
+            throw ValidationError("--statistics-tiers must be 'all' or tier names among \(MouseTier.allCases.map(\.rawValue).joined(separator: ", ")); got '\(statisticsTiers)'")
+        }
+        return tiers
     }
 
     /// The configuration the options describe.
@@ -87,6 +102,7 @@ struct SynthCommand: ParsableCommand {
         if let height { c.height = height }
         if let width { c.width = width }
         if let eventRate { c.meanEventRate = eventRate }
+        if let tiers = try? parsedStatisticsTiers() { c.statisticsTiers = tiers }
         return c
     }
 
@@ -101,8 +117,8 @@ struct SynthCommand: ParsableCommand {
             let summary = try SyntheticMouseGenerator.generateMouse(index: index, configuration: configuration, into: directory,
                                                                      overwrite: overwrite)
             summaries.append(summary)
-            print(SyntheticSummaryText.describe(summary))
+            emit(SyntheticSummaryText.describe(summary))
         }
-        print("wrote \(summaries.count) mice to \(directory) in \(SyntheticSummaryText.seconds(ContinuousClock.now - start))")
+        emit("wrote \(summaries.count) mice to \(directory) in \(SyntheticSummaryText.seconds(ContinuousClock.now - start))")
     }
 }

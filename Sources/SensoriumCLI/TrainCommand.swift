@@ -109,8 +109,8 @@ struct TrainCommand: ParsableCommand {
             stop: maxMinutes.map { .duration(.milliseconds(Int64($0 * 60_000))) })
         let outcome = try TrainingWorkflow.run(request, logger: logger, observers: [ProgressBar(style: plain ? .lines : .automatic)])
         let folder = (output as NSString).expandingTildeInPath
-        print("best validation correlation \(String(format: "%.4f", outcome.summary.bestObjective)) at epoch \(outcome.summary.bestEpoch)"
+        emit("best validation correlation \(String(format: "%.4f", outcome.summary.bestObjective)) at epoch \(outcome.summary.bestEpoch)"
               + (outcome.summary.finished ? "" : " (stopped early: continue with --resume)"))
-        print("wrote \(RunFolder.file(folder, RunFolder.modelFile)), \(RunFolder.checkpointFile), \(RunFolder.runFile)")
+        emit("wrote \(RunFolder.file(folder, RunFolder.modelFile)), \(RunFolder.checkpointFile), \(RunFolder.runFile)")
     }
 }

@@ -93,6 +93,8 @@ struct CLITests {
             (["evaluate", "-m", "/tmp", "/tmp", "--max-frames", "40"], "--max-frames"),
             (["predict", "-m", "/tmp", "/tmp", "-o", "/tmp/x", "--format", "parquet"], "format"),
             (["demo", "--budget", "0"], "--budget"),
+            (["demo", "--config", "/nonexistent/demo.json"], "/nonexistent/demo.json"),
+            (["synth", "--output", "/tmp/x", "--statistics-tiers", "train,later"], "--statistics-tiers"),
         ]
         for (arguments, expected) in cases {
             let result = try SensoriumTool.run(arguments)
@@ -148,7 +150,7 @@ struct CLITests {
     static let tinyConfiguration = #"""
     {"model": {"core": {"type": "factorized3d", "hiddenChannels": [4], "spatialInputKernel": [5, 5], "temporalInputKernel": 5},
                "biasInitializationTrials": 2},
-     "trainer": {"earlyStopping": {"maxEpochs": 2}},
+     "trainer": {"earlyStopping": {"maxEpochs": 1}},
      "data": {"batchSize": 2, "frames": 30, "validationBatchSize": 3}}
     """#
 
@@ -170,7 +172,7 @@ struct CLITests {
             #expect(FileManager.default.fileExists(atPath: RunFolder.file(run, file)), "missing \(file)")
         }
         let saved = try TrainingRunConfiguration.load(from: URL(fileURLWithPath: RunFolder.file(run, TrainingWorkflow.configurationFile)))
-        #expect(saved.data.frames == 30 && saved.trainer.earlyStopping.maxEpochs == 2)
+        #expect(saved.data.frames == 30 && saved.trainer.earlyStopping.maxEpochs == 1)
         // A second run into the same folder is refused without --resume/--overwrite.
         let again = try SensoriumTool.run(["train", mice, "-o", run, "-c", config.path])
         #expect(again.status == 1 && again.stderr.contains("--resume"))

@@ -164,10 +164,16 @@ public enum SVGChart {
 
     static func legend(_ f: Frame, _ items: [(label: String, color: String, dashed: Bool)]) -> String {
         guard items.count > 1 || (items.first.map { !$0.label.isEmpty } ?? false) else { return "" }
+        // Anchored at the top right of the plot, sized to the longest label (≈ 5.6 px per character
+        // at 10 px), on a translucent white box so that lines under it stay readable.
+        let longest = Double(items.map(\.label.count).max() ?? 0)
+        let boxWidth = min(f.plotWidth - 8, 30 + 5.6 * longest)
+        let x = f.left + f.plotWidth - boxWidth - 4
         var s = "<g font-size=\"10\">\n"
-        var y = f.top + 12
+        s += "<rect x=\"\(px(x - 2))\" y=\"\(px(f.top + 3))\" width=\"\(px(boxWidth))\" height=\"\(px(Double(items.count) * 13 + 4))\" "
+            + "fill=\"white\" fill-opacity=\"0.8\"/>\n"
+        var y = f.top + 14
         for item in items {
-            let x = f.left + f.plotWidth - 150
             let dash = item.dashed ? " stroke-dasharray=\"5 3\"" : ""
             s += "<line x1=\"\(px(x))\" y1=\"\(px(y - 3))\" x2=\"\(px(x + 18))\" y2=\"\(px(y - 3))\" stroke=\"\(escape(item.color))\" stroke-width=\"2\"\(dash)/>"
             s += "<text x=\"\(px(x + 22))\" y=\"\(px(y))\">\(escape(item.label))</text>\n"
@@ -317,14 +323,15 @@ public enum SVGChart {
         }
         svg += "\n"
         if values != nil {
-            // Colour bar.
-            let barY = f.top + plotHeight + 40, barX = f.left + plotWidth - 200
+            // Colour bar, below the axis label.
+            let barY = f.top + plotHeight + 50, barWidth = 200.0
+            let barX = f.left + plotWidth - barWidth - 44
             let steps = 40
             for k in 0..<steps {
-                svg += "<rect x=\"\(px(barX + Double(k) * 5))\" y=\"\(px(barY))\" width=\"5.2\" height=\"9\" fill=\"\(colormap(Double(k) / Double(steps - 1)))\"/>"
+                svg += "<rect x=\"\(px(barX + Double(k) * barWidth / Double(steps)))\" y=\"\(px(barY))\" width=\"\(px(barWidth / Double(steps) + 0.2))\" height=\"9\" fill=\"\(colormap(Double(k) / Double(steps - 1)))\"/>"
             }
             svg += "\n<g font-size=\"10\"><text x=\"\(px(barX - 4))\" y=\"\(px(barY + 8))\" text-anchor=\"end\">\(escape(valueLabel)) \(String(format: "%.2f", vLo))</text>"
-            svg += "<text x=\"\(px(barX + 204))\" y=\"\(px(barY + 8))\">\(String(format: "%.2f", vHi))</text></g>\n"
+            svg += "<text x=\"\(px(barX + barWidth + 4))\" y=\"\(px(barY + 8))\">\(String(format: "%.2f", vHi))</text></g>\n"
         }
         return svg + "</svg>\n"
     }

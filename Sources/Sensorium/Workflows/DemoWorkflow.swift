@@ -32,7 +32,7 @@ public enum DemoWorkflow {
             plateau.patience = 3
             trainer.schedule = .reduceOnPlateau(plateau)
         }
-        let data = TrainingDataSettings(batchSize: 8, frames: 80, validationBatchSize: 10, validationMaxFrames: 300)
+        let data = TrainingDataSettings(batchSize: 8, frames: 80, validationBatchSize: 10, validationMaxFrames: 150)
         return TrainingRunConfiguration(model: model, trainer: trainer, data: data)
     }
 
