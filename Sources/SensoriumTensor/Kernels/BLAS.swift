@@ -38,14 +38,21 @@ enum BLAS {
             return
         }
         useThreads(forWork: singleThreaded ? 0 : m * n * k)
-        let chunk = singleThreaded || m * n * k < singleThreadWorkLimit ? smallChunk(m: m, n: n, k: k) : n
-        var j = 0
-        while j < n {
-            let width = min(chunk, n - j)
-            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                        Int32(m), Int32(width), Int32(k), alpha, a, Int32(lda), b + (transB ? j * ldb : j), Int32(ldb),
-                        beta, c + j, Int32(ldc))
-            j += width
+        let pieces = singleThreaded || m * n * k < singleThreadWorkLimit ? smallPieces(m: m, n: n, k: k) : (columns: n, depth: k)
+        var p = 0
+        while p < k {
+            let depth = min(pieces.depth, k - p)
+            let pa = transA ? a + p * lda : a + p
+            let pb = transB ? b + p : b + p * ldb
+            var j = 0
+            while j < n {
+                let width = min(pieces.columns, n - j)
+                cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                            Int32(m), Int32(width), Int32(depth), alpha, pa, Int32(lda), pb + (transB ? j * ldb : j),
+                            Int32(ldb), p == 0 ? beta : 1, c + j, Int32(ldc))
+                j += width
+            }
+            p += depth
         }
     }
 
@@ -58,14 +65,19 @@ enum BLAS {
         return String(cString: text) != "0"
     }()
 
-    /// Columns per call for a thin product (small m·k, long n): such products spend much of their
-    /// time packing the long operand, whose elements are then used only m times; cut into pieces
-    /// below `smallKernelLimit`, they run on OpenBLAS's small-matrix kernels, which read the
-    /// operands in place. Products with m·k too large for pieces of at least 64 columns stay whole.
+    /// Columns and depth per call for thin single-threaded products. Products with a small side
+    /// spend much of their time packing the long operand, whose elements are then used only a few
+    /// times; cut into pieces below `smallKernelLimit`, they run on OpenBLAS's small-matrix kernels,
+    /// which read the operands in place:
+    /// - small m·k, long n: pieces of columns (at least 64 wide);
+    /// - small m·n, long k: pieces of the depth (at least 64 deep), accumulated into C.
+    /// Other products stay whole.
     @inline(__always)
-    static func smallChunk(m: Int, n: Int, k: Int) -> Int {
-        guard splitsForSmallKernels, m * n * k > smallKernelLimit, m * k * 64 <= smallKernelLimit else { return n }
-        return (smallKernelLimit / (m * k)) & ~15
+    static func smallPieces(m: Int, n: Int, k: Int) -> (columns: Int, depth: Int) {
+        guard splitsForSmallKernels, m * n * k > smallKernelLimit else { return (n, k) }
+        if m * k * 64 <= smallKernelLimit { return ((smallKernelLimit / (m * k)) & ~15, k) }
+        if m * n * 64 <= smallKernelLimit { return (n, (smallKernelLimit / (m * n)) & ~15) }
+        return (n, k)
     }
 
     /// Picks one thread for small products, the default count for large ones.
