@@ -42,20 +42,12 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
                 Parallel.forRanges(channels, minimumPerThread: minimumChannels) { range in
                     for c in range {
                         var sum = 0.0
-                        for b in 0..<batch {
-                            let row = xp + (b * channels + c) * spatial
-                            var partial: Float = 0
-                            for s in 0..<spatial { partial += row[s] }
-                            sum += Double(partial)
-                        }
+                        for b in 0..<batch { sum += NormalizationKernels.sum(xp + (b * channels + c) * spatial, spatial) }
                         let mu = sum / Double(perChannel)
                         let muF = Float(mu)
                         var squares = 0.0
                         for b in 0..<batch {
-                            let row = xp + (b * channels + c) * spatial
-                            var partial: Float = 0
-                            for s in 0..<spatial { let d = row[s] - muF; partial += d * d }
-                            squares += Double(partial)
+                            squares += NormalizationKernels.squaredDeviations(xp + (b * channels + c) * spatial, spatial, from: muF)
                         }
                         let v = squares / Double(perChannel)
                         mp[c] = muF
@@ -116,14 +108,10 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
                         let mu = mp[c], istd = ip[c]
                         var a = 0.0, bx = 0.0
                         for b in 0..<batch {
-                            let row = xp + (b * channels + c) * spatial, grow = gp + (b * channels + c) * spatial
-                            var pa: Float = 0, pb: Float = 0
-                            for s in 0..<spatial {
-                                pa += grow[s]
-                                pb += grow[s] * (row[s] - mu)
-                            }
-                            a += Double(pa)
-                            bx += Double(pb)
+                            let offset = (b * channels + c) * spatial
+                            let (pa, pb) = NormalizationKernels.sumAndCenteredDot(gp + offset, xp + offset, spatial, center: mu)
+                            a += pa
+                            bx += pb
                         }
                         sg[c] = a
                         sgx[c] = bx * Double(istd)
@@ -268,5 +256,61 @@ public func layerNorm(_ x: Tensor, normalizedShape: [Int], weight: Tensor? = nil
         if let weight { grads.append(needW ? Tensor(gw.map { Float($0) }, shape: weight.shape) : nil) }
         if let bias { grads.append(needB ? Tensor(gb.map { Float($0) }, shape: bias.shape) : nil) }
         return grads
+    }
+}
+
+/// Vectorised per-row reductions of the normalisation ops: 8 Float lanes, folded into a Double
+/// every 4,096 elements to bound rounding error.
+enum NormalizationKernels {
+    /// Σ p[i].
+    @inline(__always)
+    static func sum(_ p: UnsafePointer<Float>, _ n: Int) -> Double {
+        var total = 0.0, lanes = SIMD8<Float>(), i = 0
+        while i + 8 <= n {
+            lanes += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
+            if i & 4095 == 0 { total += Double(lanes.sum()); lanes = SIMD8<Float>() }
+        }
+        var tail = lanes.sum()
+        while i < n { tail += p[i]; i += 1 }
+        return total + Double(tail)
+    }
+
+    /// Σ (p[i] − center)².
+    @inline(__always)
+    static func squaredDeviations(_ p: UnsafePointer<Float>, _ n: Int, from center: Float) -> Double {
+        var total = 0.0, lanes = SIMD8<Float>(), i = 0
+        let c = SIMD8<Float>(repeating: center)
+        while i + 8 <= n {
+            let d = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - c
+            lanes += d * d
+            i += 8
+            if i & 4095 == 0 { total += Double(lanes.sum()); lanes = SIMD8<Float>() }
+        }
+        var tail = lanes.sum()
+        while i < n { let d = p[i] - center; tail += d * d; i += 1 }
+        return total + Double(tail)
+    }
+
+    /// (Σ g[i], Σ g[i]·(x[i] − center)).
+    @inline(__always)
+    static func sumAndCenteredDot(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int,
+                                  center: Float) -> (Double, Double) {
+        var totalG = 0.0, totalGX = 0.0, lanesG = SIMD8<Float>(), lanesGX = SIMD8<Float>(), i = 0
+        let c = SIMD8<Float>(repeating: center)
+        while i + 8 <= n {
+            let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+            let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            lanesG += gv
+            lanesGX += gv * (xv - c)
+            i += 8
+            if i & 4095 == 0 {
+                totalG += Double(lanesG.sum()); totalGX += Double(lanesGX.sum())
+                lanesG = SIMD8<Float>(); lanesGX = SIMD8<Float>()
+            }
+        }
+        var tailG = lanesG.sum(), tailGX = lanesGX.sum()
+        while i < n { tailG += g[i]; tailGX += g[i] * (x[i] - center); i += 1 }
+        return (totalG + Double(tailG), totalGX + Double(tailGX))
     }
 }
