@@ -79,7 +79,8 @@ enum BLAS {
     /// read the operands in place:
     /// - small m·k, long n: pieces of columns (at least 64 wide);
     /// - small m·n, long k: pieces of the depth (at least 64 deep), accumulated into C;
-    /// - A·Bᵀ with C too large for the small kernel: pieces of rows and of the depth.
+    /// - A·Bᵀ with C too large for the small kernel: pieces of rows and of the depth;
+    /// - otherwise, for at most 256 rows: pieces of the depth (about 64 deep) and of the columns.
     /// Other products stay whole.
     @inline(__always)
     static func smallPieces(transA: Bool, transB: Bool, m: Int, n: Int, k: Int) -> (rows: Int, columns: Int, depth: Int) {
@@ -93,6 +94,10 @@ enum BLAS {
         }
         if m * k * 64 <= smallKernelLimit { return (m, (smallKernelLimit / (m * k)) & ~15, k) }
         if m * n * 64 <= smallKernelLimit { return (m, n, (smallKernelLimit / (m * n)) & ~15) }
+        if m <= 256 {
+            let depth = max(64, (smallKernelLimit / (m * 256)) & ~15)
+            return (m, (smallKernelLimit / (m * depth)) & ~15, depth)
+        }
         return whole
     }
 
