@@ -88,11 +88,23 @@ final class StorageCache: Sendable {
 
     @inline(__always) static func roundUp(_ bytes: Int, _ to: Int) -> Int { (bytes + to - 1) / to * to }
 
-    /// Address space reserved for a new block first asked for `bytes`: room to grow for reuse by
-    /// larger requests (untouched pages cost nothing).
+    /// Address space reserved for a new block first asked for `bytes`: twice that (at most 1 GiB
+    /// more), so the block can grow in place when reused for a larger request; pages never touched
+    /// cost nothing. Under strict overcommit accounting (`vm.overcommit_memory = 2`), where the
+    /// reservation would count as committed memory, exactly `bytes`.
     static func reservation(_ bytes: Int) -> Int {
-        roundUp(bytes + min(max(bytes, 64 << 20), 1 << 30), 2 << 20)
+        strictOvercommit ? bytes : roundUp(bytes + min(bytes, 1 << 30), 2 << 20)
     }
+
+    static let strictOvercommit: Bool = {
+        #if canImport(Glibc)
+        guard let file = fopen("/proc/sys/vm/overcommit_memory", "r") else { return false }
+        defer { fclose(file) }
+        return fgetc(file) == 50   // "2"
+        #else
+        return false
+        #endif
+    }()
 
     /// A page-aligned buffer of at least `bytes` bytes (≥ `minimumBytes`) and the handle to pass
     /// back to `release`.
@@ -125,7 +137,15 @@ final class StorageCache: Sendable {
         }
         guard var block = chosen else {
             let capacity = Self.reservation(size)
-            return (Self.map(capacity), Handle(capacity: capacity, resident: size, requested: size))
+            guard let p = Self.map(capacity) else {
+                // Out of address space or memory: give the cached blocks back and try once more.
+                purge()
+                guard let p = Self.map(capacity) else {
+                    fatalError("TensorStorage: could not map \(capacity) bytes for a buffer of \(bytes) bytes (errno \(errno))")
+                }
+                return (p, Handle(capacity: capacity, resident: size, requested: size))
+            }
+            return (p, Handle(capacity: capacity, resident: size, requested: size))
         }
         if trim { _ = madvise(block.pointer + size, block.handle.resident - size, MADV_DONTNEED) }
         block.handle.resident = trim ? size : max(block.handle.resident, size)
@@ -167,16 +187,15 @@ final class StorageCache: Sendable {
         return out
     }
 
-    static func map(_ capacity: Int) -> UnsafeMutableRawPointer {
+    /// A fresh anonymous mapping of `capacity` bytes, or nil.
+    static func map(_ capacity: Int) -> UnsafeMutableRawPointer? {
         #if canImport(Glibc)
         let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE
         #else
         let flags = MAP_PRIVATE | MAP_ANON
         #endif
         let p = mmap(nil, capacity, PROT_READ | PROT_WRITE, flags, -1, 0)
-        guard let p, p != MAP_FAILED else {
-            fatalError("TensorStorage: could not map \(capacity) bytes (errno \(errno))")
-        }
+        guard let p, p != MAP_FAILED else { return nil }
         return p
     }
 
