@@ -343,7 +343,8 @@ def main():
         "threads": torch.get_num_threads(),
         "peak_rss_bytes": peak_rss_bytes(),
         "workload_peak_bytes": peak_rss_bytes() - base_rss,
-        "blas": "mkldnn" if torch.backends.mkldnn.is_available() else "native",
+        "blas": ("mkl" if torch.backends.mkl.is_available() else "native")
+        + ("+onednn" if torch.backends.mkldnn.is_available() else ""),
     }
     if flops:
         result["gflops"] = flops / med / 1e9

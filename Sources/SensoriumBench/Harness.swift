@@ -12,6 +12,13 @@ func cpuSeconds() -> Double {
         + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
 }
 
+/// Minor page faults of this process so far.
+func minorFaults() -> Int {
+    var usage = rusage()
+    getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+    return usage.ru_minflt
+}
+
 /// Wall-clock seconds since an arbitrary origin.
 func wallSeconds() -> Double {
     var ts = timespec()
@@ -49,16 +56,18 @@ func median(_ values: [Double]) -> Double {
 struct Timing {
     var wall: [Double] = []
     var cpu: [Double] = []
+    var faults: [Double] = []
 
     /// Runs `body` `warmup` times untimed, then `runs` times timed.
     static func measure(runs: Int, warmup: Int = 1, _ body: () -> Void) -> Timing {
         for _ in 0..<warmup { body() }
         var t = Timing()
         for _ in 0..<runs {
-            let c0 = cpuSeconds(), w0 = wallSeconds()
+            let c0 = cpuSeconds(), w0 = wallSeconds(), f0 = minorFaults()
             body()
             t.wall.append(wallSeconds() - w0)
             t.cpu.append(cpuSeconds() - c0)
+            t.faults.append(Double(minorFaults() - f0))
         }
         return t
     }
@@ -113,6 +122,7 @@ struct Report {
         add("max_s", t.wall.max() ?? 0)
         add("cpu_median_s", c)
         add("runs", t.wall.count)
+        if !t.faults.isEmpty { add("page_faults_per_run", Int(median(t.faults))) }
         if let flops {
             add("gflops", flops / m / 1e9)
             add("gflop_per_cpu_s", flops / c / 1e9)

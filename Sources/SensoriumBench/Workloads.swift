@@ -34,7 +34,10 @@ let workloads: [Workload] = [
     // Diagnostics (not part of the table).
     Workload(name: "core-layers", defaultRuns: 3,
              summary: "diagnostic: each convolution of factorized-small's core, forward and backward separately",
-             run: coreLayers),
+             run: { runs, _, report in coreLayers(batch: 4, frames: 40, channels: 32, runs: runs, report: &report) }),
+    Workload(name: "core-layers-paper", defaultRuns: 3,
+             summary: "diagnostic: each convolution of factorized-paper's core (2 clips of 80 frames), forward and backward",
+             run: { runs, _, report in coreLayers(batch: 2, frames: 80, channels: 64, runs: runs, report: &report) }),
 ]
 
 nonisolated(unsafe) let generator = RandomGenerator(seed: 1)
@@ -74,12 +77,10 @@ func convTemporal(runs: Int, options: BenchOptions, report: inout Report) {
 }
 
 /// Forward and backward of every convolution of factorized-small's core, timed separately.
-func coreLayers(runs: Int, options: BenchOptions, report: inout Report) {
-    let batch = 4
-    var frames = 40, inChannels = 3
+func coreLayers(batch: Int, frames: Int, channels c: Int, runs: Int, report: inout Report) {
+    var frames = frames, inChannels = 3
     var layers: [JSON] = []
     for (l, k) in [11, 7, 7].enumerated() {
-        let c = 32
         let shapes: [(String, [Int], [Int], [Int])] = [
             ("L\(l) spatial \(inChannels)->\(c) (1,\(k),\(k))", [batch, inChannels, frames, 36, 64], [c, inChannels, 1, k, k], [0, k / 2, k / 2]),
             ("L\(l) temporal \(c)->\(c) (\(k),1,1)", [batch, c, frames, 36, 64], [c, c, k, 1, 1], [0]),

@@ -4,9 +4,12 @@ import Testing
 @Suite struct BLASTests {
     /// Thin single-threaded products are cut into column pieces for OpenBLAS's small kernels;
     /// every transposition must give the same product.
-    @Test func thinProductsSplitIntoColumnPieces() {
-        let m = 8, k = 64, n = 4000
-        #expect(BLAS.smallChunk(m: m, n: n, k: k) < n || !BLAS.splitsForSmallKernels)
+    @Test(arguments: [(8, 64, 4000), (8, 4000, 48), (100, 3000, 32)])
+    func thinProductsSplitIntoPieces(m: Int, k: Int, n: Int) {
+        let pieces = BLAS.smallPieces(transA: false, transB: true, m: m, n: n, k: k)
+        let plain = BLAS.smallPieces(transA: false, transB: false, m: m, n: n, k: k)
+        #expect(!BLAS.splitsForSmallKernels || pieces.rows < m || pieces.columns < n || pieces.depth < k
+                || plain.columns < n || plain.depth < k)
         let gen = RandomGenerator(seed: 9)
         let a = Tensor.randomNormal([m, k], generator: gen).scalars
         let b = Tensor.randomNormal([k, n], generator: gen).scalars

@@ -38,6 +38,31 @@ import Testing
         #expect(cache.state.withLock { $0.cachedBytes } == 0)
     }
 
+    @Test func tailsAreTrimmedOnlyOverBudget() {
+        let mb = 1 << 20
+        let cache = StorageCache(limit: 1 << 30)
+        cache.state.withLock { $0.slack = 0 }
+        let a = cache.allocate(8 * mb), b = cache.allocate(8 * mb)
+        #expect(touch(a.0, 8 * mb, value: 1) && touch(b.0, 8 * mb, value: 1))
+        cache.release(a.0, handle: a.1)
+        cache.release(b.0, handle: b.1)
+        // Within budget (resident 16 MiB, peak requested 16 MiB): the tail stays resident.
+        let c = cache.allocate(mb)
+        #expect(c.0 == a.0 && c.1.resident == 8 * mb)
+        // The other block grows in place to 14 MiB: resident 22 MiB, over the budget of 16 · 9/8 MiB.
+        let d = cache.allocate(14 * mb)
+        #expect(d.0 == b.0 && d.1.resident == 14 * mb && touch(d.0, 14 * mb, value: 2))
+        #expect(cache.state.withLock { ($0.resident, $0.peakRequested) } == (22 * mb, 16 * mb))
+        cache.release(c.0, handle: c.1)
+        cache.release(d.0, handle: d.1)
+        let e = cache.allocate(mb)
+        #expect(e.0 == a.0 && e.1.resident == mb)
+        #expect(cache.state.withLock { $0.resident } == 15 * mb)
+        #expect(touch(e.0, mb, value: 3))
+        cache.release(e.0, handle: e.1)
+        #expect(cache.state.withLock { $0.requested } == 0)
+    }
+
     @Test func limitBoundsTheCachedBytes() {
         let mb = 1 << 20
         let cache = StorageCache(limit: 3 * mb)

@@ -38,14 +38,27 @@ enum BLAS {
             return
         }
         useThreads(forWork: singleThreaded ? 0 : m * n * k)
-        let chunk = singleThreaded || m * n * k < singleThreadWorkLimit ? smallChunk(m: m, n: n, k: k) : n
-        var j = 0
-        while j < n {
-            let width = min(chunk, n - j)
-            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                        Int32(m), Int32(width), Int32(k), alpha, a, Int32(lda), b + (transB ? j * ldb : j), Int32(ldb),
-                        beta, c + j, Int32(ldc))
-            j += width
+        let pieces = singleThreaded || m * n * k < singleThreadWorkLimit
+            ? smallPieces(transA: transA, transB: transB, m: m, n: n, k: k) : (rows: m, columns: n, depth: k)
+        var i = 0
+        while i < m {
+            let rows = min(pieces.rows, m - i)
+            var p = 0
+            while p < k {
+                let depth = min(pieces.depth, k - p)
+                let pa = transA ? a + p * lda + i : a + i * lda + p
+                var j = 0
+                while j < n {
+                    let width = min(pieces.columns, n - j)
+                    let pb = transB ? b + j * ldb + p : b + p * ldb + j
+                    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                                Int32(rows), Int32(width), Int32(depth), alpha, pa, Int32(lda), pb, Int32(ldb),
+                                p == 0 ? beta : 1, c + i * ldc + j, Int32(ldc))
+                    j += width
+                }
+                p += depth
+            }
+            i += rows
         }
     }
 
@@ -58,15 +71,38 @@ enum BLAS {
         return String(cString: text) != "0"
     }()
 
-    /// Columns per call for a thin product (small m·k, long n): such products spend much of their
-    /// time packing the long operand, whose elements are then used only m times; cut into pieces
-    /// below `smallKernelLimit`, they run on OpenBLAS's small-matrix kernels, which read the
-    /// operands in place. Products with m·k too large for pieces of at least 64 columns stay whole.
+    /// Rows, columns and depth per call for thin single-threaded products. Products with a small
+    /// side spend much of their time packing the long operand, whose elements are then used only a
+    /// few times; cut into pieces that OpenBLAS's small-matrix kernels accept (AVX-512 cores: at most
+    /// `smallKernelLimit` multiply-adds; a row-major A·Bᵀ, OpenBLAS's column-major "TN" kernel, also
+    /// needs C at most 1,200 elements and a depth of at least 32; Aᵀ·Bᵀ has no small kernel), they
+    /// read the operands in place:
+    /// - small m·k, long n: pieces of columns (at least 64 wide);
+    /// - small m·n, long k: pieces of the depth (at least 64 deep), accumulated into C;
+    /// - A·Bᵀ with C too large for the small kernel: pieces of rows and of the depth;
+    /// - otherwise, for at most 256 rows: pieces of the depth (about 64 deep) and of the columns.
+    /// Other products stay whole.
     @inline(__always)
-    static func smallChunk(m: Int, n: Int, k: Int) -> Int {
-        guard splitsForSmallKernels, m * n * k > smallKernelLimit, m * k * 64 <= smallKernelLimit else { return n }
-        return (smallKernelLimit / (m * k)) & ~15
+    static func smallPieces(transA: Bool, transB: Bool, m: Int, n: Int, k: Int) -> (rows: Int, columns: Int, depth: Int) {
+        let whole = (rows: m, columns: n, depth: k)
+        guard splitsForSmallKernels, m * n * k > smallKernelLimit, !(transA && transB) else { return whole }
+        if transB {
+            let rows = m * n <= smallTNOutputLimit ? m : min(m, (smallTNOutputLimit / n) & ~15)
+            guard rows >= 16 || rows == m else { return whole }
+            let depth = (smallKernelLimit / (rows * n)) & ~15
+            return depth >= 64 ? (rows, n, depth) : whole
+        }
+        if m * k * 64 <= smallKernelLimit { return (m, (smallKernelLimit / (m * k)) & ~15, k) }
+        if m * n * 64 <= smallKernelLimit { return (m, n, (smallKernelLimit / (m * n)) & ~15) }
+        if m <= 256 {
+            let depth = max(64, (smallKernelLimit / (m * 256)) & ~15)
+            return (m, (smallKernelLimit / (m * depth)) & ~15, depth)
+        }
+        return whole
     }
+
+    /// Largest C (m·n) OpenBLAS's small "TN" kernel accepts.
+    static let smallTNOutputLimit = 1_200
 
     /// Picks one thread for small products, the default count for large ones.
     @inline(__always)

@@ -49,10 +49,11 @@ enum ConvolutionKernels {
 
     /// Whether the convolution takes the per-frame shifted-GEMM path (no column matrix).
     ///
-    /// Channel counts below 4 per group make each tap's GEMM too thin; those use vol2col.
+    /// Thin input groups fold each kernel row into the GEMM depth (`foldsKernelRows`); fewer than
+    /// 4 output channels per group make every GEMM too thin, and those use vol2col.
     static func isFrameShifted(_ g: ConvGeometry) -> Bool {
         g.kT == 1 && g.sT == 1 && g.pT == 0 && g.sH == 1 && g.sW == 1 && g.kH * g.kW > 1
-            && g.groupInChannels >= 4 && g.groupOutChannels >= 4
+            && g.groupOutChannels >= 4 && (g.groupInChannels >= 4 || foldsKernelRows(g))
     }
 
     /// Multiply-adds of the forward pass.
@@ -359,30 +360,71 @@ enum ConvolutionKernels {
         }
     }
 
+    /// Whether the per-frame path folds the kW taps of a kernel row into the GEMM depth (thin
+    /// channel groups, whose per-tap GEMMs would be only `groupInChannels` deep).
+    static func foldsKernelRows(_ g: ConvGeometry) -> Bool { g.groupInChannels < 8 && g.kW > 1 }
+
+    /// The weight (O, Cg, 1, kH, kW) as (kH, O, Cg·kW): one matrix per kernel row.
+    static func packRowMajor(_ g: ConvGeometry, weight: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+        let cg = g.groupInChannels, depth = cg * g.kW
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: max(g.kH * g.outChannels * depth, 1))
+        for o in 0..<g.outChannels {
+            for c in 0..<cg {
+                for kh in 0..<g.kH {
+                    for kw in 0..<g.kW {
+                        packed[(kh * g.outChannels + o) * depth + c * g.kW + kw] = weight[((o * cg + c) * g.kH + kh) * g.kW + kw]
+                    }
+                }
+            }
+        }
+        return packed
+    }
+
     static func frameForward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                              bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
         let f = FrameLayout(g)
-        let packed = packTapMajor(g, weight: weight)
+        let fold = foldsKernelRows(g)
+        let packed = fold ? packRowMajor(g, weight: weight) : packTapMajor(g, weight: weight)
         defer { packed.deallocate() }
         let cg = g.groupInChannels, og = g.groupOutChannels
         let outPlane = g.outH * g.outW
+        // Folded rows: the padded frame copied kW times, shifted by kw·dW (rows (c, kw) of length lq).
+        let lq = (g.kH - 1) * g.dH * f.paddedW + f.extent
+        let depth = cg * g.kW
         runItems(g.batch * g.outT, parallel: work(g) >= parallelWorkThreshold) { _, range, single in
-            let buffers = (Scratch(g.inChannels * f.padded), Scratch(g.outChannels * f.extent))
+            let buffers = (Scratch(g.inChannels * f.padded), Scratch(g.outChannels * f.extent),
+                           Scratch(fold ? g.inChannels * g.kW * lq : 1))
             defer { withExtendedLifetime(buffers) {} }
-            let padded = buffers.0.pointer, rows = buffers.1.pointer
+            let padded = buffers.0.pointer, rows = buffers.1.pointer, shifted = buffers.2.pointer
             padded.initialize(repeating: 0, count: g.inChannels * f.padded)
             for item in range {
                 let n = item / g.outT, t = item % g.outT
                 copyFrameIn(g, f, from: x, n: n, t: t, to: padded)
-                for kh in 0..<g.kH {
-                    for kw in 0..<g.kW {
-                        let tap = kh * g.kW + kw
-                        let shift = kh * g.dH * f.paddedW + kw * g.dW
+                if fold {
+                    for c in 0..<g.inChannels {
+                        for kw in 0..<g.kW {
+                            (shifted + (c * g.kW + kw) * lq).update(from: padded + c * f.padded + kw * g.dW, count: lq)
+                        }
+                    }
+                    for kh in 0..<g.kH {
                         for group in 0..<g.groups {
-                            BLAS.gemm(m: og, n: f.extent, k: cg, a: packed + (tap * g.outChannels + group * og) * cg, lda: cg,
-                                      b: padded + group * cg * f.padded + shift, ldb: f.padded,
-                                      beta: tap == 0 ? 0 : 1, c: rows + group * og * f.extent, ldc: f.extent,
+                            BLAS.gemm(m: og, n: f.extent, k: depth, a: packed + (kh * g.outChannels + group * og) * depth,
+                                      lda: depth, b: shifted + group * depth * lq + kh * g.dH * f.paddedW, ldb: lq,
+                                      beta: kh == 0 ? 0 : 1, c: rows + group * og * f.extent, ldc: f.extent,
                                       singleThreaded: single)
+                        }
+                    }
+                } else {
+                    for kh in 0..<g.kH {
+                        for kw in 0..<g.kW {
+                            let tap = kh * g.kW + kw
+                            let shift = kh * g.dH * f.paddedW + kw * g.dW
+                            for group in 0..<g.groups {
+                                BLAS.gemm(m: og, n: f.extent, k: cg, a: packed + (tap * g.outChannels + group * og) * cg, lda: cg,
+                                          b: padded + group * cg * f.padded + shift, ldb: f.padded,
+                                          beta: tap == 0 ? 0 : 1, c: rows + group * og * f.extent, ldc: f.extent,
+                                          singleThreaded: single)
+                            }
                         }
                     }
                 }

@@ -11,9 +11,12 @@
 // and the resident set stays close to the bytes actually live: each block reserves more address
 // space than it was first asked for (`capacity`, never touched beyond use, so never resident) and
 // remembers how much of it may be resident (`resident`). A request takes the block whose resident
-// size fits it best: a larger one gives back its unused tail with `madvise(MADV_DONTNEED)`, a smaller
-// one grows in place, faulting in only the difference. (In a backward pass the activations freed
-// belong to later layers, the gradients allocated to earlier ones, so sizes rarely match exactly.)
+// size fits it best; a smaller one grows in place, faulting in only the difference. (In a backward
+// pass the activations freed belong to later layers, the gradients allocated to earlier ones, so
+// sizes rarely match exactly.) A larger one keeps its unused tail resident for the next larger
+// request, unless the resident total exceeds the peak of the requested bytes by more than an
+// eighth (plus 32 MiB); then the tail goes back to the system (`madvise(MADV_DONTNEED)`). The
+// resident set so stays near the peak of the live bytes without faulting pages in again every step.
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -40,7 +43,9 @@ final class StorageCache: Sendable {
         var capacity: Int
         /// Bytes from the start of the block that may be resident.
         var resident: Int
-        static let none = Handle(capacity: 0, resident: 0)
+        /// Bytes requested (page-rounded) by the current user of the block.
+        var requested: Int
+        static let none = Handle(capacity: 0, resident: 0, requested: 0)
     }
 
     /// A mapped block; the cache owns it exclusively while it sits in the free list.
@@ -57,6 +62,14 @@ final class StorageCache: Sendable {
         var limit = 0
         var clock = 0
         var hits = 0, misses = 0
+        /// Bytes requested by the blocks in use, its peak, and resident bytes of all blocks
+        /// (in use and free).
+        var requested = 0, peakRequested = 0, resident = 0
+        /// Resident bytes allowed beyond the peak of the requested bytes and an eighth of it.
+        var slack = 32 << 20
+
+        /// Resident bytes allowed before tails of reused blocks are trimmed.
+        var residentBudget: Int { peakRequested + peakRequested >> 3 + slack }
     }
 
     let state: Mutex<State>
@@ -75,17 +88,31 @@ final class StorageCache: Sendable {
 
     @inline(__always) static func roundUp(_ bytes: Int, _ to: Int) -> Int { (bytes + to - 1) / to * to }
 
-    /// Address space reserved for a new block first asked for `bytes`: room to grow for reuse by
-    /// larger requests (untouched pages cost nothing).
+    /// Address space reserved for a new block first asked for `bytes`: twice that (at most 1 GiB
+    /// more), so the block can grow in place when reused for a larger request; pages never touched
+    /// cost nothing. Under strict overcommit accounting (`vm.overcommit_memory = 2`), where the
+    /// reservation would count as committed memory, exactly `bytes`.
     static func reservation(_ bytes: Int) -> Int {
-        roundUp(bytes + min(max(bytes, 64 << 20), 1 << 30), 2 << 20)
+        strictOvercommit ? bytes : roundUp(bytes + min(bytes, 1 << 30), 2 << 20)
     }
+
+    static let strictOvercommit: Bool = {
+        #if canImport(Glibc)
+        guard let file = fopen("/proc/sys/vm/overcommit_memory", "r") else { return false }
+        defer { fclose(file) }
+        return fgetc(file) == 50   // "2"
+        #else
+        return false
+        #endif
+    }()
 
     /// A page-aligned buffer of at least `bytes` bytes (≥ `minimumBytes`) and the handle to pass
     /// back to `release`.
     func allocate(_ bytes: Int) -> (UnsafeMutableRawPointer, Handle) {
         let size = Self.roundUp(bytes, Self.page)
-        let chosen: Block? = state.withLock { s in
+        let (chosen, trim): (Block?, Bool) = state.withLock { s in
+            s.requested += size
+            s.peakRequested = max(s.peakRequested, s.requested)
             // Best fit by resident size: the block needing the least growth or trimming.
             var best = -1, bestCost = Int.max
             for (i, b) in s.free.enumerated() where b.handle.capacity >= size {
@@ -95,25 +122,34 @@ final class StorageCache: Sendable {
             }
             guard best >= 0 else {
                 s.misses += 1
-                return nil
+                s.resident += size
+                return (nil, false)
             }
             s.hits += 1
             let block = s.free.remove(at: best)
-            s.cachedBytes -= block.handle.resident
-            return block
+            let r = block.handle.resident
+            s.cachedBytes -= r
+            // A larger block keeps its tail resident (ready for the next larger request) unless
+            // the resident total is over budget; a smaller one grows.
+            let trim = r > size && s.resident > s.residentBudget
+            s.resident += trim ? size - r : max(size - r, 0)
+            return (block, trim)
         }
         guard var block = chosen else {
             let capacity = Self.reservation(size)
-            return (Self.map(capacity), Handle(capacity: capacity, resident: size))
+            guard let p = Self.map(capacity) else {
+                // Out of address space or memory: give the cached blocks back and try once more.
+                purge()
+                guard let p = Self.map(capacity) else {
+                    fatalError("TensorStorage: could not map \(capacity) bytes for a buffer of \(bytes) bytes (errno \(errno))")
+                }
+                return (p, Handle(capacity: capacity, resident: size, requested: size))
+            }
+            return (p, Handle(capacity: capacity, resident: size, requested: size))
         }
-        let resident = block.handle.resident
-        if resident > size + max(size >> 3, 1 << 20) {
-            // Give the unused tail back to the system.
-            _ = madvise(block.pointer + size, resident - size, MADV_DONTNEED)
-            block.handle.resident = size
-        } else {
-            block.handle.resident = max(resident, size)
-        }
+        if trim { _ = madvise(block.pointer + size, block.handle.resident - size, MADV_DONTNEED) }
+        block.handle.resident = trim ? size : max(block.handle.resident, size)
+        block.handle.requested = size
         return (block.pointer, block.handle)
     }
 
@@ -121,7 +157,11 @@ final class StorageCache: Sendable {
     func release(_ pointer: UnsafeMutableRawPointer, handle: Handle) {
         let block = Block(pointer: pointer, handle: handle, stamp: 0)
         let evicted: [Block] = state.withLock { s in
-            guard handle.resident <= s.limit else { return [block] }
+            s.requested -= handle.requested
+            guard handle.resident <= s.limit else {
+                s.resident -= handle.resident
+                return [block]
+            }
             s.clock += 1
             var cached = block
             cached.stamp = s.clock
@@ -139,6 +179,7 @@ final class StorageCache: Sendable {
         var drop = 0
         while s.cachedBytes > keeping && drop < s.free.count {
             s.cachedBytes -= s.free[drop].handle.resident
+            s.resident -= s.free[drop].handle.resident
             out.append(s.free[drop])
             drop += 1
         }
@@ -146,16 +187,15 @@ final class StorageCache: Sendable {
         return out
     }
 
-    static func map(_ capacity: Int) -> UnsafeMutableRawPointer {
+    /// A fresh anonymous mapping of `capacity` bytes, or nil.
+    static func map(_ capacity: Int) -> UnsafeMutableRawPointer? {
         #if canImport(Glibc)
         let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE
         #else
         let flags = MAP_PRIVATE | MAP_ANON
         #endif
         let p = mmap(nil, capacity, PROT_READ | PROT_WRITE, flags, -1, 0)
-        guard let p, p != MAP_FAILED else {
-            fatalError("TensorStorage: could not map \(capacity) bytes (errno \(errno))")
-        }
+        guard let p, p != MAP_FAILED else { return nil }
         return p
     }
 
@@ -164,6 +204,7 @@ final class StorageCache: Sendable {
         let blocks: [Block] = state.withLock { s in
             let all = s.free
             s.free = []
+            s.resident -= s.cachedBytes
             s.cachedBytes = 0
             return all
         }

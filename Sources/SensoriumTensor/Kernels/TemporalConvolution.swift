@@ -129,9 +129,9 @@ enum TemporalConvolution {
             ConvolutionKernels.runItems(items, parallel: threads > 1) { thread, range, single in
                 for i in range {
                     if let xt, let acc, i < g.outT {
-                        // gW (O × kT·C) += gradOut[:, i, :] (O × HW) · X'[i·C ..< (i + kT)·C]ᵀ
-                        BLAS.gemm(transB: true, m: o, n: k * c, k: plane, a: gradOutBase + i * plane, lda: g.outVolume,
-                                  b: xt + i * c * plane, ldb: plane, beta: 1, c: acc + thread * weightSize, ldc: k * c,
+                        // gWᵀ (kT·C × O) += X'[i·C ..< (i + kT)·C] (kT·C × HW) · gradOut[:, i, :]ᵀ (HW × O)
+                        BLAS.gemm(transB: true, m: k * c, n: o, k: plane, a: xt + i * c * plane, lda: plane,
+                                  b: gradOutBase + i * plane, ldb: g.outVolume, beta: 1, c: acc + thread * weightSize, ldc: o,
                                   singleThreaded: single)
                     }
                     if let gt, let flipped, let gradInput, i < g.inT {
@@ -152,7 +152,7 @@ enum TemporalConvolution {
             }
             for oi in 0..<o {
                 for ci in 0..<c {
-                    for kt in 0..<k { gradWeight[(oi * c + ci) * k + kt] = acc[oi * k * c + kt * c + ci] }
+                    for kt in 0..<k { gradWeight[(oi * c + ci) * k + kt] = acc[(kt * c + ci) * o + oi] }
                 }
             }
         }

@@ -46,9 +46,10 @@ public enum GELUApproximation: String, Sendable, CaseIterable {
     @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> {
         (alpha * simdExpm1(x)).replacing(with: x, where: x .> 0)
     }
-    // PyTorch's elu_backward uses alpha·e^x for x <= 0, so the gradient at 0 is alpha.
+    // PyTorch's elu_backward uses alpha·e^x for x <= 0, so the gradient at 0 is alpha. Where
+    // x <= 0 the output is y = alpha·(e^x − 1), so alpha·e^x = y + alpha: no exponential needed.
     @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> {
-        (alpha * simdExp(x)).replacing(with: 1, where: x .> 0)
+        (y + alpha).replacing(with: 1, where: x .> 0)
     }
 }
 
