@@ -153,6 +153,8 @@ private struct ConvCase: CustomStringConvertible {
         }
         ConvCase(rank: 2, c: 3, o: 4, size: [9, 11], kernel: [3, 5], padding: [1, 2]).verify()
         ConvCase(rank: 2, c: 3, o: 5, size: [10, 9], kernel: [3, 3], stride: [2], padding: [1]).verify()
+        ConvCase(rank: 2, c: 2, o: 3, size: [7, 13], kernel: [4, 4], stride: [3], padding: [2]).verify()  // stride 3: padded runs at both ends
+        ConvCase(rank: 2, c: 2, o: 3, size: [6, 11], kernel: [3, 5], stride: [2], padding: [1, 4]).verify()  // whole runs in the padding
         ConvCase(rank: 2, c: 4, o: 4, groups: 4, size: [8, 8], kernel: [3, 3], padding: [1]).verify()  // depthwise
         ConvCase(rank: 2, c: 4, o: 8, groups: 4, size: [6, 7], kernel: [3, 2], stride: [2, 1]).verify()  // multiplier 2
         ConvCase(rank: 2, c: 3, o: 5, size: [5, 6], kernel: [1, 1]).verify()  // pointwise

@@ -81,11 +81,13 @@ enum Im2col {
                         if hi > lo { (out + lo).update(from: src + iw0 + lo, count: hi - lo) }
                         if segment > hi { (out + hi).update(repeating: 0, count: segment - hi) }
                     } else {
-                        var iw = iw0
-                        for i in 0..<segment {
-                            out[i] = iw >= 0 && iw < g.inW ? src[iw] : 0
-                            iw += g.sW
-                        }
+                        // Valid outputs i satisfy 0 ≤ iw0 + i·sW < inW: one zero run, one strided copy, one zero run.
+                        let (lo, hi) = stridedRange(iw0, stride: g.sW, width: g.inW, segment: segment)
+                        if lo > 0 { out.update(repeating: 0, count: lo) }
+                        let step = g.sW
+                        var p = src + iw0 + lo * step
+                        for i in lo..<hi { out[i] = p.pointee; p += step }
+                        if segment > hi { (out + hi).update(repeating: 0, count: segment - hi) }
                     }
                 }
             }
@@ -121,16 +123,25 @@ enum Im2col {
                             let o = dst + iw0
                             for i in lo..<hi { o[i] += col[i] }
                         } else {
-                            var iw = iw0
-                            for i in 0..<segment {
-                                if iw >= 0 && iw < g.inW { dst[iw] += col[i] }
-                                iw += g.sW
-                            }
+                            let (lo, hi) = stridedRange(iw0, stride: g.sW, width: g.inW, segment: segment)
+                            let step = g.sW
+                            var p = dst + iw0 + lo * step
+                            for i in lo..<hi { p.pointee += col[i]; p += step }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// The outputs `lo ..< hi` of a run of `segment` whose input column `first + i·stride` lies in
+    /// `0 ..< width` (stride ≥ 1).
+    @inline(__always)
+    static func stridedRange(_ first: Int, stride: Int, width: Int, segment: Int) -> (Int, Int) {
+        // lo: smallest i with first + i·stride ≥ 0; hi: smallest i with first + i·stride ≥ width.
+        let lo = first >= 0 ? 0 : min(segment, (-first + stride - 1) / stride)
+        let hi = first >= width ? lo : max(lo, min(segment, (width - first + stride - 1) / stride))
+        return (lo, hi)
     }
 
     /// Splits the flat output positions `start ..< start + count` into runs along oW and calls
