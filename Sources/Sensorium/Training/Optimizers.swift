@@ -199,6 +199,51 @@ private func adamKernel(parameter: UnsafeMutablePointer<Float>, gradient: Unsafe
     }
 }
 
+/// The hyper-parameters of the Adam family (``Adam``, ``AdamW``), for the code the two share.
+protocol AdamHyperParameters {
+    var learningRate: Double { get set }
+    var beta1: Double { get set }
+    var beta2: Double { get set }
+    var eps: Double { get set }
+    var weightDecay: Double { get set }
+}
+
+private enum AdamCodingKeys: String, CodingKey { case learningRate, beta1, beta2, eps, weightDecay }
+
+extension AdamHyperParameters {
+    /// The hyper-parameters saved with the optimizer state.
+    var adamRecord: [String: Double] { ["beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weightDecay] }
+
+    /// Updates one parameter (`step` counts from 1). With `decoupledWeightDecay` (AdamW) the
+    /// parameter first shrinks by `1 − lr·weightDecay`; otherwise (Adam) `weightDecay·p` is added to
+    /// the gradient.
+    func adamUpdate(parameter: Tensor, gradient: Tensor, slots: [Tensor], step: Int, learningRate: Double,
+                    decoupledWeightDecay: Bool) {
+        let bc1 = 1 - powDouble(beta1, Double(step))
+        let bc2 = 1 - powDouble(beta2, Double(step))
+        adamKernel(parameter: parameter.storage.pointer, gradient: gradient.storage.pointer,
+                   m: slots[0].storage.pointer, v: slots[1].storage.pointer, count: parameter.count,
+                   decayFactor: decoupledWeightDecay ? Float(1 - learningRate * weightDecay) : nil,
+                   l2: decoupledWeightDecay ? 0 : Float(weightDecay),
+                   beta1Complement: Float(1 - beta1), beta2: Float(beta2), beta2Complement: Float(1 - beta2),
+                   stepSize: Float(learningRate / bc1), biasCorrection2Sqrt: Float(bc2.squareRoot()), eps: Float(eps))
+    }
+
+    /// Decodes the keys present, keeping `defaults` for the others, and checks them.
+    init(decodingAdamFrom decoder: Decoder, defaults: Self) throws {
+        self = defaults
+        let c = try decoder.container(keyedBy: AdamCodingKeys.self)
+        learningRate = try c.value(.learningRate, or: learningRate)
+        beta1 = try c.value(.beta1, or: beta1)
+        beta2 = try c.value(.beta2, or: beta2)
+        eps = try c.value(.eps, or: eps)
+        weightDecay = try c.value(.weightDecay, or: weightDecay)
+        try c.require(learningRate >= 0, .learningRate, "must be non-negative")
+        try c.require((0..<1).contains(beta1), .beta1, "must be in [0, 1)")
+        try c.require((0..<1).contains(beta2), .beta2, "must be in [0, 1)")
+    }
+}
+
 /// Adam with decoupled weight decay (Loshchilov & Hutter), PyTorch `torch.optim.AdamW` semantics:
 /// each step first shrinks the parameter by `1 − lr·weightDecay`, then applies the bias-corrected
 /// Adam update. The reference recipe uses lr 5e-3 and weight decay 0.01 on every parameter.
@@ -244,20 +289,11 @@ public final class AdamW: ParameterOptimizer {
         self.init(parameters: ParameterOptimizer.named(tensors), configuration: configuration)
     }
 
-    override var hyperParameters: [String: Double] {
-        ["beta1": configuration.beta1, "beta2": configuration.beta2, "eps": configuration.eps,
-         "weight_decay": configuration.weightDecay]
-    }
+    override var hyperParameters: [String: Double] { configuration.adamRecord }
 
     override func update(index: Int, parameter: Tensor, gradient: Tensor, slots: [Tensor], step: Int) {
-        let c = configuration
-        let bc1 = 1 - powDouble(c.beta1, Double(step))
-        let bc2 = 1 - powDouble(c.beta2, Double(step))
-        adamKernel(parameter: parameter.storage.pointer, gradient: gradient.storage.pointer,
-                   m: slots[0].storage.pointer, v: slots[1].storage.pointer, count: parameter.count,
-                   decayFactor: Float(1 - learningRate * c.weightDecay), l2: 0,
-                   beta1Complement: Float(1 - c.beta1), beta2: Float(c.beta2), beta2Complement: Float(1 - c.beta2),
-                   stepSize: Float(learningRate / bc1), biasCorrection2Sqrt: Float(bc2.squareRoot()), eps: Float(c.eps))
+        configuration.adamUpdate(parameter: parameter, gradient: gradient, slots: slots, step: step,
+                                 learningRate: learningRate, decoupledWeightDecay: true)
     }
 }
 
@@ -305,20 +341,11 @@ public final class Adam: ParameterOptimizer {
         self.init(parameters: ParameterOptimizer.named(tensors), configuration: configuration)
     }
 
-    override var hyperParameters: [String: Double] {
-        ["beta1": configuration.beta1, "beta2": configuration.beta2, "eps": configuration.eps,
-         "weight_decay": configuration.weightDecay]
-    }
+    override var hyperParameters: [String: Double] { configuration.adamRecord }
 
     override func update(index: Int, parameter: Tensor, gradient: Tensor, slots: [Tensor], step: Int) {
-        let c = configuration
-        let bc1 = 1 - powDouble(c.beta1, Double(step))
-        let bc2 = 1 - powDouble(c.beta2, Double(step))
-        adamKernel(parameter: parameter.storage.pointer, gradient: gradient.storage.pointer,
-                   m: slots[0].storage.pointer, v: slots[1].storage.pointer, count: parameter.count,
-                   decayFactor: nil, l2: Float(c.weightDecay),
-                   beta1Complement: Float(1 - c.beta1), beta2: Float(c.beta2), beta2Complement: Float(1 - c.beta2),
-                   stepSize: Float(learningRate / bc1), biasCorrection2Sqrt: Float(bc2.squareRoot()), eps: Float(c.eps))
+        configuration.adamUpdate(parameter: parameter, gradient: gradient, slots: slots, step: step,
+                                 learningRate: learningRate, decoupledWeightDecay: false)
     }
 }
 
@@ -468,36 +495,12 @@ private func powDouble(_ x: Double, _ y: Double) -> Double { pow(x, y) }
 
 // MARK: - Decoding with defaults for missing keys
 
-extension AdamW.Configuration {
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = Self()
-        self.init()
-        learningRate = try c.value(.learningRate, or: d.learningRate)
-        beta1 = try c.value(.beta1, or: d.beta1)
-        beta2 = try c.value(.beta2, or: d.beta2)
-        eps = try c.value(.eps, or: d.eps)
-        weightDecay = try c.value(.weightDecay, or: d.weightDecay)
-        try c.require(learningRate >= 0, .learningRate, "must be non-negative")
-        try c.require((0..<1).contains(beta1), .beta1, "must be in [0, 1)")
-        try c.require((0..<1).contains(beta2), .beta2, "must be in [0, 1)")
-    }
+extension AdamW.Configuration: AdamHyperParameters {
+    public init(from decoder: Decoder) throws { try self.init(decodingAdamFrom: decoder, defaults: Self()) }
 }
 
-extension Adam.Configuration {
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = Self()
-        self.init()
-        learningRate = try c.value(.learningRate, or: d.learningRate)
-        beta1 = try c.value(.beta1, or: d.beta1)
-        beta2 = try c.value(.beta2, or: d.beta2)
-        eps = try c.value(.eps, or: d.eps)
-        weightDecay = try c.value(.weightDecay, or: d.weightDecay)
-        try c.require(learningRate >= 0, .learningRate, "must be non-negative")
-        try c.require((0..<1).contains(beta1), .beta1, "must be in [0, 1)")
-        try c.require((0..<1).contains(beta2), .beta2, "must be in [0, 1)")
-    }
+extension Adam.Configuration: AdamHyperParameters {
+    public init(from decoder: Decoder) throws { try self.init(decodingAdamFrom: decoder, defaults: Self()) }
 }
 
 extension SGD.Configuration {

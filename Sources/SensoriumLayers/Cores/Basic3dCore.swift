@@ -69,53 +69,32 @@ public final class Basic3dCore: Module, Core {
     /// The convolution of each layer.
     @Transient public private(set) var convolutions: [Conv3d] = []
 
-    override public class var keyOverrides: [String: String] {
-        ["inputWeightRegularizer": "_input_weight_regularizer", "temporalRegularizer": "temporal_regularizer"]
-    }
+    override public class var keyOverrides: [String: String] { core3dRegularizerKeys }
 
     /// Builds the core, drawing initial weights from `generator`.
     public init(_ configuration: Configuration = Configuration(), generator: RandomGenerator) {
         let c = configuration
         let name = "Basic3dCore"
-        let layers = c.hiddenChannels.count
-        precondition(layers >= 1, "\(name): need at least one layer")
         precondition(c.inputKernel.count == 3, "\(name): inputKernel must be (kT, kH, kW), got \(c.inputKernel)")
-        let hidden = max(layers - 1, 1)
+        let hidden = max(c.hiddenChannels.count - 1, 1)
         let kernels = perLayer(c.hiddenKernels, count: hidden, name: "hiddenKernels", core: name)
-        let strides = perLayer(c.stride, count: layers, name: "stride", core: name)
-        let spatialDilations = perLayer(c.hiddenSpatialDilation, count: hidden, name: "hiddenSpatialDilation", core: name)
-        let temporalDilations = perLayer(c.hiddenTemporalDilation, count: hidden, name: "hiddenTemporalDilation", core: name)
+        let strides = perLayer(c.stride, count: c.hiddenChannels.count, name: "stride", core: name)
         for k in kernels { precondition(k.count == 3, "\(name): hidden kernels must be (kT, kH, kW), got \(k)") }
 
-        var blocks: [(String, any UnaryLayer)] = []
-        var convs: [Conv3d] = []
-        for l in 0..<layers {
-            let inC = l == 0 ? c.inputChannels : c.hiddenChannels[l - 1]
-            let outC = c.hiddenChannels[l]
-            let k = l == 0 ? c.inputKernel : kernels[l - 1]
-            let dS = l == 0 ? c.spatialDilation : spatialDilations[l - 1]
-            let dT = l == 0 ? c.temporalDilation : temporalDilations[l - 1]
-            let conv = Conv3d(inC, outC, kernelSize: Extent(k), stride: Extent([1, strides[l], strides[l]]),
-                              padding: .explicit(c.padding ? [0, k[1] / 2, k[2] / 2] : [0]),
-                              dilation: Extent([dT, dS, dS]), bias: l == 0 ? c.bias : true, generator: generator)
-            conv.weight.initialize(with: .xavierNormal(), generator: generator)
-            conv.bias?.initialize(with: .zeros, generator: generator)
-            convs.append(conv)
-            var block: [(String, any UnaryLayer)] = [(l == 0 ? "conv" : "conv_\(l)", conv)]
-            if c.batchNorm {
-                block.append(("norm", BatchNorm3d(outC, momentum: c.momentum, affine: c.bias && c.batchNormScale)))
-                if c.bias && !c.batchNormScale { block.append(("bias", ChannelBias(channels: outC, spatialRank: 3))) }
-                if !c.bias && c.batchNormScale { block.append(("scale", ChannelScale(channels: outC, spatialRank: 3))) }
-            }
-            if layers > 1 || c.finalNonlinearity { block.append(("nonlin", c.nonlinearity.makeLayer())) }
-            blocks.append(("layer\(l)", Sequential(named: block)))
+        let (features, convolutions) = c.makeFeatures(core: name, generator: generator) { layer in
+            let k = layer.pick(first: c.inputKernel, hidden: kernels)
+            let s = strides[layer.index], dS = layer.spatialDilation
+            return [(layer.index == 0 ? "conv" : "conv_\(layer.index)",
+                     Conv3d(layer.inputChannels, layer.outputChannels, kernelSize: Extent(k), stride: Extent([1, s, s]),
+                            padding: .explicit(c.padding ? [0, k[1] / 2, k[2] / 2] : [0]),
+                            dilation: Extent([layer.temporalDilation, dS, dS]), bias: layer.convolutionBias, generator: generator))]
         }
         self.configuration = c
-        features = Sequential(named: blocks)
+        self.features = features
         inputWeightRegularizer = LaplaceRegularizer(.l2norm, padding: c.laplacePadding)
         temporalRegularizer = DepthLaplaceRegularizer()
         super.init()
-        convolutions = convs
+        self.convolutions = convolutions.map { $0[0] }
     }
 
     public var outputChannels: Int { configuration.hiddenChannels.last! }
@@ -162,3 +141,5 @@ public final class Basic3dCore: Module, Core {
         laplaceSpatial() * configuration.gammaInputSpatial + laplaceTemporal() * configuration.gammaInputTemporal
     }
 }
+
+extension Basic3dCore.Configuration: Core3dConfiguration {}

@@ -93,64 +93,38 @@ public final class Factorized3dCore: Module, Core {
     /// The temporal convolution of each layer.
     @Transient public private(set) var temporalConvolutions: [Conv3d] = []
 
-    override public class var keyOverrides: [String: String] {
-        ["inputWeightRegularizer": "_input_weight_regularizer", "temporalRegularizer": "temporal_regularizer"]
-    }
+    override public class var keyOverrides: [String: String] { core3dRegularizerKeys }
 
     /// Builds the core, drawing initial weights from `generator`.
     public init(_ configuration: Configuration = Configuration(), generator: RandomGenerator) {
         let c = configuration
         let name = "Factorized3dCore"
-        let layers = c.hiddenChannels.count
-        precondition(layers >= 1, "\(name): need at least one layer")
         precondition(c.spatialInputKernel.count == 2, "\(name): spatialInputKernel must be (kH, kW), got \(c.spatialInputKernel)")
-        let hidden = max(layers - 1, 1)
+        let hidden = max(c.hiddenChannels.count - 1, 1)
         let spatialKernels = perLayer(c.spatialHiddenKernels, count: hidden, name: "spatialHiddenKernels", core: name)
         let temporalKernels = perLayer(c.temporalHiddenKernels, count: hidden, name: "temporalHiddenKernels", core: name)
-        let strides = perLayer(c.stride, count: layers, name: "stride", core: name)
-        let spatialDilations = perLayer(c.hiddenSpatialDilation, count: hidden, name: "hiddenSpatialDilation", core: name)
-        let temporalDilations = perLayer(c.hiddenTemporalDilation, count: hidden, name: "hiddenTemporalDilation", core: name)
+        let strides = perLayer(c.stride, count: c.hiddenChannels.count, name: "stride", core: name)
         for k in spatialKernels { precondition(k.count == 2, "\(name): spatial hidden kernels must be (kH, kW), got \(k)") }
 
-        var blocks: [(String, any UnaryLayer)] = []
-        var spatialConvs: [Conv3d] = [], temporalConvs: [Conv3d] = []
-        for l in 0..<layers {
-            let inC = l == 0 ? c.inputChannels : c.hiddenChannels[l - 1]
-            let outC = c.hiddenChannels[l]
-            let kS = l == 0 ? c.spatialInputKernel : spatialKernels[l - 1]
-            let kT = l == 0 ? c.temporalInputKernel : temporalKernels[l - 1]
-            let dS = l == 0 ? c.spatialDilation : spatialDilations[l - 1]
-            let dT = l == 0 ? c.temporalDilation : temporalDilations[l - 1]
-            let s = l == 0 ? strides[0] : strides[l - 1]  // the reference's stride indexing
-            let convBias = l == 0 ? c.bias : true           // the reference's list-valued `bias`
+        let (features, convolutions) = c.makeFeatures(core: name, generator: generator) { layer in
+            let kS = layer.pick(first: c.spatialInputKernel, hidden: spatialKernels)
+            let kT = layer.pick(first: c.temporalInputKernel, hidden: temporalKernels)
+            let s = layer.pick(first: strides[0], hidden: strides)  // the reference's stride indexing
+            let (inC, outC, dS) = (layer.inputChannels, layer.outputChannels, layer.spatialDilation)
             let spatial = Conv3d(inC, outC, kernelSize: Extent([1] + kS), stride: Extent([1, s, s]),
                                  padding: .explicit(c.padding ? [0, kS[0] / 2, kS[1] / 2] : [0]),
-                                 dilation: Extent([1, dS, dS]), bias: convBias, generator: generator)
-            let temporal = Conv3d(outC, outC, kernelSize: Extent([kT, 1, 1]), dilation: Extent([dT, 1, 1]),
-                                  bias: convBias, generator: generator)
-            for conv in [spatial, temporal] {
-                conv.weight.initialize(with: .xavierNormal(), generator: generator)
-                conv.bias?.initialize(with: .zeros, generator: generator)
-            }
-            spatialConvs.append(spatial)
-            temporalConvs.append(temporal)
-            let suffix = l == 0 ? "" : "_\(l)"
-            var block: [(String, any UnaryLayer)] = [("conv_spatial" + suffix, spatial), ("conv_temporal" + suffix, temporal)]
-            if c.batchNorm {
-                block.append(("norm", BatchNorm3d(outC, momentum: c.momentum, affine: c.bias && c.batchNormScale)))
-                if c.bias && !c.batchNormScale { block.append(("bias", ChannelBias(channels: outC, spatialRank: 3))) }
-                if !c.bias && c.batchNormScale { block.append(("scale", ChannelScale(channels: outC, spatialRank: 3))) }
-            }
-            if layers > 1 || c.finalNonlinearity { block.append(("nonlin", c.nonlinearity.makeLayer())) }
-            blocks.append(("layer\(l)", Sequential(named: block)))
+                                 dilation: Extent([1, dS, dS]), bias: layer.convolutionBias, generator: generator)
+            let temporal = Conv3d(outC, outC, kernelSize: Extent([kT, 1, 1]), dilation: Extent([layer.temporalDilation, 1, 1]),
+                                  bias: layer.convolutionBias, generator: generator)
+            return [("conv_spatial" + layer.keySuffix, spatial), ("conv_temporal" + layer.keySuffix, temporal)]
         }
         self.configuration = c
-        features = Sequential(named: blocks)
+        self.features = features
         inputWeightRegularizer = LaplaceRegularizer(.l2norm, padding: c.laplacePadding)
         temporalRegularizer = DepthLaplaceRegularizer()
         super.init()
-        spatialConvolutions = spatialConvs
-        temporalConvolutions = temporalConvs
+        spatialConvolutions = convolutions.map { $0[0] }
+        temporalConvolutions = convolutions.map { $0[1] }
     }
 
     public var outputChannels: Int { configuration.hiddenChannels.last! }
@@ -190,3 +164,5 @@ public final class Factorized3dCore: Module, Core {
         laplaceSpatial() * configuration.gammaInputSpatial + laplaceTemporal() * configuration.gammaInputTemporal
     }
 }
+
+extension Factorized3dCore.Configuration: Core3dConfiguration {}

@@ -80,56 +80,38 @@ public final class RotationEquivariant2dCore: Module, FrameCore {
     /// The normalised indices of the stacked layers.
     public let stackedLayers: [Int]
 
-    override public class var keyOverrides: [String: String] {
-        ["inputWeightsRegularizer": "_input_weights_regularizer"]
-    }
+    override public class var keyOverrides: [String: String] { core2dRegularizerKeys }
 
     /// Builds the core, drawing initial coefficients from `generator`.
     public init(_ configuration: Configuration = Configuration(), generator: RandomGenerator) {
         let c = configuration
-        let name = "RotationEquivariant2dCore"
-        let layers = c.hiddenChannels.count
-        precondition(layers >= 1, "\(name): need at least one layer")
-        let hiddenKern = perLayer(c.hiddenKern, count: max(layers - 1, 1), name: "hiddenKern", core: name)
-        let bias = perLayer(c.bias, count: layers, name: "bias", core: name)
-        let batchNorm = perLayer(c.batchNorm, count: layers, name: "batchNorm", core: name)
-        let scale = perLayer(c.batchNormScale, count: layers, name: "batchNormScale", core: name)
-        stackedLayers = Stacked2dCore.normalizedStack(c.stack, layers: layers, core: name)
+        let layers = Core2dLayers(c, core: "RotationEquivariant2dCore")
         let r = c.numRotations
 
         var blocks: [(String, any UnaryLayer)] = []
         var convs: [HermiteConv2d] = []
-        for l in 0..<layers {
-            let k = l == 0 ? c.inputKern : hiddenKern[l - 1]
+        for l in 0..<layers.count {
+            let k = l == 0 ? c.inputKern : layers.hiddenKernels[l - 1]
             let padding = l == 0 ? (c.padInput ? c.inputKern / 2 : 0) : (c.hiddenPadding ?? k / 2)
             let conv = HermiteConv2d(inputFeatures: l == 0 ? c.inputChannels : c.hiddenChannels[l - 1] * r,
                                      outputFeatures: c.hiddenChannels[l], filterSize: k, padding: padding, stride: c.stride,
                                      numRotations: r, upsampling: c.upsampling, firstLayer: l == 0, initStd: c.initStd,
                                      generator: generator)
             convs.append(conv)
-            var block: [(String, any UnaryLayer)] = [("hermite_conv", conv)]
-            let channels = c.hiddenChannels[l]
-            if batchNorm[l] {
-                let affine = bias[l] && scale[l]
-                if c.rotationEquivariantBatchNorm {
-                    block.append(("norm", RotationEquivariantBatchNorm2d(numFeatures: channels, numRotations: r,
-                                                                         momentum: c.momentum, affine: affine)))
-                    if bias[l] && !scale[l] { block.append(("bias", RotationEquivariantBias2d(channels: channels, numRotations: r))) }
-                    if !bias[l] && scale[l] { block.append(("scale", RotationEquivariantScale2d(channels: channels, numRotations: r))) }
-                } else {
-                    block.append(("norm", BatchNorm2d(channels * r, momentum: c.momentum, affine: affine)))
-                    if bias[l] && !scale[l] { block.append(("bias", ChannelBias(channels: channels * r, spatialRank: 2))) }
-                    if !bias[l] && scale[l] { block.append(("scale", ChannelScale(channels: channels * r, spatialRank: 2))) }
-                }
-            }
-            if !c.linear && (l < layers - 1 || c.finalNonlinearity) {
-                block.append(("nonlin", c.nonlinearity.makeLayer()))
-            }
-            blocks.append(("layer\(l)", Sequential(named: block)))
+            let channels = c.hiddenChannels[l], normalization = layers.normalization[l]
+            let normLayers = c.rotationEquivariantBatchNorm
+                ? normalization.layers(norm: { RotationEquivariantBatchNorm2d(numFeatures: channels, numRotations: r,
+                                                                              momentum: c.momentum, affine: $0) },
+                                       shift: { RotationEquivariantBias2d(channels: channels, numRotations: r) },
+                                       scale: { RotationEquivariantScale2d(channels: channels, numRotations: r) })
+                : normalization.layers(channels: channels * r, spatialRank: 2)
+            blocks.append(("layer\(l)", coreLayer([("hermite_conv", conv)], normalization: normLayers,
+                                                   nonlinearity: layers.nonlinearities[l])))
         }
         self.configuration = c
         features = Sequential(named: blocks)
         inputWeightsRegularizer = LaplaceRegularizer(c.inputRegularizer, padding: c.laplacePadding)
+        stackedLayers = layers.stacked
         super.init()
         convolutions = convs
     }
@@ -157,8 +139,7 @@ public final class RotationEquivariant2dCore: Module, FrameCore {
             input = layer(input)
             outputs.append(input)
         }
-        if stackedLayers.count == 1 { return outputs[stackedLayers[0]] }
-        return Tensor.concatenate(stackedLayers.map { outputs[$0] }, axis: 1)
+        return Core2dLayers.output(outputs, stacked: stackedLayers)
     }
 
     /// The Laplace penalty of the first layer's filters over all rotations (before γ).
@@ -168,14 +149,12 @@ public final class RotationEquivariant2dCore: Module, FrameCore {
 
     /// Mean over hidden layers of `mean_(out, in) √(Σ_(kH, kW) w²)` of the rotated filters (before γ).
     public func groupSparsity() -> Tensor {
-        var total = Tensor(scalar: 0)
-        for conv in convolutions.dropFirst() {
-            total = total + conv.weightsAllRotations.square().sum(axes: [2, 3]).sqrt().mean()
-        }
-        return total / Float(max(convolutions.count - 1, 1))
+        meanGroupSparsity(ofHiddenWeights: convolutions.dropFirst().map(\.weightsAllRotations), layers: convolutions.count)
     }
 
     public func regularizer() -> Tensor {
         groupSparsity() * configuration.gammaHidden + laplace() * configuration.gammaInput
     }
 }
+
+extension RotationEquivariant2dCore.Configuration: Core2dConfiguration {}

@@ -85,68 +85,42 @@ public final class Stacked2dCore: Module, FrameCore {
     /// The normalised indices of the stacked layers.
     public let stackedLayers: [Int]
 
-    override public class var keyOverrides: [String: String] {
-        ["inputWeightsRegularizer": "_input_weights_regularizer"]
-    }
+    override public class var keyOverrides: [String: String] { core2dRegularizerKeys }
 
     /// Builds the core, drawing initial weights from `generator`.
     public init(_ configuration: Configuration = Configuration(), generator: RandomGenerator) {
         let c = configuration
-        let name = "Stacked2dCore"
-        let layers = c.hiddenChannels.count
-        precondition(layers >= 1, "\(name): need at least one layer")
-        let hiddenKern = perLayer(c.hiddenKern, count: max(layers - 1, 1), name: "hiddenKern", core: name)
-        let bias = perLayer(c.bias, count: layers, name: "bias", core: name)
-        let batchNorm = perLayer(c.batchNorm, count: layers, name: "batchNorm", core: name)
-        let scale = perLayer(c.batchNormScale, count: layers, name: "batchNormScale", core: name)
+        let layers = Core2dLayers(c, core: "Stacked2dCore")
         precondition(c.skip <= 1 || Set(c.hiddenChannels).count == 1,
-                     "\(name): skip connections need equal hidden channels, got \(c.hiddenChannels)")
-        stackedLayers = Stacked2dCore.normalizedStack(c.stack, layers: layers, core: name)
+                     "Stacked2dCore: skip connections need equal hidden channels, got \(c.hiddenChannels)")
 
         var blocks: [(String, any UnaryLayer)] = []
         var convs: [Conv2d] = []
-        for l in 0..<layers {
+        for l in 0..<layers.count {
             let conv: Conv2d
             if l == 0 {
                 conv = Conv2d(c.inputChannels, c.hiddenChannels[0], kernelSize: Extent(c.inputKern),
                               stride: Extent(c.inputStride), padding: .explicit([c.padInput ? c.inputKern / 2 : 0]),
                               bias: false, generator: generator)
             } else {
-                let k = hiddenKern[l - 1]
+                let k = layers.hiddenKernels[l - 1]
                 let inC = c.skip > 1 ? min(c.skip, l) * c.hiddenChannels[0] : c.hiddenChannels[l - 1]
                 let pad = c.hiddenPadding ?? ((k - 1) * c.hiddenDilation + 1) / 2
                 conv = Conv2d(inC, c.hiddenChannels[l], kernelSize: Extent(k), stride: Extent(c.stride),
                               padding: .explicit([pad]), dilation: Extent(c.hiddenDilation), bias: true, generator: generator)
             }
-            conv.weight.initialize(with: .xavierNormal(), generator: generator)
-            conv.bias?.initialize(with: .zeros, generator: generator)
+            initializeXavierNormal([conv], generator: generator)
             convs.append(conv)
-            var block: [(String, any UnaryLayer)] = [("conv", conv)]
-            let channels = c.hiddenChannels[l]
-            if batchNorm[l] {
-                block.append(("norm", BatchNorm2d(channels, momentum: c.momentum, affine: bias[l] && scale[l])))
-                if bias[l] && !scale[l] { block.append(("bias", ChannelBias(channels: channels, spatialRank: 2))) }
-                if !bias[l] && scale[l] { block.append(("scale", ChannelScale(channels: channels, spatialRank: 2))) }
-            }
-            if !c.linear && (l < layers - 1 || c.finalNonlinearity) {
-                block.append(("nonlin", c.nonlinearity.makeLayer()))
-            }
-            blocks.append(("layer\(l)", Sequential(named: block)))
+            blocks.append(("layer\(l)", coreLayer([("conv", conv)],
+                                                   normalization: layers.normalization[l].layers(channels: c.hiddenChannels[l], spatialRank: 2),
+                                                   nonlinearity: layers.nonlinearities[l])))
         }
         self.configuration = c
         features = Sequential(named: blocks)
         inputWeightsRegularizer = LaplaceRegularizer(c.inputRegularizer, padding: c.laplacePadding)
+        stackedLayers = layers.stacked
         super.init()
         convolutions = convs
-    }
-
-    static func normalizedStack(_ stack: [Int]?, layers: Int, core: String) -> [Int] {
-        guard let stack else { return Array(0..<layers) }
-        return stack.map { i in
-            let j = i < 0 ? i + layers : i
-            precondition(j >= 0 && j < layers, "\(core): stack index \(i) out of range for \(layers) layers")
-            return j
-        }
     }
 
     public var outputChannels: Int { stackedLayers.reduce(0) { $0 + configuration.hiddenChannels[$1] } }
@@ -173,8 +147,7 @@ public final class Stacked2dCore: Module, FrameCore {
             input = layer(input)
             outputs.append(input)
         }
-        if stackedLayers.count == 1 { return outputs[stackedLayers[0]] }
-        return Tensor.concatenate(stackedLayers.map { outputs[$0] }, axis: 1)
+        return Core2dLayers.output(outputs, stacked: stackedLayers)
     }
 
     /// The Laplace penalty of the first layer's filters (before γ).
@@ -184,16 +157,12 @@ public final class Stacked2dCore: Module, FrameCore {
 
     /// Mean over hidden layers of `mean_(out, in) √(Σ_(kH, kW) w²)` (before γ); zero for one layer.
     public func groupSparsity() -> Tensor {
-        groupSparsity(of: convolutions.dropFirst().map(\.weight), layers: convolutions.count)
-    }
-
-    func groupSparsity(of weights: [Tensor], layers: Int) -> Tensor {
-        var total = Tensor(scalar: 0)
-        for w in weights { total = total + w.square().sum(axes: [2, 3]).sqrt().mean() }
-        return total / Float(max(layers - 1, 1))
+        meanGroupSparsity(ofHiddenWeights: convolutions.dropFirst().map(\.weight), layers: convolutions.count)
     }
 
     public func regularizer() -> Tensor {
         groupSparsity() * configuration.gammaHidden + laplace() * configuration.gammaInput
     }
 }
+
+extension Stacked2dCore.Configuration: Core2dConfiguration {}

@@ -17,7 +17,7 @@ public enum GELUApproximation: String, Sendable, CaseIterable {
 
 @usableFromInline struct SigmoidFunction: PointwiseFunction {
     @usableFromInline init() {}
-    @inlinable func value(_ x: Float) -> Float { value(SIMD8(repeating: x))[0] }
+    @inlinable func value(_ x: Float) -> Float { 1 / (1 + fastExp(-x)) }
     @inlinable func derivative(_ x: Float, _ y: Float) -> Float { y * (1 - y) }
     // 1 / (1 + e^-x) has no cancellation; e^-x overflowing to inf gives exactly 0.
     @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { 1 / (1 + simdExp(-x)) }
@@ -26,7 +26,12 @@ public enum GELUApproximation: String, Sendable, CaseIterable {
 
 @usableFromInline struct TanhFunction: PointwiseFunction {
     @usableFromInline init() {}
-    @inlinable func value(_ x: Float) -> Float { value(SIMD8(repeating: x))[0] }
+    @inlinable func value(_ x: Float) -> Float {
+        // `0 - v` where the lanes negate (SIMD negation subtracts from 0), for the same zero signs.
+        let t = fastExpm1(-2 * (x < 0 ? 0 - x : x))
+        let result = (0 - t) / (t + 2)
+        return x < 0 ? 0 - result : result
+    }
     @inlinable func derivative(_ x: Float, _ y: Float) -> Float { 1 - y * y }
     // tanh|x| = -t / (t + 2) with t = e^(-2|x|) - 1 in (-1, 0]: accurate near 0, never overflows.
     @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> {
@@ -41,8 +46,8 @@ public enum GELUApproximation: String, Sendable, CaseIterable {
 @usableFromInline struct ELUFunction: PointwiseFunction {
     @usableFromInline let alpha: Float
     @usableFromInline init(alpha: Float) { self.alpha = alpha }
-    @inlinable func value(_ x: Float) -> Float { value(SIMD8(repeating: x))[0] }
-    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { derivative(SIMD8(repeating: x), SIMD8(repeating: y))[0] }
+    @inlinable func value(_ x: Float) -> Float { x > 0 ? x : alpha * fastExpm1(x) }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { x > 0 ? 1 : y + alpha }
     @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> {
         (alpha * simdExpm1(x)).replacing(with: x, where: x .> 0)
     }
@@ -55,8 +60,11 @@ public enum GELUApproximation: String, Sendable, CaseIterable {
 
 @usableFromInline struct SiLUFunction: PointwiseFunction {
     @usableFromInline init() {}
-    @inlinable func value(_ x: Float) -> Float { value(SIMD8(repeating: x))[0] }
-    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { derivative(SIMD8(repeating: x), SIMD8(repeating: y))[0] }
+    @inlinable func value(_ x: Float) -> Float { x / (1 + fastExp(-x)) }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float {
+        let s = 1 / (1 + fastExp(-x))
+        return s * (1 + x * (1 - s))
+    }
     @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { x / (1 + simdExp(-x)) }
     @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> {
         let s = 1 / (1 + simdExp(-x))
@@ -68,8 +76,14 @@ public enum GELUApproximation: String, Sendable, CaseIterable {
     @usableFromInline let beta: Float
     @usableFromInline let threshold: Float
     @usableFromInline init(beta: Float, threshold: Float) { self.beta = beta; self.threshold = threshold }
-    @inlinable func value(_ x: Float) -> Float { value(SIMD8(repeating: x))[0] }
-    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { derivative(SIMD8(repeating: x), SIMD8(repeating: y))[0] }
+    @inlinable func value(_ x: Float) -> Float {
+        let z = beta * x
+        return z > threshold ? x : ((z < 0 ? 0 : z) + fastLog1pNonNegative(fastExp(-(z < 0 ? -z : z)))) / beta
+    }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float {
+        let z = beta * x
+        return z > threshold ? 1 : 1 / (1 + fastExp(-z))
+    }
     // log(1 + e^z) = max(z, 0) + log1p(e^-|z|): never overflows, and keeps its relative precision
     // for very negative z (where the result is about e^z).
     @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> {

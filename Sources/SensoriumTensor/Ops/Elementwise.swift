@@ -1,63 +1,6 @@
 // Elementwise arithmetic with NumPy broadcasting, and the kernels other elementwise ops build on.
 
 extension Tensor {
-    /// Applies `f` to every element; parallel over both cores for large tensors.
-    ///
-    /// `f` is called through a closure context for every element; hot paths should prefer
-    /// `mapFunction` / `binaryKernel` with a `PointwiseFunction` / `BinaryFunction`, which are
-    /// specialised and vectorised (5-15x faster on large tensors).
-    @inline(__always) @usableFromInline
-    static func mapKernel(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
-        let out = Tensor(uninitializedShape: x.shape)
-        let src = x.storage.pointer, dst = out.storage.pointer
-        Parallel.forRanges(x.count) { range in
-            for i in range { dst[i] = f(src[i]) }
-        }
-        return out
-    }
-
-    /// Combines two tensors of equal shape element by element.
-    @inline(__always) @usableFromInline
-    static func zipKernel(_ a: Tensor, _ b: Tensor, op: String, _ f: (Float, Float) -> Float) -> Tensor {
-        precondition(a.count == b.count, "\(op): shapes \(a.shape) and \(b.shape) differ")
-        let out = Tensor(uninitializedShape: a.shape)
-        let pa = a.storage.pointer, pb = b.storage.pointer, dst = out.storage.pointer
-        Parallel.forRanges(a.count) { range in
-            for i in range { dst[i] = f(pa[i], pb[i]) }
-        }
-        return out
-    }
-
-    /// Combines two tensors with NumPy broadcasting.
-    @inline(__always) @usableFromInline
-    static func broadcastKernel(_ a: Tensor, _ b: Tensor, op: String, _ f: (Float, Float) -> Float) -> Tensor {
-        if a.shape == b.shape { return zipKernel(a, b, op: op, f) }
-        let outShape = broadcastShape(a.shape, b.shape, op: op)
-        let out = Tensor(uninitializedShape: outShape)
-        let loop = StridedLoop(shape: outShape, strides: [
-            contiguousStrides(outShape), broadcastStrides(from: a.shape, to: outShape),
-            broadcastStrides(from: b.shape, to: outShape),
-        ])
-        let sa = loop.innerStride(1), sb = loop.innerStride(2)
-        let pa = a.storage.pointer, pb = b.storage.pointer, dst = out.storage.pointer
-        loop.forEachRow { offsets, n in
-            let o = dst + offsets[0], x = pa + offsets[1], y = pb + offsets[2]
-            // Specialised inner loops for the common layouts, so they vectorise.
-            if sa == 1 && sb == 1 {
-                for i in 0..<n { o[i] = f(x[i], y[i]) }
-            } else if sa == 1 && sb == 0 {
-                let v = y[0]
-                for i in 0..<n { o[i] = f(x[i], v) }
-            } else if sa == 0 && sb == 1 {
-                let v = x[0]
-                for i in 0..<n { o[i] = f(v, y[i]) }
-            } else {
-                for i in 0..<n { o[i] = f(x[i * sa], y[i * sb]) }
-            }
-        }
-        return out
-    }
-
     /// Sums a broadcast gradient back to `target` (the inverse of broadcasting `target` to
     /// `self.shape`): leading axes are summed away and axes where `target` has extent 1 are summed
     /// with the extent kept. Returns `self` when the shapes already agree; never records a graph.
@@ -70,18 +13,6 @@ extension Tensor {
         for i in 0..<target.count where target[i] == 1 && shape[lead + i] != 1 { axes.append(lead + i) }
         let reduced = Tensor.sumKernel(self, axes: axes)
         return Tensor(storage: reduced.storage, shape: target)
-    }
-
-    /// An elementwise unary op: `forward` maps values, `derivative(x, y)` gives dy/dx from the input
-    /// and the output.
-    @inline(__always) @usableFromInline
-    func unaryOp(_ name: String, _ forward: (Float) -> Float,
-                 derivative: @escaping (Float, Float) -> Float) -> Tensor {
-        let out = Tensor.mapKernel(self, forward)
-        return Tensor.recordOperation(name, result: out, inputs: [self]) { [self] g in
-            let local = Tensor.zipKernel(self, out, op: name, derivative)
-            return [Tensor.zipKernel(g, local, op: name) { $0 * $1 }]
-        }
     }
 
     /// Sum with NumPy broadcasting.
@@ -154,6 +85,34 @@ protocol BinaryFunction {
     func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float>
 }
 
+extension BinaryFunction {
+    /// The scalar form lane by lane, for functions without a vector formula.
+    @inlinable @inline(__always)
+    func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        var out = a
+        for k in 0..<8 { out[k] = value(a[k], b[k]) }
+        return out
+    }
+}
+
+/// A function of three Floats with an 8-lane form, for `ternaryKernel` (specialised like
+/// `BinaryFunction`).
+@usableFromInline
+protocol TernaryFunction {
+    func value(_ a: Float, _ b: Float, _ c: Float) -> Float
+    func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float>
+}
+
+extension TernaryFunction {
+    /// The scalar form lane by lane, for functions without a vector formula.
+    @inlinable @inline(__always)
+    func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
+        var out = a
+        for k in 0..<8 { out[k] = value(a[k], b[k], c[k]) }
+        return out
+    }
+}
+
 @usableFromInline struct AddFunction: BinaryFunction {
     @usableFromInline init() {}
     @inlinable func value(_ a: Float, _ b: Float) -> Float { a + b }
@@ -209,6 +168,11 @@ extension Tensor {
     @inline(__always)
     static func binaryRow<F: BinaryFunction>(_ f: F, _ o: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ sa: Int,
                                              _ y: UnsafePointer<Float>, _ sb: Int, _ n: Int) {
+        #if DEBUG
+        // Unoptimised builds: see "Debug builds" in Elementwise.swift.
+        var k = 0
+        while k < n { o[k] = f.value(x[k * sa], y[k * sb]); k += 1 }
+        #else
         let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y), ro = UnsafeMutableRawPointer(o)
         let width = MemoryLayout<SIMD8<Float>>.stride / 8
         var i = 0
@@ -239,6 +203,7 @@ extension Tensor {
         } else {
             for k in 0..<n { o[k] = f.value(x[k * sa], y[k * sb]) }
         }
+        #endif
     }
 
     /// Applies a `PointwiseFunction` to every element, 8 lanes at a time (no autodiff). Work is
@@ -248,6 +213,10 @@ extension Tensor {
         let src = x.storage.pointer, dst = out.storage.pointer
         Parallel.forRanges(x.count, minimumPerThread: minimumPerThread) { range in
             var i = range.lowerBound
+            #if DEBUG
+            // Unoptimised builds: see "Debug builds" in Elementwise.swift.
+            while i < range.upperBound { dst[i] = function.value(src[i]); i += 1 }
+            #else
             while i + 8 <= range.upperBound {
                 let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
                 UnsafeMutableRawPointer(dst + i).storeBytes(of: function.value(v), as: SIMD8<Float>.self)
@@ -255,14 +224,74 @@ extension Tensor {
             }
             let rest = range.upperBound - i
             if rest > 0 { storePartial(function.value(loadPartial(src + i, rest)), dst + i, rest) }
+            #endif
         }
         return out
     }
+
+    /// Combines three tensors with NumPy broadcasting through a specialised `TernaryFunction`.
+    static func ternaryKernel<F: TernaryFunction>(_ a: Tensor, _ b: Tensor, _ c: Tensor, op: String, _ f: F) -> Tensor {
+        let pa = a.storage.pointer, pb = b.storage.pointer, pc = c.storage.pointer
+        if a.shape == b.shape && a.shape == c.shape {
+            let out = Tensor(uninitializedShape: a.shape)
+            let dst = out.storage.pointer
+            Parallel.forRanges(out.count) { range in
+                let start = range.lowerBound
+                ternaryRow(f, dst + start, pa + start, 1, pb + start, 1, pc + start, 1, range.count)
+            }
+            return out
+        }
+        let outShape = broadcastShape(broadcastShape(a.shape, b.shape, op: op), c.shape, op: op)
+        let out = Tensor(uninitializedShape: outShape)
+        let dst = out.storage.pointer
+        let loop = StridedLoop(shape: outShape, strides: [
+            contiguousStrides(outShape), broadcastStrides(from: a.shape, to: outShape),
+            broadcastStrides(from: b.shape, to: outShape), broadcastStrides(from: c.shape, to: outShape),
+        ])
+        let sa = loop.innerStride(1), sb = loop.innerStride(2), sc = loop.innerStride(3)
+        loop.forEachRow { offsets, n in
+            ternaryRow(f, dst + offsets[0], pa + offsets[1], sa, pb + offsets[2], sb, pc + offsets[3], sc, n)
+        }
+        return out
+    }
+
+    /// One row of `ternaryKernel`: when every operand is contiguous or a broadcast scalar, 8 lanes
+    /// at a time.
+    @inline(__always)
+    static func ternaryRow<F: TernaryFunction>(_ f: F, _ o: UnsafeMutablePointer<Float>,
+                                               _ x: UnsafePointer<Float>, _ sa: Int, _ y: UnsafePointer<Float>, _ sb: Int,
+                                               _ z: UnsafePointer<Float>, _ sc: Int, _ n: Int) {
+        var k = 0
+        #if !DEBUG  // unoptimised builds: see "Debug builds" in Elementwise.swift
+        if sa <= 1 && sb <= 1 && sc <= 1 {
+            let width = MemoryLayout<SIMD8<Float>>.stride / 8
+            @inline(__always) func lanes(_ p: UnsafePointer<Float>, _ stride: Int, _ i: Int) -> SIMD8<Float> {
+                stride == 0 ? SIMD8(repeating: p[0]) : UnsafeRawPointer(p).loadUnaligned(fromByteOffset: i * width, as: SIMD8<Float>.self)
+            }
+            let ro = UnsafeMutableRawPointer(o)
+            while k + 8 <= n {
+                ro.storeBytes(of: f.value(lanes(x, sa, k), lanes(y, sb, k), lanes(z, sc, k)), toByteOffset: k * width, as: SIMD8<Float>.self)
+                k += 8
+            }
+        }
+        #endif
+        while k < n { o[k] = f.value(x[k * sa], y[k * sb], z[k * sc]); k += 1 }
+    }
 }
+
+// MARK: Debug builds
+// Unoptimised (debug) builds run the elementwise kernels one element at a time: `SIMD8` arithmetic
+// is generic library code that only optimisation turns into vector instructions, so without it a
+// vector loop is hundreds of times slower than the same loop on `Float`, whose operators are always
+// inlined. Every function's scalar form gives the same bits as its lanes, so results do not depend
+// on the build. The scalar exp / log helpers (`fastExp`, `fastExpm1`, `fastLog`, …) are
+// `@_transparent` so that, without optimisation too, they inline into one another (and into
+// callers in this file): 2-3x faster in debug builds. Optimised builds inline them either way.
 
 @usableFromInline struct NegateFunction: PointwiseFunction {
     @usableFromInline init() {}
-    @inlinable func value(_ x: Float) -> Float { -x }
+    // As the lanes compute it (SIMD negation subtracts from 0, so -(+0) is +0).
+    @inlinable func value(_ x: Float) -> Float { 0 - x }
     @inlinable func derivative(_ x: Float, _ y: Float) -> Float { -1 }
     @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { -x }
     @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { SIMD8(repeating: -1) }
@@ -290,7 +319,7 @@ extension Tensor {
     @usableFromInline let s: Float
     @usableFromInline init(_ s: Float) { self.s = s }
     @inlinable func value(_ x: Float) -> Float { s / x }
-    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { -y / x }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { (0 - y) / x }  // as the lanes compute it
     @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { s / x }
     @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { -y / x }
 }
@@ -386,9 +415,87 @@ func simdLog1pNonNegative(_ u: SIMD8<Float>) -> SIMD8<Float> {
     return (simdLog(w) * (u / safe)).replacing(with: u, where: d .== 0)
 }
 
-/// e^x for one value, bit-identical to the vector form.
-@inline(__always) @usableFromInline
-func fastExp(_ x: Float) -> Float { simdExp(SIMD8(repeating: x))[0] }
+/// `simdExpParts` for one value, operation for operation (so bit-identical to a lane).
+@_transparent @usableFromInline
+func scalarExpParts(_ x: Float) -> (scale1: Float, scale2: Float, rMinusOne: Float) {
+    let magic: Float = 12_582_912
+    let v = x < -104 ? -104 : (x > 89 ? 89 : x)
+    let t = v * 1.442_695_04 + magic
+    let n = t - magic
+    let ni = Int32(bitPattern: t.bitPattern) &- Int32(bitPattern: magic.bitPattern)
+    var r = v - n * 0.693_359_375
+    r = r - n * -2.121_944_4e-4
+    let z = r * r
+    var p: Float = 1.987_569_15e-4
+    p = p * r + 1.398_199_950_7e-3
+    p = p * r + 8.333_451_907_3e-3
+    p = p * r + 4.166_579_589_4e-2
+    p = p * r + 1.666_666_545_9e-1
+    p = p * r + 5.000_000_120_1e-1
+    let em1 = p * z + r
+    let n1 = ni &>> 1, n2 = ni &- n1
+    let s1 = Float(bitPattern: UInt32(bitPattern: (n1 &+ 127) &<< 23))
+    let s2 = Float(bitPattern: UInt32(bitPattern: (n2 &+ 127) &<< 23))
+    return (s1, s2, em1)
+}
+
+/// e^x for one value, bit-identical to a lane of `simdExp`.
+@_transparent @usableFromInline
+func fastExp(_ x: Float) -> Float {
+    if x.isNaN { return x }
+    let (s1, s2, em1) = scalarExpParts(x)
+    return ((em1 + 1) * s1) * s2
+}
+
+/// e^x − 1 for one value, bit-identical to a lane of `simdExpm1`.
+@_transparent @usableFromInline
+func fastExpm1(_ x: Float) -> Float {
+    if x.isNaN { return x }
+    let (s1, s2, em1) = scalarExpParts(x)
+    if x > 80 { return ((em1 + 1) * s1) * s2 - 1 }
+    let scale = s1 * s2
+    return scale * em1 + (scale - 1)
+}
+
+/// Natural logarithm of one value, bit-identical to a lane of `simdLog`.
+@_transparent @usableFromInline
+func fastLog(_ x: Float) -> Float {
+    if x < 0 || x.isNaN { return .nan }
+    if x == 0 { return -.infinity }
+    if x == .infinity { return .infinity }
+    let isDenormal = x < .leastNormalMagnitude
+    let bits = Int32(bitPattern: (isDenormal ? x * 8_388_608 : x).bitPattern)
+    var exponent = Float(((bits &>> 23) & 0xff) &- 126)
+    if isDenormal { exponent = exponent - 23 }
+    var m = Float(bitPattern: UInt32(bitPattern: (bits & Int32(bitPattern: 0x807f_ffff)) | 0x3f00_0000))
+    if m < 0.707_106_781_186_547_5 {
+        exponent = exponent - 1
+        m = m + m
+    }
+    m = m - 1
+    let z = m * m
+    var y: Float = 7.037_683_629_2e-2
+    y = y * m - 1.151_461_031_0e-1
+    y = y * m + 1.167_699_874_0e-1
+    y = y * m - 1.242_014_084_6e-1
+    y = y * m + 1.424_932_278_7e-1
+    y = y * m - 1.666_805_766_5e-1
+    y = y * m + 2.000_071_476_5e-1
+    y = y * m - 2.499_999_399_3e-1
+    y = y * m + 3.333_333_117_4e-1
+    y = y * m * z
+    y = y + exponent * -2.121_944_4e-4
+    y = y - 0.5 * z
+    return m + y + exponent * 0.693_359_375
+}
+
+/// log(1 + u) for one u >= 0, bit-identical to a lane of `simdLog1pNonNegative`.
+@_transparent @usableFromInline
+func fastLog1pNonNegative(_ u: Float) -> Float {
+    let w = 1 + u
+    let d = w - 1
+    return d == 0 ? u : fastLog(w) * (u / d)
+}
 
 /// Loads `n` (< 8) elements into the low lanes of a zero vector.
 @inline(__always) @usableFromInline
@@ -408,12 +515,17 @@ func storePartial(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ n: Int)
 @inline(__always) @usableFromInline
 func expInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
     var i = 0
+    #if DEBUG
+    // Unoptimised builds: see "Debug builds" in Elementwise.swift.
+    while i < n { p[i] = fastExp(p[i]); i += 1 }
+    #else
     while i + 8 <= n {
         let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
         UnsafeMutableRawPointer(p + i).storeBytes(of: simdExp(v), as: SIMD8<Float>.self)
         i += 8
     }
     if i < n { storePartial(simdExp(loadPartial(p + i, n - i)), p + i, n - i) }
+    #endif
 }
 
 // MARK: - Pointwise functions with derivatives
@@ -459,6 +571,10 @@ extension Tensor {
             let xs = storage.pointer, ys = out.storage.pointer, gs = g.storage.pointer, d = gx.storage.pointer
             Parallel.forRanges(count, minimumPerThread: 8_192) { range in
                 var i = range.lowerBound
+                #if DEBUG
+                // Unoptimised builds: see "Debug builds" in Elementwise.swift.
+                while i < range.upperBound { d[i] = gs[i] * function.derivative(xs[i], ys[i]); i += 1 }
+                #else
                 while i + 8 <= range.upperBound {
                     let x = UnsafeRawPointer(xs + i).loadUnaligned(as: SIMD8<Float>.self)
                     let y = UnsafeRawPointer(ys + i).loadUnaligned(as: SIMD8<Float>.self)
@@ -471,35 +587,10 @@ extension Tensor {
                     let dv = function.derivative(loadPartial(xs + i, rest), loadPartial(ys + i, rest))
                     storePartial(loadPartial(gs + i, rest) * dv, d + i, rest)
                 }
+                #endif
             }
             return [gx]
         }
-    }
-
-    /// Combines three tensors with NumPy broadcasting into a tensor of their common shape.
-    @inline(__always) @usableFromInline
-    static func ternaryKernel(_ a: Tensor, _ b: Tensor, _ c: Tensor, op: String,
-                              _ f: (Float, Float, Float) -> Float) -> Tensor {
-        let outShape = broadcastShape(broadcastShape(a.shape, b.shape, op: op), c.shape, op: op)
-        let out = Tensor(uninitializedShape: outShape)
-        let loop = StridedLoop(shape: outShape, strides: [
-            contiguousStrides(outShape), broadcastStrides(from: a.shape, to: outShape),
-            broadcastStrides(from: b.shape, to: outShape), broadcastStrides(from: c.shape, to: outShape),
-        ])
-        let sa = loop.innerStride(1), sb = loop.innerStride(2), sc = loop.innerStride(3)
-        let pa = a.storage.pointer, pb = b.storage.pointer, pc = c.storage.pointer, dst = out.storage.pointer
-        loop.forEachRow { offsets, n in
-            let o = dst + offsets[0], x = pa + offsets[1], y = pb + offsets[2], z = pc + offsets[3]
-            if sa == 1 && sb == 1 && sc == 1 {
-                for i in 0..<n { o[i] = f(x[i], y[i], z[i]) }
-            } else if sa == 1 && sb == 1 && sc == 0 {
-                let w = z[0]
-                for i in 0..<n { o[i] = f(x[i], y[i], w) }
-            } else {
-                for i in 0..<n { o[i] = f(x[i * sa], y[i * sb], z[i * sc]) }
-            }
-        }
-        return out
     }
 }
 
@@ -513,7 +604,7 @@ extension Tensor {
 
 @usableFromInline struct LogFunction: PointwiseFunction {
     @usableFromInline init() {}
-    @inlinable func value(_ x: Float) -> Float { simdLog(SIMD8(repeating: x))[0] }
+    @inlinable func value(_ x: Float) -> Float { fastLog(x) }
     @inlinable func derivative(_ x: Float, _ y: Float) -> Float { 1 / x }
     @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { simdLog(x) }
     @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { 1 / x }
@@ -523,24 +614,37 @@ extension Tensor {
     @usableFromInline init() {}
     @inlinable func value(_ x: Float) -> Float { x.squareRoot() }
     @inlinable func derivative(_ x: Float, _ y: Float) -> Float { 0.5 / y }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { x.squareRoot() }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { 0.5 / y }
 }
 
 @usableFromInline struct RsqrtFunction: PointwiseFunction {
     @usableFromInline init() {}
     @inlinable func value(_ x: Float) -> Float { 1 / x.squareRoot() }
     @inlinable func derivative(_ x: Float, _ y: Float) -> Float { -0.5 * y * y * y }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { 1 / x.squareRoot() }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { -0.5 * y * y * y }
 }
 
 @usableFromInline struct SquareFunction: PointwiseFunction {
     @usableFromInline init() {}
     @inlinable func value(_ x: Float) -> Float { x * x }
     @inlinable func derivative(_ x: Float, _ y: Float) -> Float { 2 * x }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { x * x }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { 2 * x }
 }
 
 @usableFromInline struct AbsFunction: PointwiseFunction {
     @usableFromInline init() {}
     @inlinable func value(_ x: Float) -> Float { Swift.abs(x) }
     @inlinable func derivative(_ x: Float, _ y: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : 0) }
+    // Clearing the sign bit, as `Swift.abs` does (so -0 and NaN come out the same).
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7fff_ffff, to: SIMD8<Float>.self)
+    }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> {
+        SIMD8<Float>().replacing(with: 1, where: x .> 0).replacing(with: -1, where: x .< 0)
+    }
 }
 
 @usableFromInline struct PowFunction: PointwiseFunction {
@@ -566,6 +670,124 @@ extension Tensor {
         return x < low ? low : (x > high ? high : x)
     }
     @inlinable func derivative(_ x: Float, _ y: Float) -> Float { x >= low && x <= high ? 1 : 0 }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        x.replacing(with: low, where: x .< low).replacing(with: high, where: x .> high)
+    }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> {
+        SIMD8<Float>().replacing(with: 1, where: (x .>= low) .& (x .<= high))
+    }
+}
+
+// MARK: - Comparison, selection, power and extremum functions
+
+/// 1 where a > b, else 0.
+@usableFromInline struct GreaterFunction: BinaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ a: Float, _ b: Float) -> Float { a > b ? 1 : 0 }
+    @inlinable func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { SIMD8<Float>().replacing(with: 1, where: a .> b) }
+}
+
+/// 1 where a < b, else 0.
+@usableFromInline struct LessFunction: BinaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ a: Float, _ b: Float) -> Float { a < b ? 1 : 0 }
+    @inlinable func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { SIMD8<Float>().replacing(with: 1, where: a .< b) }
+}
+
+/// 1 where a >= b, else 0.
+@usableFromInline struct GreaterOrEqualFunction: BinaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ a: Float, _ b: Float) -> Float { a >= b ? 1 : 0 }
+    @inlinable func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { SIMD8<Float>().replacing(with: 1, where: a .>= b) }
+}
+
+/// 1 where a <= b, else 0.
+@usableFromInline struct LessOrEqualFunction: BinaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ a: Float, _ b: Float) -> Float { a <= b ? 1 : 0 }
+    @inlinable func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { SIMD8<Float>().replacing(with: 1, where: a .<= b) }
+}
+
+/// 1 where a == b, else 0.
+@usableFromInline struct EqualFunction: BinaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ a: Float, _ b: Float) -> Float { a == b ? 1 : 0 }
+    @inlinable func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { SIMD8<Float>().replacing(with: 1, where: a .== b) }
+}
+
+/// A binary function with a fixed second operand, as a (non-differentiable) pointwise function.
+@usableFromInline struct FixedRightOperand<F: BinaryFunction>: PointwiseFunction {
+    @usableFromInline let function: F
+    @usableFromInline let right: Float
+    @usableFromInline init(_ function: F, _ right: Float) { self.function = function; self.right = right }
+    @inlinable func value(_ x: Float) -> Float { function.value(x, right) }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { 0 }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { function.value(x, SIMD8(repeating: right)) }
+    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { SIMD8() }
+}
+
+/// `a` where the condition `c` is nonzero (NaN counts as nonzero), else `b`.
+@usableFromInline struct SelectFunction: TernaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ c: Float, _ a: Float, _ b: Float) -> Float { c != 0 ? a : b }
+    @inlinable func value(_ c: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        b.replacing(with: a, where: c .!= 0)
+    }
+}
+
+/// `v` where the condition `c` is nonzero (`whereNonzero`) or zero (otherwise), else 0: the
+/// gradient of one branch of `where`.
+@usableFromInline struct MaskFunction: BinaryFunction {
+    @usableFromInline let whereNonzero: Bool
+    @usableFromInline init(whereNonzero: Bool) { self.whereNonzero = whereNonzero }
+    @inlinable func value(_ c: Float, _ v: Float) -> Float { (c != 0) == whereNonzero ? v : 0 }
+    @inlinable func value(_ c: SIMD8<Float>, _ v: SIMD8<Float>) -> SIMD8<Float> {
+        whereNonzero ? SIMD8<Float>().replacing(with: v, where: c .!= 0) : v.replacing(with: 0, where: c .!= 0)
+    }
+}
+
+/// a^b (`powf`).
+@usableFromInline struct PowerFunction: BinaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ a: Float, _ b: Float) -> Float { powf(a, b) }
+}
+
+/// g·∂(x^e)/∂x = g·e·x^(e−1), and 0 where e == 0.
+@usableFromInline struct PowerBaseGradientFunction: TernaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ g: Float, _ x: Float, _ e: Float) -> Float { e == 0 ? 0 : g * e * powf(x, e - 1) }
+}
+
+/// g·∂(x^e)/∂e = g·x^e·log x, and 0 where x == 0 and e >= 0.
+@usableFromInline struct PowerExponentGradientFunction: TernaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ g: Float, _ x: Float, _ e: Float) -> Float { x == 0 && e >= 0 ? 0 : g * powf(x, e) * logf(x) }
+}
+
+/// The smaller (`takeLess`) or larger of a and b; NaN if either is NaN.
+@usableFromInline struct ExtremumFunction: BinaryFunction {
+    @usableFromInline let takeLess: Bool
+    @usableFromInline init(takeLess: Bool) { self.takeLess = takeLess }
+    @inlinable func value(_ a: Float, _ b: Float) -> Float {
+        if a.isNaN || b.isNaN { return .nan }
+        return (takeLess ? a < b : a > b) ? a : b
+    }
+    @inlinable func value(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        b.replacing(with: a, where: takeLess ? a .< b : a .> b).replacing(with: .nan, where: (a .!= a) .| (b .!= b))
+    }
+}
+
+/// g times the share of the gradient of `minimum` / `maximum` that goes to the operand x (against
+/// y): 1 where x wins, 0.5 at ties, 0 otherwise.
+@usableFromInline struct ExtremumShareFunction: TernaryFunction {
+    @usableFromInline let takeLess: Bool
+    @usableFromInline init(takeLess: Bool) { self.takeLess = takeLess }
+    @inlinable func value(_ g: Float, _ x: Float, _ y: Float) -> Float {
+        g * (x == y ? 0.5 : ((takeLess ? x < y : x > y) ? 1 : 0))
+    }
+    @inlinable func value(_ g: SIMD8<Float>, _ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> {
+        g * SIMD8<Float>().replacing(with: 1, where: takeLess ? x .< y : x .> y).replacing(with: 0.5, where: x .== y)
+    }
 }
 
 extension Tensor {
@@ -598,33 +820,33 @@ extension Tensor {
     // MARK: Comparisons (no gradient)
 
     /// 1 where `self > other` (broadcasting), else 0. Not differentiable.
-    public func gt(_ other: Tensor) -> Tensor { Tensor.broadcastKernel(self, other, op: "gt") { $0 > $1 ? 1 : 0 } }
+    public func gt(_ other: Tensor) -> Tensor { Tensor.binaryKernel(self, other, op: "gt", GreaterFunction()) }
     /// 1 where `self < other` (broadcasting), else 0. Not differentiable.
-    public func lt(_ other: Tensor) -> Tensor { Tensor.broadcastKernel(self, other, op: "lt") { $0 < $1 ? 1 : 0 } }
+    public func lt(_ other: Tensor) -> Tensor { Tensor.binaryKernel(self, other, op: "lt", LessFunction()) }
     /// 1 where `self >= other` (broadcasting), else 0. Not differentiable.
-    public func ge(_ other: Tensor) -> Tensor { Tensor.broadcastKernel(self, other, op: "ge") { $0 >= $1 ? 1 : 0 } }
+    public func ge(_ other: Tensor) -> Tensor { Tensor.binaryKernel(self, other, op: "ge", GreaterOrEqualFunction()) }
     /// 1 where `self <= other` (broadcasting), else 0. Not differentiable.
-    public func le(_ other: Tensor) -> Tensor { Tensor.broadcastKernel(self, other, op: "le") { $0 <= $1 ? 1 : 0 } }
+    public func le(_ other: Tensor) -> Tensor { Tensor.binaryKernel(self, other, op: "le", LessOrEqualFunction()) }
     /// 1 where `self == other` (broadcasting), else 0. Not differentiable.
-    public func eq(_ other: Tensor) -> Tensor { Tensor.broadcastKernel(self, other, op: "eq") { $0 == $1 ? 1 : 0 } }
+    public func eq(_ other: Tensor) -> Tensor { Tensor.binaryKernel(self, other, op: "eq", EqualFunction()) }
     /// 1 where `self > value`, else 0. Not differentiable.
-    public func gt(_ value: Float) -> Tensor { Tensor.mapKernel(self) { $0 > value ? 1 : 0 } }
+    public func gt(_ value: Float) -> Tensor { Tensor.mapFunction(self, FixedRightOperand(GreaterFunction(), value)) }
     /// 1 where `self < value`, else 0. Not differentiable.
-    public func lt(_ value: Float) -> Tensor { Tensor.mapKernel(self) { $0 < value ? 1 : 0 } }
+    public func lt(_ value: Float) -> Tensor { Tensor.mapFunction(self, FixedRightOperand(LessFunction(), value)) }
     /// 1 where `self >= value`, else 0. Not differentiable.
-    public func ge(_ value: Float) -> Tensor { Tensor.mapKernel(self) { $0 >= value ? 1 : 0 } }
+    public func ge(_ value: Float) -> Tensor { Tensor.mapFunction(self, FixedRightOperand(GreaterOrEqualFunction(), value)) }
     /// 1 where `self <= value`, else 0. Not differentiable.
-    public func le(_ value: Float) -> Tensor { Tensor.mapKernel(self) { $0 <= value ? 1 : 0 } }
+    public func le(_ value: Float) -> Tensor { Tensor.mapFunction(self, FixedRightOperand(LessOrEqualFunction(), value)) }
     /// 1 where `self == value`, else 0. Not differentiable.
-    public func eq(_ value: Float) -> Tensor { Tensor.mapKernel(self) { $0 == value ? 1 : 0 } }
+    public func eq(_ value: Float) -> Tensor { Tensor.mapFunction(self, FixedRightOperand(EqualFunction(), value)) }
 
     /// Picks `a` where `condition` is nonzero and `b` elsewhere, broadcasting all three (like
     /// `torch.where`). Gradients flow to `a` and `b`, none to `condition`.
     public static func `where`(_ condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
-        let out = ternaryKernel(condition, a, b, op: "where") { c, x, y in c != 0 ? x : y }
+        let out = ternaryKernel(condition, a, b, op: "where", SelectFunction())
         return recordOperation("where", result: out, inputs: [a, b]) { g in
-            [a.requiresGrad ? broadcastKernel(condition, g, op: "where") { c, v in c != 0 ? v : 0 }.sumToShape(a.shape) : nil,
-             b.requiresGrad ? broadcastKernel(condition, g, op: "where") { c, v in c != 0 ? 0 : v }.sumToShape(b.shape) : nil]
+            [a.requiresGrad ? binaryKernel(condition, g, op: "where", MaskFunction(whereNonzero: true)).sumToShape(a.shape) : nil,
+             b.requiresGrad ? binaryKernel(condition, g, op: "where", MaskFunction(whereNonzero: false)).sumToShape(b.shape) : nil]
         }
     }
 }
@@ -632,14 +854,10 @@ extension Tensor {
 /// `a` raised to `b` element by element, with broadcasting (like `torch.pow(a, b)`). The gradient
 /// for `b` is 0 where `a == 0` and `b >= 0`, and the gradient for `a` is 0 where `b == 0`.
 public func pow(_ a: Tensor, _ b: Tensor) -> Tensor {
-    let out = Tensor.broadcastKernel(a, b, op: "pow") { powf($0, $1) }
+    let out = Tensor.binaryKernel(a, b, op: "pow", PowerFunction())
     return Tensor.recordOperation("pow", result: out, inputs: [a, b]) { g in
-        let ga = a.requiresGrad ? Tensor.ternaryKernel(g, a, b, op: "pow") { g, x, e in
-            e == 0 ? 0 : g * e * powf(x, e - 1)
-        }.sumToShape(a.shape) : nil
-        let gb = b.requiresGrad ? Tensor.ternaryKernel(g, a, b, op: "pow") { g, x, e in
-            x == 0 && e >= 0 ? 0 : g * powf(x, e) * logf(x)
-        }.sumToShape(b.shape) : nil
+        let ga = a.requiresGrad ? Tensor.ternaryKernel(g, a, b, op: "pow", PowerBaseGradientFunction()).sumToShape(a.shape) : nil
+        let gb = b.requiresGrad ? Tensor.ternaryKernel(g, a, b, op: "pow", PowerExponentGradientFunction()).sumToShape(b.shape) : nil
         return [ga, gb]
     }
 }
@@ -657,18 +875,11 @@ public func maximum(_ a: Tensor, _ b: Tensor) -> Tensor {
 }
 
 private func extremum(_ a: Tensor, _ b: Tensor, name: String, takeLess: Bool) -> Tensor {
-    let out = Tensor.broadcastKernel(a, b, op: name) { x, y in
-        if x.isNaN || y.isNaN { return .nan }
-        return takeLess ? (x < y ? x : y) : (x > y ? x : y)
-    }
+    let out = Tensor.binaryKernel(a, b, op: name, ExtremumFunction(takeLess: takeLess))
     return Tensor.recordOperation(name, result: out, inputs: [a, b]) { g in
-        // Share of the gradient that goes to the first operand.
-        func share(_ x: Float, _ y: Float) -> Float {
-            if x == y { return 0.5 }
-            return (takeLess ? x < y : x > y) ? 1 : 0
-        }
-        let ga = a.requiresGrad ? Tensor.ternaryKernel(g, a, b, op: name) { g, x, y in g * share(x, y) }.sumToShape(a.shape) : nil
-        let gb = b.requiresGrad ? Tensor.ternaryKernel(g, b, a, op: name) { g, y, x in g * share(y, x) }.sumToShape(b.shape) : nil
+        let share = ExtremumShareFunction(takeLess: takeLess)
+        let ga = a.requiresGrad ? Tensor.ternaryKernel(g, a, b, op: name, share).sumToShape(a.shape) : nil
+        let gb = b.requiresGrad ? Tensor.ternaryKernel(g, b, a, op: name, share).sumToShape(b.shape) : nil
         return [ga, gb]
     }
 }

@@ -424,11 +424,11 @@ extension Tensor {
         let shifted = Tensor.binaryKernel(self, peak, op: "logSumExp", SubtractFunction())
         Tensor.expInPlace(shifted)
         let total = Tensor.sumKernel(shifted, axes: ax)
-        let result = Tensor.zipKernel(total, peak, op: "logSumExp") { logf($0) + $1 }
+        let result = Tensor.binaryKernel(total, peak, op: "logSumExp", LogPlusFunction())
         let out = reductionResult(result, axes: ax, keepDims: keepDims)
         return Tensor.recordOperation("logSumExp", result: out, inputs: [self]) { [self] g in
             // d/dx = exp(x - result), 0 where the result is -inf (all inputs -inf).
-            let finite = Tensor.mapKernel(result) { $0 == -.infinity ? .infinity : $0 }
+            let finite = Tensor.mapFunction(result, NegativeInfinityToInfinityFunction())
             let weights = Tensor.binaryKernel(self, finite, op: "logSumExp", SubtractFunction())
             Tensor.expInPlace(weights)
             return [Tensor.binaryKernel(weights, g.reshaped(kept), op: "logSumExp", MultiplyFunction())]
@@ -536,3 +536,17 @@ import Glibc
 #else
 import Darwin
 #endif
+
+/// log(a) + b.
+@usableFromInline struct LogPlusFunction: BinaryFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ a: Float, _ b: Float) -> Float { logf(a) + b }
+}
+
+/// +inf where x is −inf, else x (not differentiable).
+@usableFromInline struct NegativeInfinityToInfinityFunction: PointwiseFunction {
+    @usableFromInline init() {}
+    @inlinable func value(_ x: Float) -> Float { x == -.infinity ? .infinity : x }
+    @inlinable func derivative(_ x: Float, _ y: Float) -> Float { 0 }
+    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { x.replacing(with: .infinity, where: x .== -.infinity) }
+}
