@@ -334,16 +334,25 @@ enum ConvolutionKernels {
 
     // MARK: Per-frame shifted GEMMs
 
-    /// Buffer sizes of the per-frame path: padded frame (Hp·Wp per channel) and output rows of width
-    /// Wp covering all output positions (`extent` per channel).
+    /// Buffer sizes of the per-frame path: padded frame (Hp rows of width Wp per channel, plus a
+    /// tail of pW zeros) and output rows of width Wp covering all output positions (`extent` per
+    /// channel).
+    ///
+    /// Consecutive rows share their horizontal padding: row h's data sits at columns pW ..< pW + W
+    /// and only Wp − W ≥ pW zeros separate it from row h + 1's, which is all a window reaching pW
+    /// columns past either edge needs (a read past the right edge lands in the next row's left
+    /// gap). So Wp = max(W + pW, oW) instead of W + 2·pW: every shifted GEMM computes pW fewer
+    /// discarded columns per row (7 × 7 on 64 columns: 4.5 % instead of 9 % of its work).
     struct FrameLayout {
         let paddedH: Int, paddedW: Int
-        var padded: Int { paddedH * paddedW }
+        /// Elements per channel: Hp·Wp and a tail of pW zeros for the last row's right gap.
+        let padded: Int
         let extent: Int
 
         init(_ g: ConvGeometry) {
             paddedH = g.inH + 2 * g.pH
-            paddedW = g.inW + 2 * g.pW
+            paddedW = max(g.inW + g.pW, g.outW)
+            padded = paddedH * paddedW + g.pW
             extent = (g.outH - 1) * paddedW + g.outW
         }
     }
