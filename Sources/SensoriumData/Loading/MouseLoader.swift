@@ -1,4 +1,3 @@
-import Dispatch
 import SensoriumTensor
 
 /// What a loader cuts out of each trial.
@@ -49,11 +48,19 @@ public struct BatchMaker: Sendable {
     public func makeBatch(_ plan: BatchPlan) throws -> MouseBatch {
         switch mode {
         case .clips(let frames):
-            // Each sample is read and normalised on its own thread (reading a trial is a few MB of
-            // copying and scanning, the window a small part of it); only the windows are kept.
-            let clips = try loadClips(plan, frames: frames)
+            // Each sample is read, normalised and copied into the batch on its own thread (reading
+            // a trial is a few MB of copying and scanning, the window a small part of it).
             var builder = MouseBatchBuilder(mouse: dataset, batchSize: plan.trials.count, frames: frames)
-            for clip in clips { builder.add(clip, start: 0) }
+            if plan.trials.count > 1 && Parallel.threadCount > 1 {
+                let mouse = dataset
+                try builder.fillConcurrently { k in
+                    (try mouse.loadClip(plan.trials[k], frames: frames, draw: plan.draws[k]), 0)
+                }
+            } else {
+                for (k, index) in plan.trials.enumerated() {
+                    builder.add(try dataset.loadClip(index, frames: frames, draw: plan.draws[k]), start: 0)
+                }
+            }
             return builder.finish()
         case .fullTrials(let maxFrames):
             if plan.trials.count == 1 {
@@ -67,21 +74,6 @@ public struct BatchMaker: Sendable {
             for index in plan.trials { builder.add(try dataset.loadNormalized(index), start: 0) }
             return builder.finish()
         }
-    }
-
-    /// The clip windows of a plan's trials, read concurrently (on up to `Parallel.threadCount`
-    /// threads); the first error in trial order is rethrown.
-    func loadClips(_ plan: BatchPlan, frames: Int) throws -> [NormalizedTrial] {
-        let count = plan.trials.count
-        if count <= 1 || Parallel.threadCount <= 1 {
-            return try plan.trials.indices.map { try dataset.loadClip(plan.trials[$0], frames: frames, draw: plan.draws[$0]) }
-        }
-        let results = ResultSlots<NormalizedTrial>(count: count)
-        let mouse = dataset
-        DispatchQueue.concurrentPerform(iterations: count) { k in
-            results.set(k, Result { try mouse.loadClip(plan.trials[k], frames: frames, draw: plan.draws[k]) })
-        }
-        return try results.values()
     }
 
     /// The reference's `randint(0, length − frames)` start, from a 64-bit draw.
@@ -240,26 +232,4 @@ public func makeTierLoaders(dataset: MouseDataset, batchSize: Int = 8, mode: Cli
         out[tier] = MouseLoader(dataset: dataset, tier: tier, batchSize: batchSize, mode: mode, generator: generator.fork())
     }
     return out
-}
-
-/// One result slot per concurrent task; each index is written by exactly one task.
-private final class ResultSlots<Value>: @unchecked Sendable {
-    private let slots: UnsafeMutablePointer<Result<Value, any Error>?>
-    private let count: Int
-
-    init(count: Int) {
-        self.count = count
-        slots = .allocate(capacity: count)
-        slots.initialize(repeating: nil, count: count)
-    }
-
-    deinit {
-        slots.deinitialize(count: count)
-        slots.deallocate()
-    }
-
-    func set(_ index: Int, _ result: Result<Value, any Error>) { slots[index] = result }
-
-    /// The values in order; rethrows the first error.
-    func values() throws -> [Value] { try (0..<count).map { try slots[$0]!.get() } }
 }
