@@ -195,6 +195,13 @@ private struct ConvCase: CustomStringConvertible {
             ConvCase(rank: 2, n: 2, c: 4, o: 4, size: [6, 9], kernel: [5, 1], padding: [2, 0]),
             ConvCase(rank: 2, n: 1, c: 6, o: 4, size: [4, 4], kernel: [4, 4]),
             ConvCase(rank: 1, n: 2, c: 4, o: 4, size: [12], kernel: [3], padding: [1], dilation: [2]),
+            // Padding wider than the kernel reach (rows wider than W + pW) and a thin input (folded rows).
+            ConvCase(rank: 3, n: 2, c: 4, o: 4, size: [2, 5, 6], kernel: [1, 3, 3], padding: [0, 1, 3]),
+            ConvCase(rank: 3, n: 1, c: 3, o: 4, size: [2, 6, 9], kernel: [1, 5, 5], padding: [0, 2, 2]),
+            // At least 8 input channels per group: per-tap weight-gradient GEMMs (no folded rows).
+            ConvCase(rank: 2, n: 2, c: 8, o: 4, size: [7, 9], kernel: [3, 3], padding: [1, 1]),
+            ConvCase(rank: 3, n: 2, c: 16, o: 8, groups: 2, size: [2, 5, 6], kernel: [1, 3, 3], padding: [0, 1, 1],
+                     dilation: [1, 1, 2]),
         ]
         for conv in cases {
             #expect(ConvolutionKernels.isFrameShifted(conv.naive.geometry), "\(conv)")

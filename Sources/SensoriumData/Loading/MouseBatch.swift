@@ -1,3 +1,4 @@
+import Dispatch
 import SensoriumTensor
 
 /// A batch of clips (or full trials) from one mouse, as plain Float arrays so that it can cross
@@ -79,48 +80,107 @@ struct MouseBatchBuilder {
     mutating func add(_ t: NormalizedTrial, start: Int) {
         let s = trials.count
         precondition(s < batchSize, "MouseBatchBuilder: batch of \(batchSize) is full")
+        let shape = sampleShape
+        withDestination { Self.write(t, start: start, slot: s, to: $0, shape: shape) }
+        trials.append(t.index)
+        starts.append(t.start + start)
+    }
+
+    /// Fills every sample of an empty builder with the window `start ..< start + frames` of
+    /// `load(slot)`, the samples on concurrent threads (each loads its trial and writes its own
+    /// part of the arrays). The first error in slot order is rethrown.
+    mutating func fillConcurrently(_ load: (Int) throws -> (trial: NormalizedTrial, start: Int)) throws {
+        precondition(trials.isEmpty, "MouseBatchBuilder: fillConcurrently needs an empty builder, \(trials.count) samples added")
+        let count = batchSize
+        var indices = [Int](repeating: 0, count: count), windowStarts = indices
+        var failures = [(any Error)?](repeating: nil, count: count)
+        let shape = sampleShape
+        try withoutActuallyEscaping(load) { load in
+            let box = SendableBox(load)
+            withDestination { d in
+                indices.withUnsafeMutableBufferPointer { ip in windowStarts.withUnsafeMutableBufferPointer { sp in
+                    failures.withUnsafeMutableBufferPointer { fp in
+                        let slots = SendableBox((ip.baseAddress!, sp.baseAddress!, fp.baseAddress!))
+                        DispatchQueue.concurrentPerform(iterations: count) { k in
+                            do {
+                                let item = try box.value(k)
+                                Self.write(item.trial, start: item.start, slot: k, to: d, shape: shape)
+                                slots.value.0[k] = item.trial.index
+                                slots.value.1[k] = item.trial.start + item.start
+                            } catch {
+                                slots.value.2[k] = error
+                            }
+                        }
+                    }
+                }}
+            }
+            if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
+        }
+        trials = indices
+        starts = windowStarts
+    }
+
+    /// Where the samples go: the four arrays' storage (valid inside `withDestination` only).
+    struct Destination: @unchecked Sendable {
+        let video: UnsafeMutablePointer<Float>, responses: UnsafeMutablePointer<Float>
+        let behavior: UnsafeMutablePointer<Float>, pupil: UnsafeMutablePointer<Float>
+    }
+
+    private mutating func withDestination(_ body: (Destination) -> Void) {
+        video.withUnsafeMutableBufferPointer { v in responses.withUnsafeMutableBufferPointer { r in
+            behavior.withUnsafeMutableBufferPointer { b in pupil.withUnsafeMutableBufferPointer { p in
+                body(Destination(video: v.baseAddress!, responses: r.baseAddress!, behavior: b.baseAddress!, pupil: p.baseAddress!))
+            }}
+        }}
+    }
+
+    /// What `write` needs to place a sample (a copy of the builder would share, and so copy, its arrays).
+    struct SampleShape: Sendable {
+        let mouse: MouseDataset
+        let channels: Int, frames: Int
+    }
+
+    private var sampleShape: SampleShape { SampleShape(mouse: mouse, channels: channels, frames: frames) }
+
+    /// Copies frames `start ..< start + frames` of `t` into sample `s` of `d`.
+    private static func write(_ t: NormalizedTrial, start: Int, slot s: Int, to d: Destination, shape: SampleShape) {
+        let mouse = shape.mouse
+        let c = shape.channels, frames = shape.frames
         precondition(start >= 0 && start + frames <= t.length, "MouseBatchBuilder: window \(start)..<\(start + frames) outside trial \(t.index) of length \(t.length)")
         let opts = mouse.options
-        let c = channels, frames = frames
         let hw = mouse.frameHeight * mouse.frameWidth
         let neurons = mouse.neuronCount
-        video.withUnsafeMutableBufferPointer { vp in
-            let sampleBase = vp.baseAddress! + s * c * frames * hw
-            t.video.withUnsafeBufferPointer { src in
-                ClipCopy.transposeWindow(src.baseAddress!, rows: hw, rowStride: t.videoFrames, start: start, frames: frames,
-                                         into: sampleBase, frameStride: hw)
-            }
-            var channel = 1
-            func broadcast(_ values: [Float], rowStride: Int, row: Int) {
-                let base = sampleBase + channel * frames * hw
-                for k in 0..<frames {
-                    (base + k * hw).update(repeating: values[row * rowStride + start + k], count: hw)
-                }
-                channel += 1
-            }
-            if opts.behaviorAsChannels {
-                broadcast(t.behavior, rowStride: t.behaviorFrames, row: 0)
-                broadcast(t.behavior, rowStride: t.behaviorFrames, row: 1)
-            }
-            if opts.pupilCenterAsChannels {
-                broadcast(t.pupil, rowStride: t.pupilFrames, row: 0)
-                broadcast(t.pupil, rowStride: t.pupilFrames, row: 1)
-            }
+        let sampleBase = d.video + s * c * frames * hw
+        t.video.withUnsafeBufferPointer { src in
+            ClipCopy.transposeWindow(src.baseAddress!, rows: hw, rowStride: t.videoFrames, start: start, frames: frames,
+                                     into: sampleBase, frameStride: hw)
         }
-        responses.withUnsafeMutableBufferPointer { rp in
-            t.responses.withUnsafeBufferPointer { src in
-                ClipCopy.transposeWindow(src.baseAddress!, rows: neurons, rowStride: t.responseFrames, start: start, frames: frames,
-                                         into: rp.baseAddress! + s * frames * neurons, frameStride: neurons)
+        var channel = 1
+        func broadcast(_ values: [Float], rowStride: Int, row: Int) {
+            let base = sampleBase + channel * frames * hw
+            for k in 0..<frames {
+                (base + k * hw).update(repeating: values[row * rowStride + start + k], count: hw)
             }
+            channel += 1
+        }
+        if opts.behaviorAsChannels {
+            broadcast(t.behavior, rowStride: t.behaviorFrames, row: 0)
+            broadcast(t.behavior, rowStride: t.behaviorFrames, row: 1)
+        }
+        if opts.pupilCenterAsChannels {
+            broadcast(t.pupil, rowStride: t.pupilFrames, row: 0)
+            broadcast(t.pupil, rowStride: t.pupilFrames, row: 1)
+        }
+        t.responses.withUnsafeBufferPointer { src in
+            ClipCopy.transposeWindow(src.baseAddress!, rows: neurons, rowStride: t.responseFrames, start: start, frames: frames,
+                                     into: d.responses + s * frames * neurons, frameStride: neurons)
         }
         for row in 0..<2 {
             for k in 0..<frames {
-                behavior[(s * 2 + row) * frames + k] = t.behavior[row * t.behaviorFrames + start + k]
-                pupil[(s * 2 + row) * frames + k] = t.pupil[row * t.pupilFrames + start + k]
+                d.behavior[(s * 2 + row) * frames + k] = t.behavior[row * t.behaviorFrames + start + k]
+                d.pupil[(s * 2 + row) * frames + k] = t.pupil[row * t.pupilFrames + start + k]
             }
         }
-        trials.append(t.index)
-        starts.append(t.start + start)
     }
 
     /// The batch (samples added so far must fill it).
@@ -130,4 +190,10 @@ struct MouseBatchBuilder {
                           frames: frames, height: mouse.frameHeight, width: mouse.frameWidth, neuronCount: mouse.neuronCount,
                           video: video, responses: responses, behavior: behavior, pupilCenter: pupil)
     }
+}
+
+/// Carries a value into `concurrentPerform`; callers guarantee the tasks touch disjoint data.
+private struct SendableBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -48,11 +48,18 @@ public struct BatchMaker: Sendable {
     public func makeBatch(_ plan: BatchPlan) throws -> MouseBatch {
         switch mode {
         case .clips(let frames):
-            // One trial in memory at a time: read, normalise, copy its window, drop it.
+            // Each sample is read, normalised and copied into the batch on its own thread (reading
+            // a trial is a few MB of copying and scanning, the window a small part of it).
             var builder = MouseBatchBuilder(mouse: dataset, batchSize: plan.trials.count, frames: frames)
-            for (k, index) in plan.trials.enumerated() {
-                let clip = try dataset.loadClip(index, frames: frames, draw: plan.draws[k])
-                builder.add(clip, start: 0)
+            if plan.trials.count > 1 && Parallel.threadCount > 1 {
+                let mouse = dataset
+                try builder.fillConcurrently { k in
+                    (try mouse.loadClip(plan.trials[k], frames: frames, draw: plan.draws[k]), 0)
+                }
+            } else {
+                for (k, index) in plan.trials.enumerated() {
+                    builder.add(try dataset.loadClip(index, frames: frames, draw: plan.draws[k]), start: 0)
+                }
             }
             return builder.finish()
         case .fullTrials(let maxFrames):

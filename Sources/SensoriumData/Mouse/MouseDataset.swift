@@ -373,14 +373,22 @@ public final class MouseDataset: @unchecked Sendable {
     static func firstNaNFrame(_ values: [Float], rows: Int, frames: Int, limit: Int) -> Int {
         var best = min(frames, limit)
         values.withUnsafeBufferPointer { p in
+            guard let base = p.baseAddress else { return }
             for r in 0..<rows {
-                let row = p.baseAddress! + r * frames
+                if best == 0 { break }
+                let row = base + r * frames
                 var t = 0
+                // 16 lanes at a time (NaN is the only value unequal to itself); a block holding a
+                // NaN is left to the scalar scan, which finds its first one.
+                while t + 16 <= best {
+                    let v = UnsafeRawPointer(row + t).loadUnaligned(as: SIMD16<Float>.self)
+                    if any(v .!= v) { break }
+                    t += 16
+                }
                 while t < best {
                     if row[t].isNaN { best = t; break }
                     t += 1
                 }
-                if best == 0 { break }
             }
         }
         return best

@@ -180,7 +180,16 @@ struct TrialNormalizer: Sendable {
                         let mr = mp.baseAddress! + mv.rowOffset[r] + g.start * ms
                         let sr = sp.baseAddress! + sv.rowOffset[r] + g.start * ss
                         let orow = o + r * g.width
-                        for k in 0..<n { orow[k] = (xr[k] - mr[k * ms]) / sr[k * ss] }
+                        // Unit and zero strides (per-frame or per-row statistics) get loops the
+                        // compiler vectorises; same operations, same results.
+                        if ms == 1 && ss == 1 {
+                            for k in 0..<n { orow[k] = (xr[k] - mr[k]) / sr[k] }
+                        } else if ms == 0 && ss == 0 && n > 0 {
+                            let m0 = mr[0], s0 = sr[0]
+                            for k in 0..<n { orow[k] = (xr[k] - m0) / s0 }
+                        } else {
+                            for k in 0..<n { orow[k] = (xr[k] - mr[k * ms]) / sr[k * ss] }
+                        }
                         for k in n..<g.width { orow[k] = .nan }
                     }
                 }
@@ -211,7 +220,14 @@ struct TrialNormalizer: Sendable {
                     let xr = xp.baseAddress! + r * g.frames + g.start
                     let fr = fp.baseAddress! + fv.rowOffset[r] + g.start * fs
                     let orow = o + r * g.width
-                    for k in 0..<n { orow[k] = xr[k] * fr[k * fs] }
+                    if fs == 1 {
+                        for k in 0..<n { orow[k] = xr[k] * fr[k] }
+                    } else if fs == 0 && n > 0 {
+                        let f0 = fr[0]
+                        for k in 0..<n { orow[k] = xr[k] * f0 }
+                    } else {
+                        for k in 0..<n { orow[k] = xr[k] * fr[k * fs] }
+                    }
                     for k in n..<g.width { orow[k] = .nan }
                 }
             }

@@ -334,16 +334,25 @@ enum ConvolutionKernels {
 
     // MARK: Per-frame shifted GEMMs
 
-    /// Buffer sizes of the per-frame path: padded frame (Hp·Wp per channel) and output rows of width
-    /// Wp covering all output positions (`extent` per channel).
+    /// Buffer sizes of the per-frame path: padded frame (Hp rows of width Wp per channel, plus a
+    /// tail of pW zeros) and output rows of width Wp covering all output positions (`extent` per
+    /// channel).
+    ///
+    /// Consecutive rows share their horizontal padding: row h's data sits at columns pW ..< pW + W
+    /// and only Wp − W ≥ pW zeros separate it from row h + 1's, which is all a window reaching pW
+    /// columns past either edge needs (a read past the right edge lands in the next row's left
+    /// gap). So Wp = max(W + pW, oW) instead of W + 2·pW: every shifted GEMM computes pW fewer
+    /// discarded columns per row (7 × 7 on 64 columns: 4.5 % instead of 9 % of its work).
     struct FrameLayout {
         let paddedH: Int, paddedW: Int
-        var padded: Int { paddedH * paddedW }
+        /// Elements per channel: Hp·Wp and a tail of pW zeros for the last row's right gap.
+        let padded: Int
         let extent: Int
 
         init(_ g: ConvGeometry) {
             paddedH = g.inH + 2 * g.pH
-            paddedW = g.inW + 2 * g.pW
+            paddedW = max(g.inW + g.pW, g.outW)
+            padded = paddedH * paddedW + g.pW
             extent = (g.outH - 1) * paddedW + g.outW
         }
     }
@@ -548,10 +557,13 @@ enum ConvolutionKernels {
     /// Calls `body(thread index, range, singleThreadedBLAS)` on consecutive pieces of `0 ..< items`.
     ///
     /// With several threads, each worker takes the next piece from a shared counter until none is
-    /// left (pieces of about a sixth of a thread's share), so a worker delayed by other processes on
-    /// a busy machine does not hold the others up at the end. `body` may be called several times
-    /// per thread; thread indices are below `itemThreads(items, parallel:)`. With one thread, BLAS
-    /// may thread itself.
+    /// left, so a worker delayed by other processes on a busy machine does not hold the others up
+    /// at the end. Pieces shrink as the work runs out (guided scheduling: a piece is the remaining
+    /// items over 2·threads, at least one), so the threads also finish together on a quiet
+    /// machine: with fixed pieces of a sixth of a share, one thread waited on average half a piece
+    /// (≈ 10 ms for a 7 × 7 layer of the factorized core) at the end of every call. `body` may be
+    /// called several times per thread; thread indices are below `itemThreads(items, parallel:)`.
+    /// With one thread, BLAS may thread itself.
     static func runItems(_ items: Int, parallel: Bool,
                          _ body: (Int, Range<Int>, Bool) -> Void) {
         let threads = itemThreads(items, parallel: parallel)
@@ -559,15 +571,20 @@ enum ConvolutionKernels {
             if items > 0 { body(0, 0..<items, false) }
             return
         }
-        let grain = max(1, items / (threads * 6))
         let next = Atomic<Int>(0)
         withoutActuallyEscaping(body) { body in
             let box = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: threads) { t in
-                while true {
-                    let start = next.wrappingAdd(grain, ordering: .relaxed).oldValue
-                    if start >= items { break }
-                    box.value(t, start..<min(items, start + grain), true)
+                var start = next.load(ordering: .relaxed)
+                while start < items {
+                    let end = start + max(1, (items - start) / (2 * threads))
+                    let (exchanged, current) = next.compareExchange(expected: start, desired: end, ordering: .relaxed)
+                    if exchanged {
+                        box.value(t, start..<end, true)
+                        start = next.load(ordering: .relaxed)
+                    } else {
+                        start = current
+                    }
                 }
             }
         }

@@ -4,10 +4,13 @@
 //   the output gradient with the kernel flipped in space and its channel axes swapped, padded by
 //   dilation·(k − 1) − padding. It runs through the forward kernel (`frameForward`), so it gets the
 //   same shifted GEMMs, instead of scattering kH·kW products into a padded gradient frame.
-// - Weight gradient: per frame, the padded input frame is copied kW times, shifted by kw·dW
-//   (`shifted`, rows (c, kw) of length Lq). Kernel row kh of the weight gradient is then one GEMM
-//   over the whole frame: ΔW_kh (C·kW × O) += shifted[kh·dH·Wp …] (C·kW × extent) · gradRowsᵀ,
-//   kH GEMMs of depth `extent` per frame instead of kH·kW thin GEMMs that each re-pack the frame.
+// - Weight gradient: one GEMM of depth `extent` (the whole frame) per tap and frame,
+//   ΔW_tap (C × O) += padded[shift …] (C × extent) · gradRowsᵀ, reading the padded frame in place
+//   (its channels are rows `f.padded` apart). With OpenBLAS's small A·Bᵀ kernels (`BLAS.gemm`
+//   cuts the depth for them) nothing is packed. Thin inputs (kernel rows folded into the depth,
+//   `foldsKernelRows`) instead copy the padded frame kW times, shifted by kw·dW (`shifted`, rows
+//   (c, kw) of length Lq), and run one GEMM per kernel row:
+//   ΔW_kh (C·kW × O) += shifted[kh·dH·Wp …] (C·kW × extent) · gradRowsᵀ.
 
 extension ConvolutionKernels {
     /// The geometry of the input gradient as a forward convolution of the output gradient, or nil
@@ -54,6 +57,7 @@ extension ConvolutionKernels {
     static func frameWeightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
                                     gradWeight: UnsafeMutablePointer<Float>) {
         let f = FrameLayout(g)
+        let fold = foldsKernelRows(g)
         let cg = g.groupInChannels, og = g.groupOutChannels
         let lq = (g.kH - 1) * g.dH * f.paddedW + f.extent
         let shiftedRows = g.inChannels * g.kW
@@ -61,12 +65,13 @@ extension ConvolutionKernels {
         let items = g.batch * g.outT
         let threads = itemThreads(items, parallel: work(g) >= parallelWorkThreshold)
         let weightSize = g.outChannels * cg * g.kH * g.kW
-        // Per-thread accumulators laid out (kh, group, c·kW + kw, o).
+        // Per-thread accumulators laid out (kh, group, c·kW + kw, o) when folding kernel rows,
+        // (kh, kw, group, c, o) otherwise.
         let acc = UnsafeMutablePointer<Float>.allocate(capacity: weightSize * threads)
         acc.initialize(repeating: 0, count: weightSize * threads)
         defer { acc.deallocate() }
         runItems(items, parallel: threads > 1) { thread, range, single in
-            let buffers = (Scratch(g.inChannels * f.padded), Scratch(shiftedRows * lq), Scratch(g.outChannels * f.extent))
+            let buffers = (Scratch(g.inChannels * f.padded), Scratch(fold ? shiftedRows * lq : 1), Scratch(g.outChannels * f.extent))
             defer { withExtendedLifetime(buffers) {} }
             let padded = buffers.0.pointer, shifted = buffers.1.pointer, rows = buffers.2.pointer
             padded.initialize(repeating: 0, count: g.inChannels * f.padded)
@@ -80,17 +85,34 @@ extension ConvolutionKernels {
                     for h in 0..<g.outH { (dst + h * f.paddedW).update(from: src + h * g.outW, count: g.outW) }
                 }
                 copyFrameIn(g, f, from: x, n: n, t: t, to: padded)
-                for c in 0..<g.inChannels {
-                    for kw in 0..<g.kW {
-                        (shifted + (c * g.kW + kw) * lq).update(from: padded + c * f.padded + kw * g.dW, count: lq)
+                if fold {
+                    for c in 0..<g.inChannels {
+                        for kw in 0..<g.kW {
+                            (shifted + (c * g.kW + kw) * lq).update(from: padded + c * f.padded + kw * g.dW, count: lq)
+                        }
                     }
-                }
-                for kh in 0..<g.kH {
-                    for group in 0..<g.groups {
-                        BLAS.gemm(transB: true, m: cg * g.kW, n: og, k: f.extent,
-                                  a: shifted + group * cg * g.kW * lq + kh * g.dH * f.paddedW, lda: lq,
-                                  b: rows + group * og * f.extent, ldb: f.extent, beta: 1,
-                                  c: mine + (kh * g.groups + group) * cg * g.kW * og, ldc: og, singleThreaded: single)
+                    for kh in 0..<g.kH {
+                        for group in 0..<g.groups {
+                            BLAS.gemm(transB: true, m: cg * g.kW, n: og, k: f.extent,
+                                      a: shifted + group * cg * g.kW * lq + kh * g.dH * f.paddedW, lda: lq,
+                                      b: rows + group * og * f.extent, ldb: f.extent, beta: 1,
+                                      c: mine + (kh * g.groups + group) * cg * g.kW * og, ldc: og, singleThreaded: single)
+                        }
+                    }
+                } else {
+                    // Each tap reads the padded frame in place, shifted: the channel rows are already
+                    // `f.padded` apart, so no copies (the folded layout copies the frame kW times).
+                    for kh in 0..<g.kH {
+                        for kw in 0..<g.kW {
+                            let shift = kh * g.dH * f.paddedW + kw * g.dW
+                            for group in 0..<g.groups {
+                                BLAS.gemm(transB: true, m: cg, n: og, k: f.extent,
+                                          a: padded + group * cg * f.padded + shift, lda: f.padded,
+                                          b: rows + group * og * f.extent, ldb: f.extent, beta: 1,
+                                          c: mine + ((kh * g.kW + kw) * g.groups + group) * cg * og, ldc: og,
+                                          singleThreaded: single)
+                            }
+                        }
                     }
                 }
             }
@@ -99,13 +121,15 @@ extension ConvolutionKernels {
             let other = acc + t * weightSize
             for i in 0..<weightSize { acc[i] += other[i] }
         }
+        let taps = g.kH * g.kW
         for kh in 0..<g.kH {
-            for group in 0..<g.groups {
-                let block = acc + (kh * g.groups + group) * cg * g.kW * og
-                for c in 0..<cg {
-                    for kw in 0..<g.kW {
+            for kw in 0..<g.kW {
+                for group in 0..<g.groups {
+                    for c in 0..<cg {
+                        let source = fold ? acc + ((kh * g.groups + group) * cg * g.kW + c * g.kW + kw) * og
+                                          : acc + (((kh * g.kW + kw) * g.groups + group) * cg + c) * og
                         for o in 0..<og {
-                            gradWeight[((group * og + o) * cg + c) * g.kH * g.kW + kh * g.kW + kw] = block[(c * g.kW + kw) * og + o]
+                            gradWeight[((group * og + o) * cg + c) * taps + kh * g.kW + kw] = source[o]
                         }
                     }
                 }

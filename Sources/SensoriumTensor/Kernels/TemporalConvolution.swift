@@ -5,10 +5,12 @@
 // of X' starting at row t·C. So output frame t is a single GEMM
 //     out[:, t, :] (O × HW) = Wt (O × kT·C) · X'[t·C ..< (t + kT)·C] (kT·C × HW)
 // with K = kT·C instead of kT GEMMs of depth C accumulating into the output, and the output is
-// written in place in its (O, T', HW) layout (row stride T'·HW). The gradients follow the same
-// pattern: the weight gradient is a sum over frames of gradOut[:, t, :] · X'[t·C ..< (t + kT)·C]ᵀ,
-// and the input gradient of frame t is a GEMM of the flipped, transposed weight with kT frames of
-// the frame-major output gradient, zero-padded by kT − 1 frames in front.
+// written in place in its (O, T', HW) layout (row stride T'·HW). The input gradient follows the
+// same pattern: the input gradient of frame t is a GEMM of the flipped, transposed weight with kT
+// frames of the frame-major output gradient, zero-padded by kT − 1 frames in front. The weight
+// gradient needs no rearrangement: per output frame and tap it is one A·Bᵀ product of depth H·W
+// (gradOut[:, t, :] with x[:, t + kt, :], both read in place), the same 32 × 32 × H·W pieces the
+// frame-major layout would give OpenBLAS's small kernel, without copying the input.
 //
 // Frames are split across threads (single-threaded BLAS each); rearranged copies are made per
 // batch element, so the scratch memory is about one batch element's input and output.
@@ -103,10 +105,9 @@ enum TemporalConvolution {
         let threads = ConvolutionKernels.itemThreads(items, parallel: parallel)
         let weightSize = o * k * c
 
-        // Frame-major input (weight gradient) and zero-led frame-major output gradient (input gradient).
-        let inputFrames = g.inT + 2 * g.pT
+        // Zero-led frame-major output gradient (input gradient). The weight gradient reads the input
+        // in place: its GEMMs are HW deep whatever the layout.
         let gradFrames = g.inT + g.pT + k - 1
-        let xScratch = gradWeight == nil ? nil : TensorStorage(uninitializedCount: inputFrames * c * plane)
         let gScratch = gradInput == nil ? nil : TensorStorage(uninitializedCount: gradFrames * o * plane)
         let flipped = gradInput == nil ? nil : packInputGradient(g, weight: weight)
         defer { flipped?.deallocate() }
@@ -116,11 +117,7 @@ enum TemporalConvolution {
         defer { acc?.deallocate() }
 
         for n in 0..<g.batch {
-            let xt = xScratch?.pointer, gt = gScratch?.pointer
-            if let xt {
-                toFrameMajor(x + n * c * g.inVolume, channels: c, frames: g.inT, plane: plane, lead: g.pT,
-                             total: inputFrames, into: xt, parallel: parallel)
-            }
+            let gt = gScratch?.pointer
             if let gt {
                 toFrameMajor(gradOut + n * o * g.outVolume, channels: o, frames: g.outT, plane: plane, lead: k - 1,
                              total: gradFrames, into: gt, parallel: parallel)
@@ -128,22 +125,36 @@ enum TemporalConvolution {
             let gradOutBase = gradOut + n * o * g.outVolume
             ConvolutionKernels.runItems(items, parallel: threads > 1) { thread, range, single in
                 for i in range {
-                    if let xt, let acc, i < g.outT {
-                        // gWᵀ (kT·C × O) += X'[i·C ..< (i + kT)·C] (kT·C × HW) · gradOut[:, i, :]ᵀ (HW × O)
-                        BLAS.gemm(transB: true, m: k * c, n: o, k: plane, a: xt + i * c * plane, lda: plane,
-                                  b: gradOutBase + i * plane, ldb: g.outVolume, beta: 1, c: acc + thread * weightSize, ldc: o,
-                                  singleThreaded: single)
+                    if let acc, i < g.outT {
+                        // gWᵀ[kt] (C × O) += x[:, i + kt − pT, :] (C × HW) · gradOut[:, i, :]ᵀ (HW × O) for the
+                        // taps that read a real input frame (accumulator rows kt·C + c).
+                        for kt in 0..<k {
+                            let frame = i + kt - g.pT
+                            guard frame >= 0 && frame < g.inT else { continue }
+                            BLAS.gemm(transB: true, m: c, n: o, k: plane, a: x + n * c * g.inVolume + frame * plane,
+                                      lda: g.inVolume, b: gradOutBase + i * plane, ldb: g.outVolume, beta: 1,
+                                      c: acc + thread * weightSize + kt * c * o, ldc: o, singleThreaded: single)
+                        }
                     }
                     if let gt, let flipped, let gradInput, i < g.inT {
-                        // gX[:, i, :] (C × HW) = Wflipped (C × kT·O) · G'[(i + pT)·O ..< (i + pT + kT)·O]
-                        BLAS.gemm(m: c, n: plane, k: k * o, a: flipped, lda: k * o, b: gt + (i + g.pT) * o * plane,
-                                  ldb: plane, beta: 0, c: gradInput + n * c * g.inVolume + i * plane, ldc: g.inVolume,
-                                  singleThreaded: single)
+                        // gX[:, i, :] (C × HW) = Wflipped (C × kT·O) · G'[(i + pT)·O ..< (i + pT + kT)·O],
+                        // over the taps j whose frame of G' is a real output frame (the kT − 1 zero
+                        // frames around it would only add zeros: a quarter of the work for 7 taps
+                        // on 24 frames).
+                        let first = i + g.pT
+                        let jlo = max(0, k - 1 - first), jhi = min(k, k - 1 + g.outT - first)
+                        let dst = gradInput + n * c * g.inVolume + i * plane
+                        if jhi > jlo {
+                            BLAS.gemm(m: c, n: plane, k: (jhi - jlo) * o, a: flipped + jlo * o, lda: k * o,
+                                      b: gt + (first + jlo) * o * plane, ldb: plane, beta: 0, c: dst, ldc: g.inVolume,
+                                      singleThreaded: single)
+                        } else {
+                            for ci in 0..<c { (dst + ci * g.inVolume).update(repeating: 0, count: plane) }
+                        }
                     }
                 }
             }
         }
-        withExtendedLifetime(xScratch) {}
         withExtendedLifetime(gScratch) {}
         if let acc, let gradWeight {
             for t in 1..<max(threads, 1) {
