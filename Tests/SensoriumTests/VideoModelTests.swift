@@ -214,6 +214,42 @@ final class RecordingShifter: Module, Shifter {
         }
     }
 
+    @Test func inverseOutputNonlinearitiesRoundTrip() {
+        let cases: [OutputNonlinearityConfiguration] = [.eluPlusOne(offset: 0), .eluPlusOne(offset: 0.5), .softplus(beta: 0.07, learnable: false),
+                                                        .softplus(beta: 2, learnable: true), .exponential, .identity]
+        for c in cases {
+            let layer = c.makeLayer()
+            for y: Float in [0.01, 0.3, 0.99, 1, 1.7, 12] {
+                let x = c.inverse(y)
+                let back = layer.map { $0(Tensor([x])).scalars[0] } ?? x
+                #expect(abs(back - y) <= 1e-4 * max(1, y), "\(c): inverse(\(y)) = \(x) maps back to \(back)")
+            }
+        }
+        // Outside the range of a positive nonlinearity: the smallest positive target.
+        #expect(OutputNonlinearityConfiguration.exponential.inverse(-1) == Foundation.log(Float(1e-4)))
+    }
+
+    @Test func biasThroughTheInverseNonlinearityStartsPredictionsAtTheMeanResponse() throws {
+        let dataset = try TinyMouse.dataset()
+        var configuration = TinyMouse.modelConfiguration()
+        configuration.biasInitializationTrials = 100
+        let reference = try VideoModel(configuration: configuration, datasets: [dataset])
+        configuration.biasThroughInverseNonlinearity = true
+        let model = try VideoModel(configuration: configuration, datasets: [dataset])
+        let mean = try VideoModel.meanResponses(of: dataset, trials: 100, generator: RandomGenerator(seed: configuration.seed ^ 0x5EED_B1A5))
+        let readout = try #require(model.readout[dataset.name] as? FullGaussian2d)
+        let referenceReadout = try #require(reference.readout[dataset.name] as? FullGaussian2d)
+        // The reference keeps the mean; the option stores its preimage under ELU + 1.
+        expectClose(referenceReadout.bias!.scalars, mean.scalars, atol: 1e-6)
+        let passed = ELUPlusOne()(readout.bias!).scalars
+        expectClose(passed, mean.scalars.map { max($0, 1e-4) }, atol: 1e-5, rtol: 1e-4)
+        // A configuration saved before the option existed decodes with the reference behaviour.
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(configuration.jsonString().utf8)) as? [String: Any])
+        json.removeValue(forKey: "biasThroughInverseNonlinearity")
+        let old = try JSONDecoder().decode(VideoModelConfiguration.self, from: JSONSerialization.data(withJSONObject: json))
+        #expect(old.biasThroughInverseNonlinearity == false)
+    }
+
     @Test func partialJSONKeepsTheDefaultsOfTheChosenTypes() throws {
         let c = try VideoModelConfiguration.fromJSON("""
         {"seed": 7,

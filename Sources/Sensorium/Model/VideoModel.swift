@@ -163,7 +163,8 @@ public final class VideoModel: Module, TrainableModel {
     /// The reference's construction from data (`make_video_model`): one readout and shifter per
     /// dataset (named by its folder), readout positions predicted from `cell_motor_coordinates`,
     /// and readout biases set to the mean normalised response of
-    /// `configuration.biasInitializationTrials` random training trials of each mouse.
+    /// `configuration.biasInitializationTrials` random training trials of each mouse (through the
+    /// inverse output nonlinearity when `configuration.biasThroughInverseNonlinearity`).
     ///
     /// Throws when the core's input channels differ from the datasets' or a mouse name cannot be
     /// a key.
@@ -181,7 +182,11 @@ public final class VideoModel: Module, TrainableModel {
         if configuration.biasInitializationTrials > 0 {
             let g = RandomGenerator(seed: configuration.seed ^ 0x5EED_B1A5)
             for d in datasets {
-                let mean = try VideoModel.meanResponses(of: d, trials: configuration.biasInitializationTrials, generator: g)
+                var mean = try VideoModel.meanResponses(of: d, trials: configuration.biasInitializationTrials, generator: g)
+                if configuration.biasThroughInverseNonlinearity && !readout[d.name]!.appliesOutputNonlinearity {
+                    let output = configuration.outputNonlinearity
+                    mean = Tensor(mean.scalars.map { output.inverse($0) }, shape: mean.shape)
+                }
                 readout[d.name]!.initializeBias(meanResponses: mean)
             }
         }

@@ -338,6 +338,25 @@ public enum OutputNonlinearityConfiguration: Sendable, Equatable {
     /// The baselines' `ELU + 1`.
     public static let baseline = OutputNonlinearityConfiguration.eluPlusOne(offset: 0)
 
+    /// The input that this nonlinearity maps to `y` (the closest one when `y` is outside its
+    /// range: outputs that must be positive are taken as at least 1e-4).
+    public func inverse(_ y: Float) -> Float {
+        switch self {
+        case .eluPlusOne(let offset):
+            // ELU(z) + 1 = y: z = y − 1 for y ≥ 1, log(y) below.
+            let v = max(y, 1e-4)
+            return (v >= 1 ? v - 1 : Foundation.log(v)) - offset
+        case .softplus(let beta, _):
+            // log(1 + e^{βx}) / β = y  ⇔  x = y + log(1 − e^{−βy}) / β.
+            let v = max(y, 1e-4)
+            return v + Foundation.log(-Foundation.expm1(-beta * v)) / beta
+        case .exponential:
+            return Foundation.log(max(y, 1e-4))
+        case .identity:
+            return y
+        }
+    }
+
     /// A new layer (nil for the identity).
     public func makeLayer() -> (any UnaryLayer)? {
         switch self {
@@ -411,17 +430,42 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
     /// response initialises each readout's bias; the reference uses one training batch (8 clips).
     /// 0 leaves the biases at their initial values.
     public var biasInitializationTrials: Int
+    /// Whether the mean responses pass through the inverse of the output nonlinearity before they
+    /// become the readout biases, so that the initial predictions start at the mean response.
+    ///
+    /// The reference (`false`) sets the bias to the mean itself, which `ELU + 1` turns into
+    /// mean + 1: with AdamW at lr 5e-3 the first few hundred steps then go to pulling every bias
+    /// down by about one. `true` starts at the target level; use it for short trainings.
+    public var biasThroughInverseNonlinearity: Bool
 
     /// A configuration; the defaults are the SENSORIUM 2023 factorised baseline.
     public init(seed: UInt64 = 42, core: CoreConfiguration = .factorized3d(.init()),
                 readout: ReadoutConfiguration = .gaussian(.init()), shifter: ShifterConfiguration = .baseline,
-                outputNonlinearity: OutputNonlinearityConfiguration = .baseline, biasInitializationTrials: Int = 8) {
+                outputNonlinearity: OutputNonlinearityConfiguration = .baseline, biasInitializationTrials: Int = 8,
+                biasThroughInverseNonlinearity: Bool = false) {
         self.seed = seed
         self.core = core
         self.readout = readout
         self.shifter = shifter
         self.outputNonlinearity = outputNonlinearity
         self.biasInitializationTrials = biasInitializationTrials
+        self.biasThroughInverseNonlinearity = biasThroughInverseNonlinearity
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case seed, core, readout, shifter, outputNonlinearity, biasInitializationTrials, biasThroughInverseNonlinearity
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        core = try c.decode(CoreConfiguration.self, forKey: .core)
+        readout = try c.decode(ReadoutConfiguration.self, forKey: .readout)
+        shifter = try c.decode(ShifterConfiguration.self, forKey: .shifter)
+        outputNonlinearity = try c.decode(OutputNonlinearityConfiguration.self, forKey: .outputNonlinearity)
+        biasInitializationTrials = try c.decode(Int.self, forKey: .biasInitializationTrials)
+        // Configurations saved before this option existed used the reference initialisation.
+        biasThroughInverseNonlinearity = try c.decodeIfPresent(Bool.self, forKey: .biasThroughInverseNonlinearity) ?? false
     }
 
     /// The factorised baseline of SENSORIUM 2023: ``Factorized3dCore`` (32/64/128 channels),
