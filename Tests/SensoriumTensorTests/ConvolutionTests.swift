@@ -186,6 +186,17 @@ private struct ConvCase: CustomStringConvertible {
         ConvCase(rank: 3, c: 5, o: 4, size: [8, 6, 7], kernel: [3, 1, 1]).verify()
     }
 
+    /// Strided kernels at least twice the stride run as unit-stride convolutions over the input's
+    /// phases (space to depth); forward and every gradient against the naive convolution.
+    @Test func phaseDecomposedStridedConvolutions() {
+        ConvCase(rank: 2, c: 3, o: 4, size: [11, 13], kernel: [5, 5], stride: [2], padding: [2]).verify()
+        ConvCase(rank: 2, c: 2, o: 3, size: [12, 9], kernel: [7, 4], stride: [3, 2], padding: [1, 0]).verify()
+        ConvCase(rank: 2, c: 2, o: 3, size: [10, 10], kernel: [4, 1], stride: [2, 1]).verify()  // one axis strided
+        ConvCase(rank: 3, n: 1, c: 3, o: 4, size: [3, 17, 19], kernel: [1, 11, 11], stride: [1, 2, 2]).verify()  // the demo's first layer
+        ConvCase(rank: 3, c: 2, o: 3, size: [7, 12, 11], kernel: [3, 6, 4], stride: [2, 3, 2], padding: [1, 2, 0],
+                 dilation: [2, 1, 1]).verify()  // strided and dilated time axis passed through
+    }
+
     /// The per-frame shifted-GEMM path (kT = 1, unit stride, ≥ 4 channels per group), serial and threaded.
     @Test func frameShiftedPath() {
         let cases = [

@@ -493,7 +493,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
 
     /// Reads a configuration from JSON in which every key is optional: missing keys take the
     /// defaults of the types named (the factorised baseline's for sections without a `"type"`).
-    public static func fromJSON(_ json: String, source: String = "configuration") throws -> VideoModelConfiguration {
+    public static func fromJSON(_ json: String, source: String = "(JSON text)") throws -> VideoModelConfiguration {
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: Data(json.utf8))

@@ -82,6 +82,11 @@ enum Convolution {
                      "\(op): stride \(stride) and dilation \(dilation) must be ≥ 1, padding \(padding) ≥ 0")
         let spatial = [Int](repeating: 1, count: 3 - rank) + Array(xShape.suffix(rank))
         let kernel = [Int](repeating: 1, count: 3 - rank) + Array(weight.shape.suffix(rank))
+        if rank >= 2, batched, groups == 1, d[1] == 1, d[2] == 1, s[1] > 1 || s[2] > 1,
+           kernel[1] >= 2 * s[1] || s[1] == 1, kernel[2] >= 2 * s[2] || s[2] == 1,
+           spatial[1] + 2 * p[1] >= kernel[1], spatial[2] + 2 * p[2] >= kernel[2] {
+            return phaseDecomposed(op: op, x, weight: weight, bias: bias, stride: s, padding: p, dilation: d, spatialRank: rank)
+        }
         let g = ConvGeometry(batch: n, inChannels: c, outChannels: o, groups: groups, input: spatial, kernel: kernel,
                              stride: s, padding: p, dilation: d)
         precondition(g.outT >= 1 && g.outH >= 1 && g.outW >= 1,
@@ -101,5 +106,41 @@ enum Convolution {
                                         gradWeight: gw?.storage.pointer, gradBias: gb?.storage.pointer)
             return bias == nil ? [gx, gw] : [gx, gw, gb]
         }
+    }
+
+    /// A convolution strided in height or width as a unit-stride one (space to depth): the input is
+    /// split into its `sH × sW` phases, which become channels, and the kernel likewise, zero-padded to
+    /// a multiple of the stride. `y[i] = Σ_a x[s·i + a]·w[a]` with `a = s·q + r` is
+    /// `Σ_{r,q} x_r[i + q]·w_r[q]`, a valid unit-stride convolution over `C·sH·sW` channels with
+    /// `⌈k/s⌉` taps. Strided column matrices move every input element `k²/s²` times through a
+    /// scalar gather; here one pass rearranges the input and the unit-stride kernels do the rest
+    /// (about `(s⌈k/s⌉/k)²` the multiply-adds: 1.19× for 11 × 11 at stride 2). Built from
+    /// differentiable ops, so the gradients come along.
+    static func phaseDecomposed(op: String, _ x: Tensor, weight: Tensor, bias: Tensor?, stride s: [Int], padding p: [Int],
+                                dilation d: [Int], spatialRank rank: Int) -> Tensor {
+        // Work in 3-D: (N, C, T, H, W).
+        let x5 = rank == 3 ? x : x.unsqueezed(axis: 2)
+        let w5 = rank == 3 ? weight : weight.unsqueezed(axis: 2)
+        let (n, c, t, h, w) = (x5.shape[0], x5.shape[1], x5.shape[2], x5.shape[3], x5.shape[4])
+        let (o, kT, kH, kW) = (w5.shape[0], w5.shape[2], w5.shape[3], w5.shape[4])
+        let (sH, sW) = (s[1], s[2])
+        let outH = (h + 2 * p[1] - kH) / sH + 1, outW = (w + 2 * p[2] - kW) / sW + 1
+        let tapsH = (kH + sH - 1) / sH, tapsW = (kW + sW - 1) / sW
+        // Phase rows and columns the unit-stride convolution reads.
+        let phaseH = outH + tapsH - 1, phaseW = outW + tapsW - 1
+        // Pad by the padding, then to whole phases (zeros past the end are read only by zero taps),
+        // or cut rows no output reads.
+        var input = x5.padded([(0, 0), (0, 0), (0, 0), (p[1], max(0, phaseH * sH - h - p[1])),
+                               (p[2], max(0, phaseW * sW - w - p[2]))])
+        if input.shape[3] > phaseH * sH { input = input.sliced(axis: 3, range: 0..<(phaseH * sH)) }
+        if input.shape[4] > phaseW * sW { input = input.sliced(axis: 4, range: 0..<(phaseW * sW)) }
+        let phases = input.reshaped([n, c, t, phaseH, sH, phaseW, sW]).permuted([0, 1, 4, 6, 2, 3, 5])
+            .reshaped([n, c * sH * sW, t, phaseH, phaseW])
+        let kernel = w5.padded([(0, 0), (0, 0), (0, 0), (0, tapsH * sH - kH), (0, tapsW * sW - kW)])
+            .reshaped([o, c, kT, tapsH, sH, tapsW, sW]).permuted([0, 1, 4, 6, 2, 3, 5])
+            .reshaped([o, c * sH * sW, kT, tapsH, tapsW])
+        let y = apply(op: op, phases, weight: kernel, bias: bias, stride: [s[0], 1, 1], padding: [p[0], 0, 0],
+                      dilation: [d[0], 1, 1], groups: 1, spatialRank: 3)
+        return rank == 3 ? y : y.squeezed(axis: 2)
     }
 }
