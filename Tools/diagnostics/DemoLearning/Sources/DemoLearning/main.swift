@@ -1,0 +1,126 @@
+import Foundation
+import Sensorium
+
+let env = ProcessInfo.processInfo.environment
+let root = env["DATA"] ?? "/tmp/demo1/data"
+let epochs = Int(env["EPOCHS"] ?? "6") ?? 6
+if let rate = env["SYNTHRATE"].flatMap(Double.init) {
+    var c = SyntheticMouseConfiguration.default
+    c.meanEventRate = rate
+    if let nf = env["NOISEFLOOR"].flatMap(Double.init) { c.noiseFloor = nf }
+    for i in 0..<c.mice { try SyntheticMouseGenerator.generateMouse(index: i, configuration: c, into: root, overwrite: true) }
+    print("generated", root)
+}
+let paths = ["\(root)/synthetic2023-0-Video", "\(root)/synthetic2023-1-Video"]
+var config = DemoWorkflow.trainingConfiguration
+if let lr = env["LR"].flatMap(Double.init), case .adamW(var c) = config.trainer.optimizer { c.learningRate = lr; config.trainer.optimizer = .adamW(c) }
+if let bs = env["BS"].flatMap(Int.init) { config.data.batchSize = bs }
+if let fr = env["FRAMES"].flatMap(Int.init) { config.data.frames = fr }
+if case .gaussian(var g) = config.model.readout {
+    if let sg = env["SIGMA"].flatMap(Float.init) { g.initSigma = sg }
+    if env["GTPOS"] != nil { g.positionNetwork = nil }
+    config.model.readout = .gaussian(g)
+}
+if env["NOBEHAV"] != nil {
+    config.data.behaviorAsChannels = false
+    config.model.core = config.model.core.withInputChannels(1)
+}
+if case .factorized3d(var cc) = config.model.core {
+    if env["NOBN"] != nil { cc.batchNorm = false }
+    if env["STRIDE1"] != nil { cc.stride = [1, 1] }
+    if let ch = env["CH"] { cc.hiddenChannels = ch.split(separator: ",").map { Int($0)! } }
+    if env["PAD"] != nil { cc.padding = true }
+    if let m = env["MOM"].flatMap(Float.init) { cc.momentum = m }
+    if let g = env["GAMMA"].flatMap(Float.init) { cc.gammaInputSpatial = g }
+    config.model.core = .factorized3d(cc)
+}
+if env["NOSHIFT"] != nil { config.model.shifter = .none }
+let datasets = try TrainingWorkflow.openDatasets(paths, settings: config.data, forTraining: true)
+let model = try VideoModel(configuration: config.model, datasets: datasets)
+if env["GTPOS"] != nil {
+    for d in datasets {
+        let gt = try NPYFile.read(d.layout.root + "/meta/synthetic/rf_grid_positions.npy").floats()
+        let r = model.readout[d.name] as! FullGaussian2d
+        r.freePositions!.withUnsafeMutableBufferPointer { p in for i in 0..<gt.count { p[i] = gt[i] } }
+    }
+}
+if env["INVBIAS"] != nil {
+    for d in datasets {
+        let r = model.readout[d.name] as! FullGaussian2d
+        r.bias!.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { let m = max(p[i], 1e-3); p[i] = m >= 1 ? m - 1 : log(m) } }
+    }
+}
+if let fs = env["FEATRAND"].flatMap(Float.init) {
+    let gg = RandomGenerator(seed: 99)
+    for d in datasets {
+        let r = model.readout[d.name] as! FullGaussian2d
+        let noise = Tensor.randomNormal(r.featureWeights.shape, generator: gg).scalars
+        r.featureWeights.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = fs * noise[i] } }
+    }
+}
+let s = config.data
+let data = MouseTrainingData(datasets: datasets, batchSize: s.batchSize, frames: s.frames, validationTier: s.validationTier,
+                             validationBatchSize: s.validationBatchSize, validationMaxFrames: s.validationMaxFrames)
+var logger = Logger(label: "diag"); logger.logLevel = .warning
+config.trainer.earlyStopping.maxEpochs = 1000
+config.trainer.earlyStopping.patience = 1000
+let trainer = Trainer(model: model, data: data, configuration: config.trainer, logger: logger)
+
+/// Correlation on a tier, full trials (≤150 frames), in eval or train mode; also vs ground-truth rates; and shifted.
+nonisolated(unsafe) let M = model
+func score(tier: MouseTier, trainMode: Bool, maxTrials: Int = 20) throws -> (Double, Double, [Double]) {
+    M.train(trainMode)
+    defer { M.train(false) }
+    var acc = SingleTrialCorrelationAccumulator(skipFrames: 50)
+    let accRate = SingleTrialCorrelationAccumulator(skipFrames: 50)
+    var shifts = [SingleTrialCorrelationAccumulator](repeating: SingleTrialCorrelationAccumulator(skipFrames: 50), count: 9)
+    try withNoGrad {
+        for d in datasets {
+            let trials = Array(d.trials(in: tier).prefix(maxTrials))
+            let loader = MouseLoader(dataset: d, tier: tier, batchSize: 5, mode: .fullTrials(maxFrames: 150), shuffle: false, generator: RandomGenerator(seed: 0))
+            _ = trials
+            let stream = loader.epoch()
+            var n = 0
+            while let b = try stream.next(), n < maxTrials {
+                n += b.batchSize
+                let p = M.forward(b)
+                let t = b.targetTensor()
+                acc.add(mouse: d.name, predictions: p, targets: t)
+                // shifted: compare prediction frames with targets shifted by k-4 frames
+                let tp = p.shape[1], T = t.shape[1]
+                for k in 0..<9 {
+                    let sh = k - 4
+                    // targets window end at T - 4 + sh ; predictions last tp-8 frames ending at tp-4
+                    let len = tp - 8
+                    let ps = p.sliced(axis: 1, range: (tp - 4 - len)..<(tp - 4))
+                    let ts = t.sliced(axis: 1, range: (T - 4 + sh - len)..<(T - 4 + sh))
+                    shifts[k].add(mouse: d.name, predictions: ps.copy(), targets: ts.copy())
+                }
+            }
+        }
+    }
+    return (acc.result().correlation, accRate.result().correlation, shifts.map { $0.result().correlation })
+}
+
+func report(_ label: String) throws {
+    let (ve, _, vs) = try score(tier: .oracle, trainMode: false)
+    let (vt, _, _) = try score(tier: .oracle, trainMode: true)
+    let (te, _, _) = try score(tier: .train, trainMode: false)
+    let (tt, _, _) = try score(tier: .train, trainMode: true)
+    print(label, String(format: "val eval %.3f  val batchstats %.3f | train eval %.3f train batchstats %.3f", ve, vt, te, tt),
+          "shifts(-4..4):", vs.map { String(format: "%.3f", $0) }.joined(separator: " "))
+    
+}
+if env["CONVCHECK"] != nil { convCheck(); exit(0) }
+if env["CONVTIME"] != nil { convTime(); exit(0) }
+if env["VIDEOCHECK"] != nil { try videoCheck(datasets); exit(0) }
+if env["DATAONLY"] != nil { try dataReport(datasets); exit(0) }
+if let st = env["OVERFIT"].flatMap(Int.init) { try overfit(model, data, lr: env["LR"].flatMap(Double.init) ?? 5e-3, steps: st); exit(0) }
+try report("init"); try lossCheck(model, datasets, label: "init")
+for e in 1...epochs {
+    let t0 = Date()
+    _ = try trainer.fit(until: .epochs(e))
+    let loss = trainer.history.last?.trainingLoss ?? .nan
+    print(String(format: "epoch %d loss %.4e (%.1fs)", e, loss, Date().timeIntervalSince(t0)))
+    if e % (Int(env["EVERY"] ?? "1") ?? 1) == 0 { try report("  "); try lossCheck(model, datasets, label: "  ") }
+}
