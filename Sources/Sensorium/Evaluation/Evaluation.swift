@@ -74,7 +74,8 @@ public struct MouseEvaluation: Codable, Sendable, Equatable {
 ///
 /// Group names: `"main"` (all main-track tiers pooled), `"bonus"` (the mean over the OOD stimulus
 /// families' scores, as the competition ranked the bonus track; all bonus trials pooled when no
-/// family is known), `"bonus_pooled"` (all bonus tiers pooled), `"validation"`, each tier's raw name (`"final_test_main"`, …) and `"bonus/<family>"` per OOD
+/// family is known), `"bonus_pooled"` (all bonus tiers pooled), `"validation"`, each tier's raw
+/// name (`"final_test_main"`, …) and `"bonus/<family>"` per OOD
 /// stimulus family (from `meta/trials/types.npy`, which synthetic mice carry).
 public struct EvaluationReport: Codable, Sendable, Equatable {
     /// Main and bonus track, and the bonus families, of the model; neuron-weighted over mice.
