@@ -10,10 +10,13 @@ tr_idx = np.where(tiers == 'train')[0]
 for t, i in zip(m.train, tr_idx):
     t['rates'] = np.load(f'{r}/data/rates/{i}.npy').astype(np.float32)[:, :t['L']] * m.prec[:, :t['L']]
 LAG = int(os.environ.get('LAG', '4')); TARGET = os.environ.get('TARGET', 'rates')
+CLIP = int(os.environ.get('CLIP', '1'))
 def frames(trials, n, rng):
     X, Y = [], []
-    for _ in range(n):
-        t = trials[rng.integers(len(trials))]; f = rng.integers(LAG + 2, t['L'])
+    for k in range(n):
+        if k % CLIP == 0:
+            t = trials[rng.integers(len(trials))]; f0 = rng.integers(LAG + 2, t['L'] - CLIP)
+        f = f0 + k % CLIP
         X.append(t['v'][f - LAG - 2:f - LAG + 1]); Y.append(t[TARGET][:, f] if TARGET == 'rates' else t['y'][:, f])
     return torch.from_numpy(np.stack(X)), torch.from_numpy(np.stack(Y))
 class Net(nn.Module):
