@@ -13,6 +13,15 @@ public struct TrackScores: Codable, Sendable, Equatable {
         self.singleTrial = singleTrial
         self.toAverage = toAverage
     }
+
+    /// The unweighted mean of several scores (nil for none): how the competition combined the
+    /// OOD stimulus families into the bonus track.
+    public static func mean(_ scores: [TrackScores]) -> TrackScores? {
+        guard !scores.isEmpty else { return nil }
+        let n = Double(scores.count)
+        return TrackScores(singleTrial: scores.map(\.singleTrial).reduce(0, +) / n,
+                           toAverage: scores.map(\.toAverage).reduce(0, +) / n)
+    }
 }
 
 extension TrackScores {
@@ -87,13 +96,8 @@ public struct Table1Summary: Codable, Sendable, Equatable {
     /// the bonus track: the average single-trial correlation over the OOD test sets); `nil` when
     /// no family is given.
     public init(model: String, mainTrack: TrackScores?, bonusFamilies: [StimulusFamilyScores]) {
-        var bonus: TrackScores?
-        if !bonusFamilies.isEmpty {
-            let n = Double(bonusFamilies.count)
-            bonus = TrackScores(singleTrial: bonusFamilies.map(\.scores.singleTrial).reduce(0, +) / n,
-                                toAverage: bonusFamilies.map(\.scores.toAverage).reduce(0, +) / n)
-        }
-        self.init(model: model, mainTrack: mainTrack, bonusTrack: bonus, bonusFamilies: bonusFamilies)
+        self.init(model: model, mainTrack: mainTrack, bonusTrack: TrackScores.mean(bonusFamilies.map(\.scores)),
+                  bonusFamilies: bonusFamilies)
     }
 
     /// Table 1 of the SENSORIUM 2023 retrospective (final test), for comparison.

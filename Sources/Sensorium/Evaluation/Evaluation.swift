@@ -247,11 +247,8 @@ public enum Evaluation {
         var out = groups
         guard let pooled = groups["bonus"] else { return out }
         out["bonus_pooled"] = pooled
-        let families = groups.filter { $0.key.hasPrefix("bonus/") }.map(\.value)
-        if !families.isEmpty {
-            let n = Double(families.count)
-            out["bonus"] = TrackScores(singleTrial: families.map(\.singleTrial).reduce(0, +) / n,
-                                       toAverage: families.map(\.toAverage).reduce(0, +) / n)
+        if let familyMean = TrackScores.mean(groups.filter { $0.key.hasPrefix("bonus/") }.map(\.value)) {
+            out["bonus"] = familyMean
         }
         return out
     }
