@@ -373,6 +373,18 @@ enum ConvolutionKernels {
     /// channel groups, whose per-tap GEMMs would be only `groupInChannels` deep).
     static func foldsKernelRows(_ g: ConvGeometry) -> Bool { g.groupInChannels < 8 && g.kW > 1 }
 
+    /// Kernel-row folding: `kW` copies of every padded input channel, each shifted by one kernel
+    /// column (`(c·kW + kw)` rows of `length`), so one GEMM per kernel row covers all its columns.
+    @inline(__always)
+    static func foldKernelColumns(_ g: ConvGeometry, _ f: FrameLayout, padded: UnsafePointer<Float>,
+                                  into shifted: UnsafeMutablePointer<Float>, length: Int) {
+        for c in 0..<g.inChannels {
+            for kw in 0..<g.kW {
+                (shifted + (c * g.kW + kw) * length).update(from: padded + c * f.padded + kw * g.dW, count: length)
+            }
+        }
+    }
+
     /// The weight (O, Cg, 1, kH, kW) as (kH, O, Cg·kW): one matrix per kernel row.
     static func packRowMajor(_ g: ConvGeometry, weight: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
         let cg = g.groupInChannels, depth = cg * g.kW
@@ -410,11 +422,7 @@ enum ConvolutionKernels {
                 let n = item / g.outT, t = item % g.outT
                 copyFrameIn(g, f, from: x, n: n, t: t, to: padded)
                 if fold {
-                    for c in 0..<g.inChannels {
-                        for kw in 0..<g.kW {
-                            (shifted + (c * g.kW + kw) * lq).update(from: padded + c * f.padded + kw * g.dW, count: lq)
-                        }
-                    }
+                    foldKernelColumns(g, f, padded: padded, into: shifted, length: lq)
                     for kh in 0..<g.kH {
                         for group in 0..<g.groups {
                             BLAS.gemm(m: og, n: f.extent, k: depth, a: packed + (kh * g.outChannels + group * og) * depth,

@@ -86,11 +86,7 @@ extension ConvolutionKernels {
                 }
                 copyFrameIn(g, f, from: x, n: n, t: t, to: padded)
                 if fold {
-                    for c in 0..<g.inChannels {
-                        for kw in 0..<g.kW {
-                            (shifted + (c * g.kW + kw) * lq).update(from: padded + c * f.padded + kw * g.dW, count: lq)
-                        }
-                    }
+                    foldKernelColumns(g, f, padded: padded, into: shifted, length: lq)
                     for kh in 0..<g.kH {
                         for group in 0..<g.groups {
                             BLAS.gemm(transB: true, m: cg * g.kW, n: og, k: f.extent,
