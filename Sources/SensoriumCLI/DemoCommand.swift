@@ -19,7 +19,7 @@ struct DemoCommand: ParsableCommand {
     var output: String = "demo-output"
 
     @Option(help: "Training time budget in seconds (training stops there with the best weights so far).")
-    var budget: Double = 420
+    var budget: Double = Double(DemoWorkflow.defaultTrainingBudget.components.seconds)
 
     @Option(help: "At most this many training epochs.")
     var epochs: Int?

@@ -99,6 +99,12 @@ public final class VideoModel: Module, TrainableModel {
     @Transient public private(set) var generator: RandomGenerator
     /// Further generators of hand-written parts (saved in training checkpoints with ``generator``).
     @Transient public var extraGenerators: [RandomGenerator] = []
+    /// With a behaviour warm-up (``VideoModelConfiguration/behaviorWarmupEpochs``): the factor
+    /// (0 or 1, shape [1]) the behaviour input channels are multiplied by, saved with the weights so
+    /// that a model stopped during the warm-up keeps reading its inputs as it was trained to.
+    @Buffer public var behaviorGate: Tensor?
+    /// Training epochs during which the behaviour channels are hidden (0: none).
+    @Transient public private(set) var behaviorWarmupEpochs = 0
 
     override public class var keyOverrides: [String: String] { ["outputNonlinearity": "output_nonlinearity"] }
 
@@ -158,13 +164,19 @@ public final class VideoModel: Module, TrainableModel {
                   outputNonlinearity: configuration.outputNonlinearity.makeLayer(), generator: g)
         architecture = VideoModelArchitecture(configuration: configuration,
                                               mice: mice.map { .init(name: $0.key, neurons: $0.count) })
+        if configuration.behaviorWarmupEpochs > 0 && configuration.core.inputChannels >= 3 {
+            behaviorWarmupEpochs = configuration.behaviorWarmupEpochs
+            behaviorGate = Tensor([0], shape: [1])
+        }
     }
 
     /// The reference's construction from data (`make_video_model`): one readout and shifter per
     /// dataset (named by its folder), readout positions predicted from `cell_motor_coordinates`,
     /// and readout biases set to the mean normalised response of
     /// `configuration.biasInitializationTrials` random training trials of each mouse (through the
-    /// inverse output nonlinearity when `configuration.biasThroughInverseNonlinearity`).
+    /// inverse output nonlinearity when `configuration.biasThroughInverseNonlinearity`); Gaussian
+    /// readouts start at the mapped receptive fields when
+    /// `configuration.readoutPositionInitialization` asks for it.
     ///
     /// Throws when the core's input channels differ from the datasets' or a mouse name cannot be
     /// a key.
@@ -173,6 +185,10 @@ public final class VideoModel: Module, TrainableModel {
         for d in datasets where d.options.inputChannels != configuration.core.inputChannels {
             throw VideoModelError.incompatibleData(
                 "mouse \(d.name) gives \(d.options.inputChannels) input channels (frame\(d.options.behaviorAsChannels ? " + behaviour" : "")\(d.options.pupilCenterAsChannels ? " + pupil centre" : "")), the \(configuration.core.typeName) core expects \(configuration.core.inputChannels)")
+        }
+        for d in datasets where d.options.behaviorAsChannels && d.options.centerBehavior != configuration.centerBehavior {
+            throw VideoModelError.incompatibleData(
+                "mouse \(d.name) was opened with behaviour \(d.options.centerBehavior ? "centred" : "uncentred"), the model reads it \(configuration.centerBehavior ? "centred" : "uncentred") (VideoModelConfiguration.centerBehavior)")
         }
         let mice = datasets.map { d in
             MouseNeurons(key: d.name, count: d.neuronCount,
@@ -188,6 +204,11 @@ public final class VideoModel: Module, TrainableModel {
                     mean = Tensor(mean.scalars.map { output.inverse($0) }, shape: mean.shape)
                 }
                 readout[d.name]!.initializeBias(meanResponses: mean)
+            }
+        }
+        if case .receptiveFieldMapping(let options) = configuration.readoutPositionInitialization {
+            for d in datasets {
+                try initializeReadoutPositions(mouse: d.name, map: ReceptiveFieldMap.estimate(dataset: d, options: options))
             }
         }
     }
@@ -278,7 +299,7 @@ public final class VideoModel: Module, TrainableModel {
     public func callAsFunction(video: Tensor, pupilCenter: Tensor?, mouse: String) -> Tensor {
         precondition(video.rank == 5, "VideoModel: expected video (B, C, T, H, W), got \(video.shape)")
         precondition(readout[mouse] != nil, "VideoModel: no readout for mouse '\(mouse)'; the model knows \(readout.keys)")
-        let features = core(video)
+        let features = core(gatedBehavior(video))
         let (batch, frames, outFrames) = (video.shape[0], video.shape[2], features.shape[2])
         var shift: Tensor?
         if let shifter {
@@ -292,6 +313,29 @@ public final class VideoModel: Module, TrainableModel {
         let y = r.callAsFunction(features, shift: shift)
         guard !r.appliesOutputNonlinearity, let outputNonlinearity else { return y }
         return outputNonlinearity(y)
+    }
+
+    /// The video with its behaviour channels (1 and 2) multiplied by ``behaviorGate`` (unchanged
+    /// without a gate or when it is open).
+    func gatedBehavior(_ video: Tensor) -> Tensor {
+        guard let gate = behaviorGate?.scalars.first, gate != 1, video.shape[1] >= 3 else { return video }
+        var values = video.scalars
+        let batch = video.shape[0], channels = video.shape[1], plane = video.count / (batch * channels)
+        values.withUnsafeMutableBufferPointer { v in
+            for b in 0..<batch {
+                for c in 1...2 {
+                    let start = (b * channels + c) * plane
+                    for k in start..<(start + plane) { v[k] *= gate }
+                }
+            }
+        }
+        return Tensor(values, shape: video.shape)
+    }
+
+    /// Opens the behaviour gate once the warm-up epochs are over (called by the ``Trainer``).
+    public func epochWillStart(_ epoch: Int) {
+        guard let gate = behaviorGate, epoch >= behaviorWarmupEpochs, gate.scalars.first != 1 else { return }
+        gate.assign(Tensor([1], shape: [1]))
     }
 
     /// Predictions for a batch of clips or trials: `(B, T', neurons)`, aligned with the last `T'`

@@ -437,12 +437,27 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
     /// mean + 1: with AdamW at lr 5e-3 the first few hundred steps then go to pulling every bias
     /// down by about one. `true` starts at the target level; use it for short trainings.
     public var biasThroughInverseNonlinearity: Bool
+    /// Where the Gaussian readouts start when the model is built from data: the reference's random
+    /// positions, or the receptive fields mapped from the training trials (``ReceptiveFieldMap``).
+    public var readoutPositionInitialization: ReadoutPositionInitialization
+    /// Whether the model reads behaviour normalised as `(x − mean) / std` rather than the
+    /// reference's `x / std` (``MouseDataOptions/centerBehavior``); the datasets a model is built,
+    /// trained and evaluated with are opened this way.
+    public var centerBehavior: Bool
+    /// Training epochs during which the behaviour input channels are hidden (multiplied by 0),
+    /// so that the core first learns the stimulus; 0 (the reference) shows them from the start.
+    /// With behaviour from the first step a short training settles on the behaviour-only solution
+    /// (the slow gain modulation explains a tenth of the single-trial variance at once) and does
+    /// not learn the stimulus within minutes; see `Documentation/GettingStarted.md`.
+    public var behaviorWarmupEpochs: Int
 
     /// A configuration; the defaults are the SENSORIUM 2023 factorised baseline.
     public init(seed: UInt64 = 42, core: CoreConfiguration = .factorized3d(.init()),
                 readout: ReadoutConfiguration = .gaussian(.init()), shifter: ShifterConfiguration = .baseline,
                 outputNonlinearity: OutputNonlinearityConfiguration = .baseline, biasInitializationTrials: Int = 8,
-                biasThroughInverseNonlinearity: Bool = false) {
+                biasThroughInverseNonlinearity: Bool = false,
+                readoutPositionInitialization: ReadoutPositionInitialization = .reference, centerBehavior: Bool = false,
+                behaviorWarmupEpochs: Int = 0) {
         self.seed = seed
         self.core = core
         self.readout = readout
@@ -450,10 +465,14 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         self.outputNonlinearity = outputNonlinearity
         self.biasInitializationTrials = biasInitializationTrials
         self.biasThroughInverseNonlinearity = biasThroughInverseNonlinearity
+        self.readoutPositionInitialization = readoutPositionInitialization
+        self.centerBehavior = centerBehavior
+        self.behaviorWarmupEpochs = behaviorWarmupEpochs
     }
 
     private enum CodingKeys: String, CodingKey {
         case seed, core, readout, shifter, outputNonlinearity, biasInitializationTrials, biasThroughInverseNonlinearity
+        case readoutPositionInitialization, centerBehavior, behaviorWarmupEpochs
     }
 
     public init(from decoder: Decoder) throws {
@@ -466,6 +485,13 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         biasInitializationTrials = try c.decode(Int.self, forKey: .biasInitializationTrials)
         // Configurations saved before this option existed used the reference initialisation.
         biasThroughInverseNonlinearity = try c.decodeIfPresent(Bool.self, forKey: .biasThroughInverseNonlinearity) ?? false
+        readoutPositionInitialization = try c.decodeIfPresent(ReadoutPositionInitialization.self,
+                                                              forKey: .readoutPositionInitialization) ?? .reference
+        centerBehavior = try c.decodeIfPresent(Bool.self, forKey: .centerBehavior) ?? false
+        behaviorWarmupEpochs = try c.decodeIfPresent(Int.self, forKey: .behaviorWarmupEpochs) ?? 0
+        if behaviorWarmupEpochs < 0 {
+            throw DecodingError.dataCorruptedError(forKey: .behaviorWarmupEpochs, in: c, debugDescription: "behaviorWarmupEpochs must be non-negative, got \(behaviorWarmupEpochs)")
+        }
     }
 
     /// The factorised baseline of SENSORIUM 2023: ``Factorized3dCore`` (32/64/128 channels),

@@ -32,15 +32,21 @@ public struct EarlyStopping {
         public var lrDecaySteps: Int
         /// Upper bound on the number of epochs.
         public var maxEpochs: Int
+        /// Epochs trained before early stopping starts: their objectives are recorded but use up
+        /// no patience, and the first evaluation at or after this epoch replaces the initial best
+        /// (so training never goes back to weights from before). For a model whose inputs change
+        /// during a warm-up (``VideoModelConfiguration/behaviorWarmupEpochs``). 0: the reference.
+        public var warmupEpochs: Int
 
         /// The reference recipe: interval 1, patience 5, tolerance 1e-6, maximise, restore best,
         /// 4 decay steps, at most 200 epochs.
         public init(interval: Int = 1, patience: Int = 5, tolerance: Double = 1e-6, mode: OptimizationMode = .max,
-                    restoreBest: Bool = true, lrDecaySteps: Int = 4, maxEpochs: Int = 200) {
+                    restoreBest: Bool = true, lrDecaySteps: Int = 4, maxEpochs: Int = 200, warmupEpochs: Int = 0) {
             precondition(interval >= 1, "EarlyStopping: interval must be at least 1, got \(interval)")
             precondition(patience >= 1, "EarlyStopping: patience must be at least 1, got \(patience)")
             precondition(lrDecaySteps >= 1, "EarlyStopping: lrDecaySteps must be at least 1, got \(lrDecaySteps)")
             precondition(maxEpochs >= 0, "EarlyStopping: maxEpochs must be non-negative, got \(maxEpochs)")
+            precondition(warmupEpochs >= 0, "EarlyStopping: warmupEpochs must be non-negative, got \(warmupEpochs)")
             self.interval = interval
             self.patience = patience
             self.tolerance = tolerance
@@ -48,6 +54,7 @@ public struct EarlyStopping {
             self.restoreBest = restoreBest
             self.lrDecaySteps = lrDecaySteps
             self.maxEpochs = maxEpochs
+            self.warmupEpochs = warmupEpochs
         }
 
         /// No early stopping: evaluate every epoch, train exactly `epochs` epochs, keep the final weights.
@@ -87,11 +94,17 @@ public struct EarlyStopping {
     public private(set) var started = false
     /// Whether training is over.
     public private(set) var isFinished = false
+    /// Whether the first evaluation after the warm-up has yet to become the best.
+    private var warmupBestPending: Bool
 
     /// A fresh state.
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
+        warmupBestPending = configuration.warmupEpochs > 0
     }
+
+    /// Whether the epochs completed so far are still inside the warm-up (no early stopping yet).
+    public var isWarmingUp: Bool { epoch < configuration.warmupEpochs }
 
     /// Whether `value` beats the best by more than the tolerance.
     public func isImprovement(_ value: Double) -> Bool {
@@ -126,6 +139,17 @@ public struct EarlyStopping {
         precondition(started && !isFinished, "EarlyStopping.record: not running")
         currentObjective = objective
         var d = Decision()
+        if isWarmingUp || warmupBestPending {
+            // During the warm-up nothing counts; the first evaluation after it is the new start.
+            if !isWarmingUp {
+                warmupBestPending = false
+                bestObjective = objective
+                bestEpoch = epoch
+                d.improved = true
+            }
+            if !objective.isFinite || epoch >= configuration.maxEpochs { finish(&d) }
+            return d
+        }
         if isImprovement(objective) {
             bestObjective = objective
             bestEpoch = epoch
@@ -165,6 +189,7 @@ public struct EarlyStopping {
         r.integers["best_epoch"] = Int64(bestEpoch)
         r.integers["started"] = started ? 1 : 0
         r.integers["finished"] = isFinished ? 1 : 0
+        r.integers["warmup_best_pending"] = warmupBestPending ? 1 : 0
         r.reals["best_objective"] = bestObjective
         r.reals["current_objective"] = currentObjective
         return r
@@ -186,6 +211,8 @@ public struct EarlyStopping {
         self.isFinished = finished != 0
         self.bestObjective = best
         self.currentObjective = current
+        // States saved before warm-ups existed had none.
+        warmupBestPending = r.integers["warmup_best_pending"].map { $0 != 0 } ?? false
     }
 }
 
@@ -203,9 +230,11 @@ extension EarlyStopping.Configuration {
         restoreBest = try c.value(.restoreBest, or: d.restoreBest)
         lrDecaySteps = try c.value(.lrDecaySteps, or: d.lrDecaySteps)
         maxEpochs = try c.value(.maxEpochs, or: d.maxEpochs)
+        warmupEpochs = try c.value(.warmupEpochs, or: d.warmupEpochs)
         try c.require(interval >= 1, .interval, "must be at least 1")
         try c.require(patience >= 1, .patience, "must be at least 1")
         try c.require(lrDecaySteps >= 1, .lrDecaySteps, "must be at least 1")
         try c.require(maxEpochs >= 0, .maxEpochs, "must be non-negative")
+        try c.require(warmupEpochs >= 0, .warmupEpochs, "must be non-negative")
     }
 }

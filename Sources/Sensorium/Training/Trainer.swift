@@ -153,6 +153,7 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
             if interrupted() { return try interrupt(callStart) }
             let epochIndex = earlyStopping.epoch
             currentEpochStart = .now
+            model.epochWillStart(epochIndex)
             let rounds = try data.trainingRounds(epoch: epochIndex, generator: epochGenerator(epochIndex))
             let next = try rounds.rounds(from: min(roundInEpoch, rounds.count))
             while let round = try next() {
@@ -245,7 +246,7 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
         if earlyStopping.epochCompleted() {
             let result = try evaluate()
             validation = result
-            if let plateau {
+            if let plateau, !earlyStopping.isWarmingUp {
                 let before = optimizer.learningRate
                 plateau.step(result.correlation, optimizer: optimizer)
                 if optimizer.learningRate != before {

@@ -43,9 +43,15 @@ public protocol TrainableModel<Batch>: Module {
     /// The generators the model draws from while training (dropout, readout position sampling).
     /// Their states are saved in checkpoints so that resuming continues the same random streams.
     var randomGenerators: [RandomGenerator] { get }
+
+    /// Called by the ``Trainer`` before it trains epoch `epoch` (0 for the first), also when a run
+    /// resumes; a model whose inputs change over training (a warm-up) sets itself up here.
+    func epochWillStart(_ epoch: Int)
 }
 
 extension TrainableModel {
+    /// Nothing to prepare by default.
+    public func epochWillStart(_ epoch: Int) {}
     /// No regularisation by default.
     public func regularizer(for batch: Batch) -> Tensor? { nil }
     /// No random draws by default.

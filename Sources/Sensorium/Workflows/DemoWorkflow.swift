@@ -27,12 +27,23 @@ public enum DemoWorkflow {
         // Start the predictions at the mean response instead of mean + 1 (ELU + 1 of the mean):
         // a short run cannot spend its first few hundred steps pulling the biases down.
         model.biasThroughInverseNonlinearity = true
+        // Start the readouts at the receptive fields mapped from the training data, with narrow
+        // Gaussians: from random positions a short run does not find them.
+        model.readoutPositionInitialization = .receptiveFieldMapping(ReceptiveFieldMap.Options())
+        if case .gaussian(var readout) = model.readout {
+            readout.initSigma = 0.05
+            model.readout = .gaussian(readout)
+        }
+        // Hide behaviour for the first epochs so that the core learns the stimulus first.
+        model.behaviorWarmupEpochs = 10
         var trainer = TrainerConfiguration.reference
-        trainer.earlyStopping.maxEpochs = 40
-        trainer.earlyStopping.patience = 4
+        trainer.earlyStopping.maxEpochs = 200
+        trainer.earlyStopping.patience = 10
         trainer.earlyStopping.lrDecaySteps = 2
+        // Early stopping and the learning-rate schedule start two epochs after behaviour appears.
+        trainer.earlyStopping.warmupEpochs = model.behaviorWarmupEpochs + 2
         if case .reduceOnPlateau(var plateau) = trainer.schedule {
-            plateau.patience = 3
+            plateau.patience = 5
             trainer.schedule = .reduceOnPlateau(plateau)
         }
         let data = TrainingDataSettings(batchSize: 8, frames: 80, validationBatchSize: 10, validationMaxFrames: 150)
@@ -41,7 +52,7 @@ public enum DemoWorkflow {
 
     /// The demo's time budget for training; training stops there (keeping the best weights) if
     /// early stopping has not ended it before.
-    public static let defaultTrainingBudget: Duration = .seconds(420)
+    public static let defaultTrainingBudget: Duration = .seconds(540)
 
     /// One track of `results.json`.
     public struct TrackResult: Codable, Sendable, Equatable {
@@ -175,7 +186,7 @@ public enum DemoWorkflow {
         let results = Results(
             main: TrackResult(evaluation.summary.mainTrack, evaluation.ceiling?.mainTrack),
             bonus: TrackResult(evaluation.summary.bonusTrack, evaluation.ceiling?.bonusTrack),
-            trainSeconds: trained.summary.seconds, evalSeconds: evaluation.seconds, synthSeconds: data.seconds,
+            trainSeconds: trained.seconds, evalSeconds: evaluation.seconds, synthSeconds: data.seconds,
             epochs: trained.summary.epochs, steps: trained.summary.steps, trainingFinished: trained.summary.finished,
             bestValidationSingleTrial: trained.summary.bestObjective, bonusFamilies: families,
             mice: trained.datasets.map(\.name), neurons: trained.datasets.reduce(0) { $0 + $1.neuronCount },

@@ -38,13 +38,14 @@ public enum EvaluationWorkflow {
     }
 
     /// The data options a model reads: its core's input channels say whether behaviour (3) and the
-    /// pupil centre (5) are input channels.
+    /// pupil centre (5) are input channels; its configuration whether behaviour is centred.
     public static func dataOptions(for model: VideoModel) throws -> MouseDataOptions {
         let channels = model.architecture?.configuration.core.inputChannels ?? 3
+        let centered = model.architecture?.configuration.centerBehavior ?? false
         switch channels {
         case 1: return MouseDataOptions(behaviorAsChannels: false, pupilCenterAsChannels: false)
-        case 3: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: false)
-        case 5: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: true)
+        case 3: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: false, centerBehavior: centered)
+        case 5: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: true, centerBehavior: centered)
         default:
             throw VideoModelError.incompatibleData("the model's core expects \(channels) input channels; mouse folders give 1 (frame), 3 (+ behaviour) or 5 (+ pupil centre)")
         }

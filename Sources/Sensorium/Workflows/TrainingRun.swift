@@ -184,7 +184,9 @@ public enum TrainingWorkflow {
         public var resume: Bool
         /// Replace a run already in `output`.
         public var overwrite: Bool
-        /// Return early (the run can be resumed) once this is reached.
+        /// Return early (the run can be resumed) once this is reached. A `.duration` counts from the
+        /// start of the run, so it includes opening the data and building the model (for example
+        /// mapping receptive fields).
         public var stop: StopCondition?
         /// Title of the run report.
         public var title: String?
@@ -213,6 +215,8 @@ public enum TrainingWorkflow {
         /// The trainer's summary and history.
         public var summary: TrainingSummary
         public var history: [EpochReport]
+        /// Seconds of the whole run: opening the data, building the model, training, saving.
+        public var seconds: Double
         /// The run report written to `run.json`.
         public var report: RunReport
     }
@@ -220,11 +224,15 @@ public enum TrainingWorkflow {
     /// The file holding the run's configuration in a run folder.
     public static let configurationFile = "configuration.json"
 
-    /// Opens the mice of `paths` with the data settings' options, checking that they can be used
-    /// for training (training trials at least one clip long, validation trials present).
-    public static func openDatasets(_ paths: [String], settings: TrainingDataSettings, forTraining: Bool) throws -> [MouseDataset] {
+    /// Opens the mice of `paths` with the data settings' options (behaviour centred when the model
+    /// reads it so, `centerBehavior`), checking that they can be used for training (training
+    /// trials at least one clip long, validation trials present).
+    public static func openDatasets(_ paths: [String], settings: TrainingDataSettings, centerBehavior: Bool = false,
+                                    forTraining: Bool) throws -> [MouseDataset] {
         let folders = try MouseFolders.resolve(paths)
-        let datasets = try folders.map { try MouseDataset(path: $0, options: settings.dataOptions) }
+        var options = settings.dataOptions
+        options.centerBehavior = centerBehavior
+        let datasets = try folders.map { try MouseDataset(path: $0, options: options) }
         guard forTraining else { return datasets }
         for d in datasets {
             guard !d.trials(in: .train).isEmpty else {
@@ -241,6 +249,7 @@ public enum TrainingWorkflow {
     /// Trains as `request` says, reporting to `observers`; writes `configuration.json`,
     /// `checkpoint.h5` (during training), `model.h5` and `run.json` into the run folder.
     public static func run(_ request: Request, logger: Logger, observers: [any TrainingObserver] = []) throws -> Outcome {
+        let runStart = ContinuousClock.now
         let folder = (request.output as NSString).expandingTildeInPath
         let checkpoint = RunFolder.file(folder, RunFolder.checkpointFile)
         let configurationPath = RunFolder.file(folder, configurationFile)
@@ -260,7 +269,8 @@ public enum TrainingWorkflow {
         }
         try RunFolder.create(folder)
 
-        let datasets = try openDatasets(request.dataPaths, settings: configuration.data, forTraining: true)
+        let datasets = try openDatasets(request.dataPaths, settings: configuration.data,
+                                        centerBehavior: configuration.model.centerBehavior, forTraining: true)
         let miceText = datasets.map { "\($0.name) (\($0.neuronCount) neurons, \($0.trials(in: .train).count) train trials)" }
             .joined(separator: ", ")
         logger.info("\(datasets.count) mice: \(miceText)")
@@ -288,7 +298,9 @@ public enum TrainingWorkflow {
         }
         logger.info("model: \(model.parameterCount) parameters (\(configuration.model.core.typeName) core, \(configuration.model.readout.typeName) readout), burn-in \(model.burnInFrames) frames")
 
-        let summary = try trainer.fit(until: request.stop)
+        var stop = request.stop
+        if case .duration(let budget)? = stop { stop = .duration(max(.zero, budget - (.now - runStart))) }
+        let summary = try trainer.fit(until: stop)
         if !summary.finished && configuration.trainer.earlyStopping.restoreBest {
             // Interrupted: the checkpoint keeps the current state for resuming; the saved model gets
             // the best weights so far, as a finished run would.
@@ -316,7 +328,7 @@ public enum TrainingWorkflow {
         ]
         try report.write(to: URL(fileURLWithPath: RunFolder.file(folder, RunFolder.runFile)))
         return Outcome(model: model, datasets: datasets, configuration: configuration, summary: summary,
-                       history: trainer.history, report: report)
+                       history: trainer.history, seconds: ProgressBar.seconds(.now - runStart), report: report)
     }
 
     /// Loads the best weights kept by early stopping in the training checkpoint at `url` into

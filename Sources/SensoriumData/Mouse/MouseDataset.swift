@@ -10,12 +10,19 @@ public struct MouseDataOptions: Sendable, Equatable {
     /// Append the pupil centre (horizontal, vertical) as two more channels (5 with behaviour).
     /// Default false, as in the baselines.
     public var pupilCenterAsChannels: Bool
+    /// Normalise behaviour as `(x − mean) / std` instead of the reference's `x / std`. Default
+    /// false (the reference). Uncentred behaviour channels are large constant inputs (pupil
+    /// dilation / std ≈ 5 on real and synthetic data) that a short training can settle on
+    /// instead of learning the stimulus; centring them removes that pull.
+    public var centerBehavior: Bool
 
     /// Options; the defaults match the SENSORIUM 2023 baselines.
-    public init(normalize: Bool = true, behaviorAsChannels: Bool = true, pupilCenterAsChannels: Bool = false) {
+    public init(normalize: Bool = true, behaviorAsChannels: Bool = true, pupilCenterAsChannels: Bool = false,
+                centerBehavior: Bool = false) {
         self.normalize = normalize
         self.behaviorAsChannels = behaviorAsChannels
         self.pupilCenterAsChannels = pupilCenterAsChannels
+        self.centerBehavior = centerBehavior
     }
 
     /// Number of input channels: 1 (frame) + 2 (behaviour) + 2 (pupil centre) as enabled.
@@ -167,7 +174,8 @@ public final class MouseDataset: @unchecked Sendable {
             shapes[field] = a.shape
         }
         if options.normalize {
-            normalizer = try TrialNormalizer.make(layout: layout, statistics: rawStatistics, dataShapes: shapes)
+            normalizer = try TrialNormalizer.make(layout: layout, statistics: rawStatistics, dataShapes: shapes,
+                                                  centerBehavior: options.centerBehavior)
         } else {
             normalizer = .identity
         }

@@ -4,7 +4,7 @@
 /// - videos: `(x − mean) / std`
 /// - responses: `x · precision`, `precision = 1/std` where `std > 0.01·nanmean(std)`, else
 ///   `1 / (0.01·nanmean(std))` (NaN std entries get the fallback); the mean over the whole array
-/// - behavior: `x / std` (`x · (1/std)`, no centering)
+/// - behavior: `x / std` (`x · (1/std)`, no centering); `(x − mean) / std` with `centerBehavior`
 /// - pupil_center: `(x − mean) / std`
 ///
 /// Arithmetic follows NumPy's type rules: when the data and the statistics are both float32
@@ -24,9 +24,9 @@ struct TrialNormalizer: Sendable {
     static let identity = TrialNormalizer(operations: [:])
 
     /// Builds the normaliser from the raw statistics, checking that the needed files exist and
-    /// line up with data of the given shapes.
+    /// line up with data of the given shapes. `centerBehavior` also subtracts the behaviour mean.
     static func make(layout: MouseLayout, statistics: [MouseField: [String: LoadedArray]],
-                     dataShapes: [MouseField: [Int]]) throws -> TrialNormalizer {
+                     dataShapes: [MouseField: [Int]], centerBehavior: Bool = false) throws -> TrialNormalizer {
         var ops: [MouseField: Operation] = [:]
         func need(_ field: MouseField, _ name: String) throws -> LoadedArray {
             guard let a = statistics[field]?[name] else {
@@ -40,7 +40,7 @@ struct TrialNormalizer: Sendable {
             guard let shape = dataShapes[field] else { continue }
             let what = "\(field.folderName) statistic"
             switch field {
-            case .videos, .pupilCenter:
+            case .behavior where centerBehavior, .videos, .pupilCenter:
                 let mean = try StatisticView.make(try need(field, "mean"), dataShape: shape, what: what)
                 let std = try StatisticView.make(try need(field, "std"), dataShape: shape, what: what)
                 ops[field] = .subtractDivide(mean: mean, std: std)

@@ -35,13 +35,43 @@ if case .factorized3d(var cc) = config.model.core {
     config.model.core = .factorized3d(cc)
 }
 if env["NOSHIFT"] != nil { config.model.shifter = .none }
-let datasets = try TrainingWorkflow.openDatasets(paths, settings: config.data, forTraining: true)
+if env["CENTER"] != nil { config.model.centerBehavior = true }
+if let w = env["WARM"].flatMap(Int.init) { config.model.behaviorWarmupEpochs = w }
+let datasets = try TrainingWorkflow.openDatasets(paths, settings: config.data, centerBehavior: config.model.centerBehavior, forTraining: true)
 let model = try VideoModel(configuration: config.model, datasets: datasets)
 if env["GTPOS"] != nil {
     for d in datasets {
         let gt = try NPYFile.read(d.layout.root + "/meta/synthetic/rf_grid_positions.npy").floats()
         let r = model.readout[d.name] as! FullGaussian2d
         r.freePositions!.withUnsafeMutableBufferPointer { p in for i in 0..<gt.count { p[i] = gt[i] } }
+    }
+}
+if env["RFMAP"] != nil {
+    for d in datasets {
+        let t0 = Date()
+        let map = try ReceptiveFieldMap.estimate(dataset: d)
+        let gt = try NPYFile.read(d.layout.root + "/meta/synthetic/rf_grid_positions.npy").floats()
+        var errs = [Double]()
+        for i in 0..<map.neuronCount {
+            let gc = (Double(gt[2 * i]) + 1) / 2 * Double(map.width - 1), gr = (Double(gt[2 * i + 1]) + 1) / 2 * Double(map.height - 1)
+            errs.append(((gc - map.columns[i]) * (gc - map.columns[i]) + (gr - map.rows[i]) * (gr - map.rows[i])).squareRoot())
+        }
+        let sig = map.significance
+        let good = (0..<errs.count).filter { sig[$0] >= 4 }
+        print(String(format: "RF map %@: %.1fs, median error %.2f px, <3px %.2f, significant %d, their median error %.2f px", d.name, Date().timeIntervalSince(t0),
+                     errs.sorted()[errs.count / 2], Double(errs.filter { $0 < 3 }.count) / Double(errs.count), good.count,
+                     good.map { errs[$0] }.sorted()[max(0, good.count / 2)]))
+        let fit = try model.initializeReadoutPositions(mouse: d.name, map: map)
+        print("  fit: reliable \(fit.reliableNeurons) rms \(fit.rmsResidual)")
+        let pos = (model.readout[d.name] as! FullGaussian2d).meanPositions().scalars
+        var e2 = [Double]()
+        // GT in the feature-map grid of the demo core (9 × 23 outputs, stride 2, 9.5 px border)
+        for i in 0..<map.neuronCount {
+            let gc = (Double(gt[2 * i]) + 1) / 2 * Double(map.width - 1), gr = (Double(gt[2 * i + 1]) + 1) / 2 * Double(map.height - 1)
+            let fx = 2 * ((gc - 9.5) / 2) / 22 - 1, fy = 2 * ((gr - 9.5) / 2) / 8 - 1
+            e2.append(((fx - Double(pos[2 * i])) * (fx - Double(pos[2 * i])) + (fy - Double(pos[2 * i + 1])) * (fy - Double(pos[2 * i + 1]))).squareRoot())
+        }
+        print(String(format: "  readout vs GT (feature grid units): median %.3f, 90%% %.3f", e2.sorted()[e2.count / 2], e2.sorted()[e2.count * 9 / 10]))
     }
 }
 if env["INVBIAS"] != nil {

@@ -1,0 +1,253 @@
+import Testing
+import Foundation
+import Logging
+@testable import Sensorium
+import SensoriumTestSupport
+
+/// Receptive-field mapping, readout positions from it, the behaviour warm-up and centred behaviour.
+@Suite struct WarmStartTests {
+    /// White-noise frames and neurons that respond to the DoG-band energy around a known pixel,
+    /// 4 frames later, plus noise: the map must find the pixels.
+    @Test func receptiveFieldMapFindsKnownCentres() throws {
+        let h = 24, w = 32, n = 6, length = 120
+        let centres: [(Int, Int)] = [(5, 6), (12, 16), (18, 26), (8, 24), (16, 8), (11, 11)]
+        let g = RandomGenerator(seed: 11)
+        let options = ReceptiveFieldMap.Options(lags: 3...5, pooling: 1, energySigma: 1.5)
+        var accumulator = try ReceptiveFieldMap.Accumulator(height: h, width: w, neurons: n, options: options)
+        let energy = EnergyMap(height: h, width: w, pooling: 1, centerSigma: options.centerSigma,
+                               surroundSigma: options.surroundSigma, energySigma: options.energySigma)
+        for _ in 0..<6 {
+            // Noise with a few bright blobs moving around, so local energy varies a lot.
+            var video = Tensor.randomNormal([length, h * w], generator: g).scalars
+            for f in 0..<length {
+                for _ in 0..<3 {
+                    let r = Int(g.next() % UInt64(h)), c = Int(g.next() % UInt64(w))
+                    for dr in -2...2 { for dc in -2...2 where (0..<h).contains(r + dr) && (0..<w).contains(c + dc) {
+                        video[f * h * w + (r + dr) * w + c + dc] += 4 * (g.next() % 2 == 0 ? 1 : -1)
+                    } }
+                }
+            }
+            let local = energy.compute(video: video, frames: length)
+            let noise = Tensor.randomNormal([length, n], generator: g).scalars
+            var responses = [Float](repeating: 0, count: length * n)
+            for f in 4..<length {
+                for (i, (r, c)) in centres.enumerated() {
+                    responses[f * n + i] = local[(f - 4) * h * w + r * w + c] * (1 + 0.2 * noise[f * n + i])
+                }
+            }
+            accumulator.add(video: video, responses: responses, length: length)
+        }
+        let map = try #require(accumulator.finish())
+        #expect(map.frames == 6 * (length - 5))
+        for (i, (r, c)) in centres.enumerated() {
+            let error = ((map.rows[i] - Double(r)) * (map.rows[i] - Double(r)) + (map.columns[i] - Double(c)) * (map.columns[i] - Double(c))).squareRoot()
+            #expect(error < 1, "neuron \(i): found (\(map.rows[i]), \(map.columns[i])), true (\(r), \(c))")
+            #expect(map.significance[i] > 4, "neuron \(i): significance \(map.significance[i])")
+        }
+    }
+
+    @Test func receptiveFieldMapRejectsBadOptionsAndTooShortTrials() throws {
+        #expect(throws: VideoModelError.self) {
+            _ = try ReceptiveFieldMap.Accumulator(height: 8, width: 8, neurons: 2, options: .init(centerSigma: 3, surroundSigma: 2))
+        }
+        var accumulator = try ReceptiveFieldMap.Accumulator(height: 8, width: 8, neurons: 2, options: .init(lags: 3...7))
+        accumulator.add(video: [Float](repeating: 0, count: 6 * 64), responses: [Float](repeating: 0, count: 12), length: 6)
+        #expect(accumulator.finish() == nil)
+    }
+
+    @Test func quadraticFitIgnoresOutliers() {
+        let g = RandomGenerator(seed: 5)
+        let points = (0..<60).map { _ in (Double(2 * g.nextUniform() - 1), Double(2 * g.nextUniform() - 1)) }
+        func truth(_ p: (Double, Double)) -> (Double, Double) {
+            (0.1 + 0.5 * p.0 + 0.08 * p.0 * p.0, -0.2 + 0.4 * p.1 + 0.05 * p.0 * p.1)
+        }
+        var targets = points.map(truth)
+        for i in stride(from: 0, to: 60, by: 10) { targets[i] = (0.9, -0.9) }
+        let fit = QuadraticMap.robustFit(points: points, targets: targets, using: Array(0..<60))
+        #expect(fit.inliers.count == 54)
+        for p in points {
+            let (a, b) = fit.evaluate(p), (x, y) = truth(p)
+            #expect(abs(a - x) < 1e-3 && abs(b - y) < 1e-3, "fit \(a), \(b) vs \(x), \(y)")
+        }
+        // Too few points: the median of what there is.
+        let few = QuadraticMap.robustFit(points: points, targets: targets, using: [1, 2, 3])
+        #expect(few.evaluate((0.5, 0.5)) == few.evaluate((-0.5, 0)))
+    }
+
+    /// A map whose centres are known pixels, for placing readouts.
+    private func map(rows: [Double], columns: [Double], significance: Double = 10, height: Int = 18, width: Int = 32) -> ReceptiveFieldMap {
+        ReceptiveFieldMap(height: height, width: width, rows: rows, columns: columns,
+                          peakCorrelation: rows.map { _ in 0.3 }, significance: rows.map { _ in significance }, frames: 100)
+    }
+
+    @Test func freePositionsMoveToTheMappedCentresInTheCoreGrid() throws {
+        // Core: 5×5 valid then 3×3 valid, stride 1: output 12 × 26 of 18 × 32, cropping 3 pixels.
+        var configuration = TinyMouse.modelConfiguration()
+        guard case .gaussian(var readout) = configuration.readout else { Issue.record("not Gaussian"); return }
+        readout.positionNetwork = nil
+        configuration.readout = .gaussian(readout)
+        let model = try VideoModel(configuration: configuration, mice: [MouseNeurons(key: "m", count: 3)])
+        let grid = try #require(model.readout["m"] as? FullGaussian2d)
+        let before = grid.meanPositions().scalars
+        // Pixel (3, 3) is the core's first output pixel, (14, 28) its last; (8.5, 15.5) the middle.
+        let fit = try model.initializeReadoutPositions(mouse: "m", map: map(rows: [3, 14, 8.5], columns: [3, 28, 15.5]))
+        #expect(fit.reliableNeurons == 3 && fit.rmsResidual < 1e-6)
+        expectClose(grid.meanPositions(), [-1, -1, 1, 1, 0, 0], atol: 1e-6)
+        // Unreliable centres leave the positions alone.
+        let other = try VideoModel(configuration: configuration, mice: [MouseNeurons(key: "m", count: 3)])
+        let fit2 = try other.initializeReadoutPositions(mouse: "m", map: map(rows: [3, 14, 8.5], columns: [3, 28, 15.5], significance: 1))
+        #expect(fit2.reliableNeurons == 0)
+        expectClose((other.readout["m"] as! FullGaussian2d).meanPositions(), before, atol: 0)
+    }
+
+    @Test func positionNetworkLearnsTheRetinotopicMap() throws {
+        let n = 40
+        let g = RandomGenerator(seed: 9)
+        var cortex = (0..<n).map { _ in (Double(600 * g.nextUniform() - 300), Double(600 * g.nextUniform() - 300)) }
+        cortex[0] = (0, 0)
+        // Retinotopy: a linear map from cortex to pixels, one centre far off.
+        var rows = cortex.map { 8.5 + 4 * $0.1 / 300 }, columns = cortex.map { 15.5 + 9 * $0.0 / 300 }
+        rows[0] = 3; columns[0] = 28
+        let coordinates = Tensor(cortex.flatMap { [Float($0.0), Float($0.1), 200] }, shape: [n, 3])
+        let model = try VideoModel(configuration: TinyMouse.modelConfiguration(),
+                                   mice: [MouseNeurons(key: "m", count: n, coordinates: coordinates)])
+        let fit = try model.initializeReadoutPositions(mouse: "m", map: map(rows: rows, columns: columns))
+        #expect(fit.reliableNeurons == n - 1, "the far-off centre is an outlier")
+        #expect(fit.rmsResidual < 0.03, "network vs map: \(fit.rmsResidual)")
+        let positions = (model.readout["m"] as! FullGaussian2d).meanPositions().scalars
+        // Neuron 0 follows the map, not its outlying centre.
+        #expect(abs(Double(positions[0])) < 0.06 && abs(Double(positions[1])) < 0.06, "map at the middle: \(positions[0]), \(positions[1])")
+    }
+
+    @Test func initialisationNeedsAGaussianReadoutOfTheRightSize() throws {
+        let model = try VideoModel(configuration: TinyMouse.modelConfiguration(), mice: [MouseNeurons(key: "m", count: 3)])
+        #expect(throws: VideoModelError.self) {
+            try model.initializeReadoutPositions(mouse: "m", map: map(rows: [1, 2], columns: [1, 2]))
+        }
+        var grouped = TinyMouse.modelConfiguration()
+        grouped.readout = .groupedConv(.init(groups: 2))
+        let other = try VideoModel(configuration: grouped, mice: [MouseNeurons(key: "m", count: 3)])
+        #expect(throws: VideoModelError.self) {
+            try other.initializeReadoutPositions(mouse: "m", map: map(rows: [1, 2, 3], columns: [1, 2, 3]))
+        }
+    }
+
+    @Test func modelFromDataStartsAtTheMappedFields() throws {
+        var configuration = TinyMouse.modelConfiguration()
+        configuration.readoutPositionInitialization = .receptiveFieldMapping(.init(lags: 2...4))
+        let dataset = try TinyMouse.dataset()
+        let model = try VideoModel(configuration: configuration, datasets: [dataset])
+        let reference = try VideoModel(configuration: TinyMouse.modelConfiguration(), datasets: [dataset])
+        let a = (model.readout[dataset.name] as! FullGaussian2d).meanPositions().scalars
+        let b = (reference.readout[dataset.name] as! FullGaussian2d).meanPositions().scalars
+        #expect(a != b)
+        #expect(a.allSatisfy { $0.isFinite && abs($0) <= 1 })
+        // The option survives the architecture's JSON, and user JSON may give any part of it.
+        let json = try JSONEncoder().encode(configuration)
+        #expect(try JSONDecoder().decode(VideoModelConfiguration.self, from: json) == configuration)
+        let user = try VideoModelConfiguration.fromJSON(
+            #"{"readoutPositionInitialization": {"type": "receptiveFieldMapping", "pooling": 3}, "centerBehavior": true, "behaviorWarmupEpochs": 4}"#)
+        #expect(user.readoutPositionInitialization == .receptiveFieldMapping(.init(pooling: 3)))
+        #expect(user.centerBehavior && user.behaviorWarmupEpochs == 4)
+        #expect(try VideoModelConfiguration.fromJSON("{}").readoutPositionInitialization == .reference)
+        #expect(throws: VideoModelError.self) {
+            _ = try VideoModelConfiguration.fromJSON(#"{"readoutPositionInitialization": {"type": "nearest"}}"#)
+        }
+    }
+
+    @Test func behaviourGateHidesBehaviourUntilTheWarmupEnds() throws {
+        var configuration = TinyMouse.modelConfiguration()
+        configuration.behaviorWarmupEpochs = 2
+        let model = try VideoModel(configuration: configuration, mice: [MouseNeurons(key: "m", count: 3)])
+        #expect(model.behaviorGate?.scalars == [0])
+        let video = Tensor.randomNormal([2, 3, 4, 2, 2], generator: RandomGenerator(seed: 1))
+        let gated = model.gatedBehavior(video).scalars, raw = video.scalars
+        for b in 0..<2 {
+            for c in 0..<3 {
+                for k in 0..<16 {
+                    let i = (b * 3 + c) * 16 + k
+                    #expect(gated[i] == (c == 0 ? raw[i] : 0))
+                }
+            }
+        }
+        model.epochWillStart(1)
+        #expect(model.behaviorGate?.scalars == [0])
+        model.epochWillStart(2)
+        #expect(model.behaviorGate?.scalars == [1])
+        #expect(model.gatedBehavior(video).scalars == raw)
+        // The gate is part of the saved state; a reference model has none.
+        #expect(model.stateDict().keys.contains { $0.contains("behavior") })
+        let reference = try VideoModel(configuration: TinyMouse.modelConfiguration(), mice: [MouseNeurons(key: "m", count: 3)])
+        #expect(reference.behaviorGate == nil)
+        #expect(!reference.stateDict().keys.contains { $0.contains("behavior") })
+    }
+
+    @Test func trainerOpensTheGateAfterTheWarmupAndEarlyStoppingWaits() throws {
+        var configuration = TinyMouse.modelConfiguration()
+        configuration.behaviorWarmupEpochs = 1
+        let dataset = try TinyMouse.dataset()
+        let model = try VideoModel(configuration: configuration, datasets: [dataset])
+        let data = MouseTrainingData(datasets: [dataset], batchSize: 2, frames: 20, validationTier: .oracle,
+                                     validationBatchSize: 2, validationMaxFrames: 30)
+        var trainer = TrainerConfiguration.reference
+        trainer.earlyStopping = .init(patience: 1, lrDecaySteps: 1, maxEpochs: 3, warmupEpochs: 2)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let fit = Trainer(model: model, data: data, configuration: trainer, logger: logger)
+        _ = try fit.fit(until: .epochs(1))
+        #expect(model.behaviorGate?.scalars == [0])
+        _ = try fit.fit()
+        #expect(fit.history.count >= 3, "patience 1 must not stop inside the warm-up")
+        #expect(fit.history.first { $0.epoch == 2 }?.improved == true, "the first evaluation after the warm-up is the best")
+    }
+
+    @Test func earlyStoppingWarmupIgnoresEarlyObjectives() {
+        var stopping = EarlyStopping(configuration: .init(patience: 2, lrDecaySteps: 1, maxEpochs: 20, warmupEpochs: 3))
+        _ = stopping.start(objective: 0.5)
+        var decisions: [EarlyStopping.Decision] = []
+        for value in [0.1, 0.2, 0.3, 0.25, 0.2] {
+            _ = stopping.epochCompleted()
+            decisions.append(stopping.record(objective: value))
+        }
+        #expect(decisions[0] == .init() && decisions[1] == .init(), "epochs 1–2: nothing counts")
+        #expect(decisions[2].improved && stopping.bestEpoch == 3 && stopping.bestObjective == 0.3)
+        #expect(!decisions[3].finished && decisions[4].finished, "patience 2 after the warm-up")
+        // The state round-trips through a checkpoint record.
+        var copy = EarlyStopping(configuration: .init(warmupEpochs: 3))
+        var fresh = EarlyStopping(configuration: .init(warmupEpochs: 3))
+        _ = fresh.start(objective: 0)
+        try? copy.loadState(fresh.stateRecord())
+        _ = copy.epochCompleted(); _ = copy.epochCompleted(); _ = copy.epochCompleted()
+        #expect(copy.record(objective: -1).improved, "still pending after a restore")
+    }
+
+    @Test func centredBehaviourSubtractsTheMeanAndMustMatchTheModel() throws {
+        let raw = try MouseDataset(path: TinyMouse.dataset().layout.root, options: MouseDataOptions(normalize: false))
+        let reference = try TinyMouse.dataset()
+        let centred = try MouseDataset(path: reference.layout.root, options: MouseDataOptions(centerBehavior: true))
+        let trial = reference.trials(in: .train)[0]
+        let r = try raw.readTrial(trial), a = try reference.readTrial(trial), c = try centred.readTrial(trial)
+        // Statistics per channel and frame, (2, T) (per channel, (2,), also allowed).
+        let meanFile = try NPYFile.read(reference.layout.root + "/meta/statistics/behavior/all/mean.npy")
+        let mean = try meanFile.floats()
+        let std = try NPYFile.read(reference.layout.root + "/meta/statistics/behavior/all/std.npy").floats()
+        let perFrame = meanFile.shape.count == 2 ? meanFile.shape[1] : 1
+        for k in [0, 5, r.length - 1] {
+            for ch in 0..<2 {
+                let x = r.behavior[ch * r.length + k], s = ch * perFrame + (perFrame > 1 ? k : 0)
+                #expect(abs(a.behavior[ch * r.length + k] - x / std[s]) < 1e-4 * max(1, abs(x / std[s])))
+                #expect(abs(c.behavior[ch * r.length + k] - (x - mean[s]) / std[s]) < 1e-4 * max(1, abs(x / std[s])))
+            }
+        }
+        #expect(c.video == a.video && c.responses == a.responses)
+        // A model reading uncentred behaviour refuses centred data, and the evaluation opens
+        // data the way the model reads it.
+        #expect(throws: VideoModelError.self) {
+            _ = try VideoModel(configuration: TinyMouse.modelConfiguration(), datasets: [centred])
+        }
+        var configuration = TinyMouse.modelConfiguration()
+        configuration.centerBehavior = true
+        let model = try VideoModel(configuration: configuration, datasets: [centred])
+        #expect(try EvaluationWorkflow.dataOptions(for: model).centerBehavior)
+    }
+}
