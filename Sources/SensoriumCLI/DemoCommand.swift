@@ -52,9 +52,9 @@ struct DemoCommand: ParsableCommand {
             synthetic.trainTrials = 16
             training.data.frames = 40
             training.data.batchSize = 4
-            training.trainer.earlyStopping.maxEpochs = 3
+            training.limitEpochs(to: 3)
         }
-        if let epochs { training.trainer.earlyStopping.maxEpochs = epochs }
+        if let epochs { training.limitEpochs(to: epochs) }
         if let seed {
             training.trainer.seed = seed
             training.model.seed = seed

@@ -96,7 +96,7 @@ struct TrainCommand: ParsableCommand {
             c.trainer.seed = seed
             c.model.seed = seed
         }
-        if let epochs { c.trainer.earlyStopping.maxEpochs = epochs }
+        if let epochs { c.limitEpochs(to: epochs) }
         if let batchSize { c.data.batchSize = batchSize }
         if let frames { c.data.frames = frames }
         return c

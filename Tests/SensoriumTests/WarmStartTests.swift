@@ -221,6 +221,30 @@ import SensoriumTestSupport
         #expect(copy.record(objective: -1).improved, "still pending after a restore")
     }
 
+    @Test func warmupEndingAtTheLastEpochKeepsTrainedWeights() {
+        var stopping = EarlyStopping(configuration: .init(patience: 5, maxEpochs: 2, warmupEpochs: 5))
+        _ = stopping.start(objective: 0.5)
+        _ = stopping.epochCompleted()
+        #expect(!stopping.record(objective: 0.1).improved)
+        _ = stopping.epochCompleted()
+        let last = stopping.record(objective: 0.2)
+        #expect(last.improved && last.finished && stopping.bestEpoch == 2)
+    }
+
+    @Test func limitingEpochsShortensTheWarmups() {
+        var demo = DemoWorkflow.trainingConfiguration
+        #expect(demo.model.behaviorWarmupEpochs == 10 && demo.trainer.earlyStopping.warmupEpochs == 12)
+        demo.limitEpochs(to: 3)
+        #expect(demo.trainer.earlyStopping.maxEpochs == 3)
+        #expect(demo.model.behaviorWarmupEpochs == 0 && demo.trainer.earlyStopping.warmupEpochs == 0)
+        var medium = DemoWorkflow.trainingConfiguration
+        medium.limitEpochs(to: 20)
+        #expect(medium.model.behaviorWarmupEpochs == 5 && medium.trainer.earlyStopping.warmupEpochs == 7)
+        var long = DemoWorkflow.trainingConfiguration
+        long.limitEpochs(to: 100)
+        #expect(long.model.behaviorWarmupEpochs == 10 && long.trainer.earlyStopping.warmupEpochs == 12)
+    }
+
     @Test func centredBehaviourSubtractsTheMeanAndMustMatchTheModel() throws {
         let raw = try MouseDataset(path: TinyMouse.dataset().layout.root, options: MouseDataOptions(normalize: false))
         let reference = try TinyMouse.dataset()

@@ -140,8 +140,9 @@ public struct EarlyStopping {
         currentObjective = objective
         var d = Decision()
         if isWarmingUp || warmupBestPending {
-            // During the warm-up nothing counts; the first evaluation after it is the new start.
-            if !isWarmingUp {
+            // During the warm-up nothing counts; the first evaluation after it is the new start
+            // (also when training ends inside the warm-up: trained weights beat the initial ones).
+            if !isWarmingUp || epoch >= configuration.maxEpochs {
                 warmupBestPending = false
                 bestObjective = objective
                 bestEpoch = epoch

@@ -88,6 +88,19 @@ public struct TrainingRunConfiguration: Codable, Sendable, Equatable {
     /// The data pipeline.
     public var data: TrainingDataSettings
 
+    /// Caps training at `epochs` epochs. Warm-ups that would take a quarter of them or more are
+    /// shortened to a quarter (behaviour) and two epochs more (early stopping), so that a short
+    /// run still trains mostly with every input and keeps trained weights.
+    public mutating func limitEpochs(to epochs: Int) {
+        trainer.earlyStopping.maxEpochs = epochs
+        let quarter = epochs / 4
+        if model.behaviorWarmupEpochs > quarter {
+            model.behaviorWarmupEpochs = quarter
+            trainer.earlyStopping.warmupEpochs = quarter == 0 ? 0 : min(trainer.earlyStopping.warmupEpochs, quarter + 2)
+        }
+        trainer.earlyStopping.warmupEpochs = min(trainer.earlyStopping.warmupEpochs, max(0, epochs - 1))
+    }
+
     /// A configuration; the defaults are the factorised baseline trained with the reference recipe.
     public init(model: VideoModelConfiguration = .factorizedBaseline, trainer: TrainerConfiguration = .reference,
                 data: TrainingDataSettings = TrainingDataSettings()) {
