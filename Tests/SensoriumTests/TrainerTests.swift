@@ -175,7 +175,8 @@ let quietLogger: Logger = {
     return l
 }()
 
-private func parameterBits(_ model: Module) -> [String: [UInt32]] {
+/// Every state entry (parameters and buffers) as bit patterns, for exact comparisons.
+func parameterBits(_ model: Module) -> [String: [UInt32]] {
     var out: [String: [UInt32]] = [:]
     for (k, v) in model.stateDict() { out[k] = v.scalars.map(\.bitPattern) }
     return out

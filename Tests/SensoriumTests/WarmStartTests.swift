@@ -172,7 +172,8 @@ import SensoriumTestSupport
         }
         model.epochWillStart(1)
         #expect(model.behaviorGate?.scalars == [0])
-        model.epochWillStart(2)
+        // An ensemble passes the epoch on to its members.
+        Ensemble([model]).epochWillStart(2)
         #expect(model.behaviorGate?.scalars == [1])
         #expect(model.gatedBehavior(video).scalars == raw)
         // The gate is part of the saved state; a reference model has none.
@@ -191,6 +192,7 @@ import SensoriumTestSupport
                                      validationBatchSize: 2, validationMaxFrames: 30)
         var trainer = TrainerConfiguration.reference
         trainer.earlyStopping = .init(patience: 1, lrDecaySteps: 1, maxEpochs: 3, warmupEpochs: 2)
+        trainer.validationSkipFrames = 10
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let fit = Trainer(model: model, data: data, configuration: trainer, logger: logger)
@@ -199,6 +201,59 @@ import SensoriumTestSupport
         _ = try fit.fit()
         #expect(fit.history.count >= 3, "patience 1 must not stop inside the warm-up")
         #expect(fit.history.first { $0.epoch == 2 }?.improved == true, "the first evaluation after the warm-up is the best")
+    }
+
+    @Test func resumingInsideTheWarmupGivesTheUninterruptedRun() throws {
+        var configuration = TinyMouse.modelConfiguration()
+        configuration.behaviorWarmupEpochs = 1
+        configuration.readoutPositionInitialization = .receptiveFieldMapping(.init(lags: 2...4))
+        let dataset = try TinyMouse.dataset()
+        func data() -> MouseTrainingData {
+            MouseTrainingData(datasets: [dataset], batchSize: 2, frames: 20, validationTier: .oracle,
+                              validationBatchSize: 2, validationMaxFrames: 30)
+        }
+        var trainer = TrainerConfiguration.reference
+        trainer.earlyStopping = .init(patience: 10, lrDecaySteps: 1, maxEpochs: 3, warmupEpochs: 2)
+        trainer.validationSkipFrames = 10
+        let straightModel = try VideoModel(configuration: configuration, datasets: [dataset])
+        let straight = Trainer(model: straightModel, data: data(), configuration: trainer, logger: quietLogger)
+        try straight.fit()
+
+        let dir = try makeTrainerTestDirectory("warmup-resume")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("run.h5")
+        let first = Trainer(model: try VideoModel(configuration: configuration, datasets: [dataset]), data: data(),
+                            configuration: trainer, logger: quietLogger)
+        first.checkpointURL = url
+        try first.fit(until: .steps(1))  // inside epoch 0, behaviour hidden
+        var other = configuration
+        other.seed = 77
+        other.readoutPositionInitialization = .reference
+        let resumedModel = try VideoModel(configuration: other, datasets: [dataset])
+        let resumed = Trainer(model: resumedModel, data: data(), configuration: trainer, logger: quietLogger)
+        try resumed.restore(from: url)
+        try resumed.fit()
+        #expect(resumedModel.behaviorGate?.scalars == [1])
+        let a = parameterBits(resumedModel), b = parameterBits(straightModel)
+        #expect(a == b, "resumed warm-up run differs in \(a.keys.filter { a[$0] != b[$0] }.sorted())")
+        #expect(resumed.history.map(\.validation) == straight.history.map(\.validation))
+    }
+
+    /// Two identical runs give identical bits: the convolution weight gradients reduce their
+    /// per-piece partial sums in a fixed order whatever thread ran which piece.
+    @Test func trainingIsBitwiseRepeatable() throws {
+        let dataset = try TinyMouse.dataset()
+        func run() throws -> [String: [UInt32]] {
+            let model = try VideoModel(configuration: TinyMouse.modelConfiguration(), datasets: [dataset])
+            let data = MouseTrainingData(datasets: [dataset], batchSize: 3, frames: 30, validationTier: .oracle,
+                                         validationBatchSize: 2, validationMaxFrames: 30)
+            var trainer = TrainerConfiguration.reference
+            trainer.earlyStopping = .fixedEpochs(1)
+            try Trainer(model: model, data: data, configuration: trainer, logger: quietLogger).fit()
+            return parameterBits(model)
+        }
+        let a = try run(), b = try run()
+        #expect(a == b, "differs in \(a.keys.filter { a[$0] != b[$0] }.sorted())")
     }
 
     @Test func earlyStoppingWarmupIgnoresEarlyObjectives() {

@@ -57,5 +57,10 @@ public final class Ensemble<Batch: TrainingBatch>: Module, TrainableModel {
     /// The generators of all members.
     public var randomGenerators: [RandomGenerator] { members.flatMap(\.randomGenerators) }
 
+    /// Passes the epoch on to every member (their warm-ups).
+    public func epochWillStart(_ epoch: Int) {
+        for member in members { member.epochWillStart(epoch) }
+    }
+
     override public var extraDescription: String { "\(members.count) members" }
 }

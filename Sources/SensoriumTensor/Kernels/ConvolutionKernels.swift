@@ -215,13 +215,14 @@ enum ConvolutionKernels {
         let chunksPerBatch = (positions + chunk - 1) / chunk
         let items = g.batch * chunksPerBatch
         let size = g.kT * g.outChannels * cg
-        let threads = itemThreads(items, parallel: work(g) >= parallelWorkThreshold)
-        // One tap-major accumulator per thread, summed at the end.
-        let acc = UnsafeMutablePointer<Float>.allocate(capacity: size * threads)
-        acc.initialize(repeating: 0, count: size * threads)
+        let parallel = work(g) >= parallelWorkThreshold
+        // One tap-major accumulator per piece, summed in piece order at the end (deterministic).
+        let slots = max(1, pieces(items, parallel: parallel).count)
+        let acc = UnsafeMutablePointer<Float>.allocate(capacity: size * slots)
+        acc.initialize(repeating: 0, count: size * slots)
         defer { acc.deallocate() }
-        runItems(items, parallel: threads > 1) { thread, range, single in
-            let mine = acc + thread * size
+        runItems(items, parallel: parallel) { piece, range, single in
+            let mine = acc + piece * size
             for item in range {
                 let n = item / chunksPerBatch
                 let j0 = (item % chunksPerBatch) * chunk, j1 = min(positions, j0 + chunk)
@@ -239,8 +240,8 @@ enum ConvolutionKernels {
                 }
             }
         }
-        for t in 1..<max(threads, 1) {
-            let other = acc + t * size
+        for piece in 1..<slots {
+            let other = acc + piece * size
             for i in 0..<size { acc[i] += other[i] }
         }
         unpackTapMajor(g, packed: acc, into: gradWeight)
@@ -290,17 +291,19 @@ enum ConvolutionKernels {
         let chunksPerBatch = (positions + chunk - 1) / chunk
         let weightSize = g.outChannels * rows
         // Work items are whole batch elements, so col2vol of one item never meets another's writes.
-        let threads = itemThreads(g.batch, parallel: work(g) >= parallelWorkThreshold)
+        let parallel = work(g) >= parallelWorkThreshold
+        // Weight-gradient accumulators per piece, summed in piece order (deterministic).
+        let slots = max(1, pieces(g.batch, parallel: parallel).count)
         let acc: UnsafeMutablePointer<Float>? = gradWeight == nil ? nil
-            : UnsafeMutablePointer<Float>.allocate(capacity: weightSize * threads)
-        acc?.initialize(repeating: 0, count: weightSize * threads)
+            : UnsafeMutablePointer<Float>.allocate(capacity: weightSize * slots)
+        acc?.initialize(repeating: 0, count: weightSize * slots)
         defer { acc?.deallocate() }
         if let gradInput { gradInput.initialize(repeating: 0, count: g.batch * g.inChannels * inVolume) }
-        runItems(g.batch, parallel: threads > 1) { thread, range, single in
+        runItems(g.batch, parallel: parallel) { piece, range, single in
             let colsBuffer = Scratch(rows * chunk)
             defer { withExtendedLifetime(colsBuffer) {} }
             let cols = colsBuffer.pointer
-            let mine = acc.map { $0 + thread * weightSize }
+            let mine = acc.map { $0 + piece * weightSize }
             for n in range {
                 for c in 0..<chunksPerBatch {
                     let j0 = c * chunk, count = min(positions, j0 + chunk) - j0
@@ -325,8 +328,8 @@ enum ConvolutionKernels {
         }
         if let acc, let gradWeight {
             gradWeight.update(from: acc, count: weightSize)
-            for t in 1..<max(threads, 1) {
-                let other = acc + t * weightSize
+            for piece in 1..<slots {
+                let other = acc + piece * weightSize
                 for i in 0..<weightSize { gradWeight[i] += other[i] }
             }
         }
@@ -467,21 +470,22 @@ enum ConvolutionKernels {
         let cg = g.groupInChannels, og = g.groupOutChannels
         let outPlane = g.outH * g.outW, inPlane = g.inH * g.inW
         let items = g.batch * g.outT
-        let threads = itemThreads(items, parallel: work(g) >= parallelWorkThreshold)
+        let parallel = work(g) >= parallelWorkThreshold
         let weightSize = g.kernelVolume * g.outChannels * cg
-        // Tap-major weight-gradient accumulators, one per thread.
+        // Tap-major weight-gradient accumulators, one per piece, summed in piece order (deterministic).
+        let slots = max(1, pieces(items, parallel: parallel).count)
         let acc: UnsafeMutablePointer<Float>? = gradWeight == nil ? nil
-            : UnsafeMutablePointer<Float>.allocate(capacity: weightSize * threads)
-        acc?.initialize(repeating: 0, count: weightSize * threads)
+            : UnsafeMutablePointer<Float>.allocate(capacity: weightSize * slots)
+        acc?.initialize(repeating: 0, count: weightSize * slots)
         defer { acc?.deallocate() }
         // Work items are frames; with kT = 1 each frame's input gradient depends on its own output gradient only.
-        runItems(items, parallel: threads > 1) { thread, range, single in
+        runItems(items, parallel: parallel) { piece, range, single in
             let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.inChannels * f.padded)
             padded.initialize(repeating: 0, count: g.inChannels * f.padded)
             let rows = UnsafeMutablePointer<Float>.allocate(capacity: g.outChannels * f.extent)
             rows.initialize(repeating: 0, count: g.outChannels * f.extent)  // the columns past oW stay zero
             defer { padded.deallocate(); rows.deallocate() }
-            let mine = acc.map { $0 + thread * weightSize }
+            let mine = acc.map { $0 + piece * weightSize }
             for item in range {
                 let n = item / g.outT, t = item % g.outT
                 for o in 0..<g.outChannels {
@@ -525,8 +529,8 @@ enum ConvolutionKernels {
             }
         }
         if let acc, let gradWeight {
-            for t in 1..<max(threads, 1) {
-                let other = acc + t * weightSize
+            for piece in 1..<slots {
+                let other = acc + piece * weightSize
                 for i in 0..<weightSize { acc[i] += other[i] }
             }
             unpackTapMajor(g, packed: acc, into: gradWeight)
@@ -562,16 +566,34 @@ enum ConvolutionKernels {
         parallel ? max(1, min(Parallel.threadCount, items)) : 1
     }
 
-    /// Calls `body(thread index, range, singleThreadedBLAS)` on consecutive pieces of `0 ..< items`.
+    /// The consecutive pieces `runItems` cuts `0 ..< items` into: with several threads, guided
+    /// scheduling (a piece is the remaining items over 2·threads, at least one), so the threads
+    /// finish together; one piece otherwise. The same pieces for the same arguments, whichever
+    /// thread ends up running which, so per-piece partial sums reduced in piece order are
+    /// deterministic.
+    static func pieces(_ items: Int, parallel: Bool) -> [Range<Int>] {
+        let threads = itemThreads(items, parallel: parallel)
+        guard items > 0 else { return [] }
+        guard threads > 1 else { return [0..<items] }
+        var out: [Range<Int>] = []
+        var start = 0
+        while start < items {
+            let end = start + max(1, (items - start) / (2 * threads))
+            out.append(start..<end)
+            start = end
+        }
+        return out
+    }
+
+    /// Calls `body(piece index, range, singleThreadedBLAS)` on every piece of ``pieces(_:parallel:)``.
     ///
     /// With several threads, each worker takes the next piece from a shared counter until none is
     /// left, so a worker delayed by other processes on a busy machine does not hold the others up
-    /// at the end. Pieces shrink as the work runs out (guided scheduling: a piece is the remaining
-    /// items over 2·threads, at least one), so the threads also finish together on a quiet
-    /// machine: with fixed pieces of a sixth of a share, one thread waited on average half a piece
-    /// (≈ 10 ms for a 7 × 7 layer of the factorized core) at the end of every call. `body` may be
-    /// called several times per thread; thread indices are below `itemThreads(items, parallel:)`.
-    /// With one thread, BLAS may thread itself.
+    /// at the end; shrinking pieces make the threads also finish together on a quiet machine (with
+    /// fixed pieces of a sixth of a share, one thread waited on average half a piece, ≈ 10 ms for a
+    /// 7 × 7 layer of the factorized core, at the end of every call). Accumulate per piece index,
+    /// not per thread: which thread runs a piece depends on timing, the pieces do not. With one
+    /// thread, `body` runs once (piece 0) and BLAS may thread itself.
     static func runItems(_ items: Int, parallel: Bool,
                          _ body: (Int, Range<Int>, Bool) -> Void) {
         let threads = itemThreads(items, parallel: parallel)
@@ -579,20 +601,15 @@ enum ConvolutionKernels {
             if items > 0 { body(0, 0..<items, false) }
             return
         }
+        let ranges = pieces(items, parallel: parallel)
         let next = Atomic<Int>(0)
         withoutActuallyEscaping(body) { body in
             let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
-                var start = next.load(ordering: .relaxed)
-                while start < items {
-                    let end = start + max(1, (items - start) / (2 * threads))
-                    let (exchanged, current) = next.compareExchange(expected: start, desired: end, ordering: .relaxed)
-                    if exchanged {
-                        box.value(t, start..<end, true)
-                        start = next.load(ordering: .relaxed)
-                    } else {
-                        start = current
-                    }
+            DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                while true {
+                    let piece = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    guard piece < ranges.count else { break }
+                    box.value(piece, ranges[piece], true)
                 }
             }
         }

@@ -63,20 +63,21 @@ extension ConvolutionKernels {
         let shiftedRows = g.inChannels * g.kW
         let outPlane = g.outH * g.outW
         let items = g.batch * g.outT
-        let threads = itemThreads(items, parallel: work(g) >= parallelWorkThreshold)
+        let parallel = work(g) >= parallelWorkThreshold
+        let slots = max(1, pieces(items, parallel: parallel).count)
         let weightSize = g.outChannels * cg * g.kH * g.kW
-        // Per-thread accumulators laid out (kh, group, c·kW + kw, o) when folding kernel rows,
-        // (kh, kw, group, c, o) otherwise.
-        let acc = UnsafeMutablePointer<Float>.allocate(capacity: weightSize * threads)
-        acc.initialize(repeating: 0, count: weightSize * threads)
+        // Per-piece accumulators (summed in piece order, so deterministic), laid out
+        // (kh, group, c·kW + kw, o) when folding kernel rows, (kh, kw, group, c, o) otherwise.
+        let acc = UnsafeMutablePointer<Float>.allocate(capacity: weightSize * slots)
+        acc.initialize(repeating: 0, count: weightSize * slots)
         defer { acc.deallocate() }
-        runItems(items, parallel: threads > 1) { thread, range, single in
+        runItems(items, parallel: parallel) { piece, range, single in
             let buffers = (Scratch(g.inChannels * f.padded), Scratch(fold ? shiftedRows * lq : 1), Scratch(g.outChannels * f.extent))
             defer { withExtendedLifetime(buffers) {} }
             let padded = buffers.0.pointer, shifted = buffers.1.pointer, rows = buffers.2.pointer
             padded.initialize(repeating: 0, count: g.inChannels * f.padded)
             rows.initialize(repeating: 0, count: g.outChannels * f.extent)  // the columns past oW stay zero
-            let mine = acc + thread * weightSize
+            let mine = acc + piece * weightSize
             for item in range {
                 let n = item / g.outT, t = item % g.outT
                 for o in 0..<g.outChannels {
@@ -113,8 +114,8 @@ extension ConvolutionKernels {
                 }
             }
         }
-        for t in 1..<max(threads, 1) {
-            let other = acc + t * weightSize
+        for piece in 1..<slots {
+            let other = acc + piece * weightSize
             for i in 0..<weightSize { acc[i] += other[i] }
         }
         let taps = g.kH * g.kW

@@ -102,7 +102,9 @@ enum TemporalConvolution {
         let plane = g.inH * g.inW, c = g.inChannels, o = g.outChannels, k = g.kT
         let parallel = ConvolutionKernels.work(g) >= ConvolutionKernels.parallelWorkThreshold
         let items = max(g.outT, g.inT)
-        let threads = ConvolutionKernels.itemThreads(items, parallel: parallel)
+        // Weight-gradient accumulators per piece of the frames (the same pieces for every batch
+        // element), summed in piece order: deterministic whichever thread runs which piece.
+        let slots = max(1, ConvolutionKernels.pieces(items, parallel: parallel).count)
         let weightSize = o * k * c
 
         // Zero-led frame-major output gradient (input gradient). The weight gradient reads the input
@@ -112,8 +114,8 @@ enum TemporalConvolution {
         let flipped = gradInput == nil ? nil : packInputGradient(g, weight: weight)
         defer { flipped?.deallocate() }
         let acc: UnsafeMutablePointer<Float>? = gradWeight == nil ? nil
-            : UnsafeMutablePointer<Float>.allocate(capacity: weightSize * threads)
-        acc?.initialize(repeating: 0, count: weightSize * threads)
+            : UnsafeMutablePointer<Float>.allocate(capacity: weightSize * slots)
+        acc?.initialize(repeating: 0, count: weightSize * slots)
         defer { acc?.deallocate() }
 
         for n in 0..<g.batch {
@@ -123,7 +125,7 @@ enum TemporalConvolution {
                              total: gradFrames, into: gt, parallel: parallel)
             }
             let gradOutBase = gradOut + n * o * g.outVolume
-            ConvolutionKernels.runItems(items, parallel: threads > 1) { thread, range, single in
+            ConvolutionKernels.runItems(items, parallel: parallel) { piece, range, single in
                 for i in range {
                     if let acc, i < g.outT {
                         // gWᵀ[kt] (C × O) += x[:, i + kt − pT, :] (C × HW) · gradOut[:, i, :]ᵀ (HW × O) for the
@@ -133,7 +135,7 @@ enum TemporalConvolution {
                             guard frame >= 0 && frame < g.inT else { continue }
                             BLAS.gemm(transB: true, m: c, n: o, k: plane, a: x + n * c * g.inVolume + frame * plane,
                                       lda: g.inVolume, b: gradOutBase + i * plane, ldb: g.outVolume, beta: 1,
-                                      c: acc + thread * weightSize + kt * c * o, ldc: o, singleThreaded: single)
+                                      c: acc + piece * weightSize + kt * c * o, ldc: o, singleThreaded: single)
                         }
                     }
                     if let gt, let flipped, let gradInput, i < g.inT {
@@ -157,8 +159,8 @@ enum TemporalConvolution {
         }
         withExtendedLifetime(gScratch) {}
         if let acc, let gradWeight {
-            for t in 1..<max(threads, 1) {
-                let other = acc + t * weightSize
+            for piece in 1..<slots {
+                let other = acc + piece * weightSize
                 for i in 0..<weightSize { acc[i] += other[i] }
             }
             for oi in 0..<o {
