@@ -170,6 +170,10 @@ import SensoriumTestSupport
                 }
             }
         }
+        // Gradients still reach the video (saliency maps, most exciting inputs).
+        let input = Tensor(raw, shape: video.shape, requiresGrad: true)
+        model.gatedBehavior(input).sum().backward()
+        #expect(input.grad?.scalars.enumerated().allSatisfy { ($0.offset / 16) % 3 == 0 ? $0.element == 1 : $0.element == 0 } == true)
         model.epochWillStart(1)
         #expect(model.behaviorGate?.scalars == [0])
         // An ensemble passes the epoch on to its members.

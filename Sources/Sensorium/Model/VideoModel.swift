@@ -316,20 +316,13 @@ public final class VideoModel: Module, TrainableModel {
     }
 
     /// The video with its behaviour channels (1 and 2) multiplied by ``behaviorGate`` (unchanged
-    /// without a gate or when it is open).
+    /// without a gate or when it is open); differentiable, so input gradients keep flowing.
     func gatedBehavior(_ video: Tensor) -> Tensor {
         guard let gate = behaviorGate?.scalars.first, gate != 1, video.shape[1] >= 3 else { return video }
-        var values = video.scalars
-        let batch = video.shape[0], channels = video.shape[1], plane = video.count / (batch * channels)
-        values.withUnsafeMutableBufferPointer { v in
-            for b in 0..<batch {
-                for c in 1...2 {
-                    let start = (b * channels + c) * plane
-                    for k in start..<(start + plane) { v[k] *= gate }
-                }
-            }
-        }
-        return Tensor(values, shape: video.shape)
+        var factors = [Float](repeating: 1, count: video.shape[1])
+        factors[1] = gate
+        factors[2] = gate
+        return video * Tensor(factors, shape: [1, video.shape[1], 1, 1, 1])
     }
 
     /// Opens the behaviour gate once the warm-up epochs are over (called by the ``Trainer``).
