@@ -46,6 +46,40 @@ import SensoriumTestSupport
         }
     }
 
+    /// The GEMM form of the energy map against the definition: separable Gaussian blurs with
+    /// clamped edges, pixel by pixel.
+    @Test func energyMapMatchesTheDirectBlurs() {
+        let h = 10, w = 14, frames = 3, pooling = 2
+        let energy = EnergyMap(height: h, width: w, pooling: pooling, centerSigma: 1, surroundSigma: 2.5, energySigma: 1.5)
+        let video = Tensor.randomNormal([frames, h * w], generator: RandomGenerator(seed: 4)).scalars
+        func blur(_ x: [Double], _ sigma: Double) -> [Double] {
+            let radius = max(1, Int((2.5 * sigma).rounded(.up)))
+            let taps = (-radius...radius).map { exp(-Double($0 * $0) / (2 * sigma * sigma)) }
+            let total = taps.reduce(0, +)
+            var across = x, out = x
+            for i in 0..<h { for j in 0..<w {
+                across[i * w + j] = taps.indices.reduce(0) { $0 + taps[$1] / total * x[i * w + min(w - 1, max(0, j + $1 - radius))] }
+            } }
+            for i in 0..<h { for j in 0..<w {
+                out[i * w + j] = taps.indices.reduce(0) { $0 + taps[$1] / total * across[min(h - 1, max(0, i + $1 - radius)) * w + j] }
+            } }
+            return out
+        }
+        let computed = energy.compute(video: video, frames: frames)
+        var expected: [Float] = []
+        for f in 0..<frames {
+            let frame = video[(f * h * w)..<((f + 1) * h * w)].map(Double.init)
+            let band = zip(blur(frame, 1), blur(frame, 2.5)).map { ($0 - $1) * ($0 - $1) }
+            let e = blur(band, 1.5)
+            for r in 0..<(h / pooling) { for c in 0..<(w / pooling) {
+                var sum = 0.0
+                for dr in 0..<pooling { for dc in 0..<pooling { sum += e[(r * pooling + dr) * w + c * pooling + dc] } }
+                expected.append(Float(sum / Double(pooling * pooling)))
+            } }
+        }
+        expectClose(computed, expected, atol: 1e-5, rtol: 1e-4)
+    }
+
     @Test func receptiveFieldMapRejectsBadOptionsAndTooShortTrials() throws {
         #expect(throws: VideoModelError.self) {
             _ = try ReceptiveFieldMap.Accumulator(height: 8, width: 8, neurons: 2, options: .init(centerSigma: 3, surroundSigma: 2))

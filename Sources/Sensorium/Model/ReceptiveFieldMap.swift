@@ -214,10 +214,16 @@ public struct ReceptiveFieldMap: Sendable {
 
 /// Local contrast energy of frames on a pooled grid: `blur_e((blur_c(x) − blur_s(x))²)` averaged
 /// over `pooling × pooling` blocks (blurs: separable Gaussians, edges clamped).
+///
+/// Every blur is a banded matrix with the clamped edges folded in, applied to a whole trial at
+/// once: along rows as (H × H) · (H × T·W) with the frames laid out (H, T, W), along columns as
+/// (H·T × W) · (W × W)ᵀ — six GEMMs per trial.
 struct EnergyMap {
     let height: Int, width: Int, pooling: Int
     let rows: Int, columns: Int
-    let center: [Float], surround: [Float], energy: [Float]
+    /// Blur matrices (out × in, row-major) along the frame's height and width.
+    let centerH: [Float], surroundH: [Float], energyH: [Float]
+    let centerW: [Float], surroundW: [Float], energyW: [Float]
 
     init(height: Int, width: Int, pooling: Int, centerSigma: Double, surroundSigma: Double, energySigma: Double) {
         self.height = height
@@ -225,15 +231,27 @@ struct EnergyMap {
         self.pooling = pooling
         rows = height / pooling
         columns = width / pooling
-        func kernel(_ sigma: Double) -> [Float] {
-            let radius = max(1, Int((2.5 * sigma).rounded(.up)))
-            let k = (-radius...radius).map { Foundation.exp(-Double($0 * $0) / (2 * sigma * sigma)) }
-            let s = k.reduce(0, +)
-            return k.map { Float($0 / s) }
+        centerH = Self.blurMatrix(size: height, sigma: centerSigma)
+        surroundH = Self.blurMatrix(size: height, sigma: surroundSigma)
+        energyH = Self.blurMatrix(size: height, sigma: energySigma)
+        centerW = Self.blurMatrix(size: width, sigma: centerSigma)
+        surroundW = Self.blurMatrix(size: width, sigma: surroundSigma)
+        energyW = Self.blurMatrix(size: width, sigma: energySigma)
+    }
+
+    /// The (size × size) matrix of a normalised Gaussian blur of radius ⌈2.5σ⌉ whose taps beyond
+    /// the edges read the edge sample.
+    static func blurMatrix(size: Int, sigma: Double) -> [Float] {
+        let radius = max(1, Int((2.5 * sigma).rounded(.up)))
+        let taps = (-radius...radius).map { Foundation.exp(-Double($0 * $0) / (2 * sigma * sigma)) }
+        let total = taps.reduce(0, +)
+        var m = [Double](repeating: 0, count: size * size)
+        for i in 0..<size {
+            for (k, weight) in taps.enumerated() {
+                m[i * size + min(size - 1, max(0, i + k - radius))] += weight / total
+            }
         }
-        center = kernel(centerSigma)
-        surround = kernel(surroundSigma)
-        energy = kernel(energySigma)
+        return m.map(Float.init)
     }
 
     /// Cells of the pooled grid.
@@ -241,27 +259,44 @@ struct EnergyMap {
 
     /// The pooled energy of `frames` frames (frames, H·W) → (frames, rows·columns).
     func compute(video: [Float], frames: Int) -> [Float] {
-        let hw = height * width
-        var out = [Float](repeating: 0, count: frames * count)
-        var a = [Float](repeating: 0, count: hw), b = a, scratch = a
-        let inverse = 1 / Float(pooling * pooling)
+        let h = height, w = width, n = h * frames * w
+        guard frames > 0 else { return [] }
+        // (T, H, W) → (H, T, W): the height blurs become one (H × H) · (H × T·W) product.
+        var x = [Float](repeating: 0, count: n)
         video.withUnsafeBufferPointer { v in
-            for f in 0..<frames {
-                let frame = v.baseAddress! + f * hw
-                blur(frame, center, into: &a, scratch: &scratch)
-                blur(frame, surround, into: &b, scratch: &scratch)
-                for i in 0..<hw {
-                    let d = a[i] - b[i]
-                    b[i] = d * d
+            x.withUnsafeMutableBufferPointer { t in
+                for f in 0..<frames {
+                    for i in 0..<h {
+                        (t.baseAddress! + (i * frames + f) * w).update(from: v.baseAddress! + (f * h + i) * w, count: w)
+                    }
                 }
-                b.withUnsafeBufferPointer { blur($0.baseAddress!, energy, into: &a, scratch: &scratch) }
-                for r in 0..<rows {
-                    for c in 0..<columns {
-                        var s: Float = 0
-                        for dr in 0..<pooling {
-                            for dc in 0..<pooling { s += a[(r * pooling + dr) * width + c * pooling + dc] }
-                        }
-                        out[f * count + r * columns + c] = s * inverse
+            }
+        }
+        var a = [Float](repeating: 0, count: n), b = a, c = a
+        // Band pass: blur_c(x) − blur_s(x), height then width.
+        Self.multiply(centerH, x, into: &a, m: h, n: frames * w, k: h)
+        Self.multiply(a, transposed: centerW, into: &c, m: h * frames, n: w, k: w)
+        Self.multiply(surroundH, x, into: &a, m: h, n: frames * w, k: h)
+        Self.multiply(a, transposed: surroundW, into: &b, m: h * frames, n: w, k: w)
+        for i in 0..<n {
+            let d = c[i] - b[i]
+            c[i] = d * d
+        }
+        // Energy blur of the squared band.
+        Self.multiply(energyH, c, into: &a, m: h, n: frames * w, k: h)
+        Self.multiply(a, transposed: energyW, into: &b, m: h * frames, n: w, k: w)
+        // Pool (H, T, W) into (T, rows · columns).
+        var out = [Float](repeating: 0, count: frames * count)
+        let inverse = 1 / Float(pooling * pooling)
+        for r in 0..<rows {
+            for dr in 0..<pooling {
+                let i = r * pooling + dr
+                for f in 0..<frames {
+                    let row = (i * frames + f) * w, cell = f * count + r * columns
+                    for col in 0..<columns {
+                        var sum: Float = 0
+                        for dc in 0..<pooling { sum += b[row + col * pooling + dc] }
+                        out[cell + col] += sum * inverse
                     }
                 }
             }
@@ -269,27 +304,16 @@ struct EnergyMap {
         return out
     }
 
-    /// Separable blur of an H × W image with `kernel`, edges clamped.
-    private func blur(_ x: UnsafePointer<Float>, _ kernel: [Float], into out: inout [Float], scratch: inout [Float]) {
-        let radius = kernel.count / 2
-        for i in 0..<height {
-            for j in 0..<width {
-                var s: Float = 0
-                for k in 0..<kernel.count {
-                    s += kernel[k] * x[i * width + min(width - 1, max(0, j + k - radius))]
-                }
-                scratch[i * width + j] = s
-            }
-        }
-        for i in 0..<height {
-            for j in 0..<width {
-                var s: Float = 0
-                for k in 0..<kernel.count {
-                    s += kernel[k] * scratch[min(height - 1, max(0, i + k - radius)) * width + j]
-                }
-                out[i * width + j] = s
-            }
-        }
+    /// `out (m × n) = a (m × k) · b (k × n)`, row-major.
+    private static func multiply(_ a: [Float], _ b: [Float], into out: inout [Float], m: Int, n: Int, k: Int) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    1, a, Int32(k), b, Int32(n), 0, &out, Int32(n))
+    }
+
+    /// `out (m × n) = a (m × k) · bᵀ` for `b` (n × k), row-major.
+    private static func multiply(_ a: [Float], transposed b: [Float], into out: inout [Float], m: Int, n: Int, k: Int) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k),
+                    1, a, Int32(k), b, Int32(k), 0, &out, Int32(n))
     }
 
     /// A 3 × 3 binomial smoothing of a pooled map (edges clamped).
