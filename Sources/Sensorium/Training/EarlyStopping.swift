@@ -94,13 +94,13 @@ public struct EarlyStopping {
     public private(set) var started = false
     /// Whether training is over.
     public private(set) var isFinished = false
-    /// Whether the first evaluation after the warm-up has yet to become the best.
-    private var warmupBestPending: Bool
+    /// Whether the first evaluation after the warm-up has yet to become the best (it sets
+    /// `bestEpoch` to at least the warm-up's length).
+    private var warmupBestPending: Bool { configuration.warmupEpochs > 0 && bestEpoch < configuration.warmupEpochs }
 
     /// A fresh state.
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
-        warmupBestPending = configuration.warmupEpochs > 0
     }
 
     /// Whether the epochs completed so far are still inside the warm-up (no early stopping yet).
@@ -143,7 +143,6 @@ public struct EarlyStopping {
             // During the warm-up nothing counts; the first evaluation after it is the new start
             // (also when training ends inside the warm-up: trained weights beat the initial ones).
             if !isWarmingUp || epoch >= configuration.maxEpochs {
-                warmupBestPending = false
                 bestObjective = objective
                 bestEpoch = epoch
                 d.improved = true
@@ -190,7 +189,6 @@ public struct EarlyStopping {
         r.integers["best_epoch"] = Int64(bestEpoch)
         r.integers["started"] = started ? 1 : 0
         r.integers["finished"] = isFinished ? 1 : 0
-        r.integers["warmup_best_pending"] = warmupBestPending ? 1 : 0
         r.reals["best_objective"] = bestObjective
         r.reals["current_objective"] = currentObjective
         return r
@@ -212,8 +210,6 @@ public struct EarlyStopping {
         self.isFinished = finished != 0
         self.bestObjective = best
         self.currentObjective = current
-        // States saved before warm-ups existed had none.
-        warmupBestPending = r.integers["warmup_best_pending"].map { $0 != 0 } ?? false
     }
 }
 
