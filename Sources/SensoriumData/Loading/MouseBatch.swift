@@ -1,4 +1,3 @@
-import Dispatch
 import SensoriumTensor
 
 /// A batch of clips (or full trials) from one mouse, as plain Float arrays so that it can cross
@@ -95,27 +94,25 @@ struct MouseBatchBuilder {
         var indices = [Int](repeating: 0, count: count), windowStarts = indices
         var failures = [(any Error)?](repeating: nil, count: count)
         let shape = sampleShape
-        try withoutActuallyEscaping(load) { load in
-            let box = SendableBox(load)
-            withDestination { d in
-                indices.withUnsafeMutableBufferPointer { ip in windowStarts.withUnsafeMutableBufferPointer { sp in
-                    failures.withUnsafeMutableBufferPointer { fp in
-                        let slots = SendableBox((ip.baseAddress!, sp.baseAddress!, fp.baseAddress!))
-                        DispatchQueue.concurrentPerform(iterations: count) { k in
+        withDestination { d in
+            indices.withUnsafeMutableBufferPointer { ip in windowStarts.withUnsafeMutableBufferPointer { sp in
+                failures.withUnsafeMutableBufferPointer { fp in
+                    Parallel.forRanges(count, minimumPerThread: 1) { range in
+                        for k in range {
                             do {
-                                let item = try box.value(k)
+                                let item = try load(k)
                                 Self.write(item.trial, start: item.start, slot: k, to: d, shape: shape)
-                                slots.value.0[k] = item.trial.index
-                                slots.value.1[k] = item.trial.start + item.start
+                                ip[k] = item.trial.index
+                                sp[k] = item.trial.start + item.start
                             } catch {
-                                slots.value.2[k] = error
+                                fp[k] = error
                             }
                         }
                     }
-                }}
-            }
-            if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
+                }
+            }}
         }
+        if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
         trials = indices
         starts = windowStarts
     }
@@ -190,10 +187,4 @@ struct MouseBatchBuilder {
                           frames: frames, height: mouse.frameHeight, width: mouse.frameWidth, neuronCount: mouse.neuronCount,
                           video: video, responses: responses, behavior: behavior, pupilCenter: pupil)
     }
-}
-
-/// Carries a value into `concurrentPerform`; callers guarantee the tasks touch disjoint data.
-private struct SendableBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }
