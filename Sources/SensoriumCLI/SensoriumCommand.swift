@@ -14,7 +14,7 @@ struct SensoriumCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             DemoCommand.self, SynthCommand.self, InspectCommand.self, TrainCommand.self,
-            EvaluateCommand.self, PredictCommand.self, ReportCommand.self,
+            EvaluateCommand.self, PredictCommand.self, ReportCommand.self, ImportCommand.self,
         ]
     )
 }

@@ -122,13 +122,17 @@ public struct MouseNeurons {
     public var coordinates: Tensor?
     /// One match id per neuron, for sharing features or positions across mice.
     public var matchIDs: [Int]?
+    /// Height and width of the mouse's video frames, for readouts whose parameters depend on the
+    /// size of the feature map (``FullFactorized2d``).
+    public var frameSize: [Int]?
 
     /// Describes one mouse.
-    public init(key: String, count: Int, coordinates: Tensor? = nil, matchIDs: [Int]? = nil) {
+    public init(key: String, count: Int, coordinates: Tensor? = nil, matchIDs: [Int]? = nil, frameSize: [Int]? = nil) {
         self.key = key
         self.count = count
         self.coordinates = coordinates
         self.matchIDs = matchIDs
+        self.frameSize = frameSize
     }
 }
 

@@ -14,10 +14,13 @@ public struct VideoModelArchitecture: Codable, Sendable, Equatable {
         public var name: String
         /// Number of neurons.
         public var neurons: Int
+        /// Frame height and width, when a readout depends on them (``FullFactorized2d``).
+        public var frameSize: [Int]?
 
-        public init(name: String, neurons: Int) {
+        public init(name: String, neurons: Int, frameSize: [Int]? = nil) {
             self.name = name
             self.neurons = neurons
+            self.frameSize = frameSize
         }
     }
 
@@ -147,13 +150,20 @@ public final class VideoModel: Module, TrainableModel {
             if let c = m.coordinates, c.rank != 2 || c.shape[0] != m.count || c.shape[1] < 2 {
                 throw VideoModelError.incompatibleData("the coordinates of mouse \(m.key) must be (\(m.count), ≥ 2), got \(c.shape)")
             }
+            if let size = m.frameSize, size.count != 2 || size.contains(where: { $0 <= 0 }) {
+                throw VideoModelError.incompatibleData("the frame size of mouse \(m.key) must be (height, width) with positive sizes, got \(size)")
+            }
+        }
+        if case .factorized = configuration.readout, configuration.shifter != .none {
+            throw VideoModelError.incompatibleData("the factorized readout takes no shift (it has no spatial grid); use the shifter {\"type\": \"none\"}")
         }
         if Set(mice.map(\.key)).count != mice.count {
             throw VideoModelError.incompatibleData("mouse names must be unique, got \(mice.map(\.key))")
         }
         let g = RandomGenerator(seed: configuration.seed)
         let core = configuration.core.makeCore(generator: g)
-        let readouts = try VideoModel.makeReadouts(configuration.readout, inputChannels: core.outputChannels, mice: mice, generator: g)
+        let readouts = try VideoModel.makeReadouts(configuration.readout, core: core, inputChannels: configuration.core.inputChannels,
+                                                   mice: mice, generator: g)
         var shifters: PerMouseShifters?
         if configuration.shifter != .none {
             let s = PerMouseShifters()
@@ -163,7 +173,7 @@ public final class VideoModel: Module, TrainableModel {
         self.init(core: core, readouts: readouts, shifters: shifters,
                   outputNonlinearity: configuration.outputNonlinearity.makeLayer(), generator: g)
         architecture = VideoModelArchitecture(configuration: configuration,
-                                              mice: mice.map { .init(name: $0.key, neurons: $0.count) })
+                                              mice: mice.map { .init(name: $0.key, neurons: $0.count, frameSize: $0.frameSize) })
         if configuration.behaviorWarmupEpochs > 0 && configuration.core.inputChannels >= 3 {
             behaviorWarmupEpochs = configuration.behaviorWarmupEpochs
             behaviorGate = Tensor([0], shape: [1])
@@ -192,7 +202,8 @@ public final class VideoModel: Module, TrainableModel {
         }
         let mice = datasets.map { d in
             MouseNeurons(key: d.name, count: d.neuronCount,
-                         coordinates: Tensor(d.cellMotorCoordinates, shape: [d.neuronCount, 3]))
+                         coordinates: Tensor(d.cellMotorCoordinates, shape: [d.neuronCount, 3]),
+                         frameSize: [d.frameHeight, d.frameWidth])
         }
         try self.init(configuration: configuration, mice: mice)
         if configuration.biasInitializationTrials > 0 {
@@ -216,13 +227,29 @@ public final class VideoModel: Module, TrainableModel {
     /// A model rebuilt from its architecture (fresh weights; load a state afterwards).
     public convenience init(architecture: VideoModelArchitecture) throws {
         try self.init(configuration: architecture.configuration,
-                      mice: architecture.mice.map { MouseNeurons(key: $0.name, count: $0.neurons) })
+                      mice: architecture.mice.map { MouseNeurons(key: $0.name, count: $0.neurons, frameSize: $0.frameSize) })
     }
 
-    static func makeReadouts(_ configuration: ReadoutConfiguration, inputChannels: Int, mice: [MouseNeurons],
-                             generator g: RandomGenerator) throws -> PerMouseReadouts {
+    static func makeReadouts(_ configuration: ReadoutConfiguration, core: any Core, inputChannels videoChannels: Int,
+                             mice: [MouseNeurons], generator g: RandomGenerator) throws -> PerMouseReadouts {
+        let inputChannels = core.outputChannels
         func coordinates(_ m: MouseNeurons) -> Tensor { m.coordinates ?? Tensor.zeros([m.count, 3]) }
         switch configuration {
+        case .factorized(let c):
+            let readouts = PerMouseReadouts()
+            for m in mice {
+                guard let size = m.frameSize else {
+                    throw VideoModelError.incompatibleData("the factorized readout needs the frame size of mouse \(m.key) (its masks cover the feature map)")
+                }
+                // One output frame is enough to know the feature map's size.
+                let shape = core.outputShape(for: [1, videoChannels, core.burnInFrames + 1, size[0], size[1]])
+                guard shape.count == 5, shape[3] > 0, shape[4] > 0 else {
+                    throw VideoModelError.incompatibleData("frames of \(size[0]) × \(size[1]) (mouse \(m.key)) leave no feature map after the core (\(shape))")
+                }
+                readouts.insert(FullFactorized2d(inputShape: [shape[1], shape[3], shape[4]], neuronCount: m.count,
+                                                 configuration: c, generator: g), for: m.key)
+            }
+            return readouts
         case .gaussian(let c):
             if c.shareGrid || c.shareFeatures {
                 throw VideoModelError.incompatibleData("sharing positions or features across mice needs match ids, which the mouse folders do not provide; set shareGrid and shareFeatures to false")

@@ -201,22 +201,26 @@ public struct GroupedConvReadoutConfiguration: Codable, Sendable, Equatable {
 
 /// The built-in per-mouse readouts a ``VideoModelConfiguration`` can name.
 ///
-/// JSON: the readout's configuration fields next to `"type"` (`gaussian`, `hierarchical`, `groupedConv`).
+/// JSON: the readout's configuration fields next to `"type"` (`gaussian`, `factorized`,
+/// `hierarchical`, `groupedConv`).
 public enum ReadoutConfiguration: Sendable, Equatable {
     /// ``FullGaussian2d`` per mouse (the baselines' readout).
     case gaussian(GaussianReadoutConfiguration)
+    /// ``FullFactorized2d`` per mouse (the starter kit's `factorised` readout; takes no shift).
+    case factorized(FullFactorized2d.Configuration)
     /// ``HierarchicalGaussianReadout`` per mouse.
     case hierarchical(HierarchicalReadoutConfiguration)
     /// ``GroupedConvReadout`` per mouse.
     case groupedConv(GroupedConvReadoutConfiguration)
 
     /// The `"type"` names.
-    public static let typeNames = ["gaussian", "hierarchical", "groupedConv"]
+    public static let typeNames = ["gaussian", "factorized", "hierarchical", "groupedConv"]
 
     /// The `"type"` name of this readout.
     public var typeName: String {
         switch self {
         case .gaussian: return "gaussian"
+        case .factorized: return "factorized"
         case .hierarchical: return "hierarchical"
         case .groupedConv: return "groupedConv"
         }
@@ -226,6 +230,7 @@ public enum ReadoutConfiguration: Sendable, Equatable {
     public static func defaults(type: String) -> ReadoutConfiguration? {
         switch type {
         case "gaussian": return .gaussian(.init())
+        case "factorized": return .factorized(.init())
         case "hierarchical": return .hierarchical(.init())
         case "groupedConv": return .groupedConv(.init())
         default: return nil
@@ -241,6 +246,7 @@ extension ReadoutConfiguration: Codable {
         let type = try container.decode(String.self, forKey: .type)
         switch type {
         case "gaussian": self = .gaussian(try GaussianReadoutConfiguration(from: decoder))
+        case "factorized": self = .factorized(try FullFactorized2d.Configuration(from: decoder))
         case "hierarchical": self = .hierarchical(try HierarchicalReadoutConfiguration(from: decoder))
         case "groupedConv": self = .groupedConv(try GroupedConvReadoutConfiguration(from: decoder))
         default:
@@ -254,6 +260,7 @@ extension ReadoutConfiguration: Codable {
         try container.encode(typeName, forKey: .type)
         switch self {
         case .gaussian(let c): try c.encode(to: encoder)
+        case .factorized(let c): try c.encode(to: encoder)
         case .hierarchical(let c): try c.encode(to: encoder)
         case .groupedConv(let c): try c.encode(to: encoder)
         }

@@ -40,8 +40,13 @@ public enum EvaluationWorkflow {
     /// The data options a model reads: its core's input channels say whether behaviour (3) and the
     /// pupil centre (5) are input channels; its configuration whether behaviour is centred.
     public static func dataOptions(for model: VideoModel) throws -> MouseDataOptions {
-        let channels = model.architecture?.configuration.core.inputChannels ?? 3
-        let centered = model.architecture?.configuration.centerBehavior ?? false
+        try dataOptions(inputChannels: model.architecture?.configuration.core.inputChannels ?? 3,
+                        centerBehavior: model.architecture?.configuration.centerBehavior ?? false)
+    }
+
+    /// The data options of a model whose core reads `channels` input channels (1: frame; 3: +
+    /// behaviour; 5: + pupil centre), with behaviour centred or not.
+    public static func dataOptions(inputChannels channels: Int, centerBehavior centered: Bool) throws -> MouseDataOptions {
         switch channels {
         case 1: return MouseDataOptions(behaviorAsChannels: false, pupilCenterAsChannels: false)
         case 3: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: false, centerBehavior: centered)
