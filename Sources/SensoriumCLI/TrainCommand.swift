@@ -28,10 +28,10 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "A JSON configuration file (sections model, trainer, data).")
     var config: String?
 
-    @Option(help: "Core: \(CoreConfiguration.typeNames.joined(separator: ", ")) (default: from the configuration, else factorized3d).")
+    @Option(help: "Core: \(CoreKind.registry.typeNames.joined(separator: ", ")) (default: from the configuration, else factorized3d).")
     var core: String?
 
-    @Option(help: "Readout: \(ReadoutConfiguration.typeNames.joined(separator: ", ")) (default: from the configuration, else gaussian).")
+    @Option(help: "Readout: \(ReadoutKind.registry.typeNames.joined(separator: ", ")) (default: from the configuration, else gaussian).")
     var readout: String?
 
     @Option(help: "Seed of the trainer and of the model's initial weights.")
@@ -60,11 +60,11 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         if data.isEmpty { throw ValidationError("give at least one mouse folder") }
-        if let core, !CoreConfiguration.typeNames.contains(core) {
-            throw ValidationError("--core must be one of \(CoreConfiguration.typeNames.joined(separator: ", ")); got '\(core)'")
+        if let core, !CoreKind.registry.typeNames.contains(core) {
+            throw ValidationError("--core must be one of \(CoreKind.registry.typeNames.joined(separator: ", ")); got '\(core)'")
         }
-        if let readout, !ReadoutConfiguration.typeNames.contains(readout) {
-            throw ValidationError("--readout must be one of \(ReadoutConfiguration.typeNames.joined(separator: ", ")); got '\(readout)'")
+        if let readout, !ReadoutKind.registry.typeNames.contains(readout) {
+            throw ValidationError("--readout must be one of \(ReadoutKind.registry.typeNames.joined(separator: ", ")); got '\(readout)'")
         }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1; got \(epochs)") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1; got \(batchSize)") }
@@ -89,9 +89,9 @@ struct TrainCommand: ParsableCommand {
             ?? TrainingRunConfiguration()
         if let core, core != c.model.core.typeName {
             let channels = c.model.core.inputChannels
-            c.model.core = CoreConfiguration.defaults(type: core)!.withInputChannels(channels)
+            c.model.core = try CoreKind.registry.defaults(type: core).withInputChannels(channels)
         }
-        if let readout, readout != c.model.readout.typeName { c.model.readout = ReadoutConfiguration.defaults(type: readout)! }
+        if let readout, readout != c.model.readout.typeName { c.model.readout = try ReadoutKind.registry.defaults(type: readout) }
         if let seed {
             c.trainer.seed = seed
             c.model.seed = seed

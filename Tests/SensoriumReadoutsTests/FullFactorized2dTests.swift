@@ -108,10 +108,17 @@ import SensoriumReadouts
         #expect(readout.stateDict()["_features"]!.shape == [5, 2])
     }
 
-    @Test func configurationDecodesWithDefaults() throws {
-        let c = try JSONDecoder().decode(FullFactorized2d.Configuration.self, from: Data(#"{"bias": false}"#.utf8))
+    @Test func configurationDecodesThroughTheRegistryWithDefaults() throws {
+        let decoded = try JSONDecoder().decode(AnyReadoutConfiguration.self, from: Data(#"{"type": "factorized", "bias": false}"#.utf8))
         var expected = FullFactorized2d.Configuration()
         expected.bias = false
-        #expect(c == expected)
+        #expect(decoded.as(FullFactorized2d.Configuration.self) == expected)
+        #expect(decoded.base.acceptsShift == false)
+        do {
+            _ = try JSONDecoder().decode(AnyReadoutConfiguration.self, from: Data(#"{"type": "factorized", "normalise": false}"#.utf8))
+            Issue.record("a misspelled key should be refused")
+        } catch {
+            #expect("\(error)".contains("normalise") && "\(error)".contains("normalize"), "\(error)")
+        }
     }
 }

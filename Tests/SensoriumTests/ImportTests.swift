@@ -88,7 +88,7 @@ struct ImportTests {
                                   "temporal_input_kernel": 3, "layers": 1]
         let configuration = try StarterKitArguments.configuration(arguments: arguments)
         #expect(configuration.shifter == .none)
-        guard case .gaussian(let readout) = configuration.readout else { Issue.record("expected a Gaussian readout"); return }
+        let readout = try #require(configuration.readout.as(GaussianReadoutConfiguration.self))
         #expect(readout.positionNetwork == nil)
     }
 }

@@ -77,11 +77,11 @@ import SensoriumTestSupport
 
     @Test func gruModelUsesTheReferenceKeys() throws {
         var configuration = VideoModelConfiguration.stacked2dGRU
-        if case .stacked2d(var c, _) = configuration.core {
-            c.hiddenChannels = [4, 4]
-            c.inputKern = 3
-            c.hiddenKern = [3]
-            configuration.core = .stacked2d(c, gru: ConvGRUConfiguration(recChannels: 5, inputKern: 3, recKern: 3))
+        configuration.core = configuration.core.updating(Stacked2dVideoCoreConfiguration.self) {
+            $0.frame.hiddenChannels = [4, 4]
+            $0.frame.inputKern = 3
+            $0.frame.hiddenKern = [3]
+            $0.gru = ConvGRUConfiguration(recChannels: 5, inputKern: 3, recKern: 3)
         }
         let model = try VideoModel(configuration: configuration, mice: [MouseNeurons(key: "m", count: 3)])
         let keys = Set(model.pytorchStateDict().keys)
@@ -128,26 +128,19 @@ struct ModelFixture {
 
         // The described model must be the one built.
         let coreType = core["type"] as? String
-        switch configuration.core {
-        case .factorized3d: try Self.expect(coreType == "Factorized3dCore", "core type \(coreType ?? "nil") vs factorized3d", folder)
-        case .basic3d: try Self.expect(coreType == "Basic3dCore", "core type \(coreType ?? "nil") vs basic3d", folder)
-        case .stacked2d(_, let g):
-            try Self.expect(coreType == "Stacked2dCore" && (g == nil) == (gru == nil), "core \(coreType ?? "nil") / gru vs stacked2d", folder)
-        case .rotationEquivariant2d(_, let g):
-            try Self.expect(coreType == "RotationEquivariant2dCore" && (g == nil) == (gru == nil), "core \(coreType ?? "nil") / gru vs rotationEquivariant2d", folder)
-        }
+        let expectedCore: [String: String] = ["Factorized3dCore": "factorized3d", "Basic3dCore": "basic3d",
+                                              "Stacked2dCore": "stacked2d", "RotationEquivariant2dCore": "rotationEquivariant2d"]
+        try Self.expect(expectedCore[coreType ?? ""] == configuration.core.typeName, "core type \(coreType ?? "nil") vs \(configuration.core.typeName)", folder)
+        let builtGRU = configuration.core.as(Stacked2dVideoCoreConfiguration.self)?.gru
+            ?? configuration.core.as(RotationEquivariant2dVideoCoreConfiguration.self)?.gru
+        try Self.expect((builtGRU == nil) == (gru == nil), "gru \(gru == nil ? "null" : "present") vs \(builtGRU == nil ? "none" : "a ConvGRU")", folder)
         let readoutType = readout["type"] as? String
-        switch configuration.readout {
-        case .gaussian: try Self.expect(readoutType == "FullGaussian2d", "readout \(readoutType ?? "nil") vs gaussian", folder)
-        case .factorized: try Self.expect(readoutType == "FullFactorized2d", "readout \(readoutType ?? "nil") vs factorized", folder)
-        default: throw FixtureError.malformed("\(folder.path): unexpected readout \(configuration.readout.typeName)")
-        }
+        let expectedReadout: [String: String] = ["FullGaussian2d": "gaussian", "FullFactorized2d": "factorized"]
+        try Self.expect(expectedReadout[readoutType ?? ""] == configuration.readout.typeName, "readout \(readoutType ?? "nil") vs \(configuration.readout.typeName)", folder)
         let shifterType = shifter?["type"] as? String
-        switch configuration.shifter {
-        case .none: try Self.expect(shifter == nil, "shifter \(shifterType ?? "nil") vs none", folder)
-        case .mlp: try Self.expect(shifterType == "MLP", "shifter \(shifterType ?? "nil") vs mlp", folder)
-        case .staticAffine: try Self.expect(shifterType == "StaticAffine", "shifter \(shifterType ?? "nil") vs staticAffine", folder)
-        }
+        let expectedShifter: [String: String] = ["MLP": "mlp", "StaticAffine": "staticAffine"]
+        try Self.expect(shifterType.flatMap { expectedShifter[$0] } == configuration.shifter?.typeName,
+                        "shifter \(shifterType ?? "nil") vs \(configuration.shifter?.typeName ?? "none")", folder)
 
         guard let cases = json["cases"] as? [[String: Any]], !cases.isEmpty else {
             throw FixtureError.malformed("\(folder.path): no cases")
@@ -200,7 +193,7 @@ struct ModelFixture {
         c.momentum = number(core, "bn_momentum")?.floatValue ?? 0.7
         c.bias = core["bias"] as? Bool ?? true
 
-        var readoutConfiguration: ReadoutConfiguration
+        var readoutConfiguration: AnyReadoutConfiguration
         switch readout["type"] as? String {
         case "FullGaussian2d":
             var r = GaussianReadoutConfiguration()
@@ -226,7 +219,7 @@ struct ModelFixture {
         default:
             throw FixtureError.malformed("\(folder.path): readout type \(readout["type"] ?? "nil") is not supported by this test")
         }
-        var shift = ShifterConfiguration.none
+        var shift: AnyShifterConfiguration?
         if let shifter {
             switch shifter["type"] as? String {
             case "MLP":

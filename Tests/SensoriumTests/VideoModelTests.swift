@@ -150,7 +150,8 @@ final class RecordingShifter: Module, Shifter {
         }
         expectClose(try #require(readout.bias), Tensor(sums.map { Float($0 / Double(frames)) }, shape: [n]),
                     atol: 1e-5, rtol: 1e-4, "bias")
-        #expect(model.architecture == VideoModelArchitecture(configuration: configuration, mice: [.init(name: dataset.name, neurons: n)]))
+        #expect(model.architecture == VideoModelArchitecture(configuration: configuration, mice: [
+            .init(name: dataset.name, neurons: n, frameSize: [dataset.frameHeight, dataset.frameWidth])]))
         // Same seed, same weights.
         let again = try VideoModel(configuration: configuration, datasets: [dataset])
         for (key, value) in model.stateDict() { #expect(again.stateDict()[key]!.scalars == value.scalars, "\(key)") }
@@ -170,7 +171,7 @@ final class RecordingShifter: Module, Shifter {
 
     @Test func everyBuiltInCombinationBuildsAndRuns() throws {
         let dataset = try TinyMouse.dataset()
-        var cores: [CoreConfiguration] = [TinyMouse.modelConfiguration().core]
+        var cores: [AnyCoreConfiguration] = [TinyMouse.modelConfiguration().core]
         var basic = Basic3dCore.Configuration()
         basic.hiddenChannels = [4, 4]
         basic.inputKernel = [3, 5, 5]
@@ -187,18 +188,21 @@ final class RecordingShifter: Module, Shifter {
         rotation.inputKern = 5
         rotation.hiddenKern = [3]
         cores.append(.rotationEquivariant2d(rotation, gru: nil))
-        let readouts: [ReadoutConfiguration] = [
+        let readouts: [AnyReadoutConfiguration] = [
             .gaussian(.init(positionNetwork: .init(hiddenFeatures: 4))),
             .hierarchical(.init(levels: [2, 4])),
             .groupedConv(.init(groups: 2, dropout: 0.1)),
+            .factorized(.init()),
         ]
-        let shifters: [ShifterConfiguration] = [.baseline, .none, .staticAffine(bias: true, regularization: 0.1)]
+        let shifters: [AnyShifterConfiguration?] = [.baseline, .none, .staticAffine(bias: true, regularization: 0.1)]
         let loader = MouseLoader(dataset: dataset, tier: .train, batchSize: 1, mode: .clips(frames: 12),
                                  generator: RandomGenerator(seed: 2))
         let batch = try #require(try loader.epoch(prefetch: 0).next())
         for (i, core) in cores.enumerated() {
             for (j, readout) in readouts.enumerated() {
-                let configuration = VideoModelConfiguration(core: core, readout: readout, shifter: shifters[(i + j) % 3],
+                // Readouts without a grid (grouped-conv, factorised) take no shifter.
+                let shifter = readout.base.acceptsShift ? shifters[(i + j) % 3] : nil
+                let configuration = VideoModelConfiguration(core: core, readout: readout, shifter: shifter,
                                                             outputNonlinearity: j == 2 ? .identity : .softplus(beta: 0.5, learnable: true),
                                                             biasInitializationTrials: 2)
                 let model = try VideoModel(configuration: configuration, datasets: [dataset])
@@ -212,10 +216,15 @@ final class RecordingShifter: Module, Shifter {
                 #expect(decoded == configuration)
             }
         }
+        // A readout without a grid refuses a shifter instead of computing shifts nothing uses.
+        for readout in readouts where !readout.base.acceptsShift {
+            let configuration = VideoModelConfiguration(core: cores[0], readout: readout, shifter: .baseline)
+            #expect(throws: VideoModelError.self) { try VideoModel(configuration: configuration, datasets: [dataset]) }
+        }
     }
 
     @Test func inverseOutputNonlinearitiesRoundTrip() {
-        let cases: [OutputNonlinearityConfiguration] = [.eluPlusOne(offset: 0), .eluPlusOne(offset: 0.5), .softplus(beta: 0.07, learnable: false),
+        let cases: [AnyOutputNonlinearityConfiguration] = [.eluPlusOne(offset: 0), .eluPlusOne(offset: 0.5), .softplus(beta: 0.07, learnable: false),
                                                         .softplus(beta: 2, learnable: true), .exponential, .identity]
         for c in cases {
             let layer = c.makeLayer()
@@ -226,7 +235,7 @@ final class RecordingShifter: Module, Shifter {
             }
         }
         // Outside the range of a positive nonlinearity: the smallest positive target.
-        #expect(OutputNonlinearityConfiguration.exponential.inverse(-1) == Foundation.log(Float(1e-4)))
+        #expect(AnyOutputNonlinearityConfiguration.exponential.inverse(-1) == Foundation.log(Float(1e-4)))
     }
 
     @Test func biasThroughTheInverseNonlinearityStartsPredictionsAtTheMeanResponse() throws {
@@ -259,12 +268,12 @@ final class RecordingShifter: Module, Shifter {
          "outputNonlinearity": {"type": "softplus", "beta": 0.07}}
         """)
         #expect(c.seed == 7)
-        guard case .factorized3d(let core) = c.core else { Issue.record("core type"); return }
+        let core = try #require(c.core.as(Factorized3dCore.Configuration.self))
         #expect(core.hiddenChannels == [16, 32])
         #expect(core.nonlinearity == .relu)
         #expect(core.spatialInputKernel == [11, 11])
         #expect(core.gammaInputSpatial == 10)
-        guard case .hierarchical(let r) = c.readout else { Issue.record("readout type"); return }
+        let r = try #require(c.readout.as(HierarchicalReadoutConfiguration.self))
         #expect(r.fusion == .adaptive)
         #expect(r.levels == [2, 4, 8, 16])
         #expect(c.shifter == .none)

@@ -117,7 +117,7 @@ import SensoriumTestSupport
     @Test func freePositionsMoveToTheMappedCentresInTheCoreGrid() throws {
         // Core: 5×5 valid then 3×3 valid, stride 1: output 12 × 26 of 18 × 32, cropping 3 pixels.
         var configuration = TinyMouse.modelConfiguration()
-        guard case .gaussian(var readout) = configuration.readout else { Issue.record("not Gaussian"); return }
+        var readout = try #require(configuration.readout.as(GaussianReadoutConfiguration.self))
         readout.positionNetwork = nil
         configuration.readout = .gaussian(readout)
         let model = try VideoModel(configuration: configuration, mice: [MouseNeurons(key: "m", count: 3)])
@@ -160,6 +160,7 @@ import SensoriumTestSupport
         }
         var grouped = TinyMouse.modelConfiguration()
         grouped.readout = .groupedConv(.init(groups: 2))
+        grouped.shifter = nil
         let other = try VideoModel(configuration: grouped, mice: [MouseNeurons(key: "m", count: 3)])
         #expect(throws: VideoModelError.self) {
             try other.initializeReadoutPositions(mouse: "m", map: map(rows: [1, 2, 3], columns: [1, 2, 3]))

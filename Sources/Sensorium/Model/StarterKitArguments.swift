@@ -74,7 +74,7 @@ public enum StarterKitArguments {
             throw reader.error("core_type '\(coreType)' is not one of 3D_factorised, 3D, 2D, 2D_equivariant")
         }
         try core.finish()
-        if let gru, case let channels = frameCoreChannels(configuration.core), gru.recChannels != channels {
+        if let gru, case let channels = try frameCoreChannels(configuration.core), gru.recChannels != channels {
             // The kit sizes the readout from the core alone, so the GRU must keep the channels.
             throw reader.error("gru_dict.rec_channels (\(gru.recChannels)) must equal the core's output channels (\(channels)), as the kit's readout is sized from the core")
         }
@@ -121,14 +121,10 @@ public enum StarterKitArguments {
     // MARK: Cores
 
     /// The output channels of a 2-D configuration's frame core (built once with throwaway weights).
-    static func frameCoreChannels(_ core: CoreConfiguration) -> Int {
-        var withoutGRU = core
-        switch core {
-        case .stacked2d(let c, _): withoutGRU = .stacked2d(c, gru: nil)
-        case .rotationEquivariant2d(let c, _): withoutGRU = .rotationEquivariant2d(c, gru: nil)
-        default: break
-        }
-        return withoutGRU.makeCore(generator: RandomGenerator(seed: 0)).outputChannels
+    static func frameCoreChannels(_ core: AnyCoreConfiguration) throws -> Int {
+        let withoutGRU = core.updating(Stacked2dVideoCoreConfiguration.self) { $0.gru = nil }
+            .updating(RotationEquivariant2dVideoCoreConfiguration.self) { $0.gru = nil }
+        return try withoutGRU.makeCore(generator: RandomGenerator(seed: 0)).outputChannels
     }
 
     static func factorized3d(_ d: inout Reader) throws -> Factorized3dCore.Configuration {

@@ -154,21 +154,39 @@ public final class VideoModel: Module, TrainableModel {
                 throw VideoModelError.incompatibleData("the frame size of mouse \(m.key) must be (height, width) with positive sizes, got \(size)")
             }
         }
-        if case .factorized = configuration.readout, configuration.shifter != .none {
-            throw VideoModelError.incompatibleData("the factorized readout takes no shift (it has no spatial grid); use the shifter {\"type\": \"none\"}")
+        if let shifter = configuration.shifter, !configuration.readout.base.acceptsShift {
+            throw VideoModelError.invalidConfiguration(source: "(in code)",
+                message: "the \(configuration.readout.typeName) readout takes no shift, so the \(shifter.typeName) shifter would compute shifts that nothing uses; use the shifter {\"type\": \"none\"}")
         }
         if Set(mice.map(\.key)).count != mice.count {
             throw VideoModelError.incompatibleData("mouse names must be unique, got \(mice.map(\.key))")
         }
         let g = RandomGenerator(seed: configuration.seed)
-        let core = configuration.core.makeCore(generator: g)
-        let readouts = try VideoModel.makeReadouts(configuration.readout, core: core, inputChannels: configuration.core.inputChannels,
-                                                   mice: mice, generator: g)
+        let core: any Core
+        let readouts: PerMouseReadouts
         var shifters: PerMouseShifters?
-        if configuration.shifter != .none {
-            let s = PerMouseShifters()
-            for m in mice { s.insert(configuration.shifter.makeShifter(generator: g)!, for: m.key) }
-            shifters = s
+        do {
+            core = try configuration.core.makeCore(generator: g)
+            let videoChannels = configuration.core.inputChannels
+            let context = ReadoutContext(inputChannels: core.outputChannels, mice: mice) { m in
+                guard let size = m.frameSize else {
+                    throw VideoModelError.incompatibleData("the \(configuration.readout.typeName) readout needs the frame size of mouse \(m.key)")
+                }
+                // One output frame is enough to know the feature map's size.
+                let shape = core.outputShape(for: [1, videoChannels, core.burnInFrames + 1, size[0], size[1]])
+                guard shape.count == 5, shape[3] > 0, shape[4] > 0 else {
+                    throw VideoModelError.incompatibleData("frames of \(size[0]) × \(size[1]) (mouse \(m.key)) leave no feature map after the core (\(shape))")
+                }
+                return [shape[1], shape[3], shape[4]]
+            }
+            readouts = try configuration.readout.base.makeReadouts(for: context, generator: g)
+            if let shifter = configuration.shifter {
+                let s = PerMouseShifters()
+                for m in mice { s.insert(try shifter.base.makeShifter(generator: g), for: m.key) }
+                shifters = s
+            }
+        } catch let error as ComponentError {
+            throw VideoModelError.invalidConfiguration(source: "(in code)", message: error.description)
         }
         self.init(core: core, readouts: readouts, shifters: shifters,
                   outputNonlinearity: configuration.outputNonlinearity.makeLayer(), generator: g)
@@ -228,62 +246,6 @@ public final class VideoModel: Module, TrainableModel {
     public convenience init(architecture: VideoModelArchitecture) throws {
         try self.init(configuration: architecture.configuration,
                       mice: architecture.mice.map { MouseNeurons(key: $0.name, count: $0.neurons, frameSize: $0.frameSize) })
-    }
-
-    static func makeReadouts(_ configuration: ReadoutConfiguration, core: any Core, inputChannels videoChannels: Int,
-                             mice: [MouseNeurons], generator g: RandomGenerator) throws -> PerMouseReadouts {
-        let inputChannels = core.outputChannels
-        func coordinates(_ m: MouseNeurons) -> Tensor { m.coordinates ?? Tensor.zeros([m.count, 3]) }
-        switch configuration {
-        case .factorized(let c):
-            let readouts = PerMouseReadouts()
-            for m in mice {
-                guard let size = m.frameSize else {
-                    throw VideoModelError.incompatibleData("the factorized readout needs the frame size of mouse \(m.key) (its masks cover the feature map)")
-                }
-                // One output frame is enough to know the feature map's size.
-                let shape = core.outputShape(for: [1, videoChannels, core.burnInFrames + 1, size[0], size[1]])
-                guard shape.count == 5, shape[3] > 0, shape[4] > 0 else {
-                    throw VideoModelError.incompatibleData("frames of \(size[0]) × \(size[1]) (mouse \(m.key)) leave no feature map after the core (\(shape))")
-                }
-                readouts.insert(FullFactorized2d(inputShape: [shape[1], shape[3], shape[4]], neuronCount: m.count,
-                                                 configuration: c, generator: g), for: m.key)
-            }
-            return readouts
-        case .gaussian(let c):
-            if c.shareGrid || c.shareFeatures {
-                throw VideoModelError.incompatibleData("sharing positions or features across mice needs match ids, which the mouse folders do not provide; set shareGrid and shareFeatures to false")
-            }
-            let withCoordinates = mice.map { MouseNeurons(key: $0.key, count: $0.count, coordinates: coordinates($0)) }
-            return PerMouseReadouts.fullGaussian2d(inputChannels: inputChannels, mice: withCoordinates, configuration: c, generator: g)
-        case .hierarchical(let c):
-            let readouts = PerMouseReadouts()
-            for m in mice {
-                guard Set(c.levels).count == c.levels.count, c.levels.allSatisfy({ $0 > 1 && m.count / $0 >= 1 }) else {
-                    throw VideoModelError.incompatibleData("hierarchical readout levels \(c.levels) must be distinct factors > 1 with at most \(m.count) (the neurons of \(m.key))")
-                }
-                if let active = c.activeLevels, let bad = active.first(where: { !c.levels.contains($0) }) {
-                    throw VideoModelError.incompatibleData("active level \(bad) is not one of the levels \(c.levels)")
-                }
-                readouts.insert(HierarchicalGaussianReadout(
-                    inputChannels: inputChannels, neuronCount: m.count, covariance: c.covariance,
-                    positions: .cortex(coordinates: coordinates(m), network: c.positionNetwork), initSigma: c.initSigma,
-                    bias: c.bias, featureRegularization: c.featureRegularization, levels: c.levels,
-                    activeLevels: c.activeLevels, fusion: c.fusion, generator: g), for: m.key)
-            }
-            return readouts
-        case .groupedConv(let c):
-            guard c.groups > 0, inputChannels % c.groups == 0 else {
-                throw VideoModelError.incompatibleData("the grouped-conv readout needs the core channels (\(inputChannels)) divisible by its groups (\(c.groups))")
-            }
-            let readouts = PerMouseReadouts()
-            for m in mice {
-                readouts.insert(GroupedConvReadout(inputChannels: inputChannels, neuronCount: m.count, groups: c.groups,
-                                                   dropout: c.dropout, softplusBeta: c.softplusBeta,
-                                                   learnableBeta: c.learnableBeta, generator: g), for: m.key)
-            }
-            return readouts
-        }
     }
 
     /// The mean normalised response of every neuron over `trials` random training trials (all of

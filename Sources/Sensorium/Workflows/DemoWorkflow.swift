@@ -30,10 +30,7 @@ public enum DemoWorkflow {
         // Start the readouts at the receptive fields mapped from the training data, with narrow
         // Gaussians: from random positions a short run does not find them.
         model.readoutPositionInitialization = .receptiveFieldMapping(ReceptiveFieldMap.Options())
-        if case .gaussian(var readout) = model.readout {
-            readout.initSigma = 0.05
-            model.readout = .gaussian(readout)
-        }
+        model.readout = model.readout.updating(GaussianReadoutConfiguration.self) { $0.initSigma = 0.05 }
         // Hide behaviour for the first epochs so that the core learns the stimulus first.
         model.behaviorWarmupEpochs = 10
         var trainer = TrainerConfiguration.reference

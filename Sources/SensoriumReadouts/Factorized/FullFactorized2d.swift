@@ -41,26 +41,6 @@ public final class FullFactorized2d: Module, Readout {
         public var regularizerReduction: RegularizerReduction = .sum
 
         public init() {}
-
-        private enum CodingKeys: String, CodingKey {
-            case bias, normalize, initNoise, constrainPositive, positiveWeights, positiveSpatial
-            case regularization, regularizerReduction
-        }
-
-        /// Decodes a configuration; missing keys keep the reference defaults.
-        public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            let d = Configuration()
-            bias = try c.decodeIfPresent(Bool.self, forKey: .bias) ?? d.bias
-            normalize = try c.decodeIfPresent(Bool.self, forKey: .normalize) ?? d.normalize
-            initNoise = try c.decodeIfPresent(Float.self, forKey: .initNoise) ?? d.initNoise
-            constrainPositive = try c.decodeIfPresent(Bool.self, forKey: .constrainPositive) ?? d.constrainPositive
-            positiveWeights = try c.decodeIfPresent(Bool.self, forKey: .positiveWeights) ?? d.positiveWeights
-            positiveSpatial = try c.decodeIfPresent(Bool.self, forKey: .positiveSpatial) ?? d.positiveSpatial
-            regularization = try c.decodeIfPresent(Float.self, forKey: .regularization) ?? d.regularization
-            regularizerReduction = try c.decodeIfPresent(RegularizerReduction.self, forKey: .regularizerReduction)
-                ?? d.regularizerReduction
-        }
     }
 
     /// The unnormalised spatial masks, (neurons, H, W).
