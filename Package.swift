@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "SensoriumData", targets: ["SensoriumData"]),
         .library(name: "SensoriumMetrics", targets: ["SensoriumMetrics"]),
         .library(name: "Sensorium", targets: ["Sensorium"]),
+        .library(name: "SensoriumCommandLine", targets: ["SensoriumCommandLine"]),
         .executable(name: "sensorium", targets: ["SensoriumCLI"]),
         .executable(name: "sensorium-bench", targets: ["SensoriumBench"]),
     ],
@@ -38,15 +39,19 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        // Executables.
-        .executableTarget(name: "SensoriumCLI", dependencies: [
+        // The commands of the `sensorium` tool, as a library a user's executable can run.
+        .target(name: "SensoriumCommandLine", dependencies: [
             "Sensorium", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+
+        // Executables.
+        .executableTarget(name: "SensoriumCLI", dependencies: ["SensoriumCommandLine"]),
         .executableTarget(name: "SensoriumBench", dependencies: ["Sensorium"]),
         .executableTarget(name: "TrainFactorizedBaseline", dependencies: ["Sensorium"],
                           path: "Examples/TrainFactorizedBaseline"),
         .executableTarget(name: "CustomReadout", dependencies: ["Sensorium"], path: "Examples/CustomReadout"),
         .executableTarget(name: "EvaluateCheckpoint", dependencies: ["Sensorium"], path: "Examples/EvaluateCheckpoint"),
+        .executableTarget(name: "CustomCore", dependencies: ["Sensorium", "SensoriumCommandLine"], path: "Examples/CustomCore"),
 
         // Tests, one target per library, plus shared fixture helpers.
         .target(name: "SensoriumTestSupport", dependencies: ["SensoriumTensor", "SensoriumData"], path: "Tests/Support"),

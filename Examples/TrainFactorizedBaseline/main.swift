@@ -137,7 +137,6 @@ func run() throws {
     recipe.earlyStopping.maxEpochs = options.epochs
     let trainer = Trainer(model: model, data: data, configuration: recipe, logger: Logger(label: "TrainFactorizedBaseline"))
     trainer.observers.append(ProgressBar())
-    trainer.metadata = model.checkpointMetadata
     trainer.checkpointURL = URL(fileURLWithPath: folder).appendingPathComponent("checkpoint.h5")
     let trainStart = clock.now
     let summary = try trainer.fit()

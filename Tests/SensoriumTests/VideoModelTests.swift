@@ -350,7 +350,7 @@ final class RecordingShifter: Module, Shifter {
         }
         let before = currentLoss()
         let trainer = Trainer(model: model, data: data, configuration: configuration, logger: Logger(label: "test"))
-        trainer.metadata = model.checkpointMetadata
+        #expect(trainer.metadata == model.checkpointMetadata, "the trainer saves the model's architecture by default")
         let summary = try trainer.fit()
         let after = currentLoss()
         #expect(summary.steps == 4 * 3)

@@ -79,7 +79,6 @@ public struct VideoModelArchitecture: Codable, Sendable, Equatable {
 /// let mice = try folders.map { try MouseDataset(path: $0) }
 /// let model = try VideoModel(configuration: .factorizedBaseline, datasets: mice)
 /// let trainer = Trainer(model: model, data: MouseTrainingData(datasets: mice))
-/// trainer.metadata = model.checkpointMetadata
 /// try trainer.fit()
 /// let report = try Evaluation.evaluate(model, datasets: mice)
 /// print(report.summary.formatted())

@@ -150,12 +150,12 @@ extension VideoModel {
     }
 
     /// Rebuilds a model from a checkpoint written by ``save(to:)`` or by a ``Trainer`` whose
-    /// `metadata` was ``checkpointMetadata``, and loads its weights.
+    /// `metadata` is the model's ``checkpointMetadata`` (the default), and loads its weights.
     public static func load(from url: URL) throws -> VideoModel {
         let record = try Checkpoint.read(from: url)
         let candidates = [record.strings["metadata"], record.strings["configuration"]].compactMap { $0 }
         guard let architecture = candidates.lazy.compactMap(VideoModelArchitecture.fromJSON).first else {
-            throw VideoModelError.file(path: url.path, message: "expected a checkpoint with the model's architecture (written by VideoModel.save or a Trainer with metadata = model.checkpointMetadata), found none; build the model yourself and call loadCheckpoint(from:)")
+            throw VideoModelError.file(path: url.path, message: "expected a checkpoint with the model's architecture (written by VideoModel.save or a Trainer of this model), found none; build the model yourself and call loadCheckpoint(from:)")
         }
         guard let state = record.children["model"] else {
             throw VideoModelError.file(path: url.path, message: "expected a 'model' group with the weights, found none")

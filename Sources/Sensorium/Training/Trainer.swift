@@ -66,8 +66,9 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
     /// When set, checkpoints are written there (atomically) at the configured intervals, when a
     /// stop condition interrupts training, and at the end.
     public var checkpointURL: URL?
-    /// Free text saved in checkpoints next to the configuration (for example the model's JSON
-    /// configuration, so that the model can be rebuilt from the checkpoint alone).
+    /// Free text saved in checkpoints next to the configuration; by default the model's own
+    /// ``TrainableModel/checkpointMetadata`` (a ``VideoModel``'s architecture, so that the model
+    /// can be rebuilt from the checkpoint alone).
     public var metadata: String?
     /// One report per epoch so far (epoch 0 first).
     public private(set) var history: [EpochReport] = []
@@ -103,6 +104,7 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
         self.optimizer = configuration.optimizer.makeOptimizer(for: model)
         self.loss = loss ?? ScaledPoissonLoss(eps: Float(configuration.poissonEps), scaled: configuration.scaleLoss)
         self.logger = logger
+        self.metadata = model.checkpointMetadata
         self.baseLearningRate = configuration.optimizer.learningRate
         if case .reduceOnPlateau(let c) = configuration.schedule {
             plateau = ReduceLROnPlateau(configuration: c)

@@ -47,6 +47,10 @@ public protocol TrainableModel<Batch>: Module {
     /// Called by the ``Trainer`` before it trains epoch `epoch` (0 for the first), also when a run
     /// resumes; a model whose inputs change over training (a warm-up) sets itself up here.
     func epochWillStart(_ epoch: Int)
+
+    /// What the model saves in training checkpoints to be rebuilt from them alone (for
+    /// ``VideoModel``, its architecture as JSON), or nil. The ``Trainer`` writes it.
+    var checkpointMetadata: String? { get }
 }
 
 extension TrainableModel {
@@ -56,6 +60,8 @@ extension TrainableModel {
     public func regularizer(for batch: Batch) -> Tensor? { nil }
     /// No random draws by default.
     public var randomGenerators: [RandomGenerator] { [] }
+    /// Nothing to rebuild the model from by default.
+    public var checkpointMetadata: String? { nil }
 }
 
 /// The rounds of one training epoch: each round holds one batch of every mouse and is one

@@ -294,7 +294,6 @@ public enum TrainingWorkflow {
                                      validationMaxFrames: settings.validationMaxFrames, prefetch: settings.prefetch,
                                      workers: settings.workers)
         let trainer = Trainer(model: model, data: data, configuration: configuration.trainer, logger: logger)
-        trainer.metadata = model.checkpointMetadata
         trainer.checkpointURL = URL(fileURLWithPath: checkpoint)
         trainer.observers = observers
         if request.resume {

@@ -2,9 +2,18 @@ import ArgumentParser
 import Foundation
 import Sensorium
 
-/// The root command.
-struct SensoriumCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+/// The `sensorium` tool's root command, as a library so that a user's own executable can
+/// register their components (cores, readouts, …) and then run the same commands:
+/// ```swift
+/// import Sensorium
+/// import SensoriumCommandLine
+/// CoreKind.registry.register(MyCore.Configuration.self)
+/// SensoriumCommand.main()          // `train --config` now knows "myCore"
+/// ```
+public struct SensoriumCommand: ParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "sensorium",
         abstract: "Train and evaluate neural predictive models of mouse visual cortex (SENSORIUM 2023).",
         discussion: """
