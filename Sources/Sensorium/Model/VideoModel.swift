@@ -92,6 +92,8 @@ public final class VideoModel: Module, TrainableModel {
     public let readout: PerMouseReadouts
     /// One shifter per mouse (keys `shifter.<mouse>.…`), or nil.
     public let shifter: PerMouseShifters?
+    /// The stage between core and readouts (keys `stage.…`), or nil.
+    public let stage: (any Stage)?
     /// The output nonlinearity applied after readouts that do not apply one (nil: none).
     public let outputNonlinearity: (any UnaryLayer)?
     /// The configuration and mice the model was built from (nil for a hand-assembled model).
@@ -114,20 +116,24 @@ public final class VideoModel: Module, TrainableModel {
     ///
     /// - Parameters:
     ///   - core: any ``Core``.
-    ///   - readouts: one readout per mouse; each must expect `core.outputChannels` channels.
+    ///   - readouts: one readout per mouse; each must expect the channels of the stage's output
+    ///     (the core's without a stage).
     ///   - shifters: one shifter per mouse of `readouts`, or nil.
+    ///   - stage: the stage between core and readouts, or nil.
     ///   - outputNonlinearity: applied after readouts that do not apply their own (nil: linear).
     ///   - generator: the generator the parts draw from in training (readout sampling, dropout);
     ///     saved in training checkpoints.
-    public init(core: any Core, readouts: PerMouseReadouts, shifters: PerMouseShifters? = nil,
+    public init(core: any Core, readouts: PerMouseReadouts, shifters: PerMouseShifters? = nil, stage: (any Stage)? = nil,
                 outputNonlinearity: (any UnaryLayer)? = ELUPlusOne(), generator: RandomGenerator) {
+        let channels = stage?.outputChannels ?? core.outputChannels
         for key in readouts.keys {
             let r = readouts[key]!
-            precondition(r.inputChannels == core.outputChannels,
-                         "VideoModel: the readout of \(key) expects \(r.inputChannels) channels, the core gives \(core.outputChannels)")
+            precondition(r.inputChannels == channels,
+                         "VideoModel: the readout of \(key) expects \(r.inputChannels) channels, the \(stage == nil ? "core" : "stage") gives \(channels)")
             if let shifters { precondition(shifters[key] != nil, "VideoModel: no shifter for mouse \(key)") }
         }
         self.core = core
+        self.stage = stage
         self.readout = readouts
         self.shifter = shifters
         self.outputNonlinearity = outputNonlinearity
@@ -162,17 +168,20 @@ public final class VideoModel: Module, TrainableModel {
         }
         let g = RandomGenerator(seed: configuration.seed)
         let core: any Core
+        let stage: (any Stage)?
         let readouts: PerMouseReadouts
         var shifters: PerMouseShifters?
         do {
             core = try configuration.core.makeCore(generator: g)
+            stage = try configuration.stage?.base.makeStage(inputChannels: core.outputChannels, generator: g)
             let videoChannels = configuration.core.inputChannels
-            let context = ReadoutContext(inputChannels: core.outputChannels, mice: mice) { m in
+            let context = ReadoutContext(inputChannels: stage?.outputChannels ?? core.outputChannels, mice: mice) { m in
                 guard let size = m.frameSize else {
                     throw VideoModelError.incompatibleData("the \(configuration.readout.typeName) readout needs the frame size of mouse \(m.key)")
                 }
                 // One output frame is enough to know the feature map's size.
-                let shape = core.outputShape(for: [1, videoChannels, core.burnInFrames + 1, size[0], size[1]])
+                let coreShape = core.outputShape(for: [1, videoChannels, core.burnInFrames + 1, size[0], size[1]])
+                let shape = stage?.outputShape(for: coreShape) ?? coreShape
                 guard shape.count == 5, shape[3] > 0, shape[4] > 0 else {
                     throw VideoModelError.incompatibleData("frames of \(size[0]) × \(size[1]) (mouse \(m.key)) leave no feature map after the core (\(shape))")
                 }
@@ -187,7 +196,7 @@ public final class VideoModel: Module, TrainableModel {
         } catch let error as ComponentError {
             throw VideoModelError.invalidConfiguration(source: "(in code)", message: error.description)
         }
-        self.init(core: core, readouts: readouts, shifters: shifters,
+        self.init(core: core, readouts: readouts, shifters: shifters, stage: stage,
                   outputNonlinearity: configuration.outputNonlinearity.makeLayer(), generator: g)
         architecture = VideoModelArchitecture(configuration: configuration,
                                               mice: mice.map { .init(name: $0.key, neurons: $0.count, frameSize: $0.frameSize) })
@@ -285,20 +294,29 @@ public final class VideoModel: Module, TrainableModel {
     /// and its pupil centre `(B, 2, T)` (needed when the model has shifters). Output frame `t'` is
     /// aligned with input frame `T − T' + t'`.
     public func callAsFunction(video: Tensor, pupilCenter: Tensor?, mouse: String) -> Tensor {
-        precondition(video.rank == 5, "VideoModel: expected video (B, C, T, H, W), got \(video.shape)")
+        self(ModelInput(video: video, pupilCenter: pupilCenter, mouse: mouse))
+    }
+
+    /// Predicted responses `(B, T', neurons)` for a whole model input: the core (which may read the
+    /// behaviour), the stage, the mouse's shifter on the pupil centre of the last `T'` frames, the
+    /// mouse's readout (which may read the behaviour) and the output nonlinearity. Output frame
+    /// `t'` is aligned with input frame `T − T' + t'`.
+    public func callAsFunction(_ input: ModelInput) -> Tensor {
+        let mouse = input.mouse
         precondition(readout[mouse] != nil, "VideoModel: no readout for mouse '\(mouse)'; the model knows \(readout.keys)")
-        let features = core(gatedBehavior(video))
-        let (batch, frames, outFrames) = (video.shape[0], video.shape[2], features.shape[2])
+        var gated = input
+        gated.video = gatedBehavior(input.video)
+        let coreFeatures = core(gated)
+        let features = stage.map { $0(coreFeatures, input: gated) } ?? coreFeatures
+        let outFrames = features.shape[2]
         var shift: Tensor?
         if let shifter {
-            guard let pupilCenter else { preconditionFailure("VideoModel: the model has shifters and needs the pupil centre") }
-            precondition(pupilCenter.shape == [batch, 2, frames],
-                         "VideoModel: pupil centre must be (B, 2, T) = \([batch, 2, frames]) for video \(video.shape), got \(pupilCenter.shape)")
-            let last = outFrames == frames ? pupilCenter : pupilCenter.sliced(axis: 2, range: (frames - outFrames)..<frames)
-            shift = shifter(last.transposed(1, 2), dataKey: mouse)
+            guard let pupilCenter = input.pupilCenter else { preconditionFailure("VideoModel: the model has shifters and needs the pupil centre") }
+            precondition(pupilCenter.shape[1] == 2, "VideoModel: pupil centre must be (B, 2, T), got \(pupilCenter.shape)")
+            shift = shifter(ModelInput.lastFrames(pupilCenter, outFrames), dataKey: mouse)
         }
         let r = readout[mouse]!
-        let y = r.callAsFunction(features, shift: shift)
+        let y = r.callAsFunction(features, shift: shift, input: gated)
         guard !r.appliesOutputNonlinearity, let outputNonlinearity else { return y }
         return outputNonlinearity(y)
     }
@@ -322,13 +340,15 @@ public final class VideoModel: Module, TrainableModel {
     /// Predictions for a batch of clips or trials: `(B, T', neurons)`, aligned with the last `T'`
     /// frames of the batch.
     public func forward(_ batch: MouseBatch) -> Tensor {
-        self(video: batch.videoTensor(), pupilCenter: shifter == nil ? nil : batch.pupilCenterTensor(), mouse: batch.mouse)
+        self(ModelInput(video: batch.videoTensor(), behavior: batch.behaviorTensor(), pupilCenter: batch.pupilCenterTensor(),
+                        mouse: batch.mouse))
     }
 
     /// The core's regulariser plus the batch mouse's readout and shifter regularisers (zero for the
     /// baselines' readouts and MLP shifters, so this is the reference's core-only term there).
     public func regularizer(for batch: MouseBatch) -> Tensor? {
         var total = core.regularizer()
+        if let stage { total = total + stage.regularizer() }
         if readout[batch.mouse] != nil { total = total + readout.regularizer(dataKey: batch.mouse) }
         if let shifter, shifter[batch.mouse] != nil { total = total + shifter.regularizer(dataKey: batch.mouse) }
         return total

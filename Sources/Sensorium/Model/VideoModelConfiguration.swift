@@ -24,6 +24,8 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
     public var seed: UInt64
     /// The core.
     public var core: AnyCoreConfiguration
+    /// The stage between core and readouts (nil: none), any registered ``StageKind``.
+    public var stage: AnyStageConfiguration?
     /// The per-mouse readouts.
     public var readout: AnyReadoutConfiguration
     /// The per-mouse shifters (nil: none, JSON `{"type": "none"}`).
@@ -75,7 +77,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case seed, core, readout, shifter, outputNonlinearity, biasInitializationTrials, biasThroughInverseNonlinearity
+        case seed, core, stage, readout, shifter, outputNonlinearity, biasInitializationTrials, biasThroughInverseNonlinearity
         case readoutPositionInitialization, centerBehavior, behaviorWarmupEpochs
     }
 
@@ -83,6 +85,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         seed = try c.decode(UInt64.self, forKey: .seed)
         core = try c.decode(AnyCoreConfiguration.self, forKey: .core)
+        stage = try c.decodeIfPresent(AnyStageConfiguration.self, forKey: .stage)
         readout = try c.decode(AnyReadoutConfiguration.self, forKey: .readout)
         shifter = try Self.decodeShifter(c)
         outputNonlinearity = try c.decode(AnyOutputNonlinearityConfiguration.self, forKey: .outputNonlinearity)
@@ -116,6 +119,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(seed, forKey: .seed)
         try c.encode(core, forKey: .core)
+        try c.encodeIfPresent(stage, forKey: .stage)
         try c.encode(readout, forKey: .readout)
         if let shifter {
             try c.encode(shifter, forKey: .shifter)
@@ -178,6 +182,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         // A component section without "type" changes the options of the default type.
         for section in [CodingKeys.core, .readout, .shifter, .outputNonlinearity].map(\.rawValue) {
             guard let value = members[section] else { continue }
+            if section == CodingKeys.shifter.rawValue, value == .null { continue }
             guard case .object(var given) = value else {
                 throw VideoModelError.invalidConfiguration(source: source, message: "'\(section)' must be an object with a \"type\"")
             }
@@ -195,7 +200,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         // Component sections replace the defaults' (their own decoding fills their defaults).
         var merged = defaults
         for (key, value) in members { merged[key] = key == CodingKeys.readoutPositionInitialization.rawValue ? value : (merged[key] ?? .null).merged(with: value) }
-        for section in [CodingKeys.core, .readout, .shifter, .outputNonlinearity].map(\.rawValue) where members[section] != nil {
+        for section in [CodingKeys.core, .stage, .readout, .shifter, .outputNonlinearity].map(\.rawValue) where members[section] != nil {
             merged[section] = members[section]
         }
         do {
