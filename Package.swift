@@ -56,8 +56,7 @@ let package = Package(
         // Tests, one target per library, plus shared fixture helpers.
         .target(name: "SensoriumTestSupport", dependencies: ["SensoriumTensor", "SensoriumData"], path: "Tests/Support"),
         .testTarget(name: "SensoriumTensorTests", dependencies: ["SensoriumTensor", "SensoriumTestSupport"]),
-        .testTarget(name: "SensoriumLayersTests", dependencies: ["SensoriumLayers", "SensoriumTestSupport"],
-                    exclude: ["Fixtures"]),
+        .testTarget(name: "SensoriumLayersTests", dependencies: ["SensoriumLayers", "SensoriumTestSupport"]),
         .testTarget(name: "SensoriumReadoutsTests", dependencies: ["SensoriumReadouts", "SensoriumLayers", "SensoriumTestSupport"]),
         .testTarget(name: "SensoriumDataTests", dependencies: ["SensoriumData", "SensoriumTestSupport"]),
         .testTarget(name: "SensoriumMetricsTests", dependencies: ["SensoriumMetrics", "SensoriumTestSupport"]),

@@ -3,15 +3,16 @@ import Testing
 import Sensorium
 import SensoriumTestSupport
 
-/// Runs every PyTorch parity case under `SENSORIUM_PARITY_FIXTURES` (default
-/// `../shared/fixtures/parity`), plus the SDK's own cases in `Tests/Fixtures/parity` (made by
-/// `Tools/make_parity_fixtures.py`): forward output, extra outputs and every listed gradient, within
-/// the case's tolerance. An op this suite does not know is a failure.
+/// Runs every PyTorch parity case under `SENSORIUM_PARITY_FIXTURES` (default `../shared/fixtures/parity`,
+/// else the repository's copy `Tests/Fixtures/parity`), plus the SDK's own cases in `Tests/Fixtures/parity`
+/// (listed in `Tests/Fixtures/OWN`, made by `Tools/make_parity_fixtures.py`) when that folder is not the one
+/// already read: forward output, extra outputs and every listed gradient, within the case's tolerance. An op
+/// this suite does not know is a failure.
 @Suite struct ParityTests {
     static let folder = Fixtures.folder(environmentKey: "SENSORIUM_PARITY_FIXTURES", defaultSubfolder: "parity")
-    static let ownFolder = Fixtures.packageRoot.appendingPathComponent("Tests/Fixtures/parity")
+    static let ownFolder = Fixtures.repositoryFolder("parity")
     static let casePaths = Fixtures.cases(in: folder, marker: "case.json").map { folder.appendingPathComponent($0).path }
-        + Fixtures.cases(in: ownFolder, marker: "case.json").map { ownFolder.appendingPathComponent($0).path }
+        + (folder.path == ownFolder.path ? [] : Fixtures.ownEntries("parity").map { ownFolder.appendingPathComponent($0).path })
 
     @Test func fixtureFolderHasCases() {
         #expect(!Fixtures.cases(in: Self.folder, marker: "case.json").isEmpty, "no parity cases found in \(Self.folder.path)")
