@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "SensoriumReadouts", targets: ["SensoriumReadouts"]),
         .library(name: "SensoriumData", targets: ["SensoriumData"]),
         .library(name: "SensoriumMetrics", targets: ["SensoriumMetrics"]),
+        .library(name: "SensoriumTraining", targets: ["SensoriumTraining"]),
         .library(name: "Sensorium", targets: ["Sensorium"]),
         .library(name: "SensoriumCommandLine", targets: ["SensoriumCommandLine"]),
         .executable(name: "sensorium", targets: ["SensoriumCLI"]),
@@ -28,14 +29,19 @@ let package = Package(
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5",
                        pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
 
-        // Libraries. Dependency graph: Tensor <- Layers <- Readouts; Tensor <- Data; Tensor <- Metrics.
+        // Libraries. Dependency graph: Tensor <- Layers <- Readouts; Tensor <- Data; Tensor <- Metrics;
+        // Layers, Data, Metrics <- Training (generic over a trainable model); all <- Sensorium.
         .target(name: "SensoriumTensor", dependencies: ["COpenBLAS", "CLAPACKE"]),
         .target(name: "SensoriumLayers", dependencies: ["SensoriumTensor"]),
         .target(name: "SensoriumReadouts", dependencies: ["SensoriumTensor", "SensoriumLayers"]),
         .target(name: "SensoriumData", dependencies: ["SensoriumTensor", "CHDF5"]),
         .target(name: "SensoriumMetrics", dependencies: ["SensoriumTensor"]),
+        .target(name: "SensoriumTraining", dependencies: [
+            "SensoriumTensor", "SensoriumLayers", "SensoriumData", "SensoriumMetrics",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "Sensorium", dependencies: [
-            "SensoriumTensor", "SensoriumLayers", "SensoriumReadouts", "SensoriumData", "SensoriumMetrics",
+            "SensoriumTensor", "SensoriumLayers", "SensoriumReadouts", "SensoriumData", "SensoriumMetrics", "SensoriumTraining",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -60,6 +66,6 @@ let package = Package(
         .testTarget(name: "SensoriumReadoutsTests", dependencies: ["SensoriumReadouts", "SensoriumLayers", "SensoriumTestSupport"]),
         .testTarget(name: "SensoriumDataTests", dependencies: ["SensoriumData", "SensoriumTestSupport"]),
         .testTarget(name: "SensoriumMetricsTests", dependencies: ["SensoriumMetrics", "SensoriumTestSupport"]),
-        .testTarget(name: "SensoriumTests", dependencies: ["Sensorium", "SensoriumTestSupport"]),
+        .testTarget(name: "SensoriumTests", dependencies: ["Sensorium", "SensoriumTraining", "SensoriumTestSupport"]),
     ]
 )

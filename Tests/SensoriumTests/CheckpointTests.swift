@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import Sensorium
+@testable import SensoriumTraining
 
 /// A fresh empty directory for one test.
 func makeTrainerTestDirectory(_ name: String) throws -> URL {

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import Sensorium
+@testable import SensoriumTraining
 import SensoriumTestSupport
 
 /// A "model" that predicts the recorded responses themselves, optionally only the last `frames` frames.

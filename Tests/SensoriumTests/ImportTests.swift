@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Sensorium
+@testable import SensoriumTraining
 import SensoriumTestSupport
 
 /// `sensorium import` on the model fixtures' PyTorch weights: every starter-kit model the fixtures

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import Sensorium
+@testable import SensoriumTraining
 import SensoriumTestSupport
 
 /// The model fixtures of `../shared/fixtures/models` (folder from `SENSORIUM_MODEL_FIXTURES`): the

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import Sensorium
+@testable import SensoriumTraining
 
 /// Reference values from PyTorch 2.13 (`torch.optim`, CPU, float32): a (2, 3) parameter
 /// [[0.5, -1.25, 2], [0, 3.5, -0.75]] updated with the three gradients below; each row is the

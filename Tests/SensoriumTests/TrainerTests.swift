@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import Logging
 @testable import Sensorium
+@testable import SensoriumTraining
 
 // MARK: - A tiny model and data source
 

@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import Logging
 @testable import Sensorium
+@testable import SensoriumTraining
 import SensoriumTestSupport
 
 /// A tiny synthetic mouse written once per test process, shared by the model and evaluation tests.

@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import Logging
 @testable import Sensorium
+@testable import SensoriumTraining
 import SensoriumTestSupport
 
 /// Receptive-field mapping, readout positions from it, the behaviour warm-up and centred behaviour.

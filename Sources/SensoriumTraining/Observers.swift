@@ -233,7 +233,8 @@ public final class ProgressBar: TrainingObserver {
         return parts.joined(separator: " | ")
     }
 
-    static func seconds(_ d: Duration) -> Double {
+    /// A duration in seconds.
+    public static func seconds(_ d: Duration) -> Double {
         let c = d.components
         return Double(c.seconds) + Double(c.attoseconds) * 1e-18
     }

@@ -1,3 +1,4 @@
+import SensoriumMetrics
 import SensoriumTensor
 import SensoriumLayers
 
