@@ -101,6 +101,16 @@ public final class HierarchicalGaussianReadout: FullGaussian2d {
         return items
     }
 
+    /// The nearest-neighbour maps of coarse level `k` along the neuron axis, as PyTorch computes
+    /// them in float32: `down[j]` is the neuron whose position pseudo-neuron j reads, `up[i]` the
+    /// pseudo-neuron whose prediction neuron i takes.
+    public func levelIndexMaps(level k: Int) -> (down: [Int], up: [Int]) {
+        guard let down = downIndex[k], let up = upIndex[k] else {
+            preconditionFailure("HierarchicalGaussianReadout: level \(k) is not one of \(levels)")
+        }
+        return (down, up)
+    }
+
     /// The prediction of coarse level `k` for every neuron (before fusion and bias), (frames, n).
     public func levelPrediction(_ x: Tensor, positions grid: Tensor, level k: Int) -> Tensor {
         let coarse = neuronCount / k
