@@ -207,6 +207,17 @@ struct ParityCase {
             return (try input("x").rolled(shifts: try ints("shifts"), axes: try ints("dims")), [:])
         case "window_partition_3d":
             return (windowPartition3d(try input("x"), windowSize: try ints("window_size")), [:])
+        case "shifted_window_attention_3d":
+            // Dynamic-V1FM's ShiftedWindowAttention3d; the index buffer is the module's own for window_size.
+            let x = try input("x"), window = try ints("window_size"), heads = Int(try number("num_heads"))
+            let geometry = SwinWindowGeometry(gridSize: Array(x.shape[1...3]), windowSize: window, shiftSize: try ints("shift_size"))
+            let count = window.reduce(1, *)
+            let index = Tensor(SwinWindowGeometry.relativePositionIndex(windowSize: window).map(Float.init), shape: [count, count])
+            let bias = relativePositionBias(table: try input("relative_position_bias_table"), index: index,
+                                            tokens: geometry.tokensPerWindow)
+            return (shiftedWindowAttention3d(x, qkvWeight: try input("qkv_weight"), qkvBias: t["qkv_bias"],
+                                             projWeight: try input("proj_weight"), projBias: t["proj_bias"],
+                                             relativePositionBias: bias, geometry: geometry, numHeads: heads), [:])
         case "window_reverse_3d":
             return (windowReverse3d(try input("windows"), windowSize: try ints("window_size"), gridSize: try ints("grid_size")), [:])
         case "poisson_loss":

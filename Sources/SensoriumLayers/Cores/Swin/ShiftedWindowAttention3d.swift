@@ -91,15 +91,7 @@ public final class ShiftedWindowAttention3d: Module, UnaryLayer {
     /// The bias added to the logits of a window of `tokens` tokens, (heads, N, N); differentiable in
     /// the table.
     public func relativePositionBias(tokens n: Int) -> Tensor {
-        let full = relativePositionIndex.shape[0]
-        precondition(n <= full, "ShiftedWindowAttention3d: a window of \(n) tokens exceeds the configured \(full)")
-        let ip = relativePositionIndex.storage.pointer
-        var rows = [Int](repeating: 0, count: n * n)
-        for i in 0..<n {
-            for j in 0..<n { rows[i * n + j] = Int(ip[i * full + j]) }
-        }
-        return relativePositionBiasTable.indexSelect(axis: 0, indices: rows)
-            .reshaped([n, n, configuration.numHeads]).permuted([2, 0, 1])
+        SensoriumLayers.relativePositionBias(table: relativePositionBiasTable, index: relativePositionIndex, tokens: n)
     }
 
     /// The window layout for a (T, H, W) grid.
@@ -109,31 +101,15 @@ public final class ShiftedWindowAttention3d: Module, UnaryLayer {
 
     /// x (B, T, H, W, C) → (B, T, H, W, C).
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let c = configuration.embedDim, heads = configuration.numHeads
+        let c = configuration.embedDim
         precondition(x.rank == 5 && x.shape[4] == c,
                      "ShiftedWindowAttention3d: expected x (B, T, H, W, \(c)), got \(x.shape)")
-        let b = x.shape[0], grid = Array(x.shape[1...3])
-        let geo = geometry(gridSize: grid)
-        var y = x
-        if geo.padding.contains(where: { $0 > 0 }) {
-            y = y.padded([(0, 0), (0, geo.padding[0]), (0, geo.padding[1]), (0, geo.padding[2])])
-        }
-        if geo.isShifted { y = y.rolled(shifts: geo.shiftSize.map { -$0 }, axes: [1, 2, 3]) }
-        let n = geo.tokensPerWindow, windows = geo.windowCount
-        let tokens = windowPartition3d(y, windowSize: geo.windowSize)                    // (B·nW, N, C)
-        let parts = qkv(tokens).reshaped([b, windows, n, 3, heads, headDim])
-            .permuted([3, 0, 1, 4, 2, 5])                                                 // (3, B, nW, heads, N, hd)
-            .split(sizes: [1, 1, 1], axis: 0)
-            .map { $0.reshaped([b, windows, heads, n, headDim]) }
-        let attended = scaledDotProductAttention(parts[0], parts[1], parts[2], bias: relativePositionBias(tokens: n),
-                                                 mask: shiftMask(geo), scale: 1 / Float(headDim).squareRoot())
-        var out = proj(attended.permuted([0, 1, 3, 2, 4]).reshaped([b * windows, n, c]))
-        out = dropout(out, p: configuration.dropout, training: isTraining, generator: generator)
-        out = windowReverse3d(out, windowSize: geo.windowSize, gridSize: geo.paddedSize)
-        if geo.isShifted { out = out.rolled(shifts: geo.shiftSize, axes: [1, 2, 3]) }
-        for axis in 0..<3 where geo.padding[axis] > 0 {
-            out = out.sliced(axis: axis + 1, range: 0..<grid[axis])
-        }
+        let geo = geometry(gridSize: Array(x.shape[1...3]))
+        let out = shiftedWindowAttention3d(x, qkvWeight: qkv.weight, qkvBias: qkv.bias, projWeight: proj.weight,
+                                           projBias: proj.bias, relativePositionBias: relativePositionBias(tokens: geo.tokensPerWindow),
+                                           geometry: geo, numHeads: configuration.numHeads, mask: shiftMask(geo),
+                                           outputTransform: { dropout($0, p: self.configuration.dropout, training: self.isTraining,
+                                                                      generator: self.generator) })
         return out
     }
 
@@ -148,4 +124,66 @@ public final class ShiftedWindowAttention3d: Module, UnaryLayer {
     override public var extraDescription: String {
         "\(configuration.embedDim), heads: \(configuration.numHeads), window: \(configuration.windowSize), shift: \(configuration.shiftSize)"
     }
+}
+
+/// Shifted-window multi-head self-attention as a function of its weights (the reference's
+/// `shifted_window_attention_3d`), for x (B, T, H, W, C) laid out by `geometry`:
+/// pad → roll by −shift → windows → `qkv` → attention with `relativePositionBias` (heads, N, N) and
+/// the shift mask → `proj` → `outputTransform` (e.g. dropout) → merge → roll back → crop.
+///
+/// - Parameters:
+///   - qkvWeight: (3C, C), qkvBias (3C) or nil; projWeight (C, C), projBias (C) or nil.
+///   - mask: the additive shift mask (windows, 1, N, N); computed from `geometry` when nil and shifted.
+/// - Returns: (B, T, H, W, C). Differentiable in x and every weight.
+public func shiftedWindowAttention3d(_ x: Tensor, qkvWeight: Tensor, qkvBias: Tensor?, projWeight: Tensor, projBias: Tensor?,
+                                     relativePositionBias: Tensor, geometry geo: SwinWindowGeometry, numHeads heads: Int,
+                                     mask: Tensor? = nil, outputTransform: (Tensor) -> Tensor = { $0 }) -> Tensor {
+    precondition(x.rank == 5 && Array(x.shape[1...3]) == geo.gridSize,
+                 "shiftedWindowAttention3d: x \(x.shape) must be (B, \(geo.gridSize), C)")
+    let b = x.shape[0], c = x.shape[4], n = geo.tokensPerWindow, windows = geo.windowCount
+    precondition(heads > 0 && c % heads == 0 && qkvWeight.shape == [3 * c, c] && projWeight.shape == [c, c],
+                 "shiftedWindowAttention3d: qkv \(qkvWeight.shape) and proj \(projWeight.shape) must be (\(3 * c), \(c)) and (\(c), \(c)) with \(heads) heads dividing \(c)")
+    precondition(relativePositionBias.shape == [heads, n, n],
+                 "shiftedWindowAttention3d: bias \(relativePositionBias.shape) must be (\(heads), \(n), \(n))")
+    let headDim = c / heads
+    var y = x
+    if geo.padding.contains(where: { $0 > 0 }) {
+        y = y.padded([(0, 0), (0, geo.padding[0]), (0, geo.padding[1]), (0, geo.padding[2])])
+    }
+    if geo.isShifted { y = y.rolled(shifts: geo.shiftSize.map { -$0 }, axes: [1, 2, 3]) }
+    let tokens = windowPartition3d(y, windowSize: geo.windowSize)                        // (B·nW, N, C)
+    let parts = linear(tokens, weight: qkvWeight, bias: qkvBias).reshaped([b, windows, n, 3, heads, headDim])
+        .permuted([3, 0, 1, 4, 2, 5])                                                     // (3, B, nW, heads, N, hd)
+        .split(sizes: [1, 1, 1], axis: 0)
+        .map { $0.reshaped([b, windows, heads, n, headDim]) }
+    let attended = scaledDotProductAttention(parts[0], parts[1], parts[2], bias: relativePositionBias,
+                                             mask: geo.isShifted ? (mask ?? geo.shiftMask()) : nil,
+                                             scale: 1 / Float(headDim).squareRoot())
+    var out = linear(attended.permuted([0, 1, 3, 2, 4]).reshaped([b * windows, n, c]), weight: projWeight, bias: projBias)
+    out = outputTransform(out)
+    out = windowReverse3d(out, windowSize: geo.windowSize, gridSize: geo.paddedSize)
+    if geo.isShifted { out = out.rolled(shifts: geo.shiftSize, axes: [1, 2, 3]) }
+    for axis in 0..<3 where geo.padding[axis] > 0 {
+        out = out.sliced(axis: axis + 1, range: 0..<geo.gridSize[axis])
+    }
+    return out
+}
+
+/// The relative-position bias (heads, N, N) of a window of N tokens: rows `index[i, j]` of
+/// `table` ((2Wd−1)(2Wh−1)(2Ww−1), heads), from the top-left N × N block of `index` (M × M, M ≥ N,
+/// integers stored as Float). Differentiable in `table`.
+public func relativePositionBias(table: Tensor, index: Tensor, tokens n: Int) -> Tensor {
+    precondition(table.rank == 2 && index.rank == 2 && index.shape[0] == index.shape[1] && n <= index.shape[0],
+                 "relativePositionBias: table \(table.shape) must be (rows, heads) and index \(index.shape) square with at least \(n) tokens")
+    let full = index.shape[0], rowsAvailable = table.shape[0]
+    let ip = index.storage.pointer
+    var rows = [Int](repeating: 0, count: n * n)
+    for i in 0..<n {
+        for j in 0..<n {
+            let r = Int(ip[i * full + j])
+            precondition(r >= 0 && r < rowsAvailable, "relativePositionBias: index \(r) outside the table's \(rowsAvailable) rows")
+            rows[i * n + j] = r
+        }
+    }
+    return table.indexSelect(axis: 0, indices: rows).reshaped([n, n, table.shape[1]]).permuted([2, 0, 1])
 }
