@@ -21,6 +21,8 @@ import SensoriumTestSupport
         var coordinates: [String: Tensor] = [:]
         for mouse in spec.mice { coordinates[mouse.key] = try Fixtures.tensor("cell_motor_coordinates.\(mouse.name)", in: dir) }
         let tol = try FixtureTolerances(json: json, source: name)
+        let worst = WorstRatios()
+        defer { print("Dynamic-V1FM \(name): worst |error| / tolerance: \(worst)") }
 
         // Adaptive model (the fixture's): strict load of the whole state.
         let state = try VideoModel.readStateFolder(dir.appendingPathComponent("state"))
@@ -37,8 +39,8 @@ import SensoriumTestSupport
         for mouse in spec.mice {
             let inputs = try MouseInputs(dir: dir, mouse: mouse.name)
             let out = withNoGrad { model(inputs, mouse: mouse.key) }
-            expectClose(out, try Fixtures.tensor("output.\(mouse.name)", in: dir), atol: tol.outputAtol, rtol: tol.outputRtol,
-                        "\(name) output.\(mouse.name)")
+            worst.check(out, try Fixtures.tensor("output.\(mouse.name)", in: dir), atol: tol.outputAtol, rtol: tol.outputRtol,
+                        "\(name) output.\(mouse.name)", kind: "outputs")
             #expect(out.shape == [inputs.video.shape[0], spec.outputFrames(video: inputs.video.shape), mouse.neurons])
         }
 
@@ -51,8 +53,8 @@ import SensoriumTestSupport
         for mouse in spec.mice {
             let inputs = try MouseInputs(dir: dir, mouse: mouse.name)
             let out = withNoGrad { meanModel(inputs, mouse: mouse.key) }
-            expectClose(out, try Fixtures.tensor("output_mean_fusion.\(mouse.name)", in: dir), atol: tol.outputAtol,
-                        rtol: tol.outputRtol, "\(name) output_mean_fusion.\(mouse.name)")
+            worst.check(out, try Fixtures.tensor("output_mean_fusion.\(mouse.name)", in: dir), atol: tol.outputAtol,
+                        rtol: tol.outputRtol, "\(name) output_mean_fusion.\(mouse.name)", kind: "outputs")
         }
 
         // Intermediates of the first mouse.
@@ -69,8 +71,8 @@ import SensoriumTestSupport
                 continue
             }
             let reference = try Fixtures.tensor(key, in: interDir)
-            expectClose(computed, reference, atol: tol.intermediateAtolScale * maxAbs(reference), rtol: tol.intermediateRtol,
-                        "\(name) intermediates/\(key)")
+            worst.check(computed, reference, atol: tol.intermediateAtolScale * maxAbs(reference), rtol: tol.intermediateRtol,
+                        "\(name) intermediates/\(key)", kind: "intermediates")
         }
 
         // Gradients (eval mode, first mouse) of sum(output · grad_output).
@@ -82,8 +84,8 @@ import SensoriumTestSupport
         output.backward(try Fixtures.tensor("grad_output", in: dir))
         func checkGradient(_ ours: Tensor?, shape: [Int], _ file: String, in folder: URL) throws {
             let reference = try Fixtures.tensor(file, in: folder)
-            expectClose(ours ?? Tensor.zeros(shape), reference, atol: tol.gradAtolScale * maxAbs(reference), rtol: tol.gradRtol,
-                        "\(name) \(file)")
+            worst.check(ours ?? Tensor.zeros(shape), reference, atol: tol.gradAtolScale * maxAbs(reference), rtol: tol.gradRtol,
+                        "\(name) \(file)", kind: "gradients")
         }
         let gradDir = dir.appendingPathComponent("grad")
         let gradFiles = Set(try FileManager.default.contentsOfDirectory(atPath: gradDir.path).filter { $0.hasSuffix(".npy") }
@@ -237,6 +239,32 @@ struct FixtureTolerances {
         outputRtol = try value(o, "rtol"); outputAtol = try value(o, "atol")
         intermediateRtol = try value(i, "rtol"); intermediateAtolScale = try value(i, "atol_rel_to_max")
         gradRtol = try value(g, "rtol"); gradAtolScale = try value(g, "atol_rel_to_max")
+    }
+}
+
+/// Checks closeness and keeps the largest `|ours − ref| / (atol + rtol·|ref|)` per kind (≤ 1 passes).
+final class WorstRatios: CustomStringConvertible {
+    private var ratios: [String: (Double, String)] = [:]
+
+    func check(_ ours: Tensor, _ reference: Tensor, atol: Float, rtol: Float, _ label: String, kind: String,
+               sourceLocation: SourceLocation = #_sourceLocation) {
+        expectClose(ours, reference, atol: atol, rtol: rtol, label, sourceLocation: sourceLocation)
+        guard ours.shape == reference.shape else { return }
+        var worst = 0.0
+        for (a, b) in zip(ours.scalars, reference.scalars) {
+            let allowed = Double(atol) + Double(rtol) * Double(abs(b))
+            let error = Double(abs(a - b))
+            let ratio = allowed > 0 ? error / allowed : (error == 0 ? 0 : .infinity)
+            worst = max(worst, ratio.isNaN ? .infinity : ratio)
+        }
+        if worst >= (ratios[kind]?.0 ?? -1) { ratios[kind] = (worst, label) }
+    }
+
+    var description: String {
+        ratios.keys.sorted().map { key in
+            let (ratio, label) = ratios[key]!
+            return "\(key) \(String(format: "%.4f", ratio)) (\(label))"
+        }.joined(separator: "; ")
     }
 }
 
