@@ -149,13 +149,10 @@ struct DynamicV1FMSpec {
     struct Mouse { let name: String; let key: String; let neurons: Int }
 
     let core: SwinCore.Configuration
-    let readoutNetwork: PositionNetworkConfiguration
-    let initSigma: Float
-    let readoutBias: Bool
+    let readout: HierarchicalGaussianReadout.Configuration
     let shifterLayers: Int
     let shifterHidden: Int
     let shifterInputs: Int
-    let activeLevels: [Int]
     let mice: [Mouse]
 
     init(json: [String: Any], source: String) throws {
@@ -192,23 +189,18 @@ struct DynamicV1FMSpec {
               let finalTanh = predictor["final_tanh"] as? Bool else {
             throw FixtureError.malformed("\(source): unsupported option: grid_mean_predictor must be a cortex predictor")
         }
-        readoutNetwork = PositionNetworkConfiguration(inputDimensions: inputDims, hiddenLayers: hiddenLayers,
-                                                      hiddenFeatures: hiddenFeatures, finalTanh: finalTanh)
-        initSigma = (readoutDict["init_sigma"] as? NSNumber)?.floatValue ?? 0.2
-        readoutBias = readoutDict["bias"] as? Bool ?? true
-
         try require(((shifterDict["gamma_shifter"] as? NSNumber)?.doubleValue ?? 0) == 0, "gamma_shifter")
         shifterLayers = (shifterDict["shift_layers"] as? NSNumber)?.intValue ?? 3
         shifterHidden = (shifterDict["hidden_channels_shifter"] as? NSNumber)?.intValue ?? 16
         shifterInputs = (shifterDict["input_channels_shifter"] as? NSNumber)?.intValue ?? 2
 
         let mode = config["infer_mode"] as? String ?? "2_4_8_16"
-        activeLevels = mode == "0" ? [] : try mode.split(separator: "_").map { part in
-            guard let k = Int(part), [2, 4, 8, 16].contains(k) else {
-                throw FixtureError.malformed("\(source): unsupported option: infer_mode \(mode)")
-            }
-            return k
-        }
+        readout = HierarchicalGaussianReadout.Configuration(
+            positionNetwork: PositionNetworkConfiguration(inputDimensions: inputDims, hiddenLayers: hiddenLayers,
+                                                          hiddenFeatures: hiddenFeatures, finalTanh: finalTanh),
+            covariance: .full, initSigma: (readoutDict["init_sigma"] as? NSNumber)?.floatValue ?? 0.2,
+            bias: readoutDict["bias"] as? Bool ?? true, levels: [2, 4, 8, 16],
+            activeLevels: try HierarchicalGaussianReadout.Configuration.activeLevels(inferMode: mode), fusion: .adaptive)
         self.mice = try mice.map { m in
             guard let key = m["data_key"] as? String, let n = (m["neurons"] as? NSNumber)?.intValue else {
                 throw FixtureError.malformed("\(source): a mouse lacks data_key or neurons")
@@ -350,10 +342,11 @@ final class DynamicV1FMTestModel: Module {
         var readouts: [String: HierarchicalGaussianReadout] = [:], shifters: [String: MLPShifter] = [:]
         for mouse in spec.mice {
             guard let coords = coordinates[mouse.key] else { throw FixtureError.malformed("no coordinates for \(mouse.key)") }
-            readouts[mouse.key] = HierarchicalGaussianReadout(
-                inputChannels: spec.core.embedDim, neuronCount: mouse.neurons, covariance: .full,
-                positions: .cortex(coordinates: coords, network: spec.readoutNetwork), initSigma: spec.initSigma,
-                bias: spec.readoutBias, levels: [2, 4, 8, 16], activeLevels: spec.activeLevels, fusion: fusion, generator: gen)
+            precondition(coords.shape[0] == mouse.neurons, "\(mouse.key): coordinates \(coords.shape) for \(mouse.neurons) neurons")
+            var configuration = spec.readout
+            configuration.fusion = fusion
+            readouts[mouse.key] = HierarchicalGaussianReadout(configuration: configuration, inputChannels: spec.core.embedDim,
+                                                              cellMotorCoordinates: coords, generator: gen)
             shifters[mouse.key] = MLPShifter(inputFeatures: spec.shifterInputs, hiddenChannels: spec.shifterHidden,
                                              layers: spec.shifterLayers, generator: gen)
         }

@@ -90,6 +90,11 @@ public final class SwinCore: Module {
             .init(inChannels: inChannels, embedDim: embedDim, patchSize: patchSize)
         }
 
+        /// The transformer's options: `numBlocks` identical blocks and the drop path.
+        public var transformer: SwinTransformer.Configuration {
+            .init(blocks: Array(repeating: block, count: numBlocks), dropPath: dropPath)
+        }
+
         /// Every block's options (all blocks are alike and shifted by window / 2).
         public var block: SwinBlock.Configuration {
             .init(attention: .init(embedDim: embedDim, windowSize: windowSize, shiftSize: windowSize.map { $0 / 2 },
@@ -115,8 +120,7 @@ public final class SwinCore: Module {
                      "SwinCore: need at least one block and a 3-D patch, got \(configuration)")
         self.configuration = configuration
         patchEmbedding = PatchEmbedding3d(configuration: configuration.patchEmbedding, generator: generator)
-        transformer = SwinTransformer(blockConfigurations: Array(repeating: configuration.block, count: configuration.numBlocks),
-                                      dropPath: configuration.dropPath, generator: generator)
+        transformer = SwinTransformer(configuration: configuration.transformer, generator: generator)
         super.init()
     }
 

@@ -11,11 +11,24 @@ public final class SwinTransformer: Module {
 
     override public class var keyOverrides: [String: String] { ["dropPath": "drop_path"] }
 
-    /// `blockConfigurations.count` blocks and a drop path of rate `dropPath`.
-    public init(blockConfigurations: [SwinBlock.Configuration], dropPath rate: Float, generator: RandomGenerator) {
-        precondition(!blockConfigurations.isEmpty, "SwinTransformer: needs at least one block")
-        blocks = blockConfigurations.map { SwinBlock(configuration: $0, generator: generator) }
-        dropPath = SwinDropPath(p: rate, generator: generator)
+    /// Options; the defaults are Dynamic-V1FM's (4 paper blocks, no stochastic depth).
+    public struct Configuration: Codable, Equatable, Sendable {
+        /// One entry per block, in order.
+        public var blocks = [SwinBlock.Configuration](repeating: .init(), count: 4)
+        /// Drop-path rate of every residual branch.
+        public var dropPath: Float = 0
+
+        public init(blocks: [SwinBlock.Configuration] = .init(repeating: .init(), count: 4), dropPath: Float = 0) {
+            self.blocks = blocks
+            self.dropPath = dropPath
+        }
+    }
+
+    /// The blocks and their drop path.
+    public init(configuration: Configuration, generator: RandomGenerator) {
+        precondition(!configuration.blocks.isEmpty, "SwinTransformer: needs at least one block")
+        blocks = configuration.blocks.map { SwinBlock(configuration: $0, generator: generator) }
+        dropPath = SwinDropPath(p: configuration.dropPath, generator: generator)
         super.init()
     }
 
