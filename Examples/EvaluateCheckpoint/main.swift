@@ -78,6 +78,7 @@ func makeDemoCheckpoint() throws -> (checkpoint: String, mice: [String]) {
         inputChannels: 3, hiddenChannels: [4, 8], spatialInputKernel: [7, 7], temporalInputKernel: 7,
         spatialHiddenKernel: [3, 3], temporalHiddenKernel: 3))
     let model = try VideoModel(configuration: configuration, datasets: mice)
+    try model.initializeFromData(mice)
     var recipe = TrainerConfiguration.reference
     recipe.earlyStopping = .fixedEpochs(2)
     let trainer = Trainer(model: model, data: MouseTrainingData(datasets: mice, batchSize: 2, frames: 30),

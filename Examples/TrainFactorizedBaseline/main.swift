@@ -125,6 +125,7 @@ func run() throws {
         configuration.core = .factorized3d(core)
     }
     let model = try VideoModel(configuration: configuration, datasets: mice)
+    try model.initializeFromData(mice)
     print("Model: \(model.trainableParameterCount) trainable parameters, burn-in \(model.burnInFrames) frames")
 
     // 3. Training with the reference recipe (AdamW 5e-3, plateau schedule, early stopping), capped.

@@ -112,6 +112,7 @@ final class RecordingShifter: Module, Shifter {
     @Test func forwardOnABatchMatchesTheExplicitCall() throws {
         let dataset = try TinyMouse.dataset()
         let model = try VideoModel(configuration: TinyMouse.modelConfiguration(), datasets: [dataset])
+        try model.initializeFromData([dataset])
         model.eval()
         let loader = MouseLoader(dataset: dataset, tier: .oracle, batchSize: 2, mode: .clips(frames: 20),
                                  generator: RandomGenerator(seed: 1))
@@ -126,6 +127,7 @@ final class RecordingShifter: Module, Shifter {
         let dataset = try TinyMouse.dataset()
         let configuration = TinyMouse.modelConfiguration()
         let model = try VideoModel(configuration: configuration, datasets: [dataset])
+        try model.initializeFromData([dataset])
         #expect(model.mice == [dataset.name])
         let readout = try #require(model.readout[dataset.name] as? FullGaussian2d)
         #expect(readout.neuronCount == dataset.neuronCount)
@@ -155,6 +157,7 @@ final class RecordingShifter: Module, Shifter {
             .init(name: dataset.name, neurons: n, frameSize: [dataset.frameHeight, dataset.frameWidth])]))
         // Same seed, same weights.
         let again = try VideoModel(configuration: configuration, datasets: [dataset])
+        try again.initializeFromData([dataset])
         for (key, value) in model.stateDict() { #expect(again.stateDict()[key]!.scalars == value.scalars, "\(key)") }
     }
 
@@ -207,6 +210,7 @@ final class RecordingShifter: Module, Shifter {
                                                             outputNonlinearity: j == 2 ? .identity : .softplus(beta: 0.5, learnable: true),
                                                             biasInitializationTrials: 2)
                 let model = try VideoModel(configuration: configuration, datasets: [dataset])
+                try model.initializeFromData([dataset])
                 let y = model.forward(batch)
                 #expect(y.shape == [1, 12 - model.burnInFrames, dataset.neuronCount], "\(core.typeName) + \(readout.typeName)")
                 let loss = y.sum() + model.regularizer(for: batch)!
@@ -244,8 +248,10 @@ final class RecordingShifter: Module, Shifter {
         var configuration = TinyMouse.modelConfiguration()
         configuration.biasInitializationTrials = 100
         let reference = try VideoModel(configuration: configuration, datasets: [dataset])
+        try reference.initializeFromData([dataset])
         configuration.biasThroughInverseNonlinearity = true
         let model = try VideoModel(configuration: configuration, datasets: [dataset])
+        try model.initializeFromData([dataset])
         let mean = try VideoModel.meanResponses(of: dataset, trials: 100, generator: RandomGenerator(seed: configuration.seed ^ 0x5EED_B1A5))
         let readout = try #require(model.readout[dataset.name] as? FullGaussian2d)
         let referenceReadout = try #require(reference.readout[dataset.name] as? FullGaussian2d)
@@ -298,6 +304,7 @@ final class RecordingShifter: Module, Shifter {
     @Test func checkpointsRebuildTheModel() throws {
         let dataset = try TinyMouse.dataset()
         let model = try VideoModel(configuration: TinyMouse.modelConfiguration(seed: 5), datasets: [dataset])
+        try model.initializeFromData([dataset])
         // Move the weights away from their initial values.
         for p in model.parameters() { p.assign(p + 0.01) }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sensorium-ckpt-\(UUID().uuidString)")
@@ -317,6 +324,7 @@ final class RecordingShifter: Module, Shifter {
         let folder = dir.appendingPathComponent("state")
         try model.writePyTorchState(folder: folder)
         let fresh = try VideoModel(configuration: TinyMouse.modelConfiguration(seed: 6), datasets: [dataset])
+        try fresh.initializeFromData([dataset])
         try fresh.loadPyTorchState(folder: folder)
         for (key, value) in model.stateDict() { #expect(fresh.stateDict()[key]!.scalars == value.scalars, "\(key)") }
 
@@ -330,6 +338,7 @@ final class RecordingShifter: Module, Shifter {
     @Test func trainingAFewStepsDecreasesTheLoss() throws {
         let dataset = try TinyMouse.dataset()
         let model = try VideoModel(configuration: TinyMouse.modelConfiguration(seed: 11), datasets: [dataset])
+        try model.initializeFromData([dataset])
         let data = MouseTrainingData(datasets: [dataset], batchSize: 2, frames: 24, validationBatchSize: 4,
                                      validationMaxFrames: 60, prefetch: 0)
         var configuration = TrainerConfiguration.reference

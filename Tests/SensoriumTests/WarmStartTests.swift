@@ -173,7 +173,9 @@ import SensoriumTestSupport
         configuration.readoutPositionInitialization = .receptiveFieldMapping(.init(lags: 2...4))
         let dataset = try TinyMouse.dataset()
         let model = try VideoModel(configuration: configuration, datasets: [dataset])
+        try model.initializeFromData([dataset])
         let reference = try VideoModel(configuration: TinyMouse.modelConfiguration(), datasets: [dataset])
+        try reference.initializeFromData([dataset])
         let a = (model.readout[dataset.name] as! FullGaussian2d).meanPositions().scalars
         let b = (reference.readout[dataset.name] as! FullGaussian2d).meanPositions().scalars
         #expect(a != b)
@@ -228,6 +230,7 @@ import SensoriumTestSupport
         configuration.behaviorWarmupEpochs = 1
         let dataset = try TinyMouse.dataset()
         let model = try VideoModel(configuration: configuration, datasets: [dataset])
+        try model.initializeFromData([dataset])
         let data = MouseTrainingData(datasets: [dataset], batchSize: 2, frames: 20, validationTier: .oracle,
                                      validationBatchSize: 2, validationMaxFrames: 30)
         var trainer = TrainerConfiguration.reference
@@ -256,20 +259,23 @@ import SensoriumTestSupport
         trainer.earlyStopping = .init(patience: 10, lrDecaySteps: 1, maxEpochs: 3, warmupEpochs: 2)
         trainer.validationSkipFrames = 10
         let straightModel = try VideoModel(configuration: configuration, datasets: [dataset])
+        try straightModel.initializeFromData([dataset])
         let straight = Trainer(model: straightModel, data: data(), configuration: trainer, logger: quietLogger)
         try straight.fit()
 
         let dir = try makeTrainerTestDirectory("warmup-resume")
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("run.h5")
-        let first = Trainer(model: try VideoModel(configuration: configuration, datasets: [dataset]), data: data(),
-                            configuration: trainer, logger: quietLogger)
+        let firstModel = try VideoModel(configuration: configuration, datasets: [dataset])
+        try firstModel.initializeFromData([dataset])
+        let first = Trainer(model: firstModel, data: data(), configuration: trainer, logger: quietLogger)
         first.checkpointURL = url
         try first.fit(until: .steps(1))  // inside epoch 0, behaviour hidden
         var other = configuration
         other.seed = 77
         other.readoutPositionInitialization = .reference
         let resumedModel = try VideoModel(configuration: other, datasets: [dataset])
+        try resumedModel.initializeFromData([dataset])
         let resumed = Trainer(model: resumedModel, data: data(), configuration: trainer, logger: quietLogger)
         try resumed.restore(from: url)
         try resumed.fit()
@@ -285,6 +291,7 @@ import SensoriumTestSupport
         let dataset = try TinyMouse.dataset()
         func run() throws -> [String: [UInt32]] {
             let model = try VideoModel(configuration: TinyMouse.modelConfiguration(), datasets: [dataset])
+            try model.initializeFromData([dataset])
             let data = MouseTrainingData(datasets: [dataset], batchSize: 3, frames: 30, validationTier: .oracle,
                                          validationBatchSize: 2, validationMaxFrames: 30)
             var trainer = TrainerConfiguration.reference
@@ -367,6 +374,7 @@ import SensoriumTestSupport
         var configuration = TinyMouse.modelConfiguration()
         configuration.centerBehavior = true
         let model = try VideoModel(configuration: configuration, datasets: [centred])
+        try model.initializeFromData([centred])
         #expect(try EvaluationWorkflow.dataOptions(for: model).centerBehavior)
     }
 }

@@ -77,7 +77,8 @@ public struct VideoModelArchitecture: Codable, Sendable, Equatable {
 ///
 /// ```swift
 /// let mice = try folders.map { try MouseDataset(path: $0) }
-/// let model = try VideoModel(configuration: .factorizedBaseline, datasets: mice)
+/// let model = try VideoModel(configuration: .factorizedBaseline, datasets: mice)   // pure: reads no trials
+/// try model.initializeFromData(mice)            // the reference's readout biases from the data
 /// let trainer = Trainer(model: model, data: MouseTrainingData(datasets: mice))
 /// try trainer.fit()
 /// let report = try Evaluation.evaluate(model, datasets: mice)
@@ -206,13 +207,10 @@ public final class VideoModel: Module, TrainableModel {
         }
     }
 
-    /// The reference's construction from data (`make_video_model`): one readout and shifter per
-    /// dataset (named by its folder), readout positions predicted from `cell_motor_coordinates`,
-    /// and readout biases set to the mean normalised response of
-    /// `configuration.biasInitializationTrials` random training trials of each mouse (through the
-    /// inverse output nonlinearity when `configuration.biasThroughInverseNonlinearity`); Gaussian
-    /// readouts start at the mapped receptive fields when
-    /// `configuration.readoutPositionInitialization` asks for it.
+    /// A model for the mice of `datasets` (named by their folders, with their neuron counts,
+    /// cortical coordinates and frame sizes), fresh weights seeded by `configuration.seed`. Pure:
+    /// it reads no trials. The reference also sets readout biases from data, and the demo starts
+    /// readouts at mapped receptive fields: run those steps with ``initializeFromData(_:)``.
     ///
     /// Throws when the core's input channels differ from the datasets' or a mouse name cannot be
     /// a key.
@@ -226,63 +224,13 @@ public final class VideoModel: Module, TrainableModel {
             throw VideoModelError.incompatibleData(
                 "mouse \(d.name) was opened with behaviour \(d.options.centerBehavior ? "centred" : "uncentred"), the model reads it \(configuration.centerBehavior ? "centred" : "uncentred") (VideoModelConfiguration.centerBehavior)")
         }
-        let mice = datasets.map { d in
-            MouseNeurons(key: d.name, count: d.neuronCount,
-                         coordinates: Tensor(d.cellMotorCoordinates, shape: [d.neuronCount, 3]),
-                         frameSize: [d.frameHeight, d.frameWidth])
-        }
-        try self.init(configuration: configuration, mice: mice)
-        if configuration.biasInitializationTrials > 0 {
-            let g = RandomGenerator(seed: configuration.seed ^ 0x5EED_B1A5)
-            for d in datasets {
-                var mean = try VideoModel.meanResponses(of: d, trials: configuration.biasInitializationTrials, generator: g)
-                if configuration.biasThroughInverseNonlinearity && !readout[d.name]!.appliesOutputNonlinearity {
-                    let output = configuration.outputNonlinearity
-                    mean = Tensor(mean.scalars.map { output.inverse($0) }, shape: mean.shape)
-                }
-                readout[d.name]!.initializeBias(meanResponses: mean)
-            }
-        }
-        if case .receptiveFieldMapping(let options) = configuration.readoutPositionInitialization {
-            for d in datasets {
-                try initializeReadoutPositions(mouse: d.name, map: ReceptiveFieldMap.estimate(dataset: d, options: options))
-            }
-        }
+        try self.init(configuration: configuration, mice: datasets.map(MouseNeurons.init(dataset:)))
     }
 
     /// A model rebuilt from its architecture (fresh weights; load a state afterwards).
     public convenience init(architecture: VideoModelArchitecture) throws {
         try self.init(configuration: architecture.configuration,
                       mice: architecture.mice.map { MouseNeurons(key: $0.name, count: $0.neurons, frameSize: $0.frameSize) })
-    }
-
-    /// The mean normalised response of every neuron over `trials` random training trials (all of
-    /// them when there are fewer), `(neurons)`.
-    public static func meanResponses(of dataset: MouseDataset, trials: Int, generator: RandomGenerator) throws -> Tensor {
-        var pool = dataset.trials(in: .train)
-        if pool.isEmpty { pool = dataset.tiers.indices.filter { dataset.tiers[$0] != .none } }
-        guard !pool.isEmpty else { throw VideoModelError.incompatibleData("mouse \(dataset.name) has no trials") }
-        // Partial Fisher–Yates: the first `count` entries become a uniform random sample.
-        let count = min(trials, pool.count)
-        for i in 0..<count {
-            let j = i + Int(generator.next() % UInt64(pool.count - i))
-            pool.swapAt(i, j)
-        }
-        let n = dataset.neuronCount
-        var sums = [Double](repeating: 0, count: n)
-        var frames = 0
-        for trial in pool.prefix(count).sorted() {
-            let t = try dataset.readTrial(trial)
-            t.responses.withUnsafeBufferPointer { r in
-                for f in 0..<t.length {
-                    let row = r.baseAddress! + f * n
-                    for j in 0..<n { sums[j] += Double(row[j]) }
-                }
-            }
-            frames += t.length
-        }
-        let scale = frames > 0 ? 1 / Double(frames) : 0
-        return Tensor(sums.map { Float($0 * scale) }, shape: [n])
     }
 
     // MARK: Forward

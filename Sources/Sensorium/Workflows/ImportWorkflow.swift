@@ -1,6 +1,5 @@
 import Foundation
 import SensoriumData
-import SensoriumTensor
 import SensoriumReadouts
 
 /// The `import` command as a function: a PyTorch state dictionary (converted to a folder of
@@ -40,12 +39,7 @@ public enum ImportWorkflow {
         let options = try EvaluationWorkflow.dataOptions(inputChannels: configuration.core.inputChannels,
                                                          centerBehavior: configuration.centerBehavior)
         let datasets = try MouseFolders.resolve(data).map { try MouseDataset(path: $0, options: options) }
-        let mice = datasets.map { d in
-            MouseNeurons(key: d.name, count: d.neuronCount,
-                         coordinates: Tensor(d.cellMotorCoordinates, shape: [d.neuronCount, 3]),
-                         frameSize: [d.frameHeight, d.frameWidth])
-        }
-        let model = try VideoModel(configuration: configuration, mice: mice)
+        let model = try VideoModel(configuration: configuration, mice: datasets.map(MouseNeurons.init(dataset:)))
         try model.loadPyTorchState(folder: state)
         model.eval()
         let folder = (output as NSString).expandingTildeInPath

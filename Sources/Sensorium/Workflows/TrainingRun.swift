@@ -288,6 +288,9 @@ public enum TrainingWorkflow {
             .joined(separator: ", ")
         logger.info("\(datasets.count) mice: \(miceText)")
         let model = try VideoModel(configuration: configuration.model, datasets: datasets)
+        // The configuration's data-dependent starts (readout biases, receptive fields); a resumed
+        // run loads its trained weights instead.
+        if !request.resume { try model.initializeFromData(datasets) }
         let settings = configuration.data
         let data = MouseTrainingData(datasets: datasets, batchSize: settings.batchSize, frames: settings.frames,
                                      validationTier: settings.validationTier, validationBatchSize: settings.validationBatchSize,
