@@ -204,8 +204,8 @@ final class ResponseEchoModel: Module, TrainableModel {
 
     @Test func aModelPredictingTooFewFramesIsAnError() throws {
         let dataset = try TinyMouse.dataset()
-        #expect(throws: EvaluationError.self) { try Evaluation.evaluate(ResponseEchoModel(lastFrames: 20), datasets: [dataset]) }
-        #expect(throws: EvaluationError.self) {
+        #expect(throws: SensoriumError.self) { try Evaluation.evaluate(ResponseEchoModel(lastFrames: 20), datasets: [dataset]) }
+        #expect(throws: SensoriumError.self) {
             try Predictions.forEach(ResponseEchoModel(lastFrames: 20), datasets: [dataset]) { _ in }
         }
         // Predicting exactly the scored frames is enough.

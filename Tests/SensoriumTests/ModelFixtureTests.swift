@@ -59,7 +59,7 @@ import SensoriumTestSupport
         do {
             try model.loadPyTorchStateDict(state, source: "test")
             Issue.record("loading an incomplete state should fail")
-        } catch let error as VideoModelError {
+        } catch let error as SensoriumError {
             let text = error.description
             #expect(text.contains(removed))
             #expect(text.contains("readout.extra.weight"))

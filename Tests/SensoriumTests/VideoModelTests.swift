@@ -165,10 +165,10 @@ final class RecordingShifter: Module, Shifter {
         let dataset = try TinyMouse.dataset()
         var configuration = TinyMouse.modelConfiguration()
         configuration.core = configuration.core.withInputChannels(5)
-        #expect(throws: VideoModelError.self) { try VideoModel(configuration: configuration, datasets: [dataset]) }
+        #expect(throws: SensoriumError.self) { try VideoModel(configuration: configuration, datasets: [dataset]) }
         let model = try VideoModel(configuration: TinyMouse.modelConfiguration(), mice: [MouseNeurons(key: "other", count: 3)])
-        #expect(throws: VideoModelError.self) { try model.checkCompatible(with: [dataset]) }
-        #expect(throws: VideoModelError.self) {
+        #expect(throws: SensoriumError.self) { try model.checkCompatible(with: [dataset]) }
+        #expect(throws: SensoriumError.self) {
             try VideoModel(configuration: TinyMouse.modelConfiguration(), mice: [MouseNeurons(key: "a.b", count: 3)])
         }
     }
@@ -224,7 +224,7 @@ final class RecordingShifter: Module, Shifter {
         // A readout without a grid refuses a shifter instead of computing shifts nothing uses.
         for readout in readouts where !readout.base.acceptsShift {
             let configuration = VideoModelConfiguration(core: cores[0], readout: readout, shifter: .baseline)
-            #expect(throws: VideoModelError.self) { try VideoModel(configuration: configuration, datasets: [dataset]) }
+            #expect(throws: SensoriumError.self) { try VideoModel(configuration: configuration, datasets: [dataset]) }
         }
     }
 
@@ -290,12 +290,12 @@ final class RecordingShifter: Module, Shifter {
         #expect(gru == .gruBaseline)
 
         for bad in [#"{"core": {"type": "transformer"}}"#, #"{"core": {"type": "basic3d", "hiddenChannels": "many"}}"#, "[1]", "{"] {
-            #expect(throws: VideoModelError.self) { try VideoModelConfiguration.fromJSON(bad) }
+            #expect(throws: SensoriumError.self) { try VideoModelConfiguration.fromJSON(bad) }
         }
         do {
             _ = try VideoModelConfiguration.fromJSON(#"{"core": {"type": "basic3d", "momentum": "fast"}}"#, source: "my.json")
             Issue.record("a string momentum should not decode")
-        } catch let error as VideoModelError {
+        } catch let error as SensoriumError {
             #expect(error.description.contains("my.json"))
             #expect(error.description.contains("momentum"))
         }
@@ -331,7 +331,7 @@ final class RecordingShifter: Module, Shifter {
         // A checkpoint without an architecture cannot rebuild a model.
         let bare = dir.appendingPathComponent("bare.h5")
         try Checkpoint.writeModel(model, to: bare)
-        #expect(throws: VideoModelError.self) { try VideoModel.load(from: bare) }
+        #expect(throws: SensoriumError.self) { try VideoModel.load(from: bare) }
         try fresh.loadCheckpoint(from: bare)
     }
 

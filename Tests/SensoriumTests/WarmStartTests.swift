@@ -82,7 +82,7 @@ import SensoriumTestSupport
     }
 
     @Test func receptiveFieldMapRejectsBadOptionsAndTooShortTrials() throws {
-        #expect(throws: VideoModelError.self) {
+        #expect(throws: SensoriumError.self) {
             _ = try ReceptiveFieldMap.Accumulator(height: 8, width: 8, neurons: 2, options: .init(centerSigma: 3, surroundSigma: 2))
         }
         var accumulator = try ReceptiveFieldMap.Accumulator(height: 8, width: 8, neurons: 2, options: .init(lags: 3...7))
@@ -156,14 +156,14 @@ import SensoriumTestSupport
 
     @Test func initialisationNeedsAGaussianReadoutOfTheRightSize() throws {
         let model = try VideoModel(configuration: TinyMouse.modelConfiguration(), mice: [MouseNeurons(key: "m", count: 3)])
-        #expect(throws: VideoModelError.self) {
+        #expect(throws: SensoriumError.self) {
             try model.initializeReadoutPositions(mouse: "m", map: map(rows: [1, 2], columns: [1, 2]))
         }
         var grouped = TinyMouse.modelConfiguration()
         grouped.readout = .groupedConv(.init(groups: 2))
         grouped.shifter = nil
         let other = try VideoModel(configuration: grouped, mice: [MouseNeurons(key: "m", count: 3)])
-        #expect(throws: VideoModelError.self) {
+        #expect(throws: SensoriumError.self) {
             try other.initializeReadoutPositions(mouse: "m", map: map(rows: [1, 2, 3], columns: [1, 2, 3]))
         }
     }
@@ -188,7 +188,7 @@ import SensoriumTestSupport
         #expect(user.readoutPositionInitialization == .receptiveFieldMapping(.init(pooling: 3)))
         #expect(user.centerBehavior && user.behaviorWarmupEpochs == 4)
         #expect(try VideoModelConfiguration.fromJSON("{}").readoutPositionInitialization == .reference)
-        #expect(throws: VideoModelError.self) {
+        #expect(throws: SensoriumError.self) {
             _ = try VideoModelConfiguration.fromJSON(#"{"readoutPositionInitialization": {"type": "nearest"}}"#)
         }
     }
@@ -368,7 +368,7 @@ import SensoriumTestSupport
         #expect(c.video == a.video && c.responses == a.responses)
         // A model reading uncentred behaviour refuses centred data, and the evaluation opens
         // data the way the model reads it.
-        #expect(throws: VideoModelError.self) {
+        #expect(throws: SensoriumError.self) {
             _ = try VideoModel(configuration: TinyMouse.modelConfiguration(), datasets: [centred])
         }
         var configuration = TinyMouse.modelConfiguration()

@@ -71,7 +71,7 @@ extension VideoModel {
         let output = architecture?.configuration.outputNonlinearity
         for d in datasets {
             guard let r = readout[d.name] else {
-                throw VideoModelError.incompatibleData("the model has no readout for mouse \(d.name)")
+                throw SensoriumError.incompatibleData("the model has no readout for mouse \(d.name)")
             }
             var mean = try VideoModel.meanResponses(of: d, trials: trials, generator: g)
             if throughInverseNonlinearity, !r.appliesOutputNonlinearity, let output {
@@ -86,7 +86,7 @@ extension VideoModel {
     public static func meanResponses(of dataset: MouseDataset, trials: Int, generator: RandomGenerator) throws -> Tensor {
         var pool = dataset.trials(in: .train)
         if pool.isEmpty { pool = dataset.tiers.indices.filter { dataset.tiers[$0] != .none } }
-        guard !pool.isEmpty else { throw VideoModelError.incompatibleData("mouse \(dataset.name) has no trials") }
+        guard !pool.isEmpty else { throw SensoriumError.incompatibleData("mouse \(dataset.name) has no trials") }
         // Partial Fisher–Yates: the first `count` entries become a uniform random sample.
         let count = min(trials, pool.count)
         for i in 0..<count {

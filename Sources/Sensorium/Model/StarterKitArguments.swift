@@ -32,10 +32,10 @@ public enum StarterKitArguments {
         do {
             object = try JSONSerialization.jsonObject(with: Data(json.utf8))
         } catch {
-            throw VideoModelError.invalidConfiguration(source: source, message: "not valid JSON: \(error.localizedDescription)")
+            throw SensoriumError.invalidConfiguration(source: source, message: "not valid JSON: \(error.localizedDescription)")
         }
         guard let arguments = object as? [String: Any] else {
-            throw VideoModelError.invalidConfiguration(source: source, message: "expected a JSON object with make_video_model's arguments")
+            throw SensoriumError.invalidConfiguration(source: source, message: "expected a JSON object with make_video_model's arguments")
         }
         return try configuration(arguments: arguments, source: source)
     }
@@ -393,7 +393,7 @@ public enum StarterKitArguments {
             self.source = source
         }
 
-        func error(_ message: String) -> VideoModelError {
+        func error(_ message: String) -> SensoriumError {
             .invalidConfiguration(source: source, message: path.isEmpty ? message : "\(path): \(message)")
         }
 

@@ -147,25 +147,25 @@ public final class VideoModel: Module, TrainableModel {
     /// the weights (including `source_grid`) are loaded afterwards. Readout biases are left at
     /// their initial values; ``init(configuration:datasets:)`` also sets them from data.
     public convenience init(configuration: VideoModelConfiguration, mice: [MouseNeurons]) throws {
-        guard !mice.isEmpty else { throw VideoModelError.incompatibleData("a model needs at least one mouse") }
+        guard !mice.isEmpty else { throw SensoriumError.incompatibleData("a model needs at least one mouse") }
         for m in mice {
             guard !m.key.isEmpty, !m.key.contains(".") else {
-                throw VideoModelError.incompatibleData("the mouse name '\(m.key)' is used as a state-dictionary key and must be non-empty without '.'")
+                throw SensoriumError.incompatibleData("the mouse name '\(m.key)' is used as a state-dictionary key and must be non-empty without '.'")
             }
-            guard m.count > 0 else { throw VideoModelError.incompatibleData("mouse \(m.key) has no neurons") }
+            guard m.count > 0 else { throw SensoriumError.incompatibleData("mouse \(m.key) has no neurons") }
             if let c = m.coordinates, c.rank != 2 || c.shape[0] != m.count || c.shape[1] < 2 {
-                throw VideoModelError.incompatibleData("the coordinates of mouse \(m.key) must be (\(m.count), ≥ 2), got \(c.shape)")
+                throw SensoriumError.incompatibleData("the coordinates of mouse \(m.key) must be (\(m.count), ≥ 2), got \(c.shape)")
             }
             if let size = m.frameSize, size.count != 2 || size.contains(where: { $0 <= 0 }) {
-                throw VideoModelError.incompatibleData("the frame size of mouse \(m.key) must be (height, width) with positive sizes, got \(size)")
+                throw SensoriumError.incompatibleData("the frame size of mouse \(m.key) must be (height, width) with positive sizes, got \(size)")
             }
         }
         if let shifter = configuration.shifter, !configuration.readout.base.acceptsShift {
-            throw VideoModelError.invalidConfiguration(source: "(in code)",
+            throw SensoriumError.invalidConfiguration(source: "(in code)",
                 message: "the \(configuration.readout.typeName) readout takes no shift, so the \(shifter.typeName) shifter would compute shifts that nothing uses; use the shifter {\"type\": \"none\"}")
         }
         if Set(mice.map(\.key)).count != mice.count {
-            throw VideoModelError.incompatibleData("mouse names must be unique, got \(mice.map(\.key))")
+            throw SensoriumError.incompatibleData("mouse names must be unique, got \(mice.map(\.key))")
         }
         let g = RandomGenerator(seed: configuration.seed)
         let core: any Core
@@ -178,13 +178,13 @@ public final class VideoModel: Module, TrainableModel {
             let videoChannels = configuration.core.inputChannels
             let context = ReadoutContext(inputChannels: stage?.outputChannels ?? core.outputChannels, mice: mice) { m in
                 guard let size = m.frameSize else {
-                    throw VideoModelError.incompatibleData("the \(configuration.readout.typeName) readout needs the frame size of mouse \(m.key)")
+                    throw SensoriumError.incompatibleData("the \(configuration.readout.typeName) readout needs the frame size of mouse \(m.key)")
                 }
                 // One output frame is enough to know the feature map's size.
                 let coreShape = core.outputShape(for: [1, videoChannels, core.burnInFrames + 1, size[0], size[1]])
                 let shape = stage?.outputShape(for: coreShape) ?? coreShape
                 guard shape.count == 5, shape[3] > 0, shape[4] > 0 else {
-                    throw VideoModelError.incompatibleData("frames of \(size[0]) × \(size[1]) (mouse \(m.key)) leave no feature map after the core (\(shape))")
+                    throw SensoriumError.incompatibleData("frames of \(size[0]) × \(size[1]) (mouse \(m.key)) leave no feature map after the core (\(shape))")
                 }
                 return [shape[1], shape[3], shape[4]]
             }
@@ -195,7 +195,7 @@ public final class VideoModel: Module, TrainableModel {
                 shifters = s
             }
         } catch let error as ComponentError {
-            throw VideoModelError.invalidConfiguration(source: "(in code)", message: error.description)
+            throw SensoriumError.invalidConfiguration(source: "(in code)", message: error.description)
         }
         self.init(core: core, readouts: readouts, shifters: shifters, stage: stage,
                   outputNonlinearity: configuration.outputNonlinearity.makeLayer(), generator: g)
@@ -215,13 +215,13 @@ public final class VideoModel: Module, TrainableModel {
     /// Throws when the core's input channels differ from the datasets' or a mouse name cannot be
     /// a key.
     public convenience init(configuration: VideoModelConfiguration, datasets: [MouseDataset]) throws {
-        guard !datasets.isEmpty else { throw VideoModelError.incompatibleData("no mouse datasets given") }
+        guard !datasets.isEmpty else { throw SensoriumError.incompatibleData("no mouse datasets given") }
         for d in datasets where d.options.inputChannels != configuration.core.inputChannels {
-            throw VideoModelError.incompatibleData(
+            throw SensoriumError.incompatibleData(
                 "mouse \(d.name) gives \(d.options.inputChannels) input channels (frame\(d.options.behaviorAsChannels ? " + behaviour" : "")\(d.options.pupilCenterAsChannels ? " + pupil centre" : "")), the \(configuration.core.typeName) core expects \(configuration.core.inputChannels)")
         }
         for d in datasets where d.options.behaviorAsChannels && d.options.centerBehavior != configuration.centerBehavior {
-            throw VideoModelError.incompatibleData(
+            throw SensoriumError.incompatibleData(
                 "mouse \(d.name) was opened with behaviour \(d.options.centerBehavior ? "centred" : "uncentred"), the model reads it \(configuration.centerBehavior ? "centred" : "uncentred") (VideoModelConfiguration.centerBehavior)")
         }
         try self.init(configuration: configuration, mice: datasets.map(MouseNeurons.init(dataset:)))
@@ -308,17 +308,17 @@ public final class VideoModel: Module, TrainableModel {
     public var burnInFrames: Int { core.burnInFrames }
 
     /// Checks that every dataset has a readout with the right number of neurons and the model's
-    /// input channels; throws ``VideoModelError/incompatibleData(_:)`` naming the problem.
+    /// input channels; throws ``SensoriumError/incompatibleData(_:)`` naming the problem.
     public func checkCompatible(with datasets: [MouseDataset]) throws {
         for d in datasets {
             guard let r = readout[d.name] else {
-                throw VideoModelError.incompatibleData("the model has no readout for mouse \(d.name); it knows \(readout.keys.joined(separator: ", "))")
+                throw SensoriumError.incompatibleData("the model has no readout for mouse \(d.name); it knows \(readout.keys.joined(separator: ", "))")
             }
             guard r.neuronCount == d.neuronCount else {
-                throw VideoModelError.incompatibleData("mouse \(d.name) has \(d.neuronCount) neurons, the model's readout \(r.neuronCount)")
+                throw SensoriumError.incompatibleData("mouse \(d.name) has \(d.neuronCount) neurons, the model's readout \(r.neuronCount)")
             }
             if let architecture, d.options.inputChannels != architecture.configuration.core.inputChannels {
-                throw VideoModelError.incompatibleData("mouse \(d.name) gives \(d.options.inputChannels) input channels, the core expects \(architecture.configuration.core.inputChannels)")
+                throw SensoriumError.incompatibleData("mouse \(d.name) gives \(d.options.inputChannels) input channels, the core expects \(architecture.configuration.core.inputChannels)")
             }
         }
     }

@@ -169,33 +169,33 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         do {
             user = try JSONDecoder().decode(JSONValue.self, from: Data(json.utf8))
         } catch {
-            throw VideoModelError.invalidConfiguration(source: source, message: "not valid JSON: \(error.localizedDescription)")
+            throw SensoriumError.invalidConfiguration(source: source, message: "not valid JSON: \(error.localizedDescription)")
         }
         guard case .object(var members) = user else {
-            throw VideoModelError.invalidConfiguration(source: source, message: "expected a JSON object at the top level")
+            throw SensoriumError.invalidConfiguration(source: source, message: "expected a JSON object at the top level")
         }
         let base = VideoModelConfiguration()
         let defaults: [String: JSONValue]
         do { defaults = try JSONValue(encoding: base).objectValue ?? [:] } catch {
-            throw VideoModelError.invalidConfiguration(source: source, message: "\(error)")
+            throw SensoriumError.invalidConfiguration(source: source, message: "\(error)")
         }
         // A component section without "type" changes the options of the default type.
         for section in [CodingKeys.core, .readout, .shifter, .outputNonlinearity].map(\.rawValue) {
             guard let value = members[section] else { continue }
             if section == CodingKeys.shifter.rawValue, value == .null { continue }
             guard case .object(var given) = value else {
-                throw VideoModelError.invalidConfiguration(source: source, message: "'\(section)' must be an object with a \"type\"")
+                throw SensoriumError.invalidConfiguration(source: source, message: "'\(section)' must be an object with a \"type\"")
             }
             if given["type"] == nil, let type = defaults[section]?.objectValue?["type"] { given["type"] = type }
             guard case .string? = given["type"] else {
-                throw VideoModelError.invalidConfiguration(source: source, message: "'\(section).type' must be a string")
+                throw SensoriumError.invalidConfiguration(source: source, message: "'\(section).type' must be a string")
             }
             members[section] = .object(given)
         }
         let known = Set(CodingKeys.allCases.map(\.rawValue))
         if let unknown = members.keys.sorted().first(where: { !known.contains($0) }) {
             let hint = nearest(to: unknown, in: known.sorted()).map { " (did you mean '\($0)'?)" } ?? ""
-            throw VideoModelError.invalidConfiguration(source: source, message: "unknown key '\(unknown)'\(hint); known: \(known.sorted().joined(separator: ", "))")
+            throw SensoriumError.invalidConfiguration(source: source, message: "unknown key '\(unknown)'\(hint); known: \(known.sorted().joined(separator: ", "))")
         }
         // Component sections replace the defaults' (their own decoding fills their defaults).
         var merged = defaults
@@ -206,7 +206,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         do {
             return try JSONValue.object(merged).decode(VideoModelConfiguration.self)
         } catch let error as DecodingError {
-            throw VideoModelError.invalidConfiguration(source: source, message: describeDecodingError(error))
+            throw SensoriumError.invalidConfiguration(source: source, message: describeDecodingError(error))
         }
     }
 
@@ -216,7 +216,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         do {
             text = try String(contentsOf: url, encoding: .utf8)
         } catch {
-            throw VideoModelError.invalidConfiguration(source: url.path, message: "cannot read the file: \(error.localizedDescription)")
+            throw SensoriumError.invalidConfiguration(source: url.path, message: "cannot read the file: \(error.localizedDescription)")
         }
         return try fromJSON(text, source: url.path)
     }

@@ -192,7 +192,7 @@ public enum DemoWorkflow {
         do {
             try ReportJSON.encoder().encode(results).write(to: URL(fileURLWithPath: RunFolder.file(root, RunFolder.resultsFile)), options: .atomic)
         } catch {
-            throw ReportError(path: RunFolder.file(root, RunFolder.resultsFile), message: "cannot write the results (\(error.localizedDescription))")
+            throw SensoriumError.file(path: RunFolder.file(root, RunFolder.resultsFile), message: "cannot write the results (\(error.localizedDescription))")
         }
         return Outcome(results: results, evaluation: evaluation, report: report)
     }

@@ -32,7 +32,7 @@ public enum ImportWorkflow {
         case nil:
             let url = state.appendingPathComponent(kitArgumentsFile)
             guard FileManager.default.fileExists(atPath: url.path) else {
-                throw VideoModelError.file(path: state.path, message: "expected a model description: pass the make_video_model arguments (JSON) or a configuration file, or convert with --make-video-model-args so that the state folder holds \(kitArgumentsFile)")
+                throw SensoriumError.file(path: state.path, message: "expected a model description: pass the make_video_model arguments (JSON) or a configuration file, or convert with --make-video-model-args so that the state folder holds \(kitArgumentsFile)")
             }
             configuration = try StarterKitArguments.configuration(fromJSON: try readText(url), source: url.path)
         }
@@ -51,7 +51,7 @@ public enum ImportWorkflow {
 
     static func readText(_ url: URL) throws -> String {
         do { return try String(contentsOf: url, encoding: .utf8) } catch {
-            throw VideoModelError.invalidConfiguration(source: url.path, message: "cannot read the file: \(error.localizedDescription)")
+            throw SensoriumError.invalidConfiguration(source: url.path, message: "cannot read the file: \(error.localizedDescription)")
         }
     }
 }
