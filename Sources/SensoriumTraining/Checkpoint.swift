@@ -77,20 +77,6 @@ public struct StateRecord {
     }
 }
 
-/// Why a checkpoint could not be written or read.
-public struct CheckpointError: Error, CustomStringConvertible {
-    /// The checkpoint file.
-    public let path: String
-    /// What went wrong.
-    public let message: String
-    /// An error about `path`.
-    public init(path: String, message: String) {
-        self.path = path
-        self.message = message
-    }
-    public var description: String { "checkpoint \(path): \(message)" }
-}
-
 /// Reading and writing ``StateRecord`` trees as HDF5 checkpoint files.
 ///
 /// Writes are atomic: the file is written under a temporary name in the same directory, flushed
@@ -118,7 +104,7 @@ public enum Checkpoint {
         let name = (destination as NSString).lastPathComponent
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw CheckpointError(path: destination, message: "the directory \(directory) does not exist")
+            throw TrainingError.file(path: destination, message: "the directory \(directory) does not exist")
         }
         let temporary = (directory as NSString).appendingPathComponent(".\(name).tmp-\(getpid())-\(temporaryCounter.next())")
         do {
@@ -126,13 +112,13 @@ public enum Checkpoint {
             try syncFile(temporary)
             try beforeCommit?()
             guard rename(temporary, destination) == 0 else {
-                throw CheckpointError(path: destination, message: "renaming \(temporary) failed: \(String(cString: strerror(errno)))")
+                throw TrainingError.file(path: destination, message: "renaming \(temporary) failed: \(String(cString: strerror(errno)))")
             }
             syncDirectory(directory)
         } catch {
             unlink(temporary)
-            if let e = error as? CheckpointError { throw e }
-            throw CheckpointError(path: destination, message: "writing failed (\(error)); the previous file, if any, is unchanged")
+            if let e = error as? TrainingError { throw e }
+            throw TrainingError.file(path: destination, message: "writing failed (\(error)); the previous file, if any, is unchanged")
         }
     }
 
@@ -172,11 +158,11 @@ public enum Checkpoint {
     private static func syncFile(_ path: String) throws {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else {
-            throw CheckpointError(path: path, message: "cannot reopen the temporary file to flush it: \(String(cString: strerror(errno)))")
+            throw TrainingError.file(path: path, message: "cannot reopen the temporary file to flush it: \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
         guard fsync(fd) == 0 else {
-            throw CheckpointError(path: path, message: "fsync failed: \(String(cString: strerror(errno)))")
+            throw TrainingError.file(path: path, message: "fsync failed: \(String(cString: strerror(errno)))")
         }
     }
 
@@ -194,15 +180,15 @@ public enum Checkpoint {
         do {
             file = try HDF5File.open(path)
         } catch {
-            throw CheckpointError(path: path, message: "cannot open: \(error)")
+            throw TrainingError.file(path: path, message: "cannot open: \(error)")
         }
         let format = (try? file.hasAttribute("format")) == true ? try file.stringAttribute("format") : "none"
         guard format == formatName else {
-            throw CheckpointError(path: path, message: "expected an HDF5 file with format attribute '\(formatName)', found '\(format)'")
+            throw TrainingError.file(path: path, message: "expected an HDF5 file with format attribute '\(formatName)', found '\(format)'")
         }
         let version: Int64 = try file.attribute("format_version")
         guard version <= formatVersion else {
-            throw CheckpointError(path: path, message: "format version \(version) is newer than this SDK reads (\(formatVersion))")
+            throw TrainingError.file(path: path, message: "format version \(version) is newer than this SDK reads (\(formatVersion))")
         }
         var record = try readRecord(file)
         record.strings["format"] = nil
@@ -226,7 +212,7 @@ public enum Checkpoint {
                 case .string:
                     record.strings[name] = try ds.readStrings().first ?? ""
                 case let other:
-                    throw CheckpointError(path: group.filePath, message: "dataset \(ds.path) has unexpected type \(other)")
+                    throw TrainingError.file(path: group.filePath, message: "dataset \(ds.path) has unexpected type \(other)")
                 }
             default:
                 continue
@@ -241,7 +227,7 @@ public enum Checkpoint {
             case .string:
                 record.strings[name] = try group.stringAttribute(name)
             case let other:
-                throw CheckpointError(path: group.filePath, message: "attribute \(name) of \(group.path) has unexpected type \(other)")
+                throw TrainingError.file(path: group.filePath, message: "attribute \(name) of \(group.path) has unexpected type \(other)")
             }
         }
         return record
@@ -252,7 +238,7 @@ public enum Checkpoint {
     public static func modelState(from url: URL) throws -> [String: Tensor] {
         let record = try read(from: url)
         guard let model = record.children["model"] else {
-            throw CheckpointError(path: url.path, message: "expected a 'model' group with the model state, found none")
+            throw TrainingError.file(path: url.path, message: "expected a 'model' group with the model state, found none")
         }
         return model.moduleStateDict
     }
@@ -272,7 +258,7 @@ public enum Checkpoint {
         do {
             try module.loadStateDict(state)
         } catch {
-            throw CheckpointError(path: url.path, message: "the model state does not fit the module: \(error)")
+            throw TrainingError.file(path: url.path, message: "the model state does not fit the module: \(error)")
         }
     }
 }

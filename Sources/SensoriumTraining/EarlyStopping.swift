@@ -200,7 +200,7 @@ public struct EarlyStopping {
               let patience = r.integers["patience_counter"], let bestEpoch = r.integers["best_epoch"],
               let started = r.integers["started"], let finished = r.integers["finished"],
               let best = r.reals["best_objective"], let current = r.reals["current_objective"] else {
-            throw OptimizerStateError("early stopping state is incomplete: \(r.integers.keys.sorted() + r.reals.keys.sorted())")
+            throw TrainingError.invalidState("early stopping state is incomplete: \(r.integers.keys.sorted() + r.reals.keys.sorted())")
         }
         self.epoch = Int(epoch)
         self.decayStep = Int(decay)

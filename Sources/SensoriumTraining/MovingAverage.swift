@@ -71,7 +71,7 @@ public final class ExponentialMovingAverage {
     public func load(_ state: [String: Tensor]) throws {
         for e in parameters + buffers {
             guard let t = state[e.path], t.shape == e.average.shape else {
-                throw OptimizerStateError("moving average: no tensor of shape \(e.average.shape) for \(e.path)")
+                throw TrainingError.invalidState("moving average: no tensor of shape \(e.average.shape) for \(e.path)")
             }
         }
         for e in parameters + buffers { e.average.assign(state[e.path]!) }
@@ -101,7 +101,7 @@ public final class ExponentialMovingAverage {
 
     /// Restores a state saved by ``stateRecord()``.
     public func loadState(_ record: StateRecord) throws {
-        guard let n = record.integers["updates"] else { throw OptimizerStateError("moving average: no update count") }
+        guard let n = record.integers["updates"] else { throw TrainingError.invalidState("moving average: no update count") }
         try load(record.tensors)
         updates = Int(n)
     }

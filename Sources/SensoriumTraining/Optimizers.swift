@@ -30,15 +30,6 @@ public protocol Optimizer: AnyObject {
     func loadState(_ record: StateRecord) throws
 }
 
-/// Why an optimizer state could not be loaded.
-public struct OptimizerStateError: Error, CustomStringConvertible, Equatable {
-    /// What was wrong.
-    public let message: String
-    /// An error with a message.
-    public init(_ message: String) { self.message = message }
-    public var description: String { "optimizer state: \(message)" }
-}
-
 /// Shared machinery of the built-in optimizers: the parameter list, the per-parameter slots and
 /// step counts, zeroing, and state records.
 public class ParameterOptimizer: Optimizer {
@@ -122,16 +113,16 @@ public class ParameterOptimizer: Optimizer {
 
     public func loadState(_ record: StateRecord) throws {
         if let type = record.strings["type"], type != name {
-            throw OptimizerStateError("the checkpoint holds the state of \(type), this optimizer is \(name)")
+            throw TrainingError.invalidState("the checkpoint holds the state of \(type), this optimizer is \(name)")
         }
         guard let lr = record.reals["learning_rate"] else {
-            throw OptimizerStateError("no learning_rate")
+            throw TrainingError.invalidState("no learning_rate")
         }
         let perParameter = record.children["state"] ?? StateRecord()
         let known = Set(parameters.map(\.path))
         let unexpected = perParameter.children.keys.filter { !known.contains($0) }.sorted()
         if !unexpected.isEmpty {
-            throw OptimizerStateError("state for parameters the optimizer does not have: \(unexpected.joined(separator: ", "))")
+            throw TrainingError.invalidState("state for parameters the optimizer does not have: \(unexpected.joined(separator: ", "))")
         }
         var newSlots = [[Tensor]?](repeating: nil, count: parameters.count)
         var newSteps = [Int](repeating: 0, count: parameters.count)
@@ -141,13 +132,13 @@ public class ParameterOptimizer: Optimizer {
             let present = slotNames.filter { r.tensors[$0] != nil }
             if present.isEmpty { continue }
             guard present.count == slotNames.count else {
-                throw OptimizerStateError("parameter \(entry.path): expected buffers \(slotNames), found \(r.tensors.keys.sorted())")
+                throw TrainingError.invalidState("parameter \(entry.path): expected buffers \(slotNames), found \(r.tensors.keys.sorted())")
             }
             var buffers: [Tensor] = []
             for slot in slotNames {
                 let t = r.tensors[slot]!
                 guard t.shape == entry.tensor.shape else {
-                    throw OptimizerStateError("parameter \(entry.path): buffer \(slot) has shape \(t.shape), the parameter has \(entry.tensor.shape)")
+                    throw TrainingError.invalidState("parameter \(entry.path): buffer \(slot) has shape \(t.shape), the parameter has \(entry.tensor.shape)")
                 }
                 buffers.append(t.copy())
             }

@@ -140,7 +140,7 @@ public final class ReduceLROnPlateau {
     public func loadState(_ record: StateRecord) throws {
         guard let best = record.reals["best"], let bad = record.integers["bad_evaluations"],
               let cooldown = record.integers["cooldown_counter"], let evaluations = record.integers["evaluations"] else {
-            throw OptimizerStateError("ReduceLROnPlateau state needs best, bad_evaluations, cooldown_counter and evaluations")
+            throw TrainingError.invalidState("ReduceLROnPlateau state needs best, bad_evaluations, cooldown_counter and evaluations")
         }
         self.best = best
         self.badEvaluations = Int(bad)

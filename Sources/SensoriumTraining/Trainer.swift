@@ -3,12 +3,17 @@ import Logging
 import SensoriumTensor
 import SensoriumLayers
 
-/// Why training could not go on.
-public enum TrainingError: Error, CustomStringConvertible {
+/// The one error type of `SensoriumTraining`: why training could not go on, or a checkpoint, a
+/// trainer configuration or a saved state could not be written or read.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// A batch's loss was NaN or infinite (usually NaN targets or a diverged model).
     case nonFiniteLoss(epoch: Int, round: Int, mouse: String, value: Float)
     /// A checkpoint does not fit this trainer (different model, optimizer or data).
     case incompatibleCheckpoint(String)
+    /// A checkpoint or trainer-configuration file that could not be written or read.
+    case file(path: String, message: String)
+    /// A saved optimizer, schedule, moving-average or early-stopping state that cannot be loaded.
+    case invalidState(String)
 
     public var description: String {
         switch self {
@@ -16,6 +21,10 @@ public enum TrainingError: Error, CustomStringConvertible {
             return "training: the loss of mouse \(mouse) in epoch \(epoch), round \(round) is \(value); check the targets for NaN and lower the learning rate"
         case let .incompatibleCheckpoint(message):
             return "training: the checkpoint does not fit this trainer: \(message)"
+        case let .file(path, message):
+            return "checkpoint \(path): \(message)"
+        case let .invalidState(message):
+            return "training state: \(message)"
         }
     }
 }

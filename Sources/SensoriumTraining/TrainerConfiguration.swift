@@ -1,4 +1,5 @@
 import Foundation
+import SensoriumLayers
 
 /// Everything that decides what a ``Trainer`` does, as plain values: it is saved in every
 /// checkpoint (as JSON) and can be read from a JSON configuration file in which every key is
@@ -122,28 +123,15 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw CheckpointError(path: url.path, message: "cannot read the configuration file: \(error.localizedDescription)")
+            throw TrainingError.file(path: url.path, message: "cannot read the configuration file: \(error.localizedDescription)")
         }
         do {
             return try fromJSON(String(decoding: data, as: UTF8.self))
         } catch let error as DecodingError {
-            throw CheckpointError(path: url.path, message: "expected a trainer configuration in JSON, found a problem: \(describe(error))")
+            throw TrainingError.file(path: url.path, message: "expected a trainer configuration in JSON, found a problem: \(describeDecodingError(error))")
         }
     }
 
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            let p = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return p.isEmpty ? "" : " at \(p)"
-        }
-        switch error {
-        case .typeMismatch(let type, let c): return "wrong type\(path(c)) (expected \(type)): \(c.debugDescription)"
-        case .valueNotFound(let type, let c): return "missing value\(path(c)) (expected \(type)): \(c.debugDescription)"
-        case .keyNotFound(let key, let c): return "missing key \(key.stringValue)\(path(c))"
-        case .dataCorrupted(let c): return "invalid value\(path(c)): \(c.debugDescription)"
-        @unknown default: return "\(error)"
-        }
-    }
 }
 
 // MARK: - Lenient decoding of the component configurations

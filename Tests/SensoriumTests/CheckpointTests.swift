@@ -56,7 +56,7 @@ struct CheckpointTests {
         let before = try Data(contentsOf: url)
 
         struct Boom: Error {}
-        #expect(throws: CheckpointError.self) {
+        #expect(throws: TrainingError.self) {
             try Checkpoint.write(self.sampleRecord(3), to: url, beforeCommit: { throw Boom() })
         }
         #expect(try Data(contentsOf: url) == before)
@@ -90,13 +90,13 @@ struct CheckpointTests {
         do {
             try Checkpoint.write(sampleRecord(1), to: missingDir)
             Issue.record("writing into a missing directory succeeded")
-        } catch let e as CheckpointError {
+        } catch let e as TrainingError {
             #expect(e.description.contains("does not exist"))
         }
         let notHDF5 = dir.appendingPathComponent("x.h5")
         try Data("hello".utf8).write(to: notHDF5)
-        #expect(throws: CheckpointError.self) { _ = try Checkpoint.read(from: notHDF5) }
-        #expect(throws: CheckpointError.self) { _ = try Checkpoint.read(from: dir.appendingPathComponent("missing.h5")) }
+        #expect(throws: TrainingError.self) { _ = try Checkpoint.read(from: notHDF5) }
+        #expect(throws: TrainingError.self) { _ = try Checkpoint.read(from: dir.appendingPathComponent("missing.h5")) }
     }
 
     @Test func modelOnlyCheckpoints() throws {
@@ -111,7 +111,7 @@ struct CheckpointTests {
         for (k, v) in a.stateDict() { #expect(b.stateDict()[k]!.scalars == v.scalars) }
         #expect(try Checkpoint.read(from: url).strings["configuration"] == "{\"hidden\": 4}")
         let wrong = ToyModel(features: 3, hidden: 5, mice: ["m0": 2], seed: 2)
-        #expect(throws: CheckpointError.self) { try Checkpoint.loadModel(wrong, from: url) }
+        #expect(throws: TrainingError.self) { try Checkpoint.loadModel(wrong, from: url) }
     }
 
     @Test func configurationJSON() throws {
@@ -140,7 +140,7 @@ struct CheckpointTests {
         do {
             _ = try TrainerConfiguration.load(from: file)
             Issue.record("a factor of 2 was accepted")
-        } catch let e as CheckpointError {
+        } catch let e as TrainingError {
             #expect(e.description.contains("bad.json") && e.description.contains("factor"))
         }
     }
