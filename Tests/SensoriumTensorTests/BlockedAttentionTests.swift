@@ -52,6 +52,25 @@ import SensoriumTestSupport
         expectClose(v.grad!, gv.scalars, atol: 1e-6, rtol: 1e-4, "grad v")
     }
 
+    @Test func packedMatchesSlicedInputs() {
+        let gen = RandomGenerator(seed: 10)
+        let (B, N, H, d, extra) = (2, 9, 3, 4, 5)
+        let packed = Tensor.randomNormal([B, N, 3 * H * d + extra], generator: gen, requiresGrad: true)
+        let g = Tensor.randomNormal([B, N, H * d], generator: gen)
+        let parts = packed.split(sizes: [H * d, H * d, H * d, extra], axis: 2)
+        let reference = multiHeadBlockedAttention(parts[0], parts[1], parts[2], heads: H, blockSize: 4)
+        reference.backward(g)
+        let referenceGrad = packed.grad!.scalars
+        packed.zeroGrad()
+        let ours = packedMultiHeadBlockedAttention(packed, heads: H, headDim: d, blockSize: 2)
+        expectClose(ours, reference.scalars, atol: 1e-6, rtol: 1e-5, "output")
+        ours.backward(g)
+        expectClose(packed.grad!, referenceGrad, atol: 1e-6, rtol: 1e-4, "gradient")
+        // Value width differing from the key width.
+        let p2 = Tensor.randomNormal([1, 6, 2 * 2 * 3 + 2 * 5 + 1], generator: gen, requiresGrad: true)
+        expectGradients([p2]) { t in packedMultiHeadBlockedAttention(t[0], heads: 2, headDim: 3, valueDim: 5, blockSize: 4) }
+    }
+
     @Test func gradient() {
         let gen = RandomGenerator(seed: 13)
         let q = Tensor.randomNormal([2, 5, 4], generator: gen, requiresGrad: true)

@@ -68,22 +68,56 @@ public func multiHeadBlockedAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, hea
     return kernel.run(q, k, v, outputShape: [B, L, heads * dv], name: op)
 }
 
+/// Multi-head self-attention reading q, k and v from one packed projection, with bounded memory:
+/// `packed` (B, N, W) holds q in columns `0 ..< H·d`, k in `H·d ..< 2·H·d` and v in
+/// `2·H·d ..< 2·H·d + H·dv` (each with heads packed `(h d)`), as the first parts of ViV1T's fused
+/// `q, k, v, ff` projection; columns after v are ignored. Returns (B, N, H·dv).
+///
+/// Equivalent to slicing q, k, v out of `packed` and calling
+/// ``multiHeadBlockedAttention(_:_:_:heads:scale:blockSize:)``, without the three copies (which the
+/// autodiff graph would keep alive until backward). The gradient is one tensor shaped like `packed`,
+/// zero in the ignored columns. `scale` defaults to `1 / sqrt(d)`.
+public func packedMultiHeadBlockedAttention(_ packed: Tensor, heads: Int, headDim d: Int, valueDim: Int? = nil,
+                                            scale: Float? = nil, blockSize: Int = 64) -> Tensor {
+    let op = "packedMultiHeadBlockedAttention"
+    let dv = valueDim ?? d
+    precondition(heads > 0 && d > 0 && dv > 0 && blockSize > 0,
+                 "\(op): heads, headDim, valueDim and blockSize must be positive, got \(heads), \(d), \(dv), \(blockSize)")
+    precondition(packed.rank == 3 && packed.shape[2] >= heads * (2 * d + dv) && packed.shape[1] > 0,
+                 "\(op): packed must be (B, N > 0, W ≥ \(heads * (2 * d + dv))) for \(heads) heads of \(d) (values \(dv)), got \(packed.shape)")
+    let (B, N, W) = (packed.shape[0], packed.shape[1], packed.shape[2])
+    var kernel = BlockedAttentionKernel(batches: B, heads: heads, queries: N, keys: N, depth: d, valueDepth: dv,
+                                        block: blockSize, alpha: scale ?? 1 / Float(d).squareRoot())
+    (kernel.ldq, kernel.ldk, kernel.ldv) = (W, W, W)
+    (kernel.qBase, kernel.kBase, kernel.vBase) = (0, heads * d, 2 * heads * d)
+    return kernel.runPacked(packed, outputShape: [B, N, heads * dv], name: op)
+}
+
 /// The blocked forward and backward passes over `batches · heads` independent attention problems.
-/// Head `h` of batch `b` reads rows of `heads · depth` floats starting at column `h · depth`.
+/// Row i of q in batch b starts at `b·L·ldq + i·ldq + qBase`, and head h at `h · depth` past that
+/// (likewise k, v and the output, whose rows hold the heads' values side by side).
 private struct BlockedAttentionKernel {
     let batches: Int, heads: Int
     let queries: Int, keys: Int, depth: Int, valueDepth: Int
     let block: Int
     let alpha: Float
+    /// Row strides of q, k, v and the output.
+    var ldq: Int, ldk: Int, ldv: Int, ldo: Int
+    /// Column where q, k and v start within their rows.
+    var qBase = 0, kBase = 0, vBase = 0
+
+    init(batches: Int, heads: Int, queries: Int, keys: Int, depth: Int, valueDepth: Int, block: Int, alpha: Float) {
+        (self.batches, self.heads, self.queries, self.keys) = (batches, heads, queries, keys)
+        (self.depth, self.valueDepth, self.block, self.alpha) = (depth, valueDepth, block, alpha)
+        (ldq, ldk, ldv, ldo) = (heads * depth, heads * depth, heads * valueDepth, heads * valueDepth)
+    }
 
     var groups: Int { batches * heads }
-    var ldq: Int { heads * depth }
-    var ldv: Int { heads * valueDepth }
 
-    func qOffset(_ g: Int) -> Int { (g / heads) * queries * ldq + (g % heads) * depth }
-    func kOffset(_ g: Int) -> Int { (g / heads) * keys * ldq + (g % heads) * depth }
-    func vOffset(_ g: Int) -> Int { (g / heads) * keys * ldv + (g % heads) * valueDepth }
-    func oOffset(_ g: Int) -> Int { (g / heads) * queries * ldv + (g % heads) * valueDepth }
+    func qOffset(_ g: Int) -> Int { (g / heads) * queries * ldq + qBase + (g % heads) * depth }
+    func kOffset(_ g: Int) -> Int { (g / heads) * keys * ldk + kBase + (g % heads) * depth }
+    func vOffset(_ g: Int) -> Int { (g / heads) * keys * ldv + vBase + (g % heads) * valueDepth }
+    func oOffset(_ g: Int) -> Int { (g / heads) * queries * ldo + (g % heads) * valueDepth }
 
     /// Runs `body` over disjoint ranges of problems: several at once (single-threaded GEMMs) when
     /// there are several problems, else one at a time with OpenBLAS's own threads.
@@ -111,11 +145,27 @@ private struct BlockedAttentionKernel {
         }
     }
 
+    /// Self-attention whose q, k and v are column blocks (at qBase, kBase, vBase) of one `packed`
+    /// tensor; its gradient is one tensor of the packed shape, zero outside those blocks.
+    func runPacked(_ packed: Tensor, outputShape: [Int], name: String) -> Tensor {
+        let out = Tensor(uninitializedShape: outputShape)
+        let logSumExp = TensorStorage(uninitializedCount: groups * queries)
+        let p = packed.storage.pointer
+        forward(p, p, p, out.storage.pointer, logSumExp.pointer)
+        let outStorage = out.storage
+        return Tensor.recordOperation(name, result: out, inputs: [packed]) { g in
+            let gp = Tensor.zeros(packed.shape)
+            let d = gp.storage.pointer
+            backward(p, p, p, outStorage.pointer, logSumExp.pointer, g.storage.pointer, d, d, d)
+            return [gp]
+        }
+    }
+
     /// Scores of query rows `i0 ..< i0 + rows` of problem `g` against all keys: (rows × S), `alpha·q kᵀ`.
     private func scores(_ q: UnsafeMutablePointer<Float>, _ k: UnsafeMutablePointer<Float>, group g: Int, from i0: Int,
                         rows: Int, into s: UnsafeMutablePointer<Float>, singleThreaded: Bool) {
         BLAS.gemm(transB: true, m: rows, n: keys, k: depth, alpha: alpha,
-                  a: q + qOffset(g) + i0 * ldq, lda: ldq, b: k + kOffset(g), ldb: ldq,
+                  a: q + qOffset(g) + i0 * ldq, lda: ldq, b: k + kOffset(g), ldb: ldk,
                   beta: 0, c: s, ldc: keys, singleThreaded: singleThreaded)
     }
 
@@ -146,7 +196,7 @@ private struct BlockedAttentionKernel {
                         lse[g * queries + i0 + r] = peak + logf(total)
                     }
                     BLAS.gemm(m: rows, n: valueDepth, k: width, a: s, lda: width, b: v + vOffset(g), ldb: ldv,
-                              beta: 0, c: out + oOffset(g) + i0 * ldv, ldc: ldv, singleThreaded: single)
+                              beta: 0, c: out + oOffset(g) + i0 * ldo, ldc: ldo, singleThreaded: single)
                     i0 += rows
                 }
             }
@@ -167,7 +217,7 @@ private struct BlockedAttentionKernel {
                 var i0 = 0
                 while i0 < queries {
                     let rows = min(block, queries - i0)
-                    let gRows = gOut + oOffset(g) + i0 * ldv
+                    let gRows = gOut + oOffset(g) + i0 * ldo
                     // P = exp(scores − logsumexp), recomputed.
                     scores(q, k, group: g, from: i0, rows: rows, into: p, singleThreaded: single)
                     for r in 0..<rows {
@@ -177,17 +227,17 @@ private struct BlockedAttentionKernel {
                     let accumulate: Float = i0 == 0 ? 0 : 1
                     if let gv {
                         // dV += Pᵀ dO
-                        BLAS.gemm(transA: true, m: width, n: valueDepth, k: rows, a: p, lda: width, b: gRows, ldb: ldv,
+                        BLAS.gemm(transA: true, m: width, n: valueDepth, k: rows, a: p, lda: width, b: gRows, ldb: ldo,
                                   beta: accumulate, c: gv + vOffset(g), ldc: ldv, singleThreaded: single)
                     }
                     if let scoreGrads {
                         let ds = scoreGrads.pointer
                         // dP = dO vᵀ, then dScores = P ∘ (dP − rowsum(dO ∘ O)).
-                        BLAS.gemm(transB: true, m: rows, n: width, k: valueDepth, a: gRows, lda: ldv, b: v + vOffset(g), ldb: ldv,
+                        BLAS.gemm(transB: true, m: rows, n: width, k: valueDepth, a: gRows, lda: ldo, b: v + vOffset(g), ldb: ldv,
                                   beta: 0, c: ds, ldc: width, singleThreaded: single)
-                        let oRows = out + oOffset(g) + i0 * ldv
+                        let oRows = out + oOffset(g) + i0 * ldo
                         for r in 0..<rows {
-                            let go = gRows + r * ldv, o = oRows + r * ldv
+                            let go = gRows + r * ldo, o = oRows + r * ldo
                             var dot: Float = 0
                             for c in 0..<valueDepth { dot += go[c] * o[c] }
                             let prow = p + r * width, drow = ds + r * width
@@ -195,14 +245,14 @@ private struct BlockedAttentionKernel {
                         }
                         if let gq {
                             // dQ = alpha · dScores k
-                            BLAS.gemm(m: rows, n: depth, k: width, alpha: alpha, a: ds, lda: width, b: k + kOffset(g), ldb: ldq,
+                            BLAS.gemm(m: rows, n: depth, k: width, alpha: alpha, a: ds, lda: width, b: k + kOffset(g), ldb: ldk,
                                       beta: 0, c: gq + qOffset(g) + i0 * ldq, ldc: ldq, singleThreaded: single)
                         }
                         if let gk {
                             // dK += alpha · dScoresᵀ q
                             BLAS.gemm(transA: true, m: width, n: depth, k: rows, alpha: alpha, a: ds, lda: width,
                                       b: q + qOffset(g) + i0 * ldq, ldb: ldq,
-                                      beta: accumulate, c: gk + kOffset(g), ldc: ldq, singleThreaded: single)
+                                      beta: accumulate, c: gk + kOffset(g), ldc: ldk, singleThreaded: single)
                         }
                     }
                     i0 += rows

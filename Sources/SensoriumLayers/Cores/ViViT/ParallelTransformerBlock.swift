@@ -11,7 +11,7 @@ import SensoriumTensor
 /// out = x + drop_path1(attn_out(dropout(a))) + drop_path2(ff_out(ff))
 /// ff_out = GELU (erf) → Dropout → Linear M → C (no bias)
 /// ```
-/// Attention runs through ``multiHeadBlockedAttention(_:_:_:heads:scale:blockSize:)``, whose backward
+/// Attention runs through ``packedMultiHeadBlockedAttention(_:heads:headDim:valueDim:scale:blockSize:)``, whose backward
 /// memory does not grow with L² beyond one block of query rows.
 ///
 /// Keys (PyTorch): `scale` (buffer, headDim^-½), `norm.weight`, `norm.bias`, `fused_linear.weight`,
@@ -86,11 +86,13 @@ public final class ParallelTransformerBlock: Module, UnaryLayer {
         precondition(x.rank == 3 && x.shape[2] == width,
                      "ParallelTransformerBlock: expected tokens (N, L, \(width)), got \(x.shape)")
         let inner = heads * headDim
-        let parts = fusedLinear(norm(x)).split(sizes: [inner, inner, inner, mlpDim], axis: 2)
-        var attention = multiHeadBlockedAttention(parts[0], parts[1], parts[2], heads: heads,
-                                                  scale: scale.item, blockSize: attentionBlockSize)
+        // q, k, v are read in place from the projection (no copies kept for backward); ff is sliced.
+        let projected = fusedLinear(norm(x))
+        var attention = packedMultiHeadBlockedAttention(projected, heads: heads, headDim: headDim,
+                                                        scale: scale.item, blockSize: attentionBlockSize)
         attention = dropout(attention, p: attentionDropout, training: isTraining, generator: generator)
-        return x + dropPath1(attnOut(attention)) + dropPath2(ffOut(parts[3]))
+        let ff = projected.sliced(axis: 2, range: (3 * inner)..<(3 * inner + mlpDim))
+        return x + dropPath1(attnOut(attention)) + dropPath2(ffOut(ff))
     }
 
     override public var extraDescription: String { "heads: \(heads) × \(headDim), mlp: \(mlpDim)" }
