@@ -174,4 +174,24 @@ import SensoriumTestSupport
         print("  (plain SDPA would keep \(mb(plainProbabilities)) of attention probabilities)")
         #expect(tracker.peakBytes < 4 << 30)
     }
+
+    /// Peak tensor memory of the whole paper-size core for one 140-frame clip, training-mode forward
+    /// and backward (opt-in like ``paperSpatialBlockMemory()``; several minutes in a debug build).
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["SENSORIUM_VIVIT_PAPER_MEMORY"] == "1"))
+    func paperCoreMemory() throws {
+        let gen = RandomGenerator(seed: 14)
+        let core = try ViViTCore(generator: gen)
+        let x = Tensor.randomNormal([1, core.configuration.inputChannels, 140, 36, 64], generator: gen)
+        let tracker = AllocationTracker()
+        let start = Date()
+        var afterForward = 0
+        tracker.track {
+            let y = core(x)
+            afterForward = tracker.liveBytes
+            y.backward(Tensor.randomNormal(y.shape, generator: gen))
+        }
+        let mb = { (bytes: Int) in String(format: "%.1f MB", Double(bytes) / 1_048_576) }
+        print("ViViT paper core, one 140-frame clip: kept for backward \(mb(afterForward)), peak \(mb(tracker.peakBytes)), \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+        #expect(tracker.peakBytes > 0)
+    }
 }
