@@ -55,8 +55,9 @@ public func unfoldPatches3d(_ x: Tensor, kernel: [Int], stride: [Int]) -> Tensor
     }
 }
 
-/// Index arithmetic shared by the forward copy and the backward scatter.
-private struct PatchGeometry {
+/// Index arithmetic shared by the forward copy and the backward scatter (also used by
+/// ``patchEmbedding3d(_:kernel:stride:normWeight:normBias:eps:weight:bias:rowsPerChunk:)``).
+struct PatchGeometry {
     let batch: Int, channels: Int, time: Int, height: Int, width: Int
     let kT: Int, kH: Int, kW: Int
     let sT: Int, sH: Int, sW: Int
@@ -69,6 +70,58 @@ private struct PatchGeometry {
         (sT, sH, sW) = (stride[0], stride[1], stride[2])
         (nT, nH, nW) = (grid.positions[0], grid.positions[1], grid.positions[2])
         patchSize = grid.patchSize
+    }
+
+    /// Number of patches (output rows): B · T' · H' · W'.
+    var rows: Int { batch * nT * nH * nW }
+
+    /// Copies patches `range` (row r = ((b·T' + t')·H' + h')·W' + w') into consecutive rows of
+    /// `patchSize` floats at `dst`; rows are independent and copied in parallel.
+    func gatherRows(_ range: Range<Int>, from src: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+        let plane = height * width, volume = time * plane
+        Parallel.forRanges(range.count, minimumPerThread: max(1, 65_536 / max(patchSize, 1))) { local in
+            for i in local {
+                let r = range.lowerBound + i
+                let pw = r % nW, ph = (r / nW) % nH, bt = r / (nW * nH)
+                let b = bt / nT, t0 = (bt % nT) * sT
+                var o = dst + i * patchSize
+                let corner = src + b * channels * volume + t0 * plane + ph * sH * width + pw * sW
+                for c in 0..<channels {
+                    let channel = corner + c * volume
+                    for t in 0..<kT {
+                        for h in 0..<kH {
+                            o.update(from: channel + t * plane + h * width, count: kW)
+                            o += kW
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds rows of patch gradients (as laid out by ``gatherRows(_:from:into:)``) into the input
+    /// gradient. Patches overlap, so the work is split by channel, which no two patches' segments share.
+    func scatterAddRows(_ range: Range<Int>, from src: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+        let plane = height * width, volume = time * plane
+        let perChannel = kT * kH * kW
+        Parallel.forRanges(channels, minimumPerThread: max(1, 65_536 / max(range.count * perChannel, 1))) { channelRange in
+            for c in channelRange {
+                for i in 0..<range.count {
+                    let r = range.lowerBound + i
+                    let pw = r % nW, ph = (r / nW) % nH, bt = r / (nW * nH)
+                    let b = bt / nT, t0 = (bt % nT) * sT
+                    var g = UnsafePointer(src + i * patchSize + c * perChannel)
+                    let corner = dst + (b * channels + c) * volume + t0 * plane + ph * sH * width + pw * sW
+                    for t in 0..<kT {
+                        for h in 0..<kH {
+                            let line = corner + t * plane + h * width
+                            for w in 0..<kW { line[w] += g[w] }
+                            g += kW
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Forward: one output row (patch) per (b, t', h', w'); rows are independent, so (b, t') pairs
