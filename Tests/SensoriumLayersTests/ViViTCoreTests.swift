@@ -192,6 +192,7 @@ import SensoriumTestSupport
         }
         let mb = { (bytes: Int) in String(format: "%.1f MB", Double(bytes) / 1_048_576) }
         print("ViViT paper core, one 140-frame clip: kept for backward \(mb(afterForward)), peak \(mb(tracker.peakBytes)), \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
-        #expect(tracker.peakBytes > 0)
+        // Measured 8.3 GB with the fused tokenizer (10.7 GB composed); the patch tensors alone would add 2.4 GB.
+        #expect(tracker.peakBytes < 9 << 30)
     }
 }
