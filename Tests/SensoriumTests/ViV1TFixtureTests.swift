@@ -62,38 +62,46 @@ import SensoriumTestSupport
             expectClose(result.output, reference, atol: tolerance.outputAtol, rtol: tolerance.outputRtol, "\(name): output.\(mouse.name)")
         }
 
-        // Intermediates and gradients for the first mouse.
-        let first = mice[0]
-        let inputs = try ViV1TFixtureInputs(caseFolder, mouse: first.name)
-        for t in [inputs.video, inputs.behavior, inputs.pupilCenter] { t.requiresGrad = true }
-        let result = model.forward(inputs, mouse: first.id)
-        let intermediates = caseFolder.appendingPathComponent("intermediates")
-        let produced: [(String, Tensor)] = [
-            ("tokens", result.core.tokens), ("spatial_transformer", result.core.spatial),
-            ("temporal_transformer", result.core.temporal), ("core", result.core.output),
-            ("shift", result.shift), ("readout", result.readout),
-        ]
-        let files = Set(((try? FileManager.default.contentsOfDirectory(atPath: intermediates.path)) ?? [])
-            .filter { $0.hasSuffix(".npy") }.map { String($0.dropLast(4)) })
-        #expect(files == Set(produced.map(\.0)), "\(name): intermediates on disk \(files.sorted()) differ from those compared")
-        for (file, ours) in produced {
-            let reference = try Fixtures.tensor(file, in: intermediates)
-            expectClose(ours, reference, atol: tolerance.intermediateAtolRelative * maxAbs(reference),
-                        rtol: tolerance.intermediateRtol, "\(name): intermediates/\(file)")
-        }
+        // Intermediates and gradients for the first mouse; again with every block recomputed in backward
+        // (gradient checkpointing), which must not change them.
+        for checkpointing in [false, true] {
+            for transformer in [model.core.vivit.spatialTransformer, model.core.vivit.temporalTransformer] {
+                for block in transformer.blocks { block.gradientCheckpointing = checkpointing }
+            }
+            model.zeroGrad()
+            let label = checkpointing ? "\(name) (checkpointing)" : name
+            let first = mice[0]
+            let inputs = try ViV1TFixtureInputs(caseFolder, mouse: first.name)
+            for t in [inputs.video, inputs.behavior, inputs.pupilCenter] { t.requiresGrad = true }
+            let result = model.forward(inputs, mouse: first.id)
+            let intermediates = caseFolder.appendingPathComponent("intermediates")
+            let produced: [(String, Tensor)] = [
+                ("tokens", result.core.tokens), ("spatial_transformer", result.core.spatial),
+                ("temporal_transformer", result.core.temporal), ("core", result.core.output),
+                ("shift", result.shift), ("readout", result.readout),
+            ]
+            let files = Set(((try? FileManager.default.contentsOfDirectory(atPath: intermediates.path)) ?? [])
+                .filter { $0.hasSuffix(".npy") }.map { String($0.dropLast(4)) })
+            #expect(files == Set(produced.map(\.0)), "\(label): intermediates on disk \(files.sorted()) differ from those compared")
+            for (file, ours) in produced {
+                let reference = try Fixtures.tensor(file, in: intermediates)
+                expectClose(ours, reference, atol: tolerance.intermediateAtolRelative * maxAbs(reference),
+                            rtol: tolerance.intermediateRtol, "\(label): intermediates/\(file)")
+            }
 
-        result.output.backward(try Fixtures.tensor("grad_output", in: caseFolder))
-        let gradFolder = caseFolder.appendingPathComponent("grad")
-        for (key, parameter) in model.namedParameters() {
-            let reference = try Fixtures.tensor(key, in: gradFolder)
-            expectClose(parameter.grad ?? Tensor.zeros(parameter.shape), reference,
-                        atol: tolerance.gradientAtolRelative * maxAbs(reference), rtol: tolerance.gradientRtol, "\(name): grad/\(key)")
-        }
-        for (file, input) in [("grad_input", inputs.video), ("grad_behavior", inputs.behavior),
-                              ("grad_pupil_center", inputs.pupilCenter)] {
-            let reference = try Fixtures.tensor(file, in: caseFolder)
-            expectClose(input.grad ?? Tensor.zeros(input.shape), reference,
-                        atol: tolerance.gradientAtolRelative * maxAbs(reference), rtol: tolerance.gradientRtol, "\(name): \(file)")
+            result.output.backward(try Fixtures.tensor("grad_output", in: caseFolder))
+            let gradFolder = caseFolder.appendingPathComponent("grad")
+            for (key, parameter) in model.namedParameters() {
+                let reference = try Fixtures.tensor(key, in: gradFolder)
+                expectClose(parameter.grad ?? Tensor.zeros(parameter.shape), reference,
+                            atol: tolerance.gradientAtolRelative * maxAbs(reference), rtol: tolerance.gradientRtol, "\(label): grad/\(key)")
+            }
+            for (file, input) in [("grad_input", inputs.video), ("grad_behavior", inputs.behavior),
+                                  ("grad_pupil_center", inputs.pupilCenter)] {
+                let reference = try Fixtures.tensor(file, in: caseFolder)
+                expectClose(input.grad ?? Tensor.zeros(input.shape), reference,
+                            atol: tolerance.gradientAtolRelative * maxAbs(reference), rtol: tolerance.gradientRtol, "\(label): \(file)")
+            }
         }
     }
 

@@ -43,6 +43,10 @@ public final class ParallelTransformerBlock: Module, UnaryLayer {
     public var attentionDropout: Float
     /// Query rows per attention block.
     public var attentionBlockSize: Int
+    /// Recompute the block's activations in backward instead of keeping them
+    /// (``checkpointed(_:parameters:generators:_:)``): same results, about 0.9 GB less per paper-size
+    /// block and 140-frame clip, one more forward pass of compute.
+    public var gradientCheckpointing: Bool = false
     /// Source of the training-mode draws.
     @Transient public var generator: RandomGenerator
 
@@ -85,6 +89,16 @@ public final class ParallelTransformerBlock: Module, UnaryLayer {
         let width = norm.normalizedShape[0]
         precondition(x.rank == 3 && x.shape[2] == width,
                      "ParallelTransformerBlock: expected tokens (N, L, \(width)), got \(x.shape)")
+        guard gradientCheckpointing else { return forwardBody(x) }
+        var generators: [RandomGenerator] = []
+        for g in [generator, (ffOut[1] as? Dropout)?.generator, dropPath1.generator, dropPath2.generator].compactMap({ $0 })
+        where !generators.contains(where: { $0 === g }) {
+            generators.append(g)
+        }
+        return checkpointed([x], parameters: parameters(), generators: generators) { [self] inputs in forwardBody(inputs[0]) }
+    }
+
+    private func forwardBody(_ x: Tensor) -> Tensor {
         let inner = heads * headDim
         // q, k, v are read in place from the projection (no copies kept for backward); ff is sliced.
         let projected = fusedLinear(norm(x))

@@ -45,6 +45,9 @@ extension ViViTCore {
         public var dropPath: Float = 0.0505
         /// Query rows per block of the memory-bounded attention (affects memory and speed, not results).
         public var attentionBlockSize: Int = 64
+        /// Recompute each transformer block's activations in backward instead of keeping them
+        /// (`--grad_checkpointing`; off in the paper's command). Affects memory and speed, not results.
+        public var gradientCheckpointing: Bool = false
 
         /// The paper configuration.
         public init() {}

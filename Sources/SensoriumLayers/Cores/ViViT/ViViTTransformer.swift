@@ -15,6 +15,7 @@ public final class ViViTTransformer: Module, UnaryLayer {
                                      attentionDropout: c.attentionDropout, feedForwardDropout: c.feedForwardDropout,
                                      dropPath: c.dropPath, attentionBlockSize: c.attentionBlockSize, generator: generator)
         }
+        for block in blocks { block.gradientCheckpointing = c.gradientCheckpointing }
         super.init()
     }
 
