@@ -228,6 +228,9 @@ struct ParityCase {
             return (try fullGaussian2dCase(t), [:])
         case "mlp_shifter":
             return (try mlpShifterCase(t), [:])
+        // ViV1T ops (unfold3d_patches, blocked/multi-head attention, correlation_loss): ParityViViTCases.swift.
+        case _ where ParityCase.vivitOps.contains(op):
+            return (try vivitCase(t), [:])
         default:
             throw FixtureError.malformed("unknown op \"\(op)\" in \(folder.lastPathComponent): the parity suite does not know it")
         }
