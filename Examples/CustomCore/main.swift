@@ -21,6 +21,7 @@ final class SeparableCore: Module, Core, UnaryLayer {
     /// The options, with their defaults (the one place they live).
     struct Configuration: CoreConfiguration, Equatable {
         static var typeName: String { "separableCore" }
+        static var defaults: Self { Self() }
         var inputChannels = 3
         var channels = 8
         var spatialKernel = 5

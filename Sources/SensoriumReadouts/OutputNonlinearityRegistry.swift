@@ -29,6 +29,7 @@ extension ELUPlusOne {
     /// `ELU(x + offset) + 1`.
     public struct Configuration: OutputNonlinearityConfiguration, Equatable {
         public static var typeName: String { "eluPlusOne" }
+        public static var defaults: Self { Self() }
         /// Added before the ELU (the reference's `elu_offset`).
         public var offset: Float = 0
         public init() {}
@@ -46,6 +47,7 @@ extension SoftplusOutput {
     /// Softplus with sharpness β, fixed or learned (key `output_nonlinearity.beta`).
     public struct Configuration: OutputNonlinearityConfiguration, Equatable {
         public static var typeName: String { "softplus" }
+        public static var defaults: Self { Self() }
         /// β (positive).
         public var beta: Float = 1
         /// Whether β is trained.
@@ -68,6 +70,7 @@ extension Exponential {
     /// `e^x`.
     public struct Configuration: OutputNonlinearityConfiguration, Equatable {
         public static var typeName: String { "exponential" }
+        public static var defaults: Self { Self() }
         public init() {}
         public func makeLayer() -> (any UnaryLayer)? { Exponential() }
         public func inverse(_ y: Float) -> Float { Foundation.log(max(y, 1e-4)) }
@@ -77,6 +80,7 @@ extension Exponential {
 /// No output nonlinearity (linear predictions).
 public struct IdentityOutput: OutputNonlinearityConfiguration, Equatable {
     public static var typeName: String { "identity" }
+        public static var defaults: Self { Self() }
     public init() {}
     public func makeLayer() -> (any UnaryLayer)? { nil }
     public func inverse(_ y: Float) -> Float { y }

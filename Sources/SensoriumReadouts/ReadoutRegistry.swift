@@ -23,6 +23,7 @@ public struct ReadoutContext {
 /// ```swift
 /// extension MyReadout.Configuration: ReadoutConfiguration {
 ///     static var typeName: String { "myReadout" }
+///     static var defaults: Self { Self() }
 ///     func makeReadouts(for context: ReadoutContext, generator: RandomGenerator) throws -> PerMouseReadouts { … }
 /// }
 /// ReadoutKind.registry.register(MyReadout.Configuration.self)
@@ -58,7 +59,7 @@ public typealias AnyReadoutConfiguration = Configured<ReadoutKind>
 
 extension GaussianReadoutConfiguration: ReadoutConfiguration {
     public static var typeName: String { "gaussian" }
-    public init() { self.init(covariance: .full) }
+    public static var defaults: Self { Self() }
 
     public func makeReadouts(for context: ReadoutContext, generator: RandomGenerator) throws -> PerMouseReadouts {
         if shareGrid || shareFeatures {
@@ -75,6 +76,7 @@ extension GaussianReadoutConfiguration: ReadoutConfiguration {
 
 extension FullFactorized2d.Configuration: ReadoutConfiguration {
     public static var typeName: String { "factorized" }
+    public static var defaults: Self { Self() }
     /// The factorised readout has no grid: it takes no shift.
     public var acceptsShift: Bool { false }
 
@@ -126,7 +128,7 @@ public struct HierarchicalReadoutConfiguration: Codable, Sendable, Equatable {
 
 extension HierarchicalReadoutConfiguration: ReadoutConfiguration {
     public static var typeName: String { "hierarchical" }
-    public init() { self.init(covariance: .full) }
+    public static var defaults: Self { Self() }
 
     public func makeReadouts(for context: ReadoutContext, generator: RandomGenerator) throws -> PerMouseReadouts {
         let readouts = PerMouseReadouts()
@@ -171,7 +173,7 @@ public struct GroupedConvReadoutConfiguration: Codable, Sendable, Equatable {
 
 extension GroupedConvReadoutConfiguration: ReadoutConfiguration {
     public static var typeName: String { "groupedConv" }
-    public init() { self.init(groups: 2) }
+    public static var defaults: Self { Self() }
     /// The grouped-conv readout pools the whole map: it takes no shift.
     public var acceptsShift: Bool { false }
 

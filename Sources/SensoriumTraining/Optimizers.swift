@@ -422,34 +422,6 @@ public final class SGD: ParameterOptimizer {
 
 // MARK: - Configuration
 
-/// The optimizer a ``Trainer`` builds, with its hyper-parameters.
-public enum OptimizerConfiguration: Codable, Sendable, Equatable {
-    /// ``AdamW`` (the reference recipe).
-    case adamW(AdamW.Configuration)
-    /// ``Adam``.
-    case adam(Adam.Configuration)
-    /// ``SGD``.
-    case sgd(SGD.Configuration)
-
-    /// The initial learning rate.
-    public var learningRate: Double {
-        switch self {
-        case .adamW(let c): return c.learningRate
-        case .adam(let c): return c.learningRate
-        case .sgd(let c): return c.learningRate
-        }
-    }
-
-    /// Builds the optimizer for the trainable parameters of `module`.
-    public func makeOptimizer(for module: Module) -> ParameterOptimizer {
-        switch self {
-        case .adamW(let c): return AdamW(module, configuration: c)
-        case .adam(let c): return Adam(module, configuration: c)
-        case .sgd(let c): return SGD(module, configuration: c)
-        }
-    }
-}
-
 // MARK: - Gradient clipping
 
 /// Scales the gradients of `parameters` so that their global L2 norm is at most `maxNorm`
@@ -506,30 +478,5 @@ extension SGD.Configuration {
         weightDecay = try c.value(.weightDecay, or: d.weightDecay)
         try c.require(learningRate >= 0, .learningRate, "must be non-negative")
         try c.require(!nesterov || (momentum > 0 && dampening == 0), .nesterov, "needs momentum > 0 and dampening 0")
-    }
-}
-
-private enum TypeKey: String, CodingKey { case type }
-
-extension OptimizerConfiguration {
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: TypeKey.self)
-        switch try c.decode(String.self, forKey: .type) {
-        case "adamW", "adamw", "AdamW": self = .adamW(try AdamW.Configuration(from: decoder))
-        case "adam", "Adam": self = .adam(try Adam.Configuration(from: decoder))
-        case "sgd", "SGD": self = .sgd(try SGD.Configuration(from: decoder))
-        case let other:
-            throw DecodingError.dataCorruptedError(forKey: .type, in: c,
-                                                   debugDescription: "expected optimizer type adamW, adam or sgd, found \(other)")
-        }
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: TypeKey.self)
-        switch self {
-        case .adamW(let v): try c.encode("adamW", forKey: .type); try v.encode(to: encoder)
-        case .adam(let v): try c.encode("adam", forKey: .type); try v.encode(to: encoder)
-        case .sgd(let v): try c.encode("sgd", forKey: .type); try v.encode(to: encoder)
-        }
     }
 }

@@ -185,16 +185,6 @@ public struct WarmupCosineSchedule: Codable, Sendable, Equatable {
     public var totalEpochs: Double { warmupEpochs + cosineEpochs }
 }
 
-/// How a ``Trainer`` changes the learning rate.
-public enum ScheduleConfiguration: Codable, Sendable, Equatable {
-    /// Keep the optimizer's learning rate.
-    case constant
-    /// ``ReduceLROnPlateau`` on the validation objective, stepped after every evaluation (the reference).
-    case reduceOnPlateau(ReduceLROnPlateau.Configuration)
-    /// ``WarmupCosineSchedule``, updated before every optimizer step.
-    case warmupCosine(WarmupCosineSchedule)
-}
-
 // MARK: - Decoding with defaults for missing keys
 
 extension ReduceLROnPlateau.Configuration {
@@ -226,30 +216,5 @@ extension WarmupCosineSchedule {
         minLearningRate = try c.value(.minLearningRate, or: d.minLearningRate)
         try c.require(warmupEpochs >= 0, .warmupEpochs, "must be non-negative")
         try c.require(cosineEpochs > 0, .cosineEpochs, "must be positive")
-    }
-}
-
-private enum TypeKey: String, CodingKey { case type }
-
-extension ScheduleConfiguration {
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: TypeKey.self)
-        switch try c.decode(String.self, forKey: .type) {
-        case "constant": self = .constant
-        case "reduceOnPlateau": self = .reduceOnPlateau(try ReduceLROnPlateau.Configuration(from: decoder))
-        case "warmupCosine": self = .warmupCosine(try WarmupCosineSchedule(from: decoder))
-        case let other:
-            throw DecodingError.dataCorruptedError(forKey: .type, in: c,
-                                                   debugDescription: "expected schedule type constant, reduceOnPlateau or warmupCosine, found \(other)")
-        }
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: TypeKey.self)
-        switch self {
-        case .constant: try c.encode("constant", forKey: .type)
-        case .reduceOnPlateau(let v): try c.encode("reduceOnPlateau", forKey: .type); try v.encode(to: encoder)
-        case .warmupCosine(let v): try c.encode("warmupCosine", forKey: .type); try v.encode(to: encoder)
-        }
     }
 }

@@ -82,8 +82,10 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
     /// One report per epoch so far (epoch 0 first).
     public private(set) var history: [EpochReport] = []
 
-    /// The plateau scheduler, when the configuration asks for one.
-    public let plateau: ReduceLROnPlateau?
+    /// The learning-rate schedule of the configuration.
+    public let schedule: any LearningRateSchedule
+    /// The schedule when it is a plateau scheduler (the reference's).
+    public var plateau: ReduceLROnPlateau? { schedule as? ReduceLROnPlateau }
     /// The moving average of the weights, when the configuration asks for one.
     public let movingAverage: ExponentialMovingAverage?
     /// The early-stopping state.
@@ -111,15 +113,11 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
         self.data = data
         self.configuration = configuration
         self.optimizer = configuration.optimizer.makeOptimizer(for: model)
-        self.loss = loss ?? ScaledPoissonLoss(eps: Float(configuration.poissonEps), scaled: configuration.scaleLoss)
+        self.loss = loss ?? configuration.loss.makeLoss()
         self.logger = logger
         self.metadata = model.checkpointMetadata
         self.baseLearningRate = configuration.optimizer.learningRate
-        if case .reduceOnPlateau(let c) = configuration.schedule {
-            plateau = ReduceLROnPlateau(configuration: c)
-        } else {
-            plateau = nil
-        }
+        schedule = configuration.schedule.makeSchedule()
         movingAverage = configuration.movingAverage.map { ExponentialMovingAverage(module: model, configuration: $0) }
         earlyStopping = EarlyStopping(configuration: configuration.earlyStopping)
     }
@@ -212,11 +210,10 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
     private func trainRound(_ round: [Model.Batch], epoch: Int, roundsInEpoch: Int) throws -> StepReport {
         model.train()
         optimizer.zeroGrad()
-        if case .warmupCosine(let schedule) = configuration.schedule {
-            let fraction = 1 / Double(max(roundsInEpoch, 1))
-            optimizer.learningRate = schedule.learningRate(base: baseLearningRate,
-                                                           progress: Double(epoch) + Double(roundInEpoch) * fraction,
-                                                           stepFraction: fraction)
+        let fraction = 1 / Double(max(roundsInEpoch, 1))
+        if let rate = schedule.learningRate(base: baseLearningRate, progress: Double(epoch) + Double(roundInEpoch) * fraction,
+                                            stepFraction: fraction) {
+            optimizer.learningRate = rate
         }
         var roundLoss = 0.0
         for batch in round {
@@ -257,9 +254,9 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
         if earlyStopping.epochCompleted() {
             let result = try evaluate()
             validation = result
-            if let plateau, !earlyStopping.isWarmingUp {
+            if !earlyStopping.isWarmingUp {
                 let before = optimizer.learningRate
-                plateau.step(result.correlation, optimizer: optimizer)
+                schedule.validated(result.correlation, optimizer: optimizer)
                 if optimizer.learningRate != before {
                     logger.info("learning rate reduced from \(before) to \(optimizer.learningRate)")
                 }
@@ -332,7 +329,7 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
         root.strings["history"] = Trainer.encodeHistory(history)
         root.children["model"] = StateRecord.moduleState(model)
         root.children["optimizer"] = optimizer.stateRecord()
-        if let plateau { root.children["scheduler"] = plateau.stateRecord() }
+        if let state = schedule.stateRecord() { root.children["scheduler"] = state }
         var stopping = earlyStopping.stateRecord()
         if let bestState {
             var best = StateRecord()
@@ -399,11 +396,11 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
             throw TrainingError.incompatibleCheckpoint("\(error)")
         }
         try optimizer.loadState(optimizerRecord)
-        if let plateau {
+        if schedule.stateRecord() != nil {
             guard let r = root.children["scheduler"] else {
-                throw TrainingError.incompatibleCheckpoint("the configuration has a plateau scheduler, the checkpoint has no scheduler state")
+                throw TrainingError.incompatibleCheckpoint("the configuration's \(configuration.schedule.typeName) schedule has a state, the checkpoint has none")
             }
-            try plateau.loadState(r)
+            try schedule.loadState(r)
         }
         var stopping = EarlyStopping(configuration: configuration.earlyStopping)
         try stopping.loadState(stoppingRecord)

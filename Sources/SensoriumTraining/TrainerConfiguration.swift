@@ -1,5 +1,6 @@
 import Foundation
 import SensoriumLayers
+import SensoriumMetrics
 
 /// Everything that decides what a ``Trainer`` does, as plain values: it is saved in every
 /// checkpoint (as JSON) and can be read from a JSON configuration file in which every key is
@@ -8,7 +9,9 @@ import SensoriumLayers
 /// The default is the reference recipe (`sensorium_2023` `standard_trainer`): AdamW (lr 5e-3,
 /// weight decay 0.01), ReduceLROnPlateau on the validation correlation (×0.3, patience 5, absolute
 /// threshold 1e-6, min 1e-4), early stopping (patience 5, 4 decay steps, restore best, at most 200
-/// epochs), the summed Poisson loss scaled by `sqrt(K / B)`, seed 42.
+/// epochs), the summed Poisson loss scaled by `sqrt(K / B)`, seed 42. The optimizer, schedule and
+/// loss are components named by `"type"`: users register their own (``OptimizerKind``,
+/// ``ScheduleKind``, ``LossKind``).
 ///
 /// ```json
 /// {"seed": 7, "optimizer": {"type": "sgd", "learningRate": 0.05, "momentum": 0.9},
@@ -18,20 +21,18 @@ import SensoriumLayers
 public struct TrainerConfiguration: Codable, Sendable, Equatable {
     /// Seed of the per-epoch data generators (shuffles and clip offsets).
     public var seed: UInt64
-    /// The optimizer and its hyper-parameters.
-    public var optimizer: OptimizerConfiguration
-    /// The learning-rate schedule.
-    public var schedule: ScheduleConfiguration
+    /// The optimizer and its hyper-parameters (any registered ``OptimizerKind``).
+    public var optimizer: AnyOptimizerConfiguration
+    /// The learning-rate schedule (any registered ``ScheduleKind``).
+    public var schedule: AnyScheduleConfiguration
+    /// The loss (any registered ``LossKind``; the reference's scaled Poisson loss by default).
+    public var loss: AnyLossConfiguration
     /// Early stopping, decay steps and the maximum number of epochs.
     public var earlyStopping: EarlyStopping.Configuration
     /// Clip the global gradient norm of every step to this value (nil: no clipping).
     public var gradientClipNorm: Double?
     /// Keep an exponential moving average of the weights, validate and return it (nil: off).
     public var movingAverage: ExponentialMovingAverage.Configuration?
-    /// Multiply each batch's Poisson loss by `sqrt(trials / batchSize)` (the reference's `scale_loss`).
-    public var scaleLoss: Bool
-    /// The `eps` inside the Poisson loss's log.
-    public var poissonEps: Double
     /// Frames skipped at the start of every validation clip (the reference scores from frame 50).
     public var validationSkipFrames: Int
     /// Write the checkpoint (when the trainer has a checkpoint URL) every this many epochs.
@@ -41,12 +42,13 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
 
     /// The reference recipe, with any value overridden.
     public init(seed: UInt64 = 42,
-                optimizer: OptimizerConfiguration = .adamW(.init()),
-                schedule: ScheduleConfiguration = .reduceOnPlateau(.init()),
+                optimizer: AnyOptimizerConfiguration = .adamW(),
+                schedule: AnyScheduleConfiguration = .reduceOnPlateau(),
+                loss: AnyLossConfiguration = .poisson(),
                 earlyStopping: EarlyStopping.Configuration = .init(),
                 gradientClipNorm: Double? = nil,
                 movingAverage: ExponentialMovingAverage.Configuration? = nil,
-                scaleLoss: Bool = true, poissonEps: Double = 1e-8, validationSkipFrames: Int = 50,
+                validationSkipFrames: Int = 50,
                 checkpointEveryEpochs: Int = 1, checkpointEverySteps: Int? = nil) {
         precondition(gradientClipNorm.map { $0 > 0 } ?? true, "TrainerConfiguration: gradientClipNorm must be positive")
         precondition(checkpointEveryEpochs >= 1 && (checkpointEverySteps.map { $0 >= 1 } ?? true),
@@ -55,11 +57,10 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
         self.seed = seed
         self.optimizer = optimizer
         self.schedule = schedule
+        self.loss = loss
         self.earlyStopping = earlyStopping
         self.gradientClipNorm = gradientClipNorm
         self.movingAverage = movingAverage
-        self.scaleLoss = scaleLoss
-        self.poissonEps = poissonEps
         self.validationSkipFrames = validationSkipFrames
         self.checkpointEveryEpochs = checkpointEveryEpochs
         self.checkpointEverySteps = checkpointEverySteps
@@ -77,7 +78,7 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case seed, optimizer, schedule, earlyStopping, gradientClipNorm, movingAverage, scaleLoss, poissonEps
+        case seed, optimizer, schedule, loss, earlyStopping, gradientClipNorm, movingAverage, scaleLoss, poissonEps
         case validationSkipFrames, checkpointEveryEpochs, checkpointEverySteps
     }
 
@@ -85,13 +86,20 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = TrainerConfiguration()
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
-        optimizer = try c.decodeIfPresent(OptimizerConfiguration.self, forKey: .optimizer) ?? d.optimizer
-        schedule = try c.decodeIfPresent(ScheduleConfiguration.self, forKey: .schedule) ?? d.schedule
+        optimizer = try c.decodeIfPresent(AnyOptimizerConfiguration.self, forKey: .optimizer) ?? d.optimizer
+        schedule = try c.decodeIfPresent(AnyScheduleConfiguration.self, forKey: .schedule) ?? d.schedule
+        if let given = try c.decodeIfPresent(AnyLossConfiguration.self, forKey: .loss) {
+            loss = given
+        } else {
+            // Configurations written before losses were components name the Poisson loss's options.
+            let scale = try c.decodeIfPresent(Bool.self, forKey: .scaleLoss)
+            let eps = try c.decodeIfPresent(Double.self, forKey: .poissonEps)
+            loss = (scale == nil && eps == nil) ? d.loss
+                : .poisson(eps: eps ?? PoissonLossDefaults.trainerEps, scaled: scale ?? true)
+        }
         earlyStopping = try c.decodeIfPresent(EarlyStopping.Configuration.self, forKey: .earlyStopping) ?? d.earlyStopping
         gradientClipNorm = try c.decodeIfPresent(Double.self, forKey: .gradientClipNorm)
         movingAverage = try c.decodeIfPresent(ExponentialMovingAverage.Configuration.self, forKey: .movingAverage)
-        scaleLoss = try c.decodeIfPresent(Bool.self, forKey: .scaleLoss) ?? d.scaleLoss
-        poissonEps = try c.decodeIfPresent(Double.self, forKey: .poissonEps) ?? d.poissonEps
         validationSkipFrames = try c.decodeIfPresent(Int.self, forKey: .validationSkipFrames) ?? d.validationSkipFrames
         checkpointEveryEpochs = try c.decodeIfPresent(Int.self, forKey: .checkpointEveryEpochs) ?? d.checkpointEveryEpochs
         checkpointEverySteps = try c.decodeIfPresent(Int.self, forKey: .checkpointEverySteps)
@@ -99,6 +107,20 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
         try c.require(validationSkipFrames >= 0, .validationSkipFrames, "must be non-negative")
         try c.require(checkpointEveryEpochs >= 1, .checkpointEveryEpochs, "must be at least 1")
         try c.require(checkpointEverySteps.map { $0 >= 1 } ?? true, .checkpointEverySteps, "must be at least 1")
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(optimizer, forKey: .optimizer)
+        try c.encode(schedule, forKey: .schedule)
+        try c.encode(loss, forKey: .loss)
+        try c.encode(earlyStopping, forKey: .earlyStopping)
+        try c.encodeIfPresent(gradientClipNorm, forKey: .gradientClipNorm)
+        try c.encodeIfPresent(movingAverage, forKey: .movingAverage)
+        try c.encode(validationSkipFrames, forKey: .validationSkipFrames)
+        try c.encode(checkpointEveryEpochs, forKey: .checkpointEveryEpochs)
+        try c.encodeIfPresent(checkpointEverySteps, forKey: .checkpointEverySteps)
     }
 
     /// The configuration as pretty-printed JSON with sorted keys.

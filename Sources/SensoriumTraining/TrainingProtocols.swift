@@ -163,8 +163,8 @@ public struct ScaledPoissonLoss: TrainingLoss {
     /// Whether to multiply by `sqrt(trialCount / batchSize)` (the reference's `scale_loss=True`).
     public var scaled: Bool
 
-    /// The reference's loss: eps `1e-8`, scaled.
-    public init(eps: Float = 1e-8, scaled: Bool = true) {
+    /// The reference's loss: eps ``PoissonLossDefaults/trainerEps``, scaled.
+    public init(eps: Float = Float(PoissonLossDefaults.trainerEps), scaled: Bool = true) {
         self.eps = eps
         self.scaled = scaled
     }

@@ -129,7 +129,10 @@ struct CheckpointTests {
         #expect(partial.optimizer == .sgd(.init(learningRate: 0.05, momentum: 0.9)))
         #expect(partial.schedule == .warmupCosine(.init(warmupEpochs: 3, cosineEpochs: 20, minLearningRate: 0)))
         #expect(partial.earlyStopping.maxEpochs == 22 && partial.earlyStopping.patience == 5)
-        #expect(partial.gradientClipNorm == 1.5 && partial.scaleLoss)
+        #expect(partial.gradientClipNorm == 1.5 && partial.loss == .poisson(eps: 1e-8, scaled: true))
+        // Configurations written before losses were components still read.
+        let old = try TrainerConfiguration.fromJSON(#"{"scaleLoss": false, "poissonEps": 1e-6}"#)
+        #expect(old.loss == .poisson(eps: 1e-6, scaled: false))
         #expect(try TrainerConfiguration.fromJSON("{}") == .reference)
         #expect(throws: DecodingError.self) { _ = try TrainerConfiguration.fromJSON("{\"optimizer\": {\"type\": \"lion\"}}") }
         #expect(throws: DecodingError.self) { _ = try TrainerConfiguration.fromJSON("{\"earlyStopping\": {\"patience\": 0}}") }

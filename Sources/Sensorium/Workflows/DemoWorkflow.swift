@@ -39,10 +39,7 @@ public enum DemoWorkflow {
         trainer.earlyStopping.lrDecaySteps = 2
         // Early stopping and the learning-rate schedule start two epochs after behaviour appears.
         trainer.earlyStopping.warmupEpochs = model.behaviorWarmupEpochs + 2
-        if case .reduceOnPlateau(var plateau) = trainer.schedule {
-            plateau.patience = 5
-            trainer.schedule = .reduceOnPlateau(plateau)
-        }
+        trainer.schedule = trainer.schedule.updating(ReduceLROnPlateau.Configuration.self) { $0.patience = 5 }
         let data = TrainingDataSettings(batchSize: 8, frames: 80, validationBatchSize: 10, validationMaxFrames: 150)
         return TrainingRunConfiguration(model: model, trainer: trainer, data: data)
     }

@@ -7,6 +7,7 @@ import SensoriumTensor
 /// ```swift
 /// extension MyCore.Configuration: CoreConfiguration {
 ///     static var typeName: String { "myCore" }
+///     static var defaults: Self { Self() }
 ///     func makeCore(generator: RandomGenerator) throws -> any Core { MyCore(self, generator: generator) }
 /// }
 /// CoreKind.registry.register(MyCore.Configuration.self)
@@ -83,6 +84,8 @@ public struct FrameWiseCoreConfiguration<Frame: FrameCoreConfiguration>: CoreCon
         gru = Frame.defaultGRU
     }
 
+    public static var defaults: Self { Self() }
+
     public init(frame: Frame, gru: ConvGRUConfiguration?) {
         self.frame = frame
         self.gru = gru
@@ -143,11 +146,13 @@ public struct ConvGRUConfiguration: Codable, Sendable, Equatable {
 
 extension Factorized3dCore.Configuration: CoreConfiguration {
     public static var typeName: String { "factorized3d" }
+    public static var defaults: Self { Self() }
     public func makeCore(generator: RandomGenerator) throws -> any Core { Factorized3dCore(self, generator: generator) }
 }
 
 extension Basic3dCore.Configuration: CoreConfiguration {
     public static var typeName: String { "basic3d" }
+    public static var defaults: Self { Self() }
     public func makeCore(generator: RandomGenerator) throws -> any Core { Basic3dCore(self, generator: generator) }
 }
 

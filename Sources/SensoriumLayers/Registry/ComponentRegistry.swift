@@ -2,7 +2,7 @@ import Foundation
 
 /// The one configuration of a component (a core, a readout, a shifter, …): named by ``typeName``
 /// in configuration files and checkpoints, and the single home of the component's defaults
-/// (``init()``). The component's initialiser takes it.
+/// (``defaults``, usually `Self()`). The component's initialiser takes it.
 ///
 /// A configuration decodes with every key optional when it is read through the registry (inside
 /// a ``Configured`` value): the keys given are laid over ``init()``, and a key that nothing reads
@@ -10,8 +10,8 @@ import Foundation
 public protocol ComponentConfiguration: Codable, Sendable {
     /// The `"type"` of the component in JSON (unique within its family).
     static var typeName: String { get }
-    /// The defaults.
-    init()
+    /// The defaults (write `public static var defaults: Self { Self() }`).
+    static var defaults: Self { get }
 }
 
 /// A family of components: cores, readouts, shifters, output nonlinearities, core-to-readout
@@ -48,7 +48,7 @@ public final class ComponentRegistry<Kind: ComponentKind>: @unchecked Sendable {
     /// the same type again does nothing; another type under a taken name, or a type that does not
     /// conform to the family's protocol, is a programmer error.
     public func register(_ type: any ComponentConfiguration.Type) {
-        precondition(type.init() is Kind.Base,
+        precondition(type.defaults is Kind.Base,
                      "ComponentRegistry: \(type) is not a \(Kind.name) configuration (it must conform to \(Kind.Base.self))")
         lock.lock()
         defer { lock.unlock() }
@@ -86,7 +86,7 @@ public final class ComponentRegistry<Kind: ComponentKind>: @unchecked Sendable {
     /// The default configuration of the type registered under `name`.
     public func defaults(type name: String) throws -> Configured<Kind> {
         let type = try requireType(named: name)
-        return Configured<Kind>(uncheckedConfiguration: type.init())
+        return Configured<Kind>(uncheckedConfiguration: type.defaults)
     }
 }
 

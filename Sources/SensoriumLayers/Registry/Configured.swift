@@ -6,7 +6,7 @@ import Foundation
 ///
 /// JSON: the configuration's own keys next to `"type"`, e.g.
 /// `{"type": "factorized3d", "hiddenChannels": [16, 32]}`. Decoding looks the type up in
-/// `Kind.registry`, lays the given keys over that type's defaults (every key is optional), and
+/// `Kind.registry`, lays the given keys over that type's ``ComponentConfiguration/defaults`` (every key is optional), and
 /// refuses keys that nothing reads, naming them and the closest known key. Two values are equal
 /// when their types and JSON encodings are.
 public struct Configured<Kind: ComponentKind>: Codable, Sendable, Equatable, CustomStringConvertible {
@@ -83,7 +83,7 @@ public struct Configured<Kind: ComponentKind>: Codable, Sendable, Equatable, Cus
     /// the decoded value does not carry are refused.
     static func decode(type: any ComponentConfiguration.Type, members: [String: JSONValue]) throws -> any ComponentConfiguration {
         let given = JSONValue.object(members)
-        let defaults = try JSONValue(encoding: type.init())
+        let defaults = try JSONValue(encoding: type.defaults)
         let decoded: any ComponentConfiguration
         do {
             decoded = try defaults.merged(with: given).decodeConfiguration(type)

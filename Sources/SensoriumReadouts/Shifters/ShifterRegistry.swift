@@ -25,6 +25,7 @@ extension MLPShifter {
     /// 5 hidden channels, the pupil centre in).
     public struct Configuration: ShifterConfiguration, Equatable {
         public static var typeName: String { "mlp" }
+        public static var defaults: Self { Self() }
         /// Number of Linear layers (at least 1).
         public var layers: Int = 3
         /// Width of the hidden layers.
@@ -53,6 +54,7 @@ extension StaticAffineShifter {
     /// The options of ``StaticAffineShifter`` (neuralpredictors' `StaticAffine2dShifter`).
     public struct Configuration: ShifterConfiguration, Equatable {
         public static var typeName: String { "staticAffine" }
+        public static var defaults: Self { Self() }
         /// Learn a bias (`bias`).
         public var bias: Bool = true
         /// Weight of the squared-weight penalty (`gamma_shifter`).
