@@ -60,24 +60,14 @@ public final class MouseTrainingData: TrainingData {
 
     /// The plans of epoch `epoch`: `rounds × mice` batches in round-robin order.
     public func planEpoch(generator: RandomGenerator) -> (rounds: Int, plans: [BatchPlan], makers: [BatchMaker]) {
-        let loaders = datasets.enumerated().map { index, dataset -> MouseLoader in
-            let loader = MouseLoader(dataset: dataset, tier: .train, batchSize: batchSize, mode: .clips(frames: frames),
-                                     shuffle: true, generator: generator.fork())
-            loader.mouseIndex = index
-            return loader
+        let loaders = datasets.map { dataset -> MouseLoader in
+            MouseLoader(dataset: dataset, tier: .train, batchSize: batchSize, mode: .clips(frames: frames),
+                        shuffle: true, generator: generator.fork())
         }
-        let rounds = loaders.map(\.batchesPerEpoch).max() ?? 0
-        var perMouse: [[BatchPlan]] = []
-        for loader in loaders {
-            var plans: [BatchPlan] = []
-            while plans.count < rounds { plans += loader.planEpoch() }
-            perMouse.append(Array(plans.prefix(rounds)))
-        }
-        var plans: [BatchPlan] = []
-        plans.reserveCapacity(rounds * loaders.count)
-        for r in 0..<rounds {
-            for m in loaders.indices { plans.append(perMouse[m][r]) }
-        }
+        // The one round-robin: every mouse's batches interleaved, shorter mice starting new passes.
+        let cycler = MouseCycler(loaders: loaders)
+        let rounds = cycler.stepsPerEpoch
+        let plans = cycler.planEpoch()
         return (rounds, plans, loaders.map(\.maker))
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import SensoriumData
 
 /// Finds mouse folders (SENSORIUM 2023 layout: `data/` and `meta/`) from paths given by a user:
 /// each path is a mouse folder itself or a folder holding mouse folders. A mouse packed into one
