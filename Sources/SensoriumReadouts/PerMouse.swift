@@ -129,11 +129,15 @@ public struct GaussianReadoutConfiguration: Sendable, Codable, Equatable {
     public var shareGrid: Bool
     /// Share features across mice by match id (`share_features`).
     public var shareFeatures: Bool
+    /// Positions -1 and 1 at the centres (`true`, the baselines) or outer edges of the border
+    /// pixels (`align_corners`).
+    public var alignCorners: Bool
 
     /// The SENSORIUM 2023 baseline settings by default.
     public init(covariance: GaussianCovariance = .full, initMuRange: Float = 0.2, initSigma: Float = 1, bias: Bool = true,
                 featureRegularization: Float = 0, positionNetwork: PositionNetworkConfiguration? = .init(),
-                shareTransform: Bool = false, shareGrid: Bool = false, shareFeatures: Bool = false) {
+                shareTransform: Bool = false, shareGrid: Bool = false, shareFeatures: Bool = false,
+                alignCorners: Bool = true) {
         self.covariance = covariance
         self.initMuRange = initMuRange
         self.initSigma = initSigma
@@ -143,6 +147,7 @@ public struct GaussianReadoutConfiguration: Sendable, Codable, Equatable {
         self.shareTransform = shareTransform
         self.shareGrid = shareGrid
         self.shareFeatures = shareFeatures
+        self.alignCorners = alignCorners
     }
 }
 
@@ -186,7 +191,8 @@ extension PerMouse where Element == any Readout {
             let features: GaussianFeatureSource = sharedFeatures.map { .matched(ids: ids(mouse), features: $0) } ?? .own
             let readout = FullGaussian2d(inputChannels: inputChannels, neuronCount: mouse.count, covariance: c.covariance,
                                          positions: positions, features: features, initSigma: c.initSigma, bias: c.bias,
-                                         featureRegularization: c.featureRegularization, generator: generator)
+                                         featureRegularization: c.featureRegularization, alignCorners: c.alignCorners,
+                                         generator: generator)
             if c.shareTransform, sharedNetwork == nil { sharedNetwork = readout.positionNetwork as? Sequential }
             result.insert(readout, for: mouse.key)
         }

@@ -16,12 +16,11 @@ extension ParityCase {
         guard let covariance = GaussianCovariance(rawValue: typeName) else {
             throw FixtureError.malformed("full_gaussian2d: unknown gauss_type \(typeName)")
         }
-        guard (params["align_corners"] as? NSNumber)?.boolValue ?? true else {
-            throw FixtureError.malformed("full_gaussian2d: only align_corners=True is supported")
-        }
+        let alignCorners = (params["align_corners"] as? NSNumber)?.boolValue ?? true
         let batch = x.shape[0], neurons = mu.shape[1]
         let readout = FullGaussian2d(inputChannels: x.shape[1], neuronCount: neurons, covariance: covariance,
-                                     positions: .free(), bias: t["bias"] != nil, generator: RandomGenerator(seed: 0))
+                                     positions: .free(), bias: t["bias"] != nil, alignCorners: alignCorners,
+                                     generator: RandomGenerator(seed: 0))
         // The module's parameters become the fixture's tensors (same keys and shapes as the reference).
         readout.freePositions = mu
         readout.sigma = sigma

@@ -339,7 +339,7 @@ public enum StarterKitArguments {
             c.covariance = covariance
         }
         guard try d.bool("batch_sample") ?? true else { throw d.error("batch_sample = false is not supported") }
-        guard try d.bool("align_corners") ?? true else { throw d.error("align_corners = false is not supported by this readout yet") }
+        c.alignCorners = try d.bool("align_corners") ?? true
         guard try d.float("gamma_grid_dispersion") ?? 0 == 0 else { throw d.error("gamma_grid_dispersion other than 0 is not supported") }
         c.shareFeatures = try d.bool("share_features") ?? false
         c.shareGrid = try d.bool("share_grid") ?? false

@@ -137,7 +137,7 @@ public enum GaussianFeatureSource {
 ///   neuron (from ``generator``); in evaluation mode it is the mean. Positions are clamped to
 ///   [-1, 1]; a shifter's per-frame shift is added after the clamp (and may leave the map, where
 ///   features read zero).
-/// - Sampling is bilinear with zero padding and `align_corners=True` (-1 and 1 are the centres of
+/// - Sampling is bilinear with zero padding and, by default, `align_corners=True` (-1 and 1 are the centres of
 ///   the border pixels), fused with the dot product (``gaussianReadoutSample(_:positions:features:)``),
 ///   so no (frames × channels × neurons) tensor is ever built.
 /// - Mean positions are free parameters, predicted from cortical coordinates by a small network,
@@ -152,6 +152,8 @@ open class FullGaussian2d: Module, Readout {
     public let neuronCount: Int
     /// The covariance type.
     public let covariance: GaussianCovariance
+    /// How positions map to pixels (PyTorch's `align_corners`; the baselines use `true`).
+    public let alignCorners: Bool
     /// Weight of the L1 penalty on the features (the reference's `feature_reg_weight` /
     /// `gamma_readout`; 0 in the SENSORIUM 2023 baselines, the default here).
     public var featureRegularization: Float
@@ -211,11 +213,13 @@ open class FullGaussian2d: Module, Readout {
     ///   - initSigma: `sigma` starts U(-initSigma, initSigma) for full covariance, else at `initSigma`.
     ///   - bias: whether there is a per-neuron bias (initialised to 0; see ``initializeBias(meanResponses:)``).
     ///   - featureRegularization: weight of the L1 penalty on the features.
+    ///   - alignCorners: positions -1 and 1 are the centres of the border pixels (`true`, the
+    ///     baselines') or their outer edges (`false`), as PyTorch's `align_corners`.
     ///   - generator: draws the initial values and, in training mode, the position samples.
     public init(inputChannels: Int, neuronCount: Int, covariance: GaussianCovariance = .full,
                 positions: GaussianPositionSource = .free(), features: GaussianFeatureSource = .own,
                 initSigma: Float = 1, bias: Bool = true, featureRegularization: Float = 0,
-                regularizerReduction: RegularizerReduction = .sum, generator: RandomGenerator) {
+                regularizerReduction: RegularizerReduction = .sum, alignCorners: Bool = true, generator: RandomGenerator) {
         precondition(inputChannels > 0 && neuronCount > 0,
                      "FullGaussian2d: inputChannels and neuronCount must be positive, got \(inputChannels) and \(neuronCount)")
         precondition(initSigma > 0, "FullGaussian2d: initSigma must be positive, got \(initSigma)")
@@ -224,6 +228,7 @@ open class FullGaussian2d: Module, Readout {
         self.covariance = covariance
         self.featureRegularization = featureRegularization
         self.regularizerReduction = regularizerReduction
+        self.alignCorners = alignCorners
         self.generator = generator
         let n = neuronCount
 
@@ -386,7 +391,7 @@ open class FullGaussian2d: Module, Readout {
                      "FullGaussian2d: expected x (M, \(inputChannels), H, W) or (N, \(inputChannels), T, H, W), got \(x.shape)")
         let frames = x.rank == 5 ? x.shape[0] * x.shape[2] : x.shape[0]
         let grid = shiftedPositions(frames: frames, shift: shift, sample: sample, noise: noise)
-        let y = gaussianReadoutSample(x, positions: grid, features: features)
+        let y = gaussianReadoutSample(x, positions: grid, features: features, alignCorners: alignCorners)
         return bias.map { y + $0 } ?? y
     }
 

@@ -19,11 +19,13 @@ import SensoriumTensor
 ///   - x: the core output, either (M, C, H, W) (frame `m` is image `m`) or (N, C, T, H, W)
 ///     (frame `m = b·T + t`, so no transposition to (N, T, C, H, W) is needed).
 ///   - positions: (M, n, 2), the (x, y) position of each neuron in each frame, normalised so that
-///     -1 and 1 are the centres of the first and last pixel (`align_corners=True`); `x` runs along
-///     the width and `y` along the height. Corners outside the map read zeros.
+///     -1 and 1 are the centres of the first and last pixel (`alignCorners`, PyTorch's
+///     `align_corners=True`) or the outer edges of the first and last pixel (`alignCorners: false`);
+///     `x` runs along the width and `y` along the height. Corners outside the map read zeros.
 ///   - features: (C, n), one feature vector per neuron.
+///   - alignCorners: how positions map to pixels (above).
 /// - Returns: (M, n). Differentiable in `x`, `positions` and `features`.
-public func gaussianReadoutSample(_ x: Tensor, positions: Tensor, features: Tensor) -> Tensor {
+public func gaussianReadoutSample(_ x: Tensor, positions: Tensor, features: Tensor, alignCorners: Bool = true) -> Tensor {
     precondition(x.rank == 4 || x.rank == 5,
                  "gaussianReadoutSample: expected x of shape (M, C, H, W) or (N, C, T, H, W), got \(x.shape)")
     let video = x.rank == 5
@@ -37,7 +39,7 @@ public func gaussianReadoutSample(_ x: Tensor, positions: Tensor, features: Tens
     precondition(features.shape == [channels, neurons],
                  "gaussianReadoutSample: features must be (channels, neurons) = \([channels, neurons]) for x \(x.shape) and positions \(positions.shape), got \(features.shape)")
     let layout = FrameLayout(batch: batch, channels: channels, time: time, plane: height * width)
-    let grid = SamplingGrid(width: width, height: height)
+    let grid = SamplingGrid(width: width, height: height, alignCorners: alignCorners)
 
     // Channels-last copy of x: (frames, H·W, C); features transposed to (n, C).
     let xt = Tensor(uninitializedShape: [frames, height * width, channels])
@@ -199,23 +201,27 @@ struct FrameLayout {
     }
 }
 
-/// Maps normalised positions to bilinear taps on an H × W map (`align_corners=True`, zeros padding).
+/// Maps normalised positions to bilinear taps on an H × W map (zeros padding), as PyTorch's
+/// `grid_sample` unnormalises them: `(g + 1) / 2 · (size − 1)` with `align_corners=True`,
+/// `((g + 1) · size − 1) / 2` without.
 struct SamplingGrid {
     let width: Int, height: Int
+    let alignCorners: Bool
     /// d(pixel coordinate) / d(normalised coordinate) along x and y.
     let scaleX: Float, scaleY: Float
 
-    init(width: Int, height: Int) {
+    init(width: Int, height: Int, alignCorners: Bool = true) {
         self.width = width
         self.height = height
-        scaleX = Float(width - 1) / 2
-        scaleY = Float(height - 1) / 2
+        self.alignCorners = alignCorners
+        scaleX = Float(alignCorners ? width - 1 : width) / 2
+        scaleY = Float(alignCorners ? height - 1 : height) / 2
     }
 
     /// The four corners around (gx, gy): pixel indices (or -1 outside the map) and fractions.
     @inline(__always) func tap(_ gx: Float, _ gy: Float) -> BilinearTap {
-        let ix = (gx + 1) / 2 * Float(width - 1)
-        let iy = (gy + 1) / 2 * Float(height - 1)
+        let ix = alignCorners ? (gx + 1) / 2 * Float(width - 1) : ((gx + 1) * Float(width) - 1) / 2
+        let iy = alignCorners ? (gy + 1) / 2 * Float(height - 1) : ((gy + 1) * Float(height) - 1) / 2
         guard ix.isFinite && iy.isFinite else { return BilinearTap(corners: (-1, -1, -1, -1), tx: 0, ty: 0) }
         let fx = ix.rounded(.down), fy = iy.rounded(.down)
         // Far-away points: clamp before converting so Int() cannot trap.
