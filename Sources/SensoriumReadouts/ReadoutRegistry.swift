@@ -48,7 +48,7 @@ public enum ReadoutKind: ComponentKind {
     public static let name = "readout"
     public static let registry = ComponentRegistry<ReadoutKind>(builtIns: [
         GaussianReadoutConfiguration.self, FullFactorized2d.Configuration.self,
-        HierarchicalReadoutConfiguration.self, GroupedConvReadoutConfiguration.self,
+        HierarchicalGaussianReadout.Configuration.self, GroupedConvReadoutConfiguration.self,
     ])
 }
 
@@ -90,43 +90,7 @@ extension FullFactorized2d.Configuration: ReadoutConfiguration {
     }
 }
 
-/// The settings of per-mouse ``HierarchicalGaussianReadout``s (Dynamic-V1FM's readout).
-public struct HierarchicalReadoutConfiguration: Codable, Sendable, Equatable {
-    /// Covariance type.
-    public var covariance: GaussianCovariance
-    /// Initial spread: `sigma` starts U(-initSigma, initSigma) (Dynamic-V1FM: 0.2).
-    public var initSigma: Float
-    /// Per-neuron bias.
-    public var bias: Bool
-    /// L1 weight on the features.
-    public var featureRegularization: Float
-    /// Network predicting positions from cortical coordinates (Dynamic-V1FM: 2 → 32 → 2, tanh).
-    public var positionNetwork: PositionNetworkConfiguration
-    /// Coarse factors that own parameters.
-    public var levels: [Int]
-    /// Coarse factors fused with the full level (nil: all).
-    public var activeLevels: [Int]?
-    /// How the levels are combined.
-    public var fusion: HierarchicalGaussianReadout.Fusion
-
-    /// Dynamic-V1FM's settings by default.
-    public init(covariance: GaussianCovariance = .full, initSigma: Float = 0.2, bias: Bool = true,
-                featureRegularization: Float = 0,
-                positionNetwork: PositionNetworkConfiguration = .init(hiddenFeatures: 32),
-                levels: [Int] = [2, 4, 8, 16], activeLevels: [Int]? = nil,
-                fusion: HierarchicalGaussianReadout.Fusion = .mean) {
-        self.covariance = covariance
-        self.initSigma = initSigma
-        self.bias = bias
-        self.featureRegularization = featureRegularization
-        self.positionNetwork = positionNetwork
-        self.levels = levels
-        self.activeLevels = activeLevels
-        self.fusion = fusion
-    }
-}
-
-extension HierarchicalReadoutConfiguration: ReadoutConfiguration {
+extension HierarchicalGaussianReadout.Configuration: ReadoutConfiguration {
     public static var typeName: String { "hierarchical" }
     public static var defaults: Self { Self() }
 
@@ -142,10 +106,9 @@ extension HierarchicalReadoutConfiguration: ReadoutConfiguration {
                                              message: "active level \(bad) is not one of the levels \(levels)")
             }
             readouts.insert(HierarchicalGaussianReadout(
-                inputChannels: context.inputChannels, neuronCount: m.count, covariance: covariance,
+                inputChannels: context.inputChannels, neuronCount: m.count,
                 positions: .cortex(coordinates: m.coordinates ?? Tensor.zeros([m.count, 3]), network: positionNetwork),
-                initSigma: initSigma, bias: bias, featureRegularization: featureRegularization, levels: levels,
-                activeLevels: activeLevels, fusion: fusion, generator: generator), for: m.key)
+                configuration: self, generator: generator), for: m.key)
         }
         return readouts
     }
@@ -198,7 +161,7 @@ extension Configured where Kind == ReadoutKind {
     /// Per-mouse ``FullFactorized2d`` readouts.
     public static func factorized(_ c: FullFactorized2d.Configuration = .init()) -> Configured { Configured(c) }
     /// Per-mouse ``HierarchicalGaussianReadout``s.
-    public static func hierarchical(_ c: HierarchicalReadoutConfiguration = .init()) -> Configured { Configured(c) }
+    public static func hierarchical(_ c: HierarchicalGaussianReadout.Configuration = .defaults) -> Configured { Configured(c) }
     /// Per-mouse ``GroupedConvReadout``s.
     public static func groupedConv(_ c: GroupedConvReadoutConfiguration = .init()) -> Configured { Configured(c) }
 }

@@ -18,7 +18,7 @@ import SensoriumTestSupport
 
     @Test func paperDefaultsBuildTheReferenceLayout() throws {
         let configuration = HierarchicalGaussianReadout.Configuration()
-        #expect(configuration.fusion == .adaptive && configuration.activeLevels == [2, 4, 8, 16] && configuration.initSigma == 0.2
+        #expect(configuration.fusion == .adaptive && configuration.activeLevels == nil && configuration.initSigma == 0.2
                 && configuration.positionNetwork.hiddenFeatures == 32)
         let coordinates = Tensor.randomNormal([37, 3], generator: RandomGenerator(seed: 1))
         let readout = HierarchicalGaussianReadout(configuration: configuration, inputChannels: 5, cellMotorCoordinates: coordinates,

@@ -25,7 +25,8 @@ import SensoriumLayers
     /// A readout holding the reference script's deterministic parameters.
     private func makeReadout(active: [Int], fusion: HierarchicalGaussianReadout.Fusion) -> HierarchicalGaussianReadout {
         let (c, n) = (4, 37)
-        let readout = HierarchicalGaussianReadout(inputChannels: c, neuronCount: n, activeLevels: active, fusion: fusion,
+        let readout = HierarchicalGaussianReadout(inputChannels: c, neuronCount: n, positions: .free(),
+                                                  configuration: .init(activeLevels: active, fusion: fusion),
                                                   generator: RandomGenerator(seed: 1))
         readout.freePositions!.assign(deterministic([1, n, 1, 2], 0.53, 0.2, scale: 0.8))
         readout.featureWeights.assign(deterministic([1, c, 1, n], 0.29, 0.5))
@@ -71,7 +72,8 @@ import SensoriumLayers
     /// State-dictionary keys follow Dynamic-V1FM (`_features{k}`, `up_refine{k}.0/2`,
     /// `fusion_block{L}.module.0/2` for the adaptive variant).
     @Test func keys() {
-        let mean = HierarchicalGaussianReadout(inputChannels: 3, neuronCount: 40, generator: RandomGenerator(seed: 2))
+        let mean = HierarchicalGaussianReadout(inputChannels: 3, neuronCount: 40, positions: .free(),
+                                               configuration: .init(fusion: .mean), generator: RandomGenerator(seed: 2))
         let keys = Set(mean.stateDict().keys)
         for k in [2, 4, 8, 16] {
             #expect(keys.contains("_features\(k)") && keys.contains("up_refine\(k).0.weight")
@@ -82,7 +84,8 @@ import SensoriumLayers
         }
         #expect(keys.contains("_mu") && keys.contains("sigma") && keys.contains("_features") && keys.contains("bias"))
         #expect(!keys.contains { $0.hasPrefix("fusion_block") })
-        let adaptive = HierarchicalGaussianReadout(inputChannels: 3, neuronCount: 40, fusion: .adaptive, generator: RandomGenerator(seed: 3))
+        let adaptive = HierarchicalGaussianReadout(inputChannels: 3, neuronCount: 40, positions: .free(),
+                                                   configuration: .init(fusion: .adaptive), generator: RandomGenerator(seed: 3))
         let adaptiveKeys = Set(adaptive.stateDict().keys)
         for count in 2...5 {
             #expect(adaptiveKeys.contains("fusion_block\(count).module.0.weight") && adaptiveKeys.contains("fusion_block\(count).module.2.bias"))
@@ -95,8 +98,9 @@ import SensoriumLayers
     /// given noise), with mean and adaptive fusion.
     @Test(arguments: [HierarchicalGaussianReadout.Fusion.mean, .adaptive])
     func gradientCheck(_ fusion: HierarchicalGaussianReadout.Fusion) {
-        let readout = HierarchicalGaussianReadout(inputChannels: 2, neuronCount: 5, initSigma: 0.05, levels: [2, 4],
-                                                  fusion: fusion, refinementWidth: { _ in 3 }, generator: RandomGenerator(seed: 4))
+        let readout = HierarchicalGaussianReadout(inputChannels: 2, neuronCount: 5, positions: .free(),
+                                                  configuration: .init(initSigma: 0.05, levels: [2, 4], fusion: fusion),
+                                                  refinementWidth: { _ in 3 }, generator: RandomGenerator(seed: 4))
         readout.freePositions!.assign(Tensor([-0.55, 0.1, 0.2, -0.3, 0.45, 0.62, -0.1, -0.7, 0.33, 0.05], shape: [1, 5, 1, 2]))
         let x = randn([2, 2, 3, 4, 5], seed: 5, requiresGrad: true)
         let noise = randn([6, 5, 2], seed: 6)
@@ -150,7 +154,8 @@ import SensoriumLayers
 
     /// Any number of frames works (the original hard-codes 15), and levels can be switched.
     @Test func anyFrameCountAndActiveLevels() {
-        let readout = HierarchicalGaussianReadout(inputChannels: 3, neuronCount: 20, fusion: .adaptive, generator: RandomGenerator(seed: 18))
+        let readout = HierarchicalGaussianReadout(inputChannels: 3, neuronCount: 20, positions: .free(),
+                                                  configuration: .init(fusion: .adaptive), generator: RandomGenerator(seed: 18))
         for t in [1, 4, 7] {
             #expect(readout(randn([2, 3, t, 4, 4], seed: 19)).shape == [2, t, 20])
         }

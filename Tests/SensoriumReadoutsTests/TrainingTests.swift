@@ -68,10 +68,11 @@ struct ReadoutCase: CustomTestStringConvertible, Sendable {
         ReadoutCase(name: "Hierarchical mean") { c, n, coordinates, g in
             (nil, HierarchicalGaussianReadout(inputChannels: c, neuronCount: n,
                                               positions: .cortex(coordinates: coordinates, network: .init(hiddenFeatures: 32)),
-                                              refinementWidth: { 2 * $0 }, generator: g))
+                                              configuration: .init(fusion: .mean), refinementWidth: { 2 * $0 }, generator: g))
         },
         ReadoutCase(name: "Hierarchical adaptive") { c, n, _, g in
-            (nil, HierarchicalGaussianReadout(inputChannels: c, neuronCount: n, levels: [2, 4], fusion: .adaptive,
+            (nil, HierarchicalGaussianReadout(inputChannels: c, neuronCount: n, positions: .free(),
+                                              configuration: .init(levels: [2, 4], fusion: .adaptive),
                                               refinementWidth: { 2 * $0 }, generator: g))
         },
         ReadoutCase(name: "GroupedConv") { c, n, _, g in

@@ -126,7 +126,8 @@ import SensoriumTestSupport
         if let check = json["nearest_index_check"] as? [String: Any], let perMouse = check["per_mouse"] as? [String: Any] {
             for mouse in spec.mice {
                 guard let levels = perMouse[mouse.key] as? [String: Any] else { continue }
-                let readout = HierarchicalGaussianReadout(inputChannels: 1, neuronCount: mouse.neurons, levels: [2, 4, 8, 16],
+                let readout = HierarchicalGaussianReadout(inputChannels: 1, neuronCount: mouse.neurons, positions: .free(),
+                                                          configuration: .init(levels: [2, 4, 8, 16]),
                                                           generator: RandomGenerator(seed: 1))
                 for (level, value) in levels {
                     guard let k = Int(level), let info = value as? [String: Any],

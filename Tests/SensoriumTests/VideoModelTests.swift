@@ -280,7 +280,7 @@ final class RecordingShifter: Module, Shifter {
         #expect(core.nonlinearity == .relu)
         #expect(core.spatialInputKernel == [11, 11])
         #expect(core.gammaInputSpatial == 10)
-        let r = try #require(c.readout.as(HierarchicalReadoutConfiguration.self))
+        let r = try #require(c.readout.as(HierarchicalGaussianReadout.Configuration.self))
         #expect(r.fusion == .adaptive)
         #expect(r.levels == [2, 4, 8, 16])
         #expect(c.shifter == .none)

@@ -39,24 +39,30 @@ public final class HierarchicalGaussianReadout: FullGaussian2d {
         public var initSigma: Float = 0.2
         /// Whether there is a per-neuron bias.
         public var bias = true
+        /// Weight of the L1 penalty on the features.
+        public var featureRegularization: Float = 0
         /// Coarse factors that own parameters (the reference: always 2, 4, 8, 16).
         public var levels = [2, 4, 8, 16]
-        /// Coarse factors fused with the full level.
-        public var activeLevels = [2, 4, 8, 16]
-        /// The fusion rule.
+        /// Coarse factors fused with the full level (nil: every level; empty: the full level only).
+        public var activeLevels: [Int]? = nil
+        /// The fusion rule (the final Dynamic-V1FM configuration: adaptive).
         public var fusion: Fusion = .adaptive
 
-        public init(positionNetwork: PositionNetworkConfiguration = .init(inputDimensions: 2, hiddenLayers: 1, hiddenFeatures: 32,
-                                                                          finalTanh: true),
-                    covariance: GaussianCovariance = .full, initSigma: Float = 0.2, bias: Bool = true,
-                    levels: [Int] = [2, 4, 8, 16], activeLevels: [Int] = [2, 4, 8, 16], fusion: Fusion = .adaptive) {
-            self.positionNetwork = positionNetwork
-            self.covariance = covariance
-            self.initSigma = initSigma
-            self.bias = bias
-            self.levels = levels
+        /// Dynamic-V1FM's settings.
+        public init() {}
+
+        /// Settings with the given values; the others keep their defaults.
+        public init(positionNetwork: PositionNetworkConfiguration? = nil, covariance: GaussianCovariance? = nil,
+                    initSigma: Float? = nil, bias: Bool? = nil, featureRegularization: Float? = nil, levels: [Int]? = nil,
+                    activeLevels: [Int]? = nil, fusion: Fusion? = nil) {
+            if let positionNetwork { self.positionNetwork = positionNetwork }
+            if let covariance { self.covariance = covariance }
+            if let initSigma { self.initSigma = initSigma }
+            if let bias { self.bias = bias }
+            if let featureRegularization { self.featureRegularization = featureRegularization }
+            if let levels { self.levels = levels }
             self.activeLevels = activeLevels
-            self.fusion = fusion
+            if let fusion { self.fusion = fusion }
         }
 
         /// The active levels of the reference's `infer_mode`: "0" (the full level only) or factors
@@ -79,10 +85,8 @@ public final class HierarchicalGaussianReadout: FullGaussian2d {
     public convenience init(configuration: Configuration, inputChannels: Int, cellMotorCoordinates: Tensor,
                             generator: RandomGenerator) {
         self.init(inputChannels: inputChannels, neuronCount: cellMotorCoordinates.shape.first ?? 0,
-                  covariance: configuration.covariance,
                   positions: .cortex(coordinates: cellMotorCoordinates, network: configuration.positionNetwork),
-                  initSigma: configuration.initSigma, bias: configuration.bias, levels: configuration.levels,
-                  activeLevels: configuration.activeLevels, fusion: configuration.fusion, generator: generator)
+                  configuration: configuration, generator: generator)
     }
 
     /// The coarse factors that own parameters (default 2, 4, 8, 16).
@@ -105,20 +109,21 @@ public final class HierarchicalGaussianReadout: FullGaussian2d {
     private let downIndex: [Int: [Int]]
     private let upIndex: [Int: [Int]]
 
-    /// A hierarchical readout. The Gaussian part takes the arguments of ``FullGaussian2d`` (its
-    /// features are per neuron; Dynamic-V1FM predicts positions from cortical coordinates with a
-    /// 2 → 32 → 2 network and starts `sigma` at U(-0.2, 0.2)).
+    /// A hierarchical readout of `neuronCount` neurons over `inputChannels` channels. The options
+    /// (covariance, initial spread, bias, levels, active levels, fusion) come from `configuration`,
+    /// their one home; Dynamic-V1FM predicts positions from cortical coordinates with a
+    /// 2 → 32 → 2 network and starts `sigma` at U(-0.2, 0.2).
     ///
     /// - Parameters:
-    ///   - levels: coarse factors that own parameters; each must leave at least one pseudo-neuron.
-    ///   - activeLevels: the levels fused with the full one (default: all).
-    ///   - fusion: mean or adaptive.
+    ///   - positions: where the mean positions come from (free, or cortical coordinates).
+    ///   - configuration: the options; each level must leave at least one pseudo-neuron.
     ///   - refinementWidth: hidden width of a level's refinement network (default 16·k).
-    public init(inputChannels: Int, neuronCount: Int, covariance: GaussianCovariance = .full,
-                positions: GaussianPositionSource = .free(), initSigma: Float = 0.2, bias: Bool = true,
-                featureRegularization: Float = 0, levels: [Int] = [2, 4, 8, 16], activeLevels: [Int]? = nil,
-                fusion: Fusion = .mean, refinementWidth: (Int) -> Int = { 16 * $0 },
+    public init(inputChannels: Int, neuronCount: Int, positions: GaussianPositionSource,
+                configuration: Configuration = .defaults, refinementWidth: (Int) -> Int = { 16 * $0 },
                 generator: RandomGenerator) {
+        let (covariance, initSigma, bias, featureRegularization) = (configuration.covariance, configuration.initSigma,
+                                                                    configuration.bias, configuration.featureRegularization)
+        let (levels, activeLevels, fusion) = (configuration.levels, configuration.activeLevels, configuration.fusion)
         precondition(Set(levels).count == levels.count && levels.allSatisfy { $0 > 1 && neuronCount / $0 >= 1 },
                      "HierarchicalGaussianReadout: levels \(levels) must be distinct factors > 1 with at least one pseudo-neuron each for \(neuronCount) neurons")
         let active = activeLevels ?? levels
