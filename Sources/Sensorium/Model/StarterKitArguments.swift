@@ -199,6 +199,30 @@ public enum StarterKitArguments {
         var momentum: Float, gammaInput: Float, gammaHidden: Float, laplacePadding: Int?
         var regularizer: LaplaceRegularizer.Kind, useAverageRegularizer: Bool, stack: [Int]?
         var nonlinearity: CoreNonlinearity, linear: Bool, bias: Bool, batchNorm: Bool
+
+        /// Sets the options both 2-D cores share.
+        func apply<C: FrameCoreOptions>(to c: inout C) {
+            c.inputChannels = inputChannels
+            c.hiddenChannels = hiddenChannels
+            c.inputKern = inputKern
+            c.hiddenKern = hiddenKern
+            c.padInput = padInput
+            c.hiddenPadding = hiddenPadding
+            c.stride = stride
+            c.batchNormScale = batchNormScale
+            c.finalNonlinearity = finalNonlinearity
+            c.momentum = momentum
+            c.gammaInput = gammaInput
+            c.gammaHidden = gammaHidden
+            c.laplacePadding = laplacePadding
+            c.inputRegularizer = regularizer
+            c.useAverageRegularizer = useAverageRegularizer
+            c.stack = stack
+            c.nonlinearity = nonlinearity
+            c.linear = linear
+            c.bias = [bias]
+            c.batchNorm = [batchNorm]
+        }
     }
 
     static func common2d(_ d: inout Reader, defaultHidden: Int) throws -> Common2d {
@@ -260,54 +284,14 @@ public enum StarterKitArguments {
     }
 
     static func stacked2d(_ d: inout Reader) throws -> Stacked2dCore.Configuration {
-        let k = try common2d(&d, defaultHidden: 32)
         var c = Stacked2dCore.Configuration()
-        c.inputChannels = k.inputChannels
-        c.hiddenChannels = k.hiddenChannels
-        c.inputKern = k.inputKern
-        c.hiddenKern = k.hiddenKern
-        c.padInput = k.padInput
-        c.hiddenPadding = k.hiddenPadding
-        c.stride = k.stride
-        c.batchNormScale = k.batchNormScale
-        c.finalNonlinearity = k.finalNonlinearity
-        c.momentum = k.momentum
-        c.gammaInput = k.gammaInput
-        c.gammaHidden = k.gammaHidden
-        c.laplacePadding = k.laplacePadding
-        c.inputRegularizer = k.regularizer
-        c.useAverageRegularizer = k.useAverageRegularizer
-        c.stack = k.stack
-        c.nonlinearity = k.nonlinearity
-        c.linear = k.linear
-        c.bias = [k.bias]
-        c.batchNorm = [k.batchNorm]
+        try common2d(&d, defaultHidden: 32).apply(to: &c)
         return c
     }
 
     static func rotationEquivariant2d(_ d: inout Reader) throws -> RotationEquivariant2dCore.Configuration {
-        let k = try common2d(&d, defaultHidden: 32)
         var c = RotationEquivariant2dCore.Configuration()
-        c.inputChannels = k.inputChannels
-        c.hiddenChannels = k.hiddenChannels
-        c.inputKern = k.inputKern
-        c.hiddenKern = k.hiddenKern
-        c.padInput = k.padInput
-        c.hiddenPadding = k.hiddenPadding
-        c.stride = k.stride
-        c.batchNormScale = k.batchNormScale
-        c.finalNonlinearity = k.finalNonlinearity
-        c.momentum = k.momentum
-        c.gammaInput = k.gammaInput
-        c.gammaHidden = k.gammaHidden
-        c.laplacePadding = k.laplacePadding
-        c.inputRegularizer = k.regularizer
-        c.useAverageRegularizer = k.useAverageRegularizer
-        c.stack = k.stack
-        c.nonlinearity = k.nonlinearity
-        c.linear = k.linear
-        c.bias = [k.bias]
-        c.batchNorm = [k.batchNorm]
+        try common2d(&d, defaultHidden: 32).apply(to: &c)
         c.numRotations = try d.int("num_rotations") ?? c.numRotations
         c.upsampling = try d.int("upsampling") ?? c.upsampling
         c.rotationEquivariantBatchNorm = try d.bool("rot_eq_batch_norm") ?? c.rotationEquivariantBatchNorm
@@ -511,3 +495,30 @@ public enum StarterKitArguments {
     }
 }
 
+/// The options ``Stacked2dCore`` and ``RotationEquivariant2dCore`` share (neuralpredictors'
+/// common 2-D core arguments), so that the kit's arguments are read once for both.
+protocol FrameCoreOptions {
+    var inputChannels: Int { get set }
+    var hiddenChannels: [Int] { get set }
+    var inputKern: Int { get set }
+    var hiddenKern: [Int] { get set }
+    var padInput: Bool { get set }
+    var hiddenPadding: Int? { get set }
+    var stride: Int { get set }
+    var batchNormScale: [Bool] { get set }
+    var finalNonlinearity: Bool { get set }
+    var momentum: Float { get set }
+    var gammaInput: Float { get set }
+    var gammaHidden: Float { get set }
+    var laplacePadding: Int? { get set }
+    var inputRegularizer: LaplaceRegularizer.Kind { get set }
+    var useAverageRegularizer: Bool { get set }
+    var stack: [Int]? { get set }
+    var nonlinearity: CoreNonlinearity { get set }
+    var linear: Bool { get set }
+    var bias: [Bool] { get set }
+    var batchNorm: [Bool] { get set }
+}
+
+extension Stacked2dCore.Configuration: FrameCoreOptions {}
+extension RotationEquivariant2dCore.Configuration: FrameCoreOptions {}
