@@ -129,40 +129,17 @@ public enum StarterKitArguments {
 
     static func factorized3d(_ d: inout Reader) throws -> Factorized3dCore.Configuration {
         var c = Factorized3dCore.Configuration()
-        c.inputChannels = try d.required("input_channels", as: Int.self)
-        c.hiddenChannels = try d.ints("hidden_channels") ?? c.hiddenChannels
-        let layers = try d.int("layers") ?? c.hiddenChannels.count
-        c.hiddenChannels = try d.perLayer(c.hiddenChannels, layers, "hidden_channels")
+        try readCommon3d(&d, into: &c)
         c.spatialInputKernel = try d.kernel2d("spatial_input_kernel") ?? c.spatialInputKernel
         c.temporalInputKernel = try d.int("temporal_input_kernel") ?? c.temporalInputKernel
         if let k = try d.kernel2d("spatial_hidden_kernel") { c.spatialHiddenKernels = [k] }
         if let k = try d.int("temporal_hidden_kernel") { c.temporalHiddenKernels = [k] }
-        if let s = try d.ints("stride") { c.stride = s }
-        c.spatialDilation = try d.int("spatial_dilation") ?? c.spatialDilation
-        c.temporalDilation = try d.int("temporal_dilation") ?? c.temporalDilation
-        if let v = try d.ints("hidden_spatial_dilation") { c.hiddenSpatialDilation = v }
-        if let v = try d.ints("hidden_temporal_dilation") { c.hiddenTemporalDilation = v }
-        c.padding = try d.bool("padding") ?? c.padding
-        c.bias = try d.bool("bias") ?? c.bias
-        c.batchNorm = try d.bool("batch_norm") ?? c.batchNorm
-        c.batchNormScale = try d.bool("batch_norm_scale") ?? c.batchNormScale
-        c.momentum = try d.float("momentum") ?? c.momentum
-        c.finalNonlinearity = try d.bool("final_nonlin") ?? c.finalNonlinearity
-        c.gammaInputSpatial = try d.float("gamma_input_spatial") ?? c.gammaInputSpatial
-        c.gammaInputTemporal = try d.float("gamma_input_temporal") ?? c.gammaInputTemporal
-        c.laplacePadding = try d.int("laplace_padding")
-        c.nonlinearity = try d.nonlinearity3d()
-        try d.expectRegularizer("input_regularizer", "LaplaceL2norm")
-        try d.allow(["cuda"])
         return c
     }
 
     static func basic3d(_ d: inout Reader) throws -> Basic3dCore.Configuration {
         var c = Basic3dCore.Configuration()
-        c.inputChannels = try d.required("input_channels", as: Int.self)
-        c.hiddenChannels = try d.ints("hidden_channels") ?? c.hiddenChannels
-        let layers = try d.int("layers") ?? c.hiddenChannels.count
-        c.hiddenChannels = try d.perLayer(c.hiddenChannels, layers, "hidden_channels")
+        try readCommon3d(&d, into: &c)
         // make_video_model builds the 3-D kernels from num_frames and the spatial sizes.
         let frames = try d.required("num_frames", as: Int.self)
         let hidden = try d.required("hidden_kernel", as: Int.self)
@@ -172,6 +149,15 @@ public enum StarterKitArguments {
         guard let input = try d.int("input_kernel") else { throw d.error("input_kernel is needed with core_type 3D") }
         c.inputKernel = [frames, input, input]
         c.hiddenKernels = [[frames, hidden, hidden]]
+        return c
+    }
+
+    /// Reads the options `Factorized3dCore` and `Basic3dCore` share.
+    static func readCommon3d<C: Core3dOptions>(_ d: inout Reader, into c: inout C) throws {
+        c.inputChannels = try d.required("input_channels", as: Int.self)
+        c.hiddenChannels = try d.ints("hidden_channels") ?? c.hiddenChannels
+        let layers = try d.int("layers") ?? c.hiddenChannels.count
+        c.hiddenChannels = try d.perLayer(c.hiddenChannels, layers, "hidden_channels")
         if let s = try d.ints("stride") { c.stride = s }
         c.spatialDilation = try d.int("spatial_dilation") ?? c.spatialDilation
         c.temporalDilation = try d.int("temporal_dilation") ?? c.temporalDilation
@@ -189,7 +175,6 @@ public enum StarterKitArguments {
         c.nonlinearity = try d.nonlinearity3d()
         try d.expectRegularizer("input_regularizer", "LaplaceL2norm")
         try d.allow(["cuda"])
-        return c
     }
 
     /// The options `Stacked2dCore` and `RotationEquivariant2dCore` share, read in the kit's way.
@@ -522,3 +507,27 @@ protocol FrameCoreOptions {
 
 extension Stacked2dCore.Configuration: FrameCoreOptions {}
 extension RotationEquivariant2dCore.Configuration: FrameCoreOptions {}
+
+/// The options ``Factorized3dCore`` and ``Basic3dCore`` share.
+protocol Core3dOptions {
+    var inputChannels: Int { get set }
+    var hiddenChannels: [Int] { get set }
+    var stride: [Int] { get set }
+    var spatialDilation: Int { get set }
+    var temporalDilation: Int { get set }
+    var hiddenSpatialDilation: [Int] { get set }
+    var hiddenTemporalDilation: [Int] { get set }
+    var padding: Bool { get set }
+    var bias: Bool { get set }
+    var batchNorm: Bool { get set }
+    var batchNormScale: Bool { get set }
+    var momentum: Float { get set }
+    var finalNonlinearity: Bool { get set }
+    var gammaInputSpatial: Float { get set }
+    var gammaInputTemporal: Float { get set }
+    var laplacePadding: Int? { get set }
+    var nonlinearity: CoreNonlinearity { get set }
+}
+
+extension Factorized3dCore.Configuration: Core3dOptions {}
+extension Basic3dCore.Configuration: Core3dOptions {}
