@@ -13,37 +13,18 @@
 
 Usage: pip install torch numpy && python3 Tools/make_vivit_parity_fixtures.py
 """
-import json
 import os
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures", "parity")
-
-
-def f32(a):
-    return np.asarray(a, dtype=np.float32)
+# The case writer and paths are shared with make_parity_fixtures.py (the same folder of scripts).
+from make_parity_fixtures import ROOT, f32, write_case  # noqa: E402
 
 
 def t64(a, grad=False):
     return torch.tensor(np.asarray(a, dtype=np.float32), dtype=torch.float64, requires_grad=grad)
-
-
-def write_case(name, op, torch_call, params, inputs, output, grads, grad_output, tol=(1e-4, 1e-5)):
-    folder = os.path.join(ROOT, name)
-    os.makedirs(folder, exist_ok=True)
-    for key, value in inputs.items():
-        np.save(os.path.join(folder, key + ".npy"), f32(value))
-    np.save(os.path.join(folder, "output.npy"), f32(output))
-    np.save(os.path.join(folder, "grad_output.npy"), f32(grad_output))
-    for key, value in grads.items():
-        np.save(os.path.join(folder, "grad_" + key + ".npy"), f32(value))
-    case = {"op": op, "torch": torch_call, "params": params, "inputs": list(inputs), "output": "output",
-            "extra": [], "grads": list(grads), "tol": {"rtol": tol[0], "atol": tol[1]}}
-    with open(os.path.join(folder, "case.json"), "w") as fh:
-        json.dump(case, fh, indent=1)
 
 
 def unfold(name, shape, kernel, stride, seed):
