@@ -88,15 +88,7 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
         optimizer = try c.decodeIfPresent(AnyOptimizerConfiguration.self, forKey: .optimizer) ?? d.optimizer
         schedule = try c.decodeIfPresent(AnyScheduleConfiguration.self, forKey: .schedule) ?? d.schedule
-        if let given = try c.decodeIfPresent(AnyLossConfiguration.self, forKey: .loss) {
-            loss = given
-        } else {
-            // Configurations written before losses were components name the Poisson loss's options.
-            let scale = try c.decodeIfPresent(Bool.self, forKey: .scaleLoss)
-            let eps = try c.decodeIfPresent(Double.self, forKey: .poissonEps)
-            loss = (scale == nil && eps == nil) ? d.loss
-                : .poisson(eps: eps ?? PoissonLossDefaults.trainerEps, scaled: scale ?? true)
-        }
+        loss = try c.decodeIfPresent(AnyLossConfiguration.self, forKey: .loss) ?? d.loss
         earlyStopping = try c.decodeIfPresent(EarlyStopping.Configuration.self, forKey: .earlyStopping) ?? d.earlyStopping
         gradientClipNorm = try c.decodeIfPresent(Double.self, forKey: .gradientClipNorm)
         movingAverage = try c.decodeIfPresent(ExponentialMovingAverage.Configuration.self, forKey: .movingAverage)
@@ -132,11 +124,24 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
 
-    /// Reads a configuration from JSON (missing keys keep the reference values).
+    /// Reads a configuration from JSON: missing keys keep the reference values, unknown keys are
+    /// errors naming the nearest known key (``JSONValue/decodeOverDefaults(_:defaults:what:)``).
     public static func fromJSON(_ json: String) throws -> TrainerConfiguration {
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try decoder.decode(TrainerConfiguration.self, from: Data(json.utf8))
+        guard case .object(var given) = try decoder.decode(JSONValue.self, from: Data(json.utf8)) else {
+            throw ComponentError.invalid(kind: "trainer", type: "TrainerConfiguration", message: "expected a JSON object")
+        }
+        // Configurations written before losses were components name the Poisson loss's options.
+        let scale = given.removeValue(forKey: CodingKeys.scaleLoss.rawValue)
+        let eps = given.removeValue(forKey: CodingKeys.poissonEps.rawValue)
+        if given[CodingKeys.loss.rawValue] == nil, scale != nil || eps != nil {
+            var loss: [String: JSONValue] = ["type": .string(ScaledPoissonLoss.Configuration.typeName)]
+            if let scale { loss["scaled"] = scale }
+            if let eps { loss["eps"] = eps }
+            given[CodingKeys.loss.rawValue] = .object(loss)
+        }
+        return try JSONValue.object(given).decodeOverDefaults(TrainerConfiguration.self, defaults: .reference, what: "trainer")
     }
 
     /// Reads a configuration file (JSON).
@@ -151,6 +156,8 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
             return try fromJSON(String(decoding: data, as: UTF8.self))
         } catch let error as DecodingError {
             throw TrainingError.file(path: url.path, message: "expected a trainer configuration in JSON, found a problem: \(describeDecodingError(error))")
+        } catch let error as ComponentError {
+            throw TrainingError.file(path: url.path, message: "expected a trainer configuration in JSON, found a problem: \(error)")
         }
     }
 

@@ -134,8 +134,19 @@ struct CheckpointTests {
         let old = try TrainerConfiguration.fromJSON(#"{"scaleLoss": false, "poissonEps": 1e-6}"#)
         #expect(old.loss == .poisson(eps: 1e-6, scaled: false))
         #expect(try TrainerConfiguration.fromJSON("{}") == .reference)
-        #expect(throws: DecodingError.self) { _ = try TrainerConfiguration.fromJSON("{\"optimizer\": {\"type\": \"lion\"}}") }
-        #expect(throws: DecodingError.self) { _ = try TrainerConfiguration.fromJSON("{\"earlyStopping\": {\"patience\": 0}}") }
+        #expect(throws: ComponentError.self) { _ = try TrainerConfiguration.fromJSON("{\"optimizer\": {\"type\": \"lion\"}}") }
+        #expect(throws: ComponentError.self) { _ = try TrainerConfiguration.fromJSON("{\"earlyStopping\": {\"patience\": 0}}") }
+        // Typos are refused with the nearest known key, at the top and inside a component.
+        for (json, typo, hint) in [(#"{"optimzer": {"type": "sgd"}}"#, "optimzer", "optimizer"),
+                                   (#"{"optimizer": {"type": "adamW", "learningrate": 0.01}}"#, "learningrate", "learningRate"),
+                                   (#"{"earlyStopping": {"maxEpoch": 3}}"#, "maxEpoch", "maxEpochs")] {
+            do {
+                _ = try TrainerConfiguration.fromJSON(json)
+                Issue.record("\(json) was accepted")
+            } catch {
+                #expect("\(error)".contains(typo) && "\(error)".contains(hint), "\(error)")
+            }
+        }
         let dir = try makeTrainerTestDirectory("config")
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("bad.json")

@@ -289,6 +289,18 @@ final class RecordingShifter: Module, Shifter {
         let gru = try VideoModelConfiguration.fromJSON(#"{"core": {"type": "rotationEquivariant2d"}}"#)
         #expect(gru == .gruBaseline)
 
+        // Typos are refused with the nearest known key, at the top and inside a component.
+        for (json, typo, hint) in [(#"{"readuot": {"type": "gaussian"}}"#, "readuot", "readout"),
+                                   (#"{"core": {"type": "factorized3d", "hiddenChannel": [4]}}"#, "hiddenChannel", "hiddenChannels"),
+                                   (#"{"core": {"hiddenChannel": [4]}}"#, "hiddenChannel", "hiddenChannels"),
+                                   (#"{"core": {"type": "stacked2d", "gru": {"recChannel": 4}}}"#, "recChannel", "recChannels")] {
+            do {
+                _ = try VideoModelConfiguration.fromJSON(json)
+                Issue.record("\(json) was accepted")
+            } catch {
+                #expect("\(error)".contains(typo) && "\(error)".contains(hint), "\(error)")
+            }
+        }
         for bad in [#"{"core": {"type": "transformer"}}"#, #"{"core": {"type": "basic3d", "hiddenChannels": "many"}}"#, "[1]", "{"] {
             #expect(throws: SensoriumError.self) { try VideoModelConfiguration.fromJSON(bad) }
         }

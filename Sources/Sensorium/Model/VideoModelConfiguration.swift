@@ -171,40 +171,15 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         } catch {
             throw SensoriumError.invalidConfiguration(source: source, message: "not valid JSON: \(error.localizedDescription)")
         }
-        guard case .object(var members) = user else {
+        guard case .object = user else {
             throw SensoriumError.invalidConfiguration(source: source, message: "expected a JSON object at the top level")
         }
-        let base = VideoModelConfiguration()
-        let defaults: [String: JSONValue]
-        do { defaults = try JSONValue(encoding: base).objectValue ?? [:] } catch {
-            throw SensoriumError.invalidConfiguration(source: source, message: "\(error)")
-        }
-        // A component section without "type" changes the options of the default type.
-        for section in [CodingKeys.core, .readout, .shifter, .outputNonlinearity].map(\.rawValue) {
-            guard let value = members[section] else { continue }
-            if section == CodingKeys.shifter.rawValue, value == .null { continue }
-            guard case .object(var given) = value else {
-                throw SensoriumError.invalidConfiguration(source: source, message: "'\(section)' must be an object with a \"type\"")
-            }
-            if given["type"] == nil, let type = defaults[section]?.objectValue?["type"] { given["type"] = type }
-            guard case .string? = given["type"] else {
-                throw SensoriumError.invalidConfiguration(source: source, message: "'\(section).type' must be a string")
-            }
-            members[section] = .object(given)
-        }
-        let known = Set(CodingKeys.allCases.map(\.rawValue))
-        if let unknown = members.keys.sorted().first(where: { !known.contains($0) }) {
-            let hint = nearest(to: unknown, in: known.sorted()).map { " (did you mean '\($0)'?)" } ?? ""
-            throw SensoriumError.invalidConfiguration(source: source, message: "unknown key '\(unknown)'\(hint); known: \(known.sorted().joined(separator: ", "))")
-        }
-        // Component sections replace the defaults' (their own decoding fills their defaults).
-        var merged = defaults
-        for (key, value) in members { merged[key] = key == CodingKeys.readoutPositionInitialization.rawValue ? value : (merged[key] ?? .null).merged(with: value) }
-        for section in [CodingKeys.core, .stage, .readout, .shifter, .outputNonlinearity].map(\.rawValue) where members[section] != nil {
-            merged[section] = members[section]
-        }
         do {
-            return try JSONValue.object(merged).decode(VideoModelConfiguration.self)
+            // A component section without "type" changes the default type's options; one that
+            // names another type replaces it (JSONValue.merged).
+            return try user.decodeOverDefaults(VideoModelConfiguration.self, defaults: VideoModelConfiguration(), what: "model")
+        } catch let error as ComponentError {
+            throw SensoriumError.invalidConfiguration(source: source, message: error.description)
         } catch let error as DecodingError {
             throw SensoriumError.invalidConfiguration(source: source, message: describeDecodingError(error))
         }

@@ -142,13 +142,18 @@ public struct TrainingRunConfiguration: Codable, Sendable, Equatable {
                 configuration.trainer = try TrainerConfiguration.fromJSON(trainer)
             } catch let error as DecodingError {
                 throw fail("trainer: \(SensoriumError.describe(error))")
+            } catch let error as ComponentError {
+                throw fail("\(error)")
             }
         }
         if let data = try section("data") {
             do {
-                configuration.data = try ReportJSON.decoder().decode(TrainingDataSettings.self, from: Data(data.utf8))
+                let given = try ReportJSON.decoder().decode(JSONValue.self, from: Data(data.utf8))
+                configuration.data = try given.decodeOverDefaults(TrainingDataSettings.self, defaults: TrainingDataSettings(), what: "data")
             } catch let error as DecodingError {
                 throw fail("data: \(SensoriumError.describe(error))")
+            } catch let error as ComponentError {
+                throw fail("\(error)")
             }
         }
         return configuration

@@ -82,32 +82,13 @@ public struct Configured<Kind: ComponentKind>: Codable, Sendable, Equatable, Cus
     /// Decodes `members` as `type`, every key optional (laid over the type's defaults); keys that
     /// the decoded value does not carry are refused.
     static func decode(type: any ComponentConfiguration.Type, members: [String: JSONValue]) throws -> any ComponentConfiguration {
-        let given = JSONValue.object(members)
-        let defaults = try JSONValue(encoding: type.defaults)
-        let decoded: any ComponentConfiguration
-        do {
-            decoded = try defaults.merged(with: given).decodeConfiguration(type)
-        } catch let error as DecodingError {
-            throw ComponentError.invalid(kind: Kind.name, type: type.typeName, message: describeDecodingError(error))
+        func open<T: ComponentConfiguration>(_ t: T.Type) throws -> any ComponentConfiguration {
+            do {
+                return try JSONValue.object(members).decodeOverDefaults(T.self, defaults: T.defaults, what: Kind.name)
+            } catch ComponentError.invalid(_, _, let message) {
+                throw ComponentError.invalid(kind: Kind.name, type: T.typeName, message: message)
+            }
         }
-        let known = defaults.merged(with: try JSONValue(encoding: decoded))
-        let unknown = given.keys(missingFrom: known)
-        if !unknown.isEmpty {
-            let names = (known.objectValue ?? [:]).keys.sorted()
-            let hints = unknown.compactMap { key in nearest(to: key.split(separator: ".").last.map(String.init) ?? key, in: names).map { "'\(key)' → '\($0)'?" } }
-            throw ComponentError.invalid(kind: Kind.name, type: type.typeName,
-                                         message: "unknown key\(unknown.count == 1 ? "" : "s") \(unknown.map { "'\($0)'" }.joined(separator: ", "))"
-                                             + (hints.isEmpty ? "" : " (\(hints.joined(separator: ", ")))")
-                                             + "; known: \(names.joined(separator: ", "))")
-        }
-        return decoded
-    }
-}
-
-extension JSONValue {
-    /// Decodes a configuration type (opened existential).
-    func decodeConfiguration(_ type: any ComponentConfiguration.Type) throws -> any ComponentConfiguration {
-        func open<T: ComponentConfiguration>(_ t: T.Type) throws -> T { try decode(T.self) }
         return try open(type)
     }
 }

@@ -67,15 +67,52 @@ public enum JSONValue: Codable, Sendable, Equatable {
         }
     }
 
-    /// The value of any `Encodable`, through `JSONEncoder`.
+    /// The value of any `Encodable`, through `JSONEncoder` (non-finite numbers as the strings
+    /// "inf", "-inf" and "nan").
     public init(encoding value: some Encodable) throws {
-        let data = try JSONEncoder().encode(value)
-        self = try JSONDecoder().decode(JSONValue.self, from: data)
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        self = try JSONDecoder().decode(JSONValue.self, from: encoder.encode(value))
     }
 
-    /// Decodes a `Decodable` from this value, through `JSONDecoder`.
+    /// Decodes a `Decodable` from this value, through `JSONDecoder` (reading "inf", "-inf" and
+    /// "nan" as numbers where numbers are expected).
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try JSONDecoder().decode(T.self, from: JSONEncoder().encode(self))
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try decoder.decode(T.self, from: JSONEncoder().encode(self))
+    }
+
+    /// Decodes `T` from this value the one way the SDK reads configurations: the given members
+    /// laid over `defaults` (so every key is optional), then every given key that the decoded
+    /// value does not carry refused with the nearest known key. `what` names the configuration in
+    /// errors.
+    public func decodeOverDefaults<T: Codable>(_ type: T.Type, defaults: T, what: String) throws -> T {
+        let base = try JSONValue(encoding: defaults)
+        let decoded: T
+        do {
+            decoded = try base.merged(with: self).decode(T.self)
+        } catch let error as DecodingError {
+            throw ComponentError.invalid(kind: what, type: String(describing: T.self), message: describeDecodingError(error))
+        }
+        let known = base.merged(with: try JSONValue(encoding: decoded))
+        let unknown = keys(missingFrom: known)
+        if !unknown.isEmpty {
+            let names = (known.objectValue ?? [:]).keys.sorted()
+            let hints = unknown.compactMap { key -> String? in
+                // The known keys of the object the unknown key sits in.
+                let parts = key.split(separator: ".").map(String.init)
+                var object = known
+                for part in parts.dropLast() { object = object.objectValue?[part] ?? .null }
+                let siblings = (object.objectValue ?? [:]).keys.sorted()
+                return nearest(to: parts.last ?? key, in: siblings).map { "'\(key)' → '\($0)'?" }
+            }
+            throw ComponentError.invalid(kind: what, type: String(describing: T.self),
+                                         message: "unknown key\(unknown.count == 1 ? "" : "s") \(unknown.map { "'\($0)'" }.joined(separator: ", "))"
+                                             + (hints.isEmpty ? "" : " (\(hints.joined(separator: ", ")))")
+                                             + "; known: \(names.joined(separator: ", "))")
+        }
+        return decoded
     }
 
     /// The members of an object (nil for other values).
@@ -85,11 +122,13 @@ public enum JSONValue: Codable, Sendable, Equatable {
     }
 
     /// `overlay` laid over `self`: objects merge key by key (recursively); any other value
-    /// (`null` included) replaces. A one-member object whose member differs from the base's single
-    /// member (an enum case, `{"relu": {}}` over `{"elu": {}}`) replaces the base.
+    /// (`null` included) replaces. An object naming another `"type"` than the base's (another
+    /// component), or a one-member object whose member differs from the base's single member (an
+    /// enum case, `{"relu": {}}` over `{"elu": {}}`), replaces the base.
     public func merged(with overlay: JSONValue) -> JSONValue {
         guard case .object(var base) = self, case .object(let top) = overlay else { return overlay }
         if base.count == 1, top.count == 1, base.keys.first != top.keys.first { return overlay }
+        if let type = top["type"], let baseType = base["type"], type != baseType { return overlay }
         for (key, value) in top {
             base[key] = base[key].map { $0.merged(with: value) } ?? value
         }
