@@ -58,10 +58,10 @@ final class DwiseNeuroAssembly: Module {
         }
     }
 
-    init(_ c: Configurations, generator: RandomGenerator, readouts prebuilt: [GroupedConvReadout]? = nil) {
+    init(_ c: Configurations, generator: RandomGenerator) {
         core = DwiseNeuroCore(configuration: c.core, generator: generator)
         cortex = Cortex(configuration: c.cortex, generator: generator)
-        readouts = prebuilt ?? c.readouts.map { GroupedConvReadout(configuration: $0, generator: generator) }
+        readouts = c.readouts.map { GroupedConvReadout(configuration: $0, generator: generator) }
         super.init()
     }
 
@@ -132,9 +132,9 @@ final class DwiseNeuroAssembly: Module {
             return (Float(rtol), Float(atol))
         }
 
-        /// A model with the fixture's state loaded strictly by key.
+        /// A model with the fixture's state loaded strictly by key (built without initial draws).
         func loadedModel() throws -> DwiseNeuroAssembly {
-            let model = DwiseNeuroAssembly(configurations, generator: RandomGenerator(seed: 0))
+            let model = DeferredInitialization.run { DwiseNeuroAssembly(configurations, generator: RandomGenerator(seed: 0)) }
             var state: [String: Tensor] = [:]
             for entry in stateKeys {
                 state[entry.key] = try Fixtures.tensor(entry.key, in: dir.appendingPathComponent("state"))
