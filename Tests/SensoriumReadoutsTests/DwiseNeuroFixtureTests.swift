@@ -87,11 +87,18 @@ final class DwiseNeuroAssembly: Module {
 }
 
 /// The winner fixtures of `../shared/fixtures/winners` (folder from `SENSORIUM_WINNER_FIXTURES`),
-/// every `dwiseneuro_*` case: PyTorch weights loaded by key, outputs of every mouse, every
-/// intermediate, and the gradients of every parameter and of the input.
+/// every `dwiseneuro_*` case, plus the SDK's own cases in `Tests/Fixtures/winners` (made by
+/// `Tools/make_dwiseneuro_fixtures.py`; odd sizes): PyTorch weights loaded by key, outputs of every
+/// mouse, every intermediate, and the gradients of every parameter and of the input.
 @Suite struct DwiseNeuroFixtureTests {
     static let folder = Fixtures.folder(environmentKey: "SENSORIUM_WINNER_FIXTURES", defaultSubfolder: "winners")
-    static let cases = Fixtures.cases(in: folder, marker: "model.json").filter { $0.hasPrefix("dwiseneuro_") }
+    static let ownFolder = Fixtures.packageRoot.appendingPathComponent("Tests/Fixtures/winners")
+    static func dwiseNeuroCases(in folder: URL) -> [String] {
+        Fixtures.cases(in: folder, marker: "model.json").filter { $0.hasPrefix("dwiseneuro_") }
+            .map { folder.appendingPathComponent($0).path }
+    }
+    /// Paths of every case folder.
+    static let cases = dwiseNeuroCases(in: folder) + dwiseNeuroCases(in: ownFolder)
 
     /// One case folder's description.
     struct Case {
@@ -101,8 +108,9 @@ final class DwiseNeuroAssembly: Module {
         let mice: [(name: String, index: Int, neurons: Int)]
         let stateKeys: [(key: String, shape: [Int], isParameter: Bool)]
 
-        init(_ name: String) throws {
-            dir = DwiseNeuroFixtureTests.folder.appendingPathComponent(name)
+        init(_ path: String) throws {
+            dir = URL(fileURLWithPath: path)
+            let name = dir.lastPathComponent
             json = try Fixtures.json(dir.appendingPathComponent("model.json"))
             guard let config = json["config"] as? [String: Any], let mice = json["mice"] as? [[String: Any]],
                   let state = json["state"] as? [String: Any], let keys = state["keys"] as? [[String: Any]] else {
@@ -148,13 +156,14 @@ final class DwiseNeuroAssembly: Module {
     private static func maxAbs(_ t: Tensor) -> Float { t.scalars.reduce(0) { max($0, abs($1)) } }
 
     @Test func fixturesArePresent() {
-        #expect(!Self.cases.isEmpty, "no dwiseneuro_* fixtures in \(Self.folder.path)")
+        #expect(!Self.dwiseNeuroCases(in: Self.folder).isEmpty, "no dwiseneuro_* fixtures in \(Self.folder.path)")
+        #expect(!Self.dwiseNeuroCases(in: Self.ownFolder).isEmpty, "no dwiseneuro_* fixtures in \(Self.ownFolder.path)")
     }
 
     /// The model built from model.json has exactly the fixture's keys and shapes, and the geometry of
     /// `derived_blocks`.
-    @Test(arguments: cases) func keysAndGeometry(_ name: String) throws {
-        let fixture = try Case(name)
+    @Test(arguments: cases) func keysAndGeometry(_ path: String) throws {
+        let fixture = try Case(path)
         let model = DwiseNeuroAssembly(fixture.configurations, generator: RandomGenerator(seed: 0))
         let ours = Dictionary(uniqueKeysWithValues: model.namedStateTensors().map { ($0.path, $0.tensor.shape) })
         let theirs = Dictionary(uniqueKeysWithValues: fixture.stateKeys.map { ($0.key, $0.shape) })
@@ -183,8 +192,8 @@ final class DwiseNeuroAssembly: Module {
     }
 
     /// Loading fails, naming the key, when a key is missing or extra.
-    @Test(arguments: cases) func strictLoading(_ name: String) throws {
-        let fixture = try Case(name)
+    @Test(arguments: cases) func strictLoading(_ path: String) throws {
+        let fixture = try Case(path)
         let model = DwiseNeuroAssembly(fixture.configurations, generator: RandomGenerator(seed: 0))
         var state = model.stateDict()
         let removed = try #require(fixture.stateKeys.first { $0.key.hasSuffix("inv_freq") }).key
@@ -199,8 +208,9 @@ final class DwiseNeuroAssembly: Module {
     }
 
     /// The input assembly reproduces `input.<mouse>.npy` from the raw video, behaviour and pupil centre.
-    @Test(arguments: cases) func inputAssembly(_ name: String) throws {
-        let fixture = try Case(name)
+    @Test(arguments: cases) func inputAssembly(_ path: String) throws {
+        let fixture = try Case(path)
+        let name = fixture.dir.lastPathComponent
         for mouse in fixture.mice {
             let expected = try Fixtures.tensor("input.\(mouse.name)", in: fixture.dir)
             let input = try DwiseNeuroInput.assemble(
@@ -214,8 +224,9 @@ final class DwiseNeuroAssembly: Module {
     }
 
     /// Eval-mode outputs of every mouse and the intermediates of the first.
-    @Test(arguments: cases) func outputsAndIntermediates(_ name: String) throws {
-        let fixture = try Case(name)
+    @Test(arguments: cases) func outputsAndIntermediates(_ path: String) throws {
+        let fixture = try Case(path)
+        let name = fixture.dir.lastPathComponent
         let model = try fixture.loadedModel()
         let out = try fixture.tolerance("output"), mid = try fixture.tolerance("intermediates")
         for (m, mouse) in fixture.mice.enumerated() {
@@ -241,8 +252,9 @@ final class DwiseNeuroAssembly: Module {
     }
 
     /// d sum(output · grad_output) / d every parameter and d input, eval mode, first mouse.
-    @Test(arguments: cases) func gradients(_ name: String) throws {
-        let fixture = try Case(name)
+    @Test(arguments: cases) func gradients(_ path: String) throws {
+        let fixture = try Case(path)
+        let name = fixture.dir.lastPathComponent
         let model = try fixture.loadedModel()
         let tol = try fixture.tolerance("grad")
         let mouse = fixture.mice[0]
