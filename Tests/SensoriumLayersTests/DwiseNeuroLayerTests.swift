@@ -117,6 +117,21 @@ import SensoriumTensor
         }
     }
 
+    /// Finite differences through the whole core (stem, encodings, a strided block that widens, a
+    /// plain block) with eval-mode BatchNorm, and through the encoding alone.
+    @Test func coreGradients() {
+        let configuration = DwiseNeuroCore.Configuration(features: [2, 4], spatialStrides: [2, 1], expansionRatio: 2,
+                                                         seReduceRatio: 2)
+        let core = DwiseNeuroCore(configuration: configuration, generator: RandomGenerator(seed: 20))
+        perturbBatchNorms(core, seed: 21)
+        core.eval()
+        let x = random([1, 5, 3, 5, 5], seed: 22, requiresGrad: true)
+        expectGradients([x] + core.parameters(), epsilon: 1e-2, atol: 3e-3, rtol: 3e-2) { _ in core(x) }
+        let pe = PositionalEncoding3d(channels: 5)
+        let z = random([2, 5, 2, 3, 2], seed: 23, requiresGrad: true)
+        expectGradients([z]) { pe($0[0]) }
+    }
+
     /// The core alternates encodings and blocks under `blocks.<i>`, widens in the last block of a
     /// stage, strides to ⌈L/s⌉, and ramps the DropPath rate as `rate · i / B`.
     @Test func coreLayout() {
