@@ -188,6 +188,9 @@ final class DwiseNeuroAssembly: Module {
             side = out
             let rate = try #require(entry["drop_path_rate"] as? Double)
             #expect(abs(Double(block.dropPath.p) - rate) < 1e-7)
+            // The fixture's inv_freq buffers are the reference model's own: ours must be computed alike.
+            let frequencies = try Fixtures.tensor("core.blocks.\(2 * i).inv_freq", in: fixture.dir.appendingPathComponent("state"))
+            expectClose(model.core.positionalEncoding(i).invFreq, frequencies, atol: 0, rtol: 1e-6, "\(path) inv_freq of block \(i)")
         }
     }
 
