@@ -4,7 +4,7 @@ SHELL := /bin/bash
 DEB_PACKAGES := libopenblas-dev liblapacke-dev libhdf5-dev pkg-config
 SWIFT ?= swift
 
-.PHONY: deps build test test-consumer release demo bench clean
+.PHONY: deps build test test-examples test-consumer release demo bench clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -20,7 +20,13 @@ build: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	$(MAKE) test-examples
 	$(MAKE) test-consumer
+
+# Examples that prove a property end to end: a user-written core registered by name trains from a
+# configuration file through the commands and round-trips through a checkpoint bit for bit.
+test-examples:
+	$(SWIFT) run CustomCore
 
 test-consumer:
 	cd Examples/Consumer && $(SWIFT) run ConsumerCheck

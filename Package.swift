@@ -10,7 +10,9 @@ let package = Package(
         .library(name: "SensoriumReadouts", targets: ["SensoriumReadouts"]),
         .library(name: "SensoriumData", targets: ["SensoriumData"]),
         .library(name: "SensoriumMetrics", targets: ["SensoriumMetrics"]),
+        .library(name: "SensoriumTraining", targets: ["SensoriumTraining"]),
         .library(name: "Sensorium", targets: ["Sensorium"]),
+        .library(name: "SensoriumCommandLine", targets: ["SensoriumCommandLine"]),
         .executable(name: "sensorium", targets: ["SensoriumCLI"]),
         .executable(name: "sensorium-bench", targets: ["SensoriumBench"]),
     ],
@@ -27,35 +29,43 @@ let package = Package(
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5",
                        pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
 
-        // Libraries. Dependency graph: Tensor <- Layers <- Readouts; Tensor <- Data; Tensor <- Metrics.
+        // Libraries. Dependency graph: Tensor <- Layers <- Readouts; Tensor <- Data; Tensor <- Metrics;
+        // Layers, Data, Metrics <- Training (generic over a trainable model); all <- Sensorium.
         .target(name: "SensoriumTensor", dependencies: ["COpenBLAS", "CLAPACKE"]),
         .target(name: "SensoriumLayers", dependencies: ["SensoriumTensor"]),
         .target(name: "SensoriumReadouts", dependencies: ["SensoriumTensor", "SensoriumLayers"]),
         .target(name: "SensoriumData", dependencies: ["SensoriumTensor", "CHDF5"]),
         .target(name: "SensoriumMetrics", dependencies: ["SensoriumTensor"]),
+        .target(name: "SensoriumTraining", dependencies: [
+            "SensoriumTensor", "SensoriumLayers", "SensoriumData", "SensoriumMetrics",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "Sensorium", dependencies: [
-            "SensoriumTensor", "SensoriumLayers", "SensoriumReadouts", "SensoriumData", "SensoriumMetrics",
+            "SensoriumTensor", "SensoriumLayers", "SensoriumReadouts", "SensoriumData", "SensoriumMetrics", "SensoriumTraining",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        // Executables.
-        .executableTarget(name: "SensoriumCLI", dependencies: [
+        // The commands of the `sensorium` tool, as a library a user's executable can run.
+        .target(name: "SensoriumCommandLine", dependencies: [
             "Sensorium", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+
+        // Executables.
+        .executableTarget(name: "SensoriumCLI", dependencies: ["SensoriumCommandLine"]),
         .executableTarget(name: "SensoriumBench", dependencies: ["Sensorium"]),
         .executableTarget(name: "TrainFactorizedBaseline", dependencies: ["Sensorium"],
                           path: "Examples/TrainFactorizedBaseline"),
         .executableTarget(name: "CustomReadout", dependencies: ["Sensorium"], path: "Examples/CustomReadout"),
         .executableTarget(name: "EvaluateCheckpoint", dependencies: ["Sensorium"], path: "Examples/EvaluateCheckpoint"),
+        .executableTarget(name: "CustomCore", dependencies: ["Sensorium", "SensoriumCommandLine"], path: "Examples/CustomCore"),
 
         // Tests, one target per library, plus shared fixture helpers.
         .target(name: "SensoriumTestSupport", dependencies: ["SensoriumTensor", "SensoriumData"], path: "Tests/Support"),
         .testTarget(name: "SensoriumTensorTests", dependencies: ["SensoriumTensor", "SensoriumTestSupport"]),
-        .testTarget(name: "SensoriumLayersTests", dependencies: ["SensoriumLayers", "SensoriumTestSupport"],
-                    exclude: ["Fixtures"]),
+        .testTarget(name: "SensoriumLayersTests", dependencies: ["SensoriumLayers", "SensoriumTestSupport"]),
         .testTarget(name: "SensoriumReadoutsTests", dependencies: ["SensoriumReadouts", "SensoriumLayers", "SensoriumTestSupport"]),
         .testTarget(name: "SensoriumDataTests", dependencies: ["SensoriumData", "SensoriumTestSupport"]),
         .testTarget(name: "SensoriumMetricsTests", dependencies: ["SensoriumMetrics", "SensoriumTestSupport"]),
-        .testTarget(name: "SensoriumTests", dependencies: ["Sensorium", "SensoriumTestSupport"]),
+        .testTarget(name: "SensoriumTests", dependencies: ["Sensorium", "SensoriumTraining", "SensoriumTestSupport"]),
     ]
 )

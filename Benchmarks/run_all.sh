@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 WORKLOADS=${WORKLOADS:-"sgemm-1024 conv-spatial conv-temporal factorized-small factorized-paper readout-8k loader"}
 ROUNDS=${ROUNDS:-1}
 THREADS=${THREADS:-2}
-MOUSE_ROOT=${MOUSE_ROOT:-/tmp/sensorium-bench/mouse}
+MOUSE_ROOT=${MOUSE_ROOT:-.build/bench-mouse}  # the loader's synthetic mouse, generated once (relative to the package)
 PYTHON=${PYTHON:-python3}
 
 swift build -c release --product sensorium-bench >&2

@@ -14,10 +14,22 @@ Accepted inputs (`.pth` / `.pt`, anything `torch.load` reads):
 
 Usage:
   python3 Tools/convert_pytorch_checkpoint.py final.pth state/
+  python3 Tools/convert_pytorch_checkpoint.py gru.pth state/ --make-video-model-args kit_args.json
   python3 Tools/convert_pytorch_checkpoint.py ckpt.pt state/ --key model_state_dict --strip-prefix module.
 
-Then, in Swift:
-  let model = try VideoModel(configuration: configuration, datasets: mice)   // the same architecture
+Every model the SENSORIUM 2023 starter kit's `make_video_model` builds converts this way: the
+factorised baseline (3D_factorised core), the GRU baselines (2D or 2D_equivariant core, then
+`gru_module.*`), the Gaussian or factorised readout, MLP or StaticAffine shifters. Give the
+call's keyword arguments as JSON with `--make-video-model-args` and they are stored next to the
+weights (`make_video_model.json`, checked for the keys the translation needs), so that
+
+  sensorium import --state state/ MOUSE_FOLDERS... -o run/
+  sensorium evaluate -m run/ MOUSE_FOLDERS...
+
+rebuild exactly that model (see `StarterKitArguments` for the options it reads).
+
+Or, in Swift:
+  let model = try VideoModel(configuration: configuration, mice: mice)   // the same architecture
   try model.loadPyTorchState(folder: URL(fileURLWithPath: "state"))
 
 Requires `torch` and `numpy` (pip install torch numpy); the Swift package itself never needs them.
@@ -102,10 +114,37 @@ def to_numpy(tensor):
     return t.to(torch.int64).contiguous().numpy()
 
 
+KIT_ARGUMENTS_FILE = "make_video_model.json"
+KIT_REQUIRED = ("core_type", "core_dict", "readout_type", "readout_dict")
+
+
+def read_kit_arguments(path: str) -> dict:
+    """The make_video_model keyword arguments, checked for the entries the Swift side needs."""
+    import json
+
+    if not os.path.isfile(path):
+        fail(f"{path}: no such file")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            arguments = json.load(handle)
+    except (OSError, ValueError) as error:
+        fail(f"{path}: not a JSON file ({error})")
+    if not isinstance(arguments, dict):
+        fail(f"{path}: expected a JSON object of make_video_model's keyword arguments")
+    missing = [key for key in KIT_REQUIRED if key not in arguments]
+    if missing:
+        fail(f"{path}: missing {', '.join(missing)} (the make_video_model call's keyword arguments)")
+    arguments.pop("dataloaders", None)
+    return arguments
+
+
 def convert(args) -> int:
+    import json
+
     import numpy as np
     import torch
 
+    kit_arguments = read_kit_arguments(args.make_video_model_args) if args.make_video_model_args else None
     obj = load_checkpoint(args.checkpoint, args.unsafe)
     state, where = find_state_dict(obj, args.key, args.checkpoint)
 
@@ -140,6 +179,12 @@ def convert(args) -> int:
             print(f"{name}: {array.dtype} {tuple(array.shape)}")
 
     print(f"wrote {written} tensors from {where} of {args.checkpoint} to {out}")
+    if kit_arguments is not None:
+        if kit_arguments.get("use_gru") and not any(k.startswith("gru_module.") for k in state):
+            fail("the arguments say use_gru, but the state has no gru_module.* keys")
+        with open(os.path.join(out, KIT_ARGUMENTS_FILE), "w", encoding="utf-8") as handle:
+            json.dump(kit_arguments, handle, indent=1, sort_keys=True)
+        print(f"wrote {KIT_ARGUMENTS_FILE} ({kit_arguments['core_type']} core, {kit_arguments['readout_type']} readout)")
     if skipped:
         print(f"skipped {len(skipped)} entries that are not tensors: {', '.join(skipped[:10])}"
               + (" ..." if len(skipped) > 10 else ""))
@@ -159,6 +204,9 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true", help="replace .npy files already in the folder")
     parser.add_argument("--unsafe", action="store_true",
                         help="allow arbitrary pickled objects (torch.load(weights_only=False)); only for trusted files")
+    parser.add_argument("--make-video-model-args", default=None, metavar="JSON",
+                        help="the starter kit's make_video_model keyword arguments (JSON); stored as "
+                             f"{KIT_ARGUMENTS_FILE} for `sensorium import`")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every tensor written")
     args = parser.parse_args(argv)
     try:

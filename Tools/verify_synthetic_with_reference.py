@@ -7,9 +7,9 @@ Neither package is a dependency of the SDK. Make them importable first, e.g.
 
     pip install torch scikit-image tqdm pandas h5py
     # neuralpredictors from git (the PyPI 0.3.0 wheel predates the video transforms):
-    git clone https://github.com/sinzlab/neuralpredictors /tmp/np
-    git clone https://github.com/ecker-lab/sensorium_2023 /tmp/sensorium_2023
-    PYTHONPATH=/tmp/np:/tmp/sensorium_2023 python Tools/verify_synthetic_with_reference.py /tmp/synthetic/*/
+    git clone https://github.com/sinzlab/neuralpredictors <src>/np
+    git clone https://github.com/ecker-lab/sensorium_2023 <src>/sensorium_2023
+    PYTHONPATH=<src>/np:<src>/sensorium_2023 python Tools/verify_synthetic_with_reference.py <data>/*/
 
 For every mouse it builds the baseline training loaders (batch 8, 80-frame clips, behaviour as
 channels, pupil centre, normalisation) and iterates every batch of every tier, then builds the

@@ -9,7 +9,7 @@
 //                                       # saves a checkpoint, then loads and evaluates it
 //
 // The checkpoint is a model or training checkpoint written by `VideoModel.save(to:)` or by a
-// Trainer whose `metadata` is `model.checkpointMetadata`: the model is rebuilt from it alone.
+// Trainer (which saves `model.checkpointMetadata`): the model is rebuilt from it alone.
 
 import Foundation
 import Sensorium
@@ -78,11 +78,11 @@ func makeDemoCheckpoint() throws -> (checkpoint: String, mice: [String]) {
         inputChannels: 3, hiddenChannels: [4, 8], spatialInputKernel: [7, 7], temporalInputKernel: 7,
         spatialHiddenKernel: [3, 3], temporalHiddenKernel: 3))
     let model = try VideoModel(configuration: configuration, datasets: mice)
+    try model.initializeFromData(mice)
     var recipe = TrainerConfiguration.reference
     recipe.earlyStopping = .fixedEpochs(2)
     let trainer = Trainer(model: model, data: MouseTrainingData(datasets: mice, batchSize: 2, frames: 30),
                           configuration: recipe, logger: Logger(label: "EvaluateCheckpoint"))
-    trainer.metadata = model.checkpointMetadata          // lets VideoModel.load rebuild the model
     let checkpoint = folder.appendingPathComponent("checkpoint.h5")
     trainer.checkpointURL = checkpoint
     try trainer.fit()

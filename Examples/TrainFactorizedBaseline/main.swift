@@ -125,6 +125,7 @@ func run() throws {
         configuration.core = .factorized3d(core)
     }
     let model = try VideoModel(configuration: configuration, datasets: mice)
+    try model.initializeFromData(mice)
     print("Model: \(model.trainableParameterCount) trainable parameters, burn-in \(model.burnInFrames) frames")
 
     // 3. Training with the reference recipe (AdamW 5e-3, plateau schedule, early stopping), capped.
@@ -137,7 +138,6 @@ func run() throws {
     recipe.earlyStopping.maxEpochs = options.epochs
     let trainer = Trainer(model: model, data: data, configuration: recipe, logger: Logger(label: "TrainFactorizedBaseline"))
     trainer.observers.append(ProgressBar())
-    trainer.metadata = model.checkpointMetadata
     trainer.checkpointURL = URL(fileURLWithPath: folder).appendingPathComponent("checkpoint.h5")
     let trainStart = clock.now
     let summary = try trainer.fit()

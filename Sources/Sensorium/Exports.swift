@@ -3,4 +3,5 @@
 @_exported import SensoriumReadouts
 @_exported import SensoriumData
 @_exported import SensoriumMetrics
+@_exported import SensoriumTraining
 @_exported import Logging

@@ -5,8 +5,9 @@ import Sensorium
 /// Options shared by the workloads.
 struct BenchOptions {
     var runs: Int?
-    /// Mouse folder of the loader workload (generated when missing).
-    var mouse: String = "/tmp/sensorium-bench/mouse"
+    /// Folder of the loader workload's synthetic mouse (generated when missing, then kept); `nil`: a
+    /// per-run temporary folder, removed afterwards.
+    var mouse: String?
 }
 
 /// A named workload: builds its inputs, times its step and fills the report.
@@ -237,7 +238,10 @@ let loaderConfiguration = SyntheticMouseConfiguration(
     liveTestBonusClips: 1, finalTestMainClips: 1, finalTestBonusClipsPerFamily: 1, noneTrials: 1)
 
 func loaderWorkload(runs: Int, options: BenchOptions, report: inout Report) throws {
-    let root = options.mouse
+    let temporary = options.mouse == nil
+        ? FileManager.default.temporaryDirectory.appendingPathComponent("sensorium-bench-\(UUID().uuidString)").path : nil
+    defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
+    let root = options.mouse ?? temporary!
     let name = SyntheticMouseGenerator.mouseName(index: 0, configuration: loaderConfiguration)
     let path = (root as NSString).appendingPathComponent(name)
     if !FileManager.default.fileExists(atPath: path + "/meta/trials/tiers.npy") {
@@ -262,5 +266,5 @@ func loaderWorkload(runs: Int, options: BenchOptions, report: inout Report) thro
     report.add(timing: t)
     report.add("clips_per_s", Double(clips) / median(t.wall))
     report.add("clips_per_cpu_s", Double(clips) / median(t.cpu))
-    report.add("mouse", path)
+    report.add("mouse", temporary == nil ? path : "\(name) (temporary folder, removed)")
 }

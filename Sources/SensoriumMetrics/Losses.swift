@@ -31,7 +31,7 @@ public enum LossReduction: String, Sendable, Codable {
 ///   - reduction: `.sum` (default) or `.mean`.
 ///   - perNeuron: when true, reduce over every axis but the last (neurons), giving shape `[neurons]`;
 ///     otherwise a zero-dimensional scalar.
-public func poissonLoss(_ output: Tensor, target: Tensor, eps: Float = 1e-12,
+public func poissonLoss(_ output: Tensor, target: Tensor, eps: Float = PoissonLossDefaults.neuralpredictorsEps,
                         reduction: LossReduction = .sum, perNeuron: Bool = false) -> Tensor {
     precondition(output.shape == target.shape,
                  "poissonLoss: output shape \(output.shape) and target shape \(target.shape) differ")
@@ -43,7 +43,7 @@ public func poissonLoss(_ output: Tensor, target: Tensor, eps: Float = 1e-12,
 /// `PoissonLoss3d`: axis 1 is time, and when `target` has `lag` more frames than `output` there, its
 /// first `lag` frames are dropped (so `output` is aligned with the end of `target`). All other axes
 /// must match.
-public func poissonLoss3d(_ output: Tensor, target: Tensor, eps: Float = 1e-12,
+public func poissonLoss3d(_ output: Tensor, target: Tensor, eps: Float = PoissonLossDefaults.neuralpredictorsEps,
                           reduction: LossReduction = .sum, perNeuron: Bool = false) -> Tensor {
     let op = "poissonLoss3d"
     precondition(output.rank >= 2 && output.rank == target.rank,
@@ -178,4 +178,12 @@ private struct PoissonKernel {
         for c in 0..<maxChunks { for j in 0..<n { sums[j] += partial[c * n + j] } }
         return sums
     }
+}
+
+/// The two `eps` values of the reference code, each used where its reference uses it.
+public enum PoissonLossDefaults {
+    /// neuralpredictors' `PoissonLoss3d` and the scorer's numpy loss: `1e-12`.
+    public static let neuralpredictorsEps: Float = 1e-12
+    /// The starter kit's training loss (`PoissonLoss(bias=1e-8)` through `PoissonNLLLoss`): `1e-8`.
+    public static let trainerEps: Double = 1e-8
 }

@@ -1,73 +1,71 @@
 import SensoriumTensor
 import SensoriumLayers
 
-/// One readout per mouse, keyed by the mouse's data key (PyTorch's `ModuleDict` of readouts):
-/// state-dictionary keys read `<key>.<parameter>`, so a model property `readout` of this type
-/// gives `readout.<mouse>.features`-style keys, as in the SENSORIUM 2023 models.
-public final class PerMouseReadouts: Module {
+/// One module per mouse, keyed by the mouse's data key (PyTorch's `ModuleDict`): state-dictionary
+/// keys read `<key>.<parameter>`, so a model property `readout` of type ``PerMouseReadouts`` gives
+/// `readout.<mouse>.features`-style keys, as in the SENSORIUM 2023 models. `Element` is a module
+/// type or a class-bound protocol of modules (`any Readout`, `any Shifter`).
+public final class PerMouse<Element>: Module {
     /// The data keys, in insertion order.
     public private(set) var keys: [String] = []
-    private var readouts: [String: any Readout] = [:]
+    private var elements: [String: Element] = [:]
 
-    /// Readouts for the given (data key, readout) pairs; keys must be unique and contain no `"."`.
-    public init(_ entries: [(key: String, readout: any Readout)] = []) {
+    /// Modules for the given (data key, module) pairs; keys must be unique and contain no `"."`.
+    public init(_ entries: [(String, Element)] = []) {
         super.init()
-        for entry in entries { insert(entry.readout, for: entry.key) }
+        for (key, element) in entries { insert(element, for: key) }
     }
 
-    /// Adds (or replaces) the readout of `key`.
-    public func insert(_ readout: any Readout, for key: String) {
-        precondition(!key.isEmpty && !key.contains("."), "PerMouseReadouts: data key '\(key)' must be non-empty and contain no '.'")
-        if readouts[key] == nil { keys.append(key) }
-        readouts[key] = readout
+    /// Adds (or replaces) the module of `key`.
+    public func insert(_ element: Element, for key: String) {
+        precondition(!key.isEmpty && !key.contains("."), "PerMouse: data key '\(key)' must be non-empty and contain no '.'")
+        precondition(element is Module, "PerMouse: \(type(of: element)) is not a Module")
+        if elements[key] == nil { keys.append(key) }
+        elements[key] = element
     }
 
-    /// The readout of `key`, if any.
-    public subscript(key: String) -> (any Readout)? { readouts[key] }
+    /// The module of `key`, if any.
+    public subscript(key: String) -> Element? { elements[key] }
+
+    /// The module of `key`; a precondition names the known keys otherwise.
+    public func require(_ key: String) -> Element {
+        guard let e = elements[key] else {
+            preconditionFailure("PerMouse: no entry for data key '\(key)'; known keys: \(keys)")
+        }
+        return e
+    }
 
     /// Number of mice.
     public var count: Int { keys.count }
 
     override public func directItems() -> [(key: String, item: ModuleItem)] {
-        keys.map { ($0, .module(readouts[$0]!)) }
-    }
-
-    private func readout(_ key: String) -> any Readout {
-        guard let r = readouts[key] else {
-            preconditionFailure("PerMouseReadouts: no readout for data key '\(key)'; known keys: \(keys)")
-        }
-        return r
-    }
-
-    /// Runs the readout of `dataKey` on core features (N, C, T, H, W) with an optional shift (N, T, 2).
-    public func callAsFunction(_ features: Tensor, dataKey: String, shift: Tensor? = nil) -> Tensor {
-        readout(dataKey).callAsFunction(features, shift: shift)
-    }
-
-    /// The regulariser of the readout of `dataKey`.
-    public func regularizer(dataKey: String) -> Tensor { readout(dataKey).regularizer() }
-
-    /// Sets the bias of each mouse's readout from its mean responses (neurons), for the keys given.
-    public func initializeBiases(meanResponses: [String: Tensor]) {
-        for (key, mean) in meanResponses { readout(key).initializeBias(meanResponses: mean) }
+        keys.map { ($0, .module(elements[$0]! as! Module)) }
     }
 
     override public var extraDescription: String { "\(keys.count) mice" }
 }
 
-/// One shifter per mouse, keyed by data key (keys `<key>.<parameter>`, e.g.
-/// `shifter.<mouse>.mlp.0.weight` under a model property `shifter`).
-public final class PerMouseShifters: Module {
-    /// The data keys, in insertion order.
-    public private(set) var keys: [String] = []
-    private var shifters: [String: any Shifter] = [:]
+/// One readout per mouse.
+public typealias PerMouseReadouts = PerMouse<any Readout>
+/// One shifter per mouse (keys `shifter.<mouse>.mlp.0.weight` under a model property `shifter`).
+public typealias PerMouseShifters = PerMouse<any Shifter>
 
-    /// Shifters for the given (data key, shifter) pairs.
-    public init(_ entries: [(key: String, shifter: any Shifter)] = []) {
-        super.init()
-        for entry in entries { insert(entry.shifter, for: entry.key) }
+extension PerMouse where Element == any Readout {
+    /// Runs the readout of `dataKey` on core features (N, C, T, H, W) with an optional shift (N, T, 2).
+    public func callAsFunction(_ features: Tensor, dataKey: String, shift: Tensor? = nil) -> Tensor {
+        require(dataKey).callAsFunction(features, shift: shift)
     }
 
+    /// The regulariser of the readout of `dataKey`.
+    public func regularizer(dataKey: String) -> Tensor { require(dataKey).regularizer() }
+
+    /// Sets the bias of each mouse's readout from its mean responses (neurons), for the keys given.
+    public func initializeBiases(meanResponses: [String: Tensor]) {
+        for (key, mean) in meanResponses { require(key).initializeBias(meanResponses: mean) }
+    }
+}
+
+extension PerMouse where Element == any Shifter {
     /// MLP shifters (the baseline: 3 layers, 5 hidden channels) for each data key.
     public static func mlp(dataKeys: [String], inputFeatures: Int = 2, hiddenChannels: Int = 5, layers: Int = 3,
                            generator: RandomGenerator) -> PerMouseShifters {
@@ -79,37 +77,11 @@ public final class PerMouseShifters: Module {
         return result
     }
 
-    /// Adds (or replaces) the shifter of `key`.
-    public func insert(_ shifter: any Shifter, for key: String) {
-        precondition(!key.isEmpty && !key.contains("."), "PerMouseShifters: data key '\(key)' must be non-empty and contain no '.'")
-        if shifters[key] == nil { keys.append(key) }
-        shifters[key] = shifter
-    }
-
-    /// The shifter of `key`, if any.
-    public subscript(key: String) -> (any Shifter)? { shifters[key] }
-
-    /// Number of mice.
-    public var count: Int { keys.count }
-
-    override public func directItems() -> [(key: String, item: ModuleItem)] {
-        keys.map { ($0, .module(shifters[$0]!)) }
-    }
-
-    private func shifter(_ key: String) -> any Shifter {
-        guard let s = shifters[key] else {
-            preconditionFailure("PerMouseShifters: no shifter for data key '\(key)'; known keys: \(keys)")
-        }
-        return s
-    }
-
     /// The grid shift of `dataKey` for a pupil centre (…, 2).
-    public func callAsFunction(_ pupilCenter: Tensor, dataKey: String) -> Tensor { shifter(dataKey).callAsFunction(pupilCenter) }
+    public func callAsFunction(_ pupilCenter: Tensor, dataKey: String) -> Tensor { require(dataKey).callAsFunction(pupilCenter) }
 
     /// The regulariser of the shifter of `dataKey`.
-    public func regularizer(dataKey: String) -> Tensor { shifter(dataKey).regularizer() }
-
-    override public var extraDescription: String { "\(keys.count) mice" }
+    public func regularizer(dataKey: String) -> Tensor { require(dataKey).regularizer() }
 }
 
 /// What a per-mouse Gaussian readout needs to know about one mouse.
@@ -122,13 +94,17 @@ public struct MouseNeurons {
     public var coordinates: Tensor?
     /// One match id per neuron, for sharing features or positions across mice.
     public var matchIDs: [Int]?
+    /// Height and width of the mouse's video frames, for readouts whose parameters depend on the
+    /// size of the feature map (``FullFactorized2d``).
+    public var frameSize: [Int]?
 
     /// Describes one mouse.
-    public init(key: String, count: Int, coordinates: Tensor? = nil, matchIDs: [Int]? = nil) {
+    public init(key: String, count: Int, coordinates: Tensor? = nil, matchIDs: [Int]? = nil, frameSize: [Int]? = nil) {
         self.key = key
         self.count = count
         self.coordinates = coordinates
         self.matchIDs = matchIDs
+        self.frameSize = frameSize
     }
 }
 
@@ -170,7 +146,7 @@ public struct GaussianReadoutConfiguration: Sendable, Codable, Equatable {
     }
 }
 
-extension PerMouseReadouts {
+extension PerMouse where Element == any Readout {
     /// One ``FullGaussian2d`` per mouse, built as the reference's `MultipleFullGaussian2d`: positions
     /// from each mouse's cortical coordinates (optionally one shared network), or free, or shared
     /// by match id; features per mouse or shared by match id (the first mouse owns shared tensors).

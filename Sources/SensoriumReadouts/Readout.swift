@@ -38,6 +38,10 @@ public protocol Readout: Module {
     /// `(N, T, 2)` (readouts without a spatial grid ignore it); returns `(N, T, neurons)`.
     func callAsFunction(_ features: Tensor, shift: Tensor?) -> Tensor
 
+    /// The same with the whole model input at hand (behaviour, pupil centre, mouse), for readouts
+    /// that read more than the features; by default the features-only form.
+    func callAsFunction(_ features: Tensor, shift: Tensor?, input: ModelInput) -> Tensor
+
     /// The readout's regularisation term, a scalar to add to the loss (zero when it has none).
     func regularizer() -> Tensor
 
@@ -53,6 +57,11 @@ extension Readout {
 
     /// Predicts responses from core features `(N, C, T, H, W)` without a shift.
     public func callAsFunction(_ features: Tensor) -> Tensor { self(features, shift: nil) }
+
+    /// Predicts responses from features, a shift and the whole model input (behaviour, pupil
+    /// centre, mouse); readouts that use only the features ignore the input. A readout that reads
+    /// behaviour (ViV1T's) implements this form.
+    public func callAsFunction(_ features: Tensor, shift: Tensor?, input: ModelInput) -> Tensor { self(features, shift: shift) }
 
     /// Sets the bias from a batch of responses `(…, neurons)` (the mean over every other axis),
     /// as the reference initialises it from one training batch.

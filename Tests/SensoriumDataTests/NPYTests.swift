@@ -1,5 +1,6 @@
 import Testing
 import SensoriumTensor
+import SensoriumTestSupport
 @testable import SensoriumData
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -18,20 +19,13 @@ import Darwin
 enum DataIOTest {
     /// A unique path in the temporary directory (tests run in parallel).
     static func tempPath(_ name: String) -> String {
-        let dir = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-        return "\(dir)/sensorium-test-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-\(name)"
+        FileManager.default.temporaryDirectory
+            .appendingPathComponent("sensorium-test-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-\(name)").path
     }
 
     /// The parity fixture folder, found the way the parity suite finds it.
     static func parityFixtureRoot() -> String {
-        if let env = getenv("SENSORIUM_PARITY_FIXTURES") { return String(cString: env) }
-        // #filePath = <package>/Tests/SensoriumDataTests/NPYTests.swift
-        var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(3)
-        let package = parts.joined(separator: "/")
-        let relative = package + "/../shared/fixtures/parity"
-        if access(relative, F_OK) == 0 { return relative }
-        return "/work/shared/fixtures/parity"
+        Fixtures.folder(environmentKey: "SENSORIUM_PARITY_FIXTURES", defaultSubfolder: "parity").path
     }
 
     static func writeBytes(_ bytes: [UInt8], to path: String) {

@@ -86,10 +86,10 @@ private enum CoreFixtures {
     }
 }
 
-/// Extra fixtures generated from neuralpredictors by `Fixtures/generate.py` (next to this file): core
+/// Extra fixtures generated from neuralpredictors by `Tests/Fixtures/core_options/generate.py`: core
 /// options the shared fixtures do not cover. `core.json` holds the PyTorch constructor arguments.
 private enum OptionFixtures {
-    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let folder = Fixtures.repositoryFolder("core_options")
     static var cases: [String] { Fixtures.cases(in: folder, marker: "core.json") }
 
     static func makeCore(_ json: [String: Any], generator: RandomGenerator) throws -> Module {

@@ -87,18 +87,21 @@ final class DwiseNeuroAssembly: Module {
 }
 
 /// The winner fixtures of `../shared/fixtures/winners` (folder from `SENSORIUM_WINNER_FIXTURES`),
-/// every `dwiseneuro_*` case, plus the SDK's own cases in `Tests/Fixtures/winners` (made by
-/// `Tools/make_dwiseneuro_fixtures.py`; odd sizes): PyTorch weights loaded by key, outputs of every
+/// every `dwiseneuro_*` case, plus the SDK's own cases in `Tests/Fixtures/winners` listed in
+/// `Tests/Fixtures/OWN` (made by `Tools/make_dwiseneuro_fixtures.py`; odd sizes): PyTorch weights loaded by key, outputs of every
 /// mouse, every intermediate, and the gradients of every parameter and of the input.
 @Suite struct DwiseNeuroFixtureTests {
     static let folder = Fixtures.folder(environmentKey: "SENSORIUM_WINNER_FIXTURES", defaultSubfolder: "winners")
-    static let ownFolder = Fixtures.packageRoot.appendingPathComponent("Tests/Fixtures/winners")
+    static let ownFolder = Fixtures.repositoryFolder("winners")
     static func dwiseNeuroCases(in folder: URL) -> [String] {
         Fixtures.cases(in: folder, marker: "model.json").filter { $0.hasPrefix("dwiseneuro_") }
             .map { folder.appendingPathComponent($0).path }
     }
-    /// Paths of every case folder.
-    static let cases = dwiseNeuroCases(in: folder) + dwiseNeuroCases(in: ownFolder)
+    /// Our own cases (listed in `Tests/Fixtures/OWN`).
+    static let ownCases = Fixtures.ownEntries("winners").filter { $0.hasPrefix("dwiseneuro_") }
+        .map { ownFolder.appendingPathComponent($0).path }
+    /// Paths of every case folder: those of the resolved folder, plus ours when it is elsewhere.
+    static let cases = dwiseNeuroCases(in: folder) + (folder.path == ownFolder.path ? [] : ownCases)
 
     /// One case folder's description.
     struct Case {
@@ -157,7 +160,10 @@ final class DwiseNeuroAssembly: Module {
 
     @Test func fixturesArePresent() {
         #expect(!Self.dwiseNeuroCases(in: Self.folder).isEmpty, "no dwiseneuro_* fixtures in \(Self.folder.path)")
-        #expect(!Self.dwiseNeuroCases(in: Self.ownFolder).isEmpty, "no dwiseneuro_* fixtures in \(Self.ownFolder.path)")
+        #expect(!Self.ownCases.isEmpty, "Tests/Fixtures/OWN lists no dwiseneuro_* case")
+        for path in Self.ownCases {
+            #expect(FileManager.default.fileExists(atPath: path + "/model.json"), "\(path) is listed in OWN but missing")
+        }
     }
 
     /// The model built from model.json has exactly the fixture's keys and shapes, and the geometry of

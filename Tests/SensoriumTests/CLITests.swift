@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Sensorium
+@testable import SensoriumTraining
 
 /// Runs the built `sensorium` executable (next to the test bundle in `.build/<configuration>`).
 enum SensoriumTool {

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import Sensorium
+@testable import SensoriumTraining
 
 /// A fresh empty directory for one test.
 func makeTrainerTestDirectory(_ name: String) throws -> URL {
@@ -55,7 +56,7 @@ struct CheckpointTests {
         let before = try Data(contentsOf: url)
 
         struct Boom: Error {}
-        #expect(throws: CheckpointError.self) {
+        #expect(throws: TrainingError.self) {
             try Checkpoint.write(self.sampleRecord(3), to: url, beforeCommit: { throw Boom() })
         }
         #expect(try Data(contentsOf: url) == before)
@@ -89,13 +90,13 @@ struct CheckpointTests {
         do {
             try Checkpoint.write(sampleRecord(1), to: missingDir)
             Issue.record("writing into a missing directory succeeded")
-        } catch let e as CheckpointError {
+        } catch let e as TrainingError {
             #expect(e.description.contains("does not exist"))
         }
         let notHDF5 = dir.appendingPathComponent("x.h5")
         try Data("hello".utf8).write(to: notHDF5)
-        #expect(throws: CheckpointError.self) { _ = try Checkpoint.read(from: notHDF5) }
-        #expect(throws: CheckpointError.self) { _ = try Checkpoint.read(from: dir.appendingPathComponent("missing.h5")) }
+        #expect(throws: TrainingError.self) { _ = try Checkpoint.read(from: notHDF5) }
+        #expect(throws: TrainingError.self) { _ = try Checkpoint.read(from: dir.appendingPathComponent("missing.h5")) }
     }
 
     @Test func modelOnlyCheckpoints() throws {
@@ -110,7 +111,7 @@ struct CheckpointTests {
         for (k, v) in a.stateDict() { #expect(b.stateDict()[k]!.scalars == v.scalars) }
         #expect(try Checkpoint.read(from: url).strings["configuration"] == "{\"hidden\": 4}")
         let wrong = ToyModel(features: 3, hidden: 5, mice: ["m0": 2], seed: 2)
-        #expect(throws: CheckpointError.self) { try Checkpoint.loadModel(wrong, from: url) }
+        #expect(throws: TrainingError.self) { try Checkpoint.loadModel(wrong, from: url) }
     }
 
     @Test func configurationJSON() throws {
@@ -128,7 +129,10 @@ struct CheckpointTests {
         #expect(partial.optimizer == .sgd(.init(learningRate: 0.05, momentum: 0.9)))
         #expect(partial.schedule == .warmupCosine(.init(warmupEpochs: 3, cosineEpochs: 20, minLearningRate: 0)))
         #expect(partial.earlyStopping.maxEpochs == 22 && partial.earlyStopping.patience == 5)
-        #expect(partial.gradientClipNorm == 1.5 && partial.scaleLoss)
+        #expect(partial.gradientClipNorm == 1.5 && partial.loss == .poisson(eps: 1e-8, scaled: true))
+        // Configurations written before losses were components still read.
+        let old = try TrainerConfiguration.fromJSON(#"{"scaleLoss": false, "poissonEps": 1e-6}"#)
+        #expect(old.loss == .poisson(eps: 1e-6, scaled: false))
         #expect(try TrainerConfiguration.fromJSON("{}") == .reference)
         #expect(throws: DecodingError.self) { _ = try TrainerConfiguration.fromJSON("{\"optimizer\": {\"type\": \"lion\"}}") }
         #expect(throws: DecodingError.self) { _ = try TrainerConfiguration.fromJSON("{\"earlyStopping\": {\"patience\": 0}}") }
@@ -139,7 +143,7 @@ struct CheckpointTests {
         do {
             _ = try TrainerConfiguration.load(from: file)
             Issue.record("a factor of 2 was accepted")
-        } catch let e as CheckpointError {
+        } catch let e as TrainingError {
             #expect(e.description.contains("bad.json") && e.description.contains("factor"))
         }
     }

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import Sensorium
+@testable import SensoriumTraining
 import SensoriumTestSupport
 
 /// A "model" that predicts the recorded responses themselves, optionally only the last `frames` frames.
@@ -55,6 +56,7 @@ final class ResponseEchoModel: Module, TrainableModel {
     @Test func scoresMatchHandComputedCorrelations() throws {
         let dataset = try TinyMouse.dataset()
         let model = try VideoModel(configuration: TinyMouse.modelConfiguration(seed: 21), datasets: [dataset])
+        try model.initializeFromData([dataset])
         model.eval()
         let report = try Evaluation.evaluate(model, datasets: [dataset], modelName: "tiny")
         let mouse = try #require(report.mice.first)
@@ -191,6 +193,7 @@ final class ResponseEchoModel: Module, TrainableModel {
     @Test func ensemblesAreEvaluatedLikeAnyModel() throws {
         let dataset = try TinyMouse.dataset()
         let model = try VideoModel(configuration: TinyMouse.modelConfiguration(seed: 31), datasets: [dataset])
+        try model.initializeFromData([dataset])
         let options = EvaluationOptions(mainTiers: [.finalTestMain], bonusTiers: [], validationTier: nil, groundTruthCeiling: false)
         let single = try Evaluation.evaluate(model, datasets: [dataset], options: options)
         let ensemble = try Evaluation.evaluate(Ensemble([model, model]), datasets: [dataset], options: options)
@@ -201,8 +204,8 @@ final class ResponseEchoModel: Module, TrainableModel {
 
     @Test func aModelPredictingTooFewFramesIsAnError() throws {
         let dataset = try TinyMouse.dataset()
-        #expect(throws: EvaluationError.self) { try Evaluation.evaluate(ResponseEchoModel(lastFrames: 20), datasets: [dataset]) }
-        #expect(throws: EvaluationError.self) {
+        #expect(throws: SensoriumError.self) { try Evaluation.evaluate(ResponseEchoModel(lastFrames: 20), datasets: [dataset]) }
+        #expect(throws: SensoriumError.self) {
             try Predictions.forEach(ResponseEchoModel(lastFrames: 20), datasets: [dataset]) { _ in }
         }
         // Predicting exactly the scored frames is enough.
@@ -214,6 +217,7 @@ final class ResponseEchoModel: Module, TrainableModel {
     @Test func predictionFilesRoundTrip() throws {
         let dataset = try TinyMouse.dataset()
         let model = try VideoModel(configuration: TinyMouse.modelConfiguration(seed: 4), datasets: [dataset])
+        try model.initializeFromData([dataset])
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sensorium-predictions-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let npy = dir.appendingPathComponent("npy"), h5 = dir.appendingPathComponent("predictions.h5")

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import Sensorium
+@testable import SensoriumTraining
 
 /// Reference values from PyTorch 2.13 (`torch.optim`, CPU, float32): a (2, 3) parameter
 /// [[0.5, -1.25, 2], [0, 3.5, -0.75]] updated with the three gradients below; each row is the
@@ -148,9 +149,9 @@ struct OptimizerTests {
         o.parameters[0].tensor.grad = Tensor([1, 1])
         o.step()
         let other = AdamW([Tensor([1, 2, 3], requiresGrad: true)])
-        #expect(throws: OptimizerStateError.self) { try other.loadState(o.stateRecord()) }
+        #expect(throws: TrainingError.self) { try other.loadState(o.stateRecord()) }
         let sgd = SGD([Tensor([1, 2], requiresGrad: true)])
-        #expect(throws: OptimizerStateError.self) { try sgd.loadState(o.stateRecord()) }
+        #expect(throws: TrainingError.self) { try sgd.loadState(o.stateRecord()) }
     }
 
     @Test func gradientClippingByGlobalNorm() {

@@ -3,15 +3,16 @@ import Testing
 import Sensorium
 import SensoriumTestSupport
 
-/// Runs every PyTorch parity case under `SENSORIUM_PARITY_FIXTURES` (default
-/// `../shared/fixtures/parity`), plus the SDK's own cases in `Tests/Fixtures/parity` (made by
-/// `Tools/make_parity_fixtures.py`): forward output, extra outputs and every listed gradient, within
-/// the case's tolerance. An op this suite does not know is a failure.
+/// Runs every PyTorch parity case under `SENSORIUM_PARITY_FIXTURES` (default `../shared/fixtures/parity`,
+/// else the repository's copy `Tests/Fixtures/parity`), plus the SDK's own cases in `Tests/Fixtures/parity`
+/// (listed in `Tests/Fixtures/OWN`, made by `Tools/make_parity_fixtures.py`) when that folder is not the one
+/// already read: forward output, extra outputs and every listed gradient, within the case's tolerance. An op
+/// this suite does not know is a failure.
 @Suite struct ParityTests {
     static let folder = Fixtures.folder(environmentKey: "SENSORIUM_PARITY_FIXTURES", defaultSubfolder: "parity")
-    static let ownFolder = Fixtures.packageRoot.appendingPathComponent("Tests/Fixtures/parity")
+    static let ownFolder = Fixtures.repositoryFolder("parity")
     static let casePaths = Fixtures.cases(in: folder, marker: "case.json").map { folder.appendingPathComponent($0).path }
-        + Fixtures.cases(in: ownFolder, marker: "case.json").map { ownFolder.appendingPathComponent($0).path }
+        + (folder.path == ownFolder.path ? [] : Fixtures.ownEntries("parity").map { ownFolder.appendingPathComponent($0).path })
 
     @Test func fixtureFolderHasCases() {
         #expect(!Fixtures.cases(in: Self.folder, marker: "case.json").isEmpty, "no parity cases found in \(Self.folder.path)")
@@ -199,7 +200,27 @@ struct ParityCase {
         case "interpolate_bilinear":
             return (interpolateBilinear(try input("x"), size: try ints("size"), alignCorners: flag("align_corners")), [:])
         case "scaled_dot_product_attention":
-            return (scaledDotProductAttention(try input("q"), try input("k"), try input("v")), [:])
+            // Optional additive `bias` (differentiable) and `mask` (constant), and an explicit `scale`.
+            let scale = params["scale"] == nil ? nil : Float(try number("scale"))
+            return (scaledDotProductAttention(try input("q"), try input("k"), try input("v"), bias: t["bias"], mask: t["mask"],
+                                              scale: scale), [:])
+        case "roll":
+            return (try input("x").rolled(shifts: try ints("shifts"), axes: try ints("dims")), [:])
+        case "window_partition_3d":
+            return (windowPartition3d(try input("x"), windowSize: try ints("window_size")), [:])
+        case "shifted_window_attention_3d":
+            // Dynamic-V1FM's ShiftedWindowAttention3d; the index buffer is the module's own for window_size.
+            let x = try input("x"), window = try ints("window_size"), heads = Int(try number("num_heads"))
+            let geometry = SwinWindowGeometry(gridSize: Array(x.shape[1...3]), windowSize: window, shiftSize: try ints("shift_size"))
+            let count = window.reduce(1, *)
+            let index = Tensor(SwinWindowGeometry.relativePositionIndex(windowSize: window).map(Float.init), shape: [count, count])
+            let bias = relativePositionBias(table: try input("relative_position_bias_table"), index: index,
+                                            tokens: geometry.tokensPerWindow)
+            return (shiftedWindowAttention3d(x, qkvWeight: try input("qkv_weight"), qkvBias: t["qkv_bias"],
+                                             projWeight: try input("proj_weight"), projBias: t["proj_bias"],
+                                             relativePositionBias: bias, geometry: geometry, numHeads: heads), [:])
+        case "window_reverse_3d":
+            return (windowReverse3d(try input("windows"), windowSize: try ints("window_size"), gridSize: try ints("grid_size")), [:])
         case "poisson_loss":
             return (poissonLoss(try input(inputNames[0]), target: try input("target"), eps: Float(try number("eps", default: 1e-12)),
                                 reduction: flag("avg") ? .mean : .sum), [:])
@@ -207,6 +228,9 @@ struct ParityCase {
             return (try fullGaussian2dCase(t), [:])
         case "mlp_shifter":
             return (try mlpShifterCase(t), [:])
+        // ViV1T ops (unfold3d_patches, blocked/multi-head attention, correlation_loss): ParityViViTCases.swift.
+        case _ where ParityCase.vivitOps.contains(op):
+            return (try vivitCase(t), [:])
         default:
             throw FixtureError.malformed("unknown op \"\(op)\" in \(folder.lastPathComponent): the parity suite does not know it")
         }

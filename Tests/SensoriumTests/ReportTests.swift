@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Sensorium
+@testable import SensoriumTraining
 
 @Suite("ReportTests")
 struct ReportTests {

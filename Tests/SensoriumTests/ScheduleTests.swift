@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import Sensorium
+@testable import SensoriumTraining
 
 /// Learning-rate sequences of PyTorch 2.13 `ReduceLROnPlateau` and event sequences of
 /// `neuralpredictors` 0.3.0 `early_stopping` (driving that scheduler) on scripted objectives.

@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import Logging
 @testable import Sensorium
+@testable import SensoriumTraining
 
 // MARK: - A tiny model and data source
 
@@ -153,10 +154,7 @@ func toyModel(seed: UInt64, dropout: Float = 0.2) -> ToyModel {
 
 func toyConfiguration(_ base: TrainerConfiguration = .reference, lr: Double = 0.03) -> TrainerConfiguration {
     var c = base
-    if case .adamW(var a) = c.optimizer {
-        a.learningRate = lr
-        c.optimizer = .adamW(a)
-    }
+    c.optimizer = c.optimizer.updating(AdamW.Configuration.self) { $0.learningRate = lr }
     c.validationSkipFrames = 3
     return c
 }

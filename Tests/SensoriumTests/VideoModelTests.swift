@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import Logging
 @testable import Sensorium
+@testable import SensoriumTraining
 import SensoriumTestSupport
 
 /// A tiny synthetic mouse written once per test process, shared by the model and evaluation tests.
@@ -111,6 +112,7 @@ final class RecordingShifter: Module, Shifter {
     @Test func forwardOnABatchMatchesTheExplicitCall() throws {
         let dataset = try TinyMouse.dataset()
         let model = try VideoModel(configuration: TinyMouse.modelConfiguration(), datasets: [dataset])
+        try model.initializeFromData([dataset])
         model.eval()
         let loader = MouseLoader(dataset: dataset, tier: .oracle, batchSize: 2, mode: .clips(frames: 20),
                                  generator: RandomGenerator(seed: 1))
@@ -125,6 +127,7 @@ final class RecordingShifter: Module, Shifter {
         let dataset = try TinyMouse.dataset()
         let configuration = TinyMouse.modelConfiguration()
         let model = try VideoModel(configuration: configuration, datasets: [dataset])
+        try model.initializeFromData([dataset])
         #expect(model.mice == [dataset.name])
         let readout = try #require(model.readout[dataset.name] as? FullGaussian2d)
         #expect(readout.neuronCount == dataset.neuronCount)
@@ -150,9 +153,11 @@ final class RecordingShifter: Module, Shifter {
         }
         expectClose(try #require(readout.bias), Tensor(sums.map { Float($0 / Double(frames)) }, shape: [n]),
                     atol: 1e-5, rtol: 1e-4, "bias")
-        #expect(model.architecture == VideoModelArchitecture(configuration: configuration, mice: [.init(name: dataset.name, neurons: n)]))
+        #expect(model.architecture == VideoModelArchitecture(configuration: configuration, mice: [
+            .init(name: dataset.name, neurons: n, frameSize: [dataset.frameHeight, dataset.frameWidth])]))
         // Same seed, same weights.
         let again = try VideoModel(configuration: configuration, datasets: [dataset])
+        try again.initializeFromData([dataset])
         for (key, value) in model.stateDict() { #expect(again.stateDict()[key]!.scalars == value.scalars, "\(key)") }
     }
 
@@ -160,17 +165,17 @@ final class RecordingShifter: Module, Shifter {
         let dataset = try TinyMouse.dataset()
         var configuration = TinyMouse.modelConfiguration()
         configuration.core = configuration.core.withInputChannels(5)
-        #expect(throws: VideoModelError.self) { try VideoModel(configuration: configuration, datasets: [dataset]) }
+        #expect(throws: SensoriumError.self) { try VideoModel(configuration: configuration, datasets: [dataset]) }
         let model = try VideoModel(configuration: TinyMouse.modelConfiguration(), mice: [MouseNeurons(key: "other", count: 3)])
-        #expect(throws: VideoModelError.self) { try model.checkCompatible(with: [dataset]) }
-        #expect(throws: VideoModelError.self) {
+        #expect(throws: SensoriumError.self) { try model.checkCompatible(with: [dataset]) }
+        #expect(throws: SensoriumError.self) {
             try VideoModel(configuration: TinyMouse.modelConfiguration(), mice: [MouseNeurons(key: "a.b", count: 3)])
         }
     }
 
     @Test func everyBuiltInCombinationBuildsAndRuns() throws {
         let dataset = try TinyMouse.dataset()
-        var cores: [CoreConfiguration] = [TinyMouse.modelConfiguration().core]
+        var cores: [AnyCoreConfiguration] = [TinyMouse.modelConfiguration().core]
         var basic = Basic3dCore.Configuration()
         basic.hiddenChannels = [4, 4]
         basic.inputKernel = [3, 5, 5]
@@ -187,21 +192,25 @@ final class RecordingShifter: Module, Shifter {
         rotation.inputKern = 5
         rotation.hiddenKern = [3]
         cores.append(.rotationEquivariant2d(rotation, gru: nil))
-        let readouts: [ReadoutConfiguration] = [
+        let readouts: [AnyReadoutConfiguration] = [
             .gaussian(.init(positionNetwork: .init(hiddenFeatures: 4))),
             .hierarchical(.init(levels: [2, 4])),
             .groupedConv(.init(groups: 2, dropout: 0.1)),
+            .factorized(.init()),
         ]
-        let shifters: [ShifterConfiguration] = [.baseline, .none, .staticAffine(bias: true, regularization: 0.1)]
+        let shifters: [AnyShifterConfiguration?] = [.baseline, .none, .staticAffine(bias: true, regularization: 0.1)]
         let loader = MouseLoader(dataset: dataset, tier: .train, batchSize: 1, mode: .clips(frames: 12),
                                  generator: RandomGenerator(seed: 2))
         let batch = try #require(try loader.epoch(prefetch: 0).next())
         for (i, core) in cores.enumerated() {
             for (j, readout) in readouts.enumerated() {
-                let configuration = VideoModelConfiguration(core: core, readout: readout, shifter: shifters[(i + j) % 3],
+                // Readouts without a grid (grouped-conv, factorised) take no shifter.
+                let shifter = readout.base.acceptsShift ? shifters[(i + j) % 3] : nil
+                let configuration = VideoModelConfiguration(core: core, readout: readout, shifter: shifter,
                                                             outputNonlinearity: j == 2 ? .identity : .softplus(beta: 0.5, learnable: true),
                                                             biasInitializationTrials: 2)
                 let model = try VideoModel(configuration: configuration, datasets: [dataset])
+                try model.initializeFromData([dataset])
                 let y = model.forward(batch)
                 #expect(y.shape == [1, 12 - model.burnInFrames, dataset.neuronCount], "\(core.typeName) + \(readout.typeName)")
                 let loss = y.sum() + model.regularizer(for: batch)!
@@ -212,10 +221,15 @@ final class RecordingShifter: Module, Shifter {
                 #expect(decoded == configuration)
             }
         }
+        // A readout without a grid refuses a shifter instead of computing shifts nothing uses.
+        for readout in readouts where !readout.base.acceptsShift {
+            let configuration = VideoModelConfiguration(core: cores[0], readout: readout, shifter: .baseline)
+            #expect(throws: SensoriumError.self) { try VideoModel(configuration: configuration, datasets: [dataset]) }
+        }
     }
 
     @Test func inverseOutputNonlinearitiesRoundTrip() {
-        let cases: [OutputNonlinearityConfiguration] = [.eluPlusOne(offset: 0), .eluPlusOne(offset: 0.5), .softplus(beta: 0.07, learnable: false),
+        let cases: [AnyOutputNonlinearityConfiguration] = [.eluPlusOne(offset: 0), .eluPlusOne(offset: 0.5), .softplus(beta: 0.07, learnable: false),
                                                         .softplus(beta: 2, learnable: true), .exponential, .identity]
         for c in cases {
             let layer = c.makeLayer()
@@ -226,7 +240,7 @@ final class RecordingShifter: Module, Shifter {
             }
         }
         // Outside the range of a positive nonlinearity: the smallest positive target.
-        #expect(OutputNonlinearityConfiguration.exponential.inverse(-1) == Foundation.log(Float(1e-4)))
+        #expect(AnyOutputNonlinearityConfiguration.exponential.inverse(-1) == Foundation.log(Float(1e-4)))
     }
 
     @Test func biasThroughTheInverseNonlinearityStartsPredictionsAtTheMeanResponse() throws {
@@ -234,8 +248,10 @@ final class RecordingShifter: Module, Shifter {
         var configuration = TinyMouse.modelConfiguration()
         configuration.biasInitializationTrials = 100
         let reference = try VideoModel(configuration: configuration, datasets: [dataset])
+        try reference.initializeFromData([dataset])
         configuration.biasThroughInverseNonlinearity = true
         let model = try VideoModel(configuration: configuration, datasets: [dataset])
+        try model.initializeFromData([dataset])
         let mean = try VideoModel.meanResponses(of: dataset, trials: 100, generator: RandomGenerator(seed: configuration.seed ^ 0x5EED_B1A5))
         let readout = try #require(model.readout[dataset.name] as? FullGaussian2d)
         let referenceReadout = try #require(reference.readout[dataset.name] as? FullGaussian2d)
@@ -259,12 +275,12 @@ final class RecordingShifter: Module, Shifter {
          "outputNonlinearity": {"type": "softplus", "beta": 0.07}}
         """)
         #expect(c.seed == 7)
-        guard case .factorized3d(let core) = c.core else { Issue.record("core type"); return }
+        let core = try #require(c.core.as(Factorized3dCore.Configuration.self))
         #expect(core.hiddenChannels == [16, 32])
         #expect(core.nonlinearity == .relu)
         #expect(core.spatialInputKernel == [11, 11])
         #expect(core.gammaInputSpatial == 10)
-        guard case .hierarchical(let r) = c.readout else { Issue.record("readout type"); return }
+        let r = try #require(c.readout.as(HierarchicalReadoutConfiguration.self))
         #expect(r.fusion == .adaptive)
         #expect(r.levels == [2, 4, 8, 16])
         #expect(c.shifter == .none)
@@ -274,12 +290,12 @@ final class RecordingShifter: Module, Shifter {
         #expect(gru == .gruBaseline)
 
         for bad in [#"{"core": {"type": "transformer"}}"#, #"{"core": {"type": "basic3d", "hiddenChannels": "many"}}"#, "[1]", "{"] {
-            #expect(throws: VideoModelError.self) { try VideoModelConfiguration.fromJSON(bad) }
+            #expect(throws: SensoriumError.self) { try VideoModelConfiguration.fromJSON(bad) }
         }
         do {
             _ = try VideoModelConfiguration.fromJSON(#"{"core": {"type": "basic3d", "momentum": "fast"}}"#, source: "my.json")
             Issue.record("a string momentum should not decode")
-        } catch let error as VideoModelError {
+        } catch let error as SensoriumError {
             #expect(error.description.contains("my.json"))
             #expect(error.description.contains("momentum"))
         }
@@ -288,6 +304,7 @@ final class RecordingShifter: Module, Shifter {
     @Test func checkpointsRebuildTheModel() throws {
         let dataset = try TinyMouse.dataset()
         let model = try VideoModel(configuration: TinyMouse.modelConfiguration(seed: 5), datasets: [dataset])
+        try model.initializeFromData([dataset])
         // Move the weights away from their initial values.
         for p in model.parameters() { p.assign(p + 0.01) }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sensorium-ckpt-\(UUID().uuidString)")
@@ -307,19 +324,21 @@ final class RecordingShifter: Module, Shifter {
         let folder = dir.appendingPathComponent("state")
         try model.writePyTorchState(folder: folder)
         let fresh = try VideoModel(configuration: TinyMouse.modelConfiguration(seed: 6), datasets: [dataset])
+        try fresh.initializeFromData([dataset])
         try fresh.loadPyTorchState(folder: folder)
         for (key, value) in model.stateDict() { #expect(fresh.stateDict()[key]!.scalars == value.scalars, "\(key)") }
 
         // A checkpoint without an architecture cannot rebuild a model.
         let bare = dir.appendingPathComponent("bare.h5")
         try Checkpoint.writeModel(model, to: bare)
-        #expect(throws: VideoModelError.self) { try VideoModel.load(from: bare) }
+        #expect(throws: SensoriumError.self) { try VideoModel.load(from: bare) }
         try fresh.loadCheckpoint(from: bare)
     }
 
     @Test func trainingAFewStepsDecreasesTheLoss() throws {
         let dataset = try TinyMouse.dataset()
         let model = try VideoModel(configuration: TinyMouse.modelConfiguration(seed: 11), datasets: [dataset])
+        try model.initializeFromData([dataset])
         let data = MouseTrainingData(datasets: [dataset], batchSize: 2, frames: 24, validationBatchSize: 4,
                                      validationMaxFrames: 60, prefetch: 0)
         var configuration = TrainerConfiguration.reference
@@ -341,7 +360,7 @@ final class RecordingShifter: Module, Shifter {
         }
         let before = currentLoss()
         let trainer = Trainer(model: model, data: data, configuration: configuration, logger: Logger(label: "test"))
-        trainer.metadata = model.checkpointMetadata
+        #expect(trainer.metadata == model.checkpointMetadata, "the trainer saves the model's architecture by default")
         let summary = try trainer.fit()
         let after = currentLoss()
         #expect(summary.steps == 4 * 3)

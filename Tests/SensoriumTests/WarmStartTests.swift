@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import Logging
 @testable import Sensorium
+@testable import SensoriumTraining
 import SensoriumTestSupport
 
 /// Receptive-field mapping, readout positions from it, the behaviour warm-up and centred behaviour.
@@ -81,7 +82,7 @@ import SensoriumTestSupport
     }
 
     @Test func receptiveFieldMapRejectsBadOptionsAndTooShortTrials() throws {
-        #expect(throws: VideoModelError.self) {
+        #expect(throws: SensoriumError.self) {
             _ = try ReceptiveFieldMap.Accumulator(height: 8, width: 8, neurons: 2, options: .init(centerSigma: 3, surroundSigma: 2))
         }
         var accumulator = try ReceptiveFieldMap.Accumulator(height: 8, width: 8, neurons: 2, options: .init(lags: 3...7))
@@ -117,7 +118,7 @@ import SensoriumTestSupport
     @Test func freePositionsMoveToTheMappedCentresInTheCoreGrid() throws {
         // Core: 5×5 valid then 3×3 valid, stride 1: output 12 × 26 of 18 × 32, cropping 3 pixels.
         var configuration = TinyMouse.modelConfiguration()
-        guard case .gaussian(var readout) = configuration.readout else { Issue.record("not Gaussian"); return }
+        var readout = try #require(configuration.readout.as(GaussianReadoutConfiguration.self))
         readout.positionNetwork = nil
         configuration.readout = .gaussian(readout)
         let model = try VideoModel(configuration: configuration, mice: [MouseNeurons(key: "m", count: 3)])
@@ -155,13 +156,14 @@ import SensoriumTestSupport
 
     @Test func initialisationNeedsAGaussianReadoutOfTheRightSize() throws {
         let model = try VideoModel(configuration: TinyMouse.modelConfiguration(), mice: [MouseNeurons(key: "m", count: 3)])
-        #expect(throws: VideoModelError.self) {
+        #expect(throws: SensoriumError.self) {
             try model.initializeReadoutPositions(mouse: "m", map: map(rows: [1, 2], columns: [1, 2]))
         }
         var grouped = TinyMouse.modelConfiguration()
         grouped.readout = .groupedConv(.init(groups: 2))
+        grouped.shifter = nil
         let other = try VideoModel(configuration: grouped, mice: [MouseNeurons(key: "m", count: 3)])
-        #expect(throws: VideoModelError.self) {
+        #expect(throws: SensoriumError.self) {
             try other.initializeReadoutPositions(mouse: "m", map: map(rows: [1, 2, 3], columns: [1, 2, 3]))
         }
     }
@@ -171,7 +173,9 @@ import SensoriumTestSupport
         configuration.readoutPositionInitialization = .receptiveFieldMapping(.init(lags: 2...4))
         let dataset = try TinyMouse.dataset()
         let model = try VideoModel(configuration: configuration, datasets: [dataset])
+        try model.initializeFromData([dataset])
         let reference = try VideoModel(configuration: TinyMouse.modelConfiguration(), datasets: [dataset])
+        try reference.initializeFromData([dataset])
         let a = (model.readout[dataset.name] as! FullGaussian2d).meanPositions().scalars
         let b = (reference.readout[dataset.name] as! FullGaussian2d).meanPositions().scalars
         #expect(a != b)
@@ -184,7 +188,7 @@ import SensoriumTestSupport
         #expect(user.readoutPositionInitialization == .receptiveFieldMapping(.init(pooling: 3)))
         #expect(user.centerBehavior && user.behaviorWarmupEpochs == 4)
         #expect(try VideoModelConfiguration.fromJSON("{}").readoutPositionInitialization == .reference)
-        #expect(throws: VideoModelError.self) {
+        #expect(throws: SensoriumError.self) {
             _ = try VideoModelConfiguration.fromJSON(#"{"readoutPositionInitialization": {"type": "nearest"}}"#)
         }
     }
@@ -226,6 +230,7 @@ import SensoriumTestSupport
         configuration.behaviorWarmupEpochs = 1
         let dataset = try TinyMouse.dataset()
         let model = try VideoModel(configuration: configuration, datasets: [dataset])
+        try model.initializeFromData([dataset])
         let data = MouseTrainingData(datasets: [dataset], batchSize: 2, frames: 20, validationTier: .oracle,
                                      validationBatchSize: 2, validationMaxFrames: 30)
         var trainer = TrainerConfiguration.reference
@@ -254,20 +259,23 @@ import SensoriumTestSupport
         trainer.earlyStopping = .init(patience: 10, lrDecaySteps: 1, maxEpochs: 3, warmupEpochs: 2)
         trainer.validationSkipFrames = 10
         let straightModel = try VideoModel(configuration: configuration, datasets: [dataset])
+        try straightModel.initializeFromData([dataset])
         let straight = Trainer(model: straightModel, data: data(), configuration: trainer, logger: quietLogger)
         try straight.fit()
 
         let dir = try makeTrainerTestDirectory("warmup-resume")
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("run.h5")
-        let first = Trainer(model: try VideoModel(configuration: configuration, datasets: [dataset]), data: data(),
-                            configuration: trainer, logger: quietLogger)
+        let firstModel = try VideoModel(configuration: configuration, datasets: [dataset])
+        try firstModel.initializeFromData([dataset])
+        let first = Trainer(model: firstModel, data: data(), configuration: trainer, logger: quietLogger)
         first.checkpointURL = url
         try first.fit(until: .steps(1))  // inside epoch 0, behaviour hidden
         var other = configuration
         other.seed = 77
         other.readoutPositionInitialization = .reference
         let resumedModel = try VideoModel(configuration: other, datasets: [dataset])
+        try resumedModel.initializeFromData([dataset])
         let resumed = Trainer(model: resumedModel, data: data(), configuration: trainer, logger: quietLogger)
         try resumed.restore(from: url)
         try resumed.fit()
@@ -283,6 +291,7 @@ import SensoriumTestSupport
         let dataset = try TinyMouse.dataset()
         func run() throws -> [String: [UInt32]] {
             let model = try VideoModel(configuration: TinyMouse.modelConfiguration(), datasets: [dataset])
+            try model.initializeFromData([dataset])
             let data = MouseTrainingData(datasets: [dataset], batchSize: 3, frames: 30, validationTier: .oracle,
                                          validationBatchSize: 2, validationMaxFrames: 30)
             var trainer = TrainerConfiguration.reference
@@ -359,12 +368,13 @@ import SensoriumTestSupport
         #expect(c.video == a.video && c.responses == a.responses)
         // A model reading uncentred behaviour refuses centred data, and the evaluation opens
         // data the way the model reads it.
-        #expect(throws: VideoModelError.self) {
+        #expect(throws: SensoriumError.self) {
             _ = try VideoModel(configuration: TinyMouse.modelConfiguration(), datasets: [centred])
         }
         var configuration = TinyMouse.modelConfiguration()
         configuration.centerBehavior = true
         let model = try VideoModel(configuration: configuration, datasets: [centred])
+        try model.initializeFromData([centred])
         #expect(try EvaluationWorkflow.dataOptions(for: model).centerBehavior)
     }
 }

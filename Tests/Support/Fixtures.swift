@@ -3,19 +3,55 @@ import Testing
 import SensoriumTensor
 import SensoriumData
 
-/// Locating and reading the PyTorch fixtures under `../shared/fixtures` for the test targets.
+/// Locating and reading the PyTorch fixtures for the test targets: `../shared/fixtures` beside the
+/// package when it exists, else the repository's own copy in `Tests/Fixtures` (Tests/Fixtures/README.md).
 public enum Fixtures {
     /// The package root (two levels above this file's folder).
     public static let packageRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The fixture folder named by `environmentKey`, or `../shared/fixtures/<defaultSubfolder>`
-    /// relative to the package root.
+    /// The fixture folder of one kind (`parity`, `cores`, `models`, `metrics`, `winners`), in this order:
+    /// the folder named by the environment variable `environmentKey` (relative paths from the package
+    /// root); else `../shared/fixtures/<defaultSubfolder>` beside the package when that folder exists;
+    /// else the repository's copy `Tests/Fixtures/<defaultSubfolder>`.
     public static func folder(environmentKey: String, defaultSubfolder: String) -> URL {
-        if let value = ProcessInfo.processInfo.environment[environmentKey], !value.isEmpty {
-            return URL(fileURLWithPath: value, relativeTo: packageRoot).standardizedFileURL
+        resolveFolder(subfolder: defaultSubfolder, override: ProcessInfo.processInfo.environment[environmentKey],
+                      packageRoot: packageRoot)
+    }
+
+    /// The resolution of `folder(environmentKey:defaultSubfolder:)` for an explicit package root and
+    /// environment value (`nil` or empty: not set).
+    public static func resolveFolder(subfolder: String, override: String?, packageRoot: URL) -> URL {
+        if let override, !override.isEmpty {
+            let root = URL(fileURLWithPath: packageRoot.path, isDirectory: true)
+            return URL(fileURLWithPath: override, relativeTo: root).standardizedFileURL
         }
-        return packageRoot.appendingPathComponent("../shared/fixtures/\(defaultSubfolder)").standardizedFileURL
+        let shared = packageRoot.appendingPathComponent("../shared/fixtures/\(subfolder)").standardizedFileURL
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: shared.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            return shared
+        }
+        return repositoryFolder(subfolder, packageRoot: packageRoot)
+    }
+
+    /// The repository's fixture folder `Tests/Fixtures/<subfolder>` (copies of the shared fixtures made by
+    /// `Tools/sync_fixtures.sh`, plus the SDK's own cases listed in `Tests/Fixtures/OWN`).
+    public static func repositoryFolder(_ subfolder: String, packageRoot: URL = Fixtures.packageRoot) -> URL {
+        packageRoot.appendingPathComponent("Tests/Fixtures/\(subfolder)").standardizedFileURL
+    }
+
+    /// The SDK's own entries of `Tests/Fixtures/<subfolder>` as `Tests/Fixtures/OWN` lists them (lines
+    /// `<subfolder>/<name>`, `#` comments), sorted; the other entries there are copies of the shared fixtures.
+    public static func ownEntries(_ subfolder: String, packageRoot: URL = Fixtures.packageRoot) -> [String] {
+        let list = packageRoot.appendingPathComponent("Tests/Fixtures/OWN")
+        guard let text = try? String(contentsOf: list, encoding: .utf8) else { return [] }
+        let prefix = subfolder + "/"
+        return text.split(whereSeparator: \.isNewline).compactMap { line -> String? in
+            let entry = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                .trimmingCharacters(in: .whitespaces)
+            guard entry.hasPrefix(prefix), entry.count > prefix.count else { return nil }
+            return String(entry.dropFirst(prefix.count))
+        }.sorted()
     }
 
     /// Names of the sub-folders of `folder` that contain `marker`, sorted.

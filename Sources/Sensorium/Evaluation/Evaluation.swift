@@ -172,10 +172,10 @@ public enum Evaluation {
         do {
             types = try NPY.read(path).strings()
         } catch {
-            throw EvaluationError.file(path: path, message: "expected a string array of stimulus types: \(error)")
+            throw SensoriumError.file(path: path, message: "expected a string array of stimulus types: \(error)")
         }
         guard types.count == dataset.trialCount else {
-            throw EvaluationError.file(path: path, message: "expected \(dataset.trialCount) stimulus types (one per trial), found \(types.count)")
+            throw SensoriumError.file(path: path, message: "expected \(dataset.trialCount) stimulus types (one per trial), found \(types.count)")
         }
         return types
     }
@@ -194,11 +194,11 @@ public enum Evaluation {
         _ model: Model, datasets: [MouseDataset], modelName: String = "Model",
         options: EvaluationOptions = EvaluationOptions(), progress: ((EvaluationProgress) -> Void)? = nil
     ) throws -> EvaluationReport where Model.Batch == MouseBatch {
-        guard options.skipFrames >= 0 else { throw EvaluationError.invalidOptions("skipFrames must be ≥ 0, got \(options.skipFrames)") }
+        guard options.skipFrames >= 0 else { throw SensoriumError.invalidOptions("skipFrames must be ≥ 0, got \(options.skipFrames)") }
         if let m = options.maxFrames, m <= options.skipFrames {
-            throw EvaluationError.invalidOptions("maxFrames (\(m)) must exceed skipFrames (\(options.skipFrames)), or nothing is scored")
+            throw SensoriumError.invalidOptions("maxFrames (\(m)) must exceed skipFrames (\(options.skipFrames)), or nothing is scored")
         }
-        guard !datasets.isEmpty else { throw EvaluationError.invalidOptions("no mouse datasets to evaluate") }
+        guard !datasets.isEmpty else { throw SensoriumError.invalidOptions("no mouse datasets to evaluate") }
         if let video = model as? VideoModel { try video.checkCompatible(with: datasets) }
         let start = ContinuousClock.now
         var mice: [MouseEvaluation] = []
@@ -312,7 +312,7 @@ public enum Evaluation {
             let frames = p.frames, predicted = p.predictedFrames
             let count = max(frames - skip, 0)
             guard predicted >= count else {
-                throw EvaluationError.predictionTooShort(mouse: dataset.name, trial: p.trial, frames: frames,
+                throw SensoriumError.predictionTooShort(mouse: dataset.name, trial: p.trial, frames: frames,
                                                          predicted: predicted, skipFrames: skip)
             }
             let rates = hasRates ? try SyntheticGroundTruth.rates(of: dataset, trial: p.trial) : nil

@@ -88,7 +88,7 @@ public final class PredictionWriter {
     /// A writer to either or both destinations (existing files are replaced).
     public init(npyFolder: URL?, hdf5File: URL?, skipFrames: Int = 50) throws {
         guard npyFolder != nil || hdf5File != nil else {
-            throw EvaluationError.invalidOptions("predictions need an NPY folder, an HDF5 file or both")
+            throw SensoriumError.invalidOptions("predictions need an NPY folder, an HDF5 file or both")
         }
         self.npyFolder = npyFolder
         self.hdf5File = hdf5File
@@ -97,7 +97,7 @@ public final class PredictionWriter {
             do {
                 try FileManager.default.createDirectory(at: npyFolder, withIntermediateDirectories: true)
             } catch {
-                throw EvaluationError.file(path: npyFolder.path, message: "cannot create the prediction folder: \(error.localizedDescription)")
+                throw SensoriumError.file(path: npyFolder.path, message: "cannot create the prediction folder: \(error.localizedDescription)")
             }
         }
         if let hdf5File {
@@ -112,7 +112,7 @@ public final class PredictionWriter {
                 try f.setAttribute("skip_frames", Int64(skipFrames))
                 file = f
             } catch {
-                throw EvaluationError.file(path: hdf5File.path, message: "cannot create the prediction file: \(error)")
+                throw SensoriumError.file(path: hdf5File.path, message: "cannot create the prediction file: \(error)")
             }
         } else {
             temporaryPath = nil
@@ -166,7 +166,7 @@ public final class PredictionWriter {
             try FileManager.default.moveItem(atPath: temporaryPath, toPath: hdf5File.path)
         } catch {
             try? FileManager.default.removeItem(atPath: temporaryPath)
-            throw EvaluationError.file(path: hdf5File.path, message: "cannot move the finished file into place: \(error.localizedDescription)")
+            throw SensoriumError.file(path: hdf5File.path, message: "cannot move the finished file into place: \(error.localizedDescription)")
         }
     }
 }
@@ -183,9 +183,9 @@ public enum Predictions {
         _ model: Model, datasets: [MouseDataset], tiers: [MouseTier] = testTiers, skipFrames: Int = 50,
         maxFrames: Int? = 300, prefetch: Int = 2, _ body: (TrialPrediction) throws -> Void
     ) throws where Model.Batch == MouseBatch {
-        guard skipFrames >= 0 else { throw EvaluationError.invalidOptions("skipFrames must be ≥ 0, got \(skipFrames)") }
+        guard skipFrames >= 0 else { throw SensoriumError.invalidOptions("skipFrames must be ≥ 0, got \(skipFrames)") }
         if let m = maxFrames, m <= skipFrames {
-            throw EvaluationError.invalidOptions("maxFrames (\(m)) must exceed skipFrames (\(skipFrames))")
+            throw SensoriumError.invalidOptions("maxFrames (\(m)) must exceed skipFrames (\(skipFrames))")
         }
         if let video = model as? VideoModel { try video.checkCompatible(with: datasets) }
         for dataset in datasets {
@@ -195,7 +195,7 @@ public enum Predictions {
                                       minimumFrames: minimumTrialFrames(model), prefetch: prefetch) { p in
                 let count = max(p.frames - skipFrames, 0)
                 guard p.predictedFrames >= count else {
-                    throw EvaluationError.predictionTooShort(mouse: dataset.name, trial: p.trial, frames: p.frames,
+                    throw SensoriumError.predictionTooShort(mouse: dataset.name, trial: p.trial, frames: p.frames,
                                                              predicted: p.predictedFrames, skipFrames: skipFrames)
                 }
                 var values = [Float](repeating: 0, count: n * count)
@@ -242,7 +242,7 @@ public enum Predictions {
         }
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw EvaluationError.file(path: folder.path, message: "expected a prediction folder, found nothing")
+            throw SensoriumError.file(path: folder.path, message: "expected a prediction folder, found nothing")
         }
         var out: [MousePredictions] = []
         for mouse in list(folder) {
@@ -260,7 +260,7 @@ public enum Predictions {
                     let path = tierDir.appendingPathComponent("\(trial).npy").path
                     let a = try NPY.read(path)
                     guard a.shape.count == 2, a.shape[0] == ids.count else {
-                        throw EvaluationError.file(path: path, message: "expected a prediction of shape (\(ids.count), frames), found \(a.shape)")
+                        throw SensoriumError.file(path: path, message: "expected a prediction of shape (\(ids.count), frames), found \(a.shape)")
                     }
                     trials.append(TrialPrediction(mouse: mouse, tier: tier, trial: trial, neurons: a.shape[0],
                                                   frames: a.shape[1], values: try a.floats()))
@@ -275,7 +275,7 @@ public enum Predictions {
     public static func readHDF5(file url: URL) throws -> [MousePredictions] {
         let file = try HDF5File.open(url.path)
         guard (try? file.stringAttribute("format")) == "sensorium.predictions" else {
-            throw EvaluationError.file(path: url.path, message: "expected an HDF5 file with format \"sensorium.predictions\"")
+            throw SensoriumError.file(path: url.path, message: "expected an HDF5 file with format \"sensorium.predictions\"")
         }
         var out: [MousePredictions] = []
         for mouse in try file.children() where file.kind(of: mouse) == .group {
@@ -288,7 +288,7 @@ public enum Predictions {
                 for trial in try tierGroup.children().compactMap(Int.init).sorted() {
                     let ds = try tierGroup.dataset(String(trial))
                     guard ds.shape.count == 2, ds.shape[0] == ids.count else {
-                        throw EvaluationError.file(path: url.path, message: "\(ds.path): expected shape (\(ids.count), frames), found \(ds.shape)")
+                        throw SensoriumError.file(path: url.path, message: "\(ds.path): expected shape (\(ids.count), frames), found \(ds.shape)")
                     }
                     trials.append(TrialPrediction(mouse: mouse, tier: tier, trial: trial, neurons: ds.shape[0],
                                                   frames: ds.shape[1], values: try ds.read(as: Float.self)))

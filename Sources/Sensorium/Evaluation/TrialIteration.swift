@@ -2,35 +2,6 @@ import Foundation
 import SensoriumTensor
 import SensoriumData
 
-/// Why a model could not be evaluated or run for predictions.
-public enum EvaluationError: Error, CustomStringConvertible, Equatable {
-    /// The model predicts fewer frames than the scored window of a trial needs.
-    case predictionTooShort(mouse: String, trial: Int, frames: Int, predicted: Int, skipFrames: Int)
-    /// A trial too short for the model to predict anything.
-    case trialTooShort(mouse: String, trial: Int, frames: Int, needed: Int)
-    /// The model returned predictions of the wrong shape.
-    case wrongPredictionShape(mouse: String, trial: Int, shape: [Int], expected: String)
-    /// A file could not be read or written.
-    case file(path: String, message: String)
-    /// Options that cannot be used.
-    case invalidOptions(String)
-
-    public var description: String {
-        switch self {
-        case let .invalidOptions(message):
-            return "evaluation options: \(message)"
-        case let .predictionTooShort(mouse, trial, frames, predicted, skip):
-            return "mouse \(mouse), trial \(trial): the model predicts \(predicted) of \(frames) frames, fewer than the \(frames - skip) frames scored after skipping \(skip); its burn-in must not exceed \(skip) frames"
-        case let .trialTooShort(mouse, trial, frames, needed):
-            return "mouse \(mouse), trial \(trial): \(frames) frames, the model needs at least \(needed)"
-        case let .wrongPredictionShape(mouse, trial, shape, expected):
-            return "mouse \(mouse), trial \(trial): the model returned predictions of shape \(shape), expected \(expected)"
-        case let .file(path, message):
-            return "\(path): \(message)"
-        }
-    }
-}
-
 /// One whole trial run through a model: the batch (responses time-major `(1, L, N)`) and the
 /// predictions `(L', N)` for its last `L'` frames.
 struct PredictedTrial {
@@ -71,11 +42,11 @@ func forEachPredictedTrial<Model: TrainableModel>(
     for entry in trials {
         guard let batch = try stream.next() else { break }
         guard batch.frames >= minimumFrames else {
-            throw EvaluationError.trialTooShort(mouse: dataset.name, trial: entry.trial, frames: batch.frames, needed: minimumFrames)
+            throw SensoriumError.trialTooShort(mouse: dataset.name, trial: entry.trial, frames: batch.frames, needed: minimumFrames)
         }
         let output = withNoGrad { model.forward(batch) }
         guard output.rank == 3, output.shape[0] == 1, output.shape[2] == batch.neuronCount, output.shape[1] <= batch.frames else {
-            throw EvaluationError.wrongPredictionShape(mouse: dataset.name, trial: entry.trial, shape: output.shape,
+            throw SensoriumError.wrongPredictionShape(mouse: dataset.name, trial: entry.trial, shape: output.shape,
                                                        expected: "(1, ≤ \(batch.frames), \(batch.neuronCount))")
         }
         try body(PredictedTrial(batch: batch, trial: entry.trial, tier: entry.tier, predictions: output.scalars,

@@ -70,10 +70,10 @@ extension VideoModel {
     public func initializeReadoutPositions(mouse: String, map: ReceptiveFieldMap,
                                            minimumSignificance: Double = 4) throws -> ReadoutPositionFit {
         guard let gaussian = readout[mouse] as? FullGaussian2d else {
-            throw VideoModelError.incompatibleData("receptive-field initialisation needs a Gaussian readout; mouse \(mouse) has \(readout[mouse].map { String(describing: type(of: $0)) } ?? "none")")
+            throw SensoriumError.incompatibleData("receptive-field initialisation needs a Gaussian readout; mouse \(mouse) has \(readout[mouse].map { String(describing: type(of: $0)) } ?? "none")")
         }
         guard map.neuronCount == gaussian.neuronCount else {
-            throw VideoModelError.incompatibleData("receptive-field map of \(map.neuronCount) neurons for the readout of mouse \(mouse) with \(gaussian.neuronCount)")
+            throw SensoriumError.incompatibleData("receptive-field map of \(map.neuronCount) neurons for the readout of mouse \(mouse) with \(gaussian.neuronCount)")
         }
         let grid = try gridCoordinates(map)
         let reliable = (0..<map.neuronCount).filter { map.significance[$0] >= minimumSignificance }
@@ -89,7 +89,7 @@ extension VideoModel {
         }
         guard gaussian.positionNetwork == nil, let positions = gaussian.freePositions,
               positions.count == 2 * map.neuronCount else {
-            throw VideoModelError.incompatibleData("receptive-field initialisation does not support positions shared across mice (mouse \(mouse))")
+            throw SensoriumError.incompatibleData("receptive-field initialisation does not support positions shared across mice (mouse \(mouse))")
         }
         positions.withUnsafeMutableBufferPointer { p in
             for i in reliable {
@@ -107,14 +107,14 @@ extension VideoModel {
     /// comes from how its output grows with the input; the border it crops is taken as symmetric.
     func gridCoordinates(_ map: ReceptiveFieldMap) throws -> [(Double, Double)] {
         guard let channels = architecture?.configuration.core.inputChannels else {
-            throw VideoModelError.incompatibleData("receptive-field initialisation needs a model built from a configuration (its core's input channels)")
+            throw SensoriumError.incompatibleData("receptive-field initialisation needs a model built from a configuration (its core's input channels)")
         }
         let frames = core.burnInFrames + 1
         let base = core.outputShape(for: [1, channels, frames, map.height, map.width])
         let grown = core.outputShape(for: [1, channels, frames, map.height + 1024, map.width + 1024])
         func axis(_ size: Int, _ out: Int, _ outGrown: Int) throws -> (offset: Double, stride: Double, out: Int) {
             guard out > 0, outGrown > out else {
-                throw VideoModelError.incompatibleData("receptive-field initialisation: the core maps \(size) pixels to \(out)")
+                throw SensoriumError.incompatibleData("receptive-field initialisation: the core maps \(size) pixels to \(out)")
             }
             let stride = (1024 / Double(outGrown - out)).rounded()
             return ((Double(size - 1) - stride * Double(out - 1)) / 2, stride, out)

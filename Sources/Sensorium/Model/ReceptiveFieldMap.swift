@@ -81,7 +81,7 @@ public struct ReceptiveFieldMap: Sendable {
         var trials = dataset.trials(in: tier)
         if let m = options.maximumTrials { trials = Array(trials.prefix(m)) }
         guard !trials.isEmpty else {
-            throw VideoModelError.incompatibleData("receptive-field mapping: mouse \(dataset.name) has no \(tier.rawValue) trials")
+            throw SensoriumError.incompatibleData("receptive-field mapping: mouse \(dataset.name) has no \(tier.rawValue) trials")
         }
         var accumulator = try Accumulator(height: dataset.frameHeight, width: dataset.frameWidth,
                                           neurons: dataset.neuronCount, options: options)
@@ -90,7 +90,7 @@ public struct ReceptiveFieldMap: Sendable {
             accumulator.add(video: t.video, responses: t.responses, length: t.length)
         }
         guard let map = accumulator.finish() else {
-            throw VideoModelError.incompatibleData("receptive-field mapping: the \(tier.rawValue) trials of mouse \(dataset.name) are shorter than the largest lag (\(options.lags.upperBound) frames)")
+            throw SensoriumError.incompatibleData("receptive-field mapping: the \(tier.rawValue) trials of mouse \(dataset.name) are shorter than the largest lag (\(options.lags.upperBound) frames)")
         }
         return map
     }
@@ -110,7 +110,7 @@ public struct ReceptiveFieldMap: Sendable {
             guard options.lags.lowerBound >= 0, options.pooling >= 1, options.centerSigma > 0,
                   options.surroundSigma > options.centerSigma, options.energySigma > 0,
                   height >= options.pooling, width >= options.pooling, neurons > 0 else {
-                throw VideoModelError.incompatibleData("receptive-field mapping: invalid options \(options) for \(neurons) neurons and \(height) × \(width) frames")
+                throw SensoriumError.incompatibleData("receptive-field mapping: invalid options \(options) for \(neurons) neurons and \(height) × \(width) frames")
             }
             self.options = options
             self.height = height

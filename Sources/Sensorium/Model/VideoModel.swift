@@ -14,10 +14,13 @@ public struct VideoModelArchitecture: Codable, Sendable, Equatable {
         public var name: String
         /// Number of neurons.
         public var neurons: Int
+        /// Frame height and width, when a readout depends on them (``FullFactorized2d``).
+        public var frameSize: [Int]?
 
-        public init(name: String, neurons: Int) {
+        public init(name: String, neurons: Int, frameSize: [Int]? = nil) {
             self.name = name
             self.neurons = neurons
+            self.frameSize = frameSize
         }
     }
 
@@ -74,9 +77,9 @@ public struct VideoModelArchitecture: Codable, Sendable, Equatable {
 ///
 /// ```swift
 /// let mice = try folders.map { try MouseDataset(path: $0) }
-/// let model = try VideoModel(configuration: .factorizedBaseline, datasets: mice)
+/// let model = try VideoModel(configuration: .factorizedBaseline, datasets: mice)   // pure: reads no trials
+/// try model.initializeFromData(mice)            // the reference's readout biases from the data
 /// let trainer = Trainer(model: model, data: MouseTrainingData(datasets: mice))
-/// trainer.metadata = model.checkpointMetadata
 /// try trainer.fit()
 /// let report = try Evaluation.evaluate(model, datasets: mice)
 /// print(report.summary.formatted())
@@ -90,6 +93,8 @@ public final class VideoModel: Module, TrainableModel {
     public let readout: PerMouseReadouts
     /// One shifter per mouse (keys `shifter.<mouse>.…`), or nil.
     public let shifter: PerMouseShifters?
+    /// The stage between core and readouts (keys `stage.…`), or nil.
+    public let stage: (any Stage)?
     /// The output nonlinearity applied after readouts that do not apply one (nil: none).
     public let outputNonlinearity: (any UnaryLayer)?
     /// The configuration and mice the model was built from (nil for a hand-assembled model).
@@ -112,20 +117,24 @@ public final class VideoModel: Module, TrainableModel {
     ///
     /// - Parameters:
     ///   - core: any ``Core``.
-    ///   - readouts: one readout per mouse; each must expect `core.outputChannels` channels.
+    ///   - readouts: one readout per mouse; each must expect the channels of the stage's output
+    ///     (the core's without a stage).
     ///   - shifters: one shifter per mouse of `readouts`, or nil.
+    ///   - stage: the stage between core and readouts, or nil.
     ///   - outputNonlinearity: applied after readouts that do not apply their own (nil: linear).
     ///   - generator: the generator the parts draw from in training (readout sampling, dropout);
     ///     saved in training checkpoints.
-    public init(core: any Core, readouts: PerMouseReadouts, shifters: PerMouseShifters? = nil,
+    public init(core: any Core, readouts: PerMouseReadouts, shifters: PerMouseShifters? = nil, stage: (any Stage)? = nil,
                 outputNonlinearity: (any UnaryLayer)? = ELUPlusOne(), generator: RandomGenerator) {
+        let channels = stage?.outputChannels ?? core.outputChannels
         for key in readouts.keys {
             let r = readouts[key]!
-            precondition(r.inputChannels == core.outputChannels,
-                         "VideoModel: the readout of \(key) expects \(r.inputChannels) channels, the core gives \(core.outputChannels)")
+            precondition(r.inputChannels == channels,
+                         "VideoModel: the readout of \(key) expects \(r.inputChannels) channels, the \(stage == nil ? "core" : "stage") gives \(channels)")
             if let shifters { precondition(shifters[key] != nil, "VideoModel: no shifter for mouse \(key)") }
         }
         self.core = core
+        self.stage = stage
         self.readout = readouts
         self.shifter = shifters
         self.outputNonlinearity = outputNonlinearity
@@ -138,154 +147,90 @@ public final class VideoModel: Module, TrainableModel {
     /// the weights (including `source_grid`) are loaded afterwards. Readout biases are left at
     /// their initial values; ``init(configuration:datasets:)`` also sets them from data.
     public convenience init(configuration: VideoModelConfiguration, mice: [MouseNeurons]) throws {
-        guard !mice.isEmpty else { throw VideoModelError.incompatibleData("a model needs at least one mouse") }
+        guard !mice.isEmpty else { throw SensoriumError.incompatibleData("a model needs at least one mouse") }
         for m in mice {
             guard !m.key.isEmpty, !m.key.contains(".") else {
-                throw VideoModelError.incompatibleData("the mouse name '\(m.key)' is used as a state-dictionary key and must be non-empty without '.'")
+                throw SensoriumError.incompatibleData("the mouse name '\(m.key)' is used as a state-dictionary key and must be non-empty without '.'")
             }
-            guard m.count > 0 else { throw VideoModelError.incompatibleData("mouse \(m.key) has no neurons") }
+            guard m.count > 0 else { throw SensoriumError.incompatibleData("mouse \(m.key) has no neurons") }
             if let c = m.coordinates, c.rank != 2 || c.shape[0] != m.count || c.shape[1] < 2 {
-                throw VideoModelError.incompatibleData("the coordinates of mouse \(m.key) must be (\(m.count), ≥ 2), got \(c.shape)")
+                throw SensoriumError.incompatibleData("the coordinates of mouse \(m.key) must be (\(m.count), ≥ 2), got \(c.shape)")
             }
+            if let size = m.frameSize, size.count != 2 || size.contains(where: { $0 <= 0 }) {
+                throw SensoriumError.incompatibleData("the frame size of mouse \(m.key) must be (height, width) with positive sizes, got \(size)")
+            }
+        }
+        if let shifter = configuration.shifter, !configuration.readout.base.acceptsShift {
+            throw SensoriumError.invalidConfiguration(source: "(in code)",
+                message: "the \(configuration.readout.typeName) readout takes no shift, so the \(shifter.typeName) shifter would compute shifts that nothing uses; use the shifter {\"type\": \"none\"}")
         }
         if Set(mice.map(\.key)).count != mice.count {
-            throw VideoModelError.incompatibleData("mouse names must be unique, got \(mice.map(\.key))")
+            throw SensoriumError.incompatibleData("mouse names must be unique, got \(mice.map(\.key))")
         }
         let g = RandomGenerator(seed: configuration.seed)
-        let core = configuration.core.makeCore(generator: g)
-        let readouts = try VideoModel.makeReadouts(configuration.readout, inputChannels: core.outputChannels, mice: mice, generator: g)
+        let core: any Core
+        let stage: (any Stage)?
+        let readouts: PerMouseReadouts
         var shifters: PerMouseShifters?
-        if configuration.shifter != .none {
-            let s = PerMouseShifters()
-            for m in mice { s.insert(configuration.shifter.makeShifter(generator: g)!, for: m.key) }
-            shifters = s
+        do {
+            core = try configuration.core.makeCore(generator: g)
+            stage = try configuration.stage?.base.makeStage(inputChannels: core.outputChannels, generator: g)
+            let videoChannels = configuration.core.inputChannels
+            let context = ReadoutContext(inputChannels: stage?.outputChannels ?? core.outputChannels, mice: mice) { m in
+                guard let size = m.frameSize else {
+                    throw SensoriumError.incompatibleData("the \(configuration.readout.typeName) readout needs the frame size of mouse \(m.key)")
+                }
+                // One output frame is enough to know the feature map's size.
+                let coreShape = core.outputShape(for: [1, videoChannels, core.burnInFrames + 1, size[0], size[1]])
+                let shape = stage?.outputShape(for: coreShape) ?? coreShape
+                guard shape.count == 5, shape[3] > 0, shape[4] > 0 else {
+                    throw SensoriumError.incompatibleData("frames of \(size[0]) × \(size[1]) (mouse \(m.key)) leave no feature map after the core (\(shape))")
+                }
+                return [shape[1], shape[3], shape[4]]
+            }
+            readouts = try configuration.readout.base.makeReadouts(for: context, generator: g)
+            if let shifter = configuration.shifter {
+                let s = PerMouseShifters()
+                for m in mice { s.insert(try shifter.base.makeShifter(generator: g), for: m.key) }
+                shifters = s
+            }
+        } catch let error as ComponentError {
+            throw SensoriumError.invalidConfiguration(source: "(in code)", message: error.description)
         }
-        self.init(core: core, readouts: readouts, shifters: shifters,
+        self.init(core: core, readouts: readouts, shifters: shifters, stage: stage,
                   outputNonlinearity: configuration.outputNonlinearity.makeLayer(), generator: g)
         architecture = VideoModelArchitecture(configuration: configuration,
-                                              mice: mice.map { .init(name: $0.key, neurons: $0.count) })
+                                              mice: mice.map { .init(name: $0.key, neurons: $0.count, frameSize: $0.frameSize) })
         if configuration.behaviorWarmupEpochs > 0 && configuration.core.inputChannels >= 3 {
             behaviorWarmupEpochs = configuration.behaviorWarmupEpochs
             behaviorGate = Tensor([0], shape: [1])
         }
     }
 
-    /// The reference's construction from data (`make_video_model`): one readout and shifter per
-    /// dataset (named by its folder), readout positions predicted from `cell_motor_coordinates`,
-    /// and readout biases set to the mean normalised response of
-    /// `configuration.biasInitializationTrials` random training trials of each mouse (through the
-    /// inverse output nonlinearity when `configuration.biasThroughInverseNonlinearity`); Gaussian
-    /// readouts start at the mapped receptive fields when
-    /// `configuration.readoutPositionInitialization` asks for it.
+    /// A model for the mice of `datasets` (named by their folders, with their neuron counts,
+    /// cortical coordinates and frame sizes), fresh weights seeded by `configuration.seed`. Pure:
+    /// it reads no trials. The reference also sets readout biases from data, and the demo starts
+    /// readouts at mapped receptive fields: run those steps with ``initializeFromData(_:)``.
     ///
     /// Throws when the core's input channels differ from the datasets' or a mouse name cannot be
     /// a key.
     public convenience init(configuration: VideoModelConfiguration, datasets: [MouseDataset]) throws {
-        guard !datasets.isEmpty else { throw VideoModelError.incompatibleData("no mouse datasets given") }
+        guard !datasets.isEmpty else { throw SensoriumError.incompatibleData("no mouse datasets given") }
         for d in datasets where d.options.inputChannels != configuration.core.inputChannels {
-            throw VideoModelError.incompatibleData(
+            throw SensoriumError.incompatibleData(
                 "mouse \(d.name) gives \(d.options.inputChannels) input channels (frame\(d.options.behaviorAsChannels ? " + behaviour" : "")\(d.options.pupilCenterAsChannels ? " + pupil centre" : "")), the \(configuration.core.typeName) core expects \(configuration.core.inputChannels)")
         }
         for d in datasets where d.options.behaviorAsChannels && d.options.centerBehavior != configuration.centerBehavior {
-            throw VideoModelError.incompatibleData(
+            throw SensoriumError.incompatibleData(
                 "mouse \(d.name) was opened with behaviour \(d.options.centerBehavior ? "centred" : "uncentred"), the model reads it \(configuration.centerBehavior ? "centred" : "uncentred") (VideoModelConfiguration.centerBehavior)")
         }
-        let mice = datasets.map { d in
-            MouseNeurons(key: d.name, count: d.neuronCount,
-                         coordinates: Tensor(d.cellMotorCoordinates, shape: [d.neuronCount, 3]))
-        }
-        try self.init(configuration: configuration, mice: mice)
-        if configuration.biasInitializationTrials > 0 {
-            let g = RandomGenerator(seed: configuration.seed ^ 0x5EED_B1A5)
-            for d in datasets {
-                var mean = try VideoModel.meanResponses(of: d, trials: configuration.biasInitializationTrials, generator: g)
-                if configuration.biasThroughInverseNonlinearity && !readout[d.name]!.appliesOutputNonlinearity {
-                    let output = configuration.outputNonlinearity
-                    mean = Tensor(mean.scalars.map { output.inverse($0) }, shape: mean.shape)
-                }
-                readout[d.name]!.initializeBias(meanResponses: mean)
-            }
-        }
-        if case .receptiveFieldMapping(let options) = configuration.readoutPositionInitialization {
-            for d in datasets {
-                try initializeReadoutPositions(mouse: d.name, map: ReceptiveFieldMap.estimate(dataset: d, options: options))
-            }
-        }
+        try self.init(configuration: configuration, mice: datasets.map(MouseNeurons.init(dataset:)))
     }
 
     /// A model rebuilt from its architecture (fresh weights; load a state afterwards).
     public convenience init(architecture: VideoModelArchitecture) throws {
         try self.init(configuration: architecture.configuration,
-                      mice: architecture.mice.map { MouseNeurons(key: $0.name, count: $0.neurons) })
-    }
-
-    static func makeReadouts(_ configuration: ReadoutConfiguration, inputChannels: Int, mice: [MouseNeurons],
-                             generator g: RandomGenerator) throws -> PerMouseReadouts {
-        func coordinates(_ m: MouseNeurons) -> Tensor { m.coordinates ?? Tensor.zeros([m.count, 3]) }
-        switch configuration {
-        case .gaussian(let c):
-            if c.shareGrid || c.shareFeatures {
-                throw VideoModelError.incompatibleData("sharing positions or features across mice needs match ids, which the mouse folders do not provide; set shareGrid and shareFeatures to false")
-            }
-            let withCoordinates = mice.map { MouseNeurons(key: $0.key, count: $0.count, coordinates: coordinates($0)) }
-            return PerMouseReadouts.fullGaussian2d(inputChannels: inputChannels, mice: withCoordinates, configuration: c, generator: g)
-        case .hierarchical(let c):
-            let readouts = PerMouseReadouts()
-            for m in mice {
-                guard Set(c.levels).count == c.levels.count, c.levels.allSatisfy({ $0 > 1 && m.count / $0 >= 1 }) else {
-                    throw VideoModelError.incompatibleData("hierarchical readout levels \(c.levels) must be distinct factors > 1 with at most \(m.count) (the neurons of \(m.key))")
-                }
-                if let active = c.activeLevels, let bad = active.first(where: { !c.levels.contains($0) }) {
-                    throw VideoModelError.incompatibleData("active level \(bad) is not one of the levels \(c.levels)")
-                }
-                readouts.insert(HierarchicalGaussianReadout(
-                    inputChannels: inputChannels, neuronCount: m.count, covariance: c.covariance,
-                    positions: .cortex(coordinates: coordinates(m), network: c.positionNetwork), initSigma: c.initSigma,
-                    bias: c.bias, featureRegularization: c.featureRegularization, levels: c.levels,
-                    activeLevels: c.activeLevels, fusion: c.fusion, generator: g), for: m.key)
-            }
-            return readouts
-        case .groupedConv(let c):
-            guard c.groups > 0, inputChannels % c.groups == 0 else {
-                throw VideoModelError.incompatibleData("the grouped-conv readout needs the core channels (\(inputChannels)) divisible by its groups (\(c.groups))")
-            }
-            let readouts = PerMouseReadouts()
-            for m in mice {
-                readouts.insert(GroupedConvReadout(inputChannels: inputChannels, neuronCount: m.count, groups: c.groups,
-                                                   dropout: c.dropout, softplusBeta: c.softplusBeta,
-                                                   learnableBeta: c.learnableBeta, generator: g), for: m.key)
-            }
-            return readouts
-        }
-    }
-
-    /// The mean normalised response of every neuron over `trials` random training trials (all of
-    /// them when there are fewer), `(neurons)`.
-    public static func meanResponses(of dataset: MouseDataset, trials: Int, generator: RandomGenerator) throws -> Tensor {
-        var pool = dataset.trials(in: .train)
-        if pool.isEmpty { pool = dataset.tiers.indices.filter { dataset.tiers[$0] != .none } }
-        guard !pool.isEmpty else { throw VideoModelError.incompatibleData("mouse \(dataset.name) has no trials") }
-        // Partial Fisher–Yates: the first `count` entries become a uniform random sample.
-        let count = min(trials, pool.count)
-        for i in 0..<count {
-            let j = i + Int(generator.next() % UInt64(pool.count - i))
-            pool.swapAt(i, j)
-        }
-        let n = dataset.neuronCount
-        var sums = [Double](repeating: 0, count: n)
-        var frames = 0
-        for trial in pool.prefix(count).sorted() {
-            let t = try dataset.readTrial(trial)
-            t.responses.withUnsafeBufferPointer { r in
-                for f in 0..<t.length {
-                    let row = r.baseAddress! + f * n
-                    for j in 0..<n { sums[j] += Double(row[j]) }
-                }
-            }
-            frames += t.length
-        }
-        let scale = frames > 0 ? 1 / Double(frames) : 0
-        return Tensor(sums.map { Float($0 * scale) }, shape: [n])
+                      mice: architecture.mice.map { MouseNeurons(key: $0.name, count: $0.neurons, frameSize: $0.frameSize) })
     }
 
     // MARK: Forward
@@ -297,20 +242,29 @@ public final class VideoModel: Module, TrainableModel {
     /// and its pupil centre `(B, 2, T)` (needed when the model has shifters). Output frame `t'` is
     /// aligned with input frame `T − T' + t'`.
     public func callAsFunction(video: Tensor, pupilCenter: Tensor?, mouse: String) -> Tensor {
-        precondition(video.rank == 5, "VideoModel: expected video (B, C, T, H, W), got \(video.shape)")
+        self(ModelInput(video: video, pupilCenter: pupilCenter, mouse: mouse))
+    }
+
+    /// Predicted responses `(B, T', neurons)` for a whole model input: the core (which may read the
+    /// behaviour), the stage, the mouse's shifter on the pupil centre of the last `T'` frames, the
+    /// mouse's readout (which may read the behaviour) and the output nonlinearity. Output frame
+    /// `t'` is aligned with input frame `T − T' + t'`.
+    public func callAsFunction(_ input: ModelInput) -> Tensor {
+        let mouse = input.mouse
         precondition(readout[mouse] != nil, "VideoModel: no readout for mouse '\(mouse)'; the model knows \(readout.keys)")
-        let features = core(gatedBehavior(video))
-        let (batch, frames, outFrames) = (video.shape[0], video.shape[2], features.shape[2])
+        var gated = input
+        gated.video = gatedBehavior(input.video)
+        let coreFeatures = core(gated)
+        let features = stage.map { $0(coreFeatures, input: gated) } ?? coreFeatures
+        let outFrames = features.shape[2]
         var shift: Tensor?
         if let shifter {
-            guard let pupilCenter else { preconditionFailure("VideoModel: the model has shifters and needs the pupil centre") }
-            precondition(pupilCenter.shape == [batch, 2, frames],
-                         "VideoModel: pupil centre must be (B, 2, T) = \([batch, 2, frames]) for video \(video.shape), got \(pupilCenter.shape)")
-            let last = outFrames == frames ? pupilCenter : pupilCenter.sliced(axis: 2, range: (frames - outFrames)..<frames)
-            shift = shifter(last.transposed(1, 2), dataKey: mouse)
+            guard let pupilCenter = input.pupilCenter else { preconditionFailure("VideoModel: the model has shifters and needs the pupil centre") }
+            precondition(pupilCenter.shape[1] == 2, "VideoModel: pupil centre must be (B, 2, T), got \(pupilCenter.shape)")
+            shift = shifter(ModelInput.lastFrames(pupilCenter, outFrames), dataKey: mouse)
         }
         let r = readout[mouse]!
-        let y = r.callAsFunction(features, shift: shift)
+        let y = r.callAsFunction(features, shift: shift, input: gated)
         guard !r.appliesOutputNonlinearity, let outputNonlinearity else { return y }
         return outputNonlinearity(y)
     }
@@ -334,13 +288,15 @@ public final class VideoModel: Module, TrainableModel {
     /// Predictions for a batch of clips or trials: `(B, T', neurons)`, aligned with the last `T'`
     /// frames of the batch.
     public func forward(_ batch: MouseBatch) -> Tensor {
-        self(video: batch.videoTensor(), pupilCenter: shifter == nil ? nil : batch.pupilCenterTensor(), mouse: batch.mouse)
+        self(ModelInput(video: batch.videoTensor(), behavior: batch.behaviorTensor(), pupilCenter: batch.pupilCenterTensor(),
+                        mouse: batch.mouse))
     }
 
     /// The core's regulariser plus the batch mouse's readout and shifter regularisers (zero for the
     /// baselines' readouts and MLP shifters, so this is the reference's core-only term there).
     public func regularizer(for batch: MouseBatch) -> Tensor? {
         var total = core.regularizer()
+        if let stage { total = total + stage.regularizer() }
         if readout[batch.mouse] != nil { total = total + readout.regularizer(dataKey: batch.mouse) }
         if let shifter, shifter[batch.mouse] != nil { total = total + shifter.regularizer(dataKey: batch.mouse) }
         return total
@@ -352,17 +308,17 @@ public final class VideoModel: Module, TrainableModel {
     public var burnInFrames: Int { core.burnInFrames }
 
     /// Checks that every dataset has a readout with the right number of neurons and the model's
-    /// input channels; throws ``VideoModelError/incompatibleData(_:)`` naming the problem.
+    /// input channels; throws ``SensoriumError/incompatibleData(_:)`` naming the problem.
     public func checkCompatible(with datasets: [MouseDataset]) throws {
         for d in datasets {
             guard let r = readout[d.name] else {
-                throw VideoModelError.incompatibleData("the model has no readout for mouse \(d.name); it knows \(readout.keys.joined(separator: ", "))")
+                throw SensoriumError.incompatibleData("the model has no readout for mouse \(d.name); it knows \(readout.keys.joined(separator: ", "))")
             }
             guard r.neuronCount == d.neuronCount else {
-                throw VideoModelError.incompatibleData("mouse \(d.name) has \(d.neuronCount) neurons, the model's readout \(r.neuronCount)")
+                throw SensoriumError.incompatibleData("mouse \(d.name) has \(d.neuronCount) neurons, the model's readout \(r.neuronCount)")
             }
             if let architecture, d.options.inputChannels != architecture.configuration.core.inputChannels {
-                throw VideoModelError.incompatibleData("mouse \(d.name) gives \(d.options.inputChannels) input channels, the core expects \(architecture.configuration.core.inputChannels)")
+                throw SensoriumError.incompatibleData("mouse \(d.name) gives \(d.options.inputChannels) input channels, the core expects \(architecture.configuration.core.inputChannels)")
             }
         }
     }

@@ -72,11 +72,11 @@ extension VideoModel {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw VideoModelError.file(path: url.path, message: "expected a folder of <key>.npy files (a converted PyTorch state_dict), found \(fm.fileExists(atPath: url.path) ? "a file" : "nothing")")
+            throw SensoriumError.file(path: url.path, message: "expected a folder of <key>.npy files (a converted PyTorch state_dict), found \(fm.fileExists(atPath: url.path) ? "a file" : "nothing")")
         }
         let names = try fm.contentsOfDirectory(atPath: url.path).filter { $0.hasSuffix(".npy") && !$0.hasPrefix(".") }
         guard !names.isEmpty else {
-            throw VideoModelError.file(path: url.path, message: "expected <key>.npy files of a state_dict, found none")
+            throw SensoriumError.file(path: url.path, message: "expected <key>.npy files of a state_dict, found none")
         }
         var state: [String: Tensor] = [:]
         for name in names.sorted() {
@@ -105,7 +105,7 @@ extension VideoModel {
             for m in error.shapeMismatches {
                 parts.append("\(mapping.pytorchKey(forSwiftKey: m.key)): the model has shape \(m.expected), the state \(m.found)")
             }
-            throw VideoModelError.incompatibleState(source: source, message: parts.joined(separator: "; "))
+            throw SensoriumError.incompatibleState(source: source, message: parts.joined(separator: "; "))
         }
     }
 
@@ -150,21 +150,21 @@ extension VideoModel {
     }
 
     /// Rebuilds a model from a checkpoint written by ``save(to:)`` or by a ``Trainer`` whose
-    /// `metadata` was ``checkpointMetadata``, and loads its weights.
+    /// `metadata` is the model's ``checkpointMetadata`` (the default), and loads its weights.
     public static func load(from url: URL) throws -> VideoModel {
         let record = try Checkpoint.read(from: url)
         let candidates = [record.strings["metadata"], record.strings["configuration"]].compactMap { $0 }
         guard let architecture = candidates.lazy.compactMap(VideoModelArchitecture.fromJSON).first else {
-            throw VideoModelError.file(path: url.path, message: "expected a checkpoint with the model's architecture (written by VideoModel.save or a Trainer with metadata = model.checkpointMetadata), found none; build the model yourself and call loadCheckpoint(from:)")
+            throw SensoriumError.file(path: url.path, message: "expected a checkpoint with the model's architecture (written by VideoModel.save or a Trainer of this model), found none; build the model yourself and call loadCheckpoint(from:)")
         }
         guard let state = record.children["model"] else {
-            throw VideoModelError.file(path: url.path, message: "expected a 'model' group with the weights, found none")
+            throw SensoriumError.file(path: url.path, message: "expected a 'model' group with the weights, found none")
         }
         let model = try VideoModel(architecture: architecture)
         do {
             try model.loadStateDict(state.moduleStateDict)
         } catch {
-            throw VideoModelError.incompatibleState(source: url.path, message: "\(error)")
+            throw SensoriumError.incompatibleState(source: url.path, message: "\(error)")
         }
         model.eval()
         return model

@@ -61,12 +61,12 @@ public enum HTMLReport {
         return html
     }
 
-    /// Renders and writes the page (atomically); throws `ReportError` naming the file.
+    /// Renders and writes the page (atomically); throws `SensoriumError` naming the file.
     public static func write(_ report: RunReport, to url: URL, generated: Date? = Date()) throws {
         do {
             try Data(render(report, generated: generated).utf8).write(to: url, options: .atomic)
         } catch {
-            throw ReportError(path: url.path, message: "cannot write the report (\(error.localizedDescription))")
+            throw SensoriumError.file(path: url.path, message: "cannot write the report (\(error.localizedDescription))")
         }
     }
 

@@ -51,14 +51,14 @@ public struct RunReport: Codable, Sendable {
         }
     }
 
-    /// Reads a report from a JSON file; throws `ReportError` naming the file.
+    /// Reads a report from a JSON file; throws `SensoriumError` naming the file.
     public static func load(from url: URL) throws -> RunReport {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw ReportError(path: url.path, message: "cannot read the file (\(error.localizedDescription))")
+            throw SensoriumError.file(path: url.path, message: "cannot read the file (\(error.localizedDescription))")
         }
         do { return try ReportJSON.decoder().decode(RunReport.self, from: data) } catch {
-            throw ReportError(path: url.path, message: "expected a run report (JSON), found something else: \(ReportError.describe(error))")
+            throw SensoriumError.file(path: url.path, message: "expected a run report (JSON), found something else: \(SensoriumError.describe(error))")
         }
     }
 
@@ -117,39 +117,6 @@ public struct ReadoutPositions: Codable, Sendable, Equatable {
                                         x: (0..<n).map { values[2 * $0] }, y: (0..<n).map { values[2 * $0 + 1] })
             }
         }
-    }
-}
-
-/// A report file that cannot be read or written.
-public struct ReportError: Error, CustomStringConvertible {
-    /// The file.
-    public let path: String
-    /// What went wrong.
-    public let message: String
-
-    /// An error about `path`.
-    public init(path: String, message: String) {
-        self.path = path
-        self.message = message
-    }
-
-    public var description: String { "\(path): \(message)" }
-
-    static func describe(_ error: Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, let context):
-            return "missing key '\(key.stringValue)' at \(path(context.codingPath))"
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            return "wrong type at \(path(context.codingPath)): \(context.debugDescription)"
-        case DecodingError.dataCorrupted(let context):
-            return context.debugDescription + (context.codingPath.isEmpty ? "" : " at \(path(context.codingPath))")
-        default:
-            return "\(error)"
-        }
-    }
-
-    private static func path(_ keys: [CodingKey]) -> String {
-        keys.isEmpty ? "top level" : keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
     }
 }
 

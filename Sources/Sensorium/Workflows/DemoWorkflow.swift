@@ -30,10 +30,7 @@ public enum DemoWorkflow {
         // Start the readouts at the receptive fields mapped from the training data, with narrow
         // Gaussians: from random positions a short run does not find them.
         model.readoutPositionInitialization = .receptiveFieldMapping(ReceptiveFieldMap.Options())
-        if case .gaussian(var readout) = model.readout {
-            readout.initSigma = 0.05
-            model.readout = .gaussian(readout)
-        }
+        model.readout = model.readout.updating(GaussianReadoutConfiguration.self) { $0.initSigma = 0.05 }
         // Hide behaviour for the first epochs so that the core learns the stimulus first.
         model.behaviorWarmupEpochs = 10
         var trainer = TrainerConfiguration.reference
@@ -42,10 +39,7 @@ public enum DemoWorkflow {
         trainer.earlyStopping.lrDecaySteps = 2
         // Early stopping and the learning-rate schedule start two epochs after behaviour appears.
         trainer.earlyStopping.warmupEpochs = model.behaviorWarmupEpochs + 2
-        if case .reduceOnPlateau(var plateau) = trainer.schedule {
-            plateau.patience = 5
-            trainer.schedule = .reduceOnPlateau(plateau)
-        }
+        trainer.schedule = trainer.schedule.updating(ReduceLROnPlateau.Configuration.self) { $0.patience = 5 }
         let data = TrainingDataSettings(batchSize: 8, frames: 80, validationBatchSize: 10, validationMaxFrames: 150)
         return TrainingRunConfiguration(model: model, trainer: trainer, data: data)
     }
@@ -195,7 +189,7 @@ public enum DemoWorkflow {
         do {
             try ReportJSON.encoder().encode(results).write(to: URL(fileURLWithPath: RunFolder.file(root, RunFolder.resultsFile)), options: .atomic)
         } catch {
-            throw ReportError(path: RunFolder.file(root, RunFolder.resultsFile), message: "cannot write the results (\(error.localizedDescription))")
+            throw SensoriumError.file(path: RunFolder.file(root, RunFolder.resultsFile), message: "cannot write the results (\(error.localizedDescription))")
         }
         return Outcome(results: results, evaluation: evaluation, report: report)
     }

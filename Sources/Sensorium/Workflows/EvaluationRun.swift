@@ -26,11 +26,11 @@ public enum EvaluationWorkflow {
             folder = path
             let candidates = [RunFolder.modelFile, RunFolder.checkpointFile].map { RunFolder.file(path, $0) }
             guard let found = candidates.first(where: { fm.fileExists(atPath: $0) }) else {
-                throw ReportError(path: path, message: "expected a run folder with \(RunFolder.modelFile) or \(RunFolder.checkpointFile), found neither")
+                throw SensoriumError.file(path: path, message: "expected a run folder with \(RunFolder.modelFile) or \(RunFolder.checkpointFile), found neither")
             }
             file = found
         } else if !fm.fileExists(atPath: path) {
-            throw ReportError(path: path, message: "expected a run folder or a model checkpoint (.h5), found nothing")
+            throw SensoriumError.file(path: path, message: "expected a run folder or a model checkpoint (.h5), found nothing")
         }
         let model = try VideoModel.load(from: URL(fileURLWithPath: file))
         model.eval()
@@ -40,14 +40,19 @@ public enum EvaluationWorkflow {
     /// The data options a model reads: its core's input channels say whether behaviour (3) and the
     /// pupil centre (5) are input channels; its configuration whether behaviour is centred.
     public static func dataOptions(for model: VideoModel) throws -> MouseDataOptions {
-        let channels = model.architecture?.configuration.core.inputChannels ?? 3
-        let centered = model.architecture?.configuration.centerBehavior ?? false
+        try dataOptions(inputChannels: model.architecture?.configuration.core.inputChannels ?? 3,
+                        centerBehavior: model.architecture?.configuration.centerBehavior ?? false)
+    }
+
+    /// The data options of a model whose core reads `channels` input channels (1: frame; 3: +
+    /// behaviour; 5: + pupil centre), with behaviour centred or not.
+    public static func dataOptions(inputChannels channels: Int, centerBehavior centered: Bool) throws -> MouseDataOptions {
         switch channels {
         case 1: return MouseDataOptions(behaviorAsChannels: false, pupilCenterAsChannels: false)
         case 3: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: false, centerBehavior: centered)
         case 5: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: true, centerBehavior: centered)
         default:
-            throw VideoModelError.incompatibleData("the model's core expects \(channels) input channels; mouse folders give 1 (frame), 3 (+ behaviour) or 5 (+ pupil centre)")
+            throw SensoriumError.incompatibleData("the model's core expects \(channels) input channels; mouse folders give 1 (frame), 3 (+ behaviour) or 5 (+ pupil centre)")
         }
     }
 
@@ -103,23 +108,23 @@ public enum EvaluationWorkflow {
 }
 
 extension EvaluationReport {
-    /// Reads `evaluation.json`; throws `ReportError` naming the file.
+    /// Reads `evaluation.json`; throws `SensoriumError` naming the file.
     public static func load(from url: URL) throws -> EvaluationReport {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw ReportError(path: url.path, message: "cannot read the file (\(error.localizedDescription))")
+            throw SensoriumError.file(path: url.path, message: "cannot read the file (\(error.localizedDescription))")
         }
         do { return try ReportJSON.decoder().decode(EvaluationReport.self, from: data) } catch {
-            throw ReportError(path: url.path, message: "expected an evaluation report (JSON), found something else: \(ReportError.describe(error))")
+            throw SensoriumError.file(path: url.path, message: "expected an evaluation report (JSON), found something else: \(SensoriumError.describe(error))")
         }
     }
 
-    /// Writes the report as JSON (atomically); throws `ReportError` naming the file.
+    /// Writes the report as JSON (atomically); throws `SensoriumError` naming the file.
     public func writeJSON(to url: URL) throws {
         do {
             try ReportJSON.encoder().encode(self).write(to: url, options: .atomic)
         } catch {
-            throw ReportError(path: url.path, message: "cannot write the evaluation (\(error.localizedDescription))")
+            throw SensoriumError.file(path: url.path, message: "cannot write the evaluation (\(error.localizedDescription))")
         }
     }
 

@@ -29,31 +29,31 @@ public enum RunFolder {
         (folder as NSString).appendingPathComponent(name)
     }
 
-    /// Creates `folder` (and its parents) if needed; throws `ReportError` when it cannot, or when
+    /// Creates `folder` (and its parents) if needed; throws `SensoriumError` when it cannot, or when
     /// a file is in the way.
     public static func create(_ folder: String) throws {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: folder, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else {
-                throw ReportError(path: folder, message: "expected a folder for the output, found a file")
+                throw SensoriumError.file(path: folder, message: "expected a folder for the output, found a file")
             }
             return
         }
         do {
             try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            throw ReportError(path: folder, message: "cannot create the output folder (\(error.localizedDescription))")
+            throw SensoriumError.file(path: folder, message: "cannot create the output folder (\(error.localizedDescription))")
         }
     }
 
     /// The report of a run: `path` is a run report JSON file, or a run folder whose `run.json`,
     /// `evaluation.json` and (for the history, when `run.json` is missing) `checkpoint.h5` are
-    /// combined. Throws `ReportError` when nothing usable is there.
+    /// combined. Throws `SensoriumError` when nothing usable is there.
     public static func loadReport(_ path: String) throws -> RunReport {
         let fm = FileManager.default
         guard fm.fileExists(atPath: path) else {
-            throw ReportError(path: path, message: "expected a run folder or a run report JSON file, found nothing")
+            throw SensoriumError.file(path: path, message: "expected a run folder or a run report JSON file, found nothing")
         }
         guard isDirectory(path) else { return try RunReport.load(from: URL(fileURLWithPath: path)) }
         var report: RunReport
@@ -77,7 +77,7 @@ public enum RunFolder {
             found = true
         }
         guard found else {
-            throw ReportError(path: path, message: "expected \(runFile), \(evaluationFile) or \(checkpointFile) in the run folder, found none")
+            throw SensoriumError.file(path: path, message: "expected \(runFile), \(evaluationFile) or \(checkpointFile) in the run folder, found none")
         }
         return report
     }
@@ -89,12 +89,12 @@ public enum TrainingHistory {
     public static func read(from url: URL) throws -> [EpochReport] {
         let record = try Checkpoint.read(from: url)
         guard let json = record.strings["history"] else {
-            throw ReportError(path: url.path, message: "expected a training checkpoint with a history, found a checkpoint without one")
+            throw SensoriumError.file(path: url.path, message: "expected a training checkpoint with a history, found a checkpoint without one")
         }
         do {
             return try ReportJSON.decoder().decode([EpochReport].self, from: Data(json.utf8))
         } catch {
-            throw ReportError(path: url.path, message: "the training history is not readable: \(ReportError.describe(error))")
+            throw SensoriumError.file(path: url.path, message: "the training history is not readable: \(SensoriumError.describe(error))")
         }
     }
 }

@@ -116,7 +116,7 @@ public struct TrainingRunConfiguration: Codable, Sendable, Equatable {
 
     /// Reads a configuration; `source` names it in errors (a file path).
     public static func fromJSON(_ json: String, source: String = "configuration") throws -> TrainingRunConfiguration {
-        func fail(_ message: String) -> ConfigurationError { ConfigurationError(source: source, message: message) }
+        func fail(_ message: String) -> SensoriumError { SensoriumError.invalidConfiguration(source: source, message: message) }
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: Data(json.utf8))
@@ -141,14 +141,14 @@ public struct TrainingRunConfiguration: Codable, Sendable, Equatable {
             do {
                 configuration.trainer = try TrainerConfiguration.fromJSON(trainer)
             } catch let error as DecodingError {
-                throw fail("trainer: \(ReportError.describe(error))")
+                throw fail("trainer: \(SensoriumError.describe(error))")
             }
         }
         if let data = try section("data") {
             do {
                 configuration.data = try ReportJSON.decoder().decode(TrainingDataSettings.self, from: Data(data.utf8))
             } catch let error as DecodingError {
-                throw fail("data: \(ReportError.describe(error))")
+                throw fail("data: \(SensoriumError.describe(error))")
             }
         }
         return configuration
@@ -160,26 +160,10 @@ public struct TrainingRunConfiguration: Codable, Sendable, Equatable {
         do {
             text = try String(contentsOf: url, encoding: .utf8)
         } catch {
-            throw ConfigurationError(source: url.path, message: "cannot read the file (\(error.localizedDescription))")
+            throw SensoriumError.invalidConfiguration(source: url.path, message: "cannot read the file (\(error.localizedDescription))")
         }
         return try fromJSON(text, source: url.path)
     }
-}
-
-/// A configuration that cannot be used.
-public struct ConfigurationError: Error, CustomStringConvertible {
-    /// The file (or "configuration").
-    public let source: String
-    /// What is wrong.
-    public let message: String
-
-    /// An error about `source`.
-    public init(source: String, message: String) {
-        self.source = source
-        self.message = message
-    }
-
-    public var description: String { "\(source): \(message)" }
 }
 
 /// The `train` command as a function: builds a ``VideoModel`` for the mice, trains it with the
@@ -270,15 +254,15 @@ public enum TrainingWorkflow {
         var configuration = request.configuration
         if request.resume {
             guard fm.fileExists(atPath: checkpoint) else {
-                throw ReportError(path: checkpoint, message: "expected a training checkpoint to resume from, found nothing")
+                throw SensoriumError.file(path: checkpoint, message: "expected a training checkpoint to resume from, found nothing")
             }
             guard fm.fileExists(atPath: configurationPath) else {
-                throw ReportError(path: configurationPath, message: "expected the run's configuration next to its checkpoint, found nothing")
+                throw SensoriumError.file(path: configurationPath, message: "expected the run's configuration next to its checkpoint, found nothing")
             }
             configuration = try TrainingRunConfiguration.load(from: URL(fileURLWithPath: configurationPath))
             logger.info("resuming the run in \(folder) with its saved configuration")
         } else if fm.fileExists(atPath: checkpoint) && !request.overwrite {
-            throw ReportError(path: folder, message: "expected an empty run folder, found a run (\(RunFolder.checkpointFile)); pass --resume to continue it or --overwrite to start again")
+            throw SensoriumError.file(path: folder, message: "expected an empty run folder, found a run (\(RunFolder.checkpointFile)); pass --resume to continue it or --overwrite to start again")
         }
         try RunFolder.create(folder)
 
@@ -288,13 +272,15 @@ public enum TrainingWorkflow {
             .joined(separator: ", ")
         logger.info("\(datasets.count) mice: \(miceText)")
         let model = try VideoModel(configuration: configuration.model, datasets: datasets)
+        // The configuration's data-dependent starts (readout biases, receptive fields); a resumed
+        // run loads its trained weights instead.
+        if !request.resume { try model.initializeFromData(datasets) }
         let settings = configuration.data
         let data = MouseTrainingData(datasets: datasets, batchSize: settings.batchSize, frames: settings.frames,
                                      validationTier: settings.validationTier, validationBatchSize: settings.validationBatchSize,
                                      validationMaxFrames: settings.validationMaxFrames, prefetch: settings.prefetch,
                                      workers: settings.workers)
         let trainer = Trainer(model: model, data: data, configuration: configuration.trainer, logger: logger)
-        trainer.metadata = model.checkpointMetadata
         trainer.checkpointURL = URL(fileURLWithPath: checkpoint)
         trainer.observers = observers
         if request.resume {
@@ -307,7 +293,7 @@ public enum TrainingWorkflow {
         do {
             try Data(configuration.jsonString().utf8).write(to: URL(fileURLWithPath: configurationPath), options: .atomic)
         } catch {
-            throw ReportError(path: configurationPath, message: "cannot write the run configuration (\(error.localizedDescription))")
+            throw SensoriumError.file(path: configurationPath, message: "cannot write the run configuration (\(error.localizedDescription))")
         }
         logger.info("model: \(model.parameterCount) parameters (\(configuration.model.core.typeName) core, \(configuration.model.readout.typeName) readout), burn-in \(model.burnInFrames) frames")
 

@@ -22,6 +22,11 @@ public protocol Core: UnaryLayer {
     /// Number of feature channels C' of the output.
     var outputChannels: Int { get }
 
+    /// The features for a whole model input (video, behaviour, pupil centre, mouse). Cores that
+    /// read only the video get this from `callAsFunction(_ video:)`; a core that reads behaviour
+    /// (Dynamic-V1FM's) implements it.
+    func callAsFunction(_ input: ModelInput) -> Tensor
+
     /// The output shape (N, C', T', H', W') for an input shape (N, C, T, H, W).
     func outputShape(for inputShape: [Int]) -> [Int]
 

@@ -60,7 +60,7 @@ func initializeXavierNormal(_ convolutions: [Convolution], generator: RandomGene
 // MARK: - 3-D cores
 
 /// The options every built-in core has.
-protocol CoreConfiguration {
+protocol LayeredCoreOptions {
     var hiddenChannels: [Int] { get }
     var momentum: Float { get }
     var nonlinearity: CoreNonlinearity { get }
@@ -68,7 +68,7 @@ protocol CoreConfiguration {
 }
 
 /// The options `Basic3dCore` and `Factorized3dCore` share.
-protocol Core3dConfiguration: CoreConfiguration {
+protocol Core3dConfiguration: LayeredCoreOptions {
     var inputChannels: Int { get }
     var spatialDilation: Int { get }
     var temporalDilation: Int { get }
@@ -136,7 +136,7 @@ let core3dRegularizerKeys = ["inputWeightRegularizer": "_input_weight_regularize
 
 /// The options `Stacked2dCore` and `RotationEquivariant2dCore` share (per-layer flags given once or
 /// per layer).
-protocol Core2dConfiguration: CoreConfiguration {
+protocol Core2dConfiguration: LayeredCoreOptions {
     var hiddenKern: [Int] { get }
     var stack: [Int]? { get }
     var bias: [Bool] { get }

@@ -26,6 +26,65 @@ public final class HierarchicalGaussianReadout: FullGaussian2d {
         case adaptive
     }
 
+    /// Options of the readout as Dynamic-V1FM builds it; the defaults are the paper's (positions from
+    /// cortical coordinates by 2 → 32 → ELU → 2 → tanh, full covariance with `sigma` U(−0.2, 0.2),
+    /// a bias, levels 2, 4, 8, 16 all fused adaptively, i.e. `infer_mode` "2_4_8_16").
+    public struct Configuration: Codable, Equatable, Sendable {
+        /// The network predicting positions from cortical coordinates (`mu_transform`).
+        public var positionNetwork = PositionNetworkConfiguration(inputDimensions: 2, hiddenLayers: 1, hiddenFeatures: 32,
+                                                                  finalTanh: true)
+        /// The Gaussian's shape.
+        public var covariance: GaussianCovariance = .full
+        /// `sigma` starts U(−initSigma, initSigma) (full covariance).
+        public var initSigma: Float = 0.2
+        /// Whether there is a per-neuron bias.
+        public var bias = true
+        /// Coarse factors that own parameters (the reference: always 2, 4, 8, 16).
+        public var levels = [2, 4, 8, 16]
+        /// Coarse factors fused with the full level.
+        public var activeLevels = [2, 4, 8, 16]
+        /// The fusion rule.
+        public var fusion: Fusion = .adaptive
+
+        public init(positionNetwork: PositionNetworkConfiguration = .init(inputDimensions: 2, hiddenLayers: 1, hiddenFeatures: 32,
+                                                                          finalTanh: true),
+                    covariance: GaussianCovariance = .full, initSigma: Float = 0.2, bias: Bool = true,
+                    levels: [Int] = [2, 4, 8, 16], activeLevels: [Int] = [2, 4, 8, 16], fusion: Fusion = .adaptive) {
+            self.positionNetwork = positionNetwork
+            self.covariance = covariance
+            self.initSigma = initSigma
+            self.bias = bias
+            self.levels = levels
+            self.activeLevels = activeLevels
+            self.fusion = fusion
+        }
+
+        /// The active levels of the reference's `infer_mode`: "0" (the full level only) or factors
+        /// joined by "_" ("2_4_8_16", "4_16", …), each one of `levels`.
+        public static func activeLevels(inferMode: String, levels: [Int] = [2, 4, 8, 16]) throws(HierarchicalReadoutError) -> [Int] {
+            if inferMode == "0" { return [] }
+            var result: [Int] = []
+            for part in inferMode.split(separator: "_", omittingEmptySubsequences: false) {
+                guard let k = Int(part), levels.contains(k), !result.contains(k) else {
+                    throw .unknownInferMode(inferMode, levels: levels)
+                }
+                result.append(k)
+            }
+            return result
+        }
+    }
+
+    /// A readout for `neuronCount` neurons over `inputChannels` core channels whose positions come
+    /// from `cellMotorCoordinates` (neurons, ≥ 2), as Dynamic-V1FM builds it.
+    public convenience init(configuration: Configuration, inputChannels: Int, cellMotorCoordinates: Tensor,
+                            generator: RandomGenerator) {
+        self.init(inputChannels: inputChannels, neuronCount: cellMotorCoordinates.shape.first ?? 0,
+                  covariance: configuration.covariance,
+                  positions: .cortex(coordinates: cellMotorCoordinates, network: configuration.positionNetwork),
+                  initSigma: configuration.initSigma, bias: configuration.bias, levels: configuration.levels,
+                  activeLevels: configuration.activeLevels, fusion: configuration.fusion, generator: generator)
+    }
+
     /// The coarse factors that own parameters (default 2, 4, 8, 16).
     public let levels: [Int]
     /// The coarse factors fused with the full level (the original's `infer_mode`; empty = the
@@ -101,6 +160,16 @@ public final class HierarchicalGaussianReadout: FullGaussian2d {
         return items
     }
 
+    /// The nearest-neighbour maps of coarse level `k` along the neuron axis, as PyTorch computes
+    /// them in float32: `down[j]` is the neuron whose position pseudo-neuron j reads, `up[i]` the
+    /// pseudo-neuron whose prediction neuron i takes.
+    public func levelIndexMaps(level k: Int) -> (down: [Int], up: [Int]) {
+        guard let down = downIndex[k], let up = upIndex[k] else {
+            preconditionFailure("HierarchicalGaussianReadout: level \(k) is not one of \(levels)")
+        }
+        return (down, up)
+    }
+
     /// The prediction of coarse level `k` for every neuron (before fusion and bias), (frames, n).
     public func levelPrediction(_ x: Tensor, positions grid: Tensor, level k: Int) -> Tensor {
         let coarse = neuronCount / k
@@ -149,6 +218,19 @@ public final class HierarchicalGaussianReadout: FullGaussian2d {
 
     override public var extraDescription: String {
         super.extraDescription + ", levels: \(levels), active: \(activeLevels), fusion: \(fusion.rawValue)"
+    }
+}
+
+/// A hierarchical-readout option that cannot be used.
+public enum HierarchicalReadoutError: Error, Equatable, CustomStringConvertible {
+    /// An `infer_mode` that is not "0" or distinct factors of `levels` joined by "_".
+    case unknownInferMode(String, levels: [Int])
+
+    public var description: String {
+        switch self {
+        case .unknownInferMode(let mode, let levels):
+            return "infer_mode \"\(mode)\" is neither \"0\" nor distinct levels of \(levels) joined by \"_\" (e.g. \"2_4_8_16\")"
+        }
     }
 }
 

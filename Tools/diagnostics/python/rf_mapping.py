@@ -1,6 +1,9 @@
 """Receptive-field mapping on a synthetic mouse folder, against the ground truth (numpy, scipy).
 
-    python3 rf_mapping.py /tmp/demo/data/synthetic2023-0-Video
+    python3 Tools/diagnostics/python/rf_mapping.py <data>/synthetic2023-0-Video
+
+where <data> is a folder of synthetic mice (`demo-output/data` after `make demo`, or
+`swift run sensorium synth --output <data>`).
 
 For several energy representations of the frames (band pass, squared, blurred, pooled), correlates
 every neuron's response with the energy 3..7 frames earlier, takes the smoothed map's peak, and
@@ -13,7 +16,9 @@ import sys
 import numpy as np
 import scipy.ndimage as nd
 
-root = sys.argv[1] if len(sys.argv) > 1 else '/tmp/demo1/data/synthetic2023-0-Video'
+if len(sys.argv) != 2:
+    sys.exit(__doc__)
+root = sys.argv[1]
 tiers = np.load(root + '/meta/trials/tiers.npy')
 train = [i for i, t in enumerate(tiers) if t == 'train']
 gt = np.load(root + '/meta/synthetic/rf_grid_positions.npy')

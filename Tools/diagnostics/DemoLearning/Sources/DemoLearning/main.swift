@@ -2,7 +2,17 @@ import Foundation
 import Sensorium
 
 let env = ProcessInfo.processInfo.environment
-let root = env["DATA"] ?? "/tmp/demo1/data"
+// Convolution checks and timings need no data.
+if env["CONVCHECK"] != nil { convCheck(); exit(0) }
+if env["CONVTIME"] != nil { convTime(); exit(0) }
+guard let root = env["DATA"], !root.isEmpty else {
+    FileHandle.standardError.write(Data("""
+        DemoLearning: set DATA to a folder of synthetic mice (synthetic2023-0-Video and synthetic2023-1-Video),
+        e.g. the demo's `demo-output/data` after `make demo`, or one written by `swift run sensorium synth --output <folder>`.
+
+        """.utf8))
+    exit(2)
+}
 let epochs = Int(env["EPOCHS"] ?? "6") ?? 6
 if let rate = env["SYNTHRATE"].flatMap(Double.init) {
     var c = SyntheticMouseConfiguration.default
@@ -141,8 +151,6 @@ func report(_ label: String) throws {
           "shifts(-4..4):", vs.map { String(format: "%.3f", $0) }.joined(separator: " "))
     
 }
-if env["CONVCHECK"] != nil { convCheck(); exit(0) }
-if env["CONVTIME"] != nil { convTime(); exit(0) }
 if env["VIDEOCHECK"] != nil { try videoCheck(datasets); exit(0) }
 if env["DATAONLY"] != nil { try dataReport(datasets); exit(0) }
 if let st = env["OVERFIT"].flatMap(Int.init) { try overfit(model, data, lr: env["LR"].flatMap(Double.init) ?? 5e-3, steps: st); exit(0) }

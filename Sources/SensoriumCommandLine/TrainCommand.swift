@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import Sensorium
+
+/// `sensorium train`: trains a model on mouse folders.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a model (built-in core + readout) on mouse folders.",
+        discussion: """
+        Writes into the output folder: configuration.json (the full configuration used), checkpoint.h5 \
+        (the training state, written every epoch; continue an interrupted run with --resume), model.h5 \
+        (the final weights, the best ones with early stopping) and run.json (history and readout \
+        positions, for `sensorium report`). The configuration file is JSON with optional sections \
+        "model", "trainer" and "data" (see Documentation/CLI.md); options given on the command line \
+        override it.
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Mouse folders, or folders holding mouse folders.")
+    var data: [String]
+
+    @Option(name: .shortAndLong, help: "The run folder to write (created if needed).")
+    var output: String
+
+    @Option(name: .shortAndLong, help: "A JSON configuration file (sections model, trainer, data).")
+    var config: String?
+
+    @Option(help: "Core: \(CoreKind.registry.typeNames.joined(separator: ", ")) (default: from the configuration, else factorized3d).")
+    var core: String?
+
+    @Option(help: "Readout: \(ReadoutKind.registry.typeNames.joined(separator: ", ")) (default: from the configuration, else gaussian).")
+    var readout: String?
+
+    @Option(help: "Seed of the trainer and of the model's initial weights.")
+    var seed: UInt64?
+
+    @Option(help: "At most this many epochs.")
+    var epochs: Int?
+
+    @Option(help: "Clips per training batch.")
+    var batchSize: Int?
+
+    @Option(help: "Frames per training clip.")
+    var frames: Int?
+
+    @Option(help: "Stop after this many minutes (the run can be resumed with --resume).")
+    var maxMinutes: Double?
+
+    @Flag(help: "Continue the run in the output folder from its checkpoint, with its saved configuration (only --max-minutes may be given).")
+    var resume = false
+
+    @Flag(help: "Start again when the output folder already holds a run.")
+    var overwrite = false
+
+    @Flag(help: "Plain progress lines even on a terminal.")
+    var plain = false
+
+    func validate() throws {
+        if data.isEmpty { throw ValidationError("give at least one mouse folder") }
+        if let core, !CoreKind.registry.typeNames.contains(core) {
+            throw ValidationError("--core must be one of \(CoreKind.registry.typeNames.joined(separator: ", ")); got '\(core)'")
+        }
+        if let readout, !ReadoutKind.registry.typeNames.contains(readout) {
+            throw ValidationError("--readout must be one of \(ReadoutKind.registry.typeNames.joined(separator: ", ")); got '\(readout)'")
+        }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1; got \(epochs)") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1; got \(batchSize)") }
+        if let frames, frames < 1 { throw ValidationError("--frames must be at least 1; got \(frames)") }
+        if let maxMinutes, !(maxMinutes > 0 && maxMinutes.isFinite) {
+            throw ValidationError("--max-minutes must be a positive number; got \(maxMinutes)")
+        }
+        if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+        if resume {
+            let fixed: [(String, Bool)] = [("--config", config != nil), ("--core", core != nil), ("--readout", readout != nil),
+                                           ("--seed", seed != nil), ("--epochs", epochs != nil), ("--batch-size", batchSize != nil),
+                                           ("--frames", frames != nil)]
+            if let given = fixed.first(where: \.1) {
+                throw ValidationError("\(given.0) cannot be used with --resume: a resumed run keeps the configuration saved in its folder")
+            }
+        }
+    }
+
+    /// The configuration from the file and the options.
+    func runConfiguration() throws -> TrainingRunConfiguration {
+        var c = try config.map { try TrainingRunConfiguration.load(from: URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath)) }
+            ?? TrainingRunConfiguration()
+        if let core, core != c.model.core.typeName {
+            let channels = c.model.core.inputChannels
+            c.model.core = try CoreKind.registry.defaults(type: core).withInputChannels(channels)
+        }
+        if let readout, readout != c.model.readout.typeName { c.model.readout = try ReadoutKind.registry.defaults(type: readout) }
+        if let seed {
+            c.trainer.seed = seed
+            c.model.seed = seed
+        }
+        if let epochs { c.limitEpochs(to: epochs) }
+        if let batchSize { c.data.batchSize = batchSize }
+        if let frames { c.data.frames = frames }
+        return c
+    }
+
+    func run() throws {
+        let logger = global.makeLogger("train")
+        let request = TrainingWorkflow.Request(
+            dataPaths: data, configuration: try runConfiguration(), output: output, resume: resume, overwrite: overwrite,
+            stop: maxMinutes.map { .duration(.milliseconds(Int64($0 * 60_000))) })
+        let outcome = try TrainingWorkflow.run(request, logger: logger, observers: [ProgressBar(style: plain ? .lines : .automatic)])
+        let folder = (output as NSString).expandingTildeInPath
+        emit("best validation correlation \(String(format: "%.4f", outcome.summary.bestObjective)) at epoch \(outcome.summary.bestEpoch)"
+              + (outcome.summary.finished ? "" : " (stopped early: continue with --resume)"))
+        emit("wrote \(RunFolder.file(folder, RunFolder.modelFile)), \(RunFolder.checkpointFile), \(RunFolder.runFile)")
+    }
+}

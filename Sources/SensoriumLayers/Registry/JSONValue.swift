@@ -1,0 +1,124 @@
+import Foundation
+
+/// A JSON value, decoded from any `Decoder` and encodable to any `Encoder`: what the component
+/// registry uses to read a configuration whose keys are all optional (the given keys laid over the
+/// component's defaults) and to find keys nobody understood.
+///
+/// Integers keep their exact value (`Int64`, or `UInt64` above `Int64.max`); other numbers are `Double`.
+public enum JSONValue: Codable, Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case unsigned(UInt64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: Decoder) throws {
+        if var array = try? decoder.unkeyedContainer() {
+            var values: [JSONValue] = []
+            while !array.isAtEnd { values.append(try array.decode(JSONValue.self)) }
+            self = .array(values)
+            return
+        }
+        if let object = try? decoder.container(keyedBy: AnyKey.self) {
+            var values: [String: JSONValue] = [:]
+            for key in object.allKeys { values[key.stringValue] = try object.decode(JSONValue.self, forKey: key) }
+            self = .object(values)
+            return
+        }
+        let single = try decoder.singleValueContainer()
+        if single.decodeNil() { self = .null; return }
+        if let b = try? single.decode(Bool.self) { self = .bool(b); return }
+        if let i = try? single.decode(Int64.self) { self = .int(i); return }
+        if let u = try? single.decode(UInt64.self) { self = .unsigned(u); return }
+        if let d = try? single.decode(Double.self) { self = .double(d); return }
+        if let s = try? single.decode(String.self) { self = .string(s); return }
+        throw DecodingError.dataCorruptedError(in: single, debugDescription: "not a JSON value")
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        switch self {
+        case .null:
+            var c = encoder.singleValueContainer()
+            try c.encodeNil()
+        case .bool(let v):
+            var c = encoder.singleValueContainer()
+            try c.encode(v)
+        case .int(let v):
+            var c = encoder.singleValueContainer()
+            try c.encode(v)
+        case .unsigned(let v):
+            var c = encoder.singleValueContainer()
+            try c.encode(v)
+        case .double(let v):
+            var c = encoder.singleValueContainer()
+            try c.encode(v)
+        case .string(let v):
+            var c = encoder.singleValueContainer()
+            try c.encode(v)
+        case .array(let values):
+            var c = encoder.unkeyedContainer()
+            for v in values { try c.encode(v) }
+        case .object(let values):
+            var c = encoder.container(keyedBy: AnyKey.self)
+            for (k, v) in values { try c.encode(v, forKey: AnyKey(k)) }
+        }
+    }
+
+    /// The value of any `Encodable`, through `JSONEncoder`.
+    public init(encoding value: some Encodable) throws {
+        let data = try JSONEncoder().encode(value)
+        self = try JSONDecoder().decode(JSONValue.self, from: data)
+    }
+
+    /// Decodes a `Decodable` from this value, through `JSONDecoder`.
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        try JSONDecoder().decode(T.self, from: JSONEncoder().encode(self))
+    }
+
+    /// The members of an object (nil for other values).
+    public var objectValue: [String: JSONValue]? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
+
+    /// `overlay` laid over `self`: objects merge key by key (recursively); any other value
+    /// (`null` included) replaces. A one-member object whose member differs from the base's single
+    /// member (an enum case, `{"relu": {}}` over `{"elu": {}}`) replaces the base.
+    public func merged(with overlay: JSONValue) -> JSONValue {
+        guard case .object(var base) = self, case .object(let top) = overlay else { return overlay }
+        if base.count == 1, top.count == 1, base.keys.first != top.keys.first { return overlay }
+        for (key, value) in top {
+            base[key] = base[key].map { $0.merged(with: value) } ?? value
+        }
+        return .object(base)
+    }
+
+    /// The dotted paths of every object member in `self` that `other` lacks (recursing into
+    /// objects both have; `null` members ignored).
+    public func keys(missingFrom other: JSONValue, prefix: String = "") -> [String] {
+        guard case .object(let mine) = self else { return [] }
+        let theirs = other.objectValue ?? [:]
+        var missing: [String] = []
+        for (key, value) in mine where value != .null {
+            let path = prefix.isEmpty ? key : "\(prefix).\(key)"
+            if let counterpart = theirs[key] {
+                missing += value.keys(missingFrom: counterpart, prefix: path)
+            } else {
+                missing.append(path)
+            }
+        }
+        return missing.sorted()
+    }
+}
+
+/// A coding key of any name.
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ string: String) { stringValue = string }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { return nil }
+}

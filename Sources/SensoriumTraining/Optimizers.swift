@@ -1,0 +1,482 @@
+import SensoriumTensor
+import SensoriumLayers
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Updates parameters in place from their accumulated gradients (`Tensor.grad`).
+///
+/// Parameters are named by their dotted module path, and the per-parameter state (moment
+/// estimates, momentum buffers, step counts) is keyed by that path, so it can be saved in a
+/// checkpoint and loaded into a freshly built model. As in PyTorch, a parameter whose `grad` is nil
+/// at a step is skipped (its state does not advance).
+public protocol Optimizer: AnyObject {
+    /// The parameters being optimised, with their paths.
+    var parameters: [(path: String, tensor: Tensor)] { get }
+    /// The current learning rate (schedules change it between steps).
+    var learningRate: Double { get set }
+    /// A short name ("AdamW", "Adam", "SGD").
+    var name: String { get }
+    /// Applies one update to every parameter that has a gradient.
+    func step()
+    /// Clears the gradient of every parameter (PyTorch's `zero_grad(set_to_none=True)`).
+    func zeroGrad()
+    /// The optimizer's state (learning rate and per-parameter buffers), for checkpoints.
+    func stateRecord() -> StateRecord
+    /// Restores a state saved by ``stateRecord()``.
+    func loadState(_ record: StateRecord) throws
+}
+
+/// Shared machinery of the built-in optimizers: the parameter list, the per-parameter slots and
+/// step counts, zeroing, and state records.
+public class ParameterOptimizer: Optimizer {
+    public let parameters: [(path: String, tensor: Tensor)]
+    public var learningRate: Double
+    public var name: String { "Optimizer" }
+
+    /// Names of the per-parameter buffers (for example `exp_avg`, `exp_avg_sq`).
+    let slotNames: [String]
+    /// Per-parameter buffers, created at a parameter's first update; indexed like `parameters`.
+    var slots: [[Tensor]?]
+    /// Per-parameter number of updates applied.
+    var steps: [Int]
+
+    init(parameters: [(path: String, tensor: Tensor)], learningRate: Double, slotNames: [String]) {
+        precondition(learningRate >= 0, "Optimizer: negative learning rate \(learningRate)")
+        var seenPaths = Set<String>()
+        for p in parameters {
+            precondition(seenPaths.insert(p.path).inserted, "Optimizer: parameter path \(p.path) appears twice")
+        }
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.slotNames = slotNames
+        self.slots = [[Tensor]?](repeating: nil, count: parameters.count)
+        self.steps = [Int](repeating: 0, count: parameters.count)
+    }
+
+    /// The trainable parameters of `module`, named by their dotted paths.
+    static func named(_ module: Module) -> [(path: String, tensor: Tensor)] {
+        module.namedTrainableParameters()
+    }
+
+    /// Plain tensors, named `"0"`, `"1"`, ….
+    static func named(_ tensors: [Tensor]) -> [(path: String, tensor: Tensor)] {
+        tensors.enumerated().map { (String($0.offset), $0.element) }
+    }
+
+    public func step() {
+        for i in parameters.indices {
+            let p = parameters[i].tensor
+            guard let g = p.grad else { continue }
+            precondition(g.shape == p.shape,
+                         "\(name).step: gradient shape \(g.shape) does not match parameter \(parameters[i].path) of shape \(p.shape)")
+            if slots[i] == nil {
+                slots[i] = slotNames.map { _ in Tensor(storage: TensorStorage(count: p.count, repeating: 0), shape: p.shape) }
+            }
+            steps[i] += 1
+            update(index: i, parameter: p, gradient: g, slots: slots[i]!, step: steps[i])
+        }
+    }
+
+    /// Updates one parameter; `step` counts from 1.
+    func update(index: Int, parameter: Tensor, gradient: Tensor, slots: [Tensor], step: Int) {
+        fatalError("\(name): update(index:parameter:gradient:slots:step:) must be overridden")
+    }
+
+    public func zeroGrad() {
+        for p in parameters { p.tensor.grad = nil }
+    }
+
+    /// Hyper-parameters saved with the state (informative; the configuration decides them).
+    var hyperParameters: [String: Double] { [:] }
+
+    public func stateRecord() -> StateRecord {
+        var record = StateRecord()
+        record.strings["type"] = name
+        record.reals["learning_rate"] = learningRate
+        for (key, value) in hyperParameters { record.reals[key] = value }
+        var perParameter = StateRecord()
+        for (i, entry) in parameters.enumerated() {
+            var r = StateRecord()
+            r.integers["step"] = Int64(steps[i])
+            if let buffers = slots[i] {
+                for (slot, t) in zip(slotNames, buffers) { r.tensors[slot] = t.copy() }
+            }
+            perParameter.children[entry.path] = r
+        }
+        record.children["state"] = perParameter
+        return record
+    }
+
+    public func loadState(_ record: StateRecord) throws {
+        if let type = record.strings["type"], type != name {
+            throw TrainingError.invalidState("the checkpoint holds the state of \(type), this optimizer is \(name)")
+        }
+        guard let lr = record.reals["learning_rate"] else {
+            throw TrainingError.invalidState("no learning_rate")
+        }
+        let perParameter = record.children["state"] ?? StateRecord()
+        let known = Set(parameters.map(\.path))
+        let unexpected = perParameter.children.keys.filter { !known.contains($0) }.sorted()
+        if !unexpected.isEmpty {
+            throw TrainingError.invalidState("state for parameters the optimizer does not have: \(unexpected.joined(separator: ", "))")
+        }
+        var newSlots = [[Tensor]?](repeating: nil, count: parameters.count)
+        var newSteps = [Int](repeating: 0, count: parameters.count)
+        for (i, entry) in parameters.enumerated() {
+            guard let r = perParameter.children[entry.path] else { continue }
+            newSteps[i] = Int(r.integers["step"] ?? 0)
+            let present = slotNames.filter { r.tensors[$0] != nil }
+            if present.isEmpty { continue }
+            guard present.count == slotNames.count else {
+                throw TrainingError.invalidState("parameter \(entry.path): expected buffers \(slotNames), found \(r.tensors.keys.sorted())")
+            }
+            var buffers: [Tensor] = []
+            for slot in slotNames {
+                let t = r.tensors[slot]!
+                guard t.shape == entry.tensor.shape else {
+                    throw TrainingError.invalidState("parameter \(entry.path): buffer \(slot) has shape \(t.shape), the parameter has \(entry.tensor.shape)")
+                }
+                buffers.append(t.copy())
+            }
+            newSlots[i] = buffers
+        }
+        learningRate = lr
+        slots = newSlots
+        steps = newSteps
+    }
+
+    /// The buffer `slot` of the parameter at `path`, if it exists yet (for inspection and tests).
+    public func buffer(_ slot: String, of path: String) -> Tensor? {
+        guard let i = parameters.firstIndex(where: { $0.path == path }),
+              let s = slotNames.firstIndex(of: slot) else { return nil }
+        return slots[i]?[s]
+    }
+
+    /// Number of updates applied to the parameter at `path`.
+    public func stepCount(of path: String) -> Int {
+        guard let i = parameters.firstIndex(where: { $0.path == path }) else { return 0 }
+        return steps[i]
+    }
+}
+
+// MARK: - Adam family
+
+/// The moment update shared by Adam and AdamW, PyTorch's single-tensor algorithm:
+/// `m ← m + (1−β₁)(g − m)`, `v ← β₂v + (1−β₂)g²`,
+/// `p ← p − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)`, with `g` already including any L2 term.
+@inline(__always)
+private func adamKernel(parameter: UnsafeMutablePointer<Float>, gradient: UnsafePointer<Float>,
+                        m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
+                        decayFactor: Float?, l2: Float, beta1Complement: Float, beta2: Float, beta2Complement: Float,
+                        stepSize: Float, biasCorrection2Sqrt: Float, eps: Float) {
+    Parallel.forRanges(count, minimumPerThread: 65_536) { range in
+        for i in range {
+            var p = parameter[i]
+            var g = gradient[i]
+            if let decayFactor { p *= decayFactor }
+            if l2 != 0 { g = g + l2 * p }
+            let mi = m[i] + beta1Complement * (g - m[i])
+            let vi = v[i] * beta2 + beta2Complement * (g * g)
+            m[i] = mi
+            v[i] = vi
+            let denom = vi.squareRoot() / biasCorrection2Sqrt + eps
+            p = p + (-stepSize) * (mi / denom)
+            parameter[i] = p
+        }
+    }
+}
+
+/// The hyper-parameters of the Adam family (``Adam``, ``AdamW``), for the code the two share.
+protocol AdamHyperParameters {
+    var learningRate: Double { get set }
+    var beta1: Double { get set }
+    var beta2: Double { get set }
+    var eps: Double { get set }
+    var weightDecay: Double { get set }
+}
+
+private enum AdamCodingKeys: String, CodingKey { case learningRate, beta1, beta2, eps, weightDecay }
+
+extension AdamHyperParameters {
+    /// The hyper-parameters saved with the optimizer state.
+    var adamRecord: [String: Double] { ["beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weightDecay] }
+
+    /// Updates one parameter (`step` counts from 1). With `decoupledWeightDecay` (AdamW) the
+    /// parameter first shrinks by `1 − lr·weightDecay`; otherwise (Adam) `weightDecay·p` is added to
+    /// the gradient.
+    func adamUpdate(parameter: Tensor, gradient: Tensor, slots: [Tensor], step: Int, learningRate: Double,
+                    decoupledWeightDecay: Bool) {
+        let bc1 = 1 - powDouble(beta1, Double(step))
+        let bc2 = 1 - powDouble(beta2, Double(step))
+        adamKernel(parameter: parameter.storage.pointer, gradient: gradient.storage.pointer,
+                   m: slots[0].storage.pointer, v: slots[1].storage.pointer, count: parameter.count,
+                   decayFactor: decoupledWeightDecay ? Float(1 - learningRate * weightDecay) : nil,
+                   l2: decoupledWeightDecay ? 0 : Float(weightDecay),
+                   beta1Complement: Float(1 - beta1), beta2: Float(beta2), beta2Complement: Float(1 - beta2),
+                   stepSize: Float(learningRate / bc1), biasCorrection2Sqrt: Float(bc2.squareRoot()), eps: Float(eps))
+    }
+
+    /// Decodes the keys present, keeping `defaults` for the others, and checks them.
+    init(decodingAdamFrom decoder: Decoder, defaults: Self) throws {
+        self = defaults
+        let c = try decoder.container(keyedBy: AdamCodingKeys.self)
+        learningRate = try c.value(.learningRate, or: learningRate)
+        beta1 = try c.value(.beta1, or: beta1)
+        beta2 = try c.value(.beta2, or: beta2)
+        eps = try c.value(.eps, or: eps)
+        weightDecay = try c.value(.weightDecay, or: weightDecay)
+        try c.require(learningRate >= 0, .learningRate, "must be non-negative")
+        try c.require((0..<1).contains(beta1), .beta1, "must be in [0, 1)")
+        try c.require((0..<1).contains(beta2), .beta2, "must be in [0, 1)")
+    }
+}
+
+/// Adam with decoupled weight decay (Loshchilov & Hutter), PyTorch `torch.optim.AdamW` semantics:
+/// each step first shrinks the parameter by `1 − lr·weightDecay`, then applies the bias-corrected
+/// Adam update. The reference recipe uses lr 5e-3 and weight decay 0.01 on every parameter.
+public final class AdamW: ParameterOptimizer {
+    /// Hyper-parameters of ``AdamW``.
+    public struct Configuration: Codable, Sendable, Equatable {
+        /// Learning rate.
+        public var learningRate: Double
+        /// Coefficients of the running averages of the gradient and its square.
+        public var beta1: Double, beta2: Double
+        /// Added to the denominator for numerical stability.
+        public var eps: Double
+        /// Decoupled weight decay.
+        public var weightDecay: Double
+        /// The reference recipe's values by default (PyTorch's defaults with lr 5e-3).
+        public init(learningRate: Double = 5e-3, beta1: Double = 0.9, beta2: Double = 0.999,
+                    eps: Double = 1e-8, weightDecay: Double = 0.01) {
+            self.learningRate = learningRate
+            self.beta1 = beta1
+            self.beta2 = beta2
+            self.eps = eps
+            self.weightDecay = weightDecay
+        }
+    }
+
+    /// The hyper-parameters (the learning rate lives in ``learningRate``).
+    public var configuration: Configuration
+    override public var name: String { "AdamW" }
+
+    /// An optimizer for the named parameters.
+    public init(parameters: [(path: String, tensor: Tensor)], configuration: Configuration = .init()) {
+        self.configuration = configuration
+        super.init(parameters: parameters, learningRate: configuration.learningRate, slotNames: ["exp_avg", "exp_avg_sq"])
+    }
+
+    /// An optimizer for the trainable parameters of `module`.
+    public convenience init(_ module: Module, configuration: Configuration = .init()) {
+        self.init(parameters: ParameterOptimizer.named(module), configuration: configuration)
+    }
+
+    /// An optimizer for plain tensors (named `"0"`, `"1"`, …).
+    public convenience init(_ tensors: [Tensor], configuration: Configuration = .init()) {
+        self.init(parameters: ParameterOptimizer.named(tensors), configuration: configuration)
+    }
+
+    override var hyperParameters: [String: Double] { configuration.adamRecord }
+
+    override func update(index: Int, parameter: Tensor, gradient: Tensor, slots: [Tensor], step: Int) {
+        configuration.adamUpdate(parameter: parameter, gradient: gradient, slots: slots, step: step,
+                                 learningRate: learningRate, decoupledWeightDecay: true)
+    }
+}
+
+/// Adam with the classic L2 penalty (`weightDecay · p` added to the gradient), PyTorch
+/// `torch.optim.Adam` semantics.
+public final class Adam: ParameterOptimizer {
+    /// Hyper-parameters of ``Adam``.
+    public struct Configuration: Codable, Sendable, Equatable {
+        /// Learning rate.
+        public var learningRate: Double
+        /// Coefficients of the running averages of the gradient and its square.
+        public var beta1: Double, beta2: Double
+        /// Added to the denominator for numerical stability.
+        public var eps: Double
+        /// L2 penalty added to the gradient.
+        public var weightDecay: Double
+        /// PyTorch's defaults (lr 1e-3, no weight decay).
+        public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
+                    eps: Double = 1e-8, weightDecay: Double = 0) {
+            self.learningRate = learningRate
+            self.beta1 = beta1
+            self.beta2 = beta2
+            self.eps = eps
+            self.weightDecay = weightDecay
+        }
+    }
+
+    /// The hyper-parameters (the learning rate lives in ``learningRate``).
+    public var configuration: Configuration
+    override public var name: String { "Adam" }
+
+    /// An optimizer for the named parameters.
+    public init(parameters: [(path: String, tensor: Tensor)], configuration: Configuration = .init()) {
+        self.configuration = configuration
+        super.init(parameters: parameters, learningRate: configuration.learningRate, slotNames: ["exp_avg", "exp_avg_sq"])
+    }
+
+    /// An optimizer for the trainable parameters of `module`.
+    public convenience init(_ module: Module, configuration: Configuration = .init()) {
+        self.init(parameters: ParameterOptimizer.named(module), configuration: configuration)
+    }
+
+    /// An optimizer for plain tensors (named `"0"`, `"1"`, …).
+    public convenience init(_ tensors: [Tensor], configuration: Configuration = .init()) {
+        self.init(parameters: ParameterOptimizer.named(tensors), configuration: configuration)
+    }
+
+    override var hyperParameters: [String: Double] { configuration.adamRecord }
+
+    override func update(index: Int, parameter: Tensor, gradient: Tensor, slots: [Tensor], step: Int) {
+        configuration.adamUpdate(parameter: parameter, gradient: gradient, slots: slots, step: step,
+                                 learningRate: learningRate, decoupledWeightDecay: false)
+    }
+}
+
+// MARK: - SGD
+
+/// Stochastic gradient descent with optional momentum (heavy ball or Nesterov), dampening and L2
+/// weight decay, PyTorch `torch.optim.SGD` semantics: `g ← g + wd·p`;
+/// `b ← g` at the first step, else `b ← μb + (1−dampening)g`; `g ← g + μb` (Nesterov) or `g ← b`;
+/// `p ← p − lr·g`.
+public final class SGD: ParameterOptimizer {
+    /// Hyper-parameters of ``SGD``.
+    public struct Configuration: Codable, Sendable, Equatable {
+        /// Learning rate.
+        public var learningRate: Double
+        /// Momentum factor μ (0 disables momentum).
+        public var momentum: Double
+        /// Dampening of the momentum.
+        public var dampening: Double
+        /// Nesterov momentum (needs momentum > 0 and dampening 0).
+        public var nesterov: Bool
+        /// L2 penalty added to the gradient.
+        public var weightDecay: Double
+        /// Plain SGD by default.
+        public init(learningRate: Double = 1e-2, momentum: Double = 0, dampening: Double = 0,
+                    nesterov: Bool = false, weightDecay: Double = 0) {
+            self.learningRate = learningRate
+            self.momentum = momentum
+            self.dampening = dampening
+            self.nesterov = nesterov
+            self.weightDecay = weightDecay
+        }
+    }
+
+    /// The hyper-parameters (the learning rate lives in ``learningRate``).
+    public var configuration: Configuration
+    override public var name: String { "SGD" }
+
+    /// An optimizer for the named parameters.
+    public init(parameters: [(path: String, tensor: Tensor)], configuration: Configuration = .init()) {
+        precondition(!configuration.nesterov || (configuration.momentum > 0 && configuration.dampening == 0),
+                     "SGD: Nesterov momentum needs momentum > 0 and dampening 0")
+        self.configuration = configuration
+        super.init(parameters: parameters, learningRate: configuration.learningRate,
+                   slotNames: configuration.momentum != 0 ? ["momentum_buffer"] : [])
+    }
+
+    /// An optimizer for the trainable parameters of `module`.
+    public convenience init(_ module: Module, configuration: Configuration = .init()) {
+        self.init(parameters: ParameterOptimizer.named(module), configuration: configuration)
+    }
+
+    /// An optimizer for plain tensors (named `"0"`, `"1"`, …).
+    public convenience init(_ tensors: [Tensor], configuration: Configuration = .init()) {
+        self.init(parameters: ParameterOptimizer.named(tensors), configuration: configuration)
+    }
+
+    override var hyperParameters: [String: Double] {
+        ["momentum": configuration.momentum, "dampening": configuration.dampening,
+         "nesterov": configuration.nesterov ? 1 : 0, "weight_decay": configuration.weightDecay]
+    }
+
+    override func update(index: Int, parameter: Tensor, gradient: Tensor, slots: [Tensor], step: Int) {
+        let c = configuration
+        let p = parameter.storage.pointer, gr = gradient.storage.pointer
+        let lr = Float(learningRate), wd = Float(c.weightDecay)
+        let mu = Float(c.momentum), damp = Float(1 - c.dampening), nesterov = c.nesterov
+        let buffer = slots.first?.storage.pointer
+        let first = step == 1
+        Parallel.forRanges(parameter.count, minimumPerThread: 65_536) { range in
+            for i in range {
+                var g = gr[i]
+                if wd != 0 { g = g + wd * p[i] }
+                if let b = buffer {
+                    let bi = first ? g : mu * b[i] + damp * g
+                    b[i] = bi
+                    g = nesterov ? g + mu * bi : bi
+                }
+                p[i] = p[i] + (-lr) * g
+            }
+        }
+    }
+}
+
+// MARK: - Configuration
+
+// MARK: - Gradient clipping
+
+/// Scales the gradients of `parameters` so that their global L2 norm is at most `maxNorm`
+/// (PyTorch `clip_grad_norm_`: the factor is `maxNorm / (norm + 1e-6)`, applied only when below 1).
+/// - Returns: the global norm before clipping.
+@discardableResult
+public func clipGradientNorm(_ parameters: [Tensor], maxNorm: Float) -> Float {
+    precondition(maxNorm > 0, "clipGradientNorm: maxNorm must be positive, got \(maxNorm)")
+    var total = 0.0
+    for p in parameters {
+        guard let g = p.grad else { continue }
+        total += g.withUnsafeBufferPointer { buffer in
+            var s = 0.0
+            for x in buffer { s += Double(x) * Double(x) }
+            return s
+        }
+    }
+    let norm = Float(total.squareRoot())
+    let coefficient = maxNorm / (norm + 1e-6)
+    if coefficient < 1 {
+        for p in parameters {
+            guard let g = p.grad else { continue }
+            let ptr = g.storage.pointer
+            Parallel.forRanges(g.count, minimumPerThread: 65_536) { range in
+                for i in range { ptr[i] *= coefficient }
+            }
+        }
+    }
+    return norm
+}
+
+@inline(__always)
+private func powDouble(_ x: Double, _ y: Double) -> Double { pow(x, y) }
+
+// MARK: - Decoding with defaults for missing keys
+
+extension AdamW.Configuration: AdamHyperParameters {
+    public init(from decoder: Decoder) throws { try self.init(decodingAdamFrom: decoder, defaults: Self()) }
+}
+
+extension Adam.Configuration: AdamHyperParameters {
+    public init(from decoder: Decoder) throws { try self.init(decodingAdamFrom: decoder, defaults: Self()) }
+}
+
+extension SGD.Configuration {
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = Self()
+        self.init()
+        learningRate = try c.value(.learningRate, or: d.learningRate)
+        momentum = try c.value(.momentum, or: d.momentum)
+        dampening = try c.value(.dampening, or: d.dampening)
+        nesterov = try c.value(.nesterov, or: d.nesterov)
+        weightDecay = try c.value(.weightDecay, or: d.weightDecay)
+        try c.require(learningRate >= 0, .learningRate, "must be non-negative")
+        try c.require(!nesterov || (momentum > 0 && dampening == 0), .nesterov, "needs momentum > 0 and dampening 0")
+    }
+}
