@@ -17,7 +17,9 @@ public final class BatchNormActivation: Module, UnaryLayer {
         super.init()
     }
 
+    /// A SiLU activation runs fused into the normalisation (one pass, one stored tensor less).
     public func callAsFunction(_ x: Tensor) -> Tensor {
+        if act is SiLU { return bn(x, activation: .silu) }
         let y = bn(x)
         return act.map { $0(y) } ?? y
     }
