@@ -32,7 +32,13 @@ let workloads: [Workload] = [
     Workload(name: "readout-8k", defaultRuns: 5,
              summary: "FullGaussian2d readout alone, 8,000 neurons, forward + backward", run: readout8k),
     Workload(name: "loader", defaultRuns: 3, summary: "clips per second from a synthetic mouse on disk", run: loaderWorkload),
+    Workload(name: "dwiseneuro-step", defaultRuns: 3,
+             summary: "training step: DwiseNeuro paper core + cortex + 8,000-neuron readout, 4 clips of 5x16x64x64",
+             run: { runs, _, report in dwiseNeuroStep(batch: 4, runs: runs, report: &report) }),
     // Diagnostics (not part of the table).
+    Workload(name: "dwiseneuro-block-stages", defaultRuns: 3,
+             summary: "diagnostic: each stage of DwiseNeuro's first two blocks on 4x64x16x64x64, forward and backward",
+             run: { runs, _, report in dwiseNeuroBlockStages(batch: 4, runs: runs, report: &report) }),
     Workload(name: "core-layers", defaultRuns: 3,
              summary: "diagnostic: each convolution of factorized-small's core, forward and backward separately",
              run: { runs, _, report in coreLayers(batch: 4, frames: 40, channels: 32, runs: runs, report: &report) }),

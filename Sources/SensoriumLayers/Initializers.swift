@@ -64,9 +64,10 @@ public struct Initializer {
         self.draw = draw
     }
 
-    /// Draws a new tensor of `shape` (with `requiresGrad == false`).
+    /// Draws a new tensor of `shape` (with `requiresGrad == false`); inside
+    /// ``DeferredInitialization/run(_:)`` the tensor is allocated but not filled.
     public func callAsFunction(_ shape: [Int], generator: RandomGenerator) -> Tensor {
-        draw(shape, generator)
+        DeferredInitialization.isActive ? Tensor(uninitializedShape: shape) : draw(shape, generator)
     }
 
     /// `(fanIn, fanOut)` of a weight shape, as PyTorch computes them.
@@ -183,8 +184,10 @@ public struct Initializer {
 }
 
 extension Tensor {
-    /// Overwrites the elements in place with a fresh draw from `initializer` (outside autodiff).
+    /// Overwrites the elements in place with a fresh draw from `initializer` (outside autodiff);
+    /// does nothing inside ``DeferredInitialization/run(_:)``.
     public func initialize(with initializer: Initializer, generator: RandomGenerator) {
+        guard !DeferredInitialization.isActive else { return }
         assign(initializer(shape, generator: generator))
     }
 }

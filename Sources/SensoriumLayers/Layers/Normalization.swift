@@ -64,7 +64,11 @@ public class BatchNorm: Module, UnaryLayer {
         numBatchesTracked?.assign(Tensor(scalar: 0))
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    public func callAsFunction(_ x: Tensor) -> Tensor { self(x, activation: .identity) }
+
+    /// The normalisation followed by `activation` in one pass (the normalised values are not kept
+    /// for the backward pass; see `batchNorm(_:…:activation:)`).
+    public func callAsFunction(_ x: Tensor, activation: NormalizationActivation) -> Tensor {
         precondition(allowedRanks.contains(x.rank) && x.shape[1] == numFeatures,
                      "\(name): expected an input of rank \(allowedRanks.map(String.init).joined(separator: " or ")) with \(numFeatures) channels on axis 1, got shape \(x.shape)")
         var factor: Float = 0
@@ -73,7 +77,7 @@ public class BatchNorm: Module, UnaryLayer {
             factor = momentum ?? 1 / counter.storage.pointer[0]
         }
         return batchNorm(x, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
-                         training: isTraining || runningMean == nil, momentum: factor, eps: eps)
+                         training: isTraining || runningMean == nil, momentum: factor, eps: eps, activation: activation)
     }
 
     override public var extraDescription: String {

@@ -11,6 +11,34 @@ import SensoriumLayers
 /// Output (N, T, n). The shift is ignored (DwiseNeuro feeds the pupil position as input channels).
 /// Keys: `layer.1.weight`, `layer.1.bias` (and `gate.beta` when β is learned).
 public final class GroupedConvReadout: Module, Readout {
+    /// The settings of one mouse's ``GroupedConvReadout``; the defaults other than `inputChannels`
+    /// and `neuronCount` are DwiseNeuro's paper configuration.
+    public struct Configuration: Codable, Sendable, Equatable {
+        /// Input channels (the cortex output; DwiseNeuro 4096).
+        public var inputChannels: Int
+        /// Number of neurons n.
+        public var neuronCount: Int
+        /// Convolution groups (DwiseNeuro 2).
+        public var groups: Int
+        /// Channel-dropout probability in training (DwiseNeuro 0.4).
+        public var dropout: Float
+        /// β of the softplus (DwiseNeuro 0.07; threshold 20); nil gives linear outputs.
+        public var softplusBeta: Float?
+        /// Whether β is trained (DwiseNeuro: no).
+        public var learnableBeta: Bool
+
+        /// DwiseNeuro's settings for `neuronCount` neurons behind `inputChannels` channels.
+        public init(inputChannels: Int = 4096, neuronCount: Int, groups: Int = 2, dropout: Float = 0.4,
+                    softplusBeta: Float? = 0.07, learnableBeta: Bool = false) {
+            self.inputChannels = inputChannels
+            self.neuronCount = neuronCount
+            self.groups = groups
+            self.dropout = dropout
+            self.softplusBeta = softplusBeta
+            self.learnableBeta = learnableBeta
+        }
+    }
+
     /// Channel dropout (`layer.0`) and the grouped convolution (`layer.1`).
     public let layer: Sequential
     /// The output nonlinearity (softplus), or nil for linear outputs.
@@ -39,6 +67,14 @@ public final class GroupedConvReadout: Module, Readout {
         self.neuronCount = neuronCount
         self.groups = groups
         super.init()
+    }
+
+    /// A readout with DwiseNeuro's initialisation (weights N(0, 2 / fan_out), fan_out =
+    /// ⌈n/g⌉·g / g; zero bias; see ``Module/applyDwiseNeuroInitialization(generator:)``).
+    public convenience init(configuration c: Configuration, generator: RandomGenerator) {
+        self.init(inputChannels: c.inputChannels, neuronCount: c.neuronCount, groups: c.groups, dropout: c.dropout,
+                  softplusBeta: c.softplusBeta, learnableBeta: c.learnableBeta, generator: generator)
+        applyDwiseNeuroInitialization(generator: generator)
     }
 
     /// The grouped convolution.

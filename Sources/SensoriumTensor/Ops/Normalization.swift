@@ -12,9 +12,14 @@
 /// - In evaluation mode, the running statistics are used (and required).
 /// - `weight` and `bias` (shape [C]) are optional; when given, `y = xhat * weight + bias`.
 ///
+/// - `activation` is applied to the normalised output in the same pass (`.silu`: `SiLU(batchNorm(x))`);
+///   the normalised values are not kept but recomputed from `x` in the backward pass, so the fused
+///   form saves one activation-sized tensor between the forward and backward passes.
+///
 /// Differentiable in `x`, `weight` and `bias` in both modes.
 public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor? = nil,
-                      bias: Tensor? = nil, training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
+                      bias: Tensor? = nil, training: Bool, momentum: Float = 0.1, eps: Float = 1e-5,
+                      activation: NormalizationActivation = .identity) -> Tensor {
     precondition(x.rank >= 2, "batchNorm: expected an input of rank >= 2 (N, C, ...), got shape \(x.shape)")
     let batch = x.shape[0], channels = x.shape[1]
     let spatial = x.shape.dropFirst(2).reduce(1, *)
@@ -89,15 +94,22 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
                 let c = r % channels, a = sc[c], d = sh[c]
                 let src = xp + r * spatial, dst = op + r * spatial
                 for s in 0..<spatial { dst[s] = src[s] * a + d }
+                if activation == .silu { siluRowInPlace(dst, spatial) }
             }
         }
     }}
+    let (affineScale, affineShift) = (scale, shift)
 
     var inputs = [x]
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }
-    return Tensor.recordOperation("batchNorm", result: out, inputs: inputs) { g in
-        let gp = g.storage.pointer
+    return Tensor.recordOperation(activation == .silu ? "batchNormSiLU" : "batchNorm", result: out, inputs: inputs) { g in
+        // With a fused activation, the gradient at the normalised values z = scale·x + shift:
+        // g · SiLU'(z), with z recomputed from x.
+        let activationGradient: Tensor? = activation == .silu
+            ? siluGradient(g, x: xp, scale: affineScale, shift: affineShift, rows: batch * channels, spatial: spatial)
+            : nil
+        let gp = (activationGradient ?? g).storage.pointer
         // Per channel: sum(g) and sum(g * xhat).
         var sumG = [Double](repeating: 0, count: channels)
         var sumGX = sumG
@@ -160,6 +172,59 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
         }
         return grads
     }
+}
+
+/// An activation fused into ``batchNorm(_:runningMean:runningVar:weight:bias:training:momentum:eps:activation:)``.
+public enum NormalizationActivation: Sendable, Equatable {
+    /// None: the normalised values themselves.
+    case identity
+    /// SiLU, x·σ(x).
+    case silu
+}
+
+/// SiLU of `n` values in place, eight lanes at a time.
+private func siluRowInPlace(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
+    let f = SiLUFunction()
+    var i = 0
+    while i + 8 <= n {
+        let v = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(row + i).storeBytes(of: f.value(v), as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < n {
+        row[i] = f.value(row[i])
+        i += 1
+    }
+}
+
+/// `g · SiLU'(scale[c]·x + shift[c])` for rows of `spatial` values (row r in channel r mod C).
+private func siluGradient(_ g: Tensor, x: UnsafePointer<Float>, scale: [Float], shift: [Float], rows: Int,
+                          spatial: Int) -> Tensor {
+    let out = Tensor(uninitializedShape: g.shape)
+    let gp = g.storage.pointer, op = out.storage.pointer
+    let channels = scale.count
+    let f = SiLUFunction()
+    scale.withUnsafeBufferPointer { sc in shift.withUnsafeBufferPointer { sh in
+        Parallel.forRanges(rows, minimumPerThread: max(1, 32_768 / max(spatial, 1))) { range in
+            for r in range {
+                let c = r % channels, a = sc[c], d = sh[c]
+                let src = x + r * spatial, grow = gp + r * spatial, dst = op + r * spatial
+                var i = 0
+                while i + 8 <= spatial {
+                    let z = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self) * a + d
+                    let gv = UnsafeRawPointer(grow + i).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(dst + i).storeBytes(of: gv * f.derivative(z, z), as: SIMD8<Float>.self)
+                    i += 8
+                }
+                while i < spatial {
+                    let z = src[i] * a + d
+                    dst[i] = grow[i] * f.derivative(z, z)
+                    i += 1
+                }
+            }
+        }
+    }}
+    return out
 }
 
 /// Layer normalisation over the trailing axes given by `normalizedShape`, like `F.layer_norm`:
