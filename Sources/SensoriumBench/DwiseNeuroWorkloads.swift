@@ -62,7 +62,7 @@ func dwiseNeuroBlockStages(batch: Int, runs: Int, report: inout Report) {
 func dwiseNeuroStep(batch: Int, runs: Int, report: inout Report) {
     let core = DwiseNeuroCore(generator: generator)
     let cortex = Cortex(configuration: Cortex.Configuration(), generator: generator)
-    let readout = GroupedConvReadout(configuration: .init(neuronCount: 8000), generator: generator)
+    let readout = GroupedConvReadout(inputChannels: cortex.outputChannels, neuronCount: 8000, generator: generator)
     let x = Tensor.randomUniform([batch, 5, 16, 64, 64], low: 0, high: 1, generator: generator)
     let target = Tensor.randomUniform([batch, 16, 8000], low: 0, high: 1, generator: generator)
     let parameters = core.parameters() + cortex.parameters() + readout.parameters()

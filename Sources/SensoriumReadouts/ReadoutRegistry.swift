@@ -48,7 +48,7 @@ public enum ReadoutKind: ComponentKind {
     public static let name = "readout"
     public static let registry = ComponentRegistry<ReadoutKind>(builtIns: [
         GaussianReadoutConfiguration.self, FullFactorized2d.Configuration.self,
-        HierarchicalGaussianReadout.Configuration.self, GroupedConvReadoutConfiguration.self,
+        HierarchicalGaussianReadout.Configuration.self, GroupedConvReadout.Configuration.self,
     ])
 }
 
@@ -114,27 +114,7 @@ extension HierarchicalGaussianReadout.Configuration: ReadoutConfiguration {
     }
 }
 
-/// The settings of per-mouse ``GroupedConvReadout``s (DwiseNeuro's readout).
-public struct GroupedConvReadoutConfiguration: Codable, Sendable, Equatable {
-    /// Convolution groups.
-    public var groups: Int
-    /// Channel-dropout probability in training.
-    public var dropout: Float
-    /// β of the softplus gate (nil: linear outputs, then the model's output nonlinearity applies).
-    public var softplusBeta: Float?
-    /// Whether β is trained.
-    public var learnableBeta: Bool
-
-    /// DwiseNeuro's settings by default (2 groups, dropout 0.4, softplus β 0.07).
-    public init(groups: Int = 2, dropout: Float = 0.4, softplusBeta: Float? = 0.07, learnableBeta: Bool = false) {
-        self.groups = groups
-        self.dropout = dropout
-        self.softplusBeta = softplusBeta
-        self.learnableBeta = learnableBeta
-    }
-}
-
-extension GroupedConvReadoutConfiguration: ReadoutConfiguration {
+extension GroupedConvReadout.Configuration: ReadoutConfiguration {
     public static var typeName: String { "groupedConv" }
     public static var defaults: Self { Self() }
     /// The grouped-conv readout pools the whole map: it takes no shift.
@@ -147,9 +127,8 @@ extension GroupedConvReadoutConfiguration: ReadoutConfiguration {
         }
         let readouts = PerMouseReadouts()
         for m in context.mice {
-            readouts.insert(GroupedConvReadout(inputChannels: context.inputChannels, neuronCount: m.count, groups: groups,
-                                               dropout: dropout, softplusBeta: softplusBeta,
-                                               learnableBeta: learnableBeta, generator: generator), for: m.key)
+            readouts.insert(GroupedConvReadout(inputChannels: context.inputChannels, neuronCount: m.count,
+                                               configuration: self, generator: generator), for: m.key)
         }
         return readouts
     }
@@ -163,5 +142,5 @@ extension Configured where Kind == ReadoutKind {
     /// Per-mouse ``HierarchicalGaussianReadout``s.
     public static func hierarchical(_ c: HierarchicalGaussianReadout.Configuration = .defaults) -> Configured { Configured(c) }
     /// Per-mouse ``GroupedConvReadout``s.
-    public static func groupedConv(_ c: GroupedConvReadoutConfiguration = .init()) -> Configured { Configured(c) }
+    public static func groupedConv(_ c: GroupedConvReadout.Configuration = .defaults) -> Configured { Configured(c) }
 }

@@ -17,7 +17,9 @@ final class DwiseNeuroAssembly: Module {
     struct Configurations {
         var core: DwiseNeuroCore.Configuration
         var cortex: Cortex.Configuration
-        var readouts: [GroupedConvReadout.Configuration]
+        var readouts: [(neurons: Int, configuration: GroupedConvReadout.Configuration)]
+        /// Channels the readouts read (the cortex's output).
+        var readoutChannels: Int { cortex.features[cortex.features.count - 1] }
 
         /// The reference's keyword arguments; `neurons` overrides `readout_outputs`. Unknown
         /// arguments are errors (`ignoring` lists informational fields).
@@ -49,11 +51,9 @@ final class DwiseNeuroAssembly: Module {
             cortex = Cortex.Configuration(inputChannels: core.features[core.features.count - 1],
                                           features: try ints("cortex_features"), groups: groups, dropPathRate: dropPath)
             let counts = try neurons ?? ints("readout_outputs")
-            let cortexOut = cortex.features[cortex.features.count - 1]
             let dropout = try float("drop_rate"), beta = try float("softplus_beta")
             readouts = counts.map {
-                GroupedConvReadout.Configuration(inputChannels: cortexOut, neuronCount: $0, groups: groups,
-                                                 dropout: dropout, softplusBeta: beta)
+                (neurons: $0, configuration: GroupedConvReadout.Configuration(groups: groups, dropout: dropout, softplusBeta: beta))
             }
         }
     }
@@ -61,7 +61,10 @@ final class DwiseNeuroAssembly: Module {
     init(_ c: Configurations, generator: RandomGenerator) {
         core = DwiseNeuroCore(configuration: c.core, generator: generator)
         cortex = Cortex(configuration: c.cortex, generator: generator)
-        readouts = c.readouts.map { GroupedConvReadout(configuration: $0, generator: generator) }
+        readouts = c.readouts.map {
+            GroupedConvReadout(inputChannels: c.readoutChannels, neuronCount: $0.neurons, configuration: $0.configuration,
+                               generator: generator)
+        }
         super.init()
     }
 

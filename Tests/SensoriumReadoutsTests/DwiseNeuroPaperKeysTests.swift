@@ -40,7 +40,7 @@ import SensoriumTestSupport
         #expect(stage2.core == DwiseNeuroCore.Configuration())
         #expect(stage2.cortex == Cortex.Configuration())
         for (i, readout) in stage2.readouts.enumerated() {
-            #expect(readout == GroupedConvReadout.Configuration(neuronCount: neurons[i]))
+            #expect(readout.neurons == neurons[i] && readout.configuration == GroupedConvReadout.Configuration())
         }
 
         let model = DeferredInitialization.run { DwiseNeuroAssembly(stage2, generator: RandomGenerator(seed: 1)) }

@@ -66,7 +66,7 @@ enum DwiseReference {
             shuffle.bnShortcut.bn.weight!.assign(deterministic([width], 0.7, 0.3 * d, scale: 0.2) + 1)
             shuffle.bnShortcut.bn.bias!.assign(deterministic([width], 0.8, 0.4 * d, scale: 0.2))
         }
-        let readout = GroupedConvReadout(inputChannels: 12, neuronCount: 7, groups: 2, softplusBeta: 0.5, generator: g)
+        let readout = GroupedConvReadout(inputChannels: 12, neuronCount: 7, configuration: .init(groups: 2, dropout: 0, softplusBeta: 0.5), generator: g)
         readout.convolution.weight.assign(deterministic([8, 6, 1], 0.47, 0.5))
         readout.convolution.bias!.assign(deterministic([8], 0.53, 0.6, scale: 0.3))
         let x = deterministic([2, 4, 3, 2, 3], 0.37, 0.11)
@@ -88,7 +88,7 @@ enum DwiseReference {
                          "layers.0.bn.bn.running_var", "layers.0.bn.bn.num_batches_tracked", "layers.0.bn_sc.bn.weight",
                          "layers.0.bn_sc.bn.bias", "layers.0.bn_sc.bn.running_mean", "layers.0.bn_sc.bn.running_var",
                          "layers.0.bn_sc.bn.num_batches_tracked"])
-        let readout = GroupedConvReadout(inputChannels: 8, neuronCount: 5, learnableBeta: true, generator: g)
+        let readout = GroupedConvReadout(inputChannels: 8, neuronCount: 5, configuration: .init(groups: 2, dropout: 0, softplusBeta: 1, learnableBeta: true), generator: g)
         #expect(readout.namedParameters().map(\.path) == ["layer.1.weight", "layer.1.bias", "gate.beta"])
         #expect(readout.convolution.weight.shape == [6, 4, 1])
     }
@@ -96,7 +96,7 @@ enum DwiseReference {
     /// Neurons of group i see only channel block i; extra outputs of the rounded-up convolution
     /// are dropped; the shift is ignored.
     @Test func groupsSeeTheirOwnChannels() {
-        let readout = GroupedConvReadout(inputChannels: 4, neuronCount: 5, groups: 2, softplusBeta: nil, generator: RandomGenerator(seed: 3))
+        let readout = GroupedConvReadout(inputChannels: 4, neuronCount: 5, configuration: .init(groups: 2, dropout: 0, softplusBeta: nil), generator: RandomGenerator(seed: 3))
         #expect(!readout.appliesOutputNonlinearity)
         let x = randn([1, 4, 2, 3, 3], seed: 4, requiresGrad: true)
         let y = readout(x, shift: Tensor.zeros([1, 2, 2]))
@@ -109,13 +109,13 @@ enum DwiseReference {
     /// The bias starts at the inverse softplus of the mean responses, so a zero input predicts
     /// them; without a gate it is the means themselves.
     @Test func biasFromMeanResponses() {
-        let readout = GroupedConvReadout(inputChannels: 2, neuronCount: 3, groups: 1, softplusBeta: 0.07, generator: RandomGenerator(seed: 5))
+        let readout = GroupedConvReadout(inputChannels: 2, neuronCount: 3, configuration: .init(groups: 1, dropout: 0, softplusBeta: 0.07), generator: RandomGenerator(seed: 5))
         let means = Tensor([0.5, 2, 30])
         readout.initializeBias(meanResponses: means)
         readout.convolution.weight.assign(Tensor.zeros([4 - 1, 2, 1]))
         readout.eval()
         expectNear(readout(Tensor.zeros([1, 2, 1, 1, 1])).reshaped([3]), means, atol: 1e-4, rtol: 1e-4, "softplus inverse")
-        let linear = GroupedConvReadout(inputChannels: 2, neuronCount: 3, groups: 1, softplusBeta: nil, generator: RandomGenerator(seed: 6))
+        let linear = GroupedConvReadout(inputChannels: 2, neuronCount: 3, configuration: .init(groups: 1, dropout: 0, softplusBeta: nil), generator: RandomGenerator(seed: 6))
         linear.initializeBias(meanResponses: means)
         #expect(Array(linear.convolution.bias!.scalars.prefix(3)) == [0.5, 2, 30])
     }
@@ -148,7 +148,7 @@ enum DwiseReference {
     @Test func gradientCheck() {
         let g = RandomGenerator(seed: 9)
         let cortex = Cortex(inputChannels: 2, features: [4], generator: g)
-        let readout = GroupedConvReadout(inputChannels: 4, neuronCount: 3, softplusBeta: 0.8, learnableBeta: true, generator: g)
+        let readout = GroupedConvReadout(inputChannels: 4, neuronCount: 3, configuration: .init(groups: 2, dropout: 0, softplusBeta: 0.8, learnableBeta: true), generator: g)
         cortex.eval(); readout.eval()
         let x = randn([2, 2, 3, 2, 2], seed: 10, requiresGrad: true)
         let shuffle = cortex.layers[0] as! ShuffleLayer

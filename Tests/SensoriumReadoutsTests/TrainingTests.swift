@@ -76,13 +76,11 @@ struct ReadoutCase: CustomTestStringConvertible, Sendable {
                                               refinementWidth: { 2 * $0 }, generator: g))
         },
         ReadoutCase(name: "GroupedConv") { c, n, _, g in
-            (nil, GroupedConvReadout(inputChannels: c, neuronCount: n, groups: c % 2 == 0 ? 2 : 1, dropout: 0.2,
-                                     softplusBeta: 0.5, generator: g))
+            (nil, GroupedConvReadout(inputChannels: c, neuronCount: n, configuration: .init(groups: c % 2 == 0 ? 2 : 1, dropout: 0.2, softplusBeta: 0.5), generator: g))
         },
         ReadoutCase(name: "Cortex + GroupedConv") { c, n, _, g in
             let cortex = Cortex(inputChannels: c, features: [8, 16], groups: c % 2 == 0 ? 2 : 1, dropPathRate: 0.1, generator: g)
-            return (cortex, GroupedConvReadout(inputChannels: 16, neuronCount: n, dropout: 0.2, softplusBeta: 0.5,
-                                               learnableBeta: true, generator: g))
+            return (cortex, GroupedConvReadout(inputChannels: 16, neuronCount: n, configuration: .init(groups: 2, dropout: 0.2, softplusBeta: 0.5, learnableBeta: true), generator: g))
         },
         ReadoutCase(name: "user-written PooledLinearReadout") { c, n, _, g in
             (nil, PooledLinearReadout(inputChannels: c, neuronCount: n, generator: g))

@@ -14,10 +14,6 @@ public final class GroupedConvReadout: Module, Readout {
     /// The settings of one mouse's ``GroupedConvReadout``; the defaults other than `inputChannels`
     /// and `neuronCount` are DwiseNeuro's paper configuration.
     public struct Configuration: Codable, Sendable, Equatable {
-        /// Input channels (the cortex output; DwiseNeuro 4096).
-        public var inputChannels: Int
-        /// Number of neurons n.
-        public var neuronCount: Int
         /// Convolution groups (DwiseNeuro 2).
         public var groups: Int
         /// Channel-dropout probability in training (DwiseNeuro 0.4).
@@ -27,11 +23,8 @@ public final class GroupedConvReadout: Module, Readout {
         /// Whether β is trained (DwiseNeuro: no).
         public var learnableBeta: Bool
 
-        /// DwiseNeuro's settings for `neuronCount` neurons behind `inputChannels` channels.
-        public init(inputChannels: Int = 4096, neuronCount: Int, groups: Int = 2, dropout: Float = 0.4,
-                    softplusBeta: Float? = 0.07, learnableBeta: Bool = false) {
-            self.inputChannels = inputChannels
-            self.neuronCount = neuronCount
+        /// DwiseNeuro's settings by default: the one home of this readout's defaults.
+        public init(groups: Int = 2, dropout: Float = 0.4, softplusBeta: Float? = 0.07, learnableBeta: Bool = false) {
             self.groups = groups
             self.dropout = dropout
             self.softplusBeta = softplusBeta
@@ -50,30 +43,25 @@ public final class GroupedConvReadout: Module, Readout {
 
     /// A readout for `neuronCount` neurons over `inputChannels` channels.
     ///
+    /// Weights start as DwiseNeuro initialises them (N(0, 2 / fan_out), fan_out = ⌈n/g⌉·g / g;
+    /// zero bias; see ``Module/applyDwiseNeuroInitialization(generator:)``).
+    ///
     /// - Parameters:
-    ///   - groups: convolution groups (DwiseNeuro: 2).
-    ///   - dropout: channel-dropout probability (DwiseNeuro: 0.4).
-    ///   - softplusBeta: β of the softplus (DwiseNeuro: 0.07); `nil` gives linear outputs.
-    ///   - learnableBeta: whether β is a trained parameter.
-    public init(inputChannels: Int, neuronCount: Int, groups: Int = 2, dropout: Float = 0,
-                softplusBeta: Float? = 1, learnableBeta: Bool = false, generator: RandomGenerator) {
+    ///   - inputChannels: channels of the features (divisible by the groups).
+    ///   - neuronCount: neurons n.
+    ///   - configuration: groups, channel dropout and the softplus gate.
+    public init(inputChannels: Int, neuronCount: Int, configuration c: Configuration = .defaults, generator: RandomGenerator) {
+        let groups = c.groups
         precondition(inputChannels > 0 && neuronCount > 0 && groups > 0 && inputChannels % groups == 0,
                      "GroupedConvReadout: inputChannels \(inputChannels) must be positive and divisible by groups \(groups); neuronCount \(neuronCount) positive")
         let outputs = (neuronCount + groups - 1) / groups * groups
         let conv = Conv1d(inputChannels, outputs, kernelSize: 1, groups: groups, bias: true, generator: generator)
-        layer = Sequential(ChannelDropout(p: dropout, generator: generator), conv)
-        gate = softplusBeta.map { SoftplusOutput(beta: $0, learnable: learnableBeta) }
+        layer = Sequential(ChannelDropout(p: c.dropout, generator: generator), conv)
+        gate = c.softplusBeta.map { SoftplusOutput(beta: $0, learnable: c.learnableBeta) }
         self.inputChannels = inputChannels
         self.neuronCount = neuronCount
         self.groups = groups
         super.init()
-    }
-
-    /// A readout with DwiseNeuro's initialisation (weights N(0, 2 / fan_out), fan_out =
-    /// ⌈n/g⌉·g / g; zero bias; see ``Module/applyDwiseNeuroInitialization(generator:)``).
-    public convenience init(configuration c: Configuration, generator: RandomGenerator) {
-        self.init(inputChannels: c.inputChannels, neuronCount: c.neuronCount, groups: c.groups, dropout: c.dropout,
-                  softplusBeta: c.softplusBeta, learnableBeta: c.learnableBeta, generator: generator)
         applyDwiseNeuroInitialization(generator: generator)
     }
 
