@@ -56,7 +56,7 @@ enum DwiseReference {
     /// softplus β = 0.5 equal the PyTorch reference.
     @Test func cortexAndReadoutMatchPyTorch() {
         let g = RandomGenerator(seed: 1)
-        let cortex = Cortex(inputChannels: 4, features: [8, 12], groups: 2, generator: g)
+        let cortex = Cortex(configuration: .init(inputChannels: 4, features: [8, 12], groups: 2, dropPathRate: 0), generator: g)
         for (i, layer) in cortex.layers.layers.enumerated() {
             let shuffle = layer as! ShuffleLayer
             let width = shuffle.conv.outChannels, d = Double(i)
@@ -82,7 +82,7 @@ enum DwiseReference {
     /// `layer.1` of the readout, `gate.beta` when learned).
     @Test func keys() {
         let g = RandomGenerator(seed: 2)
-        let cortex = Cortex(inputChannels: 4, features: [8], generator: g)
+        let cortex = Cortex(configuration: .init(inputChannels: 4, features: [8], groups: 2, dropPathRate: 0), generator: g)
         let keys = Set(cortex.stateDict().keys)
         #expect(keys == ["layers.0.conv.weight", "layers.0.bn.bn.weight", "layers.0.bn.bn.bias", "layers.0.bn.bn.running_mean",
                          "layers.0.bn.bn.running_var", "layers.0.bn.bn.num_batches_tracked", "layers.0.bn_sc.bn.weight",
@@ -147,7 +147,7 @@ enum DwiseReference {
     /// Finite differences through cortex and readout (eval-mode BatchNorm, learned β).
     @Test func gradientCheck() {
         let g = RandomGenerator(seed: 9)
-        let cortex = Cortex(inputChannels: 2, features: [4], generator: g)
+        let cortex = Cortex(configuration: .init(inputChannels: 2, features: [4], groups: 2, dropPathRate: 0), generator: g)
         let readout = GroupedConvReadout(inputChannels: 4, neuronCount: 3, configuration: .init(groups: 2, dropout: 0, softplusBeta: 0.8, learnableBeta: true), generator: g)
         cortex.eval(); readout.eval()
         let x = randn([2, 2, 3, 2, 2], seed: 10, requiresGrad: true)
@@ -161,7 +161,7 @@ enum DwiseReference {
     /// Without pooling the cortex acts on every pixel, so a Gaussian readout can sit behind it.
     @Test func unpooledCortexFeedsAGaussianReadout() {
         let g = RandomGenerator(seed: 11)
-        let cortex = Cortex(inputChannels: 4, features: [4, 8], poolSpatially: false, generator: g)
+        let cortex = Cortex(configuration: .init(inputChannels: 4, features: [4, 8], groups: 2, dropPathRate: 0, poolSpatially: false), generator: g)
         let x = randn([2, 4, 2, 5, 6], seed: 12)
         let features = cortex(x)
         #expect(features.shape == [2, 8, 2, 5, 6])

@@ -79,14 +79,14 @@ struct ReadoutCase: CustomTestStringConvertible, Sendable {
             (nil, GroupedConvReadout(inputChannels: c, neuronCount: n, configuration: .init(groups: c % 2 == 0 ? 2 : 1, dropout: 0.2, softplusBeta: 0.5), generator: g))
         },
         ReadoutCase(name: "Cortex + GroupedConv") { c, n, _, g in
-            let cortex = Cortex(inputChannels: c, features: [8, 16], groups: c % 2 == 0 ? 2 : 1, dropPathRate: 0.1, generator: g)
+            let cortex = Cortex(configuration: .init(inputChannels: c, features: [8, 16], groups: c % 2 == 0 ? 2 : 1, dropPathRate: 0.1), generator: g)
             return (cortex, GroupedConvReadout(inputChannels: 16, neuronCount: n, configuration: .init(groups: 2, dropout: 0.2, softplusBeta: 0.5, learnableBeta: true), generator: g))
         },
         ReadoutCase(name: "user-written PooledLinearReadout") { c, n, _, g in
             (nil, PooledLinearReadout(inputChannels: c, neuronCount: n, generator: g))
         },
         ReadoutCase(name: "Cortex (per pixel) + FullGaussian2d") { c, n, _, g in
-            let cortex = Cortex(inputChannels: c, features: [8], groups: c % 2 == 0 ? 2 : 1, poolSpatially: false, generator: g)
+            let cortex = Cortex(configuration: .init(inputChannels: c, features: [8], groups: c % 2 == 0 ? 2 : 1, dropPathRate: 0, poolSpatially: false), generator: g)
             return (cortex, FullGaussian2d(inputChannels: 8, neuronCount: n, covariance: .uncorrelated, initSigma: 0.2, generator: g))
         },
     ]

@@ -22,7 +22,8 @@ public protocol CoreConfiguration: ComponentConfiguration {
 
 /// The family of video cores. Built-in: `factorized3d` (``Factorized3dCore``), `basic3d`
 /// (``Basic3dCore``), `stacked2d` (``Stacked2dCore`` frame by frame, optional ConvGRU) and
-/// `rotationEquivariant2d` (``RotationEquivariant2dCore`` frame by frame, optional ConvGRU).
+/// `rotationEquivariant2d` (``RotationEquivariant2dCore`` frame by frame, optional ConvGRU) and
+/// `dwiseneuro` (``DwiseNeuroCore``, the winning system's core).
 public enum CoreKind: ComponentKind {
     public typealias Base = any CoreConfiguration
     public static let name = "core"
@@ -30,6 +31,7 @@ public enum CoreKind: ComponentKind {
         Factorized3dCore.Configuration.self, Basic3dCore.Configuration.self,
         FrameWiseCoreConfiguration<Stacked2dCore.Configuration>.self,
         FrameWiseCoreConfiguration<RotationEquivariant2dCore.Configuration>.self,
+        DwiseNeuroCore.Configuration.self,
     ])
 }
 
@@ -154,6 +156,16 @@ extension Basic3dCore.Configuration: CoreConfiguration {
     public static var typeName: String { "basic3d" }
     public static var defaults: Self { Self() }
     public func makeCore(generator: RandomGenerator) throws -> any Core { Basic3dCore(self, generator: generator) }
+}
+
+extension DwiseNeuroCore.Configuration: CoreConfiguration {
+    public static var typeName: String { "dwiseneuro" }
+    public static var defaults: Self { Self() }
+    public var inputChannels: Int {
+        get { inChannels }
+        set { inChannels = newValue }
+    }
+    public func makeCore(generator: RandomGenerator) throws -> any Core { DwiseNeuroCore(configuration: self, generator: generator) }
 }
 
 extension Stacked2dCore.Configuration: FrameCoreConfiguration {

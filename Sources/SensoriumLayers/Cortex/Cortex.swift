@@ -43,29 +43,23 @@ public final class Cortex: Module, UnaryLayer {
     /// Output channels.
     public let outputChannels: Int
 
-    /// A cortex from `inputChannels` through `features` (DwiseNeuro: 256 → 1024, 2048, 4096 with
-    /// groups 2 and drop-path 0.1), with PyTorch's default initialisation.
-    public init(inputChannels: Int, features: [Int], groups: Int = 2, dropPathRate: Float = 0,
-                poolSpatially: Bool = true, generator: RandomGenerator) {
-        precondition(!features.isEmpty, "Cortex: features must not be empty")
+    /// A cortex from `configuration.inputChannels` through `configuration.features` (DwiseNeuro:
+    /// 256 → 1024, 2048, 4096 with groups 2 and drop-path 0.1), with DwiseNeuro's initialisation
+    /// (``Module/applyDwiseNeuroInitialization(generator:)``).
+    public init(configuration c: Configuration = .defaults, generator: RandomGenerator) {
+        precondition(!c.features.isEmpty, "Cortex: features must not be empty")
         var stack: [any UnaryLayer] = []
-        var previous = inputChannels
-        for width in features {
-            stack.append(ShuffleLayer(inFeatures: previous, outFeatures: width, groups: groups,
-                                      dropPathRate: dropPathRate, generator: generator))
+        var previous = c.inputChannels
+        for width in c.features {
+            stack.append(ShuffleLayer(inFeatures: previous, outFeatures: width, groups: c.groups,
+                                      dropPathRate: c.dropPathRate, generator: generator))
             previous = width
         }
         layers = Sequential(stack)
-        self.poolSpatially = poolSpatially
-        self.inputChannels = inputChannels
+        self.poolSpatially = c.poolSpatially
+        self.inputChannels = c.inputChannels
         self.outputChannels = previous
         super.init()
-    }
-
-    /// A cortex with DwiseNeuro's initialisation (``Module/applyDwiseNeuroInitialization(generator:)``).
-    public convenience init(configuration c: Configuration = Configuration(), generator: RandomGenerator) {
-        self.init(inputChannels: c.inputChannels, features: c.features, groups: c.groups, dropPathRate: c.dropPathRate,
-                  poolSpatially: c.poolSpatially, generator: generator)
         applyDwiseNeuroInitialization(generator: generator)
     }
 
@@ -80,5 +74,33 @@ public final class Cortex: Module, UnaryLayer {
 
     override public var extraDescription: String {
         "\(inputChannels) -> \(outputChannels), \(layers.count) layers\(poolSpatially ? ", pooled" : "")"
+    }
+}
+
+// MARK: - The cortex as a core-to-readout stage
+
+extension Cortex: Stage {
+    /// The cortex on the core's features (averaged over space first with `poolSpatially`).
+    public func callAsFunction(_ features: Tensor, input: ModelInput) -> Tensor { self(features) }
+
+    public func outputShape(for inputShape: [Int]) -> [Int] {
+        precondition(inputShape.count == 5, "Cortex: expected an input shape (N, C, T, H, W), got \(inputShape)")
+        return [inputShape[0], outputChannels, inputShape[2], poolSpatially ? 1 : inputShape[3], poolSpatially ? 1 : inputShape[4]]
+    }
+}
+
+extension Cortex.Configuration: StageConfiguration {
+    public static var typeName: String { "cortex" }
+    public static var defaults: Self { Self() }
+
+    /// A cortex reading the core's `inputChannels` (which replace the configuration's).
+    public func makeStage(inputChannels: Int, generator: RandomGenerator) throws -> any Stage {
+        guard !features.isEmpty, groups > 0, inputChannels % groups == 0, features.allSatisfy({ $0 > 0 && $0 % groups == 0 }) else {
+            throw ComponentError.invalid(kind: StageKind.name, type: Self.typeName,
+                                         message: "features \(features) and the core's \(inputChannels) channels must be positive multiples of the groups (\(groups))")
+        }
+        var c = self
+        c.inputChannels = inputChannels
+        return Cortex(configuration: c, generator: generator)
     }
 }

@@ -23,11 +23,11 @@ public protocol StageConfiguration: ComponentConfiguration {
     func makeStage(inputChannels: Int, generator: RandomGenerator) throws -> any Stage
 }
 
-/// The family of core-to-readout stages.
+/// The family of core-to-readout stages. Built-in: `cortex` (DwiseNeuro's ``Cortex``).
 public enum StageKind: ComponentKind {
     public typealias Base = any StageConfiguration
     public static let name = "stage"
-    public static let registry = ComponentRegistry<StageKind>()
+    public static let registry = ComponentRegistry<StageKind>(builtIns: [Cortex.Configuration.self])
 }
 
 /// A stage configuration of any registered type.
