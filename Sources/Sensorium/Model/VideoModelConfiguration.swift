@@ -2,6 +2,7 @@ import Foundation
 import SensoriumTensor
 import SensoriumLayers
 import SensoriumReadouts
+import SensoriumData
 
 /// Everything needed to build a ``VideoModel`` from mouse datasets: the core, readout, shifter and
 /// output nonlinearity, each any registered component named by its `"type"` (``CoreKind``,
@@ -132,6 +133,20 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         try c.encode(readoutPositionInitialization, forKey: .readoutPositionInitialization)
         try c.encode(centerBehavior, forKey: .centerBehavior)
         try c.encode(behaviorWarmupEpochs, forKey: .behaviorWarmupEpochs)
+    }
+
+    /// The model's input specification, from which the data options derive: the core's input
+    /// channels say whether behaviour (3) and the pupil centre (5) are input channels, and
+    /// ``centerBehavior`` how behaviour is normalised. Throws for other channel counts.
+    public func dataOptions() throws -> MouseDataOptions {
+        let channels = core.inputChannels
+        switch channels {
+        case 1: return MouseDataOptions(behaviorAsChannels: false, pupilCenterAsChannels: false)
+        case 3: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: false, centerBehavior: centerBehavior)
+        case 5: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: true, centerBehavior: centerBehavior)
+        default:
+            throw SensoriumError.incompatibleData("the model's \(core.typeName) core reads \(channels) input channels; mouse folders give 1 (frame), 3 (+ behaviour) or 5 (+ pupil centre)")
+        }
     }
 
     /// The factorised baseline of SENSORIUM 2023: ``Factorized3dCore`` (32/64/128 channels),

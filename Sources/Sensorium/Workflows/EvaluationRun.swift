@@ -37,23 +37,10 @@ public enum EvaluationWorkflow {
         return LoadedModel(model: model, checkpoint: file, runFolder: folder)
     }
 
-    /// The data options a model reads: its core's input channels say whether behaviour (3) and the
-    /// pupil centre (5) are input channels; its configuration whether behaviour is centred.
+    /// The data options a model reads: its configuration's input specification
+    /// (``VideoModelConfiguration/dataOptions()``; a hand-assembled model reads frame + behaviour).
     public static func dataOptions(for model: VideoModel) throws -> MouseDataOptions {
-        try dataOptions(inputChannels: model.architecture?.configuration.core.inputChannels ?? 3,
-                        centerBehavior: model.architecture?.configuration.centerBehavior ?? false)
-    }
-
-    /// The data options of a model whose core reads `channels` input channels (1: frame; 3: +
-    /// behaviour; 5: + pupil centre), with behaviour centred or not.
-    public static func dataOptions(inputChannels channels: Int, centerBehavior centered: Bool) throws -> MouseDataOptions {
-        switch channels {
-        case 1: return MouseDataOptions(behaviorAsChannels: false, pupilCenterAsChannels: false)
-        case 3: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: false, centerBehavior: centered)
-        case 5: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: true, centerBehavior: centered)
-        default:
-            throw SensoriumError.incompatibleData("the model's core expects \(channels) input channels; mouse folders give 1 (frame), 3 (+ behaviour) or 5 (+ pupil centre)")
-        }
+        try (model.architecture?.configuration ?? VideoModelConfiguration()).dataOptions()
     }
 
     /// Opens the mice of `paths` for `model`, checking that it has a readout for each.

@@ -36,8 +36,7 @@ public enum ImportWorkflow {
             }
             configuration = try StarterKitArguments.configuration(fromJSON: try readText(url), source: url.path)
         }
-        let options = try EvaluationWorkflow.dataOptions(inputChannels: configuration.core.inputChannels,
-                                                         centerBehavior: configuration.centerBehavior)
+        let options = try configuration.dataOptions()
         let datasets = try MouseFolders.resolve(data).map { try MouseDataset(path: $0, options: options) }
         let model = try VideoModel(configuration: configuration, mice: datasets.map(MouseNeurons.init(dataset:)))
         try model.loadPyTorchState(folder: state)

@@ -17,15 +17,10 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
     /// Background threads building batches, and batches built ahead.
     public var workers: Int
     public var prefetch: Int
-    /// Behaviour (pupil dilation, running speed) as input channels (the baselines: yes).
-    public var behaviorAsChannels: Bool
-    /// Pupil centre as input channels (the baselines: no).
-    public var pupilCenterAsChannels: Bool
 
     /// The reference's data settings.
     public init(batchSize: Int = 8, frames: Int = 80, validationTier: MouseTier = .oracle, validationBatchSize: Int = 8,
-                validationMaxFrames: Int? = nil, workers: Int = 1, prefetch: Int = 2, behaviorAsChannels: Bool = true,
-                pupilCenterAsChannels: Bool = false) {
+                validationMaxFrames: Int? = nil, workers: Int = 1, prefetch: Int = 2) {
         self.batchSize = batchSize
         self.frames = frames
         self.validationTier = validationTier
@@ -33,13 +28,10 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         self.validationMaxFrames = validationMaxFrames
         self.workers = workers
         self.prefetch = prefetch
-        self.behaviorAsChannels = behaviorAsChannels
-        self.pupilCenterAsChannels = pupilCenterAsChannels
     }
 
     enum CodingKeys: String, CodingKey {
         case batchSize, frames, validationTier, validationBatchSize, validationMaxFrames, workers, prefetch
-        case behaviorAsChannels, pupilCenterAsChannels
     }
 
     /// Every key optional (missing keys keep the reference values); values are checked.
@@ -53,8 +45,6 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         validationMaxFrames = try c.decodeIfPresent(Int.self, forKey: .validationMaxFrames)
         workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? d.workers
         prefetch = try c.decodeIfPresent(Int.self, forKey: .prefetch) ?? d.prefetch
-        behaviorAsChannels = try c.decodeIfPresent(Bool.self, forKey: .behaviorAsChannels) ?? d.behaviorAsChannels
-        pupilCenterAsChannels = try c.decodeIfPresent(Bool.self, forKey: .pupilCenterAsChannels) ?? d.pupilCenterAsChannels
         func require(_ ok: Bool, _ key: CodingKeys, _ message: String) throws {
             if !ok { throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(key.stringValue) \(message)") }
         }
@@ -64,11 +54,6 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         try require(validationMaxFrames.map { $0 >= 1 } ?? true, .validationMaxFrames, "must be at least 1")
         try require(workers >= 1, .workers, "must be at least 1")
         try require(prefetch >= 0, .prefetch, "must be 0 or more")
-    }
-
-    /// The options the mouse datasets are opened with.
-    public var dataOptions: MouseDataOptions {
-        MouseDataOptions(normalize: true, behaviorAsChannels: behaviorAsChannels, pupilCenterAsChannels: pupilCenterAsChannels)
     }
 }
 
@@ -148,8 +133,17 @@ public struct TrainingRunConfiguration: Codable, Sendable, Equatable {
         }
         if let data = try section("data") {
             do {
-                let given = try ReportJSON.decoder().decode(JSONValue.self, from: Data(data.utf8))
-                configuration.data = try given.decodeOverDefaults(TrainingDataSettings.self, defaults: TrainingDataSettings(), what: "data")
+                var given = try ReportJSON.decoder().decode(JSONValue.self, from: Data(data.utf8)).objectValue ?? [:]
+                // The input channels are the model's (its core's input channels); configurations
+                // written before that still name them here, which must then agree.
+                let channels = configuration.model.core.inputChannels
+                for (key, expected) in [("behaviorAsChannels", channels >= 3), ("pupilCenterAsChannels", channels >= 5)] {
+                    guard let value = given.removeValue(forKey: key) else { continue }
+                    guard value == .bool(expected) else {
+                        throw fail("data.\(key) is \(value), but the model's core reads \(channels) input channels (1: frame, 3: + behaviour, 5: + pupil centre); the model configuration decides the input channels")
+                    }
+                }
+                configuration.data = try JSONValue.object(given).decodeOverDefaults(TrainingDataSettings.self, defaults: TrainingDataSettings(), what: "data")
             } catch let error as DecodingError {
                 throw fail("data: \(SensoriumError.describe(error))")
             } catch let error as ComponentError {
@@ -226,14 +220,13 @@ public enum TrainingWorkflow {
     /// The file holding the run's configuration in a run folder.
     public static let configurationFile = "configuration.json"
 
-    /// Opens the mice of `paths` with the data settings' options (behaviour centred when the model
-    /// reads it so, `centerBehavior`), checking that they can be used for training (training
-    /// trials at least one clip long, validation trials present).
-    public static func openDatasets(_ paths: [String], settings: TrainingDataSettings, centerBehavior: Bool = false,
+    /// Opens the mice of `paths` the way `model` reads them (its input specification,
+    /// ``VideoModelConfiguration/dataOptions()``), checking that they can be used for training
+    /// (training trials at least one clip long, validation trials present).
+    public static func openDatasets(_ paths: [String], model: VideoModelConfiguration, settings: TrainingDataSettings,
                                     forTraining: Bool) throws -> [MouseDataset] {
         let folders = try MouseFolders.resolve(paths)
-        var options = settings.dataOptions
-        options.centerBehavior = centerBehavior
+        let options = try model.dataOptions()
         let datasets = try folders.map { try MouseDataset(path: $0, options: options) }
         guard forTraining else { return datasets }
         for d in datasets {
@@ -271,8 +264,8 @@ public enum TrainingWorkflow {
         }
         try RunFolder.create(folder)
 
-        let datasets = try openDatasets(request.dataPaths, settings: configuration.data,
-                                        centerBehavior: configuration.model.centerBehavior, forTraining: true)
+        let datasets = try openDatasets(request.dataPaths, model: configuration.model, settings: configuration.data,
+                                        forTraining: true)
         let miceText = datasets.map { "\($0.name) (\($0.neuronCount) neurons, \($0.trials(in: .train).count) train trials)" }
             .joined(separator: ", ")
         logger.info("\(datasets.count) mice: \(miceText)")
