@@ -18,13 +18,13 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output folder.")
     var output: String = "demo-output"
 
-    @Option(help: "Training time budget in seconds (training stops there with the best weights so far).")
+    @Option(parsing: .unconditional, help: "Training time budget in seconds (training stops there with the best weights so far).")
     var budget: Double = Double(DemoWorkflow.defaultTrainingBudget.components.seconds)
 
-    @Option(help: "At most this many training epochs.")
+    @Option(parsing: .unconditional, help: "At most this many training epochs.")
     var epochs: Int?
 
-    @Option(help: "Seed of the trainer and of the model's initial weights.")
+    @Option(parsing: .unconditional, help: "Seed of the trainer and of the model's initial weights.")
     var seed: UInt64?
 
     @Option(name: .shortAndLong, help: "A JSON training configuration (model, trainer, data) instead of the demo's.")

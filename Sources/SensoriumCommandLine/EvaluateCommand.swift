@@ -32,10 +32,10 @@ struct EvaluateCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Folder for evaluation.json (default: the run folder given as --model).")
     var output: String?
 
-    @Option(help: "Frames skipped at the start of every trial.")
+    @Option(parsing: .unconditional, help: "Frames skipped at the start of every trial.")
     var skipFrames: Int = 50
 
-    @Option(help: "Score at most this many frames per trial (0: whole trials).")
+    @Option(parsing: .unconditional, help: "Score at most this many frames per trial (0: whole trials).")
     var maxFrames: Int = 300
 
     @Flag(help: "Do not score the ground-truth rates of synthetic mice.")

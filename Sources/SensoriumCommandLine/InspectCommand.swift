@@ -18,10 +18,10 @@ struct InspectCommand: ParsableCommand {
     @Argument(help: "Mouse folders, or folders holding mouse folders.")
     var paths: [String]
 
-    @Option(help: "Trials to read fully per mouse (default: all; 0 reads metadata only).")
+    @Option(parsing: .unconditional, help: "Trials to read fully per mouse (default: all; 0 reads metadata only).")
     var scan: Int?
 
-    @Option(help: "Report trials shorter than this many frames.")
+    @Option(parsing: .unconditional, help: "Report trials shorter than this many frames.")
     var clipFrames: Int = 80
 
     @Flag(help: "Exit with 1 only for errors (warnings are printed but do not fail).")

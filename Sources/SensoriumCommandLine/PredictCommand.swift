@@ -35,10 +35,10 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Test tiers: final, live or all.")
     var tiers: EvaluationWorkflow.TierSelection = .all
 
-    @Option(help: "Frames skipped at the start of every trial.")
+    @Option(parsing: .unconditional, help: "Frames skipped at the start of every trial.")
     var skipFrames: Int = 50
 
-    @Option(help: "Predict at most this many frames per trial (0: whole trials).")
+    @Option(parsing: .unconditional, help: "Predict at most this many frames per trial (0: whole trials).")
     var maxFrames: Int = 300
 
     func validate() throws {

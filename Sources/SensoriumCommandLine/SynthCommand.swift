@@ -19,27 +19,27 @@ struct SynthCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Folder to write the mouse folders into (created if needed).")
     var output: String
 
-    @Option(help: "Number of mice.")
+    @Option(parsing: .unconditional, help: "Number of mice.")
     var mice: Int?
-    @Option(help: "Neurons per mouse.")
+    @Option(parsing: .unconditional, help: "Neurons per mouse.")
     var neurons: Int?
-    @Option(help: "Seed of the whole dataset.")
+    @Option(parsing: .unconditional, help: "Seed of the whole dataset.")
     var seed: UInt64?
-    @Option(help: "Unique training clips per mouse.")
+    @Option(parsing: .unconditional, help: "Unique training clips per mouse.")
     var trainTrials: Int?
-    @Option(help: "Validation (oracle) clips per mouse, each shown --repeats times.")
+    @Option(parsing: .unconditional, help: "Validation (oracle) clips per mouse, each shown --repeats times.")
     var oracleClips: Int?
-    @Option(help: "Repeats of every oracle and test clip.")
+    @Option(parsing: .unconditional, help: "Repeats of every oracle and test clip.")
     var repeats: Int?
-    @Option(help: "Clips of each test tier (live/final, main/bonus per family).")
+    @Option(parsing: .unconditional, help: "Clips of each test tier (live/final, main/bonus per family).")
     var testClips: Int?
-    @Option(help: "Nominal trial length in frames at 30 Hz.")
+    @Option(parsing: .unconditional, help: "Nominal trial length in frames at 30 Hz.")
     var frames: Int?
-    @Option(help: "Frame height in pixels.")
+    @Option(parsing: .unconditional, help: "Frame height in pixels.")
     var height: Int?
-    @Option(help: "Frame width in pixels.")
+    @Option(parsing: .unconditional, help: "Frame width in pixels.")
     var width: Int?
-    @Option(help: "Mean calcium events per neuron and frame (sets the noise ceiling).")
+    @Option(parsing: .unconditional, help: "Mean calcium events per neuron and frame (sets the noise ceiling).")
     var eventRate: Double?
     @Option(help: "Tiers the per-frame statistics are computed from: comma-separated tier names, or 'all' (default: train).")
     var statisticsTiers: String?

@@ -34,19 +34,19 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Readout: \(ReadoutKind.registry.typeNames.joined(separator: ", ")) (default: from the configuration, else gaussian).")
     var readout: String?
 
-    @Option(help: "Seed of the trainer and of the model's initial weights.")
+    @Option(parsing: .unconditional, help: "Seed of the trainer and of the model's initial weights.")
     var seed: UInt64?
 
-    @Option(help: "At most this many epochs.")
+    @Option(parsing: .unconditional, help: "At most this many epochs.")
     var epochs: Int?
 
-    @Option(help: "Clips per training batch.")
+    @Option(parsing: .unconditional, help: "Clips per training batch.")
     var batchSize: Int?
 
-    @Option(help: "Frames per training clip.")
+    @Option(parsing: .unconditional, help: "Frames per training clip.")
     var frames: Int?
 
-    @Option(help: "Stop after this many minutes (the run can be resumed with --resume).")
+    @Option(parsing: .unconditional, help: "Stop after this many minutes (the run can be resumed with --resume).")
     var maxMinutes: Double?
 
     @Flag(help: "Continue the run in the output folder from its checkpoint, with its saved configuration (only --max-minutes may be given).")

@@ -106,6 +106,7 @@ public enum Checkpoint {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw TrainingError.file(path: destination, message: "the directory \(directory) does not exist")
         }
+        removeStaleTemporaries(directory: directory, name: name)
         let temporary = (directory as NSString).appendingPathComponent(".\(name).tmp-\(getpid())-\(temporaryCounter.next())")
         do {
             try writeFile(record, path: temporary)
@@ -119,6 +120,20 @@ public enum Checkpoint {
             unlink(temporary)
             if let e = error as? TrainingError { throw e }
             throw TrainingError.file(path: destination, message: "writing failed (\(error)); the previous file, if any, is unchanged")
+        }
+    }
+
+    /// Removes the temporary files of earlier writes of `name` whose process no longer runs (a
+    /// run killed while it wrote a checkpoint leaves a full-size `.name.tmp-<pid>-<n>` behind).
+    static func removeStaleTemporaries(directory: String, name: String) {
+        let prefix = ".\(name).tmp-"
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for entry in entries where entry.hasPrefix(prefix) {
+            guard let pid = Int32(entry.dropFirst(prefix.count).prefix { $0 != "-" }), pid != getpid() else { continue }
+            // The writer is gone when signalling it fails with "no such process".
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                unlink((directory as NSString).appendingPathComponent(entry))
+            }
         }
     }
 

@@ -146,14 +146,10 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
 
     /// Reads a configuration file (JSON).
     public static func load(from url: URL) throws -> TrainerConfiguration {
-        let data: Data
+        let read = readConfigurationFile(url)
+        guard let text = read.text else { throw TrainingError.file(path: url.path, message: read.problem ?? "") }
         do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw TrainingError.file(path: url.path, message: "cannot read the configuration file: \(error.localizedDescription)")
-        }
-        do {
-            return try fromJSON(String(decoding: data, as: UTF8.self))
+            return try fromJSON(text)
         } catch let error as DecodingError {
             throw TrainingError.file(path: url.path, message: "expected a trainer configuration in JSON, found a problem: \(describeDecodingError(error))")
         } catch let error as ComponentError {

@@ -77,6 +77,10 @@ struct CLITests {
             (["synth", "--output", "/tmp/x", "--neurons", "many"], "neurons"),
             (["synth"], "--output"),
             (["synth", "--output", "/tmp/x", "--event-rate", "-1"], "--event-rate"),
+            // Negative numbers are values, not flags: the message is about the value.
+            (["synth", "--output", "/tmp/x", "--neurons", "-5"], "--neurons must be at least 1; got -5"),
+            (["train", "/tmp/x", "-o", "/tmp/y", "--batch-size", "-1"], "--batch-size must be at least 1; got -1"),
+            (["demo", "--budget", "-1"], "--budget must be a positive number"),
             (["inspect"], "path"),
             (["inspect", "/tmp/x", "--scan", "-2"], "--scan"),
             (["frobnicate"], "frobnicate"),

@@ -83,6 +83,23 @@ struct CheckpointTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["c.h5"])
     }
 
+    @Test func temporariesOfKilledRunsAreRemovedByTheNextWrite() throws {
+        let dir = try makeTrainerTestDirectory("stale")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A run killed while writing left its temporary file; a live process's is kept.
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/true")
+        try child.run()
+        child.waitUntilExit()
+        let dead = dir.appendingPathComponent(".c.h5.tmp-\(child.processIdentifier)-0")
+        let live = dir.appendingPathComponent(".c.h5.tmp-1-0")         // pid 1 always runs
+        let other = dir.appendingPathComponent(".d.h5.tmp-\(child.processIdentifier)-0")
+        for url in [dead, live, other] { try Data(repeating: 7, count: 64).write(to: url) }
+        try Checkpoint.write(sampleRecord(1), to: dir.appendingPathComponent("c.h5"))
+        let left = Set(try FileManager.default.contentsOfDirectory(atPath: dir.path))
+        #expect(left == ["c.h5", live.lastPathComponent, other.lastPathComponent])
+    }
+
     @Test func badPathsGiveClearErrors() throws {
         let dir = try makeTrainerTestDirectory("errors")
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -174,6 +174,14 @@ public final class VideoModel: Module, TrainableModel {
         var shifters: PerMouseShifters?
         do {
             core = try configuration.core.makeCore(generator: g)
+            // Frames smaller than the core's kernels leave no feature map: say so before anything runs.
+            for m in mice {
+                guard let size = m.frameSize else { continue }
+                let shape = core.outputShape(for: [1, configuration.core.inputChannels, core.burnInFrames + 1, size[0], size[1]])
+                guard shape.count == 5, shape[3] > 0, shape[4] > 0 else {
+                    throw SensoriumError.incompatibleData("frames of \(size[0]) × \(size[1]) (mouse \(m.key)) are too small for the \(configuration.core.typeName) core: its kernels and strides leave a feature map of \(shape.count == 5 ? "\(shape[3]) × \(shape[4])" : "\(shape)"); use smaller kernels or strides (or padding)")
+                }
+            }
             stage = try configuration.stage?.base.makeStage(inputChannels: core.outputChannels, generator: g)
             let videoChannels = configuration.core.inputChannels
             let context = ReadoutContext(inputChannels: stage?.outputChannels ?? core.outputChannels, mice: mice) { m in

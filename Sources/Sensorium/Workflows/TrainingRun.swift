@@ -155,12 +155,8 @@ public struct TrainingRunConfiguration: Codable, Sendable, Equatable {
 
     /// Reads a configuration file.
     public static func load(from url: URL) throws -> TrainingRunConfiguration {
-        let text: String
-        do {
-            text = try String(contentsOf: url, encoding: .utf8)
-        } catch {
-            throw SensoriumError.invalidConfiguration(source: url.path, message: "cannot read the file (\(error.localizedDescription))")
-        }
+        let read = readConfigurationFile(url)
+        guard let text = read.text else { throw SensoriumError.invalidConfiguration(source: url.path, message: read.problem ?? "") }
         return try fromJSON(text, source: url.path)
     }
 }

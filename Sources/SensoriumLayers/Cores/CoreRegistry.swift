@@ -100,6 +100,11 @@ public struct FrameWiseCoreConfiguration<Frame: FrameCoreConfiguration>: CoreCon
 
     public func makeCore(generator: RandomGenerator) throws -> any Core {
         let core = try frame.makeFrameCore(generator: generator)
+        try gru?.check(type: Self.typeName)
+        if let gru, core.outputChannels % gru.groups != 0 {
+            throw ComponentError.invalid(kind: CoreKind.name, type: Self.typeName,
+                                         message: "gru.groups (\(gru.groups)) must divide the frame core's \(core.outputChannels) output channels")
+        }
         let module = gru.map {
             ConvGRU(inputChannels: core.outputChannels, recChannels: $0.recChannels, inputKern: $0.inputKern,
                     recKern: $0.recKern, groups: $0.groups, padInput: $0.padInput, generator: generator)
@@ -149,13 +154,19 @@ public struct ConvGRUConfiguration: Codable, Sendable, Equatable {
 extension Factorized3dCore.Configuration: CoreConfiguration {
     public static var typeName: String { "factorized3d" }
     public static var defaults: Self { Self() }
-    public func makeCore(generator: RandomGenerator) throws -> any Core { Factorized3dCore(self, generator: generator) }
+    public func makeCore(generator: RandomGenerator) throws -> any Core {
+        try check()
+        return Factorized3dCore(self, generator: generator)
+    }
 }
 
 extension Basic3dCore.Configuration: CoreConfiguration {
     public static var typeName: String { "basic3d" }
     public static var defaults: Self { Self() }
-    public func makeCore(generator: RandomGenerator) throws -> any Core { Basic3dCore(self, generator: generator) }
+    public func makeCore(generator: RandomGenerator) throws -> any Core {
+        try check()
+        return Basic3dCore(self, generator: generator)
+    }
 }
 
 extension DwiseNeuroCore.Configuration: CoreConfiguration {
@@ -172,7 +183,10 @@ extension Stacked2dCore.Configuration: FrameCoreConfiguration {
     public static var typeName: String { "stacked2d" }
     /// The starter kit's first GRU baseline: 64 channels, kernels 7.
     public static var defaultGRU: ConvGRUConfiguration? { ConvGRUConfiguration(recChannels: 64, inputKern: 7, recKern: 7) }
-    public func makeFrameCore(generator: RandomGenerator) throws -> any FrameCore { Stacked2dCore(self, generator: generator) }
+    public func makeFrameCore(generator: RandomGenerator) throws -> any FrameCore {
+        try check()
+        return Stacked2dCore(self, generator: generator)
+    }
 }
 
 extension RotationEquivariant2dCore.Configuration: FrameCoreConfiguration {
@@ -180,7 +194,8 @@ extension RotationEquivariant2dCore.Configuration: FrameCoreConfiguration {
     /// The official GRU benchmark: 64 channels, kernels 9.
     public static var defaultGRU: ConvGRUConfiguration? { ConvGRUConfiguration() }
     public func makeFrameCore(generator: RandomGenerator) throws -> any FrameCore {
-        RotationEquivariant2dCore(self, generator: generator)
+        try check()
+        return RotationEquivariant2dCore(self, generator: generator)
     }
 }
 

@@ -161,3 +161,16 @@ struct AnyKey: CodingKey {
     init?(stringValue: String) { self.stringValue = stringValue }
     init?(intValue: Int) { return nil }
 }
+
+/// The text of a configuration file; nil and a message naming the problem when the path holds
+/// nothing, a folder, or text that is not UTF-8 (each product wraps the message in its own error).
+public func readConfigurationFile(_ url: URL) -> (text: String?, problem: String?) {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+        return (nil, "expected a JSON configuration file, found nothing")
+    }
+    guard !isDirectory.boolValue else { return (nil, "expected a JSON configuration file, found a folder") }
+    guard let data = FileManager.default.contents(atPath: url.path) else { return (nil, "cannot read the file") }
+    guard let text = String(data: data, encoding: .utf8) else { return (nil, "expected UTF-8 JSON text, found other bytes") }
+    return (text, nil)
+}

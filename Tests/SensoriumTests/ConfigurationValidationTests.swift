@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+@testable import Sensorium
+import SensoriumTestSupport
+
+/// A configuration file can never reach a precondition: every bad option of a built-in core is a
+/// `SensoriumError` naming it, and frames too small for the core's kernels are refused before
+/// anything runs.
+@Suite struct ConfigurationValidationTests {
+    static var mice: [MouseNeurons] { [MouseNeurons(key: "m", count: 4, frameSize: [18, 32])] }
+
+    @Test(arguments: [
+        (#"{"core": {"type": "factorized3d", "hiddenChannels": []}}"#, "hiddenChannels"),
+        (#"{"core": {"type": "factorized3d", "hiddenChannels": [4, 0], "spatialInputKernel": [3, 3]}}"#, "hiddenChannels"),
+        (#"{"core": {"type": "factorized3d", "inputChannels": -3}}"#, "inputChannels"),
+        (#"{"core": {"type": "factorized3d", "stride": [0]}}"#, "stride"),
+        (#"{"core": {"type": "factorized3d", "spatialInputKernel": [0, 5]}}"#, "spatialInputKernel"),
+        (#"{"core": {"type": "basic3d", "inputKernel": [3, 3]}}"#, "inputKernel"),
+        (#"{"core": {"type": "stacked2d", "hiddenChannels": [4, 4], "inputKern": 3, "hiddenKern": [3], "stack": [5]}}"#, "stack"),
+        (#"{"core": {"type": "stacked2d", "hiddenChannels": [4, 4], "inputKern": 3, "hiddenKern": [3], "gru": {"recChannels": 4, "recKern": 4}}}"#, "recKern"),
+        (#"{"core": {"type": "rotationEquivariant2d", "hiddenChannels": [2], "numRotations": 0}}"#, "numRotations"),
+    ])
+    func badCoreOptionsAreErrorsNamingTheOption(_ json: String, _ option: String) throws {
+        let configuration = try VideoModelConfiguration.fromJSON(json)
+        do {
+            _ = try VideoModel(configuration: configuration, mice: Self.mice)
+            Issue.record("\(json) built a model")
+        } catch let error as SensoriumError {
+            #expect(error.description.contains(option), "\(error)")
+        }
+    }
+
+    @Test func configurationPathsThatAreNotFilesAreNamed() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sensorium-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for load in [{ _ = try TrainingRunConfiguration.load(from: folder) }, { _ = try VideoModelConfiguration.load(from: folder) },
+                     { _ = try TrainerConfiguration.load(from: folder) }] as [() throws -> Void] {
+            do {
+                try load()
+                Issue.record("a folder was read as a configuration")
+            } catch {
+                #expect("\(error)".contains(folder.path) && "\(error)".contains("found a folder"), "\(error)")
+            }
+        }
+        let missing = folder.appendingPathComponent("none.json")
+        #expect(throws: SensoriumError.self) { try TrainingRunConfiguration.load(from: missing) }
+    }
+
+    @Test func framesTooSmallForTheKernelsAreRefused() throws {
+        // The baseline's 11 × 11 then two 5 × 5 valid convolutions leave nothing of 18 × 32 frames.
+        do {
+            _ = try VideoModel(configuration: .factorizedBaseline, mice: Self.mice)
+            Issue.record("the baseline was built for 18 × 32 frames")
+        } catch let error as SensoriumError {
+            #expect(error.description.contains("too small") && error.description.contains("18 × 32"), "\(error)")
+        }
+    }
+}
