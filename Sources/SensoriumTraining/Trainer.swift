@@ -10,6 +10,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case nonFiniteLoss(epoch: Int, round: Int, mouse: String, value: Float)
     /// A checkpoint does not fit this trainer (different model, optimizer or data).
     case incompatibleCheckpoint(String)
+    /// Validation met NaN or infinite values in the scored frames (a correlation over them would
+    /// read as 0 and early stopping would keep untrained weights).
+    case nonFiniteValidation(mouse: String, targets: Int, predictions: Int)
     /// A checkpoint or trainer-configuration file that could not be written or read.
     case file(path: String, message: String)
     /// A saved optimizer, schedule, moving-average or early-stopping state that cannot be loaded.
@@ -21,6 +24,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "training: the loss of mouse \(mouse) in epoch \(epoch), round \(round) is \(value); check the targets for NaN and lower the learning rate"
         case let .incompatibleCheckpoint(message):
             return "training: the checkpoint does not fit this trainer: \(message)"
+        case let .nonFiniteValidation(mouse, targets, predictions):
+            return "validation of mouse \(mouse): \(targets) recorded responses and \(predictions) predictions in the scored frames are NaN or infinite; "
+                + (targets > 0 ? "check the data (sensorium inspect)" : "the model diverged (lower the learning rate)")
         case let .file(path, message):
             return "checkpoint \(path): \(message)"
         case let .invalidState(message):

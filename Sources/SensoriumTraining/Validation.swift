@@ -34,6 +34,9 @@ public struct SingleTrialCorrelationAccumulator {
     private var accumulators: [String: CorrelationAccumulator] = [:]
     /// Number of batches added.
     public private(set) var batches = 0
+    /// Non-finite (NaN, ±Inf) scored targets and predictions per mouse: a correlation over them
+    /// would silently read as 0, so ``validationCorrelation(of:on:skipFrames:)`` refuses them.
+    public private(set) var nonFinite: [String: (targets: Int, predictions: Int)] = [:]
 
     /// An empty accumulator.
     public init(skipFrames: Int = defaultSkipFrames) {
@@ -61,6 +64,13 @@ public struct SingleTrialCorrelationAccumulator {
                 for s in 0..<b {
                     let rStart = (s * t + (t - frames)) * n
                     let pStart = (s * tp + (tp - frames)) * n
+                    var badTargets = 0, badPredictions = 0
+                    for i in rStart..<(rStart + frames * n) where !r[i].isFinite { badTargets += 1 }
+                    for i in pStart..<(pStart + frames * n) where !p[i].isFinite { badPredictions += 1 }
+                    if badTargets + badPredictions > 0 {
+                        let seen = nonFinite[mouse] ?? (0, 0)
+                        nonFinite[mouse] = (seen.targets + badTargets, seen.predictions + badPredictions)
+                    }
                     accumulators[mouse]!.add(responses: UnsafeBufferPointer(rebasing: r[rStart..<(rStart + frames * n)]),
                                              predictions: UnsafeBufferPointer(rebasing: p[pStart..<(pStart + frames * n)]),
                                              rows: frames)
@@ -100,6 +110,9 @@ public func validationCorrelation<Model: TrainableModel, Data: TrainingData>(
             let predictions = model.forward(batch)
             accumulator.add(mouse: batch.mouse, predictions: predictions, targets: batch.targetTensor())
         }
+    }
+    if let (mouse, counts) = accumulator.nonFinite.sorted(by: { $0.key < $1.key }).first {
+        throw TrainingError.nonFiniteValidation(mouse: mouse, targets: counts.targets, predictions: counts.predictions)
     }
     return accumulator.result()
 }

@@ -359,6 +359,25 @@ struct TrainerTests {
         #expect(observer.epochs.map(\.epoch) == [0, 1, 2, 3])
     }
 
+    @Test func nonFiniteValidationIsAnErrorNotAScoreOfZero() throws {
+        // NaN in the scored validation frames used to read as a correlation of 0: early stopping
+        // then kept the untrained weights and the run ended "successfully".
+        let data = ToyData(seed: 9, mice: toyMice, nanTargets: true)
+        let trainer = Trainer(model: toyModel(seed: 5), data: data, configuration: toyConfiguration(), logger: quietLogger)
+        do {
+            try trainer.fit()
+            Issue.record("validating against NaN targets succeeded")
+        } catch let error as TrainingError {
+            guard case .nonFiniteValidation(let mouse, let targets, _) = error else {
+                Issue.record("expected nonFiniteValidation, got \(error)")
+                return
+            }
+            #expect(mouse == "mouseA" && targets > 0)
+            #expect(error.description.contains("sensorium inspect"))
+        }
+        #expect(trainer.history.isEmpty, "no epoch may be scored")
+    }
+
     @Test func nonFiniteLossStopsWithAClearError() throws {
         let data = ToyData(seed: 9, mice: toyMice, nanTargets: true)
         var c = toyConfiguration()
