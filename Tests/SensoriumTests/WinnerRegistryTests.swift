@@ -64,6 +64,14 @@ import SensoriumTestSupport
         #expect(after.scalars == before.scalars, "the reloaded model must compute the same outputs bit for bit")
     }
 
+    /// Whole-trial evaluation (the tiny mouse's trials of 76 to 84 frames) scores the model.
+    static func expectEvaluates(_ model: VideoModel, _ dataset: MouseDataset, name: String) throws {
+        let report = try Evaluation.evaluate(model, datasets: [dataset], modelName: name)
+        let main = try #require(report.summary.mainTrack)
+        #expect(main.singleTrial.isFinite && main.toAverage.isFinite && abs(main.singleTrial) <= 1)
+        #expect(report.summary.model == name)
+    }
+
     // MARK: - Dynamic-V1FM: swin core
 
     @Test func swinCoreByNameReadsBehaviourTrainsAndRoundTrips() throws {
@@ -116,6 +124,7 @@ import SensoriumTestSupport
         #expect(y.scalars != yChanged.scalars)
 
         try Self.expectCheckpointRoundTrip(model, configuration: configuration, batch: batch)
+        try Self.expectEvaluates(model, dataset, name: "swin")
     }
 
     /// The shifter of a Swin model sees the pupil centre of the last T' = ⌈T/2⌉ frames, for odd T too.
@@ -242,6 +251,7 @@ import SensoriumTestSupport
         #expect(explicit.scalars == out.scalars)
 
         try Self.expectCheckpointRoundTrip(model, configuration: configuration, batch: batch)
+        try Self.expectEvaluates(model, dataset, name: "viv1t")
     }
 
     @Test func viv1tConfigurationErrorsAreReported() throws {
