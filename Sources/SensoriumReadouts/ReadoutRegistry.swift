@@ -41,14 +41,15 @@ extension ReadoutConfiguration {
 }
 
 /// The family of per-mouse readouts. Built-in: `gaussian` (``FullGaussian2d``), `factorized`
-/// (``FullFactorized2d``), `hierarchical` (``HierarchicalGaussianReadout``) and `groupedConv`
-/// (``GroupedConvReadout``).
+/// (``FullFactorized2d``), `hierarchical` (``HierarchicalGaussianReadout``), `groupedConv`
+/// (``GroupedConvReadout``) and `viv1tGaussian` (``ViV1TGaussianReadout``, reads behaviour).
 public enum ReadoutKind: ComponentKind {
     public typealias Base = any ReadoutConfiguration
     public static let name = "readout"
     public static let registry = ComponentRegistry<ReadoutKind>(builtIns: [
         GaussianReadoutConfiguration.self, FullFactorized2d.Configuration.self,
         HierarchicalGaussianReadout.Configuration.self, GroupedConvReadout.Configuration.self,
+        ViV1TGaussianReadout.Configuration.self,
     ])
 }
 
@@ -143,4 +144,6 @@ extension Configured where Kind == ReadoutKind {
     public static func hierarchical(_ c: HierarchicalGaussianReadout.Configuration = .defaults) -> Configured { Configured(c) }
     /// Per-mouse ``GroupedConvReadout``s.
     public static func groupedConv(_ c: GroupedConvReadout.Configuration = .defaults) -> Configured { Configured(c) }
+    /// Per-mouse ``ViV1TGaussianReadout``s (ViV1T's, with the behaviour state vector).
+    public static func viv1tGaussian(_ c: ViV1TGaussianReadout.Configuration = .defaults) -> Configured { Configured(c) }
 }

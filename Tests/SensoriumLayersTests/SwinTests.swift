@@ -118,14 +118,22 @@ import SensoriumTestSupport
         let paper = SwinCore.Configuration()
         #expect(paper.embedDim == 224 && paper.windowSize == [8, 7, 7] && paper.numBlocks == 4 && paper.numHeads == 4
                 && paper.mlpDim == 488 && paper.patchSize == [2, 2, 2] && paper.behaviorDim == 4)
+        #expect(paper == SwinCore.Configuration.defaults)
+        // The reference's core_dict names, read by the translation.
         let json = #"{"emb_dim": 24, "window_size": [4, 3, 4], "t_dropout": 0.1, "num_blocks": 2}"#
-        let decoded = try JSONDecoder().decode(SwinCore.Configuration.self, from: Data(json.utf8))
+        let reference = try JSONDecoder().decode(SwinCore.ReferenceConfiguration.self, from: Data(json.utf8))
+        let decoded = reference.configuration
         #expect(decoded.embedDim == 24 && decoded.windowSize == [4, 3, 4] && decoded.dropout == 0.1 && decoded.numBlocks == 2
                 && decoded.mlpDim == 488)
-        let roundTrip = try JSONDecoder().decode(SwinCore.Configuration.self, from: JSONEncoder().encode(decoded))
-        #expect(roundTrip == decoded)
-        let encoded = try #require(JSONSerialization.jsonObject(with: JSONEncoder().encode(paper)) as? [String: Any])
-        #expect(Set(encoded.keys) == Set(SwinCore.Configuration.CodingKeys.allCases.map(\.rawValue)))
+        let roundTrip = try JSONDecoder().decode(SwinCore.ReferenceConfiguration.self, from: JSONEncoder().encode(reference))
+        #expect(roundTrip == reference)
+        let encoded = try #require(JSONSerialization.jsonObject(with: JSONEncoder().encode(SwinCore.ReferenceConfiguration(paper))) as? [String: Any])
+        #expect(Set(encoded.keys) == Set(SwinCore.ReferenceConfiguration.CodingKeys.allCases.map(\.rawValue)))
+        // The configuration itself codes its Swift property names (the registry's JSON).
+        let swift = try #require(JSONSerialization.jsonObject(with: JSONEncoder().encode(decoded)) as? [String: Any])
+        #expect(Set(swift.keys) == ["inChannels", "behaviorDim", "patchSize", "windowSize", "embedDim", "numBlocks", "numHeads",
+                                    "mlpDim", "dropout", "dropPath"])
+        #expect(try JSONDecoder().decode(SwinCore.Configuration.self, from: JSONEncoder().encode(decoded)) == decoded)
         #expect(paper.block.attention.shiftSize == [4, 3, 3])
     }
 

@@ -7,10 +7,8 @@ import SensoriumTestSupport
 
 @Suite struct ViV1TReadoutTests {
     private func makeReadout(channels: Int, neurons: Int, seed: UInt64) -> ViV1TGaussianReadout {
-        var c = ViV1TGaussianReadout.Configuration()
-        c.inputChannels = channels
         let gen = RandomGenerator(seed: seed)
-        let readout = ViV1TGaussianReadout(configuration: c, coordinates: Tensor.randomNormal([neurons, 3], generator: gen),
+        let readout = ViV1TGaussianReadout(inputChannels: channels, coordinates: Tensor.randomNormal([neurons, 3], generator: gen),
                                            generator: gen)
         // Non-trivial features and bias so every term matters.
         readout.features.assign(Tensor.randomNormal(readout.features.shape, std: 0.5, generator: gen))
@@ -24,7 +22,7 @@ import SensoriumTestSupport
         #expect(keys == ["sigma", "features", "bias", "reg_scale", "source_grid", "mu_transform.0.weight", "mu_transform.0.bias",
                          "mu_transform.2.weight", "mu_transform.2.bias", "state_encoder.0.weight", "state_encoder.0.bias",
                          "state_encoder.1.weight", "state_encoder.1.bias", "state_encoder.4.weight", "state_encoder.4.bias"])
-        let fresh = ViV1TGaussianReadout(coordinates: Tensor.randomNormal([5, 3], generator: RandomGenerator(seed: 2)),
+        let fresh = ViV1TGaussianReadout(inputChannels: 112, coordinates: Tensor.randomNormal([5, 3], generator: RandomGenerator(seed: 2)),
                                          generator: RandomGenerator(seed: 3))
         #expect(fresh.features.shape == [1, 112, 5] && fresh.features.scalars.allSatisfy { $0 == 1 / Float(112) })
         #expect(fresh.sigma.shape == [1, 5, 2, 2] && fresh.sigma.scalars.allSatisfy { abs($0) <= 1 })

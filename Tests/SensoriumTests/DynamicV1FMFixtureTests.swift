@@ -173,10 +173,10 @@ struct DynamicV1FMSpec {
             try require(variant.hasPrefix("adaptive"), "readout_variant \(variant)")
         }
 
-        let known = Set(SwinCore.Configuration.CodingKeys.allCases.map(\.rawValue))
+        let known = Set(SwinCore.ReferenceConfiguration.CodingKeys.allCases.map(\.rawValue))
         try require(Set(coreDict.keys).isSubset(of: known), "core_dict keys \(Set(coreDict.keys).subtracting(known).sorted())")
         let data = try JSONSerialization.data(withJSONObject: coreDict)
-        core = try JSONDecoder().decode(SwinCore.Configuration.self, from: data)
+        core = try JSONDecoder().decode(SwinCore.ReferenceConfiguration.self, from: data).configuration
 
         try require((readoutDict["gauss_type"] as? String ?? "full") == "full", "gauss_type \(readoutDict["gauss_type"] ?? "")")
         try require(!(readoutDict["share_features"] as? Bool ?? false) && !(readoutDict["share_grid"] as? Bool ?? false)

@@ -166,7 +166,8 @@ final class ViV1TFixtureModel: Module {
         core = try ViViTCore(configuration: c.core, generator: generator)
         var readouts: [String: ViV1TGaussianReadout] = [:], shifters: [String: ViV1TShifter] = [:]
         for mouse in mice {
-            readouts[mouse.id] = ViV1TGaussianReadout(configuration: c.readout, coordinates: mouse.coordinates, generator: generator)
+            readouts[mouse.id] = ViV1TGaussianReadout(configuration: c.readout, inputChannels: c.core.embeddingDim,
+                                                      coordinates: mouse.coordinates, generator: generator)
             shifters[mouse.id] = ViV1TShifter(configuration: c.shifter, generator: generator)
         }
         self.readouts = readouts
@@ -304,7 +305,6 @@ struct ViV1TFixtureConfiguration {
         core.attentionDropout = try float("core_mha_dropout")
         core.feedForwardDropout = try float("core_ff_dropout")
         core.dropPath = try float("core_drop_path")
-        readout.inputChannels = core.embeddingDim
         readout.stateFeatures = behavior[0] + pupil[0]
         readout.stateDropout = try float("readout_dropout")
         shifter.inputFeatures = pupil[0]

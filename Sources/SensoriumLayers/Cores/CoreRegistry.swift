@@ -23,7 +23,8 @@ public protocol CoreConfiguration: ComponentConfiguration {
 /// The family of video cores. Built-in: `factorized3d` (``Factorized3dCore``), `basic3d`
 /// (``Basic3dCore``), `stacked2d` (``Stacked2dCore`` frame by frame, optional ConvGRU) and
 /// `rotationEquivariant2d` (``RotationEquivariant2dCore`` frame by frame, optional ConvGRU) and
-/// `dwiseneuro` (``DwiseNeuroCore``, the winning system's core).
+/// `dwiseneuro` (``DwiseNeuroCore``, the winning system's core), `swin` (``SwinCore``, Dynamic-V1FM's,
+/// reads behaviour) and `vivit` (``ViViTCore``, ViV1T's).
 public enum CoreKind: ComponentKind {
     public typealias Base = any CoreConfiguration
     public static let name = "core"
@@ -32,6 +33,7 @@ public enum CoreKind: ComponentKind {
         FrameWiseCoreConfiguration<Stacked2dCore.Configuration>.self,
         FrameWiseCoreConfiguration<RotationEquivariant2dCore.Configuration>.self,
         DwiseNeuroCore.Configuration.self,
+        SwinCore.Configuration.self, ViViTCore.Configuration.self,
     ])
 }
 

@@ -2,7 +2,7 @@ import SensoriumTensor
 import SensoriumLayers
 
 /// ViV1T's per-mouse Gaussian readout (`gaussian2d`, PyTorch `Gaussian2DReadout`) with its behaviour
-/// state vector.
+/// state vector; registered as the readout `viv1tGaussian`.
 ///
 /// For core features (B, C, T, h, w), every frame m = b·T + t and neuron n:
 /// ```
@@ -15,15 +15,19 @@ import SensoriumLayers
 /// fused with the dot product (``gaussianReadoutSample(_:positions:features:)``); the state term is
 /// one GEMM. The output is linear; ViV1T applies `exp` afterwards (``Exponential``).
 ///
+/// **Behaviour is required.** In a model the state of output frame t' is the behaviour and pupil
+/// centre of the frame it is aligned with: for T' core frames, the last T' frames of
+/// ``ModelInput/behavior`` (B, 2, T) and ``ModelInput/pupilCenter`` (B, 2, T), as the reference
+/// builds it (`callAsFunction(_:shift:input:)`); the features-only form is a precondition failure.
+///
 /// Keys (PyTorch): `sigma` (1, n, 2, 2), `features` (1, C, n), `bias` (n), `reg_scale` (buffer),
 /// `source_grid` (buffer, (n, 2)), `mu_transform.0/2.weight/bias`, `state_encoder.0.weight/bias`
 /// (Linear(4, C)), `state_encoder.1.weight/bias` (LayerNorm(C)), `state_encoder.4.weight/bias`
 /// (Linear(C, C)).
-public final class ViV1TGaussianReadout: Module {
-    /// Hyper-parameters; the defaults are the paper's.
+public final class ViV1TGaussianReadout: Module, Readout {
+    /// Hyper-parameters; the defaults are the paper's. The core channels C come from the core
+    /// (`core_emb_dim`, the initialiser's `inputChannels`).
     public struct Configuration: Codable, Equatable, Sendable {
-        /// Core channels C (`core_emb_dim`).
-        public var inputChannels: Int = 112
         /// Per-frame state values (4: dilation, speed, pupil x, pupil y).
         public var stateFeatures: Int = 4
         /// The network from cortical coordinates to positions (2 → 30 → ELU → 2 → tanh).
@@ -60,17 +64,20 @@ public final class ViV1TGaussianReadout: Module {
          "stateEncoder": "state_encoder"]
     }
 
-    /// Number of core channels.
-    public var inputChannels: Int { configuration.inputChannels }
+    /// Number of core channels C.
+    public var inputChannels: Int { features.shape[1] }
     /// Number of neurons.
     public var neuronCount: Int { bias.shape[0] }
 
-    /// A readout for the neurons at `coordinates` (n, ≥ 2; cortical x, y first), initial values drawn
-    /// from `generator` (positions network and state encoder: PyTorch's default Linear initialisation).
-    public init(configuration: Configuration = Configuration(), coordinates: Tensor, generator: RandomGenerator) {
+    /// A readout of `inputChannels` core channels for the neurons at `coordinates` (n, ≥ 2;
+    /// cortical x, y first), initial values drawn from `generator` (positions network and state
+    /// encoder: PyTorch's default Linear initialisation). `generator` also serves the training-mode
+    /// position draws and dropout.
+    public init(configuration: Configuration = Configuration(), inputChannels: Int, coordinates: Tensor,
+                generator: RandomGenerator) {
         let c = configuration
-        precondition(c.inputChannels > 0 && c.stateFeatures > 0 && c.initSigma > 0,
-                     "ViV1TGaussianReadout: invalid configuration \(c)")
+        precondition(inputChannels > 0 && c.stateFeatures > 0 && c.initSigma > 0,
+                     "ViV1TGaussianReadout: invalid configuration \(c) for \(inputChannels) input channels")
         precondition(coordinates.rank == 2 && coordinates.shape[0] > 0,
                      "ViV1TGaussianReadout: coordinates must be (neurons, ≥ \(c.positionNetwork.inputDimensions)), got \(coordinates.shape)")
         let n = coordinates.shape[0]
@@ -78,15 +85,15 @@ public final class ViV1TGaussianReadout: Module {
         muTransform = c.positionNetwork.makeNetwork(generator: generator)
         sourceGrid = c.positionNetwork.sourceGrid(from: coordinates)
         sigma = Tensor.randomUniform([1, n, 2, 2], low: -c.initSigma, high: c.initSigma, generator: generator, requiresGrad: true)
-        features = Tensor.full([1, c.inputChannels, n], 1 / Float(c.inputChannels), requiresGrad: true)
+        features = Tensor.full([1, inputChannels, n], 1 / Float(inputChannels), requiresGrad: true)
         bias = Tensor.zeros([n], requiresGrad: true)
         regScale = Tensor(scalar: 0)
         stateEncoder = Sequential(
-            Linear(c.stateFeatures, c.inputChannels, generator: generator),
-            LayerNorm(c.inputChannels),
+            Linear(c.stateFeatures, inputChannels, generator: generator),
+            LayerNorm(inputChannels),
             GELU(),
             Dropout(p: c.stateDropout, generator: generator),
-            Linear(c.inputChannels, c.inputChannels, generator: generator),
+            Linear(inputChannels, inputChannels, generator: generator),
             Tanh())
         self.generator = generator
         super.init()
@@ -142,6 +149,31 @@ public final class ViV1TGaussianReadout: Module {
         return (sampled + stateTerm + bias).reshaped([b, t, n])
     }
 
+    /// Linear predictions (B, T', n) in a model: features (B, C, T', h, w), the shift of the last
+    /// T' frames (B, T', 2) or nil, and the state of the last T' frames taken from `input`:
+    /// `[behavior, pupilCenter]` (B, 2 + 2, T) → (B, T', stateFeatures), as the reference builds it.
+    /// Positions are sampled in training mode.
+    public func callAsFunction(_ features: Tensor, shift: Tensor?, input: ModelInput) -> Tensor {
+        checkInput(features, shift: shift, readout: "ViV1TGaussianReadout")
+        return self(features, shift: shift, state: ViV1TGaussianReadout.state(of: input, frames: features.shape[2]))
+    }
+
+    /// Not available: this readout adds the behaviour state to every neuron's features. A
+    /// precondition failure; call it with the model input (`callAsFunction(_:shift:input:)`) or
+    /// the state (`callAsFunction(_:shift:state:sample:noise:)`).
+    public func callAsFunction(_ features: Tensor, shift: Tensor?) -> Tensor {
+        preconditionFailure("ViV1TGaussianReadout needs the behaviour state: call it with the model input (behaviour and pupil centre) or a state (B, T, \(configuration.stateFeatures)), not with the features \(features.shape) alone")
+    }
+
+    /// The state vector of the last `frames` frames of a model input: behaviour (B, 2, T) then
+    /// pupil centre (B, 2, T) → (B, frames, 4), the reference's `[dilation, speed, pupil x, pupil y]`.
+    public static func state(of input: ModelInput, frames: Int) -> Tensor {
+        guard let behavior = input.behavior, let pupilCenter = input.pupilCenter else {
+            preconditionFailure("ViV1TGaussianReadout needs the behaviour and the pupil centre of mouse \(input.mouse) (its state is [dilation, speed, pupil x, pupil y]); the input has behaviour \(input.behavior?.shape.description ?? "none"), pupil centre \(input.pupilCenter?.shape.description ?? "none")")
+        }
+        return Tensor.concatenate([ModelInput.lastFrames(behavior, frames), ModelInput.lastFrames(pupilCenter, frames)], axis: 2)
+    }
+
     /// `reg_scale · Σ|features|` (zero in the paper).
     public func regularizer() -> Tensor {
         let weight = regScale.item
@@ -157,4 +189,37 @@ public final class ViV1TGaussianReadout: Module {
     }
 
     override public var extraDescription: String { "\(inputChannels) channels -> \(neuronCount) neurons, state \(configuration.stateFeatures)" }
+}
+
+extension ViV1TGaussianReadout.Configuration: ReadoutConfiguration {
+    /// The readout's name in model configurations: `{"type": "viv1tGaussian", "initSigma": 1, …}`.
+    public static var typeName: String { "viv1tGaussian" }
+    public static var defaults: Self { Self() }
+
+    /// One readout per mouse of the context's channels, positions from each mouse's cortical
+    /// coordinates (zeros when unknown, as for a model rebuilt before its weights, `source_grid`
+    /// included, are loaded). Throws when the options cannot make a readout a model can feed: the
+    /// state is the model input's behaviour and pupil centre, so `stateFeatures` must be 4.
+    public func makeReadouts(for context: ReadoutContext, generator: RandomGenerator) throws -> PerMouseReadouts {
+        func fail(_ message: String) -> ComponentError { .invalid(kind: ReadoutKind.name, type: Self.typeName, message: message) }
+        guard stateFeatures == 4 else {
+            throw fail("stateFeatures must be 4 (dilation, speed, pupil x, pupil y: the model input's behaviour and pupil centre), got \(stateFeatures)")
+        }
+        guard initSigma > 0 else { throw fail("initSigma must be positive, got \(initSigma)") }
+        guard stateDropout >= 0 && stateDropout < 1 else { throw fail("stateDropout must be in [0, 1), got \(stateDropout)") }
+        let network = positionNetwork
+        guard network.inputDimensions > 0 && network.hiddenLayers >= 0 && network.hiddenFeatures > 0 else {
+            throw fail("positionNetwork needs positive inputDimensions and hiddenFeatures and hiddenLayers ≥ 0, got \(network)")
+        }
+        let readouts = PerMouseReadouts()
+        for m in context.mice {
+            let coordinates = m.coordinates ?? Tensor.zeros([m.count, 3])
+            guard coordinates.shape[1] >= positionNetwork.inputDimensions else {
+                throw fail("mouse \(m.key) has \(coordinates.shape[1]) coordinate columns, the position network reads \(positionNetwork.inputDimensions)")
+            }
+            readouts.insert(ViV1TGaussianReadout(configuration: self, inputChannels: context.inputChannels,
+                                                 coordinates: coordinates, generator: generator), for: m.key)
+        }
+        return readouts
+    }
 }

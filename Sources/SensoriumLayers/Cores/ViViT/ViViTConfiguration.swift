@@ -52,8 +52,13 @@ extension ViViTCore {
         /// The paper configuration.
         public init() {}
 
-        /// Channels of the assembled core input: video plus behaviour planes.
-        public var inputChannels: Int { videoChannels + behaviorChannels }
+        /// Channels of the assembled core input: video plus behaviour planes (5 in the paper: frame,
+        /// dilation, speed, pupil x, pupil y). Setting it keeps ``videoChannels`` and gives the rest
+        /// to ``behaviorChannels`` (a value below ``videoChannels`` fails ``validate()``).
+        public var inputChannels: Int {
+            get { videoChannels + behaviorChannels }
+            set { behaviorChannels = newValue - videoChannels }
+        }
         /// Tubelet positions (H', W') over a frame of ``frameHeight`` × ``frameWidth``.
         public var patchGrid: (height: Int, width: Int) {
             ((frameHeight - spatialPatch) / spatialStride + 1, (frameWidth - spatialPatch) / spatialStride + 1)
@@ -96,6 +101,21 @@ extension ViViTCore {
     }
 }
 
+extension ViViTCore.Configuration: CoreConfiguration {
+    /// The core's name in model configurations: `{"type": "vivit", "embeddingDim": 112, …}`.
+    public static var typeName: String { "vivit" }
+    public static var defaults: Self { Self() }
+
+    /// The core; an invalid configuration throws ``ComponentError/invalid(kind:type:message:)``.
+    public func makeCore(generator: RandomGenerator) throws -> any Core {
+        do {
+            return try ViViTCore(configuration: self, generator: generator)
+        } catch {
+            throw ComponentError.invalid(kind: "core", type: Self.typeName, message: error.description)
+        }
+    }
+}
+
 /// A ViV1T core configuration that cannot be built, or an input it cannot take.
 public enum ViViTConfigurationError: Error, CustomStringConvertible, Equatable {
     case invalid(String)
@@ -111,4 +131,9 @@ public func vivitFeatureMapShape(patches: Int) -> (height: Int, width: Int) {
     var h = Int(Double(patches).squareRoot().rounded(.up))
     while h > 0 && patches % h != 0 { h -= 1 }
     return (h, patches / h)
+}
+
+extension Configured where Kind == CoreKind {
+    /// A ``ViViTCore`` (ViV1T's core, `vivit`).
+    public static func vivit(_ c: ViViTCore.Configuration = .defaults) -> Configured { Configured(c) }
 }

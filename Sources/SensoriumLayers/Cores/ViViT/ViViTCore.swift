@@ -10,6 +10,9 @@ import SensoriumTensor
 /// frames t' ..< t' + temporalPatch and belongs to the last of them (``burnInFrames`` = temporalPatch − 1
 /// for stride 1): tokenisation is causal, temporal attention is not.
 ///
+/// In a model (`{"type": "vivit", …}`), the data assemble the input: a core of 5 input channels
+/// makes the mouse data give the frame, behaviour and pupil centre planes in this order.
+///
 /// All keys live under `vivit.` (`core.vivit.tokenizer.spatial_pos_embedding`, …), as in PyTorch.
 public final class ViViTCore: Module, Core {
     /// The configuration the core was built with.
