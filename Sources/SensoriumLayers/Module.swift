@@ -344,16 +344,16 @@ open class Module: CustomStringConvertible {
     /// Copies the values of `state` into this module's parameters and buffers.
     ///
     /// Everything is checked before anything is written: when any check fails, the module is left
-    /// unchanged and a ``StateDictError`` lists every problem at once.
+    /// unchanged and ``ComponentError/stateDictionary(_:)`` lists every problem at once.
     /// - Parameters:
     ///   - state: tensors keyed by dotted path (PyTorch `state_dict` keys).
     ///   - strict: when `true` (the default), keys the module has but `state` lacks, and keys in
     ///     `state` the module does not have, are errors; when `false` they are ignored. Shape
     ///     mismatches are always errors.
-    public final func loadStateDict(_ state: [String: Tensor], strict: Bool = true) throws(StateDictError) {
+    public final func loadStateDict(_ state: [String: Tensor], strict: Bool = true) throws(ComponentError) {
         let targets = namedStateTensors()
         var missing: [String] = []
-        var mismatches: [StateDictError.ShapeMismatch] = []
+        var mismatches: [StateDictionaryProblems.ShapeMismatch] = []
         var known = Set<String>()
         for (path, tensor) in targets {
             known.insert(path)
@@ -363,10 +363,10 @@ open class Module: CustomStringConvertible {
             }
         }
         let unexpected = state.keys.filter { !known.contains($0) }.sorted()
-        let error = StateDictError(missingKeys: strict ? missing : [], unexpectedKeys: strict ? unexpected : [],
-                                   shapeMismatches: mismatches)
-        if !error.missingKeys.isEmpty || !error.unexpectedKeys.isEmpty || !error.shapeMismatches.isEmpty {
-            throw error
+        let problems = StateDictionaryProblems(missingKeys: strict ? missing : [], unexpectedKeys: strict ? unexpected : [],
+                                               shapeMismatches: mismatches)
+        if !problems.missingKeys.isEmpty || !problems.unexpectedKeys.isEmpty || !problems.shapeMismatches.isEmpty {
+            throw .stateDictionary(problems)
         }
         for (path, tensor) in targets {
             guard let value = state[path], value !== tensor else { continue }
@@ -396,8 +396,9 @@ open class Module: CustomStringConvertible {
     }
 }
 
-/// What went wrong when loading a state dictionary; every problem is listed, not only the first.
-public struct StateDictError: Error, Equatable, CustomStringConvertible {
+/// What went wrong when loading a state dictionary (the payload of
+/// ``ComponentError/stateDictionary(_:)``); every problem is listed, not only the first.
+public struct StateDictionaryProblems: Equatable, Sendable, CustomStringConvertible {
     /// A key present on both sides with different shapes.
     public struct ShapeMismatch: Equatable, Sendable {
         /// The dotted key.
@@ -406,6 +407,12 @@ public struct StateDictError: Error, Equatable, CustomStringConvertible {
         public var expected: [Int]
         /// The shape of the tensor in the state dictionary.
         public var found: [Int]
+
+        public init(key: String, expected: [Int], found: [Int]) {
+            self.key = key
+            self.expected = expected
+            self.found = found
+        }
     }
 
     /// Keys of the module that the state dictionary lacks (sorted in module order).
@@ -414,6 +421,12 @@ public struct StateDictError: Error, Equatable, CustomStringConvertible {
     public var unexpectedKeys: [String]
     /// Keys whose shapes differ.
     public var shapeMismatches: [ShapeMismatch]
+
+    public init(missingKeys: [String], unexpectedKeys: [String], shapeMismatches: [ShapeMismatch]) {
+        self.missingKeys = missingKeys
+        self.unexpectedKeys = unexpectedKeys
+        self.shapeMismatches = shapeMismatches
+    }
 
     public var description: String {
         var parts: [String] = []

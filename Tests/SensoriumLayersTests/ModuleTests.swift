@@ -160,8 +160,8 @@ private final class Derived: Base, UnaryLayer {
         var state = net.stateDict()
         state["heads.1.bias"] = nil
         state["features.layer0.norm.running_mean"] = nil
-        #expect(throws: StateDictError(missingKeys: ["features.layer0.norm.running_mean", "heads.1.bias"],
-                                       unexpectedKeys: [], shapeMismatches: [])) {
+        #expect(throws: ComponentError.stateDictionary(.init(missingKeys: ["features.layer0.norm.running_mean", "heads.1.bias"],
+                                                             unexpectedKeys: [], shapeMismatches: []))) {
             try net.loadStateDict(state)
         }
         #expect(throws: Never.self) { try net.loadStateDict(state, strict: false) }
@@ -172,8 +172,8 @@ private final class Derived: Base, UnaryLayer {
         var state = net.stateDict()
         state["heads.2.weight"] = Tensor.zeros([2, 2])
         state["extra"] = Tensor.zeros([1])
-        #expect(throws: StateDictError(missingKeys: [], unexpectedKeys: ["extra", "heads.2.weight"],
-                                       shapeMismatches: [])) {
+        #expect(throws: ComponentError.stateDictionary(.init(missingKeys: [], unexpectedKeys: ["extra", "heads.2.weight"],
+                                                             shapeMismatches: []))) {
             try net.loadStateDict(state)
         }
         #expect(throws: Never.self) { try net.loadStateDict(state, strict: false) }
@@ -184,9 +184,9 @@ private final class Derived: Base, UnaryLayer {
         var state = net.stateDict()
         for t in state.values { t.withUnsafeMutableBufferPointer { $0.update(repeating: 5) } }
         state["heads.0.weight"] = Tensor.zeros([2, 3])
-        let expected = StateDictError(missingKeys: [], unexpectedKeys: [], shapeMismatches: [
+        let expected = ComponentError.stateDictionary(.init(missingKeys: [], unexpectedKeys: [], shapeMismatches: [
             .init(key: "heads.0.weight", expected: [2, 2], found: [2, 3]),
-        ])
+        ]))
         #expect(throws: expected) { try net.loadStateDict(state) }
         #expect(throws: expected) { try net.loadStateDict(state, strict: false) }
         #expect(net.scale.item == 1)  // nothing written
@@ -208,9 +208,10 @@ private final class Derived: Base, UnaryLayer {
             try net.loadStateDict(state)
             Issue.record("expected an error")
         } catch {
-            #expect(error.missingKeys == ["scale"])
-            #expect(error.unexpectedKeys == ["bogus"])
-            #expect(error.shapeMismatches == [.init(key: "basis.0", expected: [2], found: [3])])
+            guard case .stateDictionary(let problems) = error else { Issue.record("expected state-dictionary problems, got \(error)"); return }
+            #expect(problems.missingKeys == ["scale"])
+            #expect(problems.unexpectedKeys == ["bogus"])
+            #expect(problems.shapeMismatches == [.init(key: "basis.0", expected: [2], found: [3])])
             #expect(error.description.contains("missing keys: scale"))
             #expect(error.description.contains("unexpected keys: bogus"))
         }

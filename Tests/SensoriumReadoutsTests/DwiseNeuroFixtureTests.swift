@@ -215,7 +215,7 @@ final class DwiseNeuroAssembly: Module {
             try model.loadStateDict(state)
             Issue.record("an incomplete state should not load")
         } catch {
-            #expect(error.missingKeys == [removed] && error.unexpectedKeys == ["core.blocks.99.inv_freq"])
+            #expect(error == .stateDictionary(.init(missingKeys: [removed], unexpectedKeys: ["core.blocks.99.inv_freq"], shapeMismatches: [])))
         }
     }
 

@@ -92,9 +92,12 @@ extension VideoModel {
         let mapping = pytorchKeyMapping
         var mapped: [String: Tensor] = [:]
         for (key, value) in state { mapped[mapping.swiftKey(forPyTorchKey: key)] = value }
-        do throws(StateDictError) {
+        do throws(ComponentError) {
             try loadStateDict(mapped, strict: strict)
         } catch {
+            guard case .stateDictionary(let error) = error else {
+                throw SensoriumError.incompatibleState(source: source, message: error.description)
+            }
             var parts: [String] = []
             if !error.missingKeys.isEmpty {
                 parts.append("missing keys " + error.missingKeys.map { mapping.pytorchKey(forSwiftKey: $0) }.joined(separator: ", "))

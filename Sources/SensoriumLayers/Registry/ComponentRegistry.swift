@@ -90,12 +90,15 @@ public final class ComponentRegistry<Kind: ComponentKind>: @unchecked Sendable {
     }
 }
 
-/// A problem with a component configuration.
+/// The one error type of `SensoriumLayers`: a component configuration that cannot be used, or a
+/// state dictionary that does not fit a module.
 public enum ComponentError: Error, CustomStringConvertible, Equatable {
     /// No type of that name is registered in the family.
     case unknownType(kind: String, name: String, known: [String])
     /// A configuration could not be read: the path and what is wrong.
     case invalid(kind: String, type: String, message: String)
+    /// A state dictionary that does not fit a module (``Module/loadStateDict(_:strict:)``).
+    case stateDictionary(StateDictionaryProblems)
 
     public var description: String {
         switch self {
@@ -104,6 +107,8 @@ public enum ComponentError: Error, CustomStringConvertible, Equatable {
             return "unknown \(kind) type '\(name)'\(hint); known: \(known.joined(separator: ", "))"
         case .invalid(let kind, let type, let message):
             return "\(kind) '\(type)': \(message)"
+        case .stateDictionary(let problems):
+            return problems.description
         }
     }
 }
