@@ -12,7 +12,7 @@ import SensoriumLayers
 /// y_{m,n}  = Σ_c (bilinear(x_m, p_{m,n})_c + s_{m,c}) · features[0, c, n] + bias_n
 /// ```
 /// Sampling is `grid_sample` (bilinear, zero padding, `align_corners=True`, x along the width),
-/// fused with the dot product (``gaussianReadoutSample(_:positions:features:)``); the state term is
+/// fused with the dot product (``gaussianReadoutSample(_:positions:features:alignCorners:)``); the state term is
 /// one GEMM. The output is linear; ViV1T applies `exp` afterwards (``Exponential``).
 ///
 /// Keys (PyTorch): `sigma` (1, n, 2, 2), `features` (1, C, n), `bias` (n), `reg_scale` (buffer),
