@@ -1,5 +1,5 @@
 # Sensorium for Swift. `make test` installs the Debian packages it needs (only when missing),
-# builds the SDK and runs every test, then builds the consumer example package.
+# builds the SDK and runs every test, then builds the consumer example package and the documentation.
 SHELL := /bin/bash
 DEB_PACKAGES := libopenblas-dev liblapacke-dev libhdf5-dev pkg-config
 SWIFT ?= swift
@@ -22,6 +22,7 @@ test: deps
 	$(SWIFT) test
 	$(MAKE) test-examples
 	$(MAKE) test-consumer
+	$(MAKE) docs
 
 # Examples that prove a property end to end: a user-written core registered by name trains from a
 # configuration file through the commands and round-trips through a checkpoint bit for bit.
