@@ -1,10 +1,10 @@
 # Sensorium for Swift. `make test` installs the Debian packages it needs (only when missing),
-# builds the SDK and runs every test, then builds the consumer example package.
+# builds the SDK and runs every test, then builds the consumer example package and the documentation.
 SHELL := /bin/bash
 DEB_PACKAGES := libopenblas-dev liblapacke-dev libhdf5-dev pkg-config
 SWIFT ?= swift
 
-.PHONY: deps build test test-examples test-consumer release demo bench clean
+.PHONY: deps build test test-examples test-consumer docs release demo bench clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -22,6 +22,7 @@ test: deps
 	$(SWIFT) test
 	$(MAKE) test-examples
 	$(MAKE) test-consumer
+	$(MAKE) docs
 
 # Examples that prove a property end to end: a user-written core registered by name trains from a
 # configuration file through the commands and round-trips through a checkpoint bit for bit.
@@ -30,6 +31,20 @@ test-examples:
 
 test-consumer:
 	cd Examples/Consumer && $(SWIFT) run ConsumerCheck
+
+# The DocC documentation of every library product, combined into one static site with symbol links
+# across products, built offline with warnings as errors (a broken ``Symbol`` link fails; links to
+# another product are written ``/SensoriumLayers/Module``). DocC's parameter-list validation is off:
+# several doc comments document a group of parameters in one line.
+# Serve it with `python3 -m http.server --directory .build/docs` and open
+# http://localhost:8000/documentation/sensorium/.
+DOCS_OUTPUT ?= .build/docs
+DOC_TARGETS := SensoriumTensor SensoriumLayers SensoriumReadouts SensoriumData SensoriumMetrics \
+	SensoriumTraining Sensorium SensoriumCommandLine
+docs: deps
+	$(SWIFT) package --allow-writing-to-directory "$(DOCS_OUTPUT)" generate-documentation \
+		$(addprefix --target ,$(DOC_TARGETS)) --enable-experimental-combined-documentation \
+		--warnings-as-errors --disable-parameters-and-returns-validation --disable-indexing --transform-for-static-hosting --output-path "$(DOCS_OUTPUT)"
 
 release: deps
 	$(SWIFT) build -c release

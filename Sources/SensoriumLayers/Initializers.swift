@@ -42,7 +42,7 @@ public enum FanMode: Sendable {
 }
 
 /// A recipe that fills a tensor of a given shape with initial values drawn from a
-/// ``RandomGenerator`` (elements drawn in row-major order, so the same seed gives the same tensor).
+/// ``/SensoriumTensor/RandomGenerator`` (elements drawn in row-major order, so the same seed gives the same tensor).
 ///
 /// Fans follow PyTorch: for a weight of shape `(out, in, k…)`, `fanIn = in·∏k` and
 /// `fanOut = out·∏k`; weights need at least two axes.

@@ -5,14 +5,14 @@ import SensoriumLayers
 ///
 /// A readout receives the core output `(N, C, T, H, W)` (batch, channels, frames, height, width)
 /// and, optionally, a per-frame grid shift `(N, T, 2)` from a ``Shifter``; it returns
-/// `(N, T, neurons)`. It owns its parameters (discovered by ``Module``), exposes a regularisation
+/// `(N, T, neurons)`. It owns its parameters (discovered by ``/SensoriumLayers/Module``), exposes a regularisation
 /// term for the loss, and can set its bias from the mean responses of the training data.
 ///
 /// Readouts return linear predictions unless ``appliesOutputNonlinearity`` is `true`; a model puts
 /// its output nonlinearity (``ELUPlusOne``, ``SoftplusOutput``, ``Exponential``) after the readouts
 /// that do not apply one themselves.
 ///
-/// Write your own by subclassing ``Module`` and conforming to this protocol:
+/// Write your own by subclassing ``/SensoriumLayers/Module`` and conforming to this protocol:
 /// ```swift
 /// final class MeanPoolReadout: Module, Readout {
 ///     let weight: Tensor            // (C, neurons)

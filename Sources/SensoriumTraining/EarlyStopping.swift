@@ -35,7 +35,7 @@ public struct EarlyStopping {
         /// Epochs trained before early stopping starts: their objectives are recorded but use up
         /// no patience, and the first evaluation at or after this epoch replaces the initial best
         /// (so training never goes back to weights from before). For a model whose inputs change
-        /// during a warm-up (``VideoModelConfiguration/behaviorWarmupEpochs``). 0: the reference.
+        /// during a warm-up (`VideoModelConfiguration.behaviorWarmupEpochs`). 0: the reference.
         public var warmupEpochs: Int
 
         /// The reference recipe: interval 1, patience 5, tolerance 1e-6, maximise, restore best,

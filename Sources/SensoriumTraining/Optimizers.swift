@@ -260,7 +260,7 @@ public final class AdamW: ParameterOptimizer {
         }
     }
 
-    /// The hyper-parameters (the learning rate lives in ``learningRate``).
+    /// The hyper-parameters (the learning rate lives in ``ParameterOptimizer/learningRate``).
     public var configuration: Configuration
     override public var name: String { "AdamW" }
 
@@ -312,7 +312,7 @@ public final class Adam: ParameterOptimizer {
         }
     }
 
-    /// The hyper-parameters (the learning rate lives in ``learningRate``).
+    /// The hyper-parameters (the learning rate lives in ``ParameterOptimizer/learningRate``).
     public var configuration: Configuration
     override public var name: String { "Adam" }
 
@@ -370,7 +370,7 @@ public final class SGD: ParameterOptimizer {
         }
     }
 
-    /// The hyper-parameters (the learning rate lives in ``learningRate``).
+    /// The hyper-parameters (the learning rate lives in ``ParameterOptimizer/learningRate``).
     public var configuration: Configuration
     override public var name: String { "SGD" }
 

@@ -136,7 +136,7 @@ public final class ReduceLROnPlateau {
         return r
     }
 
-    /// Restores a state saved by ``stateRecord()``.
+    /// Restores a state saved by ``ReduceLROnPlateau/stateRecord()->StateRecord``.
     public func loadState(_ record: StateRecord) throws {
         guard let best = record.reals["best"], let bad = record.integers["bad_evaluations"],
               let cooldown = record.integers["cooldown_counter"], let evaluations = record.integers["evaluations"] else {

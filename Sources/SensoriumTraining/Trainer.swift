@@ -82,7 +82,7 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
     /// stop condition interrupts training, and at the end.
     public var checkpointURL: URL?
     /// Free text saved in checkpoints next to the configuration; by default the model's own
-    /// ``TrainableModel/checkpointMetadata`` (a ``VideoModel``'s architecture, so that the model
+    /// ``TrainableModel/checkpointMetadata`` (a `VideoModel`'s architecture, so that the model
     /// can be rebuilt from the checkpoint alone).
     public var metadata: String?
     /// One report per epoch so far (epoch 0 first).

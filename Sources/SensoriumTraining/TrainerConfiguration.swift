@@ -125,7 +125,7 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
     }
 
     /// Reads a configuration from JSON: missing keys keep the reference values, unknown keys are
-    /// errors naming the nearest known key (``JSONValue/decodeOverDefaults(_:defaults:what:)``).
+    /// errors naming the nearest known key (``/SensoriumLayers/JSONValue/decodeOverDefaults(_:defaults:what:)``).
     public static func fromJSON(_ json: String) throws -> TrainerConfiguration {
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

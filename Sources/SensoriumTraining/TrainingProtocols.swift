@@ -16,7 +16,7 @@ public protocol TrainingBatch {
     func targetTensor() -> Tensor
 }
 
-/// A model the ``Trainer`` can fit: a ``Module`` (for its parameters, buffers, state dictionary
+/// A model the ``Trainer`` can fit: a ``/SensoriumLayers/Module`` (for its parameters, buffers, state dictionary
 /// and train/eval mode) that predicts the responses of a batch.
 ///
 /// ```swift
@@ -50,7 +50,7 @@ public protocol TrainableModel<Batch>: Module {
     func epochWillStart(_ epoch: Int)
 
     /// What the model saves in training checkpoints to be rebuilt from them alone (for
-    /// ``VideoModel``, its architecture as JSON), or nil. The ``Trainer`` writes it.
+    /// `VideoModel`, its architecture as JSON), or nil. The ``Trainer`` writes it.
     var checkpointMetadata: String? { get }
 }
 
@@ -163,7 +163,7 @@ public struct ScaledPoissonLoss: TrainingLoss {
     /// Whether to multiply by `sqrt(trialCount / batchSize)` (the reference's `scale_loss=True`).
     public var scaled: Bool
 
-    /// The reference's loss: eps ``PoissonLossDefaults/trainerEps``, scaled.
+    /// The reference's loss: eps ``/SensoriumMetrics/PoissonLossDefaults/trainerEps``, scaled.
     public init(eps: Float = Float(PoissonLossDefaults.trainerEps), scaled: Bool = true) {
         self.eps = eps
         self.scaled = scaled

@@ -152,7 +152,7 @@ public struct EvaluationProgress: Sendable {
 /// Scores trained models on the validation and test tiers as SENSORIUM 2023 did.
 public enum Evaluation {
     /// The display name of an OOD stimulus family as written in `meta/trials/types.npy`, matching
-    /// ``Table1Summary/oodFamilies`` for the five SENSORIUM 2023 families.
+    /// ``/SensoriumMetrics/Table1Summary/oodFamilies`` for the five SENSORIUM 2023 families.
     public static func familyDisplayName(_ raw: String) -> String {
         switch raw {
         case StimulusFamily.directionalPinkNoise.rawValue: return "directional pink noise"

@@ -17,12 +17,12 @@ import SensoriumReadouts
 ///
 /// | `core_type` | core |
 /// |---|---|
-/// | `3D_factorised` | ``Factorized3dCore`` |
-/// | `3D` | ``Basic3dCore`` |
-/// | `2D` | ``Stacked2dCore`` frame by frame (+ ConvGRU with `use_gru`) |
-/// | `2D_equivariant` | ``RotationEquivariant2dCore`` frame by frame (+ ConvGRU with `use_gru`) |
+/// | `3D_factorised` | ``/SensoriumLayers/Factorized3dCore`` |
+/// | `3D` | ``/SensoriumLayers/Basic3dCore`` |
+/// | `2D` | ``/SensoriumLayers/Stacked2dCore`` frame by frame (+ ConvGRU with `use_gru`) |
+/// | `2D_equivariant` | ``/SensoriumLayers/RotationEquivariant2dCore`` frame by frame (+ ConvGRU with `use_gru`) |
 ///
-/// Readouts `gaussian` (``FullGaussian2d``) and `factorised` (``FullFactorized2d``); shifters
+/// Readouts `gaussian` (``/SensoriumReadouts/FullGaussian2d``) and `factorised` (``/SensoriumReadouts/FullFactorized2d``); shifters
 /// `MLP` and `StaticAffine`. Readout biases are not initialised from data (`biasInitializationTrials`
 /// is 0): the weights come from the converted checkpoint.
 public enum StarterKitArguments {
@@ -480,7 +480,7 @@ public enum StarterKitArguments {
     }
 }
 
-/// The options ``Stacked2dCore`` and ``RotationEquivariant2dCore`` share (neuralpredictors'
+/// The options ``/SensoriumLayers/Stacked2dCore`` and ``/SensoriumLayers/RotationEquivariant2dCore`` share (neuralpredictors'
 /// common 2-D core arguments), so that the kit's arguments are read once for both.
 protocol FrameCoreOptions {
     var inputChannels: Int { get set }
@@ -508,7 +508,7 @@ protocol FrameCoreOptions {
 extension Stacked2dCore.Configuration: FrameCoreOptions {}
 extension RotationEquivariant2dCore.Configuration: FrameCoreOptions {}
 
-/// The options ``Factorized3dCore`` and ``Basic3dCore`` share.
+/// The options ``/SensoriumLayers/Factorized3dCore`` and ``/SensoriumLayers/Basic3dCore`` share.
 protocol Core3dOptions {
     var inputChannels: Int { get set }
     var hiddenChannels: [Int] { get set }

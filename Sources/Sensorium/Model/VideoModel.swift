@@ -14,7 +14,7 @@ public struct VideoModelArchitecture: Codable, Sendable, Equatable {
         public var name: String
         /// Number of neurons.
         public var neurons: Int
-        /// Frame height and width, when a readout depends on them (``FullFactorized2d``).
+        /// Frame height and width, when a readout depends on them (``/SensoriumReadouts/FullFactorized2d``).
         public var frameSize: [Int]?
 
         public init(name: String, neurons: Int, frameSize: [Int]? = nil) {
@@ -57,8 +57,8 @@ public struct VideoModelArchitecture: Codable, Sendable, Equatable {
 }
 
 /// A neural predictive model of mouse V1 responses to videos, as the SENSORIUM 2023 baselines
-/// (`sensorium_2023`'s `VideoFiringRateEncoder`): a shared ``Core``, one ``Readout`` and one
-/// ``Shifter`` per mouse, and an output nonlinearity.
+/// (`sensorium_2023`'s `VideoFiringRateEncoder`): a shared ``/SensoriumLayers/Core``, one ``/SensoriumReadouts/Readout`` and one
+/// ``/SensoriumReadouts/Shifter`` per mouse, and an output nonlinearity.
 ///
 /// **Forward** on a clip `(B, C, T, H, W)` of mouse `m` with pupil centre `(B, 2, T)`:
 /// 1. the core gives features `(B, C', T', H', W')`, `T' = T − core.burnInFrames`;
@@ -116,7 +116,7 @@ public final class VideoModel: Module, TrainableModel {
     /// A model from its parts.
     ///
     /// - Parameters:
-    ///   - core: any ``Core``.
+    ///   - core: any ``/SensoriumLayers/Core``.
     ///   - readouts: one readout per mouse; each must expect the channels of the stage's output
     ///     (the core's without a stage).
     ///   - shifters: one shifter per mouse of `readouts`, or nil.
@@ -287,7 +287,7 @@ public final class VideoModel: Module, TrainableModel {
         return video * Tensor(factors, shape: [1, video.shape[1], 1, 1, 1])
     }
 
-    /// Opens the behaviour gate once the warm-up epochs are over (called by the ``Trainer``).
+    /// Opens the behaviour gate once the warm-up epochs are over (called by the ``/SensoriumTraining/Trainer``).
     public func epochWillStart(_ epoch: Int) {
         guard let gate = behaviorGate, epoch >= behaviorWarmupEpochs, gate.scalars.first != 1 else { return }
         gate.assign(Tensor([1], shape: [1]))

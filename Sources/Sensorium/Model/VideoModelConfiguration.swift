@@ -5,8 +5,8 @@ import SensoriumReadouts
 import SensoriumData
 
 /// Everything needed to build a ``VideoModel`` from mouse datasets: the core, readout, shifter and
-/// output nonlinearity, each any registered component named by its `"type"` (``CoreKind``,
-/// ``ReadoutKind``, ``ShifterKind``, ``OutputNonlinearityKind``), the seed of the initial weights,
+/// output nonlinearity, each any registered component named by its `"type"` (``/SensoriumLayers/CoreKind``,
+/// ``/SensoriumReadouts/ReadoutKind``, ``/SensoriumReadouts/ShifterKind``, ``/SensoriumReadouts/OutputNonlinearityKind``), the seed of the initial weights,
 /// and the data-dependent starting steps. `Codable`, so it is stored in checkpoints and read from
 /// the CLI's configuration file.
 ///
@@ -25,7 +25,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
     public var seed: UInt64
     /// The core.
     public var core: AnyCoreConfiguration
-    /// The stage between core and readouts (nil: none), any registered ``StageKind``.
+    /// The stage between core and readouts (nil: none), any registered ``/SensoriumLayers/StageKind``.
     public var stage: AnyStageConfiguration?
     /// The per-mouse readouts.
     public var readout: AnyReadoutConfiguration
@@ -48,7 +48,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
     /// positions, or the receptive fields mapped from the training trials (``ReceptiveFieldMap``).
     public var readoutPositionInitialization: ReadoutPositionInitialization
     /// Whether the model reads behaviour normalised as `(x − mean) / std` rather than the
-    /// reference's `x / std` (``MouseDataOptions/centerBehavior``); the datasets a model is built,
+    /// reference's `x / std` (``/SensoriumData/MouseDataOptions/centerBehavior``); the datasets a model is built,
     /// trained and evaluated with are opened this way.
     public var centerBehavior: Bool
     /// Training epochs during which the behaviour input channels are hidden (multiplied by 0),
@@ -149,17 +149,17 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         }
     }
 
-    /// The factorised baseline of SENSORIUM 2023: ``Factorized3dCore`` (32/64/128 channels),
-    /// ``FullGaussian2d`` with positions from cortical coordinates, MLP shifter, `ELU + 1`.
+    /// The factorised baseline of SENSORIUM 2023: ``/SensoriumLayers/Factorized3dCore`` (32/64/128 channels),
+    /// ``/SensoriumReadouts/FullGaussian2d`` with positions from cortical coordinates, MLP shifter, `ELU + 1`.
     public static var factorizedBaseline: VideoModelConfiguration { VideoModelConfiguration() }
 
-    /// The official GRU benchmark: ``RotationEquivariant2dCore`` (8 × 8 rotations) + ConvGRU (k = 9),
+    /// The official GRU benchmark: ``/SensoriumLayers/RotationEquivariant2dCore`` (8 × 8 rotations) + ConvGRU (k = 9),
     /// Gaussian readouts, MLP shifter, `ELU + 1`.
     public static var gruBaseline: VideoModelConfiguration {
         VideoModelConfiguration(core: AnyCoreConfiguration(RotationEquivariant2dVideoCoreConfiguration()))
     }
 
-    /// The starter kit's first GRU baseline: ``Stacked2dCore`` (4 × 64 channels, γ_input 10,
+    /// The starter kit's first GRU baseline: ``/SensoriumLayers/Stacked2dCore`` (4 × 64 channels, γ_input 10,
     /// γ_hidden 0) + ConvGRU (64 channels, k = 7).
     public static var stacked2dGRU: VideoModelConfiguration {
         var core = Stacked2dVideoCoreConfiguration()

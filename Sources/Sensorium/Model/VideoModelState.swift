@@ -8,11 +8,11 @@ import SensoriumData
 ///
 /// | model | PyTorch key | our path |
 /// |---|---|---|
-/// | 2-D core + GRU (``FrameWiseCore``) | `core.…` (the frame core) | `core.core.…` |
-/// | 2-D core + GRU (``FrameWiseCore``) | `gru_module.…` (a sibling of the core in the reference) | `core.gru_module.…` |
+/// | 2-D core + GRU (``/SensoriumLayers/FrameWiseCore``) | `core.…` (the frame core) | `core.core.…` |
+/// | 2-D core + GRU (``/SensoriumLayers/FrameWiseCore``) | `gru_module.…` (a sibling of the core in the reference) | `core.gru_module.…` |
 /// | everything else | identical | identical |
 ///
-/// The reference `VideoFiringRateEncoder` keeps the GRU next to the 2-D core; our ``FrameWiseCore``
+/// The reference `VideoFiringRateEncoder` keeps the GRU next to the 2-D core; our ``/SensoriumLayers/FrameWiseCore``
 /// holds both, so its keys gain one `core.` level. 3-D cores, readouts (`readout.<mouse>.…`) and
 /// shifters (`shifter.<mouse>.…`) read the same.
 public struct StateKeyMapping: Sendable, Equatable {
@@ -37,7 +37,7 @@ public struct StateKeyMapping: Sendable, Equatable {
     /// Keys are the same on both sides.
     public static let identity = StateKeyMapping(rules: [])
 
-    /// A ``VideoModel`` with a ``FrameWiseCore`` (2-D core + ConvGRU).
+    /// A ``VideoModel`` with a ``/SensoriumLayers/FrameWiseCore`` (2-D core + ConvGRU).
     public static let frameWiseCore = StateKeyMapping(rules: [
         Rule(pytorchPrefix: "gru_module.", swiftPrefix: "core.gru_module."),
         Rule(pytorchPrefix: "core.", swiftPrefix: "core.core."),
@@ -137,7 +137,7 @@ extension VideoModel {
 
     // MARK: Checkpoints
 
-    /// The architecture as JSON, for ``Trainer/metadata`` so that training checkpoints can rebuild
+    /// The architecture as JSON, for ``/SensoriumTraining/Trainer/metadata`` so that training checkpoints can rebuild
     /// the model (nil for a hand-assembled model).
     public var checkpointMetadata: String? { architecture?.jsonString() }
 
@@ -152,7 +152,7 @@ extension VideoModel {
         try Checkpoint.loadModel(self, from: url)
     }
 
-    /// Rebuilds a model from a checkpoint written by ``save(to:)`` or by a ``Trainer`` whose
+    /// Rebuilds a model from a checkpoint written by ``save(to:)`` or by a ``/SensoriumTraining/Trainer`` whose
     /// `metadata` is the model's ``checkpointMetadata`` (the default), and loads its weights.
     public static func load(from url: URL) throws -> VideoModel {
         let record = try Checkpoint.read(from: url)

@@ -68,7 +68,7 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
 public struct TrainingRunConfiguration: Codable, Sendable, Equatable {
     /// The model (``VideoModelConfiguration``).
     public var model: VideoModelConfiguration
-    /// The trainer (``TrainerConfiguration``).
+    /// The trainer (``/SensoriumTraining/TrainerConfiguration``).
     public var trainer: TrainerConfiguration
     /// The data pipeline.
     public var data: TrainingDataSettings
@@ -162,7 +162,7 @@ public struct TrainingRunConfiguration: Codable, Sendable, Equatable {
 }
 
 /// The `train` command as a function: builds a ``VideoModel`` for the mice, trains it with the
-/// ``Trainer`` and writes the run folder (see ``RunFolder``).
+/// ``/SensoriumTraining/Trainer`` and writes the run folder (see ``RunFolder``).
 public enum TrainingWorkflow {
     /// What to train and where.
     public struct Request {

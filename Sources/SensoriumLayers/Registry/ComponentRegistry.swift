@@ -5,7 +5,7 @@ import Foundation
 /// (``defaults``, usually `Self()`). The component's initialiser takes it.
 ///
 /// A configuration decodes with every key optional when it is read through the registry (inside
-/// a ``Configured`` value): the keys given are laid over ``init()``, and a key that nothing reads
+/// a ``Configured`` value): the keys given are laid over `init()`, and a key that nothing reads
 /// is an error naming it. Write the type with plain stored properties and synthesized `Codable`.
 public protocol ComponentConfiguration: Codable, Sendable {
     /// The `"type"` of the component in JSON (unique within its family).

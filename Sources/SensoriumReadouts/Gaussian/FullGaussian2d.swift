@@ -138,7 +138,7 @@ public enum GaussianFeatureSource {
 ///   [-1, 1]; a shifter's per-frame shift is added after the clamp (and may leave the map, where
 ///   features read zero).
 /// - Sampling is bilinear with zero padding and, by default, `align_corners=True` (-1 and 1 are the centres of
-///   the border pixels), fused with the dot product (``gaussianReadoutSample(_:positions:features:)``),
+///   the border pixels), fused with the dot product (``gaussianReadoutSample(_:positions:features:alignCorners:)``),
 ///   so no (frames × channels × neurons) tensor is ever built.
 /// - Mean positions are free parameters, predicted from cortical coordinates by a small network,
 ///   or shared across mice by match id (``GaussianPositionSource``); features are per neuron or

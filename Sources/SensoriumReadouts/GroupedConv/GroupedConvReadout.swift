@@ -4,7 +4,7 @@ import SensoriumLayers
 /// The readout of DwiseNeuro (1st place, SENSORIUM 2023): spatial average pooling of the features,
 /// channel dropout, a grouped 1 × 1 convolution to the neurons, and softplus.
 ///
-/// Input (N, C, T, H, W) (usually the output of a pooled ``Cortex``, H = W = 1); the spatial axes
+/// Input (N, C, T, H, W) (usually the output of a pooled ``/SensoriumLayers/Cortex``, H = W = 1); the spatial axes
 /// are averaged, channels are dropped whole in training (`Dropout1d`), a `Conv1d(C, ⌈n/g⌉·g, 1,
 /// groups: g)` with bias predicts the neurons (the first n outputs are kept, so neurons in group i
 /// see only channel block i), and ``gate`` (softplus, β fixed or learned) makes them positive.
@@ -44,7 +44,7 @@ public final class GroupedConvReadout: Module, Readout {
     /// A readout for `neuronCount` neurons over `inputChannels` channels.
     ///
     /// Weights start as DwiseNeuro initialises them (N(0, 2 / fan_out), fan_out = ⌈n/g⌉·g / g;
-    /// zero bias; see ``Module/applyDwiseNeuroInitialization(generator:)``).
+    /// zero bias; see ``/SensoriumLayers/Module/applyDwiseNeuroInitialization(generator:)``).
     ///
     /// - Parameters:
     ///   - inputChannels: channels of the features (divisible by the groups).

@@ -5,7 +5,7 @@ import SensoriumLayers
 /// `layers − 1` blocks of `Linear` + `Tanh`, then `Linear(·, 2)` + `Tanh`. Maps the pupil centre
 /// of every frame, `(…, inputFeatures)`, to a grid shift `(…, 2)` in (-1, 1).
 ///
-/// The network is `mlp`, a ``Sequential`` keyed `0`, `1`, …, so parameters read
+/// The network is `mlp`, a ``/SensoriumLayers/Sequential`` keyed `0`, `1`, …, so parameters read
 /// `mlp.0.weight`, `mlp.2.weight`, … as in the reference. The baseline uses 3 layers with 5
 /// hidden channels and PyTorch's default Linear initialisation; its regulariser is zero.
 public final class MLPShifter: Module, Shifter {

@@ -12,7 +12,7 @@ import SensoriumLayers
 /// y_{m,n}  = Σ_c (bilinear(x_m, p_{m,n})_c + s_{m,c}) · features[0, c, n] + bias_n
 /// ```
 /// Sampling is `grid_sample` (bilinear, zero padding, `align_corners=True`, x along the width),
-/// fused with the dot product (``gaussianReadoutSample(_:positions:features:)``); the state term is
+/// fused with the dot product (``gaussianReadoutSample(_:positions:features:alignCorners:)``); the state term is
 /// one GEMM. The output is linear; ViV1T applies `exp` afterwards (``Exponential``).
 ///
 /// **Behaviour is required.** In a model the state of output frame t' is the behaviour and pupil

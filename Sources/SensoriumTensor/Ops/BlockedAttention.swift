@@ -14,7 +14,7 @@ import Darwin
 #endif
 
 /// Scaled dot-product attention with bounded memory: the same function and gradients as
-/// ``scaledDotProductAttention(_:_:_:scale:)`` (`softmax(q kᵀ · scale) v`, no mask), computed over
+/// ``scaledDotProductAttention(_:_:_:bias:mask:scale:)`` (`softmax(q kᵀ · scale) v`, no mask), computed over
 /// blocks of `blockSize` query rows. Only the per-row log-sum-exp of the scores is kept for the
 /// backward pass, which recomputes the probabilities block by block.
 ///
@@ -44,7 +44,7 @@ public func blockedScaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tens
 /// `v` (B, S, H·dv) hold head `h` in channels `h·d ..< (h+1)·d` (einops `'b n (h d)'`); returns
 /// (B, L, H·dv) in the same layout.
 ///
-/// Equivalent to splitting the heads (`'b n (h d) -> b h n d'`), ``scaledDotProductAttention(_:_:_:scale:)``
+/// Equivalent to splitting the heads (`'b n (h d) -> b h n d'`), ``scaledDotProductAttention(_:_:_:bias:mask:scale:)``
 /// and merging them back (`'b h n d -> b n (h d)'`), without the four transposed copies; memory as in
 /// ``blockedScaledDotProductAttention(_:_:_:scale:blockSize:)``. `scale` defaults to `1 / sqrt(d)`.
 /// Differentiable in `q`, `k` and `v`.

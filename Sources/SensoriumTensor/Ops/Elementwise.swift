@@ -885,7 +885,7 @@ private func extremum(_ a: Tensor, _ b: Tensor, name: String, takeLess: Bool) ->
 }
 
 /// Picks `a` where `condition` is nonzero and `b` elsewhere, broadcasting all three (like
-/// `torch.where`). Call it as `` `where`(c, a, b) `` or `Tensor.where(c, a, b)`.
+/// `torch.where`). Call it as `where(c, a, b)` (in backticks) or `Tensor.where(c, a, b)`.
 public func `where`(_ condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
     Tensor.where(condition, a, b)
 }

@@ -11,7 +11,7 @@ import SensoriumTensor
 /// out = x + drop_path1(attn_out(dropout(a))) + drop_path2(ff_out(ff))
 /// ff_out = GELU (erf) → Dropout → Linear M → C (no bias)
 /// ```
-/// Attention runs through ``packedMultiHeadBlockedAttention(_:heads:headDim:valueDim:scale:blockSize:)``, whose backward
+/// Attention runs through ``/SensoriumTensor/packedMultiHeadBlockedAttention(_:heads:headDim:valueDim:scale:blockSize:)``, whose backward
 /// memory does not grow with L² beyond one block of query rows.
 ///
 /// Keys (PyTorch): `scale` (buffer, headDim^-½), `norm.weight`, `norm.bias`, `fused_linear.weight`,
@@ -44,7 +44,7 @@ public final class ParallelTransformerBlock: Module, UnaryLayer {
     /// Query rows per attention block.
     public var attentionBlockSize: Int
     /// Recompute the block's activations in backward instead of keeping them
-    /// (``checkpointed(_:parameters:generators:_:)``): same results, about 0.9 GB less per paper-size
+    /// (``/SensoriumTensor/checkpointed(_:parameters:generators:_:)``): same results, about 0.9 GB less per paper-size
     /// block and 140-frame clip, one more forward pass of compute.
     public var gradientCheckpointing: Bool = false
     /// Source of the training-mode draws.

@@ -1,7 +1,7 @@
 import SensoriumTensor
 
 /// Cuts a video into overlapping space-time patches (tubelets), the first stage of the ViV1T
-/// tokenizer: (B, C, T, H, W) → (B, T', H'·W', C·kT·kH·kW) by ``unfoldPatches3d(_:kernel:stride:)``.
+/// tokenizer: (B, C, T, H, W) → (B, T', H'·W', C·kT·kH·kW) by ``/SensoriumTensor/unfoldPatches3d(_:kernel:stride:)``.
 /// Has no parameters.
 public final class TubeletUnfold: Module, UnaryLayer {
     /// Patch extent (kT, kH, kW).
