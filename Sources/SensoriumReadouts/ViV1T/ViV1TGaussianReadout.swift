@@ -17,7 +17,7 @@ import SensoriumLayers
 ///
 /// **Behaviour is required.** In a model the state of output frame t' is the behaviour and pupil
 /// centre of the frame it is aligned with: for T' core frames, the last T' frames of
-/// ``ModelInput/behavior`` (B, 2, T) and ``ModelInput/pupilCenter`` (B, 2, T), as the reference
+/// ``/SensoriumLayers/ModelInput/behavior`` (B, 2, T) and ``/SensoriumLayers/ModelInput/pupilCenter`` (B, 2, T), as the reference
 /// builds it (`callAsFunction(_:shift:input:)`); the features-only form is a precondition failure.
 ///
 /// Keys (PyTorch): `sigma` (1, n, 2, 2), `features` (1, C, n), `bias` (n), `reg_scale` (buffer),
