@@ -68,15 +68,23 @@ public final class DropPath: Module, UnaryLayer {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        guard isTraining, p > 0, x.rank >= 1 else { return x }
-        let keep = 1 - p
-        let scale: Float = scaleByKeep && keep > 0 ? 1 / keep : 1
-        let mask = Tensor(uninitializedShape: [x.shape[0]] + [Int](repeating: 1, count: x.rank - 1))
-        for i in 0..<mask.count {
-            mask.storage.pointer[i] = generator.nextUniform() < keep ? scale : 0
-        }
-        return x * mask
+        guard isTraining, p > 0 else { return x }
+        return dropPath(x, keep: 1 - p, scaleByKeep: scaleByKeep, generator: generator)
     }
 
     override public var extraDescription: String { "p: \(p)" }
+}
+
+/// The stochastic-depth draw every drop-path layer uses (``DropPath``, and the winners' variants
+/// that keep their probability in a buffer): each sample (index of axis 0) of `x` is kept with
+/// probability `keep` (one uniform draw from `generator` per sample) and, with `scaleByKeep`,
+/// divided by it; dropped samples are zero. Any shape (N, …) in, the same shape out.
+public func dropPath(_ x: Tensor, keep: Float, scaleByKeep: Bool = true, generator: RandomGenerator) -> Tensor {
+    guard keep < 1, x.rank >= 1 else { return x }
+    let scale: Float = scaleByKeep && keep > 0 ? 1 / keep : 1
+    let mask = Tensor(uninitializedShape: [x.shape[0]] + [Int](repeating: 1, count: x.rank - 1))
+    for i in 0..<mask.count {
+        mask.storage.pointer[i] = generator.nextUniform() < keep ? scale : 0
+    }
+    return x * mask
 }

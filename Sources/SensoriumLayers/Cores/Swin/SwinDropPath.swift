@@ -1,8 +1,8 @@
 import SensoriumTensor
 
 /// Dynamic-V1FM's stochastic depth: in training mode each sample's input (axis 0) is kept with
-/// probability `keep_prop` and divided by it, otherwise zeroed (`floor(keep + U(0, 1))`); the
-/// identity in evaluation mode or when `keep_prop == 1`.
+/// probability `keep_prop` and divided by it, otherwise zeroed (``dropPath(_:keep:scaleByKeep:generator:)``);
+/// the identity in evaluation mode or when `keep_prop == 1`.
 ///
 /// Key: the persistent 0-d buffer `keep_prop`. One instance serves every residual branch of the
 /// transformer, drawing anew at each call.
@@ -23,13 +23,8 @@ public final class SwinDropPath: Module, UnaryLayer {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let keep = keepProbability.item
-        guard isTraining, keep != 1, x.rank >= 1 else { return x }
-        let mask = Tensor(uninitializedShape: [x.shape[0]] + [Int](repeating: 1, count: x.rank - 1))
-        for i in 0..<mask.count {
-            mask.storage.pointer[i] = keep > 0 ? (keep + generator.nextUniform()).rounded(.down) / keep : 0
-        }
-        return x * mask
+        guard isTraining else { return x }
+        return dropPath(x, keep: keepProbability.item, generator: generator)
     }
 
     override public var extraDescription: String { "keep: \(keepProbability.item)" }

@@ -22,14 +22,8 @@ public final class StochasticDepth: Module, UnaryLayer {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let keep = keepProb.item
-        guard isTraining, keep != 1, x.rank >= 1 else { return x }
-        let scale: Float = keep > 0 ? 1 / keep : 1
-        let mask = Tensor(uninitializedShape: [x.shape[0]] + [Int](repeating: 1, count: x.rank - 1))
-        for i in 0..<mask.count {
-            mask.storage.pointer[i] = generator.nextUniform() < keep ? scale : 0
-        }
-        return x * mask
+        guard isTraining else { return x }
+        return dropPath(x, keep: keepProb.item, generator: generator)
     }
 
     override public var extraDescription: String { "keep: \(keepProb.item)" }
