@@ -37,17 +37,7 @@ import SensoriumTestSupport
         #expect(cortex.parameters().allSatisfy { $0.grad != nil }, "the stage is on the gradient path")
 
         // The architecture (with the stage) rebuilds the model from a checkpoint, bit for bit.
-        model.eval()
-        let before = withNoGrad { model.forward(batch) }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sensorium-stage-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let file = dir.appendingPathComponent("model.h5")
-        try model.save(to: file)
-        let loaded = try VideoModel.load(from: file)
-        #expect(loaded.architecture?.configuration == configuration)
-        let after = withNoGrad { loaded.forward(batch) }
-        #expect(after.scalars == before.scalars)
+        try WinnerRegistryTests.expectCheckpointRoundTrip(model, configuration: configuration, batch: batch)
     }
 
     @Test func unknownStageTypesAndOptionsAreRefused() {
