@@ -4,8 +4,8 @@ import SensoriumLayers
 
 /// The configuration of a model's output nonlinearity, by which a model configuration names it.
 public protocol OutputNonlinearityConfiguration: ComponentConfiguration {
-    /// A new layer (nil: the identity).
-    func makeLayer() -> (any UnaryLayer)?
+    /// A new layer (nil: the identity); throws when an option cannot make one.
+    func makeLayer() throws -> (any UnaryLayer)?
     /// The input that this nonlinearity maps to `y` (the closest one when `y` is outside its
     /// range: outputs that must be positive are taken as at least 1e-4).
     func inverse(_ y: Float) -> Float
@@ -34,7 +34,12 @@ extension ELUPlusOne {
         public var offset: Float = 0
         public init() {}
         public init(offset: Float) { self.offset = offset }
-        public func makeLayer() -> (any UnaryLayer)? { ELUPlusOne(offset: offset) }
+        public func makeLayer() throws -> (any UnaryLayer)? {
+            guard offset.isFinite else {
+                throw ComponentError.invalid(kind: OutputNonlinearityKind.name, type: Self.typeName, message: "offset must be finite, got \(offset)")
+            }
+            return ELUPlusOne(offset: offset)
+        }
         public func inverse(_ y: Float) -> Float {
             // ELU(z) + 1 = y: z = y − 1 for y ≥ 1, log(y) below.
             let v = max(y, 1e-4)
@@ -57,7 +62,12 @@ extension SoftplusOutput {
             self.beta = beta
             self.learnable = learnable
         }
-        public func makeLayer() -> (any UnaryLayer)? { SoftplusOutput(beta: beta, learnable: learnable) }
+        public func makeLayer() throws -> (any UnaryLayer)? {
+            guard beta > 0 && beta.isFinite else {
+                throw ComponentError.invalid(kind: OutputNonlinearityKind.name, type: Self.typeName, message: "beta must be positive, got \(beta)")
+            }
+            return SoftplusOutput(beta: beta, learnable: learnable)
+        }
         public func inverse(_ y: Float) -> Float {
             // log(1 + e^{βx}) / β = y  ⇔  x = y + log(1 − e^{−βy}) / β.
             let v = max(y, 1e-4)
@@ -72,7 +82,7 @@ extension Exponential {
         public static var typeName: String { "exponential" }
         public static var defaults: Self { Self() }
         public init() {}
-        public func makeLayer() -> (any UnaryLayer)? { Exponential() }
+        public func makeLayer() throws -> (any UnaryLayer)? { Exponential() }
         public func inverse(_ y: Float) -> Float { Foundation.log(max(y, 1e-4)) }
     }
 }
@@ -82,7 +92,7 @@ public struct IdentityOutput: OutputNonlinearityConfiguration, Equatable {
     public static var typeName: String { "identity" }
         public static var defaults: Self { Self() }
     public init() {}
-    public func makeLayer() -> (any UnaryLayer)? { nil }
+    public func makeLayer() throws -> (any UnaryLayer)? { nil }
     public func inverse(_ y: Float) -> Float { y }
 }
 
@@ -101,7 +111,7 @@ extension Configured where Kind == OutputNonlinearityKind {
     public static var identity: Configured { Configured(IdentityOutput()) }
 
     /// A new layer (nil for the identity).
-    public func makeLayer() -> (any UnaryLayer)? { base.makeLayer() }
+    public func makeLayer() throws -> (any UnaryLayer)? { try base.makeLayer() }
     /// The input this nonlinearity maps to `y`.
     public func inverse(_ y: Float) -> Float { base.inverse(y) }
 }

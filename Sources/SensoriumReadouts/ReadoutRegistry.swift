@@ -58,11 +58,33 @@ public typealias AnyReadoutConfiguration = Configured<ReadoutKind>
 
 // MARK: - Built-in readouts
 
+/// Throws an error naming the first option that fails, so that no readout initialiser's
+/// precondition is reachable from a configuration file.
+func requireReadoutOptions(_ type: String, _ checks: [(Bool, String)]) throws {
+    if let failed = checks.first(where: { !$0.0 }) {
+        throw ComponentError.invalid(kind: ReadoutKind.name, type: type, message: failed.1)
+    }
+}
+
+extension PositionNetworkConfiguration {
+    /// The options a position network needs, as readout checks.
+    var checks: [(Bool, String)] {
+        [(inputDimensions > 0, "positionNetwork.inputDimensions must be positive, got \(inputDimensions)"),
+         (hiddenLayers >= 0, "positionNetwork.hiddenLayers must be 0 or more, got \(hiddenLayers)"),
+         (hiddenFeatures > 0, "positionNetwork.hiddenFeatures must be positive, got \(hiddenFeatures)")]
+    }
+}
+
 extension GaussianReadoutConfiguration: ReadoutConfiguration {
     public static var typeName: String { "gaussian" }
     public static var defaults: Self { Self() }
 
     public func makeReadouts(for context: ReadoutContext, generator: RandomGenerator) throws -> PerMouseReadouts {
+        try requireReadoutOptions(Self.typeName, [
+            (initSigma > 0 && initSigma.isFinite, "initSigma must be positive, got \(initSigma)"),
+            (initMuRange > 0 && initMuRange <= 1, "initMuRange must be in (0, 1], got \(initMuRange)"),
+            (featureRegularization.isFinite, "featureRegularization must be finite"),
+        ] + (positionNetwork?.checks ?? []))
         if shareGrid || shareFeatures {
             throw ComponentError.invalid(kind: ReadoutKind.name, type: Self.typeName,
                                          message: "sharing positions or features across mice needs match ids, which the mouse folders do not provide; set shareGrid and shareFeatures to false")
@@ -82,6 +104,8 @@ extension FullFactorized2d.Configuration: ReadoutConfiguration {
     public var acceptsShift: Bool { false }
 
     public func makeReadouts(for context: ReadoutContext, generator: RandomGenerator) throws -> PerMouseReadouts {
+        try requireReadoutOptions(Self.typeName, [(initNoise >= 0 && initNoise.isFinite, "initNoise must be 0 or more, got \(initNoise)"),
+                                                  (regularization.isFinite, "regularization must be finite")])
         let readouts = PerMouseReadouts()
         for m in context.mice {
             readouts.insert(FullFactorized2d(inputShape: try context.featureShape(m), neuronCount: m.count,
@@ -96,6 +120,8 @@ extension HierarchicalGaussianReadout.Configuration: ReadoutConfiguration {
     public static var defaults: Self { Self() }
 
     public func makeReadouts(for context: ReadoutContext, generator: RandomGenerator) throws -> PerMouseReadouts {
+        try requireReadoutOptions(Self.typeName, [(initSigma > 0 && initSigma.isFinite, "initSigma must be positive, got \(initSigma)")]
+                                  + positionNetwork.checks)
         let readouts = PerMouseReadouts()
         for m in context.mice {
             guard Set(levels).count == levels.count, levels.allSatisfy({ $0 > 1 && m.count / $0 >= 1 }) else {
@@ -122,6 +148,10 @@ extension GroupedConvReadout.Configuration: ReadoutConfiguration {
     public var acceptsShift: Bool { false }
 
     public func makeReadouts(for context: ReadoutContext, generator: RandomGenerator) throws -> PerMouseReadouts {
+        try requireReadoutOptions(Self.typeName, [
+            (dropout >= 0 && dropout <= 1, "dropout must be in [0, 1], got \(dropout)"),
+            (softplusBeta.map { $0 > 0 && $0.isFinite } ?? true, "softplusBeta must be positive (or null for linear outputs), got \(softplusBeta.map { "\($0)" } ?? "null")"),
+        ])
         guard groups > 0, context.inputChannels % groups == 0 else {
             throw ComponentError.invalid(kind: ReadoutKind.name, type: Self.typeName,
                                          message: "the features' channels (\(context.inputChannels)) must be divisible by the groups (\(groups))")

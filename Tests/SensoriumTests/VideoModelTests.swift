@@ -232,7 +232,7 @@ final class RecordingShifter: Module, Shifter {
         let cases: [AnyOutputNonlinearityConfiguration] = [.eluPlusOne(offset: 0), .eluPlusOne(offset: 0.5), .softplus(beta: 0.07, learnable: false),
                                                         .softplus(beta: 2, learnable: true), .exponential, .identity]
         for c in cases {
-            let layer = c.makeLayer()
+            let layer = try! c.makeLayer()
             for y: Float in [0.01, 0.3, 0.99, 1, 1.7, 12] {
                 let x = c.inverse(y)
                 let back = layer.map { $0(Tensor([x])).scalars[0] } ?? x

@@ -205,8 +205,12 @@ public final class VideoModel: Module, TrainableModel {
         } catch let error as ComponentError {
             throw SensoriumError.invalidConfiguration(source: "(in code)", message: error.description)
         }
+        let outputNonlinearity: (any UnaryLayer)?
+        do { outputNonlinearity = try configuration.outputNonlinearity.makeLayer() } catch let error as ComponentError {
+            throw SensoriumError.invalidConfiguration(source: "(in code)", message: error.description)
+        }
         self.init(core: core, readouts: readouts, shifters: shifters, stage: stage,
-                  outputNonlinearity: configuration.outputNonlinearity.makeLayer(), generator: g)
+                  outputNonlinearity: outputNonlinearity, generator: g)
         architecture = VideoModelArchitecture(configuration: configuration,
                                               mice: mice.map { .init(name: $0.key, neurons: $0.count, frameSize: $0.frameSize) })
         if configuration.behaviorWarmupEpochs > 0 && configuration.core.inputChannels >= 3 {
