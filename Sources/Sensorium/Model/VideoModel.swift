@@ -174,27 +174,24 @@ public final class VideoModel: Module, TrainableModel {
         var shifters: PerMouseShifters?
         do {
             core = try configuration.core.makeCore(generator: g)
-            // Frames smaller than the core's kernels leave no feature map: say so before anything runs.
-            for m in mice {
-                guard let size = m.frameSize else { continue }
-                let shape = core.outputShape(for: [1, configuration.core.inputChannels, core.burnInFrames + 1, size[0], size[1]])
+            stage = try configuration.stage?.base.makeStage(inputChannels: core.outputChannels, generator: g)
+            // The feature map `(C, H', W')` the readouts of a mouse read (one output frame is
+            // enough to know it); frames smaller than the core's kernels leave none.
+            let videoChannels = configuration.core.inputChannels
+            func featureShape(_ m: MouseNeurons, size: [Int]) throws -> [Int] {
+                let coreShape = core.outputShape(for: [1, videoChannels, core.burnInFrames + 1, size[0], size[1]])
+                let shape = stage?.outputShape(for: coreShape) ?? coreShape
                 guard shape.count == 5, shape[3] > 0, shape[4] > 0 else {
                     throw SensoriumError.incompatibleData("frames of \(size[0]) × \(size[1]) (mouse \(m.key)) are too small for the \(configuration.core.typeName) core: its kernels and strides leave a feature map of \(shape.count == 5 ? "\(shape[3]) × \(shape[4])" : "\(shape)"); use smaller kernels or strides (or padding)")
                 }
+                return [shape[1], shape[3], shape[4]]
             }
-            stage = try configuration.stage?.base.makeStage(inputChannels: core.outputChannels, generator: g)
-            let videoChannels = configuration.core.inputChannels
+            for m in mice { if let size = m.frameSize { _ = try featureShape(m, size: size) } }
             let context = ReadoutContext(inputChannels: stage?.outputChannels ?? core.outputChannels, mice: mice) { m in
                 guard let size = m.frameSize else {
                     throw SensoriumError.incompatibleData("the \(configuration.readout.typeName) readout needs the frame size of mouse \(m.key)")
                 }
-                // One output frame is enough to know the feature map's size.
-                let coreShape = core.outputShape(for: [1, videoChannels, core.burnInFrames + 1, size[0], size[1]])
-                let shape = stage?.outputShape(for: coreShape) ?? coreShape
-                guard shape.count == 5, shape[3] > 0, shape[4] > 0 else {
-                    throw SensoriumError.incompatibleData("frames of \(size[0]) × \(size[1]) (mouse \(m.key)) leave no feature map after the core (\(shape))")
-                }
-                return [shape[1], shape[3], shape[4]]
+                return try featureShape(m, size: size)
             }
             readouts = try configuration.readout.base.makeReadouts(for: context, generator: g)
             if let shifter = configuration.shifter {
