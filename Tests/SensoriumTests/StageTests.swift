@@ -40,6 +40,16 @@ import SensoriumTestSupport
         try WinnerRegistryTests.expectCheckpointRoundTrip(model, configuration: configuration, batch: batch)
     }
 
+    @Test func viv1tShifterByNameKeepsTheReferenceKeys() throws {
+        let json = #"{"core": {"type": "factorized3d", "hiddenChannels": [4], "spatialInputKernel": [3, 3], "temporalInputKernel": 3}, "shifter": {"type": "viv1t", "hiddenFeatures": 4}}"#
+        let configuration = try VideoModelConfiguration.fromJSON(json)
+        let model = try VideoModel(configuration: configuration, mice: [MouseNeurons(key: "m", count: 3, frameSize: [18, 32])])
+        let keys = Set(model.stateDict().keys.filter { $0.hasPrefix("shifter.m.") })
+        #expect(keys == ["shifter.m.reg_scale", "shifter.m.mlp.0.weight", "shifter.m.mlp.0.bias", "shifter.m.mlp.2.weight",
+                         "shifter.m.mlp.2.bias", "shifter.m.mlp.4.weight", "shifter.m.mlp.4.bias"])
+        #expect(model.stateDict()["shifter.m.mlp.0.weight"]?.shape == [4, 2])
+    }
+
     @Test func unknownStageTypesAndOptionsAreRefused() {
         #expect(throws: SensoriumError.self) { try VideoModelConfiguration.fromJSON(#"{"stage": {"type": "thalamus"}}"#) }
         #expect(throws: SensoriumError.self) { try VideoModelConfiguration.fromJSON(#"{"stage": {"type": "cortex", "feature": [8]}}"#) }

@@ -7,13 +7,14 @@ public protocol ShifterConfiguration: ComponentConfiguration {
     func makeShifter(generator: RandomGenerator) throws -> any Shifter
 }
 
-/// The family of shifters. Built-in: `mlp` (``MLPShifter``) and `staticAffine`
-/// (``StaticAffineShifter``). A model without a shifter writes `{"type": "none"}`.
+/// The family of shifters. Built-in: `mlp` (``MLPShifter``), `staticAffine`
+/// (``StaticAffineShifter``) and `viv1t` (``ViV1TShifter``, the MLP with ViV1T's `reg_scale`
+/// buffer). A model without a shifter writes `{"type": "none"}`.
 public enum ShifterKind: ComponentKind {
     public typealias Base = any ShifterConfiguration
     public static let name = "shifter"
     public static let registry = ComponentRegistry<ShifterKind>(builtIns: [
-        MLPShifter.Configuration.self, StaticAffineShifter.Configuration.self,
+        MLPShifter.Configuration.self, StaticAffineShifter.Configuration.self, ViV1TShifter.Configuration.self,
     ])
 }
 
@@ -88,5 +89,18 @@ extension Configured where Kind == ShifterKind {
     /// A ``StaticAffineShifter``.
     public static func staticAffine(bias: Bool = true, regularization: Float = 0) -> Configured {
         Configured(StaticAffineShifter.Configuration(bias: bias, regularization: regularization))
+    }
+}
+
+extension ViV1TShifter.Configuration: ShifterConfiguration {
+    public static var typeName: String { "viv1t" }
+    public static var defaults: Self { Self() }
+
+    public func makeShifter(generator: RandomGenerator) throws -> any Shifter {
+        guard inputFeatures > 0, hiddenFeatures > 0, layers > 0 else {
+            throw ComponentError.invalid(kind: ShifterKind.name, type: Self.typeName,
+                                         message: "inputFeatures, hiddenFeatures and layers must be positive, got \(inputFeatures), \(hiddenFeatures), \(layers)")
+        }
+        return ViV1TShifter(configuration: self, generator: generator)
     }
 }
