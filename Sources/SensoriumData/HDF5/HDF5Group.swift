@@ -167,6 +167,19 @@ public class HDF5Group: HDF5Object {
             }
             if chunkShape == nil { chunkShape = shape.map { max($0, 1) } }
         }
+        // Data checksums: every non-empty array is chunked (≈ 1 MiB chunks along the first axis by
+        // default) with the Fletcher32 filter, which libhdf5 verifies for every chunk it reads; a
+        // scalar is stored compact, inside its (checksummed) object header.
+        let itemSize = max(1, H5Tget_size(fileType))
+        let elements = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
+        let rowBytes = shape.dropFirst().reduce(itemSize) { $0.multipliedReportingOverflow(by: $1).partialValue }
+        let checksummed = !shape.isEmpty && elements > 0 && rowBytes < (1 << 30)
+        if checksummed && chunkShape == nil {
+            chunkShape = [min(shape[0], max(1, (1 << 20) / rowBytes))] + shape.dropFirst()
+        }
+        if shape.isEmpty && itemSize <= 1 << 15 {
+            try ctx.check(H5Pset_layout(dcpl, H5D_COMPACT), "H5Pset_layout")
+        }
         if let chunkShape {
             guard chunkShape.count == shape.count, !shape.isEmpty,
                   zip(chunkShape, shape).allSatisfy({ c, d in c >= 1 && c <= max(d, 1) }) else {
@@ -177,6 +190,9 @@ public class HDF5Group: HDF5Object {
             try ctx.check(H5Pset_chunk(dcpl, Int32(cdims.count), &cdims), "H5Pset_chunk")
             if let level = compressionLevel {
                 try ctx.check(H5Pset_deflate(dcpl, UInt32(level)), "H5Pset_deflate")
+            }
+            if checksummed {
+                try ctx.check(H5Pset_fletcher32(dcpl), "H5Pset_fletcher32")
             }
         }
         let lcpl = try intermediateGroupsPlist(ctx)
@@ -208,14 +224,34 @@ public class HDF5Group: HDF5Object {
         return ds
     }
 
-    /// Creates a dataset of variable-length UTF-8 strings (as h5py writes `str` arrays).
+    /// Creates a dataset of variable-length UTF-8 strings (as h5py writes `str` arrays), or with
+    /// `fixedLength` of NUL-padded UTF-8 strings as wide as the longest (whose bytes, unlike those of
+    /// variable-length strings, are covered by the data checksum; trailing NULs are not kept).
     @discardableResult
-    public func createDataset(_ path: String, strings: [String], shape: [Int]? = nil) throws -> HDF5Dataset {
+    public func createDataset(_ path: String, strings: [String], shape: [Int]? = nil, fixedLength: Bool = false) throws -> HDF5Dataset {
         hdf5Enter()
         let ctx = context.child(path)
         let shape = shape ?? [strings.count]
         guard shape.reduce(1, *) == strings.count else {
             throw ctx.error(.shapeMismatch, "createDataset", "shape \(shape) needs \(shape.reduce(1, *)) strings, found \(strings.count)")
+        }
+        if fixedLength {
+            let width = max(1, strings.map(\.utf8.count).max() ?? 1)
+            let type = try ctx.checkID(H5Tcopy(swift_H5T_C_S1()), "H5Tcopy")
+            defer { _ = H5Tclose(type) }
+            guard H5Tset_size(type, width) >= 0, H5Tset_cset(type, H5T_CSET_UTF8) >= 0,
+                  H5Tset_strpad(type, H5T_STR_NULLPAD) >= 0 else { throw ctx.failure("H5Tset_size") }
+            var bytes = [UInt8](repeating: 0, count: width * strings.count)
+            for (i, s) in strings.enumerated() {
+                for (j, b) in s.utf8.enumerated() { bytes[i * width + j] = b }
+            }
+            let ds = try createDataset(path, shape: shape, fileType: type, chunks: nil, compressionLevel: nil, ctx: ctx)
+            if !strings.isEmpty {
+                _ = try bytes.withUnsafeBytes { raw in
+                    try ctx.check(H5Dwrite(ds.id, type, swift_H5S_ALL(), swift_H5S_ALL(), swift_H5P_DEFAULT(), raw.baseAddress!), "H5Dwrite")
+                }
+            }
+            return ds
         }
         let type = try hdf5VariableStringType(ctx)
         defer { _ = H5Tclose(type) }
@@ -260,7 +296,12 @@ public final class HDF5File: HDF5Group {
             throw ctx.error(.alreadyExists, "H5Fcreate", "file exists and overwrite is false")
         }
         let flags = overwrite ? swift_H5F_ACC_TRUNC() : swift_H5F_ACC_EXCL()
-        let fid = try ctx.checkID(H5Fcreate(path, flags, swift_H5P_DEFAULT(), swift_H5P_DEFAULT()), "H5Fcreate")
+        // The newest file format: libhdf5 then checksums all of the file's metadata (superblock,
+        // object headers, indices) and verifies it whenever it reads it.
+        let fapl = try ctx.checkID(H5Pcreate(swift_H5P_FILE_ACCESS()), "H5Pcreate")
+        defer { _ = H5Pclose(fapl) }
+        try ctx.check(H5Pset_libver_bounds(fapl, swift_H5F_LIBVER_LATEST(), swift_H5F_LIBVER_LATEST()), "H5Pset_libver_bounds")
+        let fid = try ctx.checkID(H5Fcreate(path, flags, swift_H5P_DEFAULT(), fapl), "H5Fcreate")
         return HDF5File(id: fid, path: path, writable: true)
     }
 
@@ -282,6 +323,18 @@ public final class HDF5File: HDF5Group {
             throw ctx.failure("H5Fopen")
         }
         return HDF5File(id: fid, path: path, writable: mode == .readWrite)
+    }
+
+    /// Loads every object of the file (groups, datasets and their headers): in files of the newest
+    /// format, which the SDK writes, libhdf5 verifies each header's checksum, so a corrupted
+    /// structure is an `HDF5Error` of kind `.corrupted` here rather than later. Returns the number
+    /// of objects.
+    @discardableResult
+    public func verifyObjects() throws -> Int {
+        hdf5Enter()
+        let n = swift_H5_verify_objects(id)
+        if n < 0 { throw context.failure("H5Ovisit") }
+        return Int(n)
     }
 
     /// Writes buffered data to disk.
