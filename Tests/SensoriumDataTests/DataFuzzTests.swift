@@ -61,6 +61,13 @@ enum Fuzz {
 
     static func temporary(_ name: String) -> String { mouseTempPath("fuzz-" + name) }
 
+    /// Peak resident memory of the process so far, for the summaries.
+    static var peakMemory: String {
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        return "peak resident memory \(usage.ru_maxrss >> 10) MiB"
+    }
+
     static func bytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
 
     static func write(_ bytes: [UInt8], _ path: String) throws {
@@ -222,7 +229,7 @@ final class Watchdog: @unchecked Sendable {
             }
             if outcome == nil { read += 1 } else { refused += 1 }
         }
-        print("fuzz npy: \(read + refused) cases, \(read) read, \(refused) refused with NPYError")
+        print("fuzz npy: \(read + refused) cases, \(read) read, \(refused) refused with NPYError; \(Fuzz.peakMemory)")
     }
 
     // MARK: Mouse folders
@@ -348,7 +355,7 @@ final class Watchdog: @unchecked Sendable {
                 read += 1
             }
         }
-        print("fuzz folders: \(read + refused) cases, \(read) read, \(refused) refused with MouseDataError")
+        print("fuzz folders: \(read + refused) cases, \(read) read, \(refused) refused with MouseDataError; \(Fuzz.peakMemory)")
     }
 
     // MARK: Packed HDF5 mice
@@ -398,7 +405,7 @@ final class Watchdog: @unchecked Sendable {
                 read += 1
             }
         }
-        print("fuzz packed HDF5: \(read + refused) cases, \(read) read (unchanged), \(refused) refused with MouseDataError")
+        print("fuzz packed HDF5: \(read + refused) cases, \(read) read (unchanged), \(refused) refused with MouseDataError; \(Fuzz.peakMemory)")
     }
 }
 

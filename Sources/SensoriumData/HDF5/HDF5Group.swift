@@ -167,13 +167,15 @@ public class HDF5Group: HDF5Object {
             }
             if chunkShape == nil { chunkShape = shape.map { max($0, 1) } }
         }
-        // Data checksums: every non-empty array is chunked (≈ 1 MiB chunks along the first axis by
+        // Data checksums: every non-empty array of fixed-size elements is chunked (≈ 1 MiB chunks along the first axis by
         // default) with the Fletcher32 filter, which libhdf5 verifies for every chunk it reads; a
         // scalar is stored compact, inside its (checksummed) object header.
         let itemSize = max(1, H5Tget_size(fileType))
         let elements = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
         let rowBytes = shape.dropFirst().reduce(itemSize) { $0.multipliedReportingOverflow(by: $1).partialValue }
-        let checksummed = !shape.isEmpty && elements > 0 && rowBytes < (1 << 30)
+        // (Filters cannot apply to variable-length types, whose bytes live in the global heap.)
+        let variableLength = H5Tis_variable_str(fileType) > 0 || H5Tget_class(fileType) == H5T_VLEN
+        let checksummed = !shape.isEmpty && elements > 0 && rowBytes < (1 << 30) && !variableLength
         if checksummed && chunkShape == nil {
             chunkShape = [min(shape[0], max(1, (1 << 20) / rowBytes))] + shape.dropFirst()
         }
