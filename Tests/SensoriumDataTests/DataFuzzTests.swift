@@ -360,11 +360,21 @@ final class Watchdog: @unchecked Sendable {
 
     // MARK: Packed HDF5 mice
 
+    /// The hand-built mini mouse: a small file, mostly metadata.
     @Test func packedMice() throws {
         let folder = try MiniMouse().write()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try Self.fuzzPacked(folder: folder, kind: 3, cases: Fuzz.casesPerKind * 4, name: "packed HDF5")
+    }
+
+    /// The tiny synthetic mouse (≈ 3 MB, mostly data chunks): exercises the data checksums.
+    @Test func packedSyntheticMice() throws {
+        try Self.fuzzPacked(folder: tinySyntheticMouse, kind: 4, cases: Fuzz.casesPerKind, name: "packed synthetic HDF5")
+    }
+
+    static func fuzzPacked(folder: String, kind: UInt64, cases: Int, name: String) throws {
         let packed = Fuzz.temporary("base.h5")
         defer {
-            try? FileManager.default.removeItem(atPath: folder)
             try? FileManager.default.removeItem(atPath: packed)
             MouseStores.close(packed)
         }
@@ -373,8 +383,8 @@ final class Watchdog: @unchecked Sendable {
         #expect(baseline == (try Fuzz.fingerprint(folder)))
         let original = try Fuzz.bytes(packed)
         var read = 0, refused = 0
-        for k in 0..<(Fuzz.casesPerKind * 4) {
-            let g = Fuzz.generator(3, k)
+        for k in 0..<cases {
+            let g = Fuzz.generator(kind, k)
             var b = original
             let what: String
             switch Int.random(in: 0..<4, using: &g.asRNG) {
@@ -398,14 +408,14 @@ final class Watchdog: @unchecked Sendable {
                 try? FileManager.default.removeItem(atPath: path)
             }
             // Every byte is covered by a checksum or unused: a read must return the original values.
-            if let message = Self.check(path, label: "packed seed \(Fuzz.seed &+ UInt64(k)) (\(what))", baseline: baseline, mayChange: false) {
+            if let message = check(path, label: "\(name) seed \(Fuzz.seed &+ UInt64(k)) (\(what))", baseline: baseline, mayChange: false) {
                 refused += 1
                 if refused <= 3 { print("  e.g. \(what): \(message.replacingOccurrences(of: path, with: "<mouse.h5>").prefix(300))") }
             } else {
                 read += 1
             }
         }
-        print("fuzz packed HDF5: \(read + refused) cases, \(read) read (unchanged), \(refused) refused with MouseDataError; \(Fuzz.peakMemory)")
+        print("fuzz \(name): \(read + refused) cases, \(read) read (unchanged), \(refused) refused with MouseDataError; \(Fuzz.peakMemory)")
     }
 }
 
