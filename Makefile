@@ -44,7 +44,8 @@ demo: deps
 
 # Seeded fuzzing of the data readers (issue #16): mutated .npy headers and data, mouse folder layouts
 # and packed HDF5 mice must each give a correct read or an SDK error, never a crash, hang or memory
-# blow-up. FUZZ_CASES is per kind (×4 .npy, ×2 folders, ×4 packed cases), FUZZ_SEED the seed;
+# blow-up. FUZZ_CASES is per kind (×4 .npy, ×2 folders, ×4 packed mini, ×1 packed synthetic mouse),
+# FUZZ_SEED the seed;
 # `make test` runs the same suite with 8 cases per kind.
 FUZZ_CASES ?= 500
 FUZZ_SEED ?= 16

@@ -19,6 +19,8 @@ enum Fuzz {
     static let environment = ProcessInfo.processInfo.environment
     static let casesPerKind = Int(environment["SENSORIUM_FUZZ_CASES"] ?? "") ?? 8
     static let seed = UInt64(environment["SENSORIUM_FUZZ_SEED"] ?? "") ?? 16
+    /// SENSORIUM_FUZZ_VERBOSE=1 names every case on stderr before it runs (to find a crashing one).
+    static let verbose = environment["SENSORIUM_FUZZ_VERBOSE"] == "1"
     /// A case taking longer than this is reported as a hang (the watchdog ends the process at 4×).
     static let slowSeconds = 30.0
     /// Resident memory above this after a case is a blow-up.
@@ -36,6 +38,7 @@ enum Fuzz {
     /// Any other error, a slow case or memory growth is recorded as an issue.
     static func run(_ label: String, _ body: () throws -> Void) -> String? {
         let start = Date()
+        if verbose { FileHandle.standardError.write(Data("fuzz: \(label)\n".utf8)) }
         Watchdog.shared.begin(label)
         defer {
             Watchdog.shared.end()

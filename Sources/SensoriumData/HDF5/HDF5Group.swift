@@ -80,15 +80,42 @@ public class HDF5Group: HDF5Object {
         return lcpl
     }
 
+    /// A group-creation property list keeping up to 65535 links inside the group's object header
+    /// ("compact" storage, covered by its checksum) instead of a fractal heap, whose blocks carry no
+    /// checksum (and whose corruption libhdf5 1.10 does not always survive). Caller closes it.
+    func groupCreationPlist(_ ctx: HDF5Context) throws -> hid_t {
+        let gcpl = try ctx.checkID(H5Pcreate(swift_H5P_GROUP_CREATE()), "H5Pcreate")
+        if H5Pset_link_phase_change(gcpl, 65535, 65535) < 0 {
+            _ = H5Pclose(gcpl)
+            throw ctx.failure("H5Pset_link_phase_change")
+        }
+        return gcpl
+    }
+
+    /// Creates the missing groups leading to `path` (not `path` itself), each with compact links.
+    func createParents(of path: String, _ ctx: HDF5Context) throws {
+        let components = path.split(separator: "/").dropLast()
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for c in components where c != "." {
+            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + c
+            if exists(prefix) { continue }
+            let gcpl = try groupCreationPlist(ctx)
+            defer { _ = H5Pclose(gcpl) }
+            let gid = try ctx.checkID(H5Gcreate2(id, prefix, swift_H5P_DEFAULT(), gcpl, swift_H5P_DEFAULT()), "H5Gcreate2")
+            _ = H5Gclose(gid)
+        }
+    }
+
     /// Creates the group at `path`, creating missing parents. Throws `alreadyExists` if something is there.
     @discardableResult
     public func createGroup(_ path: String) throws -> HDF5Group {
         hdf5Enter()
         let ctx = context.child(path)
         if exists(path) { throw ctx.error(.alreadyExists, "H5Gcreate2", "an object already exists at \(ctx.object)") }
-        let lcpl = try intermediateGroupsPlist(ctx)
-        defer { _ = H5Pclose(lcpl) }
-        let gid = try ctx.checkID(H5Gcreate2(id, path, lcpl, swift_H5P_DEFAULT(), swift_H5P_DEFAULT()), "H5Gcreate2")
+        try createParents(of: path, ctx)
+        let gcpl = try groupCreationPlist(ctx)
+        defer { _ = H5Pclose(gcpl) }
+        let gid = try ctx.checkID(H5Gcreate2(id, path, swift_H5P_DEFAULT(), gcpl, swift_H5P_DEFAULT()), "H5Gcreate2")
         return HDF5Group(id: gid, closer: .group, owner: fileObject, filePath: filePath, path: ctx.object)
     }
 
@@ -197,6 +224,7 @@ public class HDF5Group: HDF5Object {
                 try ctx.check(H5Pset_fletcher32(dcpl), "H5Pset_fletcher32")
             }
         }
+        try createParents(of: path, ctx)
         let lcpl = try intermediateGroupsPlist(ctx)
         defer { _ = H5Pclose(lcpl) }
         let did = try ctx.checkID(H5Dcreate2(id, path, fileType, space, lcpl, dcpl, swift_H5P_DEFAULT()), "H5Dcreate2")
