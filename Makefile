@@ -4,7 +4,7 @@ SHELL := /bin/bash
 DEB_PACKAGES := libopenblas-dev liblapacke-dev libhdf5-dev pkg-config
 SWIFT ?= swift
 
-.PHONY: deps build test test-examples test-consumer docs release demo bench clean
+.PHONY: deps build test test-examples test-consumer docs release demo bench clean fuzz
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -56,6 +56,17 @@ DEMO_FLAGS ?=
 demo: deps
 	$(SWIFT) build -c release --product sensorium
 	"$$($(SWIFT) build -c release --show-bin-path)/sensorium" demo --output "$(DEMO_OUTPUT)" $(DEMO_FLAGS)
+
+# Seeded fuzzing of the data readers (issue #16): mutated .npy headers and data, mouse folder layouts
+# and packed HDF5 mice must each give a correct read or an SDK error, never a crash, hang or memory
+# blow-up. FUZZ_CASES is per kind (×4 .npy, ×2 folders, ×4 packed mini, ×1 packed synthetic mouse),
+# FUZZ_SEED the seed;
+# `make test` runs the same suite with 8 cases per kind.
+FUZZ_CASES ?= 500
+FUZZ_SEED ?= 16
+fuzz: deps
+	$(SWIFT) build --build-tests
+	SENSORIUM_FUZZ_CASES=$(FUZZ_CASES) SENSORIUM_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --skip-build --filter DataFuzzTests
 
 clean:
 	rm -rf .build Examples/Consumer/.build

@@ -78,3 +78,76 @@ static inline long long swift_H5A_count(hid_t obj) {
     if (H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, NULL, swift_h5_count_cb, &count) < 0) return -1;
     return (long long)count;
 }
+
+/* ---- Added for hostile-input checks and checksummed files ---- */
+static inline hid_t swift_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
+static inline H5F_libver_t swift_H5F_LIBVER_LATEST(void) { return H5F_LIBVER_LATEST; }
+
+/* 1 when the dataset's filter pipeline holds a filter that may expand data when it is read (anything
+   but Fletcher32 and shuffle: deflate, szip, n-bit, scale-offset, plugins), 0 when not, -1 on failure. */
+static inline int swift_H5D_has_expanding_filter(hid_t dset) {
+    hid_t dcpl = H5Dget_create_plist(dset);
+    if (dcpl < 0) return -1;
+    int n = H5Pget_nfilters(dcpl);
+    int result = n < 0 ? -1 : 0;
+    for (int i = 0; i < n; i++) {
+        unsigned flags = 0;
+        size_t nelmts = 0;
+        unsigned values[1] = { 0 };
+        char name[2] = "";
+        H5Z_filter_t f = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelmts, values, sizeof name, name, NULL);
+        if (f < 0) { result = -1; break; }
+        if (f != H5Z_FILTER_FLETCHER32 && f != H5Z_FILTER_SHUFFLE) result = 1;
+    }
+    H5Pclose(dcpl);
+    return result;
+}
+
+/* Whether the dataset's filter pipeline checksums its chunks (Fletcher32): 1, 0, or -1 on failure. */
+static inline int swift_H5D_has_fletcher32(hid_t dset) {
+    hid_t dcpl = H5Dget_create_plist(dset);
+    if (dcpl < 0) return -1;
+    int n = H5Pget_nfilters(dcpl);
+    int result = n < 0 ? -1 : 0;
+    for (int i = 0; i < n; i++) {
+        unsigned flags = 0;
+        size_t nelmts = 0;
+        unsigned values[1] = { 0 };
+        char name[2] = "";
+        if (H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelmts, values, sizeof name, name, NULL) == H5Z_FILTER_FLETCHER32) result = 1;
+    }
+    H5Pclose(dcpl);
+    return result;
+}
+
+#if H5_VERSION_GE(1, 12, 0)
+typedef H5O_info2_t swift_h5_object_info;
+#else
+typedef H5O_info_t swift_h5_object_info;
+#endif
+
+static inline herr_t swift_h5_verify_cb(hid_t obj, const char *name, const swift_h5_object_info *info, void *data) {
+    (*(long long *)data)++;
+    if (info->type == H5O_TYPE_DATASET) {
+        hid_t d = H5Dopen2(obj, name, H5P_DEFAULT);
+        if (d < 0) return -1;
+        H5Dclose(d);
+    }
+    return 0;
+}
+
+/* Loads every object header of the file (libhdf5 verifies their checksums in files of the newest
+   format) and opens every dataset. Returns the number of objects, or -1 on failure (error stack set). */
+static inline long long swift_H5_verify_objects(hid_t file) {
+    long long n = 0;
+#if H5_VERSION_GE(1, 12, 0)
+    if (H5Ovisit3(file, H5_INDEX_NAME, H5_ITER_INC, swift_h5_verify_cb, &n, H5O_INFO_BASIC) < 0) return -1;
+#elif H5_VERSION_GE(1, 10, 3)
+    if (H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_INC, swift_h5_verify_cb, &n, H5O_INFO_BASIC) < 0) return -1;
+#else
+    if (H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, swift_h5_verify_cb, &n) < 0) return -1;
+#endif
+    return n;
+}
+
+static inline hid_t swift_H5P_GROUP_CREATE(void) { return H5P_GROUP_CREATE; }

@@ -216,7 +216,7 @@ import SensoriumTensor
         try expectSameWindows(raw, frames: 3, draws: [5, 6])
     }
 
-    @Test func statisticsThatCanMakeNaNFallBackToFullNormalisation() throws {
+    @Test func zeroVideoStdIsRefused() throws {
         let mini = MiniMouse()
         let path = try mini.write()
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -227,12 +227,11 @@ import SensoriumTensor
         m[(0 * 3 + 0) * 6 + 3] = mini.video(0, 0, 0, 3)
         try NPYFile.write(NPYArray(floats: s, shape: [2, 3, 6]), to: path + "/meta/statistics/videos/all/std.npy")
         try NPYFile.write(NPYArray(floats: m, shape: [2, 3, 6]), to: path + "/meta/statistics/videos/all/mean.npy")
-        let mouse = try MouseDataset(path: path)
-        #expect(!mouse.lengthFromRawArrays)
-        #expect(try mouse.trialLength(0) == 3)
-        #expect(try mouse.trialLength(1) == 4)     // pixel ≠ mean there: ±inf, not NaN
-        try expectSameWindows(mouse, frames: 2, draws: [0, 1, 7])
-        expectMouseError(.trialTooShort, pathSuffix: "responses/0.npy") { _ = try mouse.loadClip(0, frames: 4, draw: 0) }
+        // (The reference would make NaN and ±inf there; the statistics are refused instead.)
+        expectMouseError(.invalidValue, pathSuffix: "videos/all/std.npy") { _ = try MouseDataset(path: path) }
+        let raw = try MouseDataset(path: path, options: MouseDataOptions(normalize: false))
+        let length = try raw.trialLength(0)
+        #expect(raw.lengthFromRawArrays && length == 6)
     }
 
     @Test func clipLengthsRespectNaNStatistics() throws {
@@ -241,7 +240,7 @@ import SensoriumTensor
         let path = try mini.write()
         defer { try? FileManager.default.removeItem(atPath: path) }
         var p = mini.array([2, 6]) { mini.pupilStd($0[0], $0[1]) }
-        p[1 * 6 + 4] = .nan
+        p[1 * 6 + 4] = .nan; p[1 * 6 + 5] = .nan
         try NPYFile.write(NPYArray(floats: p, shape: [2, 6]), to: path + "/meta/statistics/pupil_center/all/std.npy")
         let mouse = try MouseDataset(path: path)
         #expect(mouse.statisticsNaNFrame[.pupilCenter] == 4 && mouse.lengthFromRawArrays)

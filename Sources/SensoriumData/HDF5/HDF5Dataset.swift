@@ -22,12 +22,56 @@ public final class HDF5Dataset: HDF5Object {
             throw ctx.failure(space < 0 ? "H5Dget_space" : "H5Dget_type")
         }
         let rank = Int(H5Sget_simple_extent_ndims(space))
+        guard rank >= 0 else {
+            _ = H5Dclose(id)
+            throw ctx.failure("H5Sget_simple_extent_ndims")
+        }
         var dims = [hsize_t](repeating: 0, count: max(rank, 1))
         if rank > 0 { _ = H5Sget_simple_extent_dims(space, &dims, nil) }
-        self.shape = rank > 0 ? dims.prefix(rank).map { Int($0) } : []
-        self.elementType = HDF5ElementType(typeID: type)
+        // Sizes come from the file: check them (an extent ≥ 2^63, an element count or byte size that
+        // overflows, or more bytes than the file could hold) before anything is allocated.
+        var shape: [Int] = []
+        var total = 1
+        var corrupt: String? = nil
+        for d in dims.prefix(rank) {
+            guard let v = Int(exactly: d) else { corrupt = "extent \(d) does not fit a 64-bit signed integer"; break }
+            shape.append(v)
+            let (p, overflow) = total.multipliedReportingOverflow(by: v)
+            if overflow { corrupt = "the element count of shape \(dims.prefix(rank).map { $0 }) overflows"; break }
+            total = p
+        }
+        let elementType = HDF5ElementType(typeID: type)
+        if corrupt == nil {
+            let (bytes, overflow) = total.multipliedReportingOverflow(by: max(1, H5Tget_size(type)))
+            if overflow {
+                corrupt = "shape \(shape) of \(elementType) needs more bytes than a 64-bit size"
+            } else if !owner.isWritable {
+                var fileSize: hsize_t = 0
+                if H5Fget_filesize(owner.id, &fileSize) >= 0 {
+                    // Deflate expands at most 1032:1; without such a filter data cannot exceed the file.
+                    let expanding = swift_H5D_has_expanding_filter(id) != 0
+                    let size = Int(clamping: fileSize)
+                    let limit = size.multipliedReportingOverflow(by: expanding ? 1032 : 1).partialValue + (1 << 20)
+                    if bytes > limit || bytes < 0 {
+                        corrupt = "shape \(shape) of \(elementType) needs \(bytes) bytes, more than the file's \(size) bytes can hold"
+                    }
+                } else {
+                    swift_H5E_collect(nil, 0)
+                }
+            }
+        }
+        if let corrupt {
+            _ = H5Dclose(id)
+            throw ctx.error(.corrupted, "H5Dget_space", corrupt)
+        }
+        self.shape = shape
+        self.elementType = elementType
         super.init(id: id, closer: .dataset, owner: owner, filePath: filePath, path: path)
     }
+
+    /// Whether libhdf5 checks a Fletcher32 checksum of every chunk of this dataset when reading it
+    /// (the SDK writes every non-empty, non-scalar dataset this way).
+    public var hasChecksum: Bool { swift_H5D_has_fletcher32(id) == 1 }
 
     /// Number of elements.
     public var count: Int { shape.reduce(1, *) }

@@ -80,15 +80,42 @@ public class HDF5Group: HDF5Object {
         return lcpl
     }
 
+    /// A group-creation property list keeping up to 65535 links inside the group's object header
+    /// ("compact" storage, covered by its checksum) instead of a fractal heap, whose blocks carry no
+    /// checksum (and whose corruption libhdf5 1.10 does not always survive). Caller closes it.
+    func groupCreationPlist(_ ctx: HDF5Context) throws -> hid_t {
+        let gcpl = try ctx.checkID(H5Pcreate(swift_H5P_GROUP_CREATE()), "H5Pcreate")
+        if H5Pset_link_phase_change(gcpl, 65535, 65535) < 0 {
+            _ = H5Pclose(gcpl)
+            throw ctx.failure("H5Pset_link_phase_change")
+        }
+        return gcpl
+    }
+
+    /// Creates the missing groups leading to `path` (not `path` itself), each with compact links.
+    func createParents(of path: String, _ ctx: HDF5Context) throws {
+        let components = path.split(separator: "/").dropLast()
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for c in components where c != "." {
+            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + c
+            if exists(prefix) { continue }
+            let gcpl = try groupCreationPlist(ctx)
+            defer { _ = H5Pclose(gcpl) }
+            let gid = try ctx.checkID(H5Gcreate2(id, prefix, swift_H5P_DEFAULT(), gcpl, swift_H5P_DEFAULT()), "H5Gcreate2")
+            _ = H5Gclose(gid)
+        }
+    }
+
     /// Creates the group at `path`, creating missing parents. Throws `alreadyExists` if something is there.
     @discardableResult
     public func createGroup(_ path: String) throws -> HDF5Group {
         hdf5Enter()
         let ctx = context.child(path)
         if exists(path) { throw ctx.error(.alreadyExists, "H5Gcreate2", "an object already exists at \(ctx.object)") }
-        let lcpl = try intermediateGroupsPlist(ctx)
-        defer { _ = H5Pclose(lcpl) }
-        let gid = try ctx.checkID(H5Gcreate2(id, path, lcpl, swift_H5P_DEFAULT(), swift_H5P_DEFAULT()), "H5Gcreate2")
+        try createParents(of: path, ctx)
+        let gcpl = try groupCreationPlist(ctx)
+        defer { _ = H5Pclose(gcpl) }
+        let gid = try ctx.checkID(H5Gcreate2(id, path, swift_H5P_DEFAULT(), gcpl, swift_H5P_DEFAULT()), "H5Gcreate2")
         return HDF5Group(id: gid, closer: .group, owner: fileObject, filePath: filePath, path: ctx.object)
     }
 
@@ -167,6 +194,21 @@ public class HDF5Group: HDF5Object {
             }
             if chunkShape == nil { chunkShape = shape.map { max($0, 1) } }
         }
+        // Data checksums: every non-empty array of fixed-size elements is chunked (≈ 1 MiB chunks along the first axis by
+        // default) with the Fletcher32 filter, which libhdf5 verifies for every chunk it reads; a
+        // scalar is stored compact, inside its (checksummed) object header.
+        let itemSize = max(1, H5Tget_size(fileType))
+        let elements = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
+        let rowBytes = shape.dropFirst().reduce(itemSize) { $0.multipliedReportingOverflow(by: $1).partialValue }
+        // (Filters cannot apply to variable-length types, whose bytes live in the global heap.)
+        let variableLength = H5Tis_variable_str(fileType) > 0 || H5Tget_class(fileType) == H5T_VLEN
+        let checksummed = !shape.isEmpty && elements > 0 && rowBytes < (1 << 30) && !variableLength
+        if checksummed && chunkShape == nil {
+            chunkShape = [min(shape[0], max(1, (1 << 20) / rowBytes))] + shape.dropFirst()
+        }
+        if shape.isEmpty && itemSize <= 1 << 15 {
+            try ctx.check(H5Pset_layout(dcpl, H5D_COMPACT), "H5Pset_layout")
+        }
         if let chunkShape {
             guard chunkShape.count == shape.count, !shape.isEmpty,
                   zip(chunkShape, shape).allSatisfy({ c, d in c >= 1 && c <= max(d, 1) }) else {
@@ -178,7 +220,11 @@ public class HDF5Group: HDF5Object {
             if let level = compressionLevel {
                 try ctx.check(H5Pset_deflate(dcpl, UInt32(level)), "H5Pset_deflate")
             }
+            if checksummed {
+                try ctx.check(H5Pset_fletcher32(dcpl), "H5Pset_fletcher32")
+            }
         }
+        try createParents(of: path, ctx)
         let lcpl = try intermediateGroupsPlist(ctx)
         defer { _ = H5Pclose(lcpl) }
         let did = try ctx.checkID(H5Dcreate2(id, path, fileType, space, lcpl, dcpl, swift_H5P_DEFAULT()), "H5Dcreate2")
@@ -208,14 +254,34 @@ public class HDF5Group: HDF5Object {
         return ds
     }
 
-    /// Creates a dataset of variable-length UTF-8 strings (as h5py writes `str` arrays).
+    /// Creates a dataset of variable-length UTF-8 strings (as h5py writes `str` arrays), or with
+    /// `fixedLength` of NUL-padded UTF-8 strings as wide as the longest (whose bytes, unlike those of
+    /// variable-length strings, are covered by the data checksum; trailing NULs are not kept).
     @discardableResult
-    public func createDataset(_ path: String, strings: [String], shape: [Int]? = nil) throws -> HDF5Dataset {
+    public func createDataset(_ path: String, strings: [String], shape: [Int]? = nil, fixedLength: Bool = false) throws -> HDF5Dataset {
         hdf5Enter()
         let ctx = context.child(path)
         let shape = shape ?? [strings.count]
         guard shape.reduce(1, *) == strings.count else {
             throw ctx.error(.shapeMismatch, "createDataset", "shape \(shape) needs \(shape.reduce(1, *)) strings, found \(strings.count)")
+        }
+        if fixedLength {
+            let width = max(1, strings.map(\.utf8.count).max() ?? 1)
+            let type = try ctx.checkID(H5Tcopy(swift_H5T_C_S1()), "H5Tcopy")
+            defer { _ = H5Tclose(type) }
+            guard H5Tset_size(type, width) >= 0, H5Tset_cset(type, H5T_CSET_UTF8) >= 0,
+                  H5Tset_strpad(type, H5T_STR_NULLPAD) >= 0 else { throw ctx.failure("H5Tset_size") }
+            var bytes = [UInt8](repeating: 0, count: width * strings.count)
+            for (i, s) in strings.enumerated() {
+                for (j, b) in s.utf8.enumerated() { bytes[i * width + j] = b }
+            }
+            let ds = try createDataset(path, shape: shape, fileType: type, chunks: nil, compressionLevel: nil, ctx: ctx)
+            if !strings.isEmpty {
+                _ = try bytes.withUnsafeBytes { raw in
+                    try ctx.check(H5Dwrite(ds.id, type, swift_H5S_ALL(), swift_H5S_ALL(), swift_H5P_DEFAULT(), raw.baseAddress!), "H5Dwrite")
+                }
+            }
+            return ds
         }
         let type = try hdf5VariableStringType(ctx)
         defer { _ = H5Tclose(type) }
@@ -260,7 +326,12 @@ public final class HDF5File: HDF5Group {
             throw ctx.error(.alreadyExists, "H5Fcreate", "file exists and overwrite is false")
         }
         let flags = overwrite ? swift_H5F_ACC_TRUNC() : swift_H5F_ACC_EXCL()
-        let fid = try ctx.checkID(H5Fcreate(path, flags, swift_H5P_DEFAULT(), swift_H5P_DEFAULT()), "H5Fcreate")
+        // The newest file format: libhdf5 then checksums all of the file's metadata (superblock,
+        // object headers, indices) and verifies it whenever it reads it.
+        let fapl = try ctx.checkID(H5Pcreate(swift_H5P_FILE_ACCESS()), "H5Pcreate")
+        defer { _ = H5Pclose(fapl) }
+        try ctx.check(H5Pset_libver_bounds(fapl, swift_H5F_LIBVER_LATEST(), swift_H5F_LIBVER_LATEST()), "H5Pset_libver_bounds")
+        let fid = try ctx.checkID(H5Fcreate(path, flags, swift_H5P_DEFAULT(), fapl), "H5Fcreate")
         return HDF5File(id: fid, path: path, writable: true)
     }
 
@@ -282,6 +353,18 @@ public final class HDF5File: HDF5Group {
             throw ctx.failure("H5Fopen")
         }
         return HDF5File(id: fid, path: path, writable: mode == .readWrite)
+    }
+
+    /// Loads every object of the file (groups, datasets and their headers): in files of the newest
+    /// format, which the SDK writes, libhdf5 verifies each header's checksum, so a corrupted
+    /// structure is an `HDF5Error` of kind `.corrupted` here rather than later. Returns the number
+    /// of objects.
+    @discardableResult
+    public func verifyObjects() throws -> Int {
+        hdf5Enter()
+        let n = swift_H5_verify_objects(id)
+        if n < 0 { throw context.failure("H5Ovisit") }
+        return Int(n)
     }
 
     /// Writes buffered data to disk.

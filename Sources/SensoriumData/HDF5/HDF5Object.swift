@@ -93,6 +93,23 @@ public class HDF5Object {
         try hdf5WithCStrings([value]) { try writeAttribute(name, type: type, space: space, buffer: $0) }
     }
 
+    /// Sets the string attribute `name` as one fixed-length, NUL-padded UTF-8 string, stored inside
+    /// the object header (so covered by its checksum in files the SDK writes, unlike a
+    /// variable-length string, whose bytes live in the unchecksummed global heap).
+    public func setAttribute(_ name: String, fixedLengthString value: String) throws {
+        hdf5Enter()
+        let ctx = context.attribute(name)
+        let bytes = Array(value.utf8)
+        let type = try ctx.checkID(H5Tcopy(swift_H5T_C_S1()), "H5Tcopy")
+        defer { _ = H5Tclose(type) }
+        guard H5Tset_size(type, max(1, bytes.count)) >= 0, H5Tset_cset(type, H5T_CSET_UTF8) >= 0,
+              H5Tset_strpad(type, H5T_STR_NULLPAD) >= 0 else { throw ctx.failure("H5Tset_size") }
+        let space = try ctx.checkID(H5Screate(H5S_SCALAR), "H5Screate")
+        defer { _ = H5Sclose(space) }
+        let padded = bytes.isEmpty ? [UInt8(0)] : bytes
+        try padded.withUnsafeBytes { try writeAttribute(name, type: type, space: space, buffer: $0.baseAddress!) }
+    }
+
     /// Sets the scalar numeric attribute `name`, replacing any existing attribute of that name.
     public func setAttribute<T: HDF5Scalar>(_ name: String, _ value: T) throws {
         hdf5Enter()
@@ -134,6 +151,15 @@ public class HDF5Object {
         let space = try ctx.checkID(H5Aget_space(attr), "H5Aget_space")
         let count = Int(H5Sget_simple_extent_npoints(space))
         _ = H5Sclose(space)
+        if count < 0 { throw ctx.failure("H5Sget_simple_extent_npoints") }
+        // A count read from the file: bounded by the file's size before anything is allocated.
+        if let file = owner ?? (self as? HDF5File), !file.isWritable {
+            var fileSize: hsize_t = 0
+            let (bytes, overflow) = count.multipliedReportingOverflow(by: max(1, H5Tget_size(type)))
+            if H5Fget_filesize(file.id, &fileSize) >= 0, overflow || bytes > Int(clamping: fileSize) + (1 << 20) {
+                throw ctx.error(.corrupted, "H5Aread", "\(count) elements are more than the file's \(fileSize) bytes can hold")
+            }
+        }
         return try body(ctx, attr, type, count)
     }
 

@@ -20,6 +20,9 @@ public struct HDF5Error: Error, Equatable, CustomStringConvertible {
         case shapeMismatch
         /// A libhdf5 call failed.
         case callFailed
+        /// The file contradicts itself: a metadata or data checksum does not match, or a size read
+        /// from it is larger than the file could hold.
+        case corrupted
     }
 
     public let kind: Kind
@@ -52,7 +55,12 @@ struct HDF5Context {
         let n = buffer.withUnsafeMutableBufferPointer { swift_H5E_collect($0.baseAddress, $0.count) }
         let stack = n > 0 ? hdf5String(buffer) : ""
         let parts = [detail, stack].filter { !$0.isEmpty }
-        return error(kind, call, parts.isEmpty ? "libhdf5 reported an error" : parts.joined(separator: "; "))
+        // libhdf5 says "checksum" for both metadata ("incorrect metadata checksum") and Fletcher32
+        // data ("data error detected by Fletcher32 checksum") mismatches.
+        let corrupt = stack.lowercased().contains("checksum")
+        return error(corrupt ? .corrupted : kind, call,
+                     (corrupt ? "checksum mismatch, the file is corrupted: " : "")
+                        + (parts.isEmpty ? "libhdf5 reported an error" : parts.joined(separator: "; ")))
     }
 
     @discardableResult

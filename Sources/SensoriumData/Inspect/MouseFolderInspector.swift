@@ -177,7 +177,7 @@ public enum MouseFolderInspector {
                 continue
             }
             guard let n = report.trials else { continue }
-            let names = Set(MouseFiles.entries(dir))
+            let names = Set(MouseFiles.entries(dir, includeHidden: true))
             let missing = (0..<n).filter { !names.contains("\($0).npy") }
             if !missing.isEmpty {
                 problem(.error, dir, "expected \(n) files 0.npy … \(n - 1).npy (one per entry of tiers.npy), missing \(missing.count): "
@@ -242,19 +242,14 @@ public enum MouseFolderInspector {
                 do {
                     let a = try MouseFiles.readNumeric(p, expected: "a numeric statistic")
                     arrays[name] = a
-                    let values = a.values.doubles
-                    let nans = values.filter(\.isNaN).count
-                    if nans == values.count && !values.isEmpty {
-                        problem(.error, p, "expected numbers, found only NaN")
-                    } else if nans > 0 {
-                        problem(.note, p, "\(nans) of \(values.count) entries are NaN (frames no trial covers get NaN statistics; they end trials there)")
-                    }
-                    if name == "std" {
-                        let bad = values.filter { !$0.isNaN && $0 <= 0 }.count
-                        if bad > 0 {
-                            let fallback = field == .responses ? " (responses use the 1% floor there)" : " (normalisation divides by zero there)"
-                            problem(field == .responses ? .note : .warning, p, "\(bad) entries ≤ 0\(fallback)")
-                        }
+                    // Statistics normalisation uses are errors when unusable; the others warnings.
+                    let used = name == "std" || (name == "mean" && (field == .videos || field == .pupilCenter))
+                    do {
+                        for note in try ValueChecks.checkStatistic(a, field: field, name: name) { problem(.note, p, note) }
+                    } catch let e as MouseDataError { problem(e, used ? .error : .warning) }
+                    let nans = a.values.doubles.filter(\.isNaN).count
+                    if nans > 0 && nans < a.values.count {
+                        problem(.note, p, "\(nans) of \(a.values.count) entries are NaN (frames no trial covers get NaN statistics; they end trials there)")
                     }
                     if let shape = dataShapes[field] {
                         do {
@@ -296,7 +291,7 @@ public enum MouseFolderInspector {
         var unpadded: [MouseTier: Int] = [:]
         var zeroResponsesByTier: [MouseTier: (zero: Int, total: Int)] = [:]
         var paddedLengths = Set<Int>()
-        var negative = 0, worstNegative: Float = 0, nonFinite: [Int] = []
+        var negative = 0, worstNegative: Float = 0
         for trial in 0..<toScan {
             do {
                 let t = try dataset.loadNormalized(trial)
@@ -316,7 +311,6 @@ public enum MouseFolderInspector {
                     let values = raw.values.floats
                     let l = MouseDataset.firstNaNFrame(values, rows: values.count / frames, frames: frames, limit: frames)
                     fieldLengths.append((field, l))
-                    if values.contains(where: { $0.isInfinite }), nonFinite.last != trial { nonFinite.append(trial) }
                     if field == .responses {
                         let rows = values.count / frames
                         var allZero = true
@@ -353,9 +347,6 @@ public enum MouseFolderInspector {
         }
         if negative > 0 {
             problem(.warning, layout.dataDirectory(.responses), "\(negative) response values below −0.001 (lowest \(worstNegative)); deconvolved activity is expected non-negative")
-        }
-        if !nonFinite.isEmpty {
-            problem(.error, layout.dataDirectory(.videos), "infinite values in trials " + nonFinite.prefix(5).map(String.init).joined(separator: ", "))
         }
         for (tier, z) in zeroResponsesByTier where z.zero > 0 {
             problem(z.zero == z.total && tier != .train ? .note : .warning, layout.dataDirectory(.responses),

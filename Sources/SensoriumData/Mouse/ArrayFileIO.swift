@@ -42,6 +42,10 @@ struct LoadedArray: Sendable {
     let values: NumericValues
     /// The dtype as written in the file (`<f4`, `<f8`, ...), for messages.
     let descr: String
+
+    /// Whether the stored dtype is a float (`descr` `<f4`, `>f8`, `|f2`, ...; packed mice use the
+    /// same form for floats and `int32`-style names for integers).
+    var isFloatingPoint: Bool { descr.count >= 3 && descr.dropFirst().first == "f" }
 }
 
 /// The single place where the mouse code touches array files (through `NPYFile`), so that the

@@ -25,6 +25,9 @@ public struct MouseDataError: Error, Equatable, Sendable, CustomStringConvertibl
         case trialTooShort
         /// Writing a file failed.
         case writeFailed
+        /// A file fails its checksum or its structure contradicts itself (a packed mouse whose
+        /// data or metadata checksum does not match, a size larger than the file).
+        case corrupted
     }
 
     /// What kind of problem this is.

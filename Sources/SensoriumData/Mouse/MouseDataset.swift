@@ -99,6 +99,8 @@ public final class MouseDataset: @unchecked Sendable {
     public let frameHeight: Int, frameWidth: Int
     /// Padded length T of the first trial's arrays.
     public let paddedLength: Int
+    /// Padded length of every field (from the first trial); every trial must have it.
+    let fieldPaddedLengths: [MouseField: Int]
     /// The statistics in `meta/statistics/*/all`.
     public let statistics: MouseStatistics
     let normalizer: TrialNormalizer
@@ -166,13 +168,16 @@ public final class MouseDataset: @unchecked Sendable {
         frameHeight = video.shape[0]
         frameWidth = video.shape[1]
         paddedLength = video.shape[2]
+        try Self.checkDType(video)
         var shapes: [MouseField: [Int]] = [.videos: video.shape]
         for field in [MouseField.responses, .behavior, .pupilCenter] {
             let rows = field == .responses ? neuronCount : 2
             let a = try MouseFiles.readNumeric(layout.trialFile(field, trial: first), expected: "a (\(rows), T) array")
             try Self.checkShape(a, field: field, height: frameHeight, width: frameWidth, neurons: neuronCount)
+            try Self.checkDType(a)
             shapes[field] = a.shape
         }
+        fieldPaddedLengths = shapes.mapValues { $0.last! }
         if options.normalize {
             normalizer = try TrialNormalizer.make(layout: layout, statistics: rawStatistics, dataShapes: shapes,
                                                   centerBehavior: options.centerBehavior)
@@ -210,7 +215,7 @@ public final class MouseDataset: @unchecked Sendable {
         guard MouseFiles.isDirectory(dir) else {
             throw MouseDataError(.missingDirectory, path: dir, expected: "a directory of \(count) trial files 0.npy … \(count - 1).npy", found: "nothing")
         }
-        let visible = MouseFiles.entries(dir)
+        let visible = MouseFiles.entries(dir, includeHidden: true)
         let names = Set(visible)
         if let missing = (0..<count).first(where: { !names.contains("\($0).npy") }) {
             throw MouseDataError(.missingFile, path: layout.trialFile(field, trial: missing),
@@ -234,8 +239,9 @@ public final class MouseDataset: @unchecked Sendable {
             throw MouseDataError(.wrongShape, path: idsPath, expected: "a non-empty 1-D array (neurons,)", found: MouseFiles.describe(ids.shape))
         }
         let idValues = ids.values.doubles
-        if let bad = idValues.firstIndex(where: { !$0.isFinite || $0 != $0.rounded() }) {
-            throw MouseDataError(.invalidValue, path: idsPath, expected: "integer unit ids", found: "\(idValues[bad]) at neuron \(bad)")
+        // Int(x) traps outside −2^63 ..< 2^63: check the range before converting.
+        if let bad = idValues.firstIndex(where: { !$0.isFinite || $0 != $0.rounded() || !(-0x1p63 ..< 0x1p63).contains($0) }) {
+            throw MouseDataError(.invalidValue, path: idsPath, expected: "integer unit ids in −2^63 ..< 2^63", found: "\(idValues[bad]) at neuron \(bad)")
         }
         let unitIDs = idValues.map { Int($0) }
         if Set(unitIDs).count != unitIDs.count {
@@ -256,7 +262,16 @@ public final class MouseDataset: @unchecked Sendable {
         return (unitIDs, c)
     }
 
-    static func checkShape(_ a: LoadedArray, field: MouseField, height: Int, width: Int, neurons: Int) throws {
+    /// Trial arrays hold floats (NaN padding needs them): an integer dtype is a mislabelled file.
+    static func checkDType(_ a: LoadedArray) throws {
+        guard a.isFloatingPoint else {
+            throw MouseDataError(.wrongDType, path: a.path, expected: "a floating-point trial array (NaN-padded)", found: "dtype '\(a.descr)'")
+        }
+    }
+
+    /// Checks a trial array's shape; `frames` (the padded length of the field in the first trial)
+    /// must match when given.
+    static func checkShape(_ a: LoadedArray, field: MouseField, height: Int, width: Int, neurons: Int, frames: Int? = nil) throws {
         let ok: Bool
         let expected: String
         switch field {
@@ -272,6 +287,11 @@ public final class MouseDataset: @unchecked Sendable {
         }
         guard ok else { throw MouseDataError(.wrongShape, path: a.path, expected: expected, found: MouseFiles.describe(a.shape)) }
         guard a.shape.last! > 0 else { throw MouseDataError(.wrongShape, path: a.path, expected: "at least one frame", found: MouseFiles.describe(a.shape)) }
+        if let frames, a.shape.last! != frames {
+            throw MouseDataError(.inconsistent, path: a.path,
+                                 expected: "\(field.folderName) padded to \(frames) frames like trial 0 (one padded length per field)",
+                                 found: MouseFiles.describe(a.shape))
+        }
     }
 
     // MARK: Trials
@@ -282,13 +302,17 @@ public final class MouseDataset: @unchecked Sendable {
         }
     }
 
-    /// Reads the four raw arrays of a trial, checking their shapes.
+    /// Reads the four raw arrays of a trial, checking their shapes, dtypes and values (finite up to
+    /// a trailing NaN padding).
     func readRaw(_ trial: Int) throws -> [MouseField: LoadedArray] {
         try checkIndex(trial)
         var out: [MouseField: LoadedArray] = [:]
         for field in MouseField.allCases {
             let raw = try MouseFiles.readNumeric(layout.trialFile(field, trial: trial), expected: "a numeric trial array")
-            try Self.checkShape(raw, field: field, height: frameHeight, width: frameWidth, neurons: neuronCount)
+            try Self.checkShape(raw, field: field, height: frameHeight, width: frameWidth, neurons: neuronCount,
+                                frames: fieldPaddedLengths[field])
+            try Self.checkDType(raw)
+            _ = try ValueChecks.trialPaddingStart(raw)
             out[field] = raw
         }
         return out

@@ -72,10 +72,11 @@ enum MouseFiles {
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
     }
 
-    /// Names in a directory (hidden files excluded).
-    static func entries(_ path: String) -> [String] {
+    /// Names in a directory (hidden files excluded unless `includeHidden`: the reference counts
+    /// every entry of a data folder as a trial).
+    static func entries(_ path: String, includeHidden: Bool = false) -> [String] {
         if let (store, rel) = MouseStores.route(path) { return store.entries(rel) }
-        return ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { !$0.hasPrefix(".") }
+        return ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { includeHidden || !$0.hasPrefix(".") }
     }
 
     static func readNumeric(_ path: String, expected: String) throws -> LoadedArray {
@@ -101,6 +102,10 @@ enum MouseFiles {
     /// A codec error as a `MouseDataError` (dtype mismatches become `.wrongDType`).
     static func mapped(_ error: any Error, path: String, expected: String) -> MouseDataError {
         if let e = error as? MouseDataError { return e }
+        if let e = error as? HDF5Error {
+            let kind: MouseDataError.Kind = e.kind == .corrupted ? .corrupted : .unreadableFile
+            return MouseDataError(kind, path: path, expected: expected, found: e.description)
+        }
         if let e = error as? NPYError {
             switch e {
             case .typeMismatch(_, _, let found):

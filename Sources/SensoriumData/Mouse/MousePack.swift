@@ -12,6 +12,11 @@ import Foundation
 /// `MouseDataset(path:)` opens such a file like a folder: the same checks, the same lazy
 /// per-trial reading, identical batches.
 ///
+/// Integrity: the file is written in the newest HDF5 format (libhdf5 checksums and verifies all
+/// metadata), every array is chunked with a Fletcher32 checksum that libhdf5 verifies before it
+/// returns a chunk's values, and strings are stored fixed-length so that the checksum covers them.
+/// A mismatch is a `MouseDataError` of kind `.corrupted` naming the file and object.
+///
 /// ```swift
 /// try MousePack.pack(folder: "data/dynamic29515-…", into: "data/dynamic29515-….h5")
 /// let mouse = try MouseDataset(path: "data/dynamic29515-….h5")
@@ -57,7 +62,7 @@ public enum MousePack {
                 case .uint16: try out.createDataset(target, values: try array.ints().map { UInt16($0) }, shape: array.shape)
                 case .uint32: try out.createDataset(target, values: try array.ints().map { UInt32($0) }, shape: array.shape)
                 case .uint64: try out.createDataset(target, values: try array.doubles().map { UInt64($0) }, shape: array.shape)
-                case .unicode, .bytes: try out.createDataset(target, strings: try array.strings(), shape: array.shape)
+                case .unicode, .bytes: try out.createDataset(target, strings: try array.strings(), shape: array.shape, fixedLength: true)
                 }
             } catch let e as MouseDataError {
                 throw e
@@ -70,10 +75,10 @@ public enum MousePack {
             do { _ = try out.groupCreatingIfNeeded("data/\(field.folderName)") } catch { throw fail("data/\(field.folderName)", error) }
         }
         do {
-            try out.setAttribute("format", formatName)
-            try out.setAttribute("mouse", layout.mouseName)
+            try out.setAttribute("format", fixedLengthString: formatName)
+            try out.setAttribute("mouse", fixedLengthString: layout.mouseName)
             if let config = try? String(contentsOfFile: layout.root + "/config.json", encoding: .utf8) {
-                try out.setAttribute("config", config)
+                try out.setAttribute("config", fixedLengthString: config)
             }
             try out.flush()
         } catch { throw fail("", error) }
@@ -85,14 +90,25 @@ final class MouseHDF5Store: @unchecked Sendable {
     let path: String
     let file: HDF5File
     let mouseName: String
+    /// Device, inode, size and modification time of the file when it was opened.
+    let identity: [String]
     private let lock = NSLock()
+
+    /// What identifies the file at `path` (a replaced or rewritten file has another identity).
+    static func identity(of path: String) -> [String] {
+        guard let a = try? FileManager.default.attributesOfItem(atPath: path) else { return [] }
+        return [a[.systemNumber], a[.systemFileNumber], a[.size], a[.modificationDate]].map { "\($0 ?? "")" }
+    }
 
     init(path: String) throws {
         self.path = path
+        identity = MouseHDF5Store.identity(of: path)
         do {
             file = try HDF5File.open(path)
         } catch {
-            throw MouseDataError(.unreadableFile, path: path, expected: "a mouse folder or an HDF5 file made by MousePack.pack", found: "\(error)")
+            let corrupted = (error as? HDF5Error)?.kind == .corrupted
+            throw MouseDataError(corrupted ? .corrupted : .unreadableFile, path: path,
+                                 expected: "a mouse folder or an HDF5 file made by MousePack.pack", found: "\(error)")
         }
         let format = try? file.stringAttribute("format")
         guard format == MousePack.formatName else {
@@ -100,6 +116,15 @@ final class MouseHDF5Store: @unchecked Sendable {
                                  found: format.map { "format = \($0)" } ?? "no format attribute")
         }
         mouseName = (try? file.stringAttribute("mouse")) ?? ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        // Verify every object header on open (their checksums), so that a corrupted structure is
+        // reported as such instead of as a missing file; data chunks are verified when read.
+        do {
+            try file.verifyObjects()
+        } catch {
+            let corrupted = (error as? HDF5Error)?.kind == .corrupted
+            throw MouseDataError(corrupted ? .corrupted : .unreadableFile, path: path,
+                                 expected: "an intact HDF5 file made by MousePack.pack", found: "\(error)")
+        }
     }
 
     private func object(_ rel: String) -> String { rel.hasSuffix(".npy") ? String(rel.dropLast(4)) : rel }
@@ -160,16 +185,23 @@ enum MouseStores {
     nonisolated(unsafe) private static var stores: [String: MouseHDF5Store] = [:]
     private static let lock = NSLock()
 
-    /// Opens (once) the packed mouse at `path` when `path` is a regular file.
+    /// Opens (once) the packed mouse at `path` when `path` is a regular file; a file replaced or
+    /// rewritten since it was opened is opened again.
     static func openIfPacked(_ path: String) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else { return }
         lock.lock()
-        let known = stores[path] != nil
+        let known = stores[path]
         lock.unlock()
-        if known { return }
+        if let known, known.identity == MouseHDF5Store.identity(of: path) { return }
+        lock.lock(); stores[path] = nil; lock.unlock()
         let store = try MouseHDF5Store(path: path)
         lock.lock(); stores[path] = store; lock.unlock()
+    }
+
+    /// Forgets the packed mouse at `path` (its file is closed once no dataset uses it).
+    static func close(_ path: String) {
+        lock.lock(); stores[path] = nil; lock.unlock()
     }
 
     static func isPacked(_ root: String) -> Bool {

@@ -34,6 +34,7 @@ struct TrialNormalizer: Sendable {
                                      expected: "the \(name) statistic of \(field.folderName) (needed for normalisation)",
                                      found: "no such file")
             }
+            try ValueChecks.checkStatistic(a, field: field, name: name)
             return a
         }
         for field in MouseField.allCases {

@@ -223,12 +223,17 @@ public enum NPYFile {
         let (descr, fortran, shape) = try NPYHeaderCodec.parseDictionary(text, path: path)
         let (dtype, byteOrder) = try NPYHeaderCodec.parseDescr(descr, path: path)
         var dataBytes = dtype.itemSize
+        var bound = max(dtype.itemSize, 1)
         for d in shape {
+            // Like NumPy, refuse shapes whose extents overflow even when another extent is 0 (any
+            // product of them, e.g. strides, must stay representable).
             let (p, overflow) = dataBytes.multipliedReportingOverflow(by: d)
-            guard !overflow else {
+            let (b, boundOverflow) = bound.multipliedReportingOverflow(by: max(d, 1))
+            guard !overflow, !boundOverflow else {
                 throw NPYError.malformedHeader(path: path, problem: "shape \(shape) is too large", header: text)
             }
             dataBytes = p
+            bound = b
         }
         let available = fileSize - dataOffset
         let header = NPYHeader(version: version, dtype: dtype, byteOrder: byteOrder, fortranOrder: fortran,

@@ -45,7 +45,7 @@ enum NPYHeaderCodec {
         if kind == "O" { throw NPYError.objectArray(path: path) }
         if kind == "?" && sizeText.isEmpty { return (.bool, .notApplicable) }
         guard !sizeText.isEmpty, sizeText.allSatisfy({ $0.isASCII && $0.isNumber }),
-              let size = Int(sizeText) else {
+              let size = Int(sizeText), size <= 1 << 32 else {
             throw NPYError.unsupportedDType(path: path, descr: descr)
         }
         let dtype: NPYDType

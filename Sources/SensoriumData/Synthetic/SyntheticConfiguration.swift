@@ -145,5 +145,36 @@ public struct SyntheticMouseConfiguration: Sendable, Codable, Equatable {
         if statisticsWindow < 0 { try fail("statisticsWindow ≥ 0", "\(statisticsWindow)") }
         if !(0...1).contains(complexFraction) { try fail("0 ≤ complexFraction ≤ 1", "\(complexFraction)") }
         if !(0...1).contains(directionSelectiveFraction) { try fail("0 ≤ directionSelectiveFraction ≤ 1", "\(directionSelectiveFraction)") }
+        // Sizes: refuse what could not be allocated, before anything is (checked arithmetic).
+        if mice > 1_000 { try fail("mice ≤ 1000", "\(mice)") }
+        if neurons > 100_000 { try fail("neurons ≤ 100000", "\(neurons)") }
+        if height > 2_048 || width > 2_048 { try fail("frames of at most 2048 × 2048 pixels", "\(height) × \(width)") }
+        if frames > 100_000 { try fail("frames ≤ 100000", "\(frames)") }
+        for (name, n) in [("trainTrials", trainTrials), ("oracleClips", oracleClips), ("repeats", repeats), ("liveTestMainClips", liveTestMainClips),
+                          ("liveTestBonusClips", liveTestBonusClips), ("finalTestMainClips", finalTestMainClips),
+                          ("finalTestBonusClipsPerFamily", finalTestBonusClipsPerFamily), ("noneTrials", noneTrials)] where n > 100_000 {
+            try fail("\(name) ≤ 100000", "\(n)")
+        }
+        if statisticsWindow > frames { try fail("statisticsWindow ≤ frames", "\(statisticsWindow)") }
+        func product(_ factors: [Int]) -> Int? {
+            var p = 1
+            for f in factors {
+                let (q, overflow) = p.multipliedReportingOverflow(by: f)
+                if overflow { return nil }
+                p = q
+            }
+            return p
+        }
+        let limit = 1 << 31
+        let padded = frames + lengthJitter + 1
+        // One trial's arrays (video and responses, float32) and the neurons' spatial filters.
+        if let trialBytes = product([4, padded, height * width + neurons + 4]), trialBytes <= limit {} else {
+            try fail("one trial of at most 2 GiB (4 · padded frames · (height · width + neurons))",
+                     "\(height) × \(width) pixels, \(neurons) neurons, \(padded) frames")
+        }
+        if let filterBytes = product([8, neurons, height, width]), filterBytes <= limit {} else {
+            try fail("receptive fields of at most 2 GiB (8 · neurons · height · width)", "\(neurons) neurons on \(height) × \(width) frames")
+        }
+        if trialsPerMouse > 1_000_000 { try fail("at most 1000000 trials per mouse", "\(trialsPerMouse)") }
     }
 }
