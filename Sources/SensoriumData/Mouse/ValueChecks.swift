@@ -30,9 +30,8 @@ enum ValueChecks {
         return found.start
     }
 
-    /// Generic scan: padding start and the earliest (by frame) non-finite value before it.
-    static func scan<T: BinaryFloatingPoint>(_ p: UnsafePointer<T>, rows: Int, frames: Int)
-        -> (start: Int, bad: (row: Int, frame: Int, value: Double)?) {
+    /// The first frame from which every row holds only NaN (the trailing padding).
+    static func paddingStart<T: BinaryFloatingPoint>(_ p: UnsafePointer<T>, rows: Int, frames: Int) -> Int {
         var start = 0
         for r in 0..<rows {
             let row = p + r * frames
@@ -41,6 +40,13 @@ enum ValueChecks {
             start = max(start, end)
             if start == frames { break }
         }
+        return start
+    }
+
+    /// Generic scan: padding start and the earliest (by frame) non-finite value before it.
+    static func scan<T: BinaryFloatingPoint>(_ p: UnsafePointer<T>, rows: Int, frames: Int)
+        -> (start: Int, bad: (row: Int, frame: Int, value: Double)?) {
+        let start = paddingStart(p, rows: rows, frames: frames)
         var bad: (row: Int, frame: Int, value: Double)? = nil
         for r in 0..<rows {
             let row = p + r * frames
@@ -57,14 +63,7 @@ enum ValueChecks {
     /// `scan` for Float with 16-lane blocks (x − x is 0 exactly when x is finite).
     static func scanFloat(_ p: UnsafePointer<Float>, rows: Int, frames: Int)
         -> (start: Int, bad: (row: Int, frame: Int, value: Double)?) {
-        var start = 0
-        for r in 0..<rows {
-            let row = p + r * frames
-            var end = frames
-            while end > start, row[end - 1].isNaN { end -= 1 }
-            start = max(start, end)
-            if start == frames { break }
-        }
+        let start = paddingStart(p, rows: rows, frames: frames)
         var bad: (row: Int, frame: Int, value: Double)? = nil
         for r in 0..<rows {
             let row = p + r * frames

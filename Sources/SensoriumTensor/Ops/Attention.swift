@@ -177,18 +177,23 @@ private func addMatrix(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer
 
 /// Numerically stable softmax of each contiguous row of `width` elements, in place.
 private func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
-    for r in 0..<rows {
-        let row = p + r * width
-        var peak = -Float.infinity
-        for j in 0..<width where row[j] > peak { peak = row[j] }
-        if peak == -.infinity { peak = 0 }
-        var total: Float = 0
-        for j in 0..<width {
-            let e = expf(row[j] - peak)
-            row[j] = e
-            total += e
-        }
-        let inv = 1 / total
-        for j in 0..<width { row[j] *= inv }
+    for r in 0..<rows { _ = softmaxRow(p + r * width, width: width) }
+}
+
+/// Numerically stable softmax of one row of `width` elements, in place; returns the row's
+/// log-sum-exp (what memory-bounded attention keeps to recompute the probabilities).
+@inline(__always)
+func softmaxRow(_ row: UnsafeMutablePointer<Float>, width: Int) -> Float {
+    var peak = -Float.infinity
+    for j in 0..<width where row[j] > peak { peak = row[j] }
+    if peak == -.infinity { peak = 0 }
+    var total: Float = 0
+    for j in 0..<width {
+        let e = expf(row[j] - peak)
+        row[j] = e
+        total += e
     }
+    let inv = 1 / total
+    for j in 0..<width { row[j] *= inv }
+    return peak + logf(total)
 }

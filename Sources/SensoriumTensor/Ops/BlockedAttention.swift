@@ -181,19 +181,7 @@ private struct BlockedAttentionKernel {
                     let rows = min(block, queries - i0)
                     scores(q, k, group: g, from: i0, rows: rows, into: s, singleThreaded: single)
                     for r in 0..<rows {
-                        let row = s + r * width
-                        var peak = -Float.infinity
-                        for j in 0..<width where row[j] > peak { peak = row[j] }
-                        if peak == -.infinity { peak = 0 }
-                        var total: Float = 0
-                        for j in 0..<width {
-                            let e = expf(row[j] - peak)
-                            row[j] = e
-                            total += e
-                        }
-                        let inv = 1 / total
-                        for j in 0..<width { row[j] *= inv }
-                        lse[g * queries + i0 + r] = peak + logf(total)
+                        lse[g * queries + i0 + r] = softmaxRow(s + r * width, width: width)
                     }
                     BLAS.gemm(m: rows, n: valueDepth, k: width, a: s, lda: width, b: v + vOffset(g), ldb: ldv,
                               beta: 0, c: out + oOffset(g) + i0 * ldo, ldc: ldo, singleThreaded: single)
