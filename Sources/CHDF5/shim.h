@@ -83,9 +83,11 @@ static inline long long swift_H5A_count(hid_t obj) {
 static inline hid_t swift_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
 static inline H5F_libver_t swift_H5F_LIBVER_LATEST(void) { return H5F_LIBVER_LATEST; }
 
-/* 1 when the dataset's filter pipeline holds a filter that may expand data when it is read (anything
-   but Fletcher32 and shuffle: deflate, szip, n-bit, scale-offset, plugins), 0 when not, -1 on failure. */
-static inline int swift_H5D_has_expanding_filter(hid_t dset) {
+/* The dataset's filter pipeline: bit 1 when a filter may expand data when it is read (anything but
+   Fletcher32 and shuffle: deflate, szip, n-bit, scale-offset, plugins), bit 2 when its chunks carry a
+   Fletcher32 checksum; -1 on failure. */
+enum { SWIFT_H5D_EXPANDING_FILTER = 1, SWIFT_H5D_FLETCHER32 = 2 };
+static inline int swift_H5D_filter_flags(hid_t dset) {
     hid_t dcpl = H5Dget_create_plist(dset);
     if (dcpl < 0) return -1;
     int n = H5Pget_nfilters(dcpl);
@@ -97,24 +99,8 @@ static inline int swift_H5D_has_expanding_filter(hid_t dset) {
         char name[2] = "";
         H5Z_filter_t f = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelmts, values, sizeof name, name, NULL);
         if (f < 0) { result = -1; break; }
-        if (f != H5Z_FILTER_FLETCHER32 && f != H5Z_FILTER_SHUFFLE) result = 1;
-    }
-    H5Pclose(dcpl);
-    return result;
-}
-
-/* Whether the dataset's filter pipeline checksums its chunks (Fletcher32): 1, 0, or -1 on failure. */
-static inline int swift_H5D_has_fletcher32(hid_t dset) {
-    hid_t dcpl = H5Dget_create_plist(dset);
-    if (dcpl < 0) return -1;
-    int n = H5Pget_nfilters(dcpl);
-    int result = n < 0 ? -1 : 0;
-    for (int i = 0; i < n; i++) {
-        unsigned flags = 0;
-        size_t nelmts = 0;
-        unsigned values[1] = { 0 };
-        char name[2] = "";
-        if (H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelmts, values, sizeof name, name, NULL) == H5Z_FILTER_FLETCHER32) result = 1;
+        if (f == H5Z_FILTER_FLETCHER32) result |= SWIFT_H5D_FLETCHER32;
+        else if (f != H5Z_FILTER_SHUFFLE) result |= SWIFT_H5D_EXPANDING_FILTER;
     }
     H5Pclose(dcpl);
     return result;

@@ -49,7 +49,8 @@ public final class HDF5Dataset: HDF5Object {
                 var fileSize: hsize_t = 0
                 if H5Fget_filesize(owner.id, &fileSize) >= 0 {
                     // Deflate expands at most 1032:1; without such a filter data cannot exceed the file.
-                    let expanding = swift_H5D_has_expanding_filter(id) != 0
+                    let filters = swift_H5D_filter_flags(id)
+                    let expanding = filters < 0 || filters & Int32(SWIFT_H5D_EXPANDING_FILTER) != 0
                     let size = Int(clamping: fileSize)
                     let limit = size.multipliedReportingOverflow(by: expanding ? 1032 : 1).partialValue + (1 << 20)
                     if bytes > limit || bytes < 0 {
@@ -71,7 +72,10 @@ public final class HDF5Dataset: HDF5Object {
 
     /// Whether libhdf5 checks a Fletcher32 checksum of every chunk of this dataset when reading it
     /// (the SDK writes every non-empty, non-scalar dataset this way).
-    public var hasChecksum: Bool { swift_H5D_has_fletcher32(id) == 1 }
+    public var hasChecksum: Bool {
+        let filters = swift_H5D_filter_flags(id)
+        return filters > 0 && filters & Int32(SWIFT_H5D_FLETCHER32) != 0
+    }
 
     /// Number of elements.
     public var count: Int { shape.reduce(1, *) }
