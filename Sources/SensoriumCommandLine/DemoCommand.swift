@@ -27,7 +27,7 @@ struct DemoCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed of the trainer and of the model's initial weights.")
     var seed: UInt64?
 
-    @Option(name: .shortAndLong, help: "A JSON training configuration (model, trainer, data) instead of the demo's.")
+    @Option(name: .shortAndLong, help: "A JSON training configuration (model, trainer, data), or a preset name, instead of the demo's.")
     var config: String?
 
     @Flag(help: "A much smaller, faster run (tiny mice, a few epochs) to check the installation.")
@@ -44,7 +44,7 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         let logger = global.makeLogger("demo")
         var synthetic = DemoWorkflow.defaultSyntheticConfiguration
-        var training = try config.map { try TrainingRunConfiguration.load(from: URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath)) }
+        var training = try config.map(TrainingRunConfiguration.load(fileOrPreset:))
             ?? DemoWorkflow.trainingConfiguration
         if quick {
             synthetic = .tiny

@@ -23,7 +23,7 @@ public struct SensoriumCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             DemoCommand.self, SynthCommand.self, InspectCommand.self, TrainCommand.self,
-            EvaluateCommand.self, PredictCommand.self, ReportCommand.self, ImportCommand.self,
+            EvaluateCommand.self, PredictCommand.self, ReportCommand.self, ImportCommand.self, PresetsCommand.self,
         ]
     )
 }

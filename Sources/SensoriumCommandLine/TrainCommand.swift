@@ -25,7 +25,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The run folder to write (created if needed).")
     var output: String
 
-    @Option(name: .shortAndLong, help: "A JSON configuration file (sections model, trainer, data).")
+    @Option(name: .shortAndLong, help: "A JSON configuration file (sections model, trainer, data), or the name of a preset (`sensorium presets` lists them).")
     var config: String?
 
     @Option(help: "Core: \(CoreKind.registry.typeNames.joined(separator: ", ")) (default: from the configuration, else factorized3d).")
@@ -85,8 +85,7 @@ struct TrainCommand: ParsableCommand {
 
     /// The configuration from the file and the options.
     func runConfiguration() throws -> TrainingRunConfiguration {
-        var c = try config.map { try TrainingRunConfiguration.load(from: URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath)) }
-            ?? TrainingRunConfiguration()
+        var c = try config.map(TrainingRunConfiguration.load(fileOrPreset:)) ?? TrainingRunConfiguration()
         if let core, core != c.model.core.typeName {
             let channels = c.model.core.inputChannels
             c.model.core = try CoreKind.registry.defaults(type: core).withInputChannels(channels)

@@ -153,6 +153,20 @@ public struct TrainingRunConfiguration: Codable, Sendable, Equatable {
         return configuration
     }
 
+    /// The configuration of the file at `path` when one exists there, else of the registered
+    /// ``RunPreset`` called `path` (an error names both when neither exists).
+    public static func load(fileOrPreset path: String) throws -> TrainingRunConfiguration {
+        let expanded = (path as NSString).expandingTildeInPath
+        if FileManager.default.fileExists(atPath: expanded) || path.contains("/") || path.hasSuffix(".json") {
+            return try load(from: URL(fileURLWithPath: expanded))
+        }
+        guard let preset = RunPreset.registered.first(where: { $0.name == path }) else {
+            throw SensoriumError.invalidConfiguration(
+                source: path, message: "expected a configuration file or a preset name, found neither; the presets are \(RunPreset.registered.map(\.name).joined(separator: ", "))")
+        }
+        return preset.configuration
+    }
+
     /// Reads a configuration file.
     public static func load(from url: URL) throws -> TrainingRunConfiguration {
         let read = readConfigurationFile(url)
