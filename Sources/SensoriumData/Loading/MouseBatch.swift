@@ -23,6 +23,46 @@ public struct MouseBatch: Sendable {
     public var behavior: [Float]
     /// Pupil centre, (N, 2, T): horizontal, vertical.
     public var pupilCenter: [Float]
+    /// For a batch mixing mice: each sample's mouse and the neuron blocks of ``responses``
+    /// (`neuronCount` is then the total over all mice); nil for a batch of one mouse.
+    public var mixture: MouseMixture?
+    /// Per sample and neuron, `(N, neurons)`, the weight a loss gives the responses (the same for
+    /// every frame); nil: every entry weighs 1. Mixed batches set it (0 outside a sample's own
+    /// mouse, or a distillation weight).
+    public var responseWeights: [Float]?
+
+    /// A batch from its arrays (shapes as documented on each property).
+    public init(mouse: String, trials: [Int], starts: [Int], batchSize: Int, channels: Int, frames: Int, height: Int, width: Int,
+                neuronCount: Int, video: [Float], responses: [Float], behavior: [Float], pupilCenter: [Float],
+                mixture: MouseMixture? = nil, responseWeights: [Float]? = nil) {
+        precondition(trials.count == batchSize && starts.count == batchSize,
+                     "MouseBatch: \(trials.count) trials and \(starts.count) starts for a batch of \(batchSize)")
+        precondition(video.count == batchSize * channels * frames * height * width,
+                     "MouseBatch: video of \(video.count) values for (\(batchSize), \(channels), \(frames), \(height), \(width))")
+        precondition(responses.count == batchSize * frames * neuronCount,
+                     "MouseBatch: responses of \(responses.count) values for (\(batchSize), \(frames), \(neuronCount))")
+        precondition(behavior.count == batchSize * 2 * frames && pupilCenter.count == batchSize * 2 * frames,
+                     "MouseBatch: behaviour \(behavior.count) and pupil \(pupilCenter.count) values for (\(batchSize), 2, \(frames))")
+        precondition(mixture.map { $0.sampleMouse.count == batchSize && $0.totalNeurons == neuronCount } ?? true,
+                     "MouseBatch: the mixture's \(mixture?.sampleMouse.count ?? 0) samples and \(mixture?.totalNeurons ?? 0) neurons do not match (\(batchSize), \(neuronCount))")
+        precondition(responseWeights.map { $0.count == batchSize * neuronCount } ?? true,
+                     "MouseBatch: \(responseWeights?.count ?? 0) response weights for (\(batchSize), \(neuronCount))")
+        self.mouse = mouse
+        self.trials = trials
+        self.starts = starts
+        self.batchSize = batchSize
+        self.channels = channels
+        self.frames = frames
+        self.height = height
+        self.width = width
+        self.neuronCount = neuronCount
+        self.video = video
+        self.responses = responses
+        self.behavior = behavior
+        self.pupilCenter = pupilCenter
+        self.mixture = mixture
+        self.responseWeights = responseWeights
+    }
 
     /// (N, C, T, H, W).
     public var videoShape: [Int] { [batchSize, channels, frames, height, width] }
@@ -39,6 +79,8 @@ public struct MouseBatch: Sendable {
     public func behaviorTensor() -> Tensor { Tensor(behavior, shape: behaviorShape) }
     /// The pupil centre as a tensor (N, 2, T).
     public func pupilCenterTensor() -> Tensor { Tensor(pupilCenter, shape: behaviorShape) }
+    /// The response weights as a tensor (N, 1, neurons), broadcasting over frames; nil without weights.
+    public func responseWeightTensor() -> Tensor? { responseWeights.map { Tensor($0, shape: [batchSize, 1, neuronCount]) } }
 
     /// Bytes held by the four arrays.
     public var byteCount: Int { 4 * (video.count + responses.count + behavior.count + pupilCenter.count) }
