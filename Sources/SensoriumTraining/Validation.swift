@@ -107,8 +107,9 @@ public func validationCorrelation<Model: TrainableModel, Data: TrainingData>(
     var accumulator = SingleTrialCorrelationAccumulator(skipFrames: skipFrames)
     try withNoGrad {
         try data.forEachValidationBatch { batch in
-            let predictions = model.forward(batch)
-            accumulator.add(mouse: batch.mouse, predictions: predictions, targets: batch.targetTensor())
+            for part in batch.scoredParts(predictions: model.forward(batch), targets: batch.targetTensor()) {
+                accumulator.add(mouse: part.mouse, predictions: part.predictions, targets: part.targets)
+            }
         }
     }
     if let (mouse, counts) = accumulator.nonFinite.sorted(by: { $0.key < $1.key }).first {

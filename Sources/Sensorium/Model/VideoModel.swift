@@ -295,15 +295,19 @@ public final class VideoModel: Module, TrainableModel {
     }
 
     /// Predictions for a batch of clips or trials: `(B, T', neurons)`, aligned with the last `T'`
-    /// frames of the batch.
+    /// frames of the batch. For a batch that mixes mice, every mouse's predictions for every
+    /// sample, `(B, T', Σ N)` (``forwardMixture(_:mixture:)``).
     public func forward(_ batch: MouseBatch) -> Tensor {
-        self(ModelInput(video: batch.videoTensor(), behavior: batch.behaviorTensor(), pupilCenter: batch.pupilCenterTensor(),
+        if let mixture = batch.mixture { return forwardMixture(batch, mixture: mixture) }
+        return self(ModelInput(video: batch.videoTensor(), behavior: batch.behaviorTensor(), pupilCenter: batch.pupilCenterTensor(),
                         mouse: batch.mouse))
     }
 
     /// The core's regulariser plus the batch mouse's readout and shifter regularisers (zero for the
-    /// baselines' readouts and MLP shifters, so this is the reference's core-only term there).
+    /// baselines' readouts and MLP shifters, so this is the reference's core-only term there); for a
+    /// batch that mixes mice, every mouse's once (``regularizerAllMice()``).
     public func regularizer(for batch: MouseBatch) -> Tensor? {
+        if batch.mixture != nil { return regularizerAllMice() }
         var total = core.regularizer()
         if let stage { total = total + stage.regularizer() }
         if readout[batch.mouse] != nil { total = total + readout.regularizer(dataKey: batch.mouse) }

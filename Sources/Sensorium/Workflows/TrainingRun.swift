@@ -17,10 +17,19 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
     /// Background threads building batches, and batches built ahead.
     public var workers: Int
     public var prefetch: Int
+    /// How training batches are drawn: one mouse per batch, round-robin (the reference), or
+    /// batches that mix mice (DwiseNeuro).
+    public var sampling: TrainingSampling
+    /// A trained model file (`model.h5`) whose predictions of the other mice join the targets
+    /// (DwiseNeuro's distillation stage, ``DistillationData``); nil: no distillation.
+    public var teacherModel: String?
+    /// The share of the loss given to the teacher's predictions, in [0, 1) (0.36 in DwiseNeuro).
+    public var distillationRatio: Double
 
     /// The reference's data settings.
     public init(batchSize: Int = 8, frames: Int = 80, validationTier: MouseTier = .oracle, validationBatchSize: Int = 8,
-                validationMaxFrames: Int? = nil, workers: Int = 1, prefetch: Int = 2) {
+                validationMaxFrames: Int? = nil, workers: Int = 1, prefetch: Int = 2, sampling: TrainingSampling = .roundRobin,
+                teacherModel: String? = nil, distillationRatio: Double = 0.36) {
         self.batchSize = batchSize
         self.frames = frames
         self.validationTier = validationTier
@@ -28,10 +37,14 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         self.validationMaxFrames = validationMaxFrames
         self.workers = workers
         self.prefetch = prefetch
+        self.sampling = sampling
+        self.teacherModel = teacherModel
+        self.distillationRatio = distillationRatio
     }
 
     enum CodingKeys: String, CodingKey {
         case batchSize, frames, validationTier, validationBatchSize, validationMaxFrames, workers, prefetch
+        case sampling, teacherModel, distillationRatio
     }
 
     /// Every key optional (missing keys keep the reference values); values are checked.
@@ -45,6 +58,9 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         validationMaxFrames = try c.decodeIfPresent(Int.self, forKey: .validationMaxFrames)
         workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? d.workers
         prefetch = try c.decodeIfPresent(Int.self, forKey: .prefetch) ?? d.prefetch
+        sampling = try c.decodeIfPresent(TrainingSampling.self, forKey: .sampling) ?? d.sampling
+        teacherModel = try c.decodeIfPresent(String.self, forKey: .teacherModel)
+        distillationRatio = try c.decodeIfPresent(Double.self, forKey: .distillationRatio) ?? d.distillationRatio
         func require(_ ok: Bool, _ key: CodingKeys, _ message: String) throws {
             if !ok { throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(key.stringValue) \(message)") }
         }
@@ -54,6 +70,8 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         try require(validationMaxFrames.map { $0 >= 1 } ?? true, .validationMaxFrames, "must be at least 1")
         try require(workers >= 1, .workers, "must be at least 1")
         try require(prefetch >= 0, .prefetch, "must be 0 or more")
+        try require(teacherModel.map { !$0.isEmpty } ?? true, .teacherModel, "must be a model file path (or absent)")
+        try require(distillationRatio >= 0 && distillationRatio < 1, .distillationRatio, "must be in [0, 1)")
     }
 }
 
@@ -298,11 +316,7 @@ public enum TrainingWorkflow {
         // The configuration's data-dependent starts (readout biases, receptive fields); a resumed
         // run loads its trained weights instead.
         if !request.resume { try model.initializeFromData(datasets) }
-        let settings = configuration.data
-        let data = MouseTrainingData(datasets: datasets, batchSize: settings.batchSize, frames: settings.frames,
-                                     validationTier: settings.validationTier, validationBatchSize: settings.validationBatchSize,
-                                     validationMaxFrames: settings.validationMaxFrames, prefetch: settings.prefetch,
-                                     workers: settings.workers)
+        let data = try trainingData(datasets: datasets, settings: configuration.data, model: model, logger: logger)
         let trainer = Trainer(model: model, data: data, configuration: configuration.trainer, logger: logger)
         trainer.checkpointURL = URL(fileURLWithPath: checkpoint)
         trainer.observers = observers
@@ -329,6 +343,10 @@ public enum TrainingWorkflow {
             if try restoreBestWeights(model, from: URL(fileURLWithPath: checkpoint)) {
                 logger.info("training stopped before the end; the model holds the best weights so far (epoch \(summary.bestEpoch))")
             }
+        } else if !summary.finished, let average = trainer.movingAverage {
+            // Without early stopping's best weights, an interrupted run saves the moving average,
+            // as a finished one does.
+            average.copyToModule()
         }
         model.eval()
         try model.save(to: URL(fileURLWithPath: RunFolder.file(folder, RunFolder.modelFile)))
@@ -355,12 +373,48 @@ public enum TrainingWorkflow {
 
     /// Loads the best weights kept by early stopping in the training checkpoint at `url` into
     /// `model`; false when the checkpoint has none.
+    /// With a moving average, its weights at the best epoch are loaded (what validation scored).
     @discardableResult
     public static func restoreBestWeights(_ model: VideoModel, from url: URL) throws -> Bool {
         let record = try Checkpoint.read(from: url)
-        guard let best = record.children["early_stopping"]?.children["best_model"], !best.tensors.isEmpty else { return false }
+        let stopping = record.children["early_stopping"]
+        if let average = stopping?.children["best_average"], !average.tensors.isEmpty {
+            try model.loadStateDict(average.tensors)
+            return true
+        }
+        guard let best = stopping?.children["best_model"], !best.tensors.isEmpty else { return false }
         try model.loadStateDict(best.tensors)
         return true
+    }
+
+    /// The training data of a run: the sampler `settings.sampling` names over `datasets`, wrapped in
+    /// a ``DistillationData`` when `settings.teacherModel` names a teacher (whose mice must be the
+    /// model's).
+    public static func trainingData(datasets: [MouseDataset], settings: TrainingDataSettings, model: VideoModel,
+                                    logger: Logger) throws -> AnyTrainingData<MouseBatch> {
+        var data: AnyTrainingData<MouseBatch>
+        switch settings.sampling {
+        case .roundRobin:
+            data = AnyTrainingData(MouseTrainingData(
+                datasets: datasets, batchSize: settings.batchSize, frames: settings.frames,
+                validationTier: settings.validationTier, validationBatchSize: settings.validationBatchSize,
+                validationMaxFrames: settings.validationMaxFrames, prefetch: settings.prefetch, workers: settings.workers))
+        case .mixedMice:
+            // MERGE: the mixed-mouse sampler (`MixedMouseTrainingData`, branch `dwise`) is built here.
+            throw SensoriumError.invalidConfiguration(
+                source: "data.sampling", message: "\"mixedMice\" needs the mixed-mouse sampler (MixedMouseTrainingData), which this build does not have; use \"roundRobin\"")
+        }
+        if let path = settings.teacherModel {
+            let url = URL(fileURLWithPath: (path as NSString).expandingTildeInPath)
+            let teacher = try VideoModel.load(from: url)
+            guard Set(teacher.mice) == Set(model.mice) else {
+                throw SensoriumError.incompatibleData("the teacher \(url.path) has the mice \(teacher.mice.sorted()), the model \(model.mice.sorted()); distillation needs the same mice")
+            }
+            try teacher.checkCompatible(with: datasets)
+            logger.info("distilling \(url.path) (its predictions of the other mice are \(settings.distillationRatio) of the loss)")
+            data = AnyTrainingData(try DistillationData(source: data, teacher: teacher, ratio: settings.distillationRatio))
+        }
+        return data
     }
 
     /// A one-line description of a run.
