@@ -145,4 +145,19 @@ import SensoriumData
         #expect(throws: SensoriumError.self) { try TrainingRunConfiguration.fromJSON(#"{"data": {"distillationRatio": 1.0}}"#) }
         #expect(throws: SensoriumError.self) { try TrainingRunConfiguration.fromJSON(#"{"data": {"sampling": "shuffled"}}"#) }
     }
+
+    /// `sensorium train --teacher PATH --distillation-ratio R`: values are checked, and a resumed
+    /// run keeps its saved teacher.
+    @Test func trainCommandTeacherOptions() throws {
+        let cases: [([String], String)] = [
+            (["train", "/tmp", "-o", "/tmp/x", "--teacher", "t.h5", "--distillation-ratio", "1"], "--distillation-ratio must be in [0, 1); got 1.0"),
+            (["train", "/tmp", "-o", "/tmp/x", "--distillation-ratio", "-0.5"], "--distillation-ratio must be in [0, 1)"),
+            (["train", "/tmp", "-o", "/tmp/x", "--resume", "--teacher", "t.h5"], "--teacher cannot be used with --resume"),
+        ]
+        for (arguments, expected) in cases {
+            let result = try SensoriumTool.run(arguments)
+            #expect(result.status != 0, "\(arguments) exited with 0")
+            #expect(result.stderr.contains(expected), "\(arguments): stderr \(result.stderr)")
+        }
+    }
 }
