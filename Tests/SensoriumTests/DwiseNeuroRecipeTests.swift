@@ -144,4 +144,31 @@ private final class NormalizedScalar: Module {
         loss.backward()
         #expect(model.parameters().allSatisfy { $0.grad != nil })
     }
+
+    /// A run stopped early saves what validation scored: with a moving average, its weights at the
+    /// best epoch (not the raw weights of that epoch).
+    @Test func interruptedRunKeepsTheBestAverage() throws {
+        let batch = MixedMice.batch(sampleMouse: [0, 1, 2], seed: 51)
+        let model = try MixedMice.model(seed: 7, stochastic: false)
+        var c = TrainerConfiguration(optimizer: .adamW(.init(learningRate: 1e-2, weightDecay: 0.05)), schedule: .constant,
+                                     loss: .samplePoisson(), validationSkipFrames: 0)
+        c.earlyStopping = .init(interval: 1, patience: 100, tolerance: 0, restoreBest: true, lrDecaySteps: 1, maxEpochs: 5,
+                                warmupEpochs: 1)
+        c.movingAverage = .init(decay: 0.5, warmup: false, averageBuffers: true)
+        let trainer = Trainer(model: model, data: MemoryMouseData(batches: [batch, batch], validation: [batch]), configuration: c,
+                              logger: quietLogger)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sensorium-ema-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        trainer.checkpointURL = dir.appendingPathComponent("checkpoint.h5")
+        try trainer.fit(until: .epochs(1))
+        let average = try #require(trainer.movingAverage).stateDict()
+        let raw = model.stateDict()
+        let restored = try MixedMice.model(seed: 8, stochastic: false)
+        #expect(try TrainingWorkflow.restoreBestWeights(restored, from: trainer.checkpointURL!))
+        let loaded = restored.stateDict()
+        let key = "stage.layers.0.conv.weight"
+        #expect(MixedMice.maxDifference(loaded[key]!, average[key]!) == 0)
+        #expect(MixedMice.maxDifference(loaded[key]!, raw[key]!) > 0, "the average differs from the raw weights")
+    }
 }
