@@ -38,6 +38,19 @@ public final class MouseTrainingData: TrainingData {
     public var prefetch: Int
     /// Background threads building batches.
     public var workers: Int
+    /// Input frames between two clip frames (1: consecutive, the reference); a clip then spans
+    /// `(frames − 1)·frameStep + 1` frames of its trial.
+    public var frameStep = 1
+    /// Where a clip's window may lie (``/SensoriumData/ClipPosition``; `.reference` by default).
+    public var clipPosition = ClipPosition.reference
+    /// Probability that a training clip is CutMixed with another clip of the same mouse (0: never).
+    public var cutMixProbability = 0.0
+
+    /// How training clips are cut: `.clips(frames:)` for the reference settings, else `.strided`.
+    public var clipMode: ClipMode {
+        frameStep == 1 && clipPosition == .reference ? .clips(frames: frames)
+            : .strided(frames: frames, step: frameStep, position: clipPosition)
+    }
 
     /// A data source over `datasets` (each mouse needs at least one training trial).
     public init(datasets: [MouseDataset], batchSize: Int = 8, frames: Int = 80, validationTier: MouseTier = .oracle,
@@ -60,9 +73,12 @@ public final class MouseTrainingData: TrainingData {
 
     /// The plans of epoch `epoch`: `rounds × mice` batches in round-robin order.
     public func planEpoch(generator: RandomGenerator) -> (rounds: Int, plans: [BatchPlan], makers: [BatchMaker]) {
+        let mode = clipMode, cutMix = cutMixProbability
         let loaders = datasets.map { dataset -> MouseLoader in
-            MouseLoader(dataset: dataset, tier: .train, batchSize: batchSize, mode: .clips(frames: frames),
-                        shuffle: true, generator: generator.fork())
+            let loader = MouseLoader(dataset: dataset, tier: .train, batchSize: batchSize, mode: mode,
+                                     shuffle: true, generator: generator.fork())
+            loader.cutMixProbability = cutMix
+            return loader
         }
         // The one round-robin: every mouse's batches interleaved, shorter mice starting new passes.
         let cycler = MouseCycler(loaders: loaders)

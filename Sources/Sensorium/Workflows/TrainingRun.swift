@@ -17,6 +17,28 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
     /// Background threads building batches, and batches built ahead.
     public var workers: Int
     public var prefetch: Int
+    /// Input frames between two clip frames (1: consecutive, the reference; DwiseNeuro 2). A clip
+    /// spans `(frames − 1)·frameStep + 1` frames of its trial.
+    public var frameStep: Int = 1
+    /// Where a clip's window may lie: `reference` (first frame uniform in `0 ..< L − span`) or
+    /// `last` (DwiseNeuro: end frame uniform in `span − 1 ... L − 1`).
+    public var clipPosition: ClipPosition = .reference
+    /// Batches that mix mice (``/SensoriumTraining/MixedMouseTrainingData``, one batch per optimizer
+    /// step) instead of one batch per mouse per round (the reference).
+    public var mixMice: Bool = false
+    /// With ``mixMice``: samples of each mouse per epoch (nil: the largest number of training
+    /// trials among the mice; DwiseNeuro 7,200).
+    public var samplesPerMouse: Int?
+    /// Probability that a training clip is CutMixed with another clip of the same mouse (0: off;
+    /// DwiseNeuro 0.5).
+    public var cutMixProbability: Double = 0
+    /// k of a k-fold split grouped by video identity (``/SensoriumData/FoldSplit``; nil: tiers).
+    /// With ``mixMice`` only.
+    public var folds: Int?
+    /// The validation fold i of the split, `0 ..< folds`.
+    public var fold: Int = 0
+    /// The labelled tiers the folds split (DwiseNeuro: train and oracle).
+    public var foldTiers: [MouseTier] = [.train, .oracle]
 
     /// The reference's data settings.
     public init(batchSize: Int = 8, frames: Int = 80, validationTier: MouseTier = .oracle, validationBatchSize: Int = 8,
@@ -32,6 +54,7 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case batchSize, frames, validationTier, validationBatchSize, validationMaxFrames, workers, prefetch
+        case frameStep, clipPosition, mixMice, samplesPerMouse, cutMixProbability, folds, fold, foldTiers
     }
 
     /// Every key optional (missing keys keep the reference values); values are checked.
@@ -45,6 +68,14 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         validationMaxFrames = try c.decodeIfPresent(Int.self, forKey: .validationMaxFrames)
         workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? d.workers
         prefetch = try c.decodeIfPresent(Int.self, forKey: .prefetch) ?? d.prefetch
+        frameStep = try c.decodeIfPresent(Int.self, forKey: .frameStep) ?? d.frameStep
+        clipPosition = try c.decodeIfPresent(ClipPosition.self, forKey: .clipPosition) ?? d.clipPosition
+        mixMice = try c.decodeIfPresent(Bool.self, forKey: .mixMice) ?? d.mixMice
+        samplesPerMouse = try c.decodeIfPresent(Int.self, forKey: .samplesPerMouse)
+        cutMixProbability = try c.decodeIfPresent(Double.self, forKey: .cutMixProbability) ?? d.cutMixProbability
+        folds = try c.decodeIfPresent(Int.self, forKey: .folds)
+        fold = try c.decodeIfPresent(Int.self, forKey: .fold) ?? d.fold
+        foldTiers = try c.decodeIfPresent([MouseTier].self, forKey: .foldTiers) ?? d.foldTiers
         func require(_ ok: Bool, _ key: CodingKeys, _ message: String) throws {
             if !ok { throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(key.stringValue) \(message)") }
         }
@@ -54,6 +85,13 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         try require(validationMaxFrames.map { $0 >= 1 } ?? true, .validationMaxFrames, "must be at least 1")
         try require(workers >= 1, .workers, "must be at least 1")
         try require(prefetch >= 0, .prefetch, "must be 0 or more")
+        try require(frameStep >= 1, .frameStep, "must be at least 1")
+        try require(samplesPerMouse.map { $0 >= 1 } ?? true, .samplesPerMouse, "must be at least 1")
+        try require((0...1).contains(cutMixProbability), .cutMixProbability, "must be in [0, 1]")
+        try require(folds.map { $0 >= 2 } ?? true, .folds, "must be at least 2")
+        try require(fold >= 0 && fold < (folds ?? 1), .fold, folds == nil ? "needs folds" : "must be in 0..<\(folds!)")
+        try require(!foldTiers.isEmpty, .foldTiers, "must name at least one tier")
+        try require(folds == nil || mixMice, .folds, "needs mixMice (fold splits are made for batches that mix mice)")
     }
 }
 
@@ -242,7 +280,7 @@ public enum TrainingWorkflow {
         let folders = try MouseFolders.resolve(paths)
         if forTraining {
             for folder in folders {
-                let report = MouseFolderInspector.inspect(path: folder, scanTrials: nil, clipFrames: settings.frames)
+                let report = MouseFolderInspector.inspect(path: folder, scanTrials: nil, clipFrames: settings.clipSpan)
                 guard report.isUsable else {
                     let errors = report.problems.filter { $0.severity == .error }
                     throw SensoriumError.incompatibleData(
@@ -258,7 +296,7 @@ public enum TrainingWorkflow {
             guard !d.trials(in: .train).isEmpty else {
                 throw MouseDataError(.inconsistent, path: d.layout.tiersFile, expected: "train trials", found: "none")
             }
-            guard !d.trials(in: settings.validationTier).isEmpty else {
+            guard settings.folds != nil || !d.trials(in: settings.validationTier).isEmpty else {
                 throw MouseDataError(.inconsistent, path: d.layout.tiersFile,
                                      expected: "\(settings.validationTier.rawValue) trials for validation", found: "none")
             }
@@ -299,10 +337,7 @@ public enum TrainingWorkflow {
         // run loads its trained weights instead.
         if !request.resume { try model.initializeFromData(datasets) }
         let settings = configuration.data
-        let data = MouseTrainingData(datasets: datasets, batchSize: settings.batchSize, frames: settings.frames,
-                                     validationTier: settings.validationTier, validationBatchSize: settings.validationBatchSize,
-                                     validationMaxFrames: settings.validationMaxFrames, prefetch: settings.prefetch,
-                                     workers: settings.workers)
+        let data = settings.makeTrainingData(datasets: datasets)
         let trainer = Trainer(model: model, data: data, configuration: configuration.trainer, logger: logger)
         trainer.checkpointURL = URL(fileURLWithPath: checkpoint)
         trainer.observers = observers
