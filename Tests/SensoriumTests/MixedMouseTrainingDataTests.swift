@@ -157,7 +157,7 @@ import SensoriumTestSupport
     }
 
     @Test func settingsRoundTripAndBuildTheSources() throws {
-        let json = #"{"data": {"batchSize": 4, "frames": 4, "frameStep": 2, "clipPosition": "last", "mixMice": true, "samplesPerMouse": 5, "cutMixProbability": 0.5, "folds": 3, "fold": 2}, "model": {"normalizeData": false, "padFramesToSquare": true, "responsesThroughReLU": true}}"#
+        let json = #"{"data": {"batchSize": 4, "frames": 4, "frameStep": 2, "clipPosition": "last", "samplesPerMouse": 5, "cutMixProbability": 0.5, "folds": 3, "fold": 2}, "model": {"normalizeData": false, "padFramesToSquare": true, "responsesThroughReLU": true}}"#
         let configuration = try TrainingRunConfiguration.fromJSON(json)
         #expect(try TrainingRunConfiguration.fromJSON(configuration.jsonString()) == configuration)
         let settings = configuration.data
@@ -167,8 +167,29 @@ import SensoriumTestSupport
         let data = try settings.makeMixedTrainingData(datasets: Self.datasets())
         #expect(data.samplesPerMouse == 5 && data.cutMixProbability == 0.5 && data.split == FoldSplit(folds: 3, fold: 2))
         #expect(TrainingDataSettings().clipMode == .clips(frames: 80))
-        for bad in [#"{"data": {"frameStep": 0}}"#, #"{"data": {"cutMixProbability": 2}}"#, #"{"data": {"folds": 3}}"#,
-                    #"{"data": {"mixMice": true, "folds": 3, "fold": 3}}"#, #"{"data": {"clipPosition": "middle"}}"#] {
+        // The round-robin source with the same settings: strided clips, CutMix and the split.
+        let roundRobin = try settings.makeTrainingData(datasets: Self.datasets())
+        #expect(roundRobin.clipMode == Self.mode && roundRobin.cutMixProbability == 0.5 && roundRobin.split == FoldSplit(folds: 3, fold: 2))
+        for (m, d) in try Self.datasets().enumerated() {
+            let (training, validation) = try FoldSplit(folds: 3, fold: 2).trials(of: d)
+            #expect(roundRobin.splitTrials?[m].training == training && roundRobin.splitTrials?[m].validation == validation)
+        }
+        let firstMouse = try Self.datasets()[0].name
+        var trained: [Int] = []
+        let rounds = try roundRobin.trainingRounds(epoch: 0, generator: RandomGenerator(seed: 2))
+        let next = try rounds.rounds()
+        while let round = try next() {
+            for batch in round where batch.mouse == firstMouse { trained += batch.trials }
+        }
+        let pool0 = try FoldSplit(folds: 3, fold: 2).trials(of: Self.datasets()[0])
+        #expect(Set(trained).isSubset(of: pool0.training) && !trained.isEmpty)
+        var validated: [Int] = []
+        try roundRobin.forEachValidationBatch { batch in
+            if batch.mouse == firstMouse { validated += batch.trials }
+        }
+        #expect(validated == pool0.validation)
+        for bad in [#"{"data": {"frameStep": 0}}"#, #"{"data": {"cutMixProbability": 2}}"#, #"{"data": {"folds": 1}}"#,
+                    #"{"data": {"folds": 3, "fold": 3}}"#, #"{"data": {"fold": 1}}"#, #"{"data": {"clipPosition": "middle"}}"#] {
             #expect(throws: SensoriumError.self) { _ = try TrainingRunConfiguration.fromJSON(bad) }
         }
     }

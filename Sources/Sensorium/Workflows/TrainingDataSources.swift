@@ -15,15 +15,17 @@ extension TrainingDataSettings {
     /// The fold split the settings ask for (nil without ``folds``).
     public var foldSplit: FoldSplit? { folds.map { FoldSplit(folds: $0, fold: fold, pool: foldTiers) } }
 
-    /// The reference data source (one batch per mouse per round) with these settings' clips and
-    /// CutMix (``mixMice`` and the fold split are for ``makeMixedTrainingData(datasets:)``).
-    public func makeTrainingData(datasets: [MouseDataset]) -> MouseTrainingData {
+    /// The reference data source (one batch per mouse per round) with these settings' clips,
+    /// CutMix and fold split. Throws `MouseDataError` when a split leaves a mouse without training
+    /// or validation trials.
+    public func makeTrainingData(datasets: [MouseDataset]) throws -> MouseTrainingData {
         let data = MouseTrainingData(datasets: datasets, batchSize: batchSize, frames: frames, validationTier: validationTier,
                                      validationBatchSize: validationBatchSize, validationMaxFrames: validationMaxFrames,
                                      prefetch: prefetch, workers: workers)
         data.frameStep = frameStep
         data.clipPosition = clipPosition
         data.cutMixProbability = cutMixProbability
+        try data.setSplit(foldSplit)
         return data
     }
 

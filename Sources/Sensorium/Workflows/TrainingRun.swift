@@ -23,17 +23,15 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
     /// Where a clip's window may lie: `reference` (first frame uniform in `0 ..< L − span`) or
     /// `last` (DwiseNeuro: end frame uniform in `span − 1 ... L − 1`).
     public var clipPosition: ClipPosition = .reference
-    /// Batches that mix mice (``/SensoriumTraining/MixedMouseTrainingData``, one batch per optimizer
-    /// step) instead of one batch per mouse per round (the reference).
-    public var mixMice: Bool = false
-    /// With ``mixMice``: samples of each mouse per epoch (nil: the largest number of training
-    /// trials among the mice; DwiseNeuro 7,200).
+    /// For batches that mix mice (``/SensoriumTraining/MixedMouseTrainingData``): samples of each
+    /// mouse per epoch (nil: the largest number of training trials among the mice; DwiseNeuro 7,200).
     public var samplesPerMouse: Int?
     /// Probability that a training clip is CutMixed with another clip of the same mouse (0: off;
     /// DwiseNeuro 0.5).
     public var cutMixProbability: Double = 0
-    /// k of a k-fold split grouped by video identity (``/SensoriumData/FoldSplit``; nil: tiers).
-    /// With ``mixMice`` only.
+    /// k of a k-fold split grouped by video identity (``/SensoriumData/FoldSplit``): training on
+    /// the pool ``foldTiers`` minus fold ``fold``, validation on fold ``fold``; nil: the tiers
+    /// (train, ``validationTier``).
     public var folds: Int?
     /// The validation fold i of the split, `0 ..< folds`.
     public var fold: Int = 0
@@ -54,7 +52,7 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case batchSize, frames, validationTier, validationBatchSize, validationMaxFrames, workers, prefetch
-        case frameStep, clipPosition, mixMice, samplesPerMouse, cutMixProbability, folds, fold, foldTiers
+        case frameStep, clipPosition, samplesPerMouse, cutMixProbability, folds, fold, foldTiers
     }
 
     /// Every key optional (missing keys keep the reference values); values are checked.
@@ -70,7 +68,6 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         prefetch = try c.decodeIfPresent(Int.self, forKey: .prefetch) ?? d.prefetch
         frameStep = try c.decodeIfPresent(Int.self, forKey: .frameStep) ?? d.frameStep
         clipPosition = try c.decodeIfPresent(ClipPosition.self, forKey: .clipPosition) ?? d.clipPosition
-        mixMice = try c.decodeIfPresent(Bool.self, forKey: .mixMice) ?? d.mixMice
         samplesPerMouse = try c.decodeIfPresent(Int.self, forKey: .samplesPerMouse)
         cutMixProbability = try c.decodeIfPresent(Double.self, forKey: .cutMixProbability) ?? d.cutMixProbability
         folds = try c.decodeIfPresent(Int.self, forKey: .folds)
@@ -91,7 +88,6 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         try require(folds.map { $0 >= 2 } ?? true, .folds, "must be at least 2")
         try require(fold >= 0 && fold < (folds ?? 1), .fold, folds == nil ? "needs folds" : "must be in 0..<\(folds!)")
         try require(!foldTiers.isEmpty, .foldTiers, "must name at least one tier")
-        try require(folds == nil || mixMice, .folds, "needs mixMice (fold splits are made for batches that mix mice)")
     }
 }
 
@@ -337,7 +333,7 @@ public enum TrainingWorkflow {
         // run loads its trained weights instead.
         if !request.resume { try model.initializeFromData(datasets) }
         let settings = configuration.data
-        let data = settings.makeTrainingData(datasets: datasets)
+        let data = try settings.makeTrainingData(datasets: datasets)
         let trainer = Trainer(model: model, data: data, configuration: configuration.trainer, logger: logger)
         trainer.checkpointURL = URL(fileURLWithPath: checkpoint)
         trainer.observers = observers
