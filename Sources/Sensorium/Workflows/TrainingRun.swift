@@ -8,15 +8,6 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
     public var batchSize: Int
     /// Frames per training clip (80 in the reference).
     public var frames: Int
-    /// The tier scored for early stopping.
-    public var validationTier: MouseTier
-    /// Whole validation trials per batch (a batch is cut to its shortest trial).
-    public var validationBatchSize: Int
-    /// Cap on validation trial length (nil: whole trials).
-    public var validationMaxFrames: Int?
-    /// Background threads building batches, and batches built ahead.
-    public var workers: Int
-    public var prefetch: Int
     /// Input frames between two clip frames (1: consecutive, the reference; DwiseNeuro 2). A clip
     /// spans `(frames − 1)·frameStep + 1` frames of its trial.
     public var frameStep: Int = 1
@@ -37,6 +28,15 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
     public var fold: Int = 0
     /// The labelled tiers the folds split (DwiseNeuro: train and oracle).
     public var foldTiers: [MouseTier] = [.train, .oracle]
+    /// The tier scored for early stopping.
+    public var validationTier: MouseTier
+    /// Whole validation trials per batch (a batch is cut to its shortest trial).
+    public var validationBatchSize: Int
+    /// Cap on validation trial length (nil: whole trials).
+    public var validationMaxFrames: Int?
+    /// Background threads building batches, and batches built ahead.
+    public var workers: Int
+    public var prefetch: Int
 
     /// The reference's data settings.
     public init(batchSize: Int = 8, frames: Int = 80, validationTier: MouseTier = .oracle, validationBatchSize: Int = 8,
@@ -51,8 +51,8 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case batchSize, frames, validationTier, validationBatchSize, validationMaxFrames, workers, prefetch
         case frameStep, clipPosition, samplesPerMouse, cutMixProbability, folds, fold, foldTiers
+        case batchSize, frames, validationTier, validationBatchSize, validationMaxFrames, workers, prefetch
     }
 
     /// Every key optional (missing keys keep the reference values); values are checked.
@@ -61,11 +61,6 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         let d = TrainingDataSettings()
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
         frames = try c.decodeIfPresent(Int.self, forKey: .frames) ?? d.frames
-        validationTier = try c.decodeIfPresent(MouseTier.self, forKey: .validationTier) ?? d.validationTier
-        validationBatchSize = try c.decodeIfPresent(Int.self, forKey: .validationBatchSize) ?? d.validationBatchSize
-        validationMaxFrames = try c.decodeIfPresent(Int.self, forKey: .validationMaxFrames)
-        workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? d.workers
-        prefetch = try c.decodeIfPresent(Int.self, forKey: .prefetch) ?? d.prefetch
         frameStep = try c.decodeIfPresent(Int.self, forKey: .frameStep) ?? d.frameStep
         clipPosition = try c.decodeIfPresent(ClipPosition.self, forKey: .clipPosition) ?? d.clipPosition
         samplesPerMouse = try c.decodeIfPresent(Int.self, forKey: .samplesPerMouse)
@@ -73,21 +68,26 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         folds = try c.decodeIfPresent(Int.self, forKey: .folds)
         fold = try c.decodeIfPresent(Int.self, forKey: .fold) ?? d.fold
         foldTiers = try c.decodeIfPresent([MouseTier].self, forKey: .foldTiers) ?? d.foldTiers
+        validationTier = try c.decodeIfPresent(MouseTier.self, forKey: .validationTier) ?? d.validationTier
+        validationBatchSize = try c.decodeIfPresent(Int.self, forKey: .validationBatchSize) ?? d.validationBatchSize
+        validationMaxFrames = try c.decodeIfPresent(Int.self, forKey: .validationMaxFrames)
+        workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? d.workers
+        prefetch = try c.decodeIfPresent(Int.self, forKey: .prefetch) ?? d.prefetch
         func require(_ ok: Bool, _ key: CodingKeys, _ message: String) throws {
             if !ok { throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(key.stringValue) \(message)") }
         }
         try require(batchSize >= 1, .batchSize, "must be at least 1")
         try require(frames >= 1, .frames, "must be at least 1")
-        try require(validationBatchSize >= 1, .validationBatchSize, "must be at least 1")
-        try require(validationMaxFrames.map { $0 >= 1 } ?? true, .validationMaxFrames, "must be at least 1")
-        try require(workers >= 1, .workers, "must be at least 1")
-        try require(prefetch >= 0, .prefetch, "must be 0 or more")
         try require(frameStep >= 1, .frameStep, "must be at least 1")
         try require(samplesPerMouse.map { $0 >= 1 } ?? true, .samplesPerMouse, "must be at least 1")
         try require((0...1).contains(cutMixProbability), .cutMixProbability, "must be in [0, 1]")
         try require(folds.map { $0 >= 2 } ?? true, .folds, "must be at least 2")
         try require(fold >= 0 && fold < (folds ?? 1), .fold, folds == nil ? "needs folds" : "must be in 0..<\(folds!)")
         try require(!foldTiers.isEmpty, .foldTiers, "must name at least one tier")
+        try require(validationBatchSize >= 1, .validationBatchSize, "must be at least 1")
+        try require(validationMaxFrames.map { $0 >= 1 } ?? true, .validationMaxFrames, "must be at least 1")
+        try require(workers >= 1, .workers, "must be at least 1")
+        try require(prefetch >= 0, .prefetch, "must be 0 or more")
     }
 }
 
