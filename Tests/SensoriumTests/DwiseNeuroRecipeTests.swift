@@ -120,7 +120,6 @@ private final class NormalizedScalar: Module {
         #expect(t.schedule == .warmupCosine(.init(warmupEpochs: 3, cosineEpochs: 18, minLearningRate: 2.4e-5, warmupFromZero: true)))
         #expect(t.loss == .samplePoisson() && t.movingAverage == .dwiseNeuro)
         #expect(t.earlyStopping.maxEpochs == 21 && t.earlyStopping.restoreBest && t.earlyStopping.warmupEpochs == 3)
-        #expect(t.validationSkipFrames == 0)
         #expect(preset.data.batchSize == 32 && preset.data.frames == 16 && preset.data.sampling == .mixedMice)
     }
 

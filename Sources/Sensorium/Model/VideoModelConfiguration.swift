@@ -57,6 +57,16 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
     /// (the slow gain modulation explains a tenth of the single-trial variance at once) and does
     /// not learn the stimulus within minutes; see `Documentation/GettingStarted.md`.
     public var behaviorWarmupEpochs: Int
+    /// Whether the data the model reads is normalised (the reference, true) or raw — video,
+    /// behaviour, pupil centre and responses as in the files (DwiseNeuro, false);
+    /// ``/SensoriumData/MouseDataOptions/normalize``.
+    public var normalizeData: Bool = true
+    /// Whether frames are zero-padded, centred, to a square canvas (DwiseNeuro: 36 × 64 → 64 × 64);
+    /// ``/SensoriumData/MouseDataOptions/padToSquare``.
+    public var padFramesToSquare: Bool = false
+    /// Whether the responses (targets) pass through ReLU (DwiseNeuro);
+    /// ``/SensoriumData/MouseDataOptions/responsesThroughReLU``.
+    public var responsesThroughReLU: Bool = false
 
     /// A configuration; the defaults are the SENSORIUM 2023 factorised baseline.
     public init(seed: UInt64 = 42, core: AnyCoreConfiguration = .factorized3d(),
@@ -80,6 +90,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case seed, core, stage, readout, shifter, outputNonlinearity, biasInitializationTrials, biasThroughInverseNonlinearity
         case readoutPositionInitialization, centerBehavior, behaviorWarmupEpochs
+        case normalizeData, padFramesToSquare, responsesThroughReLU
     }
 
     public init(from decoder: Decoder) throws {
@@ -97,6 +108,9 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
                                                               forKey: .readoutPositionInitialization) ?? .reference
         centerBehavior = try c.decodeIfPresent(Bool.self, forKey: .centerBehavior) ?? false
         behaviorWarmupEpochs = try c.decodeIfPresent(Int.self, forKey: .behaviorWarmupEpochs) ?? 0
+        normalizeData = try c.decodeIfPresent(Bool.self, forKey: .normalizeData) ?? true
+        padFramesToSquare = try c.decodeIfPresent(Bool.self, forKey: .padFramesToSquare) ?? false
+        responsesThroughReLU = try c.decodeIfPresent(Bool.self, forKey: .responsesThroughReLU) ?? false
         if behaviorWarmupEpochs < 0 {
             throw DecodingError.dataCorruptedError(forKey: .behaviorWarmupEpochs, in: c, debugDescription: "behaviorWarmupEpochs must be non-negative, got \(behaviorWarmupEpochs)")
         }
@@ -133,20 +147,29 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         try c.encode(readoutPositionInitialization, forKey: .readoutPositionInitialization)
         try c.encode(centerBehavior, forKey: .centerBehavior)
         try c.encode(behaviorWarmupEpochs, forKey: .behaviorWarmupEpochs)
+        try c.encode(normalizeData, forKey: .normalizeData)
+        try c.encode(padFramesToSquare, forKey: .padFramesToSquare)
+        try c.encode(responsesThroughReLU, forKey: .responsesThroughReLU)
     }
 
     /// The model's input specification, from which the data options derive: the core's input
-    /// channels say whether behaviour (3) and the pupil centre (5) are input channels, and
-    /// ``centerBehavior`` how behaviour is normalised. Throws for other channel counts.
+    /// channels say whether behaviour (3) and the pupil centre (5) are input channels,
+    /// ``centerBehavior`` how behaviour is normalised, ``normalizeData``, ``padFramesToSquare`` and
+    /// ``responsesThroughReLU`` the rest. Throws for other channel counts.
     public func dataOptions() throws -> MouseDataOptions {
         let channels = core.inputChannels
+        var options: MouseDataOptions
         switch channels {
-        case 1: return MouseDataOptions(behaviorAsChannels: false, pupilCenterAsChannels: false)
-        case 3: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: false, centerBehavior: centerBehavior)
-        case 5: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: true, centerBehavior: centerBehavior)
+        case 1: options = MouseDataOptions(behaviorAsChannels: false, pupilCenterAsChannels: false)
+        case 3: options = MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: false, centerBehavior: centerBehavior)
+        case 5: options = MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: true, centerBehavior: centerBehavior)
         default:
             throw SensoriumError.incompatibleData("the model's \(core.typeName) core reads \(channels) input channels; mouse folders give 1 (frame), 3 (+ behaviour) or 5 (+ pupil centre)")
         }
+        options.normalize = normalizeData
+        options.padToSquare = padFramesToSquare
+        options.responsesThroughReLU = responsesThroughReLU
+        return options
     }
 
     /// The factorised baseline of SENSORIUM 2023: ``/SensoriumLayers/Factorized3dCore`` (32/64/128 channels),

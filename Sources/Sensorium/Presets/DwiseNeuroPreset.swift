@@ -60,8 +60,7 @@ extension RunPreset {
     /// linear warm-up from 0 over 3 epochs then a cosine over 18 epochs to 2.4e-5, the per-sample
     /// Poisson loss (``/SensoriumTraining/SamplePoissonLoss``), an EMA (decay 0.999, every step, BN
     /// buffers averaged) that validation and the saved model use, 21 epochs, and the best
-    /// validation epoch of the cosine stage kept. Validation scores every frame of its clips
-    /// (`validationSkipFrames` 0): the reference correlates all frames of its validation windows.
+    /// validation epoch of the cosine stage kept.
     public static var dwiseNeuroTrainer: TrainerConfiguration {
         TrainerConfiguration(
             seed: 42, optimizer: .adamW(.init(learningRate: 2.4e-3, weightDecay: 0.05)),
@@ -69,6 +68,6 @@ extension RunPreset {
             loss: .samplePoisson(),
             earlyStopping: .init(interval: 1, patience: Int.max, tolerance: 0, mode: .max, restoreBest: true, lrDecaySteps: 1,
                                  maxEpochs: 21, warmupEpochs: 3),
-            movingAverage: .dwiseNeuro, validationSkipFrames: 0)
+            movingAverage: .dwiseNeuro)
     }
 }

@@ -8,6 +8,26 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
     public var batchSize: Int
     /// Frames per training clip (80 in the reference).
     public var frames: Int
+    /// Input frames between two clip frames (1: consecutive, the reference; DwiseNeuro 2). A clip
+    /// spans `(frames − 1)·frameStep + 1` frames of its trial.
+    public var frameStep: Int = 1
+    /// Where a clip's window may lie: `reference` (first frame uniform in `0 ..< L − span`) or
+    /// `last` (DwiseNeuro: end frame uniform in `span − 1 ... L − 1`).
+    public var clipPosition: ClipPosition = .reference
+    /// For batches that mix mice (``/SensoriumTraining/MixedMouseTrainingData``): samples of each
+    /// mouse per epoch (nil: the largest number of training trials among the mice; DwiseNeuro 7,200).
+    public var samplesPerMouse: Int?
+    /// Probability that a training clip is CutMixed with another clip of the same mouse (0: off;
+    /// DwiseNeuro 0.5).
+    public var cutMixProbability: Double = 0
+    /// k of a k-fold split grouped by video identity (``/SensoriumData/FoldSplit``): training on
+    /// the pool ``foldTiers`` minus fold ``fold``, validation on fold ``fold``; nil: the tiers
+    /// (train, ``validationTier``).
+    public var folds: Int?
+    /// The validation fold i of the split, `0 ..< folds`.
+    public var fold: Int = 0
+    /// The labelled tiers the folds split (DwiseNeuro: train and oracle).
+    public var foldTiers: [MouseTier] = [.train, .oracle]
     /// The tier scored for early stopping.
     public var validationTier: MouseTier
     /// Whole validation trials per batch (a batch is cut to its shortest trial).
@@ -43,6 +63,7 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
+        case frameStep, clipPosition, samplesPerMouse, cutMixProbability, folds, fold, foldTiers
         case batchSize, frames, validationTier, validationBatchSize, validationMaxFrames, workers, prefetch
         case sampling, teacherModel, distillationRatio
     }
@@ -53,6 +74,13 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         let d = TrainingDataSettings()
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
         frames = try c.decodeIfPresent(Int.self, forKey: .frames) ?? d.frames
+        frameStep = try c.decodeIfPresent(Int.self, forKey: .frameStep) ?? d.frameStep
+        clipPosition = try c.decodeIfPresent(ClipPosition.self, forKey: .clipPosition) ?? d.clipPosition
+        samplesPerMouse = try c.decodeIfPresent(Int.self, forKey: .samplesPerMouse)
+        cutMixProbability = try c.decodeIfPresent(Double.self, forKey: .cutMixProbability) ?? d.cutMixProbability
+        folds = try c.decodeIfPresent(Int.self, forKey: .folds)
+        fold = try c.decodeIfPresent(Int.self, forKey: .fold) ?? d.fold
+        foldTiers = try c.decodeIfPresent([MouseTier].self, forKey: .foldTiers) ?? d.foldTiers
         validationTier = try c.decodeIfPresent(MouseTier.self, forKey: .validationTier) ?? d.validationTier
         validationBatchSize = try c.decodeIfPresent(Int.self, forKey: .validationBatchSize) ?? d.validationBatchSize
         validationMaxFrames = try c.decodeIfPresent(Int.self, forKey: .validationMaxFrames)
@@ -66,6 +94,12 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         }
         try require(batchSize >= 1, .batchSize, "must be at least 1")
         try require(frames >= 1, .frames, "must be at least 1")
+        try require(frameStep >= 1, .frameStep, "must be at least 1")
+        try require(samplesPerMouse.map { $0 >= 1 } ?? true, .samplesPerMouse, "must be at least 1")
+        try require((0...1).contains(cutMixProbability), .cutMixProbability, "must be in [0, 1]")
+        try require(folds.map { $0 >= 2 } ?? true, .folds, "must be at least 2")
+        try require(fold >= 0 && fold < (folds ?? 1), .fold, folds == nil ? "needs folds" : "must be in 0..<\(folds!)")
+        try require(!foldTiers.isEmpty, .foldTiers, "must name at least one tier")
         try require(validationBatchSize >= 1, .validationBatchSize, "must be at least 1")
         try require(validationMaxFrames.map { $0 >= 1 } ?? true, .validationMaxFrames, "must be at least 1")
         try require(workers >= 1, .workers, "must be at least 1")
@@ -260,7 +294,7 @@ public enum TrainingWorkflow {
         let folders = try MouseFolders.resolve(paths)
         if forTraining {
             for folder in folders {
-                let report = MouseFolderInspector.inspect(path: folder, scanTrials: nil, clipFrames: settings.frames)
+                let report = MouseFolderInspector.inspect(path: folder, scanTrials: nil, clipFrames: settings.clipSpan)
                 guard report.isUsable else {
                     let errors = report.problems.filter { $0.severity == .error }
                     throw SensoriumError.incompatibleData(
@@ -276,7 +310,7 @@ public enum TrainingWorkflow {
             guard !d.trials(in: .train).isEmpty else {
                 throw MouseDataError(.inconsistent, path: d.layout.tiersFile, expected: "train trials", found: "none")
             }
-            guard !d.trials(in: settings.validationTier).isEmpty else {
+            guard settings.folds != nil || !d.trials(in: settings.validationTier).isEmpty else {
                 throw MouseDataError(.inconsistent, path: d.layout.tiersFile,
                                      expected: "\(settings.validationTier.rawValue) trials for validation", found: "none")
             }
@@ -394,15 +428,8 @@ public enum TrainingWorkflow {
                                     logger: Logger) throws -> AnyTrainingData<MouseBatch> {
         var data: AnyTrainingData<MouseBatch>
         switch settings.sampling {
-        case .roundRobin:
-            data = AnyTrainingData(MouseTrainingData(
-                datasets: datasets, batchSize: settings.batchSize, frames: settings.frames,
-                validationTier: settings.validationTier, validationBatchSize: settings.validationBatchSize,
-                validationMaxFrames: settings.validationMaxFrames, prefetch: settings.prefetch, workers: settings.workers))
-        case .mixedMice:
-            // MERGE: the mixed-mouse sampler (`MixedMouseTrainingData`, branch `dwise`) is built here.
-            throw SensoriumError.invalidConfiguration(
-                source: "data.sampling", message: "\"mixedMice\" needs the mixed-mouse sampler (MixedMouseTrainingData), which this build does not have; use \"roundRobin\"")
+        case .roundRobin: data = AnyTrainingData(try settings.makeTrainingData(datasets: datasets))
+        case .mixedMice: data = AnyTrainingData(try settings.makeMixedTrainingData(datasets: datasets))
         }
         if let path = settings.teacherModel {
             let url = URL(fileURLWithPath: (path as NSString).expandingTildeInPath)
