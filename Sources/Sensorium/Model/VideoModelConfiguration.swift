@@ -57,6 +57,10 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
     /// (the slow gain modulation explains a tenth of the single-trial variance at once) and does
     /// not learn the stimulus within minutes; see `Documentation/GettingStarted.md`.
     public var behaviorWarmupEpochs: Int
+    /// How the model predicts inputs longer than one pass should read, in evaluation mode
+    /// (evaluation, validation, prediction files): any registered ``InferenceKind``; one pass
+    /// over the whole trial by default. Training never uses it.
+    public var inference: AnyInferenceConfiguration
 
     /// A configuration; the defaults are the SENSORIUM 2023 factorised baseline.
     public init(seed: UInt64 = 42, core: AnyCoreConfiguration = .factorized3d(),
@@ -64,7 +68,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
                 outputNonlinearity: AnyOutputNonlinearityConfiguration = .baseline, biasInitializationTrials: Int = 8,
                 biasThroughInverseNonlinearity: Bool = false,
                 readoutPositionInitialization: ReadoutPositionInitialization = .reference, centerBehavior: Bool = false,
-                behaviorWarmupEpochs: Int = 0) {
+                behaviorWarmupEpochs: Int = 0, inference: AnyInferenceConfiguration = .wholeTrial) {
         self.seed = seed
         self.core = core
         self.readout = readout
@@ -75,11 +79,12 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         self.readoutPositionInitialization = readoutPositionInitialization
         self.centerBehavior = centerBehavior
         self.behaviorWarmupEpochs = behaviorWarmupEpochs
+        self.inference = inference
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case seed, core, stage, readout, shifter, outputNonlinearity, biasInitializationTrials, biasThroughInverseNonlinearity
-        case readoutPositionInitialization, centerBehavior, behaviorWarmupEpochs
+        case readoutPositionInitialization, centerBehavior, behaviorWarmupEpochs, inference
     }
 
     public init(from decoder: Decoder) throws {
@@ -97,6 +102,8 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
                                                               forKey: .readoutPositionInitialization) ?? .reference
         centerBehavior = try c.decodeIfPresent(Bool.self, forKey: .centerBehavior) ?? false
         behaviorWarmupEpochs = try c.decodeIfPresent(Int.self, forKey: .behaviorWarmupEpochs) ?? 0
+        // Configurations saved before inference strategies existed ran whole trials.
+        inference = try c.decodeIfPresent(AnyInferenceConfiguration.self, forKey: .inference) ?? .wholeTrial
         if behaviorWarmupEpochs < 0 {
             throw DecodingError.dataCorruptedError(forKey: .behaviorWarmupEpochs, in: c, debugDescription: "behaviorWarmupEpochs must be non-negative, got \(behaviorWarmupEpochs)")
         }
@@ -133,6 +140,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         try c.encode(readoutPositionInitialization, forKey: .readoutPositionInitialization)
         try c.encode(centerBehavior, forKey: .centerBehavior)
         try c.encode(behaviorWarmupEpochs, forKey: .behaviorWarmupEpochs)
+        try c.encode(inference, forKey: .inference)
     }
 
     /// The model's input specification, from which the data options derive: the core's input
