@@ -330,10 +330,10 @@ public enum Evaluation {
         var videoIndex = 0
         var sums = VideoSums(neurons: n)
         var leftInVideo = videos.first?.trials.count ?? 0
-        let factors = options.precisionScaling ? try PrecisionScaling.factors(for: dataset) : nil
+        let factors = options.precisionScaling ? try PrecisionScaling(dataset: dataset) : nil
         try forEachPredictedTrial(model, dataset: dataset, trials: order, maxFrames: options.maxFrames,
                                   minimumFrames: minimumTrialFrames(model), prefetch: options.prefetch,
-                                  precisionFactors: factors) { p in
+                                  precision: factors) { p in
             let video = videos[videoIndex]
             let frames = p.frames, predicted = p.predictedFrames
             let count = max(frames - skip, 0)

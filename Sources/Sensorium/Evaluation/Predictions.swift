@@ -193,10 +193,10 @@ public enum Predictions {
         for dataset in datasets {
             let trials = tiers.flatMap { tier in dataset.trials(in: tier).map { (trial: $0, tier: tier) } }
             let n = dataset.neuronCount
-            let factors = precisionScaling ? try PrecisionScaling.factors(for: dataset) : nil
+            let factors = precisionScaling ? try PrecisionScaling(dataset: dataset) : nil
             try forEachPredictedTrial(model, dataset: dataset, trials: trials, maxFrames: maxFrames,
                                       minimumFrames: minimumTrialFrames(model), prefetch: prefetch,
-                                      precisionFactors: factors) { p in
+                                      precision: factors) { p in
                 let count = max(p.frames - skipFrames, 0)
                 guard p.predictedFrames >= count else {
                     throw SensoriumError.predictionTooShort(mouse: dataset.name, trial: p.trial, frames: p.frames,

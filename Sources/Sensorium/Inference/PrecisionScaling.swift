@@ -1,10 +1,11 @@
 import Foundation
 import SensoriumData
 
-/// DwiseNeuro's optional post-scaling (winners-spec §1.7): predictions multiplied per neuron by
-/// the response precision `1/std_n` of the dataset's statistics
-/// (`meta/statistics/responses/all/std.npy`), where a `std_n` below 1 % of the mean std (or NaN)
-/// is replaced by that threshold: the factor SENSORIUM's normalisation multiplies responses by.
+/// DwiseNeuro's optional post-scaling (winners-spec §1.7): predictions multiplied by the response
+/// precision `1/std` of the dataset's statistics (`meta/statistics/responses/all/std.npy`), where
+/// a std below 1 % of the mean std (or NaN) is replaced by that threshold: the factor SENSORIUM's
+/// normalisation multiplies responses by. One factor per neuron, or per neuron and frame when the
+/// statistics are per frame `(neurons, T)` (frames beyond `T` take the threshold).
 ///
 /// **What it is for.** A model trained on *raw* responses (DwiseNeuro opens the data without
 /// normalisation) predicts raw response levels, while the competition server, the other winners
@@ -15,38 +16,70 @@ import SensoriumData
 /// (``Predictions``) and any measure that compares levels or pools neurons (Poisson loss, squared
 /// error, correlations across neurons). Leave it off for models trained on normalised responses
 /// (the baselines, Dynamic-V1FM, ViV1T): they already predict that scale.
-public enum PrecisionScaling {
-    /// The per-neuron factors `1/max(std_n, 0.01 · mean std)` of `dataset` (NaN stds use the
-    /// threshold; the mean ignores NaNs), in neuron order. Throws when the dataset has no response
-    /// std, or one that is not one value per neuron.
-    public static func factors(for dataset: MouseDataset) throws -> [Float] {
+public struct PrecisionScaling: Sendable, Equatable {
+    /// Neurons.
+    public let neurons: Int
+    /// Frames of per-frame statistics (nil: one factor per neuron).
+    public let frames: Int?
+    /// The factors, `(neurons)` or `(neurons, frames)` row-major.
+    public let factors: [Float]
+    /// The factor of frames without statistics (`1 / threshold`).
+    public let fallback: Float
+
+    /// The factors of `dataset`'s response std. Throws when the dataset has none, or one that is
+    /// neither `(neurons)` nor `(neurons, T)`.
+    public init(dataset: MouseDataset) throws {
         guard let std = dataset.statistics.fields[.responses]?.std else {
             throw SensoriumError.incompatibleData("precision scaling needs the response std of mouse \(dataset.name) (meta/statistics/responses/all/std.npy), which it does not have")
         }
-        guard std.values.count == dataset.neuronCount else {
-            throw SensoriumError.incompatibleData("precision scaling needs one response std per neuron of mouse \(dataset.name) (\(dataset.neuronCount)), the statistic has shape \(std.shape)")
+        let n = dataset.neuronCount
+        let shape = std.shape.filter { $0 != 1 }
+        if std.values.count == n {
+            self.init(std: std.values, neurons: n, frames: nil)
+        } else if shape.count == 2 && shape[0] == n {
+            self.init(std: std.values, neurons: n, frames: shape[1])
+        } else {
+            throw SensoriumError.incompatibleData("precision scaling needs a response std of shape (\(n)) or (\(n), T) for mouse \(dataset.name), the statistic has shape \(std.shape)")
         }
-        return factors(std: std.values)
     }
 
-    /// The factors for per-neuron stds: `1/std_n`, with stds below 1 % of their mean (NaNs
-    /// ignored in the mean) or NaN replaced by that threshold.
-    public static func factors(std: [Float]) -> [Float] {
+    /// The factors for stds `(neurons)` or `(neurons, frames)`: `1/std`, with stds below 1 % of
+    /// their mean (NaNs ignored in the mean) or NaN replaced by that threshold.
+    public init(std: [Float], neurons: Int, frames: Int? = nil) {
+        precondition(std.count == neurons * (frames ?? 1), "PrecisionScaling: \(std.count) stds for \(neurons) neurons × \(frames ?? 1) frames")
         var sum = 0.0, count = 0
         for s in std where !s.isNaN { sum += Double(s); count += 1 }
         let threshold = Float(0.01 * (count > 0 ? sum / Double(count) : 0))
-        return std.map { $0 > threshold ? 1 / $0 : 1 / threshold }
+        self.neurons = neurons
+        self.frames = frames
+        factors = std.map { $0 > threshold ? 1 / $0 : 1 / threshold }
+        fallback = 1 / threshold
     }
 
-    /// Multiplies time-major predictions `(frames, neurons)` (row-major) by `factors` in place.
-    static func apply(_ factors: [Float], to values: inout [Float]) {
-        let n = factors.count
-        precondition(n > 0 && values.count % n == 0, "PrecisionScaling: \(values.count) values are not rows of \(n) neurons")
+    /// The factor of `neuron` at `frame` of the trial.
+    public func factor(neuron: Int, frame: Int) -> Float {
+        guard let frames else { return factors[neuron] }
+        return frame < frames ? factors[neuron * frames + frame] : fallback
+    }
+
+    /// Multiplies time-major predictions `(rows, neurons)` (row-major) whose first row is frame
+    /// `firstFrame` of the trial, in place.
+    func apply(to values: inout [Float], firstFrame: Int) {
+        let n = neurons
+        precondition(values.count % n == 0, "PrecisionScaling: \(values.count) values are not rows of \(n) neurons")
         values.withUnsafeMutableBufferPointer { v in
             factors.withUnsafeBufferPointer { f in
-                for row in 0..<(v.count / n) {
-                    let r = v.baseAddress! + row * n
-                    for j in 0..<n { r[j] *= f[j] }
+                for r in 0..<(v.count / n) {
+                    let p = v.baseAddress! + r * n, frame = firstFrame + r
+                    if let frames {
+                        if frame < frames {
+                            for j in 0..<n { p[j] *= f[j * frames + frame] }
+                        } else {
+                            for j in 0..<n { p[j] *= fallback }
+                        }
+                    } else {
+                        for j in 0..<n { p[j] *= f[j] }
+                    }
                 }
             }
         }

@@ -3,14 +3,16 @@ import SensoriumLayers
 
 /// DwiseNeuro's inference (winners-spec §1.7): windows of ``frames`` frames taken every ``step``-th
 /// input frame, one window per end frame `e` from `(frames − 1) · step` to `L − 1` every
-/// ``stride`` frames (the last window always ends at `L − 1`); each window's outputs are added to
+/// ``stride`` frames (and every end frame of the last `span` frames); each window's outputs are added to
 /// the frames they belong to and every frame is divided by the number of windows that predicted
 /// it (DwiseNeuro: up to 16 votes per frame, all from windows of the same parity).
 ///
-/// Output `(B, L', N)` for the last `L'` frames: `L' = L − f₀`, `f₀` the first frame any window
-/// predicts (0 for DwiseNeuro, whose core has no burn-in, so `L' = L`); the frames from `f₀` on are
-/// all predicted (``check(outputFrames:)`` refuses a `stride` that would leave gaps). A window's
-/// `T'` outputs belong to its last `T'` sampled frames, `e − step · (T' − 1 − j)`.
+/// Output `(B, L', N)` for the last `L'` frames: `L' = L − f₀`, `f₀` the first frame from which
+/// every frame is predicted by some window (0 for DwiseNeuro, whose core has no burn-in, so
+/// `L' = L`; windows of a core with burn-in, or a stride above 1, leave some early frames out).
+/// ``check(outputFrames:)`` refuses a `stride` that would leave frames after the first window
+/// unpredicted. A window's `T'` outputs belong to its last `T'` sampled frames,
+/// `e − step · (T' − 1 − j)`.
 ///
 /// Applies to inputs with more than ``frames`` frames that hold at least one window
 /// (`(frames − 1) · step + 1` frames); shorter inputs, such as the subsampled training clips, run
@@ -45,34 +47,34 @@ public struct SlidingWindowInference: InferenceConfiguration, Equatable {
 
     public func applies(toFrames frames: Int) -> Bool { frames > self.frames && frames >= span }
 
-    /// The end frames of the windows for an input of `inputFrames` frames (at least ``span``).
+    /// The end frames of the windows for an input of `inputFrames` frames (at least ``span``):
+    /// every ``stride``-th frame from `span − 1`, and every frame of the last ``span`` frames, so
+    /// that the end of the input is predicted whatever the stride (with stride 1, just every frame).
     public func windowEnds(inputFrames: Int) -> [Int] {
-        var ends = Array(Swift.stride(from: span - 1, through: inputFrames - 1, by: stride))
-        if ends.last != inputFrames - 1 { ends.append(inputFrames - 1) }
-        return ends
+        let tail = Swift.max(span - 1, inputFrames - span)
+        return Swift.stride(from: span - 1, to: tail, by: stride).map { $0 } + Array(tail..<inputFrames)
     }
 
     /// Which frames the windows predict and how often, for `outputs` outputs per window.
     struct Coverage {
-        /// The first predicted frame f₀.
+        /// The first predicted frame f₀: every frame from it to the end is predicted by a window;
+        /// earlier frames are not predicted (some of them may be by a window, but not all).
         let first: Int
         /// Windows predicting each frame from f₀ to the end.
         let counts: [Int]
-        /// The first frame after f₀ no window predicts, if any.
-        var gap: Int? { counts.firstIndex(of: 0).map { $0 + first } }
     }
 
     /// The input frame of output `j` of the window ending at `end` (`outputs` outputs per window).
     func frame(ofOutput j: Int, end: Int, outputs: Int) -> Int { end - step * (outputs - 1 - j) }
 
     func coverage(inputFrames: Int, outputs: Int) -> Coverage {
-        let ends = windowEnds(inputFrames: inputFrames)
-        let first = frame(ofOutput: 0, end: ends[0], outputs: outputs)
-        var counts = [Int](repeating: 0, count: inputFrames - first)
-        for e in ends {
-            for j in 0..<outputs { counts[frame(ofOutput: j, end: e, outputs: outputs) - first] += 1 }
+        var counts = [Int](repeating: 0, count: inputFrames)
+        for e in windowEnds(inputFrames: inputFrames) {
+            for j in 0..<outputs { counts[frame(ofOutput: j, end: e, outputs: outputs)] += 1 }
         }
-        return Coverage(first: first, counts: counts)
+        var first = inputFrames - 1
+        while first > 0 && counts[first - 1] > 0 { first -= 1 }
+        return Coverage(first: first, counts: Array(counts[first...]))
     }
 
     public func check(outputFrames: (Int) -> Int?) throws {
@@ -83,11 +85,13 @@ public struct SlidingWindowInference: InferenceConfiguration, Equatable {
         guard let outputs = outputFrames(frames), outputs >= 1, outputs <= frames else {
             throw fail("a window of \(frames) frames gives the model no output frames; use more frames per window")
         }
-        // The pattern of covered frames repeats with the strides: a few periods show every gap.
+        // Every frame from the end of the first window on must be predicted; the pattern of
+        // predicted frames repeats with the strides, so a few periods show every gap.
         let longest = span + 2 * (stride + step) * frames + stride * step
         for length in span...longest {
-            if let gap = coverage(inputFrames: length, outputs: outputs).gap {
-                throw fail("windows every \(stride) frames sampling every \(step)-th frame leave frame \(gap) of a \(length)-frame input unpredicted; use a stride with no common factor with the step (1 always works)")
+            let first = coverage(inputFrames: length, outputs: outputs).first
+            if first > span - 1 {
+                throw fail("windows every \(stride) frames sampling every \(step)-th frame leave frame \(first - 1) of a \(length)-frame input unpredicted; use a stride with no common factor with the step (1 always works)")
             }
         }
     }
@@ -107,9 +111,7 @@ public struct SlidingWindowInference: InferenceConfiguration, Equatable {
                          "SlidingWindowInference: \(g) windows of \(batch) clips gave \(out.shape), expected (\(g * batch), 1…\(frames), N)")
             if cover == nil {
                 outputs = out.shape[1]
-                let c = coverage(inputFrames: length, outputs: outputs)
-                precondition(c.gap == nil, "SlidingWindowInference: frame \(c.gap!) of \(length) is predicted by no window (see check(outputFrames:))")
-                cover = c
+                cover = coverage(inputFrames: length, outputs: outputs)
             }
             precondition(out.shape[1] == outputs, "SlidingWindowInference: windows gave \(out.shape[1]) and \(outputs) output frames")
             let neurons = out.shape[2]
@@ -119,7 +121,10 @@ public struct SlidingWindowInference: InferenceConfiguration, Equatable {
             var targets: [Int] = []
             targets.reserveCapacity(g * outputs)
             for e in chunk {
-                for j in 0..<outputs { targets.append(frame(ofOutput: j, end: e, outputs: outputs) - cover!.first) }
+                for j in 0..<outputs {
+                    let f = frame(ofOutput: j, end: e, outputs: outputs)
+                    targets.append(f >= cover!.first ? f - cover!.first : -1)
+                }
             }
             let part = rows.accumulatingRows(into: cover!.counts.count, targets: targets)
             total = total.map { $0 + part } ?? part
