@@ -132,7 +132,7 @@ extension VideoModel {
     }
 
     /// Writes the state dictionary with PyTorch keys as a folder of `<key>.npy` files (created if
-    /// needed), the format ``loadPyTorchState(folder:strict:)`` reads.
+    /// needed), the format ``loadPyTorchState(folder:strict:system:)`` reads.
     public func writePyTorchState(folder url: URL) throws {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         for (key, value) in pytorchStateDict() {
