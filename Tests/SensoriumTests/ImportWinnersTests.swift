@@ -273,4 +273,18 @@ import SensoriumTestSupport
                                            data: ["unused"], output: FileManager.default.temporaryDirectory.path, system: .dwiseneuro)
         } throws: { "\($0)".contains("noSuchPreset") }
     }
+
+    /// The command line: `--system` takes the systems' names, and a winner's checkpoint needs `--config`.
+    @Test func importCommandTakesTheSystem() throws {
+        let (dir, _) = try Self.dwiseNeuroCase()
+        let root = try temporaryFolder("import-system")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let state = dir.appendingPathComponent("state").path
+        let unknown = try SensoriumTool.run(["import", "--state", state, "--system", "dwise", root.path, "-o", root.path])
+        #expect(unknown.status != 0 && unknown.all.contains("dwiseneuro") && unknown.all.contains("viv1t"), "\(unknown.all)")
+        let undescribed = try SensoriumTool.run(["import", "--state", state, "--system", "dwiseneuro", root.path, "-o", root.path])
+        #expect(undescribed.status != 0 && undescribed.all.contains("needs the model's description"), "\(undescribed.all)")
+        let help = try SensoriumTool.run(["import", "--help"])
+        #expect(help.all.contains("--system") && help.all.contains("dynamicV1FM"))
+    }
 }

@@ -365,4 +365,32 @@ import SensoriumTestSupport
         let decoded = try JSONDecoder().decode(EvaluationOptions.self, from: JSONEncoder().encode(options))
         #expect(decoded == options)
     }
+
+    /// `sensorium predict --precision-scale` writes the predictions times the precision.
+    @Test func predictCommandScalesWithTheFlag() throws {
+        let dataset = try TinyMouse.dataset()
+        let model = try VideoModel(configuration: TinyMouse.modelConfiguration(seed: 4), datasets: [dataset])
+        let root = try temporaryFolder("precision")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try model.save(to: root.appendingPathComponent("model.h5"))
+        var read: [[MousePredictions]] = []
+        for flags in [[], ["--precision-scale"]] {
+            let out = root.appendingPathComponent(flags.isEmpty ? "plain" : "scaled")
+            let result = try SensoriumTool.run(["predict", "-m", root.path, TinyMouse.root, "-o", out.path, "--format", "npy",
+                                                "--tiers", "final", "--skip-frames", "10"] + flags)
+            #expect(result.status == 0, "\(result.all)")
+            read.append(try Predictions.readNPY(folder: out))
+        }
+        let precision = try PrecisionScaling(dataset: dataset)
+        let plain = try #require(read[0].first), scaled = try #require(read[1].first)
+        #expect(!plain.trials.isEmpty && plain.trials.count == scaled.trials.count)
+        for (p, s) in zip(plain.trials, scaled.trials) {
+            for n in 0..<p.neurons {
+                for t in 0..<p.frames {
+                    let i = n * p.frames + t
+                    #expect(abs(s.values[i] - p.values[i] * precision.factor(neuron: n, frame: 10 + t)) <= 1e-6 * max(1, abs(s.values[i])))
+                }
+            }
+        }
+    }
 }

@@ -71,6 +71,11 @@ public struct VideoModelArchitecture: Codable, Sendable, Equatable {
 /// Output frame `t'` is aligned with input frame `T − T' + t'`: predictions cover the last `T'`
 /// frames of the clip, and losses and metrics compare them with the last `T'` target frames.
 ///
+/// In evaluation mode an input longer than the window of the model's ``inference`` strategy
+/// (``VideoModelConfiguration/inference``: whole trial, DwiseNeuro's sliding windows,
+/// Dynamic-V1FM's tiles) is predicted window by window under the same contract; training mode
+/// always runs one pass (``singlePass(_:)``).
+///
 /// State-dictionary keys are the reference model's (`core.features.layer0.conv_spatial.weight`,
 /// `readout.<mouse>._features`, `shifter.<mouse>.mlp.0.weight`), except where our module tree
 /// differs; ``pytorchKeyMapping`` is the one table of those differences (see ``StateKeyMapping``).

@@ -15,7 +15,8 @@ import SensoriumData
 ///  "core": {"type": "factorized3d", "hiddenChannels": [16, 32], "spatialInputKernel": [7, 7]},
 ///  "readout": {"type": "gaussian"},
 ///  "shifter": {"type": "mlp", "layers": 3, "hiddenChannels": 5},
-///  "outputNonlinearity": {"type": "eluPlusOne"}}
+///  "outputNonlinearity": {"type": "eluPlusOne"},
+///  "inference": {"type": "wholeTrial"}}
 /// ```
 /// Every key is optional: missing keys keep the defaults of the chosen types (the factorised
 /// baseline for everything unnamed); a section without `"type"` changes the default type's
