@@ -204,6 +204,46 @@ import SensoriumTestSupport
         #expect(cover.first == 0 && cover.counts.count == 300 && cover.counts.max() == 16 && !cover.counts.contains(0))
     }
 
+    /// Stride tiles computed window by window: `f₀ = max(frames − stride, min(firstKept, L − stride))`,
+    /// windows from `f₀ − (frames − stride)` every `stride` while they fit, each keeping its last
+    /// `stride` outputs, then `[L − frames, L)` for the rest.
+    static func tilesByHand(_ model: VideoModel, _ input: ModelInput, frames: Int, stride: Int, firstKept: Int) -> (first: Int, values: Tensor) {
+        let length = input.video.shape[2]
+        let first = max(frames - stride, min(firstKept, length - stride))
+        var pieces: [Tensor] = []
+        var start = first - (frames - stride), covered = first
+        while start + frames <= length {
+            let out = withNoGrad { model.singlePass(clip(input, Array(start..<(start + frames)))) }
+            pieces.append(out.sliced(axis: 1, range: (out.shape[1] - stride)..<out.shape[1]))
+            covered = start + frames
+            start += stride
+        }
+        if covered < length {
+            let out = withNoGrad { model.singlePass(clip(input, Array((length - frames)..<length))) }
+            pieces.append(out.sliced(axis: 1, range: (out.shape[1] - (length - covered))..<out.shape[1]))
+        }
+        return (first, Tensor.concatenate(pieces, axis: 1))
+    }
+
+    /// Dynamic-V1FM's core (Swin, 2 frames per token: a window of 8 frames gives 4 outputs).
+    @Test func strideTilesOnTheSwinCore() throws {
+        var configuration = try VideoModelConfiguration.fromJSON(WinnerRegistryTests.swinJSON)
+        configuration.inference = .strideTiles(StrideTileInference(frames: 8, stride: 4, firstKeptFrame: 10, windowsPerPass: 2))
+        let model = try VideoModel(configuration: configuration, mice: [MouseNeurons(key: "m", count: 20, frameSize: [18, 32])])
+        model.eval()
+        for length in [9, 23, 30] {
+            let input = Self.input(batch: 1, channels: 1, frames: length, height: 18, width: 32, seed: UInt64(40 + length))
+            let y = withNoGrad { model(input) }
+            let (first, reference) = Self.tilesByHand(model, input, frames: 8, stride: 4, firstKept: 10)
+            #expect(y.shape == [1, length - first, 20], "L = \(length)")
+            Self.expectClose(y, reference, "stride tiles on the Swin core, L = \(length)")
+        }
+        // A window must give at least `stride` outputs: 8 frames give 4, not 5.
+        #expect(throws: SensoriumError.self) {
+            try model.useInference(.strideTiles(StrideTileInference(frames: 8, stride: 5)))
+        }
+    }
+
     @Test func strideTilesEqualWindowsTiledByHand() throws {
         let strategy = StrideTileInference(frames: 10, stride: 3, firstKeptFrame: 12, windowsPerPass: 3)
         let model = try Self.factorizedModel(.strideTiles(strategy))
@@ -211,22 +251,8 @@ import SensoriumTestSupport
         for length in [11, 24, 29] {
             let input = Self.input(batch: 2, channels: 3, frames: length, height: 18, width: 32, seed: UInt64(length))
             let y = withNoGrad { model(input) }
-            // By hand: f₀ = max(7, min(12, L − 3)); windows from f₀ − 7 every 3 while they fit, each keeping
-            // its last 3 outputs; then [L − 10, L) for the rest.
-            let first = max(7, min(12, length - 3))
-            var pieces: [Tensor] = []
-            var start = first - 7, covered = first
-            while start + 10 <= length {
-                let out = withNoGrad { model.singlePass(Self.clip(input, Array(start..<(start + 10)))) }
-                pieces.append(out.sliced(axis: 1, range: (out.shape[1] - 3)..<out.shape[1]))
-                covered = start + 10
-                start += 3
-            }
-            if covered < length {
-                let out = withNoGrad { model.singlePass(Self.clip(input, Array((length - 10)..<length))) }
-                pieces.append(out.sliced(axis: 1, range: (out.shape[1] - (length - covered))..<out.shape[1]))
-            }
-            let reference = Tensor.concatenate(pieces, axis: 1)
+            let (first, reference) = Self.tilesByHand(model, input, frames: 10, stride: 3, firstKept: 12)
+            #expect(first == max(7, min(12, length - 3)))
             #expect(y.shape == [2, length - first, 4], "L = \(length)")
             Self.expectClose(y, reference, "stride tiles, L = \(length)")
         }
