@@ -15,7 +15,8 @@ import SensoriumData
 ///  "core": {"type": "factorized3d", "hiddenChannels": [16, 32], "spatialInputKernel": [7, 7]},
 ///  "readout": {"type": "gaussian"},
 ///  "shifter": {"type": "mlp", "layers": 3, "hiddenChannels": 5},
-///  "outputNonlinearity": {"type": "eluPlusOne"}}
+///  "outputNonlinearity": {"type": "eluPlusOne"},
+///  "inference": {"type": "wholeTrial"}}
 /// ```
 /// Every key is optional: missing keys keep the defaults of the chosen types (the factorised
 /// baseline for everything unnamed); a section without `"type"` changes the default type's
@@ -67,6 +68,10 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
     /// Whether the responses (targets) pass through ReLU (DwiseNeuro);
     /// ``/SensoriumData/MouseDataOptions/responsesThroughReLU``.
     public var responsesThroughReLU: Bool = false
+    /// How the model predicts inputs longer than one pass should read, in evaluation mode
+    /// (evaluation, validation, prediction files): any registered ``InferenceKind``; one pass
+    /// over the whole trial by default. Training never uses it.
+    public var inference: AnyInferenceConfiguration
 
     /// A configuration; the defaults are the SENSORIUM 2023 factorised baseline.
     public init(seed: UInt64 = 42, core: AnyCoreConfiguration = .factorized3d(),
@@ -74,7 +79,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
                 outputNonlinearity: AnyOutputNonlinearityConfiguration = .baseline, biasInitializationTrials: Int = 8,
                 biasThroughInverseNonlinearity: Bool = false,
                 readoutPositionInitialization: ReadoutPositionInitialization = .reference, centerBehavior: Bool = false,
-                behaviorWarmupEpochs: Int = 0) {
+                behaviorWarmupEpochs: Int = 0, inference: AnyInferenceConfiguration = .wholeTrial) {
         self.seed = seed
         self.core = core
         self.readout = readout
@@ -85,12 +90,13 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         self.readoutPositionInitialization = readoutPositionInitialization
         self.centerBehavior = centerBehavior
         self.behaviorWarmupEpochs = behaviorWarmupEpochs
+        self.inference = inference
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case seed, core, stage, readout, shifter, outputNonlinearity, biasInitializationTrials, biasThroughInverseNonlinearity
         case readoutPositionInitialization, centerBehavior, behaviorWarmupEpochs
-        case normalizeData, padFramesToSquare, responsesThroughReLU
+        case normalizeData, padFramesToSquare, responsesThroughReLU, inference
     }
 
     public init(from decoder: Decoder) throws {
@@ -111,6 +117,8 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         normalizeData = try c.decodeIfPresent(Bool.self, forKey: .normalizeData) ?? true
         padFramesToSquare = try c.decodeIfPresent(Bool.self, forKey: .padFramesToSquare) ?? false
         responsesThroughReLU = try c.decodeIfPresent(Bool.self, forKey: .responsesThroughReLU) ?? false
+        // Configurations saved before inference strategies existed ran whole trials.
+        inference = try c.decodeIfPresent(AnyInferenceConfiguration.self, forKey: .inference) ?? .wholeTrial
         if behaviorWarmupEpochs < 0 {
             throw DecodingError.dataCorruptedError(forKey: .behaviorWarmupEpochs, in: c, debugDescription: "behaviorWarmupEpochs must be non-negative, got \(behaviorWarmupEpochs)")
         }
@@ -150,6 +158,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         try c.encode(normalizeData, forKey: .normalizeData)
         try c.encode(padFramesToSquare, forKey: .padFramesToSquare)
         try c.encode(responsesThroughReLU, forKey: .responsesThroughReLU)
+        try c.encode(inference, forKey: .inference)
     }
 
     /// The model's input specification, from which the data options derive: the core's input
