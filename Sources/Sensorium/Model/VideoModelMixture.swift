@@ -14,7 +14,9 @@ extension VideoModel {
     /// over the mixed batch, as in the reference); then each mouse's shifter, readout and output
     /// nonlinearity run on all samples, as the reference's `DwiseNeuro.forward` without a mouse
     /// index does (the loss keeps the own block of each sample, and distillation needs the others).
-    /// The model's mice must be the mixture's mice, in any order.
+    /// The model's mice must be the mixture's mice, in any order. This is one pass over the clips
+    /// as given (training batches, a distillation teacher's targets): the model's inference
+    /// strategy (``VideoModelConfiguration/inference``) is for single-mouse trials.
     public func forwardAllMice(_ input: ModelInput, mixture: MouseMixture) -> Tensor {
         precondition(Set(mice) == Set(mixture.mice) && mice.count == mixture.mice.count,
                      "VideoModel: the model's mice \(mice) differ from the batch mixture's mice \(mixture.mice)")
