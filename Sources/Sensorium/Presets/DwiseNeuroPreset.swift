@@ -5,15 +5,17 @@ import SensoriumTraining
 extension RunPreset {
     /// DwiseNeuro, the first place of SENSORIUM 2023 (`lRomul/sensorium`, `configs/distillation_001.py`):
     /// the paper-size model (``dwiseNeuroModel``), its recipe (``dwiseNeuroTrainer``) and batches of
-    /// 32 clips of 16 frames that mix mice. For the reference's neuron counts the model's state
+    /// 32 clips of 16 frames that mix mice (``dwiseNeuroData(batchSize:samplesPerMouse:)``), 7 folds. For the reference's neuron counts the model's state
     /// dictionary is the reference's (`core.`, `cortex.` ↔ `stage.`, `readouts.<i>.` ↔
     /// `readout.<mouse>.`). Stage 2 (distillation) is this preset with `data.teacherModel` set
     /// (`sensorium train --teacher model.h5`); stage 1 used `expansionRatio` 7.
     public static var dwiseneuro: RunPreset {
         RunPreset(name: "dwiseneuro",
                   summary: "DwiseNeuro (1st place 2023): depth-wise 3-D core, cortex, grouped-conv readouts, mixed-mouse batches, AdamW + warm-up/cosine, EMA") {
-            TrainingRunConfiguration(model: dwiseNeuroModel, trainer: dwiseNeuroTrainer,
-                                     data: TrainingDataSettings(batchSize: 32, frames: 16, sampling: .mixedMice))
+            var data = dwiseNeuroData(batchSize: 32, samplesPerMouse: 7200)
+            // 7 folds grouped by video identity (§1.6); one run per fold (`fold` 0–6).
+            data.folds = 7
+            return TrainingRunConfiguration(model: dwiseNeuroModel, trainer: dwiseNeuroTrainer, data: data)
         }
     }
 
@@ -39,7 +41,7 @@ extension RunPreset {
             trainer.earlyStopping.warmupEpochs = 1
             trainer.movingAverage = .init(decay: 0.99, warmup: false, averageBuffers: true)
             return TrainingRunConfiguration(model: model, trainer: trainer,
-                                            data: TrainingDataSettings(batchSize: 16, frames: 16, sampling: .mixedMice))
+                                            data: dwiseNeuroData(batchSize: 16, samplesPerMouse: 160))
         }
     }
 
@@ -53,7 +55,25 @@ extension RunPreset {
                                             readout: .groupedConv(), shifter: nil, outputNonlinearity: .identity,
                                             biasInitializationTrials: 0)
         model.stage = AnyStageConfiguration(Cortex.Configuration())
+        // Raw inputs and targets, frames padded to 64 × 64, targets through ReLU (§1.1).
+        model.normalizeData = false
+        model.padFramesToSquare = true
+        model.responsesThroughReLU = true
+        // Every end frame, 16 frames every 2nd, predictions averaged over the windows (§1.7).
+        model.inference = .slidingWindows()
         return model
+    }
+
+    /// DwiseNeuro's data pipeline (§1.1, §1.6): clips of 16 frames taken every 2nd frame ending at
+    /// a uniformly drawn frame, `samplesPerMouse` clips of every mouse per epoch shuffled into
+    /// batches that mix mice, CutMix with probability 0.5.
+    public static func dwiseNeuroData(batchSize: Int, samplesPerMouse: Int) -> TrainingDataSettings {
+        var data = TrainingDataSettings(batchSize: batchSize, frames: 16, sampling: .mixedMice)
+        data.frameStep = 2
+        data.clipPosition = .last
+        data.samplesPerMouse = samplesPerMouse
+        data.cutMixProbability = 0.5
+        return data
     }
 
     /// DwiseNeuro's recipe (§1.6): AdamW (lr 3e-4 · 32/4 = 2.4e-3, weight decay 0.05), a per-step
