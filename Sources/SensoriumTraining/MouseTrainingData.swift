@@ -38,6 +38,11 @@ public final class MouseTrainingData: TrainingData {
     public var prefetch: Int
     /// Background threads building batches.
     public var workers: Int
+    /// This rank's share of a data-parallel run (nil: the whole batch). With a shard, ``batchSize``
+    /// is the rank's batch: epochs are planned with the global batch `batchSize × shard.count`
+    /// from the same generator on every rank, and each rank builds its part of every global batch
+    /// (see ``DataShard``).
+    public var shard: DataShard?
 
     /// A data source over `datasets` (each mouse needs at least one training trial).
     public init(datasets: [MouseDataset], batchSize: Int = 8, frames: Int = 80, validationTier: MouseTier = .oracle,
@@ -60,6 +65,10 @@ public final class MouseTrainingData: TrainingData {
 
     /// The plans of epoch `epoch`: `rounds × mice` batches in round-robin order.
     public func planEpoch(generator: RandomGenerator) -> (rounds: Int, plans: [BatchPlan], makers: [BatchMaker]) {
+        planEpoch(generator: generator, batchSize: batchSize)
+    }
+
+    func planEpoch(generator: RandomGenerator, batchSize: Int) -> (rounds: Int, plans: [BatchPlan], makers: [BatchMaker]) {
         let loaders = datasets.map { dataset -> MouseLoader in
             MouseLoader(dataset: dataset, tier: .train, batchSize: batchSize, mode: .clips(frames: frames),
                         shuffle: true, generator: generator.fork())
@@ -72,6 +81,7 @@ public final class MouseTrainingData: TrainingData {
     }
 
     public func trainingRounds(epoch: Int, generator: RandomGenerator) throws -> TrainingRounds<MouseBatch> {
+        if let shard { return shardedRounds(generator: generator, shard: shard) }
         let (rounds, plans, makers) = planEpoch(generator: generator)
         let mice = datasets.count
         let prefetch = self.prefetch, workers = self.workers
