@@ -258,7 +258,7 @@ private func updateRunningStatistics(runningMean: Tensor?, runningVar: Tensor?, 
     }
 }
 
-/// An activation fused into ``batchNorm(_:runningMean:runningVar:weight:bias:training:momentum:eps:activation:)``.
+/// An activation fused into ``batchNorm(_:runningMean:runningVar:weight:bias:training:momentum:eps:activation:reducer:)``.
 public enum NormalizationActivation: Sendable, Equatable {
     /// None: the normalised values themselves.
     case identity
