@@ -226,7 +226,8 @@ enum DistributedFixture {
         #expect(DistributedFixture.maxDifference(two[0].parameters, two[1].parameters) == 0)
         #expect(one.correlations.count == 3 && two[0].correlations.count == 3)
         for (a, b) in zip(two[0].correlations, one.correlations) {
-            #expect(abs(a - b) < 1e-4, "validation correlation \(a) with 2 ranks, \(b) with one")
+            // The same weights up to ~1e-6 give correlations within ~1e-7 (measured 5e-8).
+            #expect(abs(a - b) < 1e-6, "validation correlation \(a) with 2 ranks, \(b) with one")
         }
         for (a, b) in zip(two[0].losses, one.losses) {
             #expect(abs(a - b) <= 1e-4 * abs(b), "training loss \(a) with 2 ranks, \(b) with one")
@@ -236,7 +237,6 @@ enum DistributedFixture {
             try DistributedFixture.train(batch: 1, epochs: 2, communicator: $0, synchronizedBatchNorm: false)
         }
         let unsynchronizedGap = DistributedFixture.maxDifference(unsynchronized[0].parameters, one.parameters)
-        print("distributed equivalence: synchronised gap \(gap), unsynchronised gap \(unsynchronizedGap), correlations \(one.correlations) vs \(two[0].correlations)")
         #expect(unsynchronizedGap > 10 * gap && unsynchronizedGap > 1e-4,
                 "unsynchronised statistics differ by \(unsynchronizedGap), synchronised by \(gap)")
     }
