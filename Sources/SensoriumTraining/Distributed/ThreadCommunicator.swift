@@ -1,7 +1,7 @@
 import Foundation
 
 /// Ranks as threads of one process, for tests and for data-parallel training on one machine
-/// without MPI: ``group(size:)`` makes `size` communicators sharing one rendezvous; run each in its
+/// without MPI: ``group(size:timeout:)`` makes `size` communicators sharing one rendezvous; run each in its
 /// own thread (a `Thread`, not a shared pool that may run them one after another).
 ///
 /// Sums are exact and deterministic: every rank adds the contributions in rank order
