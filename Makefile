@@ -1,10 +1,10 @@
 # Sensorium for Swift. `make test` installs the Debian packages it needs (only when missing),
 # builds the SDK and runs every test, then builds the consumer example package and the documentation.
 SHELL := /bin/bash
-DEB_PACKAGES := libopenblas-dev liblapacke-dev libhdf5-dev pkg-config
+DEB_PACKAGES := libopenblas-dev liblapacke-dev libhdf5-dev pkg-config mpich libmpich-dev
 SWIFT ?= swift
 
-.PHONY: deps build test test-examples test-consumer docs release demo bench clean fuzz
+.PHONY: deps build test test-examples test-consumer test-distributed docs release demo bench clean fuzz
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -22,6 +22,7 @@ test: deps
 	$(SWIFT) test
 	$(MAKE) test-examples
 	$(MAKE) test-consumer
+	$(MAKE) test-distributed
 	$(MAKE) docs
 
 # Examples that prove a property end to end: a user-written core registered by name trains from a
@@ -31,6 +32,12 @@ test-examples:
 
 test-consumer:
 	cd Examples/Consumer && $(SWIFT) run ConsumerCheck
+
+# Data-parallel training over MPI (issue #19; the Distributed/ package, which the SDK does not
+# depend on): `mpiexec -n 2` with batch b per rank equals one process with batch 2b, a resumed
+# 2-rank run equals the uninterrupted one, and a killed or hung rank stops the job with an error.
+test-distributed: deps
+	SWIFT=$(SWIFT) Distributed/check-distributed.sh
 
 # The DocC documentation of every library product, combined into one static site with symbol links
 # across products, built offline with warnings as errors (a broken ``Symbol`` link fails; links to
@@ -69,4 +76,4 @@ fuzz: deps
 	SENSORIUM_FUZZ_CASES=$(FUZZ_CASES) SENSORIUM_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --skip-build --filter DataFuzzTests
 
 clean:
-	rm -rf .build Examples/Consumer/.build
+	rm -rf .build Examples/Consumer/.build Distributed/.build

@@ -55,7 +55,10 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Stop after this many minutes (the run can be resumed with --resume).")
     var maxMinutes: Double?
 
-    @Flag(help: "Continue the run in the output folder from its checkpoint, with its saved configuration (only --max-minutes may be given).")
+    @Option(parsing: .unconditional, help: "Stop after this many optimizer steps in total (the run can be resumed with --resume).")
+    var maxSteps: Int?
+
+    @Flag(help: "Continue the run in the output folder from its checkpoint, with its saved configuration (only --max-minutes or --max-steps may be given).")
     var resume = false
 
     @Flag(help: "Start again when the output folder already holds a run.")
@@ -63,6 +66,9 @@ struct TrainCommand: ParsableCommand {
 
     @Flag(help: "Plain progress lines even on a terminal.")
     var plain = false
+
+    @Flag(help: "Train as one rank of a data-parallel job (sensorium-mpi under mpiexec; --batch-size is per rank).")
+    var distributed = false
 
     func validate() throws {
         if data.isEmpty { throw ValidationError("give at least one mouse folder") }
@@ -82,6 +88,7 @@ struct TrainCommand: ParsableCommand {
         if let distillationRatio, !(distillationRatio >= 0 && distillationRatio < 1) {
             throw ValidationError("--distillation-ratio must be in [0, 1); got \(distillationRatio)")
         }
+        if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1; got \(maxSteps)") }
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
         if resume {
             let fixed: [(String, Bool)] = [("--config", config != nil), ("--core", core != nil), ("--readout", readout != nil),
@@ -116,10 +123,12 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("train")
-        let request = TrainingWorkflow.Request(
+        var request = TrainingWorkflow.Request(
             dataPaths: data, configuration: try runConfiguration(), output: output, resume: resume, overwrite: overwrite,
-            stop: maxMinutes.map { .duration(.milliseconds(Int64($0 * 60_000))) })
+            stop: maxSteps.map { .steps($0) } ?? maxMinutes.map { .duration(.milliseconds(Int64($0 * 60_000))) })
+        if distributed { request.communicator = try DistributedLaunch.communicator() }
         let outcome = try TrainingWorkflow.run(request, logger: logger, observers: [ProgressBar(style: plain ? .lines : .automatic)])
+        guard request.communicator.isRoot else { return }
         let folder = (output as NSString).expandingTildeInPath
         emit("best validation correlation \(String(format: "%.4f", outcome.summary.bestObjective)) at epoch \(outcome.summary.bestEpoch)"
               + (outcome.summary.finished ? "" : " (stopped early: continue with --resume)"))

@@ -29,9 +29,9 @@ public struct CorrelationAccumulator: Sendable {
     /// Number of neurons (columns of every block added).
     public let neurons: Int
     /// Number of rows (samples per neuron) added so far.
-    public private(set) var sampleCount = 0
+    public internal(set) var sampleCount = 0
     // Seven slices of `neurons` values: shift r, shift o, Σr, Σo, Σr², Σo², Σro (relative to the shifts).
-    private var state: [Double]
+    var state: [Double]
 
     /// An empty accumulator for `neurons` neurons.
     public init(neurons: Int) {

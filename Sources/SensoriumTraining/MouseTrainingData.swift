@@ -76,6 +76,12 @@ public final class MouseTrainingData: TrainingData {
             : .strided(frames: frames, step: frameStep, position: clipPosition)
     }
 
+    /// This rank's share of a data-parallel run (nil: the whole batch). With a shard, ``batchSize``
+    /// is the rank's batch: epochs are planned with the global batch `batchSize × shard.count`
+    /// from the same generator on every rank, and each rank builds its part of every global batch
+    /// (see ``DataShard``).
+    public var shard: DataShard?
+
     /// A data source over `datasets` (each mouse needs at least one training trial).
     public init(datasets: [MouseDataset], batchSize: Int = 8, frames: Int = 80, validationTier: MouseTier = .oracle,
                 validationBatchSize: Int = 8, validationMaxFrames: Int? = nil, prefetch: Int = 2, workers: Int = 1) {
@@ -97,6 +103,10 @@ public final class MouseTrainingData: TrainingData {
 
     /// The plans of epoch `epoch`: `rounds × mice` batches in round-robin order.
     public func planEpoch(generator: RandomGenerator) -> (rounds: Int, plans: [BatchPlan], makers: [BatchMaker]) {
+        planEpoch(generator: generator, batchSize: batchSize)
+    }
+
+    func planEpoch(generator: RandomGenerator, batchSize: Int) -> (rounds: Int, plans: [BatchPlan], makers: [BatchMaker]) {
         let mode = clipMode, cutMix = cutMixProbability
         let loaders = datasets.indices.map { m -> MouseLoader in
             let loader = MouseLoader(dataset: datasets[m], tier: .train, batchSize: batchSize, mode: mode,
@@ -112,6 +122,7 @@ public final class MouseTrainingData: TrainingData {
     }
 
     public func trainingRounds(epoch: Int, generator: RandomGenerator) throws -> TrainingRounds<MouseBatch> {
+        if let shard { return shardedRounds(generator: generator, shard: shard) }
         let (rounds, plans, makers) = planEpoch(generator: generator)
         let mice = datasets.count
         let prefetch = self.prefetch, workers = self.workers

@@ -87,6 +87,9 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
     public var metadata: String?
     /// One report per epoch so far (epoch 0 first).
     public private(set) var history: [EpochReport] = []
+    /// The ranks of a data-parallel run (see ``init(model:data:configuration:loss:logger:communicator:synchronizedBatchNorm:)``);
+    /// a ``SingleProcessCommunicator`` by default.
+    public private(set) var communicator: any Communicator = SingleProcessCommunicator()
 
     /// The learning-rate schedule of the configuration.
     public let schedule: any LearningRateSchedule
@@ -128,6 +131,14 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
         earlyStopping = EarlyStopping(configuration: configuration.earlyStopping)
     }
 
+    /// Sets the ranks of a data-parallel run and, when `synchronizedBatchNorm`, gives every batch
+    /// normalisation of the model a reducer over them.
+    func setCommunicator(_ communicator: any Communicator, synchronizedBatchNorm: Bool) {
+        self.communicator = communicator
+        let reducer = communicator.size > 1 && synchronizedBatchNorm ? CommunicatorStatisticsReducer(communicator: communicator) : nil
+        model.apply { ($0 as? BatchNorm)?.statisticsReducer = reducer }
+    }
+
     /// Whether training is over (early stopping finished it).
     public var isFinished: Bool { earlyStopping.isFinished }
 
@@ -141,6 +152,7 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
         notify { $0.trainingWillStart(TrainingStartReport(completedEpochs: earlyStopping.epoch, globalStep: globalStep,
                                                          maxEpochs: configuration.earlyStopping.maxEpochs,
                                                          trainableParameters: model.trainableParameterCount)) }
+        if communicator.size > 1 { try synchronizeReplicas() }
         if !earlyStopping.started {
             let t0 = ContinuousClock.now
             let validation = try evaluate()
@@ -155,17 +167,19 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
             if let checkpointURL { try saveCheckpoint(to: checkpointURL) }
         }
 
-        func interrupted() -> Bool {
+        func interrupted() throws -> Bool {
             switch stop {
             case nil: return false
             case .steps(let n)?: return globalStep >= n
             case .epochs(let n)?: return earlyStopping.epoch >= n
-            case .duration(let d)?: return ContinuousClock.now - callStart >= d
+            case .duration(let d)?:
+                // Clocks differ between ranks: rank 0 decides.
+                return try distributedDecision(ContinuousClock.now - callStart >= d)
             }
         }
 
         while !earlyStopping.isFinished {
-            if interrupted() { return try interrupt(callStart) }
+            if try interrupted() { return try interrupt(callStart) }
             let epochIndex = earlyStopping.epoch
             currentEpochStart = .now
             model.epochWillStart(epochIndex)
@@ -178,7 +192,7 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
                    roundInEpoch < rounds.count, let checkpointURL {
                     try saveCheckpoint(to: checkpointURL)
                 }
-                if roundInEpoch < rounds.count && interrupted() { return try interrupt(callStart) }
+                if try roundInEpoch < rounds.count && interrupted() { return try interrupt(callStart) }
             }
             try endEpoch(rounds: rounds.count)
         }
@@ -222,6 +236,9 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
             optimizer.learningRate = rate
         }
         var roundLoss = 0.0
+        if communicator.size > 1 {
+            roundLoss = try accumulateDistributedGradients(round, epoch: epoch)
+        } else {
         for batch in round {
             let targets = batch.targetTensor()
             let predictions = model.forward(batch)
@@ -236,6 +253,7 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
             }
             total.backward()
             roundLoss += Double(value)
+        }
         }
         var norm: Double?
         if let maxNorm = configuration.gradientClipNorm {
@@ -314,13 +332,16 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
     public func evaluate() throws -> ValidationResult {
         if let movingAverage {
             return try movingAverage.withAveragedWeights {
-                try validationCorrelation(of: model, on: data, skipFrames: configuration.validationSkipFrames)
+                try validationCorrelation(of: model, on: data, skipFrames: configuration.validationSkipFrames,
+                                          communicator: communicator).decidedByRoot(communicator)
             }
         }
-        return try validationCorrelation(of: model, on: data, skipFrames: configuration.validationSkipFrames)
+        return try validationCorrelation(of: model, on: data, skipFrames: configuration.validationSkipFrames,
+                                         communicator: communicator).decidedByRoot(communicator)
     }
 
     private func notify(_ body: (any TrainingObserver) -> Void) {
+        guard communicator.isRoot else { return }
         for o in observers { body(o) }
     }
 
@@ -363,8 +384,9 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
         return root
     }
 
-    /// Writes the checkpoint atomically to `url`.
+    /// Writes the checkpoint atomically to `url` (in a data-parallel run, rank 0 only writes).
     public func saveCheckpoint(to url: URL) throws {
+        guard communicator.isRoot else { return }
         try Checkpoint.write(checkpointRecord(), to: url)
         logger.debug("checkpoint written", metadata: ["path": "\(url.path)", "step": "\(globalStep)"])
     }

@@ -117,3 +117,97 @@ public func validationCorrelation<Model: TrainableModel, Data: TrainingData>(
     }
     return accumulator.result()
 }
+
+// MARK: Data-parallel validation
+
+extension SingleTrialCorrelationAccumulator {
+    /// Records that a batch of `mouse` with `neurons` neurons and `frames` target frames exists
+    /// without scoring it (another rank scores it), so that every rank knows the same mice in the
+    /// same order.
+    mutating func register(mouse: String, neurons: Int, frames: Int) {
+        guard frames - skipFrames > 0, accumulators[mouse] == nil else { return }
+        mice.append(mouse)
+        accumulators[mouse] = CorrelationAccumulator(neurons: neurons)
+    }
+
+    /// Pools the accumulators of every rank: afterwards each rank holds the accumulator of all
+    /// batches scored by any rank (the pooled sums, exchanged in two all-reductions: the
+    /// first-order sums give the pooled means, then the sums about those means). Every rank must
+    /// have registered the same mice in the same order.
+    mutating func pool(over communicator: any Communicator) throws {
+        let neurons = mice.map { accumulators[$0]!.neurons }
+        // Round 1: batches, then per mouse its row count, non-finite counts and first-order sums.
+        var first: [Double] = [Double(batches), Double(mice.count)]
+        for mouse in mice {
+            let a = accumulators[mouse]!
+            let bad = nonFinite[mouse] ?? (0, 0)
+            first += [Double(a.sampleCount), Double(bad.targets), Double(bad.predictions)]
+            first += a.firstOrderSums()
+        }
+        let layout = try communicator.sum(Double(first.count))
+        guard layout == Double(first.count * communicator.size) else {
+            throw CommunicatorError("validation: the ranks saw different validation sets (\(first.count) values here, \(Int(layout)) over \(communicator.size) ranks)")
+        }
+        try communicator.allReduceSum(&first)
+        batches = Int(first[0])
+        var means: [(r: [Double], p: [Double], count: Int)] = []
+        var offset = 2
+        for (m, mouse) in mice.enumerated() {
+            let n = neurons[m]
+            let count = Int(first[offset])
+            let targets = Int(first[offset + 1]), predictions = Int(first[offset + 2])
+            nonFinite[mouse] = targets + predictions > 0 ? (targets, predictions) : nil
+            offset += 3
+            let scale = count > 0 ? 1 / Double(count) : 0
+            means.append((first[offset..<(offset + n)].map { $0 * scale }, first[(offset + n)..<(offset + 2 * n)].map { $0 * scale }, count))
+            offset += 2 * n
+        }
+        // Round 2: sums about the pooled means.
+        var second: [Double] = []
+        for (m, mouse) in mice.enumerated() {
+            second += accumulators[mouse]!.centeredSums(meanResponses: means[m].r, meanPredictions: means[m].p)
+        }
+        try communicator.allReduceSum(&second)
+        offset = 0
+        for (m, mouse) in mice.enumerated() {
+            let n = neurons[m]
+            accumulators[mouse] = CorrelationAccumulator(neurons: n, sampleCount: means[m].count, meanResponses: means[m].r,
+                                                         meanPredictions: means[m].p,
+                                                         centeredSums: Array(second[offset..<(offset + 5 * n)]))
+            offset += 5 * n
+        }
+    }
+}
+
+/// The validation single-trial correlation of `model` on `data` computed by all ranks of
+/// `communicator` together: batch `i` of the validation set is scored by rank `i mod size`, and
+/// the sufficient statistics of the correlation (pooled sums per neuron) are summed over ranks, so
+/// every rank gets the correlation of the whole set (equal to the single-process value up to the
+/// order of Double summation, about 1e-12). With one rank it is
+/// ``validationCorrelation(of:on:skipFrames:)``.
+public func validationCorrelation<Model: TrainableModel, Data: TrainingData>(
+    of model: Model, on data: Data, skipFrames: Int = defaultSkipFrames, communicator: any Communicator
+) throws -> ValidationResult where Model.Batch == Data.Batch {
+    guard communicator.size > 1 else { return try validationCorrelation(of: model, on: data, skipFrames: skipFrames) }
+    let wasTraining = model.isTraining
+    model.eval()
+    defer { model.train(wasTraining) }
+    var accumulator = SingleTrialCorrelationAccumulator(skipFrames: skipFrames)
+    var index = 0
+    try withNoGrad {
+        try data.forEachValidationBatch { batch in
+            defer { index += 1 }
+            let targets = batch.targetTensor()
+            if index % communicator.size == communicator.rank {
+                accumulator.add(mouse: batch.mouse, predictions: model.forward(batch), targets: targets)
+            } else if targets.rank == 3 {
+                accumulator.register(mouse: batch.mouse, neurons: targets.shape[2], frames: targets.shape[1])
+            }
+        }
+    }
+    try accumulator.pool(over: communicator)
+    if let (mouse, counts) = accumulator.nonFinite.sorted(by: { $0.key < $1.key }).first {
+        throw TrainingError.nonFiniteValidation(mouse: mouse, targets: counts.targets, predictions: counts.predictions)
+    }
+    return accumulator.result()
+}

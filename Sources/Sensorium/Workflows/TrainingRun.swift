@@ -248,6 +248,10 @@ public enum TrainingWorkflow {
         public var stop: StopCondition?
         /// Title of the run report.
         public var title: String?
+        /// The ranks of a data-parallel run (see Documentation/Distributed.md): every rank runs
+        /// the same request; each trains on its shard of every global batch of
+        /// `batchSize × size` clips, and rank 0 alone writes the run folder.
+        public var communicator: any Communicator = SingleProcessCommunicator()
 
         /// A request.
         public init(dataPaths: [String], configuration: TrainingRunConfiguration, output: String, resume: Bool = false,
@@ -321,6 +325,9 @@ public enum TrainingWorkflow {
     /// Trains as `request` says, reporting to `observers`; writes `configuration.json`,
     /// `checkpoint.h5` (during training), `model.h5` and `run.json` into the run folder.
     public static func run(_ request: Request, logger: Logger, observers: [any TrainingObserver] = []) throws -> Outcome {
+        var logger = logger
+        // In a data-parallel run, rank 0 speaks for all.
+        if !request.communicator.isRoot { logger.logLevel = max(logger.logLevel, .error) }
         let runStart = ContinuousClock.now
         let folder = (request.output as NSString).expandingTildeInPath
         let checkpoint = RunFolder.file(folder, RunFolder.checkpointFile)
@@ -342,7 +349,11 @@ public enum TrainingWorkflow {
         // The data is checked before the run folder exists, so a refused run leaves nothing behind.
         let datasets = try openDatasets(request.dataPaths, model: configuration.model, settings: configuration.data,
                                         forTraining: true)
-        try RunFolder.create(folder)
+        let communicator = request.communicator
+        // Every rank has checked the folder before rank 0 writes into it.
+        if communicator.size > 1 { try communicator.barrier() }
+        let writes = communicator.isRoot
+        if writes { try RunFolder.create(folder) }
         let miceText = datasets.map { "\($0.name) (\($0.neuronCount) neurons, \($0.trials(in: .train).count) train trials)" }
             .joined(separator: ", ")
         logger.info("\(datasets.count) mice: \(miceText)")
@@ -350,19 +361,22 @@ public enum TrainingWorkflow {
         // The configuration's data-dependent starts (readout biases, receptive fields); a resumed
         // run loads its trained weights instead.
         if !request.resume { try model.initializeFromData(datasets) }
-        let data = try trainingData(datasets: datasets, settings: configuration.data, model: model, logger: logger)
-        let trainer = Trainer(model: model, data: data, configuration: configuration.trainer, logger: logger)
+        let data = try trainingData(datasets: datasets, settings: configuration.data, model: model, logger: logger,
+                                    communicator: communicator)
+        let trainer = communicator.size > 1
+            ? Trainer(model: model, data: data, configuration: configuration.trainer, logger: logger, communicator: communicator)
+            : Trainer(model: model, data: data, configuration: configuration.trainer, logger: logger)
         trainer.checkpointURL = URL(fileURLWithPath: checkpoint)
         trainer.observers = observers
         if request.resume {
             try trainer.restore(from: URL(fileURLWithPath: checkpoint))
-        } else if request.overwrite {
+        } else if request.overwrite && writes {
             for name in [RunFolder.checkpointFile, RunFolder.modelFile, RunFolder.runFile, RunFolder.evaluationFile, RunFolder.reportFile] {
                 try? fm.removeItem(atPath: RunFolder.file(folder, name))
             }
         }
         do {
-            try Data(configuration.jsonString().utf8).write(to: URL(fileURLWithPath: configurationPath), options: .atomic)
+            if writes { try Data(configuration.jsonString().utf8).write(to: URL(fileURLWithPath: configurationPath), options: .atomic) }
         } catch {
             throw SensoriumError.file(path: configurationPath, message: "cannot write the run configuration (\(error.localizedDescription))")
         }
@@ -371,6 +385,16 @@ public enum TrainingWorkflow {
         var stop = request.stop
         if case .duration(let budget)? = stop { stop = .duration(max(.zero, budget - (.now - runStart))) }
         let summary = try trainer.fit(until: stop)
+        if communicator.size > 1 {
+            // Rank 0 has written the last checkpoint; the other ranks are done.
+            try communicator.barrier()
+            guard writes else {
+                model.eval()
+                return Outcome(model: model, datasets: datasets, configuration: configuration, summary: summary,
+                               history: trainer.history, seconds: ProgressBar.seconds(.now - runStart),
+                               report: RunReport(title: request.title ?? "rank \(communicator.rank)"))
+            }
+        }
         if !summary.finished && configuration.trainer.earlyStopping.restoreBest {
             // Interrupted: the checkpoint keeps the current state for resuming; the saved model gets
             // the best weights so far, as a finished run would.
@@ -425,10 +449,17 @@ public enum TrainingWorkflow {
     /// a ``DistillationData`` when `settings.teacherModel` names a teacher (whose mice must be the
     /// model's).
     public static func trainingData(datasets: [MouseDataset], settings: TrainingDataSettings, model: VideoModel,
-                                    logger: Logger) throws -> AnyTrainingData<MouseBatch> {
+                                    logger: Logger, communicator: any Communicator = SingleProcessCommunicator()) throws
+        -> AnyTrainingData<MouseBatch> {
         var data: AnyTrainingData<MouseBatch>
+        if communicator.size > 1 && (settings.sampling != .roundRobin || settings.teacherModel != nil) {
+            throw SensoriumError.invalidOptions("distributed training shards the round-robin sampler only; the \(settings.sampling.rawValue) sampling\(settings.teacherModel != nil ? " with a teacher" : "") runs in one process")
+        }
         switch settings.sampling {
-        case .roundRobin: data = AnyTrainingData(try settings.makeTrainingData(datasets: datasets))
+        case .roundRobin:
+            let source = try settings.makeTrainingData(datasets: datasets)
+            if communicator.size > 1 { source.shard = DataShard(rank: communicator.rank, count: communicator.size) }
+            data = AnyTrainingData(source)
         case .mixedMice: data = AnyTrainingData(try settings.makeMixedTrainingData(datasets: datasets))
         }
         if let path = settings.teacherModel {

@@ -29,6 +29,9 @@ public class BatchNorm: Module, UnaryLayer {
     public var momentum: Float?
     /// Added to the variance before the square root.
     public var eps: Float
+    /// Set by a data-parallel trainer for synchronised batch normalisation: in training mode the
+    /// statistics are those of the batches of all processes (nil, the default: this batch only).
+    @Transient public var statisticsReducer: (any BatchStatisticsReducer)? = nil
     private let allowedRanks: [Int]
     private let name: String
 
@@ -77,7 +80,8 @@ public class BatchNorm: Module, UnaryLayer {
             factor = momentum ?? 1 / counter.storage.pointer[0]
         }
         return batchNorm(x, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
-                         training: isTraining || runningMean == nil, momentum: factor, eps: eps, activation: activation)
+                         training: isTraining || runningMean == nil, momentum: factor, eps: eps, activation: activation,
+                         reducer: isTraining ? statisticsReducer : nil)
     }
 
     override public var extraDescription: String {

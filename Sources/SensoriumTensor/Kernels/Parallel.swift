@@ -5,8 +5,11 @@ import Dispatch
 /// Work below `minimumPerThread` items stays on the calling thread; BLAS-heavy code should not
 /// call this around a multi-threaded GEMM.
 public enum Parallel {
-    /// Number of worker threads used for elementwise and reduction kernels.
+    /// Number of worker threads used for elementwise and reduction kernels: `SENSORIUM_THREADS`
+    /// when set (for example 1 per process when several processes share a machine), else the
+    /// number of online cores.
     public static let threadCount: Int = {
+        if let text = getenv("SENSORIUM_THREADS"), let n = Int(String(cString: text)), n >= 1 { return n }
         #if canImport(Glibc)
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         #else

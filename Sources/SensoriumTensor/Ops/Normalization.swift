@@ -16,14 +16,25 @@
 ///   the normalised values are not kept but recomputed from `x` in the backward pass, so the fused
 ///   form saves one activation-sized tensor between the forward and backward passes.
 ///
+/// - `reducer` (training mode only) makes the normalisation synchronised over the processes of a
+///   data-parallel run: the mean and variance are those of the union of every process's batch
+///   (the per-channel sums, counts and sums of squares are summed over processes), and so are the
+///   statistics of the backward pass, so N processes with batch b compute what one process with
+///   the union batch computes. The gradients of `weight` and `bias` stay this process's share (the
+///   trainer sums them with the other gradients).
+///
 /// Differentiable in `x`, `weight` and `bias` in both modes.
 public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor? = nil,
                       bias: Tensor? = nil, training: Bool, momentum: Float = 0.1, eps: Float = 1e-5,
-                      activation: NormalizationActivation = .identity) -> Tensor {
+                      activation: NormalizationActivation = .identity,
+                      reducer: (any BatchStatisticsReducer)? = nil) -> Tensor {
     precondition(x.rank >= 2, "batchNorm: expected an input of rank >= 2 (N, C, ...), got shape \(x.shape)")
     let batch = x.shape[0], channels = x.shape[1]
     let spatial = x.shape.dropFirst(2).reduce(1, *)
-    let perChannel = batch * spatial
+    let reducer = training ? reducer : nil
+    let localPerChannel = batch * spatial
+    // With a reducer, statistics are over the samples of every process.
+    var perChannel = localPerChannel
     for (name, t) in [("runningMean", runningMean), ("runningVar", runningVar), ("weight", weight), ("bias", bias)] {
         if let t {
             precondition(t.count == channels && t.rank <= 1,
@@ -32,7 +43,7 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
     }
     precondition(training || (runningMean != nil && runningVar != nil),
                  "batchNorm: evaluation mode needs runningMean and runningVar (input \(x.shape))")
-    precondition(!training || perChannel > 1,
+    precondition(!training || reducer != nil || perChannel > 1,
                  "batchNorm: training needs more than one value per channel, got input \(x.shape)")
 
     // Per-channel statistics used for normalisation.
@@ -40,7 +51,14 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
     var invStd = [Float](repeating: 0, count: channels)
     let xp = x.storage.pointer
     let minimumChannels = max(1, 32_768 / max(perChannel, 1))
-    if training {
+    if training, let reducer {
+        var variance = [Float](repeating: 0, count: channels)
+        perChannel = synchronizedStatistics(xp, batch: batch, channels: channels, spatial: spatial, eps: eps,
+                                            reducer: reducer, mean: &mean, variance: &variance, invStd: &invStd,
+                                            minimumChannels: minimumChannels, shape: x.shape)
+        updateRunningStatistics(runningMean: runningMean, runningVar: runningVar, mean: mean, variance: variance,
+                                momentum: momentum, count: perChannel)
+    } else if training {
         var variance = [Float](repeating: 0, count: channels)
         mean.withUnsafeMutableBufferPointer { mp in variance.withUnsafeMutableBufferPointer { vp in
             invStd.withUnsafeMutableBufferPointer { ip in
@@ -78,6 +96,7 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
         }
     }
 
+    let statisticsCount = perChannel
     // y = (x - mean) * invStd * weight + bias, as one scale and shift per channel.
     var scale = invStd
     var shift = [Float](repeating: 0, count: channels)
@@ -131,6 +150,15 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
                 }
             }}
         }}
+        // The affine gradients are this process's share; the input gradient needs the sums of all.
+        let (localSumG, localSumGX) = (sumG, sumGX)
+        if let reducer {
+            var both = sumG + sumGX
+            reducer.sumOverProcesses(&both)
+            precondition(both.count == 2 * channels, "batchNorm: the reducer returned \(both.count) values for \(2 * channels)")
+            sumG = Array(both[0..<channels])
+            sumGX = Array(both[channels...])
+        }
         var grads: [Tensor?] = []
         if x.requiresGrad {
             let gx = Tensor(uninitializedShape: x.shape)
@@ -144,8 +172,8 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
                 let istd = invStd[c]
                 k[c] = w * istd
                 if training {
-                    let mg = Float(sumG[c] / Double(perChannel))
-                    let mgx = Float(sumGX[c] / Double(perChannel))
+                    let mg = Float(sumG[c] / Double(statisticsCount))
+                    let mgx = Float(sumGX[c] / Double(statisticsCount))
                     kx[c] = -w * istd * istd * mgx
                     k0[c] = -w * istd * mg
                 }
@@ -165,16 +193,72 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
             grads.append(nil)
         }
         if let weight {
-            grads.append(weight.requiresGrad ? Tensor(sumGX.map { Float($0) }, shape: weight.shape) : nil)
+            grads.append(weight.requiresGrad ? Tensor(localSumGX.map { Float($0) }, shape: weight.shape) : nil)
         }
         if let bias {
-            grads.append(bias.requiresGrad ? Tensor(sumG.map { Float($0) }, shape: bias.shape) : nil)
+            grads.append(bias.requiresGrad ? Tensor(localSumG.map { Float($0) }, shape: bias.shape) : nil)
         }
         return grads
     }
 }
 
-/// An activation fused into ``batchNorm(_:runningMean:runningVar:weight:bias:training:momentum:eps:activation:)``.
+/// The mean, biased variance and inverse standard deviation of every channel over the samples of
+/// all processes (two reductions: sums and count, then squares about the global mean); returns
+/// the number of values per channel over all processes.
+private func synchronizedStatistics(_ xp: UnsafeMutablePointer<Float>, batch: Int, channels: Int, spatial: Int, eps: Float,
+                                    reducer: any BatchStatisticsReducer, mean: inout [Float], variance: inout [Float],
+                                    invStd: inout [Float], minimumChannels: Int, shape: [Int]) -> Int {
+    var sums = [Double](repeating: 0, count: channels + 1)
+    sums.withUnsafeMutableBufferPointer { sp in
+        Parallel.forRanges(channels, minimumPerThread: minimumChannels) { range in
+            for c in range {
+                var sum = 0.0
+                for b in 0..<batch { sum += rowSum(xp + (b * channels + c) * spatial, spatial) }
+                sp[c] = sum
+            }
+        }
+    }
+    sums[channels] = Double(batch * spatial)
+    reducer.sumOverProcesses(&sums)
+    precondition(sums.count == channels + 1, "batchNorm: the reducer returned \(sums.count) values for \(channels + 1)")
+    let count = Int(sums[channels])
+    precondition(count > 1, "batchNorm: synchronised training needs more than one value per channel over all processes, got \(count) (input \(shape))")
+    for c in 0..<channels { mean[c] = Float(sums[c] / Double(count)) }
+    var squares = [Double](repeating: 0, count: channels)
+    squares.withUnsafeMutableBufferPointer { qp in mean.withUnsafeBufferPointer { mp in
+        Parallel.forRanges(channels, minimumPerThread: minimumChannels) { range in
+            for c in range {
+                var q = 0.0
+                for b in 0..<batch { q += rowCenteredSquares(xp + (b * channels + c) * spatial, spatial, mean: mp[c]) }
+                qp[c] = q
+            }
+        }
+    }}
+    reducer.sumOverProcesses(&squares)
+    precondition(squares.count == channels, "batchNorm: the reducer returned \(squares.count) values for \(channels)")
+    for c in 0..<channels {
+        let v = squares[c] / Double(count)
+        variance[c] = Float(v)
+        invStd[c] = Float(1 / (v + Double(eps)).squareRoot())
+    }
+    return count
+}
+
+/// PyTorch's running-statistics update with the unbiased variance of `count` values per channel.
+private func updateRunningStatistics(runningMean: Tensor?, runningVar: Tensor?, mean: [Float], variance: [Float],
+                                     momentum: Float, count: Int) {
+    if let runningMean {
+        let rm = runningMean.storage.pointer
+        for c in mean.indices { rm[c] = (1 - momentum) * rm[c] + momentum * mean[c] }
+    }
+    if let runningVar {
+        let rv = runningVar.storage.pointer
+        let correction = Float(count) / Float(count - 1)
+        for c in variance.indices { rv[c] = (1 - momentum) * rv[c] + momentum * variance[c] * correction }
+    }
+}
+
+/// An activation fused into ``batchNorm(_:runningMean:runningVar:weight:bias:training:momentum:eps:activation:reducer:)``.
 public enum NormalizationActivation: Sendable, Equatable {
     /// None: the normalised values themselves.
     case identity
