@@ -17,6 +17,9 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
     /// Background threads building batches, and batches built ahead.
     public var workers: Int
     public var prefetch: Int
+    /// One optimizer step per single-mouse batch instead of per round of one batch of every mouse
+    /// (``/SensoriumTraining/MouseTrainingData/stepEveryBatch``; Dynamic-V1FM's). Default false.
+    public var stepEveryBatch: Bool = false
 
     /// The reference's data settings.
     public init(batchSize: Int = 8, frames: Int = 80, validationTier: MouseTier = .oracle, validationBatchSize: Int = 8,
@@ -32,6 +35,7 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case batchSize, frames, validationTier, validationBatchSize, validationMaxFrames, workers, prefetch
+        case stepEveryBatch
     }
 
     /// Every key optional (missing keys keep the reference values); values are checked.
@@ -45,6 +49,7 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         validationMaxFrames = try c.decodeIfPresent(Int.self, forKey: .validationMaxFrames)
         workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? d.workers
         prefetch = try c.decodeIfPresent(Int.self, forKey: .prefetch) ?? d.prefetch
+        stepEveryBatch = try c.decodeIfPresent(Bool.self, forKey: .stepEveryBatch) ?? d.stepEveryBatch
         func require(_ ok: Bool, _ key: CodingKeys, _ message: String) throws {
             if !ok { throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(key.stringValue) \(message)") }
         }
@@ -303,6 +308,7 @@ public enum TrainingWorkflow {
                                      validationTier: settings.validationTier, validationBatchSize: settings.validationBatchSize,
                                      validationMaxFrames: settings.validationMaxFrames, prefetch: settings.prefetch,
                                      workers: settings.workers)
+        data.stepEveryBatch = settings.stepEveryBatch
         let trainer = Trainer(model: model, data: data, configuration: configuration.trainer, logger: logger)
         trainer.checkpointURL = URL(fileURLWithPath: checkpoint)
         trainer.observers = observers
