@@ -17,7 +17,7 @@ extension RunPreset {
     /// batches of 8 clips, validation trials capped at 150 frames.
     public static var dynamicV1FMSmall: RunPreset {
         RunPreset(name: "dynamicV1FMSmall",
-                  summary: "Dynamic-V1FM at laptop size (Swin core 32 channels, 2 blocks, windows 4×6×8; same readout, shifter, loss and schedule shape; 30 epochs)") {
+                  summary: "Dynamic-V1FM at laptop size (Swin core 32 channels, 2 blocks, windows 4×6×8; same readout, shifter, loss and schedule shape; biases start at the mean response; 30 epochs)") {
             var data = TrainingDataSettings(batchSize: 8, frames: 30, validationTier: .oracle, validationBatchSize: 10,
                                             validationMaxFrames: 150)
             data.stepEveryBatch = true
@@ -44,11 +44,15 @@ extension VideoModelConfiguration {
 
     /// ``dynamicV1FM`` with a small Swin core: 32 channels, 2 blocks of 2 heads, windows
     /// 4 × 6 × 8 tokens (a 15 × 18 × 32 token grid from 30 × 36 × 64 clips pads to 16 × 18 × 32:
-    /// 4 × 3 × 4 windows), MLP 64. Readout, shifter and nonlinearity as the paper's.
+    /// 4 × 3 × 4 windows), MLP 64. Readout, shifter and nonlinearity as the paper's; the readout
+    /// biases start at the inverse of `ELU + 1` of the mean response of 8 trials, so that a short
+    /// run does not spend its first epochs pulling the predictions down from mean + 1 (the demo's
+    /// choice, ``biasThroughInverseNonlinearity``).
     public static var dynamicV1FMSmall: VideoModelConfiguration {
         var model = dynamicV1FM
         model.core = .swin(SwinCore.Configuration(windowSize: [4, 6, 8], embedDim: 32, numBlocks: 2, numHeads: 2, mlpDim: 64))
         model.biasInitializationTrials = 8
+        model.biasThroughInverseNonlinearity = true
         return model
     }
 }
