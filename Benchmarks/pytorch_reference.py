@@ -298,6 +298,181 @@ def loader(args):
     return step, None
 
 
+# ---------------------------------------------------------------------------------------------
+# Dynamic-V1FM (swin-step): the small preset's model in plain torch (same computation as
+# zhuyu-cs/Dynamic-VFM's SwinCore + adaptive hierarchical readout + MLP shifter, not its code)
+
+class SwinBlock(nn.Module):
+    """Behaviour MLP add, shifted-window attention with relative-position bias and the Swin mask,
+    SwiGLU + depth-wise 3x3x3 conv + GELU MLP; residuals, no in-block LayerNorm."""
+
+    def __init__(self, dim, heads, window, mlp_dim, behavior_dim=4, frames_per_token=2):
+        super().__init__()
+        self.dim, self.heads, self.window = dim, heads, window
+        self.shift = [w // 2 for w in window]
+        self.behavior = nn.Sequential(nn.Linear(behavior_dim, dim // 2), nn.Tanh(),
+                                      nn.Linear(dim // 2, dim // frames_per_token), nn.Tanh())
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        wd, wh, ww = window
+        self.table = nn.Parameter(torch.randn((2 * wd - 1) * (2 * wh - 1) * (2 * ww - 1), heads) * 0.02)
+        coords = torch.stack(torch.meshgrid(torch.arange(wd), torch.arange(wh), torch.arange(ww), indexing="ij")).flatten(1)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
+        rel[:, :, 0] += wd - 1
+        rel[:, :, 1] += wh - 1
+        rel[:, :, 2] += ww - 1
+        rel[:, :, 0] *= (2 * wh - 1) * (2 * ww - 1)
+        rel[:, :, 1] *= 2 * ww - 1
+        self.register_buffer("index", rel.sum(-1))
+        self.fc1 = nn.Linear(dim, 2 * mlp_dim)
+        self.dwconv = nn.Conv3d(mlp_dim, mlp_dim, 3, padding=1, groups=mlp_dim)
+        self.fc2 = nn.Linear(mlp_dim, dim)
+        self.masks = {}
+
+    def partition(self, x):
+        b, t, h, w, c = x.shape
+        wd, wh, ww = self.window
+        x = x.view(b, t // wd, wd, h // wh, wh, w // ww, ww, c).permute(0, 1, 3, 5, 2, 4, 6, 7)
+        return x.reshape(-1, wd * wh * ww, c)
+
+    def reverse(self, x, b, t, h, w):
+        wd, wh, ww = self.window
+        x = x.view(b, t // wd, h // wh, w // ww, wd, wh, ww, -1).permute(0, 1, 4, 2, 5, 3, 6, 7)
+        return x.reshape(b, t, h, w, -1)
+
+    def mask(self, t, h, w):
+        if (t, h, w) not in self.masks:
+            img = torch.zeros(1, t, h, w, 1)
+            count = 0
+            for a in (slice(0, -self.window[0]), slice(-self.window[0], -self.shift[0]), slice(-self.shift[0], None)):
+                for b in (slice(0, -self.window[1]), slice(-self.window[1], -self.shift[1]), slice(-self.shift[1], None)):
+                    for c in (slice(0, -self.window[2]), slice(-self.window[2], -self.shift[2]), slice(-self.shift[2], None)):
+                        img[:, a, b, c, :] = count
+                        count += 1
+            windows = self.partition(img).squeeze(-1)
+            m = windows[:, None, :] - windows[:, :, None]
+            self.masks[(t, h, w)] = m.masked_fill(m != 0, -100.0).masked_fill(m == 0, 0.0)
+        return self.masks[(t, h, w)]
+
+    def attention(self, x):
+        b, t, h, w, c = x.shape
+        pads = [(-s) % k for s, k in zip((t, h, w), self.window)]
+        x = F.pad(x, (0, 0, 0, pads[2], 0, pads[1], 0, pads[0]))
+        tp, hp, wp = t + pads[0], h + pads[1], w + pads[2]
+        x = torch.roll(x, shifts=[-s for s in self.shift], dims=(1, 2, 3))
+        tokens = self.partition(x)
+        nw_b, n, _ = tokens.shape
+        qkv = self.qkv(tokens).view(nw_b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        scores = (q @ k.transpose(-2, -1)) * (c // self.heads) ** -0.5
+        scores = scores + self.table[self.index.view(-1)].view(n, n, -1).permute(2, 0, 1)[None]
+        m = self.mask(tp, hp, wp)
+        scores = scores.view(b, m.shape[0], self.heads, n, n) + m[None, :, None]
+        out = (scores.view(-1, self.heads, n, n).softmax(-1) @ v).transpose(1, 2).reshape(nw_b, n, c)
+        out = self.reverse(self.proj(out), b, tp, hp, wp)
+        out = torch.roll(out, shifts=self.shift, dims=(1, 2, 3))
+        return out[:, :t, :h, :w].contiguous()
+
+    def mlp(self, x):
+        value, gate = self.fc1(x).chunk(2, dim=-1)
+        y = (F.silu(gate) * value).permute(0, 4, 1, 2, 3)
+        y = F.gelu(self.dwconv(y)).permute(0, 2, 3, 4, 1)
+        return self.fc2(y)
+
+    def forward(self, x, behavior):
+        b, t = x.shape[:2]
+        x = x + self.behavior(behavior).reshape(b, t, 1, 1, -1)
+        x = x + self.attention(x)
+        return x + self.mlp(x)
+
+
+class SwinCore(nn.Module):
+    def __init__(self, dim=32, blocks=2, heads=2, window=(4, 6, 8), mlp_dim=64):
+        super().__init__()
+        self.patch = nn.Conv3d(1, dim, 2, stride=2)
+        self.norm = nn.LayerNorm(dim)
+        self.blocks = nn.ModuleList([SwinBlock(dim, heads, list(window), mlp_dim) for _ in range(blocks)])
+
+    def forward(self, video, behavior):
+        x = self.norm(self.patch(video).permute(0, 2, 3, 4, 1))
+        for block in self.blocks:
+            x = block(x, behavior)
+        return x.permute(0, 4, 1, 2, 3)
+
+
+class HierarchicalReadout(nn.Module):
+    """Full-covariance Gaussian positions from cortical coordinates, levels 1, 2, 4, 8, 16 along the
+    neuron axis with per-level scalar refinement MLPs, adaptive (SE-style) fusion, bias."""
+
+    def __init__(self, channels, neurons, levels=(2, 4, 8, 16)):
+        super().__init__()
+        self.levels = levels
+        self.neurons = neurons
+        self.register_buffer("coords", torch.randn(neurons, 2))
+        self.mu = nn.Sequential(nn.Linear(2, 32), nn.ELU(), nn.Linear(32, 2), nn.Tanh())
+        self.sigma = nn.Parameter(torch.rand(1, neurons, 2, 2) * 0.4 - 0.2)
+        self.features = nn.ParameterList([nn.Parameter(torch.full((channels, neurons // k), 1 / channels))
+                                          for k in (1,) + tuple(levels)])
+        self.refine = nn.ModuleList([nn.Sequential(nn.Conv1d(1, h, 1), nn.ELU(), nn.Conv1d(h, 1, 1, bias=False))
+                                     for h in (32, 64, 128, 256)])
+        count = len(levels) + 1
+        self.fusion = nn.Sequential(nn.Linear(count, count), nn.ReLU(), nn.Linear(count, count), nn.Sigmoid())
+        self.bias = nn.Parameter(torch.zeros(neurons))
+
+    def forward(self, x, shift):
+        b, c, t, h, w = x.shape
+        x = x.transpose(1, 2).reshape(b * t, c, h, w)
+        mu = self.mu(self.coords)[None]
+        noise = torch.randn(b * t, self.neurons, 2)
+        grid = (mu + (self.sigma @ noise[..., None]).squeeze(-1)).clamp(-1, 1) + shift[:, None, :]
+        sampled = F.grid_sample(x, grid[:, :, None, :], align_corners=True).squeeze(-1)  # (bt, c, n)
+        outputs = [(sampled * self.features[0]).sum(1)]
+        for level, (k, refine) in enumerate(zip(self.levels, self.refine)):
+            down = (torch.arange(self.neurons // k) * k).clamp(max=self.neurons - 1)
+            coarse = (sampled[:, :, down] * self.features[level + 1]).sum(1)
+            up = F.interpolate(coarse[:, None], size=self.neurons, mode="nearest")
+            outputs.append(refine(up).squeeze(1))
+        stacked = torch.stack(outputs, 1).view(b, t, len(outputs), self.neurons).transpose(1, 2)
+        gates = self.fusion(stacked.mean((2, 3)))
+        return (stacked * gates[:, :, None, None]).sum(1) + self.bias
+
+
+class DynamicV1FMSmall(nn.Module):
+    def __init__(self, neurons):
+        super().__init__()
+        self.core = SwinCore()
+        self.readout = HierarchicalReadout(32, neurons)
+        self.shifter = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 2), nn.Tanh())
+
+    def forward(self, video, behavior, pupil):
+        features = self.core(video, torch.cat([behavior, pupil], 1).transpose(1, 2))
+        b, _, t = features.shape[:3]
+        shift = self.shifter(pupil[:, :, -t:].transpose(1, 2).reshape(b * t, 2))
+        return F.elu(self.readout(features, shift)) + 1
+
+
+def swin_step(args):
+    torch.manual_seed(0)
+    batch, frames, neurons = 8, 30, 512
+    model = DynamicV1FMSmall(neurons)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05)
+    video = torch.randn(batch, 1, frames, 36, 64)
+    behavior = torch.randn(batch, 2, frames)
+    pupil = torch.randn(batch, 2, frames)
+    target = torch.rand(batch, frames, neurons) * 2
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        out = model(video, behavior, pupil)
+        t = target[:, -out.shape[1]:]
+        loss = ((out + 1e-8) - (t + 1e-8) * torch.log(out + 1e-8)).sum()
+        loss.backward()
+        opt.step()
+
+    return step, None
+
+
 WORKLOADS = {
     "sgemm-1024": sgemm_1024,
     "conv-spatial": conv_spatial,
@@ -306,6 +481,7 @@ WORKLOADS = {
     "factorized-paper": factorized_paper,
     "readout-8k": readout_8k,
     "loader": loader,
+    "swin-step": swin_step,
 }
 
 DEFAULT_RUNS = {"sgemm-1024": 20, "factorized-paper": 3, "loader": 3}

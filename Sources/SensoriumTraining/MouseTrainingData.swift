@@ -82,6 +82,12 @@ public final class MouseTrainingData: TrainingData {
     /// (see ``DataShard``).
     public var shard: DataShard?
 
+    /// Whether every single-mouse batch is an optimizer step of its own (Dynamic-V1FM's training:
+    /// `LongCycler` with a step per batch) rather than one step per round of one batch of every
+    /// mouse (the reference's gradient accumulation). The batches and their order are the same;
+    /// an epoch then has `rounds × mice` steps. Default false.
+    public var stepEveryBatch = false
+
     /// A data source over `datasets` (each mouse needs at least one training trial).
     public init(datasets: [MouseDataset], batchSize: Int = 8, frames: Int = 80, validationTier: MouseTier = .oracle,
                 validationBatchSize: Int = 8, validationMaxFrames: Int? = nil, prefetch: Int = 2, workers: Int = 1) {
@@ -125,14 +131,15 @@ public final class MouseTrainingData: TrainingData {
         if let shard { return shardedRounds(generator: generator, shard: shard) }
         let (rounds, plans, makers) = planEpoch(generator: generator)
         let mice = datasets.count
+        let perStep = stepEveryBatch ? 1 : mice
         let prefetch = self.prefetch, workers = self.workers
-        return TrainingRounds(count: rounds) { first in
-            let stream = BatchStream(plans: Array(plans.dropFirst(first * mice)), makers: makers,
+        return TrainingRounds(count: rounds * mice / perStep) { first in
+            let stream = BatchStream(plans: Array(plans.dropFirst(first * perStep)), makers: makers,
                                      prefetch: prefetch, workers: workers)
             return {
                 var round: [MouseBatch] = []
-                round.reserveCapacity(mice)
-                for _ in 0..<mice {
+                round.reserveCapacity(perStep)
+                for _ in 0..<perStep {
                     guard let batch = try stream.next() else { return round.isEmpty ? nil : round }
                     round.append(batch)
                 }

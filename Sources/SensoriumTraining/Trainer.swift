@@ -232,7 +232,7 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
         optimizer.zeroGrad()
         let fraction = 1 / Double(max(roundsInEpoch, 1))
         if let rate = schedule.learningRate(base: baseLearningRate, progress: Double(epoch) + Double(roundInEpoch) * fraction,
-                                            stepFraction: fraction) {
+                                            stepFraction: fraction, step: globalStep) {
             optimizer.learningRate = rate
         }
         var roundLoss = 0.0

@@ -67,6 +67,9 @@ public protocol LearningRateSchedule: AnyObject {
     /// The learning rate of the step at `progress` epochs (each step `stepFraction` of an epoch)
     /// for the base rate `base`; nil leaves the optimizer's rate as it is.
     func learningRate(base: Double, progress: Double, stepFraction: Double) -> Double?
+    /// The same for optimizer step `step` (0-based, counted over the whole run), which the
+    /// ``Trainer`` calls; by default the step is ignored (``learningRate(base:progress:stepFraction:)``).
+    func learningRate(base: Double, progress: Double, stepFraction: Double, step: Int) -> Double?
     /// Called after a validation with the monitored objective.
     func validated(_ objective: Double, optimizer: Optimizer)
     /// The schedule's state for checkpoints (nil: stateless).
@@ -77,6 +80,9 @@ public protocol LearningRateSchedule: AnyObject {
 
 extension LearningRateSchedule {
     public func learningRate(base: Double, progress: Double, stepFraction: Double) -> Double? { nil }
+    public func learningRate(base: Double, progress: Double, stepFraction: Double, step: Int) -> Double? {
+        learningRate(base: base, progress: progress, stepFraction: stepFraction)
+    }
     public func validated(_ objective: Double, optimizer: Optimizer) {}
     public func stateRecord() -> StateRecord? { nil }
     public func loadState(_ record: StateRecord) throws {}
@@ -89,12 +95,13 @@ public protocol ScheduleConfiguration: ComponentConfiguration {
 }
 
 /// The family of learning-rate schedules. Built-in: `reduceOnPlateau` (the reference),
-/// `warmupCosine`, `constant`.
+/// `warmupCosine`, `constant`, `cosineRestart` (Dynamic-V1FM's).
 public enum ScheduleKind: ComponentKind {
     public typealias Base = any ScheduleConfiguration
     public static let name = "schedule"
     public static let registry = ComponentRegistry<ScheduleKind>(builtIns: [
         ReduceLROnPlateau.Configuration.self, WarmupCosineSchedule.self, ConstantSchedule.Configuration.self,
+        CosineRestartSchedule.self,
     ])
 }
 
@@ -182,19 +189,24 @@ extension ScaledPoissonLoss {
         public var eps: Double = PoissonLossDefaults.trainerEps
         /// Multiply by `sqrt(trials / batchSize)`.
         public var scaled: Bool = true
+        /// Where `eps` is added: `"log"` (inside the log only, the reference) or `"everywhere"`
+        /// (`(ŷ + eps) − (y + eps)·log(ŷ + eps)`, Dynamic-V1FM).
+        public var epsPlacement: PoissonEpsPlacement = .log
         public init() {}
-        public init(eps: Double, scaled: Bool) {
+        public init(eps: Double, scaled: Bool, epsPlacement: PoissonEpsPlacement = .log) {
             self.eps = eps
             self.scaled = scaled
+            self.epsPlacement = epsPlacement
         }
-        public func makeLoss() -> any TrainingLoss { ScaledPoissonLoss(eps: Float(eps), scaled: scaled) }
+        public func makeLoss() -> any TrainingLoss { ScaledPoissonLoss(eps: Float(eps), scaled: scaled, epsPlacement: epsPlacement) }
     }
 }
 
 extension Configured where Kind == LossKind {
     /// The reference's summed Poisson loss.
-    public static func poisson(eps: Double = PoissonLossDefaults.trainerEps, scaled: Bool = true) -> Configured {
-        Configured(ScaledPoissonLoss.Configuration(eps: eps, scaled: scaled))
+    public static func poisson(eps: Double = PoissonLossDefaults.trainerEps, scaled: Bool = true,
+                               epsPlacement: PoissonEpsPlacement = .log) -> Configured {
+        Configured(ScaledPoissonLoss.Configuration(eps: eps, scaled: scaled, epsPlacement: epsPlacement))
     }
     /// DwiseNeuro's per-sample Poisson loss (``SamplePoissonLoss``).
     public static func samplePoisson(eps: Double = PoissonLossDefaults.trainerEps) -> Configured {

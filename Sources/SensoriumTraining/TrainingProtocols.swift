@@ -194,20 +194,33 @@ public protocol TrainingLoss: Sendable {
     func callAsFunction(predictions: Tensor, targets: Tensor, context: LossContext) -> Tensor
 }
 
+/// Where the Poisson loss adds its `eps`.
+public enum PoissonEpsPlacement: String, Codable, Sendable, CaseIterable {
+    /// Inside the log only: `ŷ − y·log(ŷ + eps)` (`neuralpredictors` `PoissonLoss`, the reference).
+    case log
+    /// On every term: `(ŷ + eps) − (y + eps)·log(ŷ + eps)` (Dynamic-V1FM's `PossionNLLloss`).
+    case everywhere
+}
+
 /// The reference's loss: the summed Poisson negative log-likelihood
 /// `Σ ŷ − y·log(ŷ + eps)` over the last `T'` frames, multiplied by `sqrt(K / B)` (trials in the
-/// mouse's dataset over batch size) when `scaled`. With target weights (``LossContext/weights``)
-/// each term is multiplied by its weight (``/SensoriumMetrics/weightedPoissonLoss3d(_:target:weights:eps:)``).
+/// mouse's dataset over batch size) when `scaled`. With ``PoissonEpsPlacement/everywhere`` the
+/// terms are `(ŷ + eps) − (y + eps)·log(ŷ + eps)` (Dynamic-V1FM), whose gradient is
+/// `1 − (y + eps) / (ŷ + eps)`. With target weights (``LossContext/weights``) each term is
+/// multiplied by its weight (``/SensoriumMetrics/weightedPoissonLoss3d(_:target:weights:eps:)``).
 public struct ScaledPoissonLoss: TrainingLoss {
     /// Added to the prediction inside the log (PyTorch `PoissonNLLLoss` eps).
     public var eps: Float
     /// Whether to multiply by `sqrt(trialCount / batchSize)` (the reference's `scale_loss=True`).
     public var scaled: Bool
+    /// Where `eps` is added (inside the log only, the reference, by default).
+    public var epsPlacement: PoissonEpsPlacement
 
     /// The reference's loss: eps ``/SensoriumMetrics/PoissonLossDefaults/trainerEps``, scaled.
-    public init(eps: Float = Float(PoissonLossDefaults.trainerEps), scaled: Bool = true) {
+    public init(eps: Float = Float(PoissonLossDefaults.trainerEps), scaled: Bool = true, epsPlacement: PoissonEpsPlacement = .log) {
         self.eps = eps
         self.scaled = scaled
+        self.epsPlacement = epsPlacement
     }
 
     /// The scale factor for a batch.
@@ -217,8 +230,22 @@ public struct ScaledPoissonLoss: TrainingLoss {
     }
 
     public func callAsFunction(predictions: Tensor, targets: Tensor, context: LossContext) -> Tensor {
-        let loss = context.weights.map { weightedPoissonLoss3d(predictions, target: targets, weights: $0, eps: eps) }
-            ?? poissonLoss3d(predictions, target: targets, eps: eps, reduction: .sum)
+        let loss: Tensor
+        switch epsPlacement {
+        case .log:
+            loss = context.weights.map { weightedPoissonLoss3d(predictions, target: targets, weights: $0, eps: eps) }
+                ?? poissonLoss3d(predictions, target: targets, eps: eps, reduction: .sum)
+        case .everywhere:
+            precondition(predictions.rank >= 2 && predictions.rank == targets.rank
+                         && Array(predictions.shape.dropFirst(2)) == Array(targets.shape.dropFirst(2))
+                         && predictions.shape[0] == targets.shape[0] && targets.shape[1] >= predictions.shape[1],
+                         "ScaledPoissonLoss: predictions \(predictions.shape) and targets \(targets.shape) must match apart from targets having at least as many frames on axis 1")
+            let frames = targets.shape[1], kept = predictions.shape[1]
+            let aligned = kept == frames ? targets : targets.sliced(axis: 1, range: (frames - kept)..<frames)
+            let shifted = predictions + eps
+            let terms = shifted - (aligned.detached() + eps) * shifted.log()
+            loss = (context.weights.map { terms * $0 } ?? terms).sum()
+        }
         let s = scale(for: context)
         return s == 1 ? loss : loss * s
     }

@@ -25,6 +25,7 @@ extension TrainingDataSettings {
         data.frameStep = frameStep
         data.clipPosition = clipPosition
         data.cutMixProbability = cutMixProbability
+        data.stepEveryBatch = stepEveryBatch
         try data.setSplit(foldSplit)
         return data
     }

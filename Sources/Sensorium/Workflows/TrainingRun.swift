@@ -45,6 +45,9 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
     public var teacherModel: String?
     /// The share of the loss given to the teacher's predictions, in [0, 1) (0.36 in DwiseNeuro).
     public var distillationRatio: Double
+    /// One optimizer step per single-mouse batch instead of per round of one batch of every mouse
+    /// (``/SensoriumTraining/MouseTrainingData/stepEveryBatch``; Dynamic-V1FM's). Default false.
+    public var stepEveryBatch: Bool = false
 
     /// The reference's data settings.
     public init(batchSize: Int = 8, frames: Int = 80, validationTier: MouseTier = .oracle, validationBatchSize: Int = 8,
@@ -65,7 +68,7 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case frameStep, clipPosition, samplesPerMouse, cutMixProbability, folds, fold, foldTiers
         case batchSize, frames, validationTier, validationBatchSize, validationMaxFrames, workers, prefetch
-        case sampling, teacherModel, distillationRatio
+        case sampling, teacherModel, distillationRatio, stepEveryBatch
     }
 
     /// Every key optional (missing keys keep the reference values); values are checked.
@@ -89,6 +92,7 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         sampling = try c.decodeIfPresent(TrainingSampling.self, forKey: .sampling) ?? d.sampling
         teacherModel = try c.decodeIfPresent(String.self, forKey: .teacherModel)
         distillationRatio = try c.decodeIfPresent(Double.self, forKey: .distillationRatio) ?? d.distillationRatio
+        stepEveryBatch = try c.decodeIfPresent(Bool.self, forKey: .stepEveryBatch) ?? d.stepEveryBatch
         func require(_ ok: Bool, _ key: CodingKeys, _ message: String) throws {
             if !ok { throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(key.stringValue) \(message)") }
         }
@@ -452,8 +456,8 @@ public enum TrainingWorkflow {
                                     logger: Logger, communicator: any Communicator = SingleProcessCommunicator()) throws
         -> AnyTrainingData<MouseBatch> {
         var data: AnyTrainingData<MouseBatch>
-        if communicator.size > 1 && (settings.sampling != .roundRobin || settings.teacherModel != nil) {
-            throw SensoriumError.invalidOptions("distributed training shards the round-robin sampler only; the \(settings.sampling.rawValue) sampling\(settings.teacherModel != nil ? " with a teacher" : "") runs in one process")
+        if communicator.size > 1 && (settings.sampling != .roundRobin || settings.teacherModel != nil || settings.stepEveryBatch) {
+            throw SensoriumError.invalidOptions("distributed training shards the round-robin sampler with one step per round only; the \(settings.sampling.rawValue) sampling\(settings.teacherModel != nil ? " with a teacher" : "")\(settings.stepEveryBatch ? " with a step every batch" : "") runs in one process")
         }
         switch settings.sampling {
         case .roundRobin:
