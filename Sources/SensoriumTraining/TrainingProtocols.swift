@@ -128,6 +128,14 @@ public protocol TrainingData<Batch>: AnyObject {
     /// Number of trials in the mouse's dataset (all tiers), the `K` of the reference's loss scale
     /// `sqrt(K / batchSize)`.
     func trialCount(mouse: String) -> Int
+
+    /// Number of trials the mouse trains on (its training tier), the `K` of ViV1T's loss scale.
+    /// Defaults to ``trialCount(mouse:)``.
+    func trainingTrialCount(mouse: String) -> Int
+}
+
+extension TrainingData {
+    public func trainingTrialCount(mouse: String) -> Int { trialCount(mouse: mouse) }
 }
 
 /// What a ``TrainingLoss`` knows about the batch it scores.
@@ -138,12 +146,15 @@ public struct LossContext: Sendable, Equatable {
     public var batchSize: Int
     /// Number of trials in the mouse's dataset (all tiers).
     public var trialCount: Int
+    /// Number of trials the mouse trains on (its training tier).
+    public var trainingTrialCount: Int
 
-    /// A context.
-    public init(mouse: String, batchSize: Int, trialCount: Int) {
+    /// A context; `trainingTrialCount` defaults to `trialCount`.
+    public init(mouse: String, batchSize: Int, trialCount: Int, trainingTrialCount: Int? = nil) {
         self.mouse = mouse
         self.batchSize = batchSize
         self.trialCount = trialCount
+        self.trainingTrialCount = trainingTrialCount ?? trialCount
     }
 }
 

@@ -57,6 +57,13 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
     /// (the slow gain modulation explains a tenth of the single-trial variance at once) and does
     /// not learn the stimulus within minutes; see `Documentation/GettingStarted.md`.
     public var behaviorWarmupEpochs: Int
+    /// How the model's mice normalise video frames (``/SensoriumData/MouseDataOptions/videoNormalization``):
+    /// `standard` (the reference, default), `minMax` or `viv1tMeanStd` (ViV1T's released code).
+    public var videoNormalization: VideoNormalization = .standard
+    /// Whether behaviour and pupil centre are scaled per frame with the statistics' min and max
+    /// (``/SensoriumData/MouseDataOptions/minMaxBehavior``, ViV1T) instead of the reference's
+    /// normalisation. Default false.
+    public var minMaxBehavior: Bool = false
 
     /// A configuration; the defaults are the SENSORIUM 2023 factorised baseline.
     public init(seed: UInt64 = 42, core: AnyCoreConfiguration = .factorized3d(),
@@ -80,6 +87,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case seed, core, stage, readout, shifter, outputNonlinearity, biasInitializationTrials, biasThroughInverseNonlinearity
         case readoutPositionInitialization, centerBehavior, behaviorWarmupEpochs
+        case videoNormalization, minMaxBehavior
     }
 
     public init(from decoder: Decoder) throws {
@@ -97,6 +105,8 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
                                                               forKey: .readoutPositionInitialization) ?? .reference
         centerBehavior = try c.decodeIfPresent(Bool.self, forKey: .centerBehavior) ?? false
         behaviorWarmupEpochs = try c.decodeIfPresent(Int.self, forKey: .behaviorWarmupEpochs) ?? 0
+        videoNormalization = try c.decodeIfPresent(VideoNormalization.self, forKey: .videoNormalization) ?? .standard
+        minMaxBehavior = try c.decodeIfPresent(Bool.self, forKey: .minMaxBehavior) ?? false
         if behaviorWarmupEpochs < 0 {
             throw DecodingError.dataCorruptedError(forKey: .behaviorWarmupEpochs, in: c, debugDescription: "behaviorWarmupEpochs must be non-negative, got \(behaviorWarmupEpochs)")
         }
@@ -133,20 +143,26 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         try c.encode(readoutPositionInitialization, forKey: .readoutPositionInitialization)
         try c.encode(centerBehavior, forKey: .centerBehavior)
         try c.encode(behaviorWarmupEpochs, forKey: .behaviorWarmupEpochs)
+        try c.encode(videoNormalization, forKey: .videoNormalization)
+        try c.encode(minMaxBehavior, forKey: .minMaxBehavior)
     }
 
     /// The model's input specification, from which the data options derive: the core's input
     /// channels say whether behaviour (3) and the pupil centre (5) are input channels, and
-    /// ``centerBehavior`` how behaviour is normalised. Throws for other channel counts.
+    /// ``centerBehavior``, ``minMaxBehavior`` and ``videoNormalization`` how inputs are normalised. Throws for other channel counts.
     public func dataOptions() throws -> MouseDataOptions {
         let channels = core.inputChannels
+        var options: MouseDataOptions
         switch channels {
-        case 1: return MouseDataOptions(behaviorAsChannels: false, pupilCenterAsChannels: false)
-        case 3: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: false, centerBehavior: centerBehavior)
-        case 5: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: true, centerBehavior: centerBehavior)
+        case 1: options = MouseDataOptions(behaviorAsChannels: false, pupilCenterAsChannels: false)
+        case 3: options = MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: false, centerBehavior: centerBehavior)
+        case 5: options = MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: true, centerBehavior: centerBehavior)
         default:
             throw SensoriumError.incompatibleData("the model's \(core.typeName) core reads \(channels) input channels; mouse folders give 1 (frame), 3 (+ behaviour) or 5 (+ pupil centre)")
         }
+        options.videoNormalization = videoNormalization
+        options.minMaxBehavior = minMaxBehavior
+        return options
     }
 
     /// The factorised baseline of SENSORIUM 2023: ``/SensoriumLayers/Factorized3dCore`` (32/64/128 channels),
