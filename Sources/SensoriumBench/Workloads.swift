@@ -35,6 +35,9 @@ let workloads: [Workload] = [
     Workload(name: "dwiseneuro-step", defaultRuns: 3,
              summary: "training step: DwiseNeuro paper core + cortex + 8,000-neuron readout, 4 clips of 5x16x64x64",
              run: { runs, _, report in dwiseNeuroStep(batch: 4, runs: runs, report: &report) }),
+    Workload(name: "vivit-step", defaultRuns: 5,
+             summary: "training step: viv1tSmall (ViViT 32 wide, 1+2 blocks, 120 patches), ViV1T readout 512 neurons, shifter, Poisson + correlation, AdamW groups; 6 clips of 5x40x36x64",
+             run: vivitStep),
     // Diagnostics (not part of the table).
     Workload(name: "dwiseneuro-block-stages", defaultRuns: 3,
              summary: "diagnostic: each stage of DwiseNeuro's first two blocks on 4x64x16x64x64, forward and backward",

@@ -44,7 +44,7 @@ struct ViV1TPresetTests {
         expected.data.frames = small.data.frames
         expected.trainer.earlyStopping.maxEpochs = small.trainer.earlyStopping.maxEpochs
         #expect(small == expected)
-        #expect(small.model.core.typeName == "vivit" && small.data.frames == 60 && small.trainer.earlyStopping.maxEpochs == 40)
+        #expect(small.model.core.typeName == "vivit" && small.data.frames == 40 && small.trainer.earlyStopping.maxEpochs == 40)
     }
 
     @Test("the core group holds exactly the core's parameters of a built model")

@@ -16,7 +16,7 @@ extension VideoModelConfiguration {
         return viv1tModel(core: core)
     }
 
-    /// ViV1T's structure at a size that trains on two CPU cores: tubelets 5 × 8 × 8 with stride
+    /// ViV1T's structure at a size that trains on two CPU cores: tubelets 5 × 6 × 6 with stride
     /// 1, 4, 4 (8 × 15 = 120 patches of a 36 × 64 frame), width 32, one spatial and two temporal
     /// blocks of 4 heads × 16, feed-forward 48; the paper's dropouts.
     public static var viv1tSmall: VideoModelConfiguration {
@@ -28,7 +28,7 @@ extension VideoModelConfiguration {
         core.spatialDepth = 1
         core.temporalDepth = 2
         core.temporalPatch = 5
-        core.spatialPatch = 8
+        core.spatialPatch = 6
         core.spatialStride = 4
         return viv1tModel(core: core)
     }
@@ -83,14 +83,14 @@ extension RunPreset {
     }
 
     /// ViV1T's structure and recipe at a size for two CPU cores (``VideoModelConfiguration/viv1tSmall``):
-    /// batch 6 of 60-frame clips, at most 40 epochs, validation on whole oracle trials (≤ 300 frames).
+    /// batch 6 of 40-frame clips, at most 40 epochs, validation on whole oracle trials (≤ 300 frames).
     public static var viv1tSmall: RunPreset {
         RunPreset(name: "viv1tSmall",
-                  summary: "ViV1T's structure and recipe, small enough to train on two CPU cores (tubelets 5 × 8 × 8, width 32, 1 + 2 blocks)") {
+                  summary: "ViV1T's structure and recipe, small enough to train on two CPU cores (tubelets 5 × 6 × 6, width 32, 1 + 2 blocks, 40-frame clips)") {
             var trainer = TrainerConfiguration.viv1t
             trainer.earlyStopping.maxEpochs = 40
             return TrainingRunConfiguration(model: .viv1tSmall, trainer: trainer,
-                                            data: TrainingDataSettings(batchSize: 6, frames: 60, validationTier: .oracle,
+                                            data: TrainingDataSettings(batchSize: 6, frames: 40, validationTier: .oracle,
                                                                        validationBatchSize: 1, validationMaxFrames: 300))
         }
     }
