@@ -473,6 +473,163 @@ def swin_step(args):
     return step, None
 
 
+# ViV1T (vivit-step): the viv1tSmall preset's model and recipe in plain torch, as bryanlimy/ViV1T
+# writes them (tubelet unfold, LayerNorm -> Linear -> LayerNorm -> Dropout, learned spatial and
+# temporal position tables, parallel blocks with one fused projection, SDPA, DropPath; ViV1T
+# Gaussian readout with the behaviour state vector; poisson_correlation; AdamW with a core group).
+
+class ViViTTokenizer(nn.Module):
+    def __init__(self, channels, tp, sp, ss, emb, grid, max_frames=300, p=0.1338):
+        super().__init__()
+        self.tp, self.sp, self.ss = tp, sp, ss
+        patch = channels * tp * sp * sp
+        self.norm1, self.linear, self.norm2 = nn.LayerNorm(patch), nn.Linear(patch, emb), nn.LayerNorm(emb)
+        self.dropout = nn.Dropout(p)
+        self.spatial_pos = nn.Parameter(torch.randn(1, 1, grid, emb))
+        self.temporal_pos = nn.Parameter(torch.randn(1, max_frames - tp + 1, 1, emb))
+
+    def forward(self, x):                                        # (B, C, T, H, W)
+        x = x.unfold(2, self.tp, 1).unfold(3, self.sp, self.ss).unfold(4, self.sp, self.ss)
+        b, c, t, h, w = x.shape[:5]
+        x = x.permute(0, 2, 3, 4, 1, 5, 6, 7).reshape(b, t, h * w, -1)   # b t (h w) (c pt ph pw)
+        x = self.dropout(self.norm2(self.linear(self.norm1(x))))
+        return x + self.spatial_pos + self.temporal_pos[:, :t]
+
+
+class ParallelBlock(nn.Module):
+    def __init__(self, emb, heads, head_dim, mlp, p_attn=0.358, p_ff=0.0592, drop_path=0.0505):
+        super().__init__()
+        self.heads, self.head_dim, self.mlp = heads, head_dim, mlp
+        inner = heads * head_dim
+        self.norm = nn.LayerNorm(emb)
+        self.fused_linear = nn.Linear(emb, 3 * inner + mlp, bias=False)
+        self.attn_dropout = nn.Dropout(p_attn)
+        self.attn_out = nn.Linear(inner, emb, bias=False)
+        self.ff_out = nn.Sequential(nn.GELU(), nn.Dropout(p_ff), nn.Linear(mlp, emb, bias=False))
+        self.drop_path = drop_path
+
+    def path(self, x):
+        if not self.training or self.drop_path == 0:
+            return x
+        keep = 1 - self.drop_path
+        return x * x.new_empty(x.shape[0], 1, 1).bernoulli_(keep) / keep
+
+    def forward(self, x):                                        # (B, N, emb)
+        b, n, _ = x.shape
+        inner = self.heads * self.head_dim
+        q, k, v, ff = self.fused_linear(self.norm(x)).split([inner, inner, inner, self.mlp], dim=-1)
+        q, k, v = (t.view(b, n, self.heads, self.head_dim).transpose(1, 2) for t in (q, k, v))
+        a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, inner)
+        a = self.attn_out(self.attn_dropout(a))
+        return x + self.path(a) + self.path(self.ff_out(ff))
+
+
+def find_shape(p):
+    h = int(np.ceil(np.sqrt(p)))
+    while p % h:
+        h -= 1
+    return h, p // h
+
+
+class ViViTCore(nn.Module):
+    def __init__(self, channels=5, tp=5, sp=6, ss=4, emb=32, heads=4, head_dim=16, mlp=48, spatial=1, temporal=2,
+                 h=36, w=64):
+        super().__init__()
+        grid = ((h - sp) // ss + 1) * ((w - sp) // ss + 1)
+        self.shape = find_shape(grid)
+        self.tokenizer = ViViTTokenizer(channels, tp, sp, ss, emb, grid)
+        self.spatial = nn.Sequential(*[ParallelBlock(emb, heads, head_dim, mlp) for _ in range(spatial)])
+        self.temporal = nn.Sequential(*[ParallelBlock(emb, heads, head_dim, mlp) for _ in range(temporal)])
+
+    def forward(self, x):
+        x = self.tokenizer(x)                                    # (B, T', P, emb)
+        b, t, p, c = x.shape
+        x = self.spatial(x.reshape(b * t, p, c)).view(b, t, p, c)
+        x = self.temporal(x.transpose(1, 2).reshape(b * p, t, c)).view(b, p, t, c)
+        return x.permute(0, 3, 2, 1).reshape(b, c, t, *self.shape)   # (B, C, T', h, w)
+
+
+class ViV1TReadout(nn.Module):
+    def __init__(self, channels, neurons):
+        super().__init__()
+        self.neurons = neurons
+        self.register_buffer("source_grid", torch.rand(neurons, 2) * 2 - 1)
+        self.mu_transform = nn.Sequential(nn.Linear(2, 30), nn.ELU(), nn.Linear(30, 2), nn.Tanh())
+        self.sigma = nn.Parameter(torch.empty(1, neurons, 2, 2).uniform_(-1, 1))
+        self.features = nn.Parameter(torch.full((1, channels, neurons), 1.0 / channels))
+        self.bias = nn.Parameter(torch.zeros(neurons))
+        self.state_encoder = nn.Sequential(nn.Linear(4, channels), nn.LayerNorm(channels), nn.GELU(), nn.Dropout(0.0),
+                                           nn.Linear(channels, channels), nn.Tanh())
+
+    def forward(self, x, shift, state):                          # (B, C, T, h, w), (M, 2), (M, 4)
+        b, c, t, h, w = x.shape
+        m = b * t
+        x = x.transpose(1, 2).reshape(m, c, h, w)
+        mu = self.mu_transform(self.source_grid)[None, :, None, :]
+        z = torch.randn(m, self.neurons, 1, 2)
+        grid = torch.clamp(mu + torch.einsum("ancd,bnid->bnic", self.sigma, z), -1, 1) + shift[:, None, None, :]
+        y = F.grid_sample(x, grid, align_corners=True).squeeze(-1)   # (M, C, n)
+        y = y + self.state_encoder(state)[:, :, None]
+        return (y * self.features).sum(1) + self.bias                # (M, n)
+
+
+class ViV1TModel(nn.Module):
+    def __init__(self, neurons):
+        super().__init__()
+        self.core = ViViTCore()
+        self.readout = ViV1TReadout(32, neurons)
+        self.shifter = MLPShifter()
+
+    def forward(self, x, behavior, pupil):                       # (B, 5, T, H, W), (B, 2, T), (B, 2, T)
+        f = self.core(x)
+        b, t = f.shape[0], f.shape[2]
+        beh, pup = behavior[..., -t:], pupil[..., -t:]
+        state = torch.cat([beh, pup], 1).transpose(1, 2).reshape(b * t, 4)     # dilation, speed, pupil x, y
+        shift = self.shifter(pup.transpose(1, 2).reshape(b * t, 2))
+        y = self.readout(f, shift, state)
+        return torch.exp(y).view(b, t, -1)
+
+
+def poisson_correlation(y_true, y_pred, ds_size, batch, eps=torch.finfo(torch.float32).eps):
+    poisson = torch.sum((y_pred + eps) - (y_true + eps) * torch.log(y_pred + eps))
+    a = y_true.reshape(-1, y_true.shape[-1])
+    b = y_pred.reshape(-1, y_pred.shape[-1])
+    a = (a - a.mean(0, keepdim=True)) / (a.std(0, unbiased=False, keepdim=True) + eps)
+    b = (b - b.mean(0, keepdim=True)) / (b.std(0, unbiased=False, keepdim=True) + eps)
+    corr = (a * b).mean(0)
+    return (poisson + 1000 * torch.sum(2 - (corr + 1))) * np.sqrt(ds_size / batch)
+
+
+def vivit_step(args):
+    torch.manual_seed(0)
+    batch, frames, neurons = 6, 40, 512
+    model = ViV1TModel(neurons)
+    model.train()
+    core = list(model.core.parameters())
+    core_ids = {id(p) for p in core}
+    rest = [p for p in model.parameters() if id(p) not in core_ids]
+    opt = torch.optim.AdamW([{"params": core, "lr": 4.8e-3, "weight_decay": 0.1789}, {"params": rest}],
+                            lr=3.6e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.3939)
+    x = torch.randn(batch, 5, frames, 36, 64)
+    behavior, pupil = torch.rand(batch, 2, frames), torch.rand(batch, 2, frames)
+    target = torch.rand(batch, frames, neurons)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        y = model(x, behavior, pupil)
+        loss = poisson_correlation(target[:, -y.shape[1]:], y, 100, batch)
+        loss.backward()
+        opt.step()
+
+    steps, patches = frames - 5 + 1, 8 * 15
+    tokens = batch * steps * patches
+    emb, inner, mlp = 32, 64, 48
+    projections = tokens * (emb * (3 * inner + mlp) + inner * emb + mlp * emb)
+    blocks = (projections + batch * steps * 2 * patches * patches * inner) \
+        + 2 * (projections + batch * patches * 2 * steps * steps * inner)
+    return step, 3 * 2 * (tokens * 5 * 5 * 6 * 6 * emb + blocks)
+
+
 WORKLOADS = {
     "sgemm-1024": sgemm_1024,
     "conv-spatial": conv_spatial,
@@ -482,6 +639,7 @@ WORKLOADS = {
     "readout-8k": readout_8k,
     "loader": loader,
     "swin-step": swin_step,
+    "vivit-step": vivit_step,
 }
 
 DEFAULT_RUNS = {"sgemm-1024": 20, "factorized-paper": 3, "loader": 3}

@@ -38,6 +38,9 @@ let workloads: [Workload] = [
     Workload(name: "swin-step", defaultRuns: 5,
              summary: "training step: dynamicV1FMSmall (Swin core 32 ch, 2 blocks, windows 4x6x8; hierarchical readout 512 neurons; shifter; Poisson; AdamW), 8 clips of 1x30x36x64",
              run: { runs, _, report in try swinStep(runs: runs, report: &report) }),
+    Workload(name: "vivit-step", defaultRuns: 5,
+             summary: "training step: viv1tSmall (ViViT 32 wide, 1+2 blocks, 120 patches), ViV1T readout 512 neurons, shifter, Poisson + correlation, AdamW groups; 6 clips of 5x40x36x64",
+             run: vivitStep),
     // Diagnostics (not part of the table).
     Workload(name: "dwiseneuro-block-stages", defaultRuns: 3,
              summary: "diagnostic: each stage of DwiseNeuro's first two blocks on 4x64x16x64x64, forward and backward",

@@ -55,6 +55,9 @@ public func perNeuronCorrelation(_ output: Tensor, target: Tensor, eps: Float = 
         b[n] = sy > 0 ? cov / (denominator * (sy + e)) / (m * sy) : 0
     }
     return Tensor.recordOperation("perNeuronCorrelation", result: out, inputs: [output]) { g in
+        // The pointers are taken again here so that the closure keeps both tensors alive (the
+        // target is often a temporary of the caller, such as a cropped copy).
+        let y = output.storage.pointer, t = target.storage.pointer
         let gy = Tensor(uninitializedShape: output.shape)
         let gp = g.storage.pointer, dst = gy.storage.pointer
         let ca = (0..<neurons).map { Double(gp[$0]) * a[$0] }, cb = (0..<neurons).map { Double(gp[$0]) * b[$0] }

@@ -37,11 +37,16 @@ public struct EarlyStopping {
         /// (so training never goes back to weights from before). For a model whose inputs change
         /// during a warm-up (`VideoModelConfiguration.behaviorWarmupEpochs`). 0: the reference.
         public var warmupEpochs: Int
+        /// Start counting decay steps again at every improvement, so that training stops only
+        /// after `lrDecaySteps` decay steps in a row without improvement (ViV1T's `Scheduler`,
+        /// which resets `num_reduce` on improvement). false: the reference (`neuralpredictors`).
+        public var resetDecayStepsOnImprovement: Bool
 
         /// The reference recipe: interval 1, patience 5, tolerance 1e-6, maximise, restore best,
         /// 4 decay steps, at most 200 epochs.
         public init(interval: Int = 1, patience: Int = 5, tolerance: Double = 1e-6, mode: OptimizationMode = .max,
-                    restoreBest: Bool = true, lrDecaySteps: Int = 4, maxEpochs: Int = 200, warmupEpochs: Int = 0) {
+                    restoreBest: Bool = true, lrDecaySteps: Int = 4, maxEpochs: Int = 200, warmupEpochs: Int = 0,
+                    resetDecayStepsOnImprovement: Bool = false) {
             precondition(interval >= 1, "EarlyStopping: interval must be at least 1, got \(interval)")
             precondition(patience >= 1, "EarlyStopping: patience must be at least 1, got \(patience)")
             precondition(lrDecaySteps >= 1, "EarlyStopping: lrDecaySteps must be at least 1, got \(lrDecaySteps)")
@@ -55,6 +60,7 @@ public struct EarlyStopping {
             self.lrDecaySteps = lrDecaySteps
             self.maxEpochs = maxEpochs
             self.warmupEpochs = warmupEpochs
+            self.resetDecayStepsOnImprovement = resetDecayStepsOnImprovement
         }
 
         /// No early stopping: evaluate every epoch, train exactly `epochs` epochs, keep the final weights.
@@ -80,7 +86,8 @@ public struct EarlyStopping {
     public let configuration: Configuration
     /// Epochs completed.
     public private(set) var epoch = 0
-    /// Decay steps completed.
+    /// Decay steps completed (since the last improvement with
+    /// ``Configuration/resetDecayStepsOnImprovement``).
     public private(set) var decayStep = 0
     /// Evaluations without improvement in the current decay step.
     public private(set) var patienceCounter = 0
@@ -154,6 +161,7 @@ public struct EarlyStopping {
             bestObjective = objective
             bestEpoch = epoch
             patienceCounter = 0
+            if configuration.resetDecayStepsOnImprovement { decayStep = 0 }
             d.improved = true
         } else {
             patienceCounter += 1
@@ -228,6 +236,7 @@ extension EarlyStopping.Configuration {
         lrDecaySteps = try c.value(.lrDecaySteps, or: d.lrDecaySteps)
         maxEpochs = try c.value(.maxEpochs, or: d.maxEpochs)
         warmupEpochs = try c.value(.warmupEpochs, or: d.warmupEpochs)
+        resetDecayStepsOnImprovement = try c.value(.resetDecayStepsOnImprovement, or: d.resetDecayStepsOnImprovement)
         try c.require(interval >= 1, .interval, "must be at least 1")
         try c.require(patience >= 1, .patience, "must be at least 1")
         try c.require(lrDecaySteps >= 1, .lrDecaySteps, "must be at least 1")

@@ -162,4 +162,9 @@ public final class MouseTrainingData: TrainingData {
     public func trialCount(mouse: String) -> Int {
         datasets.first { $0.name == mouse }?.trialCount ?? 0
     }
+
+    /// The trials of the mouse's `train` tier.
+    public func trainingTrialCount(mouse: String) -> Int {
+        datasets.first { $0.name == mouse }?.trials(in: .train).count ?? 0
+    }
 }

@@ -31,11 +31,25 @@ public protocol Optimizer: AnyObject {
 }
 
 /// Shared machinery of the built-in optimizers: the parameter list, the per-parameter slots and
-/// step counts, zeroing, and state records.
+/// step counts, the parameter groups, zeroing, and state records.
+///
+/// **Parameter groups** (PyTorch's `param_groups`): a parameter whose path starts with one of a
+/// ``ParameterGroup``'s prefixes is updated with that group's learning rate and weight decay
+/// (the first matching group wins); the others form the default group, with the configuration's.
+/// ``learningRate`` is the default group's rate, and schedules set only it: every group's rate
+/// follows in proportion (`group rate × learningRate / initial learningRate`), so a plateau cut
+/// by 0.3 multiplies every group's rate by 0.3, as PyTorch's schedulers do per group.
 public class ParameterOptimizer: Optimizer {
     public let parameters: [(path: String, tensor: Tensor)]
+    /// The default group's learning rate (the rate schedules read and set).
     public var learningRate: Double
     public var name: String { "Optimizer" }
+    /// The parameter groups with their own rates and weight decays (empty: one group).
+    public let groups: [ParameterGroup]
+    /// The learning rate the optimizer was configured with, against which group rates scale.
+    public let initialLearningRate: Double
+    /// Per parameter: the index of its group in ``groups``, or nil for the default group.
+    let groupIndex: [Int?]
 
     /// Names of the per-parameter buffers (for example `exp_avg`, `exp_avg_sq`).
     let slotNames: [String]
@@ -44,17 +58,43 @@ public class ParameterOptimizer: Optimizer {
     /// Per-parameter number of updates applied.
     var steps: [Int]
 
-    init(parameters: [(path: String, tensor: Tensor)], learningRate: Double, slotNames: [String]) {
+    init(parameters: [(path: String, tensor: Tensor)], learningRate: Double, slotNames: [String],
+         groups: [ParameterGroup] = []) {
         precondition(learningRate >= 0, "Optimizer: negative learning rate \(learningRate)")
+        precondition(groups.isEmpty || learningRate > 0,
+                     "Optimizer: parameter groups scale with the default learning rate, which must be positive (got \(learningRate))")
         var seenPaths = Set<String>()
         for p in parameters {
             precondition(seenPaths.insert(p.path).inserted, "Optimizer: parameter path \(p.path) appears twice")
         }
         self.parameters = parameters
         self.learningRate = learningRate
+        self.initialLearningRate = learningRate
+        self.groups = groups
+        self.groupIndex = parameters.map { p in groups.firstIndex { $0.contains(p.path) } }
         self.slotNames = slotNames
         self.slots = [[Tensor]?](repeating: nil, count: parameters.count)
         self.steps = [Int](repeating: 0, count: parameters.count)
+    }
+
+    /// The learning rate of the parameter at index `i` now: its group's rate scaled like
+    /// ``learningRate``, or ``learningRate`` itself in the default group.
+    public func learningRate(ofParameterAt i: Int) -> Double {
+        guard let g = groupIndex[i] else { return learningRate }
+        return groups[g].learningRate * (learningRate / initialLearningRate)
+    }
+
+    /// The weight decay of the parameter at index `i`: its group's, else `defaultDecay`.
+    func weightDecay(ofParameterAt i: Int, default defaultDecay: Double) -> Double {
+        guard let g = groupIndex[i] else { return defaultDecay }
+        return groups[g].weightDecay ?? defaultDecay
+    }
+
+    /// The current learning rate of every group by name, the default group as `"default"`.
+    public var groupLearningRates: [String: Double] {
+        var rates = ["default": learningRate]
+        for g in groups { rates[g.name] = g.learningRate * (learningRate / initialLearningRate) }
+        return rates
     }
 
     /// The trainable parameters of `module`, named by their dotted paths.
@@ -98,6 +138,18 @@ public class ParameterOptimizer: Optimizer {
         record.strings["type"] = name
         record.reals["learning_rate"] = learningRate
         for (key, value) in hyperParameters { record.reals[key] = value }
+        if !groups.isEmpty {
+            var groupRecords = StateRecord()
+            for (k, g) in groups.enumerated() {
+                var r = StateRecord()
+                r.reals["learning_rate"] = g.learningRate * (learningRate / initialLearningRate)
+                if let wd = g.weightDecay { r.reals["weight_decay"] = wd }
+                r.strings["prefixes"] = g.prefixes.joined(separator: ",")
+                r.integers["parameters"] = Int64(groupIndex.filter { $0 == k }.count)
+                groupRecords.children[g.name] = r
+            }
+            record.children["groups"] = groupRecords
+        }
         var perParameter = StateRecord()
         for (i, entry) in parameters.enumerated() {
             var r = StateRecord()
@@ -117,6 +169,10 @@ public class ParameterOptimizer: Optimizer {
         }
         guard let lr = record.reals["learning_rate"] else {
             throw TrainingError.invalidState("no learning_rate")
+        }
+        let savedGroups = (record.children["groups"]?.children.keys).map { Set($0) } ?? []
+        if savedGroups != Set(groups.map(\.name)) {
+            throw TrainingError.invalidState("the checkpoint's optimizer has parameter groups [\(savedGroups.sorted().joined(separator: ", "))], this one [\(groups.map(\.name).sorted().joined(separator: ", "))]")
         }
         let perParameter = record.children["state"] ?? StateRecord()
         let known = Set(parameters.map(\.path))
@@ -197,9 +253,10 @@ protocol AdamHyperParameters {
     var beta2: Double { get set }
     var eps: Double { get set }
     var weightDecay: Double { get set }
+    var parameterGroups: [ParameterGroup] { get set }
 }
 
-private enum AdamCodingKeys: String, CodingKey { case learningRate, beta1, beta2, eps, weightDecay }
+private enum AdamCodingKeys: String, CodingKey { case learningRate, beta1, beta2, eps, weightDecay, parameterGroups }
 
 extension AdamHyperParameters {
     /// The hyper-parameters saved with the optimizer state.
@@ -209,7 +266,7 @@ extension AdamHyperParameters {
     /// parameter first shrinks by `1 − lr·weightDecay`; otherwise (Adam) `weightDecay·p` is added to
     /// the gradient.
     func adamUpdate(parameter: Tensor, gradient: Tensor, slots: [Tensor], step: Int, learningRate: Double,
-                    decoupledWeightDecay: Bool) {
+                    weightDecay: Double, decoupledWeightDecay: Bool) {
         let bc1 = 1 - powDouble(beta1, Double(step))
         let bc2 = 1 - powDouble(beta2, Double(step))
         adamKernel(parameter: parameter.storage.pointer, gradient: gradient.storage.pointer,
@@ -229,7 +286,10 @@ extension AdamHyperParameters {
         beta2 = try c.value(.beta2, or: beta2)
         eps = try c.value(.eps, or: eps)
         weightDecay = try c.value(.weightDecay, or: weightDecay)
+        parameterGroups = try c.value(.parameterGroups, or: parameterGroups)
         try c.require(learningRate >= 0, .learningRate, "must be non-negative")
+        try c.require(parameterGroups.isEmpty || learningRate > 0, .learningRate, "must be positive when there are parameter groups (their rates scale with it)")
+        if let problem = ParameterGroup.problem(in: parameterGroups) { try c.require(false, .parameterGroups, problem) }
         try c.require((0..<1).contains(beta1), .beta1, "must be in [0, 1)")
         try c.require((0..<1).contains(beta2), .beta2, "must be in [0, 1)")
     }
@@ -249,14 +309,17 @@ public final class AdamW: ParameterOptimizer {
         public var eps: Double
         /// Decoupled weight decay.
         public var weightDecay: Double
+        /// Groups of parameters with their own learning rate and weight decay (empty: none).
+        public var parameterGroups: [ParameterGroup]
         /// The reference recipe's values by default (PyTorch's defaults with lr 5e-3).
         public init(learningRate: Double = 5e-3, beta1: Double = 0.9, beta2: Double = 0.999,
-                    eps: Double = 1e-8, weightDecay: Double = 0.01) {
+                    eps: Double = 1e-8, weightDecay: Double = 0.01, parameterGroups: [ParameterGroup] = []) {
             self.learningRate = learningRate
             self.beta1 = beta1
             self.beta2 = beta2
             self.eps = eps
             self.weightDecay = weightDecay
+            self.parameterGroups = parameterGroups
         }
     }
 
@@ -267,7 +330,8 @@ public final class AdamW: ParameterOptimizer {
     /// An optimizer for the named parameters.
     public init(parameters: [(path: String, tensor: Tensor)], configuration: Configuration = .init()) {
         self.configuration = configuration
-        super.init(parameters: parameters, learningRate: configuration.learningRate, slotNames: ["exp_avg", "exp_avg_sq"])
+        super.init(parameters: parameters, learningRate: configuration.learningRate, slotNames: ["exp_avg", "exp_avg_sq"],
+                   groups: configuration.parameterGroups)
     }
 
     /// An optimizer for the trainable parameters of `module`.
@@ -284,7 +348,9 @@ public final class AdamW: ParameterOptimizer {
 
     override func update(index: Int, parameter: Tensor, gradient: Tensor, slots: [Tensor], step: Int) {
         configuration.adamUpdate(parameter: parameter, gradient: gradient, slots: slots, step: step,
-                                 learningRate: learningRate, decoupledWeightDecay: true)
+                                 learningRate: learningRate(ofParameterAt: index),
+                                 weightDecay: weightDecay(ofParameterAt: index, default: configuration.weightDecay),
+                                 decoupledWeightDecay: true)
     }
 }
 
@@ -301,14 +367,17 @@ public final class Adam: ParameterOptimizer {
         public var eps: Double
         /// L2 penalty added to the gradient.
         public var weightDecay: Double
+        /// Groups of parameters with their own learning rate and weight decay (empty: none).
+        public var parameterGroups: [ParameterGroup]
         /// PyTorch's defaults (lr 1e-3, no weight decay).
         public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
-                    eps: Double = 1e-8, weightDecay: Double = 0) {
+                    eps: Double = 1e-8, weightDecay: Double = 0, parameterGroups: [ParameterGroup] = []) {
             self.learningRate = learningRate
             self.beta1 = beta1
             self.beta2 = beta2
             self.eps = eps
             self.weightDecay = weightDecay
+            self.parameterGroups = parameterGroups
         }
     }
 
@@ -319,7 +388,8 @@ public final class Adam: ParameterOptimizer {
     /// An optimizer for the named parameters.
     public init(parameters: [(path: String, tensor: Tensor)], configuration: Configuration = .init()) {
         self.configuration = configuration
-        super.init(parameters: parameters, learningRate: configuration.learningRate, slotNames: ["exp_avg", "exp_avg_sq"])
+        super.init(parameters: parameters, learningRate: configuration.learningRate, slotNames: ["exp_avg", "exp_avg_sq"],
+                   groups: configuration.parameterGroups)
     }
 
     /// An optimizer for the trainable parameters of `module`.
@@ -336,7 +406,9 @@ public final class Adam: ParameterOptimizer {
 
     override func update(index: Int, parameter: Tensor, gradient: Tensor, slots: [Tensor], step: Int) {
         configuration.adamUpdate(parameter: parameter, gradient: gradient, slots: slots, step: step,
-                                 learningRate: learningRate, decoupledWeightDecay: false)
+                                 learningRate: learningRate(ofParameterAt: index),
+                                 weightDecay: weightDecay(ofParameterAt: index, default: configuration.weightDecay),
+                                 decoupledWeightDecay: false)
     }
 }
 
@@ -359,14 +431,17 @@ public final class SGD: ParameterOptimizer {
         public var nesterov: Bool
         /// L2 penalty added to the gradient.
         public var weightDecay: Double
+        /// Groups of parameters with their own learning rate and weight decay (empty: none).
+        public var parameterGroups: [ParameterGroup]
         /// Plain SGD by default.
         public init(learningRate: Double = 1e-2, momentum: Double = 0, dampening: Double = 0,
-                    nesterov: Bool = false, weightDecay: Double = 0) {
+                    nesterov: Bool = false, weightDecay: Double = 0, parameterGroups: [ParameterGroup] = []) {
             self.learningRate = learningRate
             self.momentum = momentum
             self.dampening = dampening
             self.nesterov = nesterov
             self.weightDecay = weightDecay
+            self.parameterGroups = parameterGroups
         }
     }
 
@@ -380,7 +455,7 @@ public final class SGD: ParameterOptimizer {
                      "SGD: Nesterov momentum needs momentum > 0 and dampening 0")
         self.configuration = configuration
         super.init(parameters: parameters, learningRate: configuration.learningRate,
-                   slotNames: configuration.momentum != 0 ? ["momentum_buffer"] : [])
+                   slotNames: configuration.momentum != 0 ? ["momentum_buffer"] : [], groups: configuration.parameterGroups)
     }
 
     /// An optimizer for the trainable parameters of `module`.
@@ -401,7 +476,7 @@ public final class SGD: ParameterOptimizer {
     override func update(index: Int, parameter: Tensor, gradient: Tensor, slots: [Tensor], step: Int) {
         let c = configuration
         let p = parameter.storage.pointer, gr = gradient.storage.pointer
-        let lr = Float(learningRate), wd = Float(c.weightDecay)
+        let lr = Float(learningRate(ofParameterAt: index)), wd = Float(weightDecay(ofParameterAt: index, default: c.weightDecay))
         let mu = Float(c.momentum), damp = Float(1 - c.dampening), nesterov = c.nesterov
         let buffer = slots.first?.storage.pointer
         let first = step == 1
@@ -476,7 +551,10 @@ extension SGD.Configuration {
         dampening = try c.value(.dampening, or: d.dampening)
         nesterov = try c.value(.nesterov, or: d.nesterov)
         weightDecay = try c.value(.weightDecay, or: d.weightDecay)
+        parameterGroups = try c.value(.parameterGroups, or: d.parameterGroups)
         try c.require(learningRate >= 0, .learningRate, "must be non-negative")
+        try c.require(parameterGroups.isEmpty || learningRate > 0, .learningRate, "must be positive when there are parameter groups (their rates scale with it)")
+        if let problem = ParameterGroup.problem(in: parameterGroups) { try c.require(false, .parameterGroups, problem) }
         try c.require(!nesterov || (momentum > 0 && dampening == 0), .nesterov, "needs momentum > 0 and dampening 0")
     }
 }

@@ -243,7 +243,8 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
             let targets = batch.targetTensor()
             let predictions = model.forward(batch)
             let context = LossContext(mouse: batch.mouse, batchSize: batch.batchSize, trialCount: data.trialCount(mouse: batch.mouse),
-                                      weights: batch.targetWeights(), sampleWeightTotal: batch.sampleWeightTotal())
+                                      weights: batch.targetWeights(), sampleWeightTotal: batch.sampleWeightTotal(),
+                                      trainingTrialCount: data.trainingTrialCount(mouse: batch.mouse))
             var total = loss(predictions: predictions, targets: targets, context: context)
             if let regularizer = model.regularizer(for: batch) { total = total + regularizer }
             let value = total.item
@@ -288,6 +289,13 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
             }
             decision = earlyStopping.record(objective: result.correlation)
             try apply(decision)
+            if decision.endedDecayStep && !decision.finished {
+                let before = optimizer.learningRate
+                schedule.decayStepEnded(optimizer: optimizer)
+                if optimizer.learningRate != before {
+                    logger.info("learning rate reduced from \(before) to \(optimizer.learningRate) at the end of decay step \(earlyStopping.decayStep)")
+                }
+            }
         }
         let seconds = currentEpochSeconds
         epochSeconds = 0

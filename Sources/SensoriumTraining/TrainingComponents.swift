@@ -76,9 +76,13 @@ public protocol LearningRateSchedule: AnyObject {
     func stateRecord() -> StateRecord?
     /// Restores a state saved by ``stateRecord()``.
     func loadState(_ record: StateRecord) throws
+    /// Called when early stopping ends a decay step and training goes on (after the best weights
+    /// were restored when `restoreBest`).
+    func decayStepEnded(optimizer: Optimizer)
 }
 
 extension LearningRateSchedule {
+    public func decayStepEnded(optimizer: Optimizer) {}
     public func learningRate(base: Double, progress: Double, stepFraction: Double) -> Double? { nil }
     public func learningRate(base: Double, progress: Double, stepFraction: Double, step: Int) -> Double? {
         learningRate(base: base, progress: progress, stepFraction: stepFraction)
@@ -95,13 +99,14 @@ public protocol ScheduleConfiguration: ComponentConfiguration {
 }
 
 /// The family of learning-rate schedules. Built-in: `reduceOnPlateau` (the reference),
-/// `warmupCosine`, `constant`, `cosineRestart` (Dynamic-V1FM's).
+/// `warmupCosine`, `constant`, `cosineRestart` (Dynamic-V1FM's), `decayOnPlateau` (ViV1T: cut when early stopping ends a decay step).
 public enum ScheduleKind: ComponentKind {
     public typealias Base = any ScheduleConfiguration
     public static let name = "schedule"
     public static let registry = ComponentRegistry<ScheduleKind>(builtIns: [
         ReduceLROnPlateau.Configuration.self, WarmupCosineSchedule.self, ConstantSchedule.Configuration.self,
         CosineRestartSchedule.self,
+        DecayOnPlateau.Configuration.self,
     ])
 }
 
@@ -168,12 +173,13 @@ public protocol LossConfiguration: ComponentConfiguration {
 
 /// The family of training losses. Built-in: `poisson` (the reference's summed Poisson loss,
 /// scaled by `sqrt(trials / batch)`), `samplePoisson` (DwiseNeuro's: per-sample sum, weighted,
-/// averaged over the batch).
+/// averaged over the batch) and `poissonCorrelation` (ViV1T's Poisson + 1000 · Σ(1 − corr)).
 public enum LossKind: ComponentKind {
     public typealias Base = any LossConfiguration
     public static let name = "loss"
-    public static let registry = ComponentRegistry<LossKind>(builtIns: [ScaledPoissonLoss.Configuration.self,
-                                                                                        SamplePoissonLoss.Configuration.self])
+    public static let registry = ComponentRegistry<LossKind>(builtIns: [
+        ScaledPoissonLoss.Configuration.self, SamplePoissonLoss.Configuration.self, PoissonCorrelationLoss.Configuration.self,
+    ])
 }
 
 /// A loss configuration of any registered type.

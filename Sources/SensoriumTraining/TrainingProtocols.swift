@@ -152,6 +152,14 @@ public protocol TrainingData<Batch>: AnyObject {
     /// Number of trials in the mouse's dataset (all tiers), the `K` of the reference's loss scale
     /// `sqrt(K / batchSize)`.
     func trialCount(mouse: String) -> Int
+
+    /// Number of trials the mouse trains on (its training tier), the `K` of ViV1T's loss scale.
+    /// Defaults to ``trialCount(mouse:)``.
+    func trainingTrialCount(mouse: String) -> Int
+}
+
+extension TrainingData {
+    public func trainingTrialCount(mouse: String) -> Int { trialCount(mouse: mouse) }
 }
 
 /// What a ``TrainingLoss`` knows about the batch it scores.
@@ -167,18 +175,24 @@ public struct LossContext: Equatable {
     /// The batch's ``TrainingBatch/sampleWeightTotal()`` (`batchSize` without weights).
     public var sampleWeightTotal: Double
 
-    /// A context; `sampleWeightTotal` defaults to `batchSize`.
-    public init(mouse: String, batchSize: Int, trialCount: Int, weights: Tensor? = nil, sampleWeightTotal: Double? = nil) {
+    /// Number of trials the mouse trains on (its training tier).
+    public var trainingTrialCount: Int
+
+    /// A context; `sampleWeightTotal` defaults to `batchSize`, `trainingTrialCount` to `trialCount`.
+    public init(mouse: String, batchSize: Int, trialCount: Int, weights: Tensor? = nil, sampleWeightTotal: Double? = nil,
+                trainingTrialCount: Int? = nil) {
         self.mouse = mouse
         self.batchSize = batchSize
         self.trialCount = trialCount
         self.weights = weights
         self.sampleWeightTotal = sampleWeightTotal ?? Double(batchSize)
+        self.trainingTrialCount = trainingTrialCount ?? trialCount
     }
 
     public static func == (a: LossContext, b: LossContext) -> Bool {
         guard a.mouse == b.mouse, a.batchSize == b.batchSize, a.trialCount == b.trialCount,
-              a.sampleWeightTotal == b.sampleWeightTotal else { return false }
+              a.sampleWeightTotal == b.sampleWeightTotal,
+              a.trainingTrialCount == b.trainingTrialCount else { return false }
         switch (a.weights, b.weights) {
         case (nil, nil): return true
         case let (x?, y?): return x.shape == y.shape && x.scalars == y.scalars

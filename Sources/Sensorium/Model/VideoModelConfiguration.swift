@@ -72,6 +72,13 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
     /// (evaluation, validation, prediction files): any registered ``InferenceKind``; one pass
     /// over the whole trial by default. Training never uses it.
     public var inference: AnyInferenceConfiguration
+    /// How the model's mice normalise video frames (``/SensoriumData/MouseDataOptions/videoNormalization``):
+    /// `standard` (the reference, default), `minMax` or `viv1tMeanStd` (ViV1T's released code).
+    public var videoNormalization: VideoNormalization = .standard
+    /// Whether behaviour and pupil centre are scaled per frame with the statistics' min and max
+    /// (``/SensoriumData/MouseDataOptions/minMaxBehavior``, ViV1T) instead of the reference's
+    /// normalisation. Default false.
+    public var minMaxBehavior: Bool = false
 
     /// A configuration; the defaults are the SENSORIUM 2023 factorised baseline.
     public init(seed: UInt64 = 42, core: AnyCoreConfiguration = .factorized3d(),
@@ -97,6 +104,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         case seed, core, stage, readout, shifter, outputNonlinearity, biasInitializationTrials, biasThroughInverseNonlinearity
         case readoutPositionInitialization, centerBehavior, behaviorWarmupEpochs
         case normalizeData, padFramesToSquare, responsesThroughReLU, inference
+        case videoNormalization, minMaxBehavior
     }
 
     public init(from decoder: Decoder) throws {
@@ -119,6 +127,8 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         responsesThroughReLU = try c.decodeIfPresent(Bool.self, forKey: .responsesThroughReLU) ?? false
         // Configurations saved before inference strategies existed ran whole trials.
         inference = try c.decodeIfPresent(AnyInferenceConfiguration.self, forKey: .inference) ?? .wholeTrial
+        videoNormalization = try c.decodeIfPresent(VideoNormalization.self, forKey: .videoNormalization) ?? .standard
+        minMaxBehavior = try c.decodeIfPresent(Bool.self, forKey: .minMaxBehavior) ?? false
         if behaviorWarmupEpochs < 0 {
             throw DecodingError.dataCorruptedError(forKey: .behaviorWarmupEpochs, in: c, debugDescription: "behaviorWarmupEpochs must be non-negative, got \(behaviorWarmupEpochs)")
         }
@@ -159,12 +169,15 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         try c.encode(padFramesToSquare, forKey: .padFramesToSquare)
         try c.encode(responsesThroughReLU, forKey: .responsesThroughReLU)
         try c.encode(inference, forKey: .inference)
+        try c.encode(videoNormalization, forKey: .videoNormalization)
+        try c.encode(minMaxBehavior, forKey: .minMaxBehavior)
     }
 
     /// The model's input specification, from which the data options derive: the core's input
     /// channels say whether behaviour (3) and the pupil centre (5) are input channels,
-    /// ``centerBehavior`` how behaviour is normalised, ``normalizeData``, ``padFramesToSquare`` and
-    /// ``responsesThroughReLU`` the rest. Throws for other channel counts.
+    /// ``centerBehavior``, ``minMaxBehavior`` and ``videoNormalization`` how inputs are normalised,
+    /// ``normalizeData``, ``padFramesToSquare`` and ``responsesThroughReLU`` the rest. Throws for
+    /// other channel counts.
     public func dataOptions() throws -> MouseDataOptions {
         let channels = core.inputChannels
         var options: MouseDataOptions
@@ -178,6 +191,8 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         options.normalize = normalizeData
         options.padToSquare = padFramesToSquare
         options.responsesThroughReLU = responsesThroughReLU
+        options.videoNormalization = videoNormalization
+        options.minMaxBehavior = minMaxBehavior
         return options
     }
 

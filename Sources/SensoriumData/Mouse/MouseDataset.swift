@@ -22,6 +22,12 @@ public struct MouseDataOptions: Sendable, Equatable {
     /// Pass the responses of batches and trials through ReLU (`max(0, x)`), as DwiseNeuro's
     /// targets. Default false.
     public var responsesThroughReLU: Bool
+    /// How video frames are normalised (``VideoNormalization``). Default `.standard` (the reference).
+    public var videoNormalization: VideoNormalization = .standard
+    /// Scale behaviour and pupil centre per trace and frame to `(x − min) / (max − min)` with the
+    /// statistics' min and max (ViV1T's `transform_mode` 2); overrides ``centerBehavior``. Default
+    /// false (the reference: behaviour `x / std`, pupil centre `(x − mean) / std`).
+    public var minMaxBehavior: Bool = false
 
     /// Options; the defaults match the SENSORIUM 2023 baselines. DwiseNeuro reads raw values
     /// (`normalize: false`), five channels, `padToSquare` and `responsesThroughReLU`.
@@ -204,7 +210,9 @@ public final class MouseDataset: @unchecked Sendable {
         fieldPaddedLengths = shapes.mapValues { $0.last! }
         if options.normalize {
             normalizer = try TrialNormalizer.make(layout: layout, statistics: rawStatistics, dataShapes: shapes,
-                                                  centerBehavior: options.centerBehavior)
+                                                  centerBehavior: options.centerBehavior,
+                                                  videoNormalization: options.videoNormalization,
+                                                  minMaxBehavior: options.minMaxBehavior)
         } else {
             normalizer = .identity
         }

@@ -7,6 +7,11 @@
 /// - behavior: `x / std` (`x · (1/std)`, no centering); `(x − mean) / std` with `centerBehavior`
 /// - pupil_center: `(x − mean) / std`
 ///
+/// Options (ViV1T, `transform_mode` 2): videos `(x − min) / (max − min)` or the released code's
+/// `(x − mean) / (std − mean)` (``VideoNormalization``); behaviour and pupil centre
+/// `(x − min) / (max − min)` (`minMaxBehavior`). The denominator is computed first in the
+/// statistics' dtype, as NumPy does.
+///
 /// Arithmetic follows NumPy's type rules: when the data and the statistics are both float32
 /// (the usual case) every operation is done in Float exactly as NumPy does it, including the
 /// pairwise summation inside `nanmean`; when either is float64 the operations run in Double and
@@ -26,7 +31,8 @@ struct TrialNormalizer: Sendable {
     /// Builds the normaliser from the raw statistics, checking that the needed files exist and
     /// line up with data of the given shapes. `centerBehavior` also subtracts the behaviour mean.
     static func make(layout: MouseLayout, statistics: [MouseField: [String: LoadedArray]],
-                     dataShapes: [MouseField: [Int]], centerBehavior: Bool = false) throws -> TrialNormalizer {
+                     dataShapes: [MouseField: [Int]], centerBehavior: Bool = false,
+                     videoNormalization: VideoNormalization = .standard, minMaxBehavior: Bool = false) throws -> TrialNormalizer {
         var ops: [MouseField: Operation] = [:]
         func need(_ field: MouseField, _ name: String) throws -> LoadedArray {
             guard let a = statistics[field]?[name] else {
@@ -40,7 +46,20 @@ struct TrialNormalizer: Sendable {
         for field in MouseField.allCases {
             guard let shape = dataShapes[field] else { continue }
             let what = "\(field.folderName) statistic"
+            // (x − a) / (b − a) with the named statistics a, b (min-max scaling and ViV1T's variant).
+            func shifted(_ a: String, _ b: String) throws -> Operation {
+                let low = try need(field, a), high = try need(field, b)
+                let range = try difference(high, low)
+                return .subtractDivide(mean: try StatisticView.make(low, dataShape: shape, what: what),
+                                       std: try StatisticView.make(range, dataShape: shape, what: what))
+            }
             switch field {
+            case .videos where videoNormalization == .minMax:
+                ops[field] = try shifted("min", "max")
+            case .videos where videoNormalization == .viv1tMeanStd:
+                ops[field] = try shifted("mean", "std")
+            case .behavior where minMaxBehavior, .pupilCenter where minMaxBehavior:
+                ops[field] = try shifted("min", "max")
             case .behavior where centerBehavior, .videos, .pupilCenter:
                 let mean = try StatisticView.make(try need(field, "mean"), dataShape: shape, what: what)
                 let std = try StatisticView.make(try need(field, "std"), dataShape: shape, what: what)
@@ -61,6 +80,22 @@ struct TrialNormalizer: Sendable {
             }
         }
         return TrialNormalizer(operations: ops)
+    }
+
+    /// `b − a` elementwise (same shape), in Float when both are float32, else in Double (NumPy's
+    /// promotion); named after `b`'s file.
+    static func difference(_ b: LoadedArray, _ a: LoadedArray) throws -> LoadedArray {
+        guard a.shape == b.shape else {
+            throw MouseDataError(.inconsistent, path: b.path, expected: "the shape of \(a.path), \(MouseFiles.describe(a.shape))",
+                                 found: MouseFiles.describe(b.shape))
+        }
+        switch (b.values, a.values) {
+        case (.float(let y), .float(let x)):
+            return LoadedArray(path: b.path, shape: b.shape, values: .float(zip(y, x).map { $0 - $1 }), descr: b.descr)
+        default:
+            let y = b.values.doubles, x = a.values.doubles
+            return LoadedArray(path: b.path, shape: b.shape, values: .double(zip(y, x).map { $0 - $1 }), descr: "<f8")
+        }
     }
 
     /// The response precision of the reference, in the dtype of `std`.
