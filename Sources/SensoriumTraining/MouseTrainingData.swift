@@ -101,6 +101,11 @@ public final class MouseTrainingData: TrainingData {
         }
     }
 
+    /// Validation batches over every mouse: its validation trials in batches of `validationBatchSize`.
+    public var validationBatchCount: Int? {
+        datasets.reduce(0) { $0 + ($1.trials(in: validationTier).count + validationBatchSize - 1) / validationBatchSize }
+    }
+
     public func trialCount(mouse: String) -> Int {
         datasets.first { $0.name == mouse }?.trialCount ?? 0
     }

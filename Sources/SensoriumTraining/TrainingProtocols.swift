@@ -128,6 +128,14 @@ public protocol TrainingData<Batch>: AnyObject {
     /// Number of trials in the mouse's dataset (all tiers), the `K` of the reference's loss scale
     /// `sqrt(K / batchSize)`.
     func trialCount(mouse: String) -> Int
+
+    /// Number of batches ``forEachValidationBatch(_:)`` yields, when known (for progress displays).
+    var validationBatchCount: Int? { get }
+}
+
+extension TrainingData {
+    /// Unknown by default.
+    public var validationBatchCount: Int? { nil }
 }
 
 /// What a ``TrainingLoss`` knows about the batch it scores.

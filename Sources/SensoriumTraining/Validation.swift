@@ -97,18 +97,22 @@ public struct SingleTrialCorrelationAccumulator {
 }
 
 /// The validation single-trial correlation of `model` on `data`'s validation batches, computed in
-/// evaluation mode without gradients (the mode is restored afterwards).
+/// evaluation mode without gradients (the mode is restored afterwards). `progress` is called with
+/// the number of batches scored after each one.
 public func validationCorrelation<Model: TrainableModel, Data: TrainingData>(
-    of model: Model, on data: Data, skipFrames: Int = defaultSkipFrames
+    of model: Model, on data: Data, skipFrames: Int = defaultSkipFrames, progress: ((Int) -> Void)? = nil
 ) throws -> ValidationResult where Model.Batch == Data.Batch {
     let wasTraining = model.isTraining
     model.eval()
     defer { model.train(wasTraining) }
     var accumulator = SingleTrialCorrelationAccumulator(skipFrames: skipFrames)
+    var done = 0
     try withNoGrad {
         try data.forEachValidationBatch { batch in
             let predictions = model.forward(batch)
             accumulator.add(mouse: batch.mouse, predictions: predictions, targets: batch.targetTensor())
+            done += 1
+            progress?(done)
         }
     }
     if let (mouse, counts) = accumulator.nonFinite.sorted(by: { $0.key < $1.key }).first {
