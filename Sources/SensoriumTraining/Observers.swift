@@ -223,7 +223,13 @@ public final class ProgressBar: TrainingObserver {
         } else {
             line += " \(report.batchesDone) batches"
         }
-        line += " · " + timing(now: now, remainingInRun: nil)
+        // After this pass: the remaining epochs, each a full epoch and a pass.
+        var remaining: Double?
+        if timedSteps >= 2 {
+            let perEpoch = Double(roundsPerEpoch) * stepSeconds / Double(timedSteps) + (validationSeconds ?? 0)
+            remaining = Double(max(maxEpochs - report.epoch, 0)) * perEpoch
+        }
+        line += " · " + timing(now: now, remainingInRun: remaining)
         TerminalLine.show(line, on: output)
     }
 

@@ -146,7 +146,7 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
             let validation = try evaluate()
             let decision = earlyStopping.start(objective: validation.correlation)
             try apply(decision)
-            logger.info("initial validation correlation \(String(format: "%.4f", validation.correlation))")
+            logger.debug("initial validation correlation \(String(format: "%.4f", validation.correlation))")
             record(EpochReport(epoch: 0, trainingLoss: nil, validation: validation, learningRate: optimizer.learningRate,
                                bestObjective: earlyStopping.bestObjective, bestEpoch: earlyStopping.bestEpoch,
                                improved: true, restoredBest: decision.restoreBest, decayStep: earlyStopping.decayStep,
@@ -299,7 +299,7 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
         if decision.restoreBest, let bestState {
             try model.loadStateDict(bestState)
             if let bestAverage { try movingAverage?.load(bestAverage) }
-            logger.info("restored the best weights (epoch \(earlyStopping.bestEpoch), objective \(String(format: "%.4f", earlyStopping.bestObjective)))")
+            logger.debug("restored the best weights (epoch \(earlyStopping.bestEpoch), objective \(String(format: "%.4f", earlyStopping.bestObjective)))")
         }
     }
 

@@ -35,7 +35,7 @@ public struct SingleTrialCorrelationAccumulator {
     /// Number of batches added.
     public private(set) var batches = 0
     /// Non-finite (NaN, ±Inf) scored targets and predictions per mouse: a correlation over them
-    /// would silently read as 0, so ``validationCorrelation(of:on:skipFrames:)`` refuses them.
+    /// would silently read as 0, so ``validationCorrelation(of:on:skipFrames:progress:)`` refuses them.
     public private(set) var nonFinite: [String: (targets: Int, predictions: Int)] = [:]
 
     /// An empty accumulator.

@@ -212,7 +212,13 @@ public enum HTMLReport {
         if hasCeiling { html += "<th>ceiling main ρ<sub>ta</sub></th><th>main ρ<sub>ta</sub> / ceiling</th>" }
         html += "</tr></thead>\n<tbody>\n"
         for m in mice {
-            let main = m.scores["main"], bonus = m.scores["bonus"], validation = m.scores["validation"]
+            let main = m.scores["main"], validation = m.scores["validation"]
+            // The bonus track as the competition ranked it: the mean over the OOD families.
+            let families = m.scores.filter { $0.key.hasPrefix("bonus/") }.map(\.value)
+            let bonus: (singleTrial: Double, toAverage: Double)? = families.isEmpty
+                ? m.scores["bonus"].map { ($0.singleTrial, $0.toAverage) }
+                : (families.map(\.singleTrial).reduce(0, +) / Double(families.count),
+                   families.map(\.toAverage).reduce(0, +) / Double(families.count))
             html += "<tr><td title=\"\(e(m.mouse))\">\(e(shortName(m.mouse)))</td><td>\(m.neurons)</td>"
                 + "<td>\(cell(main?.singleTrial))</td><td>\(cell(main?.toAverage))</td>"
                 + "<td>\(cell(bonus?.singleTrial))</td><td>\(cell(bonus?.toAverage))</td><td>\(cell(validation?.singleTrial))</td>"
@@ -289,13 +295,18 @@ public enum HTMLReport {
                                          color: SVGChart.color(i), diagonal: true, id: "model-vs-oracle-\(i)")
             }
         }
+        // FEVE divides by the explainable variance: neurons with almost none give huge values of
+        // either sign, so values are clipped to [−1, 1] (into the end bins) and the legend gives the median.
         let feve = (report.diagnostics ?? []).enumerated().map { i, d in
-            SVGChart.Group(label: "\(shortName(d.mouse)) (\(d.videos) videos, \(d.trials) trials)",
-                           values: d.fractionExplained.map(Double.init), color: SVGChart.color(i))
+            let values = d.fractionExplained.map(Double.init).filter(\.isFinite).sorted()
+            let median = values.isEmpty ? Double.nan : values[values.count / 2]
+            return SVGChart.Group(label: "\(shortName(d.mouse)) (\(d.videos) videos, \(d.trials) trials; median \(String(format: "%.2f", median)))",
+                                  values: values.map { min(1, max(-1, $0)) }, color: SVGChart.color(i))
         }
         if !feve.isEmpty {
-            html += SVGChart.histogram(title: "Fraction of explainable variance explained (FEVE)", xLabel: "FEVE per neuron",
-                                       groups: feve, bins: 30, range: (-0.5, 1), width: 560, id: "feve-histogram")
+            html += SVGChart.histogram(title: "FEVE per neuron (clipped to −1…1)", xLabel: "fraction of explainable variance explained",
+                                       groups: feve, bins: 40, range: (-1, 1), width: 560, showMean: false,
+                                       id: "feve-histogram")
         }
         return html + "</div>\n"
     }

@@ -252,7 +252,7 @@ public enum SVGChart {
 
     static let legendRowHeight = 14.0
 
-    /// The legend under the plot (the frame's ``Frame/legendHeight`` holds its rows), so that it
+    /// The legend under the plot (the frame's legendHeight holds its rows), so that it
     /// never covers a curve.
     static func legend(_ f: Frame, _ items: [(label: String, color: String, dashed: Bool)]) -> String {
         let rows = legendRows(items, width: f.plotWidth)
@@ -333,10 +333,10 @@ public enum SVGChart {
     }
 
     /// A histogram of one or more groups over shared bins (translucent overlapping bars), with a
-    /// dashed line at each group's mean.
+    /// dashed line at each group's mean (and the mean in the legend) when `showMean`.
     public static func histogram(title: String, xLabel: String, groups: [Group], bins: Int = 30,
                                  range fixedRange: (Double, Double)? = nil, width: Double = 560, height: Double = 300,
-                                 id: String? = nil) -> String {
+                                 showMean: Bool = true, id: String? = nil) -> String {
         let legendHeight = Double(legendRows(groups.map { ("\($0.label) (mean 0.000)", $0.color, false) }, width: width - 78).count)
             * legendRowHeight
         let f = Frame(width: width, height: height + legendHeight, legendHeight: legendHeight)
@@ -376,7 +376,7 @@ public enum SVGChart {
             }
             svg += "\n"
             let finite = g.values.filter(\.isFinite)
-            if !finite.isEmpty {
+            if showMean && !finite.isEmpty {
                 let mean = finite.reduce(0, +) / Double(finite.count)
                 let mx = x.map(mean)
                 svg += "<line x1=\"\(px(mx))\" y1=\"\(px(f.top))\" x2=\"\(px(mx))\" y2=\"\(px(f.top + f.plotHeight))\" stroke=\"\(escape(g.color))\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/>\n"
@@ -385,7 +385,7 @@ public enum SVGChart {
         svg += legend(f, groups.map { g in
             let finite = g.values.filter(\.isFinite)
             let mean = finite.isEmpty ? 0 : finite.reduce(0, +) / Double(finite.count)
-            return ("\(g.label) (mean \(String(format: "%.3f", mean)))", g.color, false)
+            return (showMean ? "\(g.label) (mean \(String(format: "%.3f", mean)))" : g.label, g.color, false)
         })
         return svg + "</svg>\n"
     }
@@ -474,7 +474,7 @@ public enum SVGChart {
             for k in 0..<steps {
                 svg += "<rect x=\"\(px(barX + Double(k) * barWidth / Double(steps)))\" y=\"\(px(barY))\" width=\"\(px(barWidth / Double(steps) + 0.2))\" height=\"9\" fill=\"\(colormap(Double(k) / Double(steps - 1)))\"/>"
             }
-            svg += "\n<g font-size=\"10\"><text x=\"\(px(barX - 4))\" y=\"\(px(barY + 8))\" text-anchor=\"end\">\(escape(valueLabel)) \(String(format: "%.2f", vLo))</text>"
+            svg += "\n<g font-size=\"10\"><text x=\"\(px(barX - 4))\" y=\"\(px(barY + 8))\" text-anchor=\"end\">\(svgText(valueLabel)) \(String(format: "%.2f", vLo))</text>"
             svg += "<text x=\"\(px(barX + barWidth + 4))\" y=\"\(px(barY + 8))\">\(String(format: "%.2f", vHi))</text></g>\n"
         }
         return svg + "</svg>\n"

@@ -159,7 +159,7 @@ public enum DemoWorkflow {
         let data = try prepareData(synthetic, folder: RunFolder.file(root, dataFolder), logger: logger)
 
         progress?("Training the factorised baseline (at most \(training.trainer.earlyStopping.maxEpochs) epochs"
-            + (budget.map { ", \(Int(ProgressBar.seconds($0))) s budget" } ?? "") + ")")
+            + (budget.map { ", stopping after \(String(format: "%g", ProgressBar.seconds($0) / 60)) min" } ?? "") + ")")
         let request = TrainingWorkflow.Request(dataPaths: data.paths, configuration: training,
                                                output: RunFolder.file(root, runFolder), resume: false, overwrite: true,
                                                stop: budget.map { .duration($0) }, title: "Sensorium demo: factorised baseline on synthetic mice")
