@@ -70,7 +70,7 @@ struct DemoCommand: ParsableCommand {
         }
         let outcome = try DemoWorkflow.run(
             output: output, synthetic: synthetic, training: training, budget: .milliseconds(Int64(seconds * 1000)),
-            logger: logger, observers: [ProgressBar(style: plain ? .lines : .automatic, timeLimit: .milliseconds(Int64(seconds * 1000)))],
+            logger: logger, observers: [ProgressBar(style: plain ? .lines : .automatic)],
             progress: { emit("==> " + $0) })
         let r = outcome.results
         emit("")

@@ -106,8 +106,7 @@ struct TrainCommand: ParsableCommand {
         let request = TrainingWorkflow.Request(
             dataPaths: data, configuration: try runConfiguration(), output: output, resume: resume, overwrite: overwrite,
             stop: maxMinutes.map { .duration(.milliseconds(Int64($0 * 60_000))) })
-        let outcome = try TrainingWorkflow.run(request, logger: logger, observers: [ProgressBar(style: plain ? .lines : .automatic,
-                                                                                         timeLimit: maxMinutes.map { .milliseconds(Int64($0 * 60_000)) })])
+        let outcome = try TrainingWorkflow.run(request, logger: logger, observers: [ProgressBar(style: plain ? .lines : .automatic)])
         let folder = (output as NSString).expandingTildeInPath
         // The progress display has printed the training summary; say what is where and what next.
         emit("wrote \(RunFolder.file(folder, RunFolder.modelFile)) (\(outcome.savedWeights.description)), "

@@ -162,7 +162,8 @@ public final class ProgressBar: TrainingObserver {
         case lines
     }
 
-    /// The run's time limit, counted from ``trainingWillStart(_:)`` (the ETA does not go past it).
+    /// The time left for training, counted from ``trainingWillStart(_:)`` (the ETA does not go past
+    /// it); a CLI training run sets what is left of its `--max-minutes`.
     public var timeLimit: Duration?
 
     private let output: FileHandle

@@ -77,7 +77,7 @@ struct ReportFigureTests {
         }
         #expect(html.contains("Per mouse") && html.contains("Validation and evaluation measure different things"))
         #expect(html.contains("first 150 frames of each trial") && html.contains("the first 300 frames"))
-        #expect(html.contains("median distance between learnt and true position 0.000"))
+        #expect(html.contains("Median distance between learnt and true position") && html.contains("mouse-a 0.000"))
         #expect(html.components(separatedBy: "<svg ").count == html.components(separatedBy: "</svg>").count)
         // Round trip with the new parts.
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString).json")

@@ -346,8 +346,10 @@ public enum HTMLReport {
         let truth = report.readoutPositions.filter { $0.trueX != nil }
         if !truth.isEmpty {
             html += "<p class=\"caption\">Synthetic mice: the learnt readout positions against the true receptive-field centres "
-                + "the mice were generated with (<code>meta/synthetic/rf_grid_positions.npy</code>, same grid units); on the dashed "
+                + "the mice were generated with (<code>meta/synthetic/rf_grid_positions.npy</code>, converted to the readout's grid, "
+                + "which spans the core's output: a convolution without padding crops the frame's border); on the dashed "
                 + "line the readout sits exactly on the receptive field.</p>\n<div class=\"charts\">\n"
+            var distancesText: [String] = []
             for (i, p) in truth.enumerated() {
                 let tx = (p.trueX ?? []).map(Double.init), ty = (p.trueY ?? []).map(Double.init)
                 var distances: [Double] = []
@@ -364,10 +366,10 @@ public enum HTMLReport {
                 html += SVGChart.scatter(title: "\(shortName(p.mouse)): y, learnt against true", xLabel: "true y (grid units)",
                                          yLabel: "learnt y", x: ty, y: p.y.map(Double.init), color: SVGChart.color(i), diagonal: true,
                                          width: 380, height: 340, id: "truth-y-\(i)")
-                html += "<p class=\"caption\">\(e(shortName(p.mouse))): median distance between learnt and true position "
-                    + String(format: "%.3f", median) + " grid units (the frame is 2 units wide).</p>\n"
+                distancesText.append("\(e(shortName(p.mouse))) " + String(format: "%.3f", median))
             }
-            html += "</div>\n"
+            html += "</div>\n<p class=\"caption\">Median distance between learnt and true position, in grid units (the grid is 2 "
+                + "units wide): \(distancesText.joined(separator: ", ")).</p>\n"
         }
         return html
     }

@@ -123,8 +123,9 @@ public struct ReadoutPositions: Codable, Sendable, Equatable {
     /// columns, microns), when known.
     public var corticalX: [Float]?
     public var corticalY: [Float]?
-    /// Synthetic mice: the true receptive-field centres in the same grid coordinates
-    /// (`meta/synthetic/rf_grid_positions.npy`).
+    /// Synthetic mice: the true receptive-field centres (`meta/synthetic/rf_grid_positions.npy`,
+    /// −1…1 over the frame's pixel centres) in the readout's grid coordinates, which span the core's
+    /// output (a convolution without padding crops the frame's border, so the two differ).
     public var trueX: [Float]?
     public var trueY: [Float]?
 
@@ -137,8 +138,10 @@ public struct ReadoutPositions: Codable, Sendable, Equatable {
     }
 
     /// Adds the cortical coordinates of `datasets` and, for synthetic mice, the true receptive-field
-    /// centres to the positions of the mouse of the same name (neuron counts must agree).
-    public static func annotate(_ positions: [ReadoutPositions], with datasets: [MouseDataset]) -> [ReadoutPositions] {
+    /// centres (converted to `model`'s readout grid) to the positions of the mouse of the same name
+    /// (neuron counts must agree).
+    public static func annotate(_ positions: [ReadoutPositions], with datasets: [MouseDataset],
+                                model: VideoModel) -> [ReadoutPositions] {
         positions.map { p in
             var p = p
             guard let d = datasets.first(where: { $0.name == p.mouse }), d.neuronCount == p.x.count else { return p }
@@ -149,9 +152,13 @@ public struct ReadoutPositions: Codable, Sendable, Equatable {
             }
             let truth = d.layout.root + "/meta/synthetic/rf_grid_positions.npy"
             if FileManager.default.fileExists(atPath: truth), let a = try? NPY.read(truth), a.shape == [n, 2],
-               let v = try? a.floats() {
-                p.trueX = (0..<n).map { v[2 * $0] }
-                p.trueY = (0..<n).map { v[2 * $0 + 1] }
+               let v = try? a.floats(), let toGrid = try? model.pixelToGrid(height: d.frameHeight, width: d.frameWidth) {
+                // Frame coordinates → pixels → the readout's grid.
+                let grid = (0..<n).map { i in
+                    toGrid((Double(v[2 * i]) + 1) / 2 * Double(d.frameWidth - 1), (Double(v[2 * i + 1]) + 1) / 2 * Double(d.frameHeight - 1))
+                }
+                p.trueX = grid.map { Float($0.0) }
+                p.trueY = grid.map { Float($0.1) }
             }
             return p
         }

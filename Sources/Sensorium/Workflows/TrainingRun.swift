@@ -403,13 +403,18 @@ public enum TrainingWorkflow {
         logger.notice("model: \(describeModel(model, configuration: configuration.model))")
 
         var stop = request.stop
-        if case .duration(let budget)? = stop { stop = .duration(max(.zero, budget - (.now - runStart))) }
+        if case .duration(let budget)? = stop {
+            // The limit counts from the start of the run: what is left of it is the training's.
+            let left = max(.zero, budget - (.now - runStart))
+            stop = .duration(left)
+            for case let bar as ProgressBar in observers { bar.timeLimit = left }
+        }
         let summary = try trainer.fit(until: stop)
         if !summary.finished && configuration.trainer.earlyStopping.restoreBest {
             // Interrupted: the checkpoint keeps the current state for resuming; the saved model gets
             // the best weights so far, as a finished run would.
             if try restoreBestWeights(model, from: URL(fileURLWithPath: checkpoint)) {
-                logger.info("training stopped before the end; the model holds the best weights so far (epoch \(summary.bestEpoch))")
+                logger.debug("training stopped before the end; the model holds the best weights so far (epoch \(summary.bestEpoch))")
             }
         }
         let saved: SavedWeights
@@ -428,7 +433,7 @@ public enum TrainingWorkflow {
         var report = RunReport(title: request.title ?? "Sensorium run \((folder as NSString).lastPathComponent)")
         report.subtitle = describe(configuration: configuration, datasets: datasets)
         report.history = trainer.history
-        report.readoutPositions = ReadoutPositions.annotate(ReadoutPositions.extract(from: model), with: datasets)
+        report.readoutPositions = ReadoutPositions.annotate(ReadoutPositions.extract(from: model), with: datasets, model: model)
         report.validationSetup = .init(tier: settings.validationTier, maxFrames: settings.validationMaxFrames,
                                        skipFrames: configuration.trainer.validationSkipFrames)
         report.facts = [
