@@ -8,7 +8,8 @@ BatchNorm's `num_batches_tracked`) as int64, booleans as bool.
 
 Accepted inputs (`.pth` / `.pt`, anything `torch.load` reads):
   * a plain state_dict (a mapping from keys to tensors), e.g. `torch.save(model.state_dict(), path)`;
-  * a dict holding one under `model_state_dict`, `state_dict`, `model` or `net` (training checkpoints);
+  * a dict holding one under `model_state_dict`, `state_dict`, `model`, `net` or `nn_state_dict`
+    (training checkpoints; DwiseNeuro's argus checkpoints use `nn_state_dict`, ViV1T's `model`);
     `--key NAME` picks another entry;
   * a whole pickled `nn.Module` (its `state_dict()` is used; needs `--unsafe`).
 
@@ -28,6 +29,21 @@ weights (`make_video_model.json`, checked for the keys the translation needs), s
 
 rebuild exactly that model (see `StarterKitArguments` for the options it reads).
 
+The released checkpoints of the SENSORIUM 2023 winners convert the same way; `sensorium import
+--system` maps their keys (see `PyTorchCheckpointSystem`), and `--config` names the model (a
+configuration file or a preset):
+
+  python3 Tools/convert_pytorch_checkpoint.py fold_0.pth state/          # DwiseNeuro: nn_state_dict
+  sensorium import --state state/ --system dwiseneuro --config dwiseneuro NEW_MICE... OLD_MICE... -o run/
+  python3 Tools/convert_pytorch_checkpoint.py model_2_4_8_16.pth state/  # Dynamic-V1FM: module.* keys
+  sensorium import --state state/ --system dynamicV1FM --config dynamicV1FM MICE... -o run/
+  python3 Tools/convert_pytorch_checkpoint.py model_state.pt state/      # ViV1T: ckpt["model"]
+  sensorium import --state state/ --system viv1t --config viv1t MICE... -o run/
+
+DwiseNeuro's `readouts.<i>` and ViV1T's `readouts.<A..J>` follow each winner's own mouse order when
+the mouse folders are the ten SENSORIUM 2023 mice; otherwise give the folders in the checkpoint's
+readout order.
+
 Or, in Swift:
   let model = try VideoModel(configuration: configuration, mice: mice)   // the same architecture
   try model.loadPyTorchState(folder: URL(fileURLWithPath: "state"))
@@ -42,7 +58,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-STATE_KEYS = ("model_state_dict", "state_dict", "model", "net")
+STATE_KEYS = ("model_state_dict", "state_dict", "model", "net", "nn_state_dict")
 
 
 def fail(message: str) -> "NoReturn":  # type: ignore[name-defined]

@@ -41,6 +41,9 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(help: "Do not score the ground-truth rates of synthetic mice.")
     var noCeiling = false
 
+    @Flag(help: "Multiply each neuron's predictions by its response precision 1/std before scoring (DwiseNeuro's post-scaling, for models trained on raw responses; per-neuron correlations do not change).")
+    var precisionScale = false
+
     @Option(help: "Model name in the table.")
     var name: String = "Model"
 
@@ -60,7 +63,7 @@ struct EvaluateCommand: ParsableCommand {
         logger.info("evaluating \(loaded.checkpoint) on \(datasets.count) mice")
         let options = EvaluationOptions(skipFrames: skipFrames, maxFrames: maxFrames == 0 ? nil : maxFrames,
                                         mainTiers: tiers.mainTiers, bonusTiers: tiers.bonusTiers,
-                                        groundTruthCeiling: !noCeiling)
+                                        groundTruthCeiling: !noCeiling, precisionScaling: precisionScale)
         let report = try EvaluationWorkflow.evaluate(loaded.model, datasets: datasets, modelName: name, options: options,
                                                      output: output ?? loaded.runFolder)
         emit(report.formatted())

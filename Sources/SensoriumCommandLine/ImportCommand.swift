@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Sensorium
 
+extension PyTorchCheckpointSystem: ExpressibleByArgument {}
+
 /// `sensorium import`: a converted PyTorch checkpoint becomes a run folder.
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,9 +12,13 @@ struct ImportCommand: ParsableCommand {
         discussion: """
         STATE is a folder of <key>.npy files written by Tools/convert_pytorch_checkpoint.py. The model \
         is described by the starter kit's make_video_model arguments as JSON (--kit-arguments, or \
-        make_video_model.json inside STATE) or by a Sensorium configuration file (--config). The mouse \
-        folders give the readouts' names, neurons and frame sizes. The weights load strictly by PyTorch \
-        key; then `sensorium evaluate -m OUTPUT` and `sensorium predict -m OUTPUT` use the model.
+        make_video_model.json inside STATE) or by a Sensorium configuration file or preset name \
+        (--config). The mouse folders give the readouts' names, neurons and frame sizes, in the order \
+        given. The weights load strictly by PyTorch key; --system names whose keys they are: the \
+        starter kit's (default), or a SENSORIUM 2023 winner's released checkpoint (dwiseneuro: \
+        core/cortex/readouts.<index>; dynamicV1FM: DataParallel's module. prefix; viv1t: \
+        readouts.<id>/shifters.<id>). Then `sensorium evaluate -m OUTPUT` and `sensorium predict -m \
+        OUTPUT` use the model.
         """
     )
 
@@ -24,8 +30,11 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "make_video_model's arguments as JSON (default: STATE/make_video_model.json).")
     var kitArguments: String?
 
-    @Option(help: "A Sensorium model configuration (JSON) instead of the kit's arguments.")
+    @Option(help: "A Sensorium model configuration (JSON file) or a preset name, instead of the kit's arguments.")
     var config: String?
+
+    @Option(help: "Whose checkpoint STATE is: \(PyTorchCheckpointSystem.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var system: PyTorchCheckpointSystem = .starterKit
 
     @Argument(help: "Mouse folders, or folders holding mouse folders (the mice the model was trained on).")
     var data: [String]
@@ -42,8 +51,11 @@ struct ImportCommand: ParsableCommand {
         let logger = global.makeLogger("import")
         func url(_ path: String) -> URL { URL(fileURLWithPath: (path as NSString).expandingTildeInPath) }
         let description: ImportWorkflow.Description? = kitArguments.map { .starterKitArguments(url($0)) }
-            ?? config.map { .configuration(url($0)) }
-        let result = try ImportWorkflow.importState(folder: url(state), description: description, data: data, output: output)
+            ?? config.map { value in
+                FileManager.default.fileExists(atPath: url(value).path) || value.hasSuffix(".json") ? .configuration(url(value)) : .preset(value)
+            }
+        let result = try ImportWorkflow.importState(folder: url(state), description: description, data: data, output: output,
+                                                    system: system)
         logger.info("loaded \(result.model.stateDict().count) tensors for \(result.model.mice.count) mice")
         emit("wrote \(result.file)")
     }

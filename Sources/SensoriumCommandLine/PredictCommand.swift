@@ -41,6 +41,9 @@ struct PredictCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Predict at most this many frames per trial (0: whole trials).")
     var maxFrames: Int = 300
 
+    @Flag(help: "Multiply each neuron's predictions by its response precision 1/std (DwiseNeuro's post-scaling, for models trained on raw responses).")
+    var precisionScale = false
+
     func validate() throws {
         if data.isEmpty { throw ValidationError("give at least one mouse folder") }
         if skipFrames < 0 { throw ValidationError("--skip-frames must be 0 or more; got \(skipFrames)") }
@@ -58,7 +61,7 @@ struct PredictCommand: ParsableCommand {
         logger.info("predicting \(tiers.rawValue) test tiers of \(datasets.count) mice with \(loaded.checkpoint)")
         let summary = try Predictions.write(loaded.model, datasets: datasets, npyFolder: npy, hdf5File: hdf5,
                                             tiers: tiers.mainTiers + tiers.bonusTiers, skipFrames: skipFrames,
-                                            maxFrames: maxFrames == 0 ? nil : maxFrames)
+                                            maxFrames: maxFrames == 0 ? nil : maxFrames, precisionScaling: precisionScale)
         for mouse in summary.trialsPerMouse.keys.sorted() {
             emit("\(mouse): \(summary.trialsPerMouse[mouse]!) trials")
         }

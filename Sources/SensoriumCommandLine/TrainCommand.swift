@@ -46,6 +46,12 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Frames per training clip (default: from the configuration, else \(TrainingDataSettings().frames)).")
     var frames: Int?
 
+    @Option(help: "A trained model file (model.h5) to distil: its predictions of the other mice join the targets (DwiseNeuro's second stage).")
+    var teacher: String?
+
+    @Option(parsing: .unconditional, help: "With --teacher: the share of the loss given to the teacher's predictions, in [0, 1) (default 0.36).")
+    var distillationRatio: Double?
+
     @Option(parsing: .unconditional, help: "Stop after this many minutes, keeping the best weights so far (default: no limit; continue later with --resume).")
     var maxMinutes: Double?
 
@@ -72,11 +78,16 @@ struct TrainCommand: ParsableCommand {
         if let maxMinutes, !(maxMinutes > 0 && maxMinutes.isFinite) {
             throw ValidationError("--max-minutes must be a positive number; got \(maxMinutes)")
         }
+        if let teacher, teacher.isEmpty { throw ValidationError("--teacher must name a model file") }
+        if let distillationRatio, !(distillationRatio >= 0 && distillationRatio < 1) {
+            throw ValidationError("--distillation-ratio must be in [0, 1); got \(distillationRatio)")
+        }
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
         if resume {
             let fixed: [(String, Bool)] = [("--config", config != nil), ("--core", core != nil), ("--readout", readout != nil),
                                            ("--seed", seed != nil), ("--epochs", epochs != nil), ("--batch-size", batchSize != nil),
-                                           ("--frames", frames != nil)]
+                                           ("--frames", frames != nil), ("--teacher", teacher != nil),
+                                           ("--distillation-ratio", distillationRatio != nil)]
             if let given = fixed.first(where: \.1) {
                 throw ValidationError("\(given.0) cannot be used with --resume: a resumed run keeps the configuration saved in its folder")
             }
@@ -98,6 +109,8 @@ struct TrainCommand: ParsableCommand {
         if let epochs { c.limitEpochs(to: epochs) }
         if let batchSize { c.data.batchSize = batchSize }
         if let frames { c.data.frames = frames }
+        if let teacher { c.data.teacherModel = teacher }
+        if let distillationRatio { c.data.distillationRatio = distillationRatio }
         return c
     }
 

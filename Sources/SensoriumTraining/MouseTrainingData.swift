@@ -38,6 +38,43 @@ public final class MouseTrainingData: TrainingData {
     public var prefetch: Int
     /// Background threads building batches.
     public var workers: Int
+    /// Input frames between two clip frames (1: consecutive, the reference); a clip then spans
+    /// `(frames − 1)·frameStep + 1` frames of its trial.
+    public var frameStep = 1
+    /// Where a clip's window may lie (``/SensoriumData/ClipPosition``; `.reference` by default).
+    public var clipPosition = ClipPosition.reference
+    /// Probability that a training clip is CutMixed with another clip of the same mouse (0: never).
+    public var cutMixProbability = 0.0
+
+    /// The k-fold split grouped by video identity (nil: the train tier for training, the
+    /// ``validationTier`` for validation); set with ``setSplit(_:)``.
+    public private(set) var split: FoldSplit?
+    /// With a split, the training and validation trials of each mouse (in ``datasets`` order).
+    public private(set) var splitTrials: [(training: [Int], validation: [Int])]?
+
+    /// Trains on the split's pool minus its fold and validates on the fold (nil: the tiers);
+    /// throws `MouseDataError` when a mouse would have no training or validation trials.
+    public func setSplit(_ split: FoldSplit?) throws {
+        guard let split else {
+            self.split = nil
+            splitTrials = nil
+            return
+        }
+        let trials = try datasets.map { try split.trials(of: $0) }
+        for (d, t) in zip(datasets, trials) where t.training.isEmpty || t.validation.isEmpty {
+            throw MouseDataError(.inconsistent, path: d.layout.tiersFile,
+                                 expected: "training and validation trials in fold \(split.fold) of \(split.folds)",
+                                 found: "\(t.training.count) training and \(t.validation.count) validation trials")
+        }
+        self.split = split
+        splitTrials = trials
+    }
+
+    /// How training clips are cut: `.clips(frames:)` for the reference settings, else `.strided`.
+    public var clipMode: ClipMode {
+        frameStep == 1 && clipPosition == .reference ? .clips(frames: frames)
+            : .strided(frames: frames, step: frameStep, position: clipPosition)
+    }
 
     /// A data source over `datasets` (each mouse needs at least one training trial).
     public init(datasets: [MouseDataset], batchSize: Int = 8, frames: Int = 80, validationTier: MouseTier = .oracle,
@@ -60,9 +97,12 @@ public final class MouseTrainingData: TrainingData {
 
     /// The plans of epoch `epoch`: `rounds × mice` batches in round-robin order.
     public func planEpoch(generator: RandomGenerator) -> (rounds: Int, plans: [BatchPlan], makers: [BatchMaker]) {
-        let loaders = datasets.map { dataset -> MouseLoader in
-            MouseLoader(dataset: dataset, tier: .train, batchSize: batchSize, mode: .clips(frames: frames),
-                        shuffle: true, generator: generator.fork())
+        let mode = clipMode, cutMix = cutMixProbability
+        let loaders = datasets.indices.map { m -> MouseLoader in
+            let loader = MouseLoader(dataset: datasets[m], tier: .train, batchSize: batchSize, mode: mode,
+                                     shuffle: true, generator: generator.fork(), trials: splitTrials?[m].training)
+            loader.cutMixProbability = cutMix
+            return loader
         }
         // The one round-robin: every mouse's batches interleaved, shorter mice starting new passes.
         let cycler = MouseCycler(loaders: loaders)
@@ -91,10 +131,10 @@ public final class MouseTrainingData: TrainingData {
     }
 
     public func forEachValidationBatch(_ body: (MouseBatch) throws -> Void) throws {
-        for dataset in datasets {
+        for (m, dataset) in datasets.enumerated() {
             let loader = MouseLoader(dataset: dataset, tier: validationTier, batchSize: validationBatchSize,
                                      mode: .fullTrials(maxFrames: validationMaxFrames), shuffle: false,
-                                     generator: RandomGenerator(seed: 0))
+                                     generator: RandomGenerator(seed: 0), trials: splitTrials?[m].validation)
             let stream = loader.epoch(prefetch: prefetch, workers: workers)
             defer { stream.cancel() }
             while let batch = try stream.next() { try body(batch) }
@@ -103,7 +143,10 @@ public final class MouseTrainingData: TrainingData {
 
     /// Validation batches over every mouse: its validation trials in batches of `validationBatchSize`.
     public var validationBatchCount: Int? {
-        datasets.reduce(0) { $0 + ($1.trials(in: validationTier).count + validationBatchSize - 1) / validationBatchSize }
+        datasets.indices.reduce(0) { total, m in
+            let trials = splitTrials?[m].validation.count ?? datasets[m].trials(in: validationTier).count
+            return total + (trials + validationBatchSize - 1) / validationBatchSize
+        }
     }
 
     public func trialCount(mouse: String) -> Int {

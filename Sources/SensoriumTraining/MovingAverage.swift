@@ -3,7 +3,10 @@ import SensoriumLayers
 
 /// An exponential moving average of a module's weights (the "EMA model" of the winning SENSORIUM
 /// 2023 entries): after every optimizer step, `average ← decay · average + (1 − decay) · weight`
-/// for each parameter, while buffers (BatchNorm running statistics) are copied as they are.
+/// for each parameter. Buffers (BatchNorm running statistics) are copied as they are, or, with
+/// ``Configuration/averageBuffers`` (DwiseNeuro's `ModelEma`, which averages the whole state
+/// dictionary), averaged like the parameters; BatchNorm's `num_batches_tracked` counters are always
+/// copied (an average of a step counter is meaningless).
 ///
 /// The average lives in its own tensors; ``withAveragedWeights(_:)`` swaps it into the module for
 /// evaluation and swaps the training weights back afterwards.
@@ -15,13 +18,20 @@ public final class ExponentialMovingAverage {
         /// Use `min(decay, (1 + n) / (10 + n))` at update `n`, so that the early average is not
         /// dominated by the random initialisation.
         public var warmup: Bool
+        /// Average the buffers (BatchNorm running mean and variance) too, as DwiseNeuro's EMA of
+        /// the full state dictionary does; false copies them.
+        public var averageBuffers: Bool
 
         /// A configuration.
-        public init(decay: Double = 0.999, warmup: Bool = false) {
+        public init(decay: Double = 0.999, warmup: Bool = false, averageBuffers: Bool = false) {
             precondition(decay >= 0 && decay <= 1, "ExponentialMovingAverage: decay must be in [0, 1], got \(decay)")
             self.decay = decay
             self.warmup = warmup
+            self.averageBuffers = averageBuffers
         }
+
+        /// DwiseNeuro's: decay 0.999 from the first step, buffers averaged.
+        public static var dwiseNeuro: Configuration { Configuration(decay: 0.999, warmup: false, averageBuffers: true) }
     }
 
     /// The settings.
@@ -50,13 +60,22 @@ public final class ExponentialMovingAverage {
     public func update() {
         let weight = Float(1 - currentDecay)
         updates += 1
-        for entry in parameters {
+        let averaged = configuration.averageBuffers
+            ? parameters + buffers.filter { !Self.isCounter($0.path) } : parameters
+        for entry in averaged {
             let a = entry.average.storage.pointer, p = entry.live.storage.pointer
             Parallel.forRanges(entry.average.count, minimumPerThread: 65_536) { range in
                 for i in range { a[i] = a[i] + weight * (p[i] - a[i]) }
             }
         }
-        for entry in buffers { entry.average.assign(entry.live) }
+        for entry in buffers where !configuration.averageBuffers || Self.isCounter(entry.path) {
+            entry.average.assign(entry.live)
+        }
+    }
+
+    /// Whether the buffer at `path` is a step counter (BatchNorm's `num_batches_tracked`).
+    static func isCounter(_ path: String) -> Bool {
+        path == "num_batches_tracked" || path.hasSuffix(".num_batches_tracked")
     }
 
     /// The averaged state dictionary (parameters and buffers by dotted path), as copies.
@@ -116,6 +135,7 @@ extension ExponentialMovingAverage.Configuration {
         self.init()
         decay = try c.value(.decay, or: d.decay)
         warmup = try c.value(.warmup, or: d.warmup)
+        averageBuffers = try c.value(.averageBuffers, or: d.averageBuffers)
         try c.require(decay >= 0 && decay <= 1, .decay, "must be in [0, 1]")
     }
 }

@@ -154,7 +154,9 @@ public final class ReduceLROnPlateau {
 ///
 /// At progress `p` (epochs completed, including the fraction of the current epoch, measured at the
 /// start of a step) and `δ` = one step's share of an epoch:
-/// - warm-up (`p < warmupEpochs`): `base · (p + δ) / warmupEpochs`;
+/// - warm-up (`p < warmupEpochs`): `base · (p + δ) / warmupEpochs`, or with ``warmupFromZero``
+///   `base · p / warmupEpochs` (DwiseNeuro's `LambdaLR(i / N)`: step `i` of `N` warm-up steps
+///   uses `base · i / N`, the first one 0);
 /// - then `floor + (base − floor) · ½ (1 + cos(π · min(1, (p − warmupEpochs) / cosineEpochs)))`.
 public struct WarmupCosineSchedule: Codable, Sendable, Equatable {
     /// Length of the linear warm-up, in epochs (0 for none).
@@ -163,19 +165,23 @@ public struct WarmupCosineSchedule: Codable, Sendable, Equatable {
     public var cosineEpochs: Double
     /// The learning rate reached at the end of the decay.
     public var minLearningRate: Double
+    /// Start the warm-up at 0 (step `i` uses `base · i / N`, the reference's `LambdaLR`) rather
+    /// than at `base / N` (step `i` uses `base · (i + 1) / N`).
+    public var warmupFromZero: Bool
 
     /// A schedule (the first-place recipe used 3 warm-up and 18 cosine epochs).
-    public init(warmupEpochs: Double = 3, cosineEpochs: Double = 18, minLearningRate: Double = 0) {
+    public init(warmupEpochs: Double = 3, cosineEpochs: Double = 18, minLearningRate: Double = 0, warmupFromZero: Bool = false) {
         precondition(warmupEpochs >= 0 && cosineEpochs > 0, "WarmupCosineSchedule: warmup must be ≥ 0 and cosine > 0 epochs")
         self.warmupEpochs = warmupEpochs
         self.cosineEpochs = cosineEpochs
         self.minLearningRate = minLearningRate
+        self.warmupFromZero = warmupFromZero
     }
 
     /// The learning rate for the step at `progress` epochs, each step being `stepFraction` of an epoch.
     public func learningRate(base: Double, progress: Double, stepFraction: Double) -> Double {
         if progress < warmupEpochs {
-            return base * Swift.min(1, (progress + stepFraction) / warmupEpochs)
+            return base * Swift.min(1, (progress + (warmupFromZero ? 0 : stepFraction)) / warmupEpochs)
         }
         let t = Swift.min(1, (progress - warmupEpochs) / cosineEpochs)
         return minLearningRate + (base - minLearningRate) * 0.5 * (1 + cos(Double.pi * t))
@@ -214,6 +220,7 @@ extension WarmupCosineSchedule {
         warmupEpochs = try c.value(.warmupEpochs, or: d.warmupEpochs)
         cosineEpochs = try c.value(.cosineEpochs, or: d.cosineEpochs)
         minLearningRate = try c.value(.minLearningRate, or: d.minLearningRate)
+        warmupFromZero = try c.value(.warmupFromZero, or: d.warmupFromZero)
         try c.require(warmupEpochs >= 0, .warmupEpochs, "must be non-negative")
         try c.require(cosineEpochs > 0, .cosineEpochs, "must be positive")
     }

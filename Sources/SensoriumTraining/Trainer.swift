@@ -225,7 +225,8 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
         for batch in round {
             let targets = batch.targetTensor()
             let predictions = model.forward(batch)
-            let context = LossContext(mouse: batch.mouse, batchSize: batch.batchSize, trialCount: data.trialCount(mouse: batch.mouse))
+            let context = LossContext(mouse: batch.mouse, batchSize: batch.batchSize, trialCount: data.trialCount(mouse: batch.mouse),
+                                      weights: batch.targetWeights(), sampleWeightTotal: batch.sampleWeightTotal())
             var total = loss(predictions: predictions, targets: targets, context: context)
             if let regularizer = model.regularizer(for: batch) { total = total + regularizer }
             let value = total.item

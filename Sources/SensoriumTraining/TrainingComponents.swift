@@ -160,11 +160,13 @@ public protocol LossConfiguration: ComponentConfiguration {
 }
 
 /// The family of training losses. Built-in: `poisson` (the reference's summed Poisson loss,
-/// scaled by `sqrt(trials / batch)`).
+/// scaled by `sqrt(trials / batch)`), `samplePoisson` (DwiseNeuro's: per-sample sum, weighted,
+/// averaged over the batch).
 public enum LossKind: ComponentKind {
     public typealias Base = any LossConfiguration
     public static let name = "loss"
-    public static let registry = ComponentRegistry<LossKind>(builtIns: [ScaledPoissonLoss.Configuration.self])
+    public static let registry = ComponentRegistry<LossKind>(builtIns: [ScaledPoissonLoss.Configuration.self,
+                                                                                        SamplePoissonLoss.Configuration.self])
 }
 
 /// A loss configuration of any registered type.
@@ -194,6 +196,23 @@ extension Configured where Kind == LossKind {
     public static func poisson(eps: Double = PoissonLossDefaults.trainerEps, scaled: Bool = true) -> Configured {
         Configured(ScaledPoissonLoss.Configuration(eps: eps, scaled: scaled))
     }
+    /// DwiseNeuro's per-sample Poisson loss (``SamplePoissonLoss``).
+    public static func samplePoisson(eps: Double = PoissonLossDefaults.trainerEps) -> Configured {
+        Configured(SamplePoissonLoss.Configuration(eps: eps))
+    }
     /// A new loss.
     public func makeLoss() -> any TrainingLoss { base.makeLoss() }
+}
+
+extension SamplePoissonLoss {
+    /// The options of ``SamplePoissonLoss``; the defaults are DwiseNeuro's (`eps` 1e-8).
+    public struct Configuration: LossConfiguration, Equatable {
+        public static var typeName: String { "samplePoisson" }
+        public static var defaults: Self { Self() }
+        /// Added to the prediction inside the log.
+        public var eps: Double = PoissonLossDefaults.trainerEps
+        public init() {}
+        public init(eps: Double) { self.eps = eps }
+        public func makeLoss() -> any TrainingLoss { SamplePoissonLoss(eps: Float(eps)) }
+    }
 }

@@ -14,6 +14,30 @@ public protocol TrainingBatch {
     var batchSize: Int { get }
     /// The recorded responses, time-major `(batch, frames, neurons)` like the model's predictions.
     func targetTensor() -> Tensor
+    /// The weight of every target entry, `(batch, 1, neurons)` (the same for every frame), or nil
+    /// when every entry weighs 1. An entry of weight 0 is not scored and gets no gradient (the
+    /// neurons of other mice in a batch that mixes mice).
+    func targetWeights() -> Tensor?
+    /// The total weight of the batch's samples, the normaliser of a per-sample loss
+    /// (``SamplePoissonLoss``): for each sample, the sum over the groups of neurons it is scored on
+    /// (its mouse, and in distillation the other mice) of the group's weight. ``batchSize`` without
+    /// weights.
+    func sampleWeightTotal() -> Double
+    /// The parts of a validation batch scored as one mouse each: `(mouse, predictions (B', T', N_m),
+    /// targets (B', T, N_m))`. By default the whole batch as ``mouse``; a batch that mixes mice
+    /// gives each sample's predictions and targets of its own mouse, grouped by mouse.
+    func scoredParts(predictions: Tensor, targets: Tensor) -> [(mouse: String, predictions: Tensor, targets: Tensor)]
+}
+
+extension TrainingBatch {
+    /// No weights: every entry counts once.
+    public func targetWeights() -> Tensor? { nil }
+    /// ``batchSize``.
+    public func sampleWeightTotal() -> Double { Double(batchSize) }
+    /// The whole batch, as ``mouse``.
+    public func scoredParts(predictions: Tensor, targets: Tensor) -> [(mouse: String, predictions: Tensor, targets: Tensor)] {
+        [(mouse, predictions, targets)]
+    }
 }
 
 /// A model the ``Trainer`` can fit: a ``/SensoriumLayers/Module`` (for its parameters, buffers, state dictionary
@@ -139,19 +163,35 @@ extension TrainingData {
 }
 
 /// What a ``TrainingLoss`` knows about the batch it scores.
-public struct LossContext: Sendable, Equatable {
+public struct LossContext: Equatable {
     /// Name of the mouse.
     public var mouse: String
     /// Number of clips in the batch.
     public var batchSize: Int
     /// Number of trials in the mouse's dataset (all tiers).
     public var trialCount: Int
+    /// The batch's ``TrainingBatch/targetWeights()``, `(B, 1, N)`, or nil (every entry weighs 1).
+    public var weights: Tensor?
+    /// The batch's ``TrainingBatch/sampleWeightTotal()`` (`batchSize` without weights).
+    public var sampleWeightTotal: Double
 
-    /// A context.
-    public init(mouse: String, batchSize: Int, trialCount: Int) {
+    /// A context; `sampleWeightTotal` defaults to `batchSize`.
+    public init(mouse: String, batchSize: Int, trialCount: Int, weights: Tensor? = nil, sampleWeightTotal: Double? = nil) {
         self.mouse = mouse
         self.batchSize = batchSize
         self.trialCount = trialCount
+        self.weights = weights
+        self.sampleWeightTotal = sampleWeightTotal ?? Double(batchSize)
+    }
+
+    public static func == (a: LossContext, b: LossContext) -> Bool {
+        guard a.mouse == b.mouse, a.batchSize == b.batchSize, a.trialCount == b.trialCount,
+              a.sampleWeightTotal == b.sampleWeightTotal else { return false }
+        switch (a.weights, b.weights) {
+        case (nil, nil): return true
+        case let (x?, y?): return x.shape == y.shape && x.scalars == y.scalars
+        default: return false
+        }
     }
 }
 
@@ -164,7 +204,8 @@ public protocol TrainingLoss: Sendable {
 
 /// The reference's loss: the summed Poisson negative log-likelihood
 /// `Σ ŷ − y·log(ŷ + eps)` over the last `T'` frames, multiplied by `sqrt(K / B)` (trials in the
-/// mouse's dataset over batch size) when `scaled`.
+/// mouse's dataset over batch size) when `scaled`. With target weights (``LossContext/weights``)
+/// each term is multiplied by its weight (``/SensoriumMetrics/weightedPoissonLoss3d(_:target:weights:eps:)``).
 public struct ScaledPoissonLoss: TrainingLoss {
     /// Added to the prediction inside the log (PyTorch `PoissonNLLLoss` eps).
     public var eps: Float
@@ -184,8 +225,31 @@ public struct ScaledPoissonLoss: TrainingLoss {
     }
 
     public func callAsFunction(predictions: Tensor, targets: Tensor, context: LossContext) -> Tensor {
-        let loss = poissonLoss3d(predictions, target: targets, eps: eps, reduction: .sum)
+        let loss = context.weights.map { weightedPoissonLoss3d(predictions, target: targets, weights: $0, eps: eps) }
+            ?? poissonLoss3d(predictions, target: targets, eps: eps, reduction: .sum)
         let s = scale(for: context)
         return s == 1 ? loss : loss * s
+    }
+}
+
+/// DwiseNeuro's loss (`MicePoissonLoss` with `log_input=False`): the Poisson negative
+/// log-likelihood `ŷ − y·log(ŷ + eps)` summed over neurons and the last `T'` frames of each
+/// sample, weighted per sample and averaged: `Σ_{b,t,n} w[b,n] · (ŷ − y·log(ŷ + eps)) / W`, with
+/// `W` = ``LossContext/sampleWeightTotal`` (the batch size without weights, so the loss is the
+/// per-sample sum averaged over the batch). In a batch that mixes mice the weights are 1 on a
+/// sample's own mouse and 0 elsewhere (only its own readout is scored); distillation gives the
+/// other mice's blocks a weight that makes them a chosen share of the loss.
+public struct SamplePoissonLoss: TrainingLoss {
+    /// Added to the prediction inside the log (1e-8 in DwiseNeuro).
+    public var eps: Float
+
+    /// DwiseNeuro's loss.
+    public init(eps: Float = Float(PoissonLossDefaults.trainerEps)) { self.eps = eps }
+
+    public func callAsFunction(predictions: Tensor, targets: Tensor, context: LossContext) -> Tensor {
+        let sum = context.weights.map { weightedPoissonLoss3d(predictions, target: targets, weights: $0, eps: eps) }
+            ?? poissonLoss3d(predictions, target: targets, eps: eps, reduction: .sum)
+        precondition(context.sampleWeightTotal > 0, "SamplePoissonLoss: the batch's sample weights add up to \(context.sampleWeightTotal)")
+        return sum * Float(1 / context.sampleWeightTotal)
     }
 }

@@ -109,8 +109,9 @@ public func validationCorrelation<Model: TrainableModel, Data: TrainingData>(
     var done = 0
     try withNoGrad {
         try data.forEachValidationBatch { batch in
-            let predictions = model.forward(batch)
-            accumulator.add(mouse: batch.mouse, predictions: predictions, targets: batch.targetTensor())
+            for part in batch.scoredParts(predictions: model.forward(batch), targets: batch.targetTensor()) {
+                accumulator.add(mouse: part.mouse, predictions: part.predictions, targets: part.targets)
+            }
             done += 1
             progress?(done)
         }

@@ -66,10 +66,11 @@ extension Predictions {
     /// predicted and lined up with its recorded responses (see ``AlignedTrial``): whole trials cut
     /// to at most `maxFrames` frames, rows from frame `skipFrames` on (or from the first predicted
     /// frame when the model's burn-in is longer). Trials are read ahead on a background thread;
-    /// memory holds one trial at a time.
+    /// memory holds one trial at a time. With `precisionScaling` the predictions are multiplied by
+    /// each neuron's response precision, as the evaluation does for models trained on raw responses.
     public static func forEachAligned<Model: TrainableModel>(
         _ model: Model, dataset: MouseDataset, tier: MouseTier, trials: [Int]? = nil, skipFrames: Int = 50,
-        maxFrames: Int? = 300, _ body: (AlignedTrial) throws -> Void
+        maxFrames: Int? = 300, precisionScaling: Bool = false, _ body: (AlignedTrial) throws -> Void
     ) throws where Model.Batch == MouseBatch {
         guard skipFrames >= 0 else { throw SensoriumError.invalidOptions("skipFrames must be ≥ 0, got \(skipFrames)") }
         if let m = maxFrames, m <= skipFrames {
@@ -83,7 +84,8 @@ extension Predictions {
         }
         let n = dataset.neuronCount
         try forEachPredictedTrial(model, dataset: dataset, trials: chosen.map { (trial: $0, tier: tier) }, maxFrames: maxFrames,
-                                  minimumFrames: minimumTrialFrames(model), prefetch: 2) { p in
+                                  minimumFrames: minimumTrialFrames(model), prefetch: 2,
+                                  precision: precisionScaling ? try PrecisionScaling(dataset: dataset) : nil) { p in
             let first = max(skipFrames, p.frames - p.predictedFrames)
             let count = max(p.frames - first, 0)
             let offset = p.predictedFrames - (p.frames - first)
@@ -94,14 +96,15 @@ extension Predictions {
         }
     }
 
-    /// The trials of ``forEachAligned(_:dataset:tier:trials:skipFrames:maxFrames:_:)`` as an array
-    /// (every trial in memory: give `trials` for large tiers).
+    /// The trials of ``forEachAligned(_:dataset:tier:trials:skipFrames:maxFrames:precisionScaling:_:)``
+    /// as an array (every trial in memory: give `trials` for large tiers).
     public static func aligned<Model: TrainableModel>(
         _ model: Model, dataset: MouseDataset, tier: MouseTier, trials: [Int]? = nil, skipFrames: Int = 50,
-        maxFrames: Int? = 300
+        maxFrames: Int? = 300, precisionScaling: Bool = false
     ) throws -> [AlignedTrial] where Model.Batch == MouseBatch {
         var out: [AlignedTrial] = []
-        try forEachAligned(model, dataset: dataset, tier: tier, trials: trials, skipFrames: skipFrames, maxFrames: maxFrames) {
+        try forEachAligned(model, dataset: dataset, tier: tier, trials: trials, skipFrames: skipFrames, maxFrames: maxFrames,
+                           precisionScaling: precisionScaling) {
             out.append($0)
         }
         return out

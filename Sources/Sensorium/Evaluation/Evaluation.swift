@@ -23,13 +23,17 @@ public struct EvaluationOptions: Codable, Sendable, Equatable {
     public var perNeuron: Bool
     /// Trials read ahead on a background thread.
     public var prefetch: Int
+    /// Multiply the predictions by each neuron's response precision before scoring
+    /// (``PrecisionScaling``, DwiseNeuro's post-scaling for models trained on raw responses).
+    /// Per-neuron correlations are unchanged by it; off by default.
+    public var precisionScaling: Bool
 
     /// The competition's scoring: live and final test tiers, 50 frames skipped, first 300 frames.
     public init(skipFrames: Int = 50, maxFrames: Int? = 300,
                 mainTiers: [MouseTier] = [.liveTestMain, .finalTestMain],
                 bonusTiers: [MouseTier] = [.liveTestBonus, .finalTestBonus],
                 validationTier: MouseTier? = .oracle, groundTruthCeiling: Bool = true, perNeuron: Bool = true,
-                prefetch: Int = 2) {
+                prefetch: Int = 2, precisionScaling: Bool = false) {
         self.skipFrames = skipFrames
         self.maxFrames = maxFrames
         self.mainTiers = mainTiers
@@ -38,6 +42,26 @@ public struct EvaluationOptions: Codable, Sendable, Equatable {
         self.groundTruthCeiling = groundTruthCeiling
         self.perNeuron = perNeuron
         self.prefetch = prefetch
+        self.precisionScaling = precisionScaling
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case skipFrames, maxFrames, mainTiers, bonusTiers, validationTier, groundTruthCeiling, perNeuron, prefetch
+        case precisionScaling
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        skipFrames = try c.decode(Int.self, forKey: .skipFrames)
+        maxFrames = try c.decodeIfPresent(Int.self, forKey: .maxFrames)
+        mainTiers = try c.decode([MouseTier].self, forKey: .mainTiers)
+        bonusTiers = try c.decode([MouseTier].self, forKey: .bonusTiers)
+        validationTier = try c.decodeIfPresent(MouseTier.self, forKey: .validationTier)
+        groundTruthCeiling = try c.decode(Bool.self, forKey: .groundTruthCeiling)
+        perNeuron = try c.decode(Bool.self, forKey: .perNeuron)
+        prefetch = try c.decode(Int.self, forKey: .prefetch)
+        // Reports written before the option existed were not scaled.
+        precisionScaling = try c.decodeIfPresent(Bool.self, forKey: .precisionScaling) ?? false
     }
 }
 
@@ -309,8 +333,10 @@ public enum Evaluation {
         var videoIndex = 0
         var sums = VideoSums(neurons: n)
         var leftInVideo = videos.first?.trials.count ?? 0
+        let factors = options.precisionScaling ? try PrecisionScaling(dataset: dataset) : nil
         try forEachPredictedTrial(model, dataset: dataset, trials: order, maxFrames: options.maxFrames,
-                                  minimumFrames: minimumTrialFrames(model), prefetch: options.prefetch) { p in
+                                  minimumFrames: minimumTrialFrames(model), prefetch: options.prefetch,
+                                  precision: factors) { p in
             let video = videos[videoIndex]
             let frames = p.frames, predicted = p.predictedFrames
             let count = max(frames - skip, 0)

@@ -53,7 +53,7 @@ public struct NeuronDiagnostics: Codable, Sendable, Equatable {
     /// neuron, e.g. the evaluation's per-neuron ρ_st) picks the example neurons.
     public static func measure<Model: TrainableModel>(
         _ model: Model, dataset: MouseDataset, tiers: [MouseTier], correlations: [Float],
-        skipFrames: Int = 50, maxFrames: Int? = 300
+        skipFrames: Int = 50, maxFrames: Int? = 300, precisionScaling: Bool = false
     ) throws -> NeuronDiagnostics where Model.Batch == MouseBatch {
         let n = dataset.neuronCount
         precondition(correlations.count == n, "NeuronDiagnostics: \(correlations.count) correlations for \(n) neurons")
@@ -66,7 +66,7 @@ public struct NeuronDiagnostics: Codable, Sendable, Equatable {
         for tier in tiers where !dataset.trials(in: tier).isEmpty {
             for group in try dataset.repeatGroups(in: tier) {
                 let repeats = try Predictions.aligned(model, dataset: dataset, tier: tier, trials: group, skipFrames: skipFrames,
-                                                      maxFrames: maxFrames)
+                                                      maxFrames: maxFrames, precisionScaling: precisionScaling)
                 guard !repeats.isEmpty else { continue }
                 let average = sums.addVideo(repeats)
                 videos += 1

@@ -49,7 +49,7 @@ public struct MousePredictions: Sendable, Equatable {
     }
 }
 
-/// What ``Predictions/write(_:datasets:npyFolder:hdf5File:tiers:skipFrames:maxFrames:)`` wrote.
+/// What ``Predictions/write(_:datasets:npyFolder:hdf5File:tiers:skipFrames:maxFrames:precisionScaling:)`` wrote.
 public struct PredictionSummary: Sendable, Equatable, Codable {
     /// Trials written per mouse.
     public var trialsPerMouse: [String: Int]
@@ -179,9 +179,11 @@ public enum Predictions {
     /// Calls `body` with the prediction of every trial of `tiers` of every mouse, in mouse, tier and
     /// trial order: whole trials (at most `maxFrames` frames; the competition considered the first
     /// 300), the last `frames − skipFrames` predicted frames, as `(neurons, frames − skipFrames)`.
+    /// With `precisionScaling` each neuron's predictions are multiplied by its response precision
+    /// (``PrecisionScaling``: for models trained on raw responses).
     public static func forEach<Model: TrainableModel>(
         _ model: Model, datasets: [MouseDataset], tiers: [MouseTier] = testTiers, skipFrames: Int = 50,
-        maxFrames: Int? = 300, prefetch: Int = 2, _ body: (TrialPrediction) throws -> Void
+        maxFrames: Int? = 300, prefetch: Int = 2, precisionScaling: Bool = false, _ body: (TrialPrediction) throws -> Void
     ) throws where Model.Batch == MouseBatch {
         guard skipFrames >= 0 else { throw SensoriumError.invalidOptions("skipFrames must be ≥ 0, got \(skipFrames)") }
         if let m = maxFrames, m <= skipFrames {
@@ -191,8 +193,10 @@ public enum Predictions {
         for dataset in datasets {
             let trials = tiers.flatMap { tier in dataset.trials(in: tier).map { (trial: $0, tier: tier) } }
             let n = dataset.neuronCount
+            let factors = precisionScaling ? try PrecisionScaling(dataset: dataset) : nil
             try forEachPredictedTrial(model, dataset: dataset, trials: trials, maxFrames: maxFrames,
-                                      minimumFrames: minimumTrialFrames(model), prefetch: prefetch) { p in
+                                      minimumFrames: minimumTrialFrames(model), prefetch: prefetch,
+                                      precision: factors) { p in
                 let count = max(p.frames - skipFrames, 0)
                 guard p.predictedFrames >= count else {
                     throw SensoriumError.predictionTooShort(mouse: dataset.name, trial: p.trial, frames: p.frames,
@@ -214,11 +218,12 @@ public enum Predictions {
     }
 
     /// Predicts every trial of `tiers` and writes the predictions to an NPY folder and/or an HDF5
-    /// file (layouts in ``PredictionWriter``).
+    /// file (layouts in ``PredictionWriter``); `precisionScaling` as in
+    /// ``forEach(_:datasets:tiers:skipFrames:maxFrames:prefetch:precisionScaling:_:)``.
     @discardableResult
     public static func write<Model: TrainableModel>(
         _ model: Model, datasets: [MouseDataset], npyFolder: URL? = nil, hdf5File: URL? = nil,
-        tiers: [MouseTier] = testTiers, skipFrames: Int = 50, maxFrames: Int? = 300
+        tiers: [MouseTier] = testTiers, skipFrames: Int = 50, maxFrames: Int? = 300, precisionScaling: Bool = false
     ) throws -> PredictionSummary where Model.Batch == MouseBatch {
         let writer = try PredictionWriter(npyFolder: npyFolder, hdf5File: hdf5File, skipFrames: skipFrames)
         var counts: [String: Int] = [:]
@@ -226,7 +231,8 @@ public enum Predictions {
             try writer.beginMouse(d.name, unitIDs: d.unitIDs)
             counts[d.name] = 0
         }
-        try forEach(model, datasets: datasets, tiers: tiers, skipFrames: skipFrames, maxFrames: maxFrames) { p in
+        try forEach(model, datasets: datasets, tiers: tiers, skipFrames: skipFrames, maxFrames: maxFrames,
+                    precisionScaling: precisionScaling) { p in
             try writer.write(p)
             counts[p.mouse, default: 0] += 1
         }

@@ -17,10 +17,11 @@ struct PredictedTrial {
 
 /// Runs a model over whole trials of one mouse, one trial per batch (the reference's submission
 /// loader: batch size 1, trials cut to their true length, capped at `maxFrames`), in evaluation
-/// mode without gradients, with the next trials read ahead on a background thread.
+/// mode without gradients, with the next trials read ahead on a background thread; with
+/// `precision` the predictions are multiplied by the response precision (``PrecisionScaling``).
 func forEachPredictedTrial<Model: TrainableModel>(
     _ model: Model, dataset: MouseDataset, trials: [(trial: Int, tier: MouseTier)], maxFrames: Int?,
-    minimumFrames: Int, prefetch: Int, _ body: (PredictedTrial) throws -> Void
+    minimumFrames: Int, prefetch: Int, precision: PrecisionScaling? = nil, _ body: (PredictedTrial) throws -> Void
 ) throws where Model.Batch == MouseBatch {
     guard !trials.isEmpty else { return }
     let loader = MouseLoader(dataset: dataset, tier: trials[0].tier, batchSize: 1, mode: .fullTrials(maxFrames: maxFrames),
@@ -49,7 +50,9 @@ func forEachPredictedTrial<Model: TrainableModel>(
             throw SensoriumError.wrongPredictionShape(mouse: dataset.name, trial: entry.trial, shape: output.shape,
                                                        expected: "(1, ≤ \(batch.frames), \(batch.neuronCount))")
         }
-        try body(PredictedTrial(batch: batch, trial: entry.trial, tier: entry.tier, predictions: output.scalars,
+        var predictions = output.scalars
+        precision?.apply(to: &predictions, firstFrame: batch.frames - output.shape[1])
+        try body(PredictedTrial(batch: batch, trial: entry.trial, tier: entry.tier, predictions: predictions,
                                 predictedFrames: output.shape[1]))
     }
 }

@@ -5,11 +5,11 @@ import SensoriumData
 
 extension MouseNeurons {
     /// The description of a mouse dataset a model is built for: its folder name, neuron count,
-    /// cortical coordinates and frame size (no trial is read).
+    /// cortical coordinates and input frame size (the canvas when frames are padded; no trial is read).
     public init(dataset d: MouseDataset) {
         self.init(key: d.name, count: d.neuronCount,
                   coordinates: Tensor(d.cellMotorCoordinates, shape: [d.neuronCount, 3]),
-                  frameSize: [d.frameHeight, d.frameWidth])
+                  frameSize: [d.inputHeight, d.inputWidth])
     }
 }
 

@@ -71,6 +71,11 @@ public struct VideoModelArchitecture: Codable, Sendable, Equatable {
 /// Output frame `t'` is aligned with input frame `T − T' + t'`: predictions cover the last `T'`
 /// frames of the clip, and losses and metrics compare them with the last `T'` target frames.
 ///
+/// In evaluation mode an input longer than the window of the model's ``inference`` strategy
+/// (``VideoModelConfiguration/inference``: whole trial, DwiseNeuro's sliding windows,
+/// Dynamic-V1FM's tiles) is predicted window by window under the same contract; training mode
+/// always runs one pass (``singlePass(_:)``).
+///
 /// State-dictionary keys are the reference model's (`core.features.layer0.conv_spatial.weight`,
 /// `readout.<mouse>._features`, `shifter.<mouse>.mlp.0.weight`), except where our module tree
 /// differs; ``pytorchKeyMapping`` is the one table of those differences (see ``StateKeyMapping``).
@@ -110,6 +115,9 @@ public final class VideoModel: Module, TrainableModel {
     @Buffer public var behaviorGate: Tensor?
     /// Training epochs during which the behaviour channels are hidden (0: none).
     @Transient public private(set) var behaviorWarmupEpochs = 0
+    /// How the model predicts inputs longer than one pass should read in evaluation mode
+    /// (``VideoModelConfiguration/inference``; one pass by default); set with ``useInference(_:)``.
+    @Transient public private(set) var inference: AnyInferenceConfiguration = .wholeTrial
 
     override public class var keyOverrides: [String: String] { ["outputNonlinearity": "output_nonlinearity"] }
 
@@ -210,6 +218,7 @@ public final class VideoModel: Module, TrainableModel {
                   outputNonlinearity: outputNonlinearity, generator: g)
         architecture = VideoModelArchitecture(configuration: configuration,
                                               mice: mice.map { .init(name: $0.key, neurons: $0.count, frameSize: $0.frameSize) })
+        try useInference(configuration.inference)
         if configuration.behaviorWarmupEpochs > 0 && configuration.core.inputChannels >= 3 {
             behaviorWarmupEpochs = configuration.behaviorWarmupEpochs
             behaviorGate = Tensor([0], shape: [1])
@@ -258,7 +267,20 @@ public final class VideoModel: Module, TrainableModel {
     /// behaviour), the stage, the mouse's shifter on the pupil centre of the last `T'` frames, the
     /// mouse's readout (which may read the behaviour) and the output nonlinearity. Output frame
     /// `t'` is aligned with input frame `T − T' + t'`.
+    ///
+    /// In evaluation mode an input longer than the ``inference`` strategy's window goes through
+    /// that strategy (windows of ``singlePass(_:)`` assembled into the same contract); in training
+    /// mode, and for shorter inputs, this is one ``singlePass(_:)``.
     public func callAsFunction(_ input: ModelInput) -> Tensor {
+        if !isTraining && inference.applies(toFrames: input.video.shape[2]) {
+            return inference.predict(input) { singlePass($0) }
+        }
+        return singlePass(input)
+    }
+
+    /// One pass of the model over the whole input, whatever the ``inference`` strategy:
+    /// `(B, T', neurons)` aligned with the last `T'` frames.
+    public func singlePass(_ input: ModelInput) -> Tensor {
         let mouse = input.mouse
         precondition(readout[mouse] != nil, "VideoModel: no readout for mouse '\(mouse)'; the model knows \(readout.keys)")
         var gated = input
@@ -278,6 +300,29 @@ public final class VideoModel: Module, TrainableModel {
         return outputNonlinearity(y)
     }
 
+    /// Sets the inference strategy after checking it against the model (a window must give output
+    /// frames, and a strategy must predict every frame it promises); throws
+    /// ``SensoriumError/invalidConfiguration(source:message:)`` naming the problem. Also recorded in
+    /// ``architecture``, so checkpoints keep it.
+    public func useInference(_ strategy: AnyInferenceConfiguration) throws {
+        // Output frames of one pass, probed on a mouse's frame size when known (else T − burn-in).
+        let channels = architecture?.configuration.core.inputChannels
+        let frameSize = architecture?.mice.lazy.compactMap(\.frameSize).first
+        let burnIn = core.burnInFrames
+        do {
+            try strategy.check { frames -> Int? in
+                guard frames > burnIn else { return nil }
+                guard let size = frameSize, let channels else { return frames - burnIn }
+                let shape = core.outputShape(for: [1, channels, frames, size[0], size[1]])
+                return (stage?.outputShape(for: shape) ?? shape)[2]
+            }
+        } catch let error as ComponentError {
+            throw SensoriumError.invalidConfiguration(source: "(in code)", message: error.description)
+        }
+        inference = strategy
+        architecture?.configuration.inference = strategy
+    }
+
     /// The video with its behaviour channels (1 and 2) multiplied by ``behaviorGate`` (unchanged
     /// without a gate or when it is open); differentiable, so input gradients keep flowing.
     func gatedBehavior(_ video: Tensor) -> Tensor {
@@ -295,15 +340,19 @@ public final class VideoModel: Module, TrainableModel {
     }
 
     /// Predictions for a batch of clips or trials: `(B, T', neurons)`, aligned with the last `T'`
-    /// frames of the batch.
+    /// frames of the batch. For a batch that mixes mice, every mouse's predictions for every
+    /// sample, `(B, T', Σ N)` (``forwardMixture(_:mixture:)``).
     public func forward(_ batch: MouseBatch) -> Tensor {
-        self(ModelInput(video: batch.videoTensor(), behavior: batch.behaviorTensor(), pupilCenter: batch.pupilCenterTensor(),
+        if let mixture = batch.mixture { return forwardMixture(batch, mixture: mixture) }
+        return self(ModelInput(video: batch.videoTensor(), behavior: batch.behaviorTensor(), pupilCenter: batch.pupilCenterTensor(),
                         mouse: batch.mouse))
     }
 
     /// The core's regulariser plus the batch mouse's readout and shifter regularisers (zero for the
-    /// baselines' readouts and MLP shifters, so this is the reference's core-only term there).
+    /// baselines' readouts and MLP shifters, so this is the reference's core-only term there); for a
+    /// batch that mixes mice, every mouse's once (``regularizerAllMice()``).
     public func regularizer(for batch: MouseBatch) -> Tensor? {
+        if batch.mixture != nil { return regularizerAllMice() }
         var total = core.regularizer()
         if let stage { total = total + stage.regularizer() }
         if readout[batch.mouse] != nil { total = total + readout.regularizer(dataKey: batch.mouse) }

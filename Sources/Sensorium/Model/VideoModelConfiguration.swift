@@ -15,7 +15,8 @@ import SensoriumData
 ///  "core": {"type": "factorized3d", "hiddenChannels": [16, 32], "spatialInputKernel": [7, 7]},
 ///  "readout": {"type": "gaussian"},
 ///  "shifter": {"type": "mlp", "layers": 3, "hiddenChannels": 5},
-///  "outputNonlinearity": {"type": "eluPlusOne"}}
+///  "outputNonlinearity": {"type": "eluPlusOne"},
+///  "inference": {"type": "wholeTrial"}}
 /// ```
 /// Every key is optional: missing keys keep the defaults of the chosen types (the factorised
 /// baseline for everything unnamed); a section without `"type"` changes the default type's
@@ -57,6 +58,20 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
     /// (the slow gain modulation explains a tenth of the single-trial variance at once) and does
     /// not learn the stimulus within minutes; see `Documentation/GettingStarted.md`.
     public var behaviorWarmupEpochs: Int
+    /// Whether the data the model reads is normalised (the reference, true) or raw — video,
+    /// behaviour, pupil centre and responses as in the files (DwiseNeuro, false);
+    /// ``/SensoriumData/MouseDataOptions/normalize``.
+    public var normalizeData: Bool = true
+    /// Whether frames are zero-padded, centred, to a square canvas (DwiseNeuro: 36 × 64 → 64 × 64);
+    /// ``/SensoriumData/MouseDataOptions/padToSquare``.
+    public var padFramesToSquare: Bool = false
+    /// Whether the responses (targets) pass through ReLU (DwiseNeuro);
+    /// ``/SensoriumData/MouseDataOptions/responsesThroughReLU``.
+    public var responsesThroughReLU: Bool = false
+    /// How the model predicts inputs longer than one pass should read, in evaluation mode
+    /// (evaluation, validation, prediction files): any registered ``InferenceKind``; one pass
+    /// over the whole trial by default. Training never uses it.
+    public var inference: AnyInferenceConfiguration
 
     /// A configuration; the defaults are the SENSORIUM 2023 factorised baseline.
     public init(seed: UInt64 = 42, core: AnyCoreConfiguration = .factorized3d(),
@@ -64,7 +79,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
                 outputNonlinearity: AnyOutputNonlinearityConfiguration = .baseline, biasInitializationTrials: Int = 8,
                 biasThroughInverseNonlinearity: Bool = false,
                 readoutPositionInitialization: ReadoutPositionInitialization = .reference, centerBehavior: Bool = false,
-                behaviorWarmupEpochs: Int = 0) {
+                behaviorWarmupEpochs: Int = 0, inference: AnyInferenceConfiguration = .wholeTrial) {
         self.seed = seed
         self.core = core
         self.readout = readout
@@ -75,11 +90,13 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         self.readoutPositionInitialization = readoutPositionInitialization
         self.centerBehavior = centerBehavior
         self.behaviorWarmupEpochs = behaviorWarmupEpochs
+        self.inference = inference
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case seed, core, stage, readout, shifter, outputNonlinearity, biasInitializationTrials, biasThroughInverseNonlinearity
         case readoutPositionInitialization, centerBehavior, behaviorWarmupEpochs
+        case normalizeData, padFramesToSquare, responsesThroughReLU, inference
     }
 
     public init(from decoder: Decoder) throws {
@@ -97,6 +114,11 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
                                                               forKey: .readoutPositionInitialization) ?? .reference
         centerBehavior = try c.decodeIfPresent(Bool.self, forKey: .centerBehavior) ?? false
         behaviorWarmupEpochs = try c.decodeIfPresent(Int.self, forKey: .behaviorWarmupEpochs) ?? 0
+        normalizeData = try c.decodeIfPresent(Bool.self, forKey: .normalizeData) ?? true
+        padFramesToSquare = try c.decodeIfPresent(Bool.self, forKey: .padFramesToSquare) ?? false
+        responsesThroughReLU = try c.decodeIfPresent(Bool.self, forKey: .responsesThroughReLU) ?? false
+        // Configurations saved before inference strategies existed ran whole trials.
+        inference = try c.decodeIfPresent(AnyInferenceConfiguration.self, forKey: .inference) ?? .wholeTrial
         if behaviorWarmupEpochs < 0 {
             throw DecodingError.dataCorruptedError(forKey: .behaviorWarmupEpochs, in: c, debugDescription: "behaviorWarmupEpochs must be non-negative, got \(behaviorWarmupEpochs)")
         }
@@ -133,20 +155,30 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         try c.encode(readoutPositionInitialization, forKey: .readoutPositionInitialization)
         try c.encode(centerBehavior, forKey: .centerBehavior)
         try c.encode(behaviorWarmupEpochs, forKey: .behaviorWarmupEpochs)
+        try c.encode(normalizeData, forKey: .normalizeData)
+        try c.encode(padFramesToSquare, forKey: .padFramesToSquare)
+        try c.encode(responsesThroughReLU, forKey: .responsesThroughReLU)
+        try c.encode(inference, forKey: .inference)
     }
 
     /// The model's input specification, from which the data options derive: the core's input
-    /// channels say whether behaviour (3) and the pupil centre (5) are input channels, and
-    /// ``centerBehavior`` how behaviour is normalised. Throws for other channel counts.
+    /// channels say whether behaviour (3) and the pupil centre (5) are input channels,
+    /// ``centerBehavior`` how behaviour is normalised, ``normalizeData``, ``padFramesToSquare`` and
+    /// ``responsesThroughReLU`` the rest. Throws for other channel counts.
     public func dataOptions() throws -> MouseDataOptions {
         let channels = core.inputChannels
+        var options: MouseDataOptions
         switch channels {
-        case 1: return MouseDataOptions(behaviorAsChannels: false, pupilCenterAsChannels: false)
-        case 3: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: false, centerBehavior: centerBehavior)
-        case 5: return MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: true, centerBehavior: centerBehavior)
+        case 1: options = MouseDataOptions(behaviorAsChannels: false, pupilCenterAsChannels: false)
+        case 3: options = MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: false, centerBehavior: centerBehavior)
+        case 5: options = MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: true, centerBehavior: centerBehavior)
         default:
             throw SensoriumError.incompatibleData("the model's \(core.typeName) core reads \(channels) input channels; mouse folders give 1 (frame), 3 (+ behaviour) or 5 (+ pupil centre)")
         }
+        options.normalize = normalizeData
+        options.padToSquare = padFramesToSquare
+        options.responsesThroughReLU = responsesThroughReLU
+        return options
     }
 
     /// The factorised baseline of SENSORIUM 2023: ``/SensoriumLayers/Factorized3dCore`` (32/64/128 channels),

@@ -86,10 +86,12 @@ extension VideoModel {
     }
 
     /// Loads a PyTorch state dictionary (keys of the reference model), mapping keys through
-    /// ``pytorchKeyMapping``. Strict by default: every key of the model must be given and every
-    /// given key must belong to the model; shapes must match. Nothing is written on failure.
-    public func loadPyTorchStateDict(_ state: [String: Tensor], strict: Bool = true, source: String = "state_dict") throws {
-        let mapping = pytorchKeyMapping
+    /// `mapping` (default ``pytorchKeyMapping``; a winner's checkpoint: ``PyTorchCheckpointSystem``).
+    /// Strict by default: every key of the model must be given and every given key must belong to
+    /// the model; shapes must match; errors name the PyTorch keys. Nothing is written on failure.
+    public func loadPyTorchStateDict(_ state: [String: Tensor], strict: Bool = true, source: String = "state_dict",
+                                     mapping: StateKeyMapping? = nil) throws {
+        let mapping = mapping ?? pytorchKeyMapping
         var mapped: [String: Tensor] = [:]
         for (key, value) in state { mapped[mapping.swiftKey(forPyTorchKey: key)] = value }
         do throws(ComponentError) {
@@ -113,9 +115,12 @@ extension VideoModel {
     }
 
     /// Loads a PyTorch state-dictionary folder (one `<key>.npy` per key, see
-    /// ``readStateFolder(_:)``) through ``pytorchKeyMapping``.
-    public func loadPyTorchState(folder url: URL, strict: Bool = true) throws {
-        try loadPyTorchStateDict(try VideoModel.readStateFolder(url), strict: strict, source: url.path)
+    /// ``readStateFolder(_:)``) through ``pytorchKeyMapping``, or through the key mapping of the
+    /// checkpoint's `system`.
+    public func loadPyTorchState(folder url: URL, strict: Bool = true, system: PyTorchCheckpointSystem = .starterKit) throws {
+        let state = try VideoModel.readStateFolder(url)
+        let mapping = try system.keyMapping(for: self, stateKeys: state.keys, source: url.path)
+        try loadPyTorchStateDict(state, strict: strict, source: url.path, mapping: mapping)
     }
 
     /// The model's state dictionary with PyTorch keys (copies).
@@ -127,7 +132,7 @@ extension VideoModel {
     }
 
     /// Writes the state dictionary with PyTorch keys as a folder of `<key>.npy` files (created if
-    /// needed), the format ``loadPyTorchState(folder:strict:)`` reads.
+    /// needed), the format ``loadPyTorchState(folder:strict:system:)`` reads.
     public func writePyTorchState(folder url: URL) throws {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         for (key, value) in pytorchStateDict() {

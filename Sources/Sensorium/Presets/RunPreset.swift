@@ -30,7 +30,7 @@ public struct RunPreset: Sendable {
     /// Every preset the SDK ships, in the order `sensorium presets` lists them (the one place a
     /// new preset is registered).
     public static var registered: [RunPreset] {
-        [.factorizedBaseline, .gruBaseline, .stacked2dGRU, .demo]
+        [.factorizedBaseline, .gruBaseline, .stacked2dGRU, .dwiseneuro, .dwiseneuroSmall, .demo]
     }
 
     /// The registered preset called `name`; throws naming the known presets otherwise.

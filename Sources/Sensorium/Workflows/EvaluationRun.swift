@@ -43,9 +43,12 @@ public enum EvaluationWorkflow {
         try (model.architecture?.configuration ?? VideoModelConfiguration()).dataOptions()
     }
 
-    /// Opens the mice of `paths` for `model`, checking that it has a readout for each.
+    /// Opens the mice of `paths` for `model`, checking that it has a readout for each. Predictions
+    /// are scored against the recorded responses: a model trained on targets through ReLU
+    /// (``VideoModelConfiguration/responsesThroughReLU``) is evaluated without it.
     public static func openDatasets(_ paths: [String], for model: VideoModel) throws -> [MouseDataset] {
-        let options = try dataOptions(for: model)
+        var options = try dataOptions(for: model)
+        options.responsesThroughReLU = false
         let datasets = try MouseFolders.resolve(paths).map { try MouseDataset(path: $0, options: options) }
         try model.checkCompatible(with: datasets)
         return datasets
@@ -90,7 +93,8 @@ public enum EvaluationWorkflow {
             report.diagnostics = try zip(datasets, report.mice).compactMap { dataset, mouse in
                 guard let correlations = mouse.scores["main"]?.perNeuronSingleTrial else { return nil }
                 return try NeuronDiagnostics.measure(model, dataset: dataset, tiers: options.mainTiers, correlations: correlations,
-                                                     skipFrames: options.skipFrames, maxFrames: options.maxFrames)
+                                                     skipFrames: options.skipFrames, maxFrames: options.maxFrames,
+                                                     precisionScaling: options.precisionScaling)
             }
         }
         if let output {

@@ -8,6 +8,26 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
     public var batchSize: Int
     /// Frames per training clip (80 in the reference).
     public var frames: Int
+    /// Input frames between two clip frames (1: consecutive, the reference; DwiseNeuro 2). A clip
+    /// spans `(frames − 1)·frameStep + 1` frames of its trial.
+    public var frameStep: Int = 1
+    /// Where a clip's window may lie: `reference` (first frame uniform in `0 ..< L − span`) or
+    /// `last` (DwiseNeuro: end frame uniform in `span − 1 ... L − 1`).
+    public var clipPosition: ClipPosition = .reference
+    /// For batches that mix mice (``/SensoriumTraining/MixedMouseTrainingData``): samples of each
+    /// mouse per epoch (nil: the largest number of training trials among the mice; DwiseNeuro 7,200).
+    public var samplesPerMouse: Int?
+    /// Probability that a training clip is CutMixed with another clip of the same mouse (0: off;
+    /// DwiseNeuro 0.5).
+    public var cutMixProbability: Double = 0
+    /// k of a k-fold split grouped by video identity (``/SensoriumData/FoldSplit``): training on
+    /// the pool ``foldTiers`` minus fold ``fold``, validation on fold ``fold``; nil: the tiers
+    /// (train, ``validationTier``).
+    public var folds: Int?
+    /// The validation fold i of the split, `0 ..< folds`.
+    public var fold: Int = 0
+    /// The labelled tiers the folds split (DwiseNeuro: train and oracle).
+    public var foldTiers: [MouseTier] = [.train, .oracle]
     /// The tier scored for early stopping.
     public var validationTier: MouseTier
     /// Whole validation trials per batch (a batch is cut to its shortest trial).
@@ -17,10 +37,19 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
     /// Background threads building batches, and batches built ahead.
     public var workers: Int
     public var prefetch: Int
+    /// How training batches are drawn: one mouse per batch, round-robin (the reference), or
+    /// batches that mix mice (DwiseNeuro).
+    public var sampling: TrainingSampling
+    /// A trained model file (`model.h5`) whose predictions of the other mice join the targets
+    /// (DwiseNeuro's distillation stage, ``DistillationData``); nil: no distillation.
+    public var teacherModel: String?
+    /// The share of the loss given to the teacher's predictions, in [0, 1) (0.36 in DwiseNeuro).
+    public var distillationRatio: Double
 
     /// The reference's data settings.
     public init(batchSize: Int = 8, frames: Int = 80, validationTier: MouseTier = .oracle, validationBatchSize: Int = 8,
-                validationMaxFrames: Int? = nil, workers: Int = 1, prefetch: Int = 2) {
+                validationMaxFrames: Int? = nil, workers: Int = 1, prefetch: Int = 2, sampling: TrainingSampling = .roundRobin,
+                teacherModel: String? = nil, distillationRatio: Double = 0.36) {
         self.batchSize = batchSize
         self.frames = frames
         self.validationTier = validationTier
@@ -28,10 +57,15 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         self.validationMaxFrames = validationMaxFrames
         self.workers = workers
         self.prefetch = prefetch
+        self.sampling = sampling
+        self.teacherModel = teacherModel
+        self.distillationRatio = distillationRatio
     }
 
     enum CodingKeys: String, CodingKey {
+        case frameStep, clipPosition, samplesPerMouse, cutMixProbability, folds, fold, foldTiers
         case batchSize, frames, validationTier, validationBatchSize, validationMaxFrames, workers, prefetch
+        case sampling, teacherModel, distillationRatio
     }
 
     /// Every key optional (missing keys keep the reference values); values are checked.
@@ -40,20 +74,38 @@ public struct TrainingDataSettings: Codable, Sendable, Equatable {
         let d = TrainingDataSettings()
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
         frames = try c.decodeIfPresent(Int.self, forKey: .frames) ?? d.frames
+        frameStep = try c.decodeIfPresent(Int.self, forKey: .frameStep) ?? d.frameStep
+        clipPosition = try c.decodeIfPresent(ClipPosition.self, forKey: .clipPosition) ?? d.clipPosition
+        samplesPerMouse = try c.decodeIfPresent(Int.self, forKey: .samplesPerMouse)
+        cutMixProbability = try c.decodeIfPresent(Double.self, forKey: .cutMixProbability) ?? d.cutMixProbability
+        folds = try c.decodeIfPresent(Int.self, forKey: .folds)
+        fold = try c.decodeIfPresent(Int.self, forKey: .fold) ?? d.fold
+        foldTiers = try c.decodeIfPresent([MouseTier].self, forKey: .foldTiers) ?? d.foldTiers
         validationTier = try c.decodeIfPresent(MouseTier.self, forKey: .validationTier) ?? d.validationTier
         validationBatchSize = try c.decodeIfPresent(Int.self, forKey: .validationBatchSize) ?? d.validationBatchSize
         validationMaxFrames = try c.decodeIfPresent(Int.self, forKey: .validationMaxFrames)
         workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? d.workers
         prefetch = try c.decodeIfPresent(Int.self, forKey: .prefetch) ?? d.prefetch
+        sampling = try c.decodeIfPresent(TrainingSampling.self, forKey: .sampling) ?? d.sampling
+        teacherModel = try c.decodeIfPresent(String.self, forKey: .teacherModel)
+        distillationRatio = try c.decodeIfPresent(Double.self, forKey: .distillationRatio) ?? d.distillationRatio
         func require(_ ok: Bool, _ key: CodingKeys, _ message: String) throws {
             if !ok { throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(key.stringValue) \(message)") }
         }
         try require(batchSize >= 1, .batchSize, "must be at least 1")
         try require(frames >= 1, .frames, "must be at least 1")
+        try require(frameStep >= 1, .frameStep, "must be at least 1")
+        try require(samplesPerMouse.map { $0 >= 1 } ?? true, .samplesPerMouse, "must be at least 1")
+        try require((0...1).contains(cutMixProbability), .cutMixProbability, "must be in [0, 1]")
+        try require(folds.map { $0 >= 2 } ?? true, .folds, "must be at least 2")
+        try require(fold >= 0 && fold < (folds ?? 1), .fold, folds == nil ? "needs folds" : "must be in 0..<\(folds!)")
+        try require(!foldTiers.isEmpty, .foldTiers, "must name at least one tier")
         try require(validationBatchSize >= 1, .validationBatchSize, "must be at least 1")
         try require(validationMaxFrames.map { $0 >= 1 } ?? true, .validationMaxFrames, "must be at least 1")
         try require(workers >= 1, .workers, "must be at least 1")
         try require(prefetch >= 0, .prefetch, "must be 0 or more")
+        try require(teacherModel.map { !$0.isEmpty } ?? true, .teacherModel, "must be a model file path (or absent)")
+        try require(distillationRatio >= 0 && distillationRatio < 1, .distillationRatio, "must be in [0, 1)")
     }
 }
 
@@ -298,7 +350,7 @@ public enum TrainingWorkflow {
         let folders = try MouseFolders.resolve(paths)
         if forTraining {
             for folder in folders {
-                let report = MouseFolderInspector.inspect(path: folder, scanTrials: nil, clipFrames: settings.frames)
+                let report = MouseFolderInspector.inspect(path: folder, scanTrials: nil, clipFrames: settings.clipSpan)
                 guard report.isUsable else {
                     let errors = report.problems.filter { $0.severity == .error }
                     throw SensoriumError.incompatibleData(
@@ -314,7 +366,7 @@ public enum TrainingWorkflow {
             guard !d.trials(in: .train).isEmpty else {
                 throw MouseDataError(.inconsistent, path: d.layout.tiersFile, expected: "train trials", found: "none")
             }
-            guard !d.trials(in: settings.validationTier).isEmpty else {
+            guard settings.folds != nil || !d.trials(in: settings.validationTier).isEmpty else {
                 throw MouseDataError(.inconsistent, path: d.layout.tiersFile,
                                      expected: "\(settings.validationTier.rawValue) trials for validation", found: "none")
             }
@@ -380,11 +432,7 @@ public enum TrainingWorkflow {
         // The configuration's data-dependent starts (readout biases, receptive fields); a resumed
         // run loads its trained weights instead.
         if !request.resume { try model.initializeFromData(datasets) }
-        let settings = configuration.data
-        let data = MouseTrainingData(datasets: datasets, batchSize: settings.batchSize, frames: settings.frames,
-                                     validationTier: settings.validationTier, validationBatchSize: settings.validationBatchSize,
-                                     validationMaxFrames: settings.validationMaxFrames, prefetch: settings.prefetch,
-                                     workers: settings.workers)
+        let data = try trainingData(datasets: datasets, settings: configuration.data, model: model, logger: logger)
         let trainer = Trainer(model: model, data: data, configuration: configuration.trainer, logger: logger)
         trainer.checkpointURL = URL(fileURLWithPath: checkpoint)
         trainer.observers = observers
@@ -416,6 +464,10 @@ public enum TrainingWorkflow {
             if try restoreBestWeights(model, from: URL(fileURLWithPath: checkpoint)) {
                 logger.debug("training stopped before the end; the model holds the best weights so far (epoch \(summary.bestEpoch))")
             }
+        } else if !summary.finished, let average = trainer.movingAverage {
+            // Without early stopping's best weights, an interrupted run saves the moving average,
+            // as a finished one does.
+            average.copyToModule()
         }
         let saved: SavedWeights
         if summary.epochs == 0 || (configuration.trainer.earlyStopping.restoreBest && summary.bestEpoch == 0) {
@@ -434,7 +486,7 @@ public enum TrainingWorkflow {
         report.subtitle = describe(configuration: configuration, datasets: datasets)
         report.history = trainer.history
         report.readoutPositions = ReadoutPositions.annotate(ReadoutPositions.extract(from: model), with: datasets, model: model)
-        report.validationSetup = .init(tier: settings.validationTier, maxFrames: settings.validationMaxFrames,
+        report.validationSetup = .init(tier: configuration.data.validationTier, maxFrames: configuration.data.validationMaxFrames,
                                        skipFrames: configuration.trainer.validationSkipFrames)
         report.facts = [
             .init("mice", datasets.map(\.name).joined(separator: ", ")),
@@ -456,12 +508,41 @@ public enum TrainingWorkflow {
 
     /// Loads the best weights kept by early stopping in the training checkpoint at `url` into
     /// `model`; false when the checkpoint has none.
+    /// With a moving average, its weights at the best epoch are loaded (what validation scored).
     @discardableResult
     public static func restoreBestWeights(_ model: VideoModel, from url: URL) throws -> Bool {
         let record = try Checkpoint.read(from: url)
-        guard let best = record.children["early_stopping"]?.children["best_model"], !best.tensors.isEmpty else { return false }
+        let stopping = record.children["early_stopping"]
+        if let average = stopping?.children["best_average"], !average.tensors.isEmpty {
+            try model.loadStateDict(average.tensors)
+            return true
+        }
+        guard let best = stopping?.children["best_model"], !best.tensors.isEmpty else { return false }
         try model.loadStateDict(best.tensors)
         return true
+    }
+
+    /// The training data of a run: the sampler `settings.sampling` names over `datasets`, wrapped in
+    /// a ``DistillationData`` when `settings.teacherModel` names a teacher (whose mice must be the
+    /// model's).
+    public static func trainingData(datasets: [MouseDataset], settings: TrainingDataSettings, model: VideoModel,
+                                    logger: Logger) throws -> AnyTrainingData<MouseBatch> {
+        var data: AnyTrainingData<MouseBatch>
+        switch settings.sampling {
+        case .roundRobin: data = AnyTrainingData(try settings.makeTrainingData(datasets: datasets))
+        case .mixedMice: data = AnyTrainingData(try settings.makeMixedTrainingData(datasets: datasets))
+        }
+        if let path = settings.teacherModel {
+            let url = URL(fileURLWithPath: (path as NSString).expandingTildeInPath)
+            let teacher = try VideoModel.load(from: url)
+            guard Set(teacher.mice) == Set(model.mice) else {
+                throw SensoriumError.incompatibleData("the teacher \(url.path) has the mice \(teacher.mice.sorted()), the model \(model.mice.sorted()); distillation needs the same mice")
+            }
+            try teacher.checkCompatible(with: datasets)
+            logger.info("distilling \(url.path) (its predictions of the other mice are \(settings.distillationRatio) of the loss)")
+            data = AnyTrainingData(try DistillationData(source: data, teacher: teacher, ratio: settings.distillationRatio))
+        }
+        return data
     }
 
     /// A one-line description of a run.

@@ -11,6 +11,32 @@ public enum ClipMode: Sendable, Equatable {
     /// scoring). Samples of one batch are cut to the shortest of them; use batch size 1 (the
     /// reference's submission loader) to keep every frame.
     case fullTrials(maxFrames: Int?)
+    /// `frames` frames taken every `step` input frames from a random window of each trial (the
+    /// window spans `(frames − 1)·step + 1` frames), placed by `position`; the targets are the
+    /// responses at the same frames. DwiseNeuro: 16 frames, step 2, `.last`.
+    /// `.clips(frames: f)` is `.strided(frames: f, step: 1, position: .reference)`.
+    case strided(frames: Int, step: Int, position: ClipPosition)
+
+    /// Frames per clip, the step between them and the placement rule; nil for full trials.
+    public var clipShape: (frames: Int, step: Int, position: ClipPosition)? {
+        switch self {
+        case .clips(let frames): return (frames, 1, .reference)
+        case .strided(let frames, let step, let position): return (frames, step, position)
+        case .fullTrials: return nil
+        }
+    }
+
+    /// Frames of a trial a clip covers, `(frames − 1)·step + 1`; nil for full trials.
+    public var clipSpan: Int? { clipShape.map { ($0.frames - 1) * $0.step + 1 } }
+}
+
+/// Where a random clip window of span `s` may lie in a trial of length `L`.
+public enum ClipPosition: String, Sendable, Equatable, Codable, CaseIterable {
+    /// The reference's `randint(0, L − s)`: the first frame uniform in `0 ..< L − s` (a clip
+    /// never ends on the last frame; a trial exactly `s` long starts at 0).
+    case reference
+    /// DwiseNeuro's `position="last"`: the last frame (the end frame) uniform in `s − 1 ... L − 1`.
+    case last
 }
 
 /// One batch to build: which trials, and one random draw per trial for its clip start.
@@ -21,13 +47,17 @@ public struct BatchPlan: Sendable, Equatable {
     public var trials: [Int]
     /// One 64-bit draw per trial, turned into a start frame once the trial's length is known.
     public var draws: [UInt64]
+    /// Per trial, its CutMix (nil: none); empty when no sample is CutMixed.
+    public var cutMix: [CutMixDraw?]
 
-    /// A plan; `draws` must have one entry per trial.
-    public init(mouseIndex: Int = 0, trials: [Int], draws: [UInt64]) {
+    /// A plan; `draws` must have one entry per trial, `cutMix` one per trial or none.
+    public init(mouseIndex: Int = 0, trials: [Int], draws: [UInt64], cutMix: [CutMixDraw?] = []) {
         precondition(draws.count == trials.count, "BatchPlan: \(draws.count) draws for \(trials.count) trials")
+        precondition(cutMix.isEmpty || cutMix.count == trials.count, "BatchPlan: \(cutMix.count) CutMix draws for \(trials.count) trials")
         self.mouseIndex = mouseIndex
         self.trials = trials
         self.draws = draws
+        self.cutMix = cutMix
     }
 }
 
@@ -47,19 +77,16 @@ public struct BatchMaker: Sendable {
     /// Builds the batch a plan describes.
     public func makeBatch(_ plan: BatchPlan) throws -> MouseBatch {
         switch mode {
-        case .clips(let frames):
+        case .clips, .strided:
             // Each sample is read, normalised and copied into the batch on its own thread (reading
             // a trial is a few MB of copying and scanning, the window a small part of it).
-            var builder = MouseBatchBuilder(mouse: dataset, batchSize: plan.trials.count, frames: frames)
+            let (frames, step, _) = mode.clipShape!
+            var builder = MouseBatchBuilder(mouse: dataset, batchSize: plan.trials.count, frames: frames, step: step)
+            let maker = self
             if plan.trials.count > 1 && Parallel.threadCount > 1 {
-                let mouse = dataset
-                try builder.fillConcurrently { k in
-                    (try mouse.loadClip(plan.trials[k], frames: frames, draw: plan.draws[k]), 0)
-                }
+                try builder.fillConcurrently { k in try maker.clipSample(plan, k) }
             } else {
-                for (k, index) in plan.trials.enumerated() {
-                    builder.add(try dataset.loadClip(index, frames: frames, draw: plan.draws[k]), start: 0)
-                }
+                for k in plan.trials.indices { builder.add(try clipSample(plan, k)) }
             }
             return builder.finish()
         case .fullTrials(let maxFrames):
@@ -76,8 +103,32 @@ public struct BatchMaker: Sendable {
         }
     }
 
-    /// The reference's `randint(0, length − frames)` start, from a 64-bit draw.
-    static func clipStart(length: Int, frames: Int, draw: UInt64, trial: Int, dataset: MouseDataset) throws -> Int {
+    /// Sample `k` of a clip plan: its window loaded (and its CutMix partner's, when it has one).
+    func clipSample(_ plan: BatchPlan, _ k: Int) throws -> BatchSample {
+        try Self.clipSample(dataset: dataset, mode: mode, trial: plan.trials[k], draw: plan.draws[k],
+                            cutMix: plan.cutMix.isEmpty ? nil : plan.cutMix[k])
+    }
+
+    /// A clip of `trial` placed by `draw`, CutMixed when `cutMix` is given.
+    static func clipSample(dataset: MouseDataset, mode: ClipMode, trial: Int, draw: UInt64, cutMix: CutMixDraw?,
+                           responseOffset: Int = 0) throws -> BatchSample {
+        guard let position = mode.clipShape?.position, let span = mode.clipSpan else {
+            preconditionFailure("BatchMaker: a clip sample needs a clip mode, got \(mode)")
+        }
+        let window = try dataset.loadClip(trial, frames: span, draw: draw, position: position)
+        var sample = BatchSample(mouse: dataset, trial: window, start: 0, responseOffset: responseOffset)
+        if let cutMix {
+            let partner = try dataset.loadClip(cutMix.partnerTrial, frames: span, draw: cutMix.partnerDraw, position: position)
+            sample.cutMix = (partner, cutMix.box(height: dataset.inputHeight, width: dataset.inputWidth))
+        }
+        return sample
+    }
+
+    /// The start of a window of `frames` frames from a 64-bit draw: the reference's
+    /// `randint(0, length − frames)`, or with `.last` an end frame uniform in `frames − 1 ... length − 1`.
+    static func clipStart(length: Int, frames: Int, draw: UInt64, trial: Int, dataset: MouseDataset,
+                          position: ClipPosition = .reference) throws -> Int {
+        if length >= frames && position == .last { return Int(draw % UInt64(length - frames + 1)) }
         if length > frames { return Int(draw % UInt64(length - frames)) }
         if length == frames { return 0 }
         throw MouseDataError(.trialTooShort, path: dataset.layout.trialFile(.responses, trial: trial),
@@ -118,12 +169,20 @@ public final class MouseLoader {
     public let trialIndices: [Int]
     /// Index given to this loader's plans (set by `MouseCycler`).
     public var mouseIndex = 0
+    /// Probability that a training clip is CutMixed with another random clip of this loader's
+    /// trials (``CutMixDraw``); 0 (the default) draws nothing for it. Clip modes only.
+    public var cutMixProbability: Double = 0
 
-    /// A loader over `tier` of `dataset`. `shuffle` defaults to `tier == .train`.
+    /// A loader over `tier` of `dataset`, or over the given `trials` of it (a fold of a split,
+    /// ascending order is kept; `tier` then only sets the default of `shuffle`). `shuffle`
+    /// defaults to `tier == .train`.
     public init(dataset: MouseDataset, tier: MouseTier, batchSize: Int = 8, mode: ClipMode = .clips(frames: 80),
-                shuffle: Bool? = nil, dropLast: Bool = false, generator: RandomGenerator) {
+                shuffle: Bool? = nil, dropLast: Bool = false, generator: RandomGenerator, trials: [Int]? = nil) {
         precondition(batchSize >= 1, "MouseLoader: batchSize must be at least 1, got \(batchSize)")
-        if case .clips(let f) = mode { precondition(f >= 1, "MouseLoader: clip length must be at least 1, got \(f)") }
+        if let shape = mode.clipShape {
+            precondition(shape.frames >= 1 && shape.step >= 1,
+                         "MouseLoader: clip length and step must be at least 1, got \(shape.frames) and \(shape.step)")
+        }
         self.dataset = dataset
         self.tier = tier
         self.batchSize = batchSize
@@ -131,7 +190,7 @@ public final class MouseLoader {
         self.shuffle = shuffle ?? (tier == .train)
         self.dropLast = dropLast
         self.generator = generator
-        self.trialIndices = dataset.trials(in: tier)
+        self.trialIndices = trials ?? dataset.trials(in: tier)
     }
 
     /// Batches per epoch.
@@ -162,8 +221,19 @@ public final class MouseLoader {
             if dropLast && end - i < batchSize { break }
             let trials = Array(order[i..<end])
             var draws: [UInt64] = []
-            if case .clips = mode { draws = trials.map { _ in generator.next() } } else { draws = trials.map { _ in 0 } }
-            plans.append(BatchPlan(mouseIndex: mouseIndex, trials: trials, draws: draws))
+            var cutMix: [CutMixDraw?] = []
+            if mode.clipShape != nil {
+                draws = trials.map { _ in generator.next() }
+                if cutMixProbability > 0 {
+                    cutMix = trials.map { _ in
+                        CutMixDraw.draw(probability: cutMixProbability, partners: trialIndices, height: dataset.inputHeight,
+                                        width: dataset.inputWidth, generator: generator)
+                    }
+                }
+            } else {
+                draws = trials.map { _ in 0 }
+            }
+            plans.append(BatchPlan(mouseIndex: mouseIndex, trials: trials, draws: draws, cutMix: cutMix))
             i = end
         }
         return plans

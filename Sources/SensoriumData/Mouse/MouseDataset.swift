@@ -15,14 +15,31 @@ public struct MouseDataOptions: Sendable, Equatable {
     /// dilation / std ≈ 5 on real and synthetic data) that a short training can settle on
     /// instead of learning the stimulus; centring them removes that pull.
     public var centerBehavior: Bool
+    /// Zero-pad every frame, centred, to a square canvas of side max(height, width) in the model
+    /// inputs of batches (DwiseNeuro: 36 × 64 → 64 × 64, rows 14 ..< 50 hold the frame). The
+    /// behaviour and pupil planes cover the whole canvas. Default false.
+    public var padToSquare: Bool
+    /// Pass the responses of batches and trials through ReLU (`max(0, x)`), as DwiseNeuro's
+    /// targets. Default false.
+    public var responsesThroughReLU: Bool
 
-    /// Options; the defaults match the SENSORIUM 2023 baselines.
+    /// Options; the defaults match the SENSORIUM 2023 baselines. DwiseNeuro reads raw values
+    /// (`normalize: false`), five channels, `padToSquare` and `responsesThroughReLU`.
     public init(normalize: Bool = true, behaviorAsChannels: Bool = true, pupilCenterAsChannels: Bool = false,
-                centerBehavior: Bool = false) {
+                centerBehavior: Bool = false, padToSquare: Bool = false, responsesThroughReLU: Bool = false) {
         self.normalize = normalize
         self.behaviorAsChannels = behaviorAsChannels
         self.pupilCenterAsChannels = pupilCenterAsChannels
         self.centerBehavior = centerBehavior
+        self.padToSquare = padToSquare
+        self.responsesThroughReLU = responsesThroughReLU
+    }
+
+    /// DwiseNeuro's input pipeline: raw (unnormalised) values, frame + behaviour + pupil centre
+    /// channels, frames zero-padded to a square canvas, responses through ReLU.
+    public static var dwiseNeuro: MouseDataOptions {
+        MouseDataOptions(normalize: false, behaviorAsChannels: true, pupilCenterAsChannels: true,
+                         padToSquare: true, responsesThroughReLU: true)
     }
 
     /// Number of input channels: 1 (frame) + 2 (behaviour) + 2 (pupil centre) as enabled.
@@ -41,9 +58,10 @@ public struct MouseTrial: Sendable {
     public let height: Int, width: Int
     /// Number of neurons.
     public let neuronCount: Int
-    /// Frames, shape (length, height, width).
+    /// Frames, shape (length, height, width) (the frame size: never padded to a canvas).
     public let video: [Float]
-    /// Responses, shape (length, neurons) (time-major, like model outputs).
+    /// Responses, shape (length, neurons) (time-major, like model outputs), through ReLU with
+    /// ``MouseDataOptions/responsesThroughReLU``.
     public let responses: [Float]
     /// Behaviour, shape (2, length): pupil dilation, running speed.
     public let behavior: [Float]
@@ -99,6 +117,10 @@ public final class MouseDataset: @unchecked Sendable {
     public let frameHeight: Int, frameWidth: Int
     /// Padded length T of the first trial's arrays.
     public let paddedLength: Int
+    /// Height and width of the model input's canvas: the frame size, or the square of side
+    /// max(height, width) with ``MouseDataOptions/padToSquare``.
+    public var inputHeight: Int { options.padToSquare ? max(frameHeight, frameWidth) : frameHeight }
+    public var inputWidth: Int { options.padToSquare ? max(frameHeight, frameWidth) : frameWidth }
     /// Padded length of every field (from the first trial); every trial must have it.
     let fieldPaddedLengths: [MouseField: Int]
     /// The statistics in `meta/statistics/*/all`.
@@ -111,8 +133,10 @@ public final class MouseDataset: @unchecked Sendable {
     /// every field: then a clip's length comes from the raw arrays and only its window is normalised.
     let lengthFromRawArrays: Bool
 
-    private let lock = NSLock()
+    let lock = NSLock()
     private var lengthCache: [Int: Int] = [:]
+    /// Video hashes computed so far (``videoHash(_:)``), guarded by `lock`.
+    var videoHashCache: [Int: UInt64] = [:]
     private var groupCache: [MouseTier: [[Int]]] = [:]
 
     /// The mouse name (the folder's last path component; for a packed mouse, the folder it was
@@ -319,12 +343,14 @@ public final class MouseDataset: @unchecked Sendable {
     }
 
     /// Reads a trial and normalises only the window of `frames` frames a clip needs; the start
-    /// comes from `draw` once the length is known (`BatchMaker.clipStart`). Falls back to
-    /// normalising everything when statistics could create NaN by themselves (zero std, …).
-    func loadClip(_ trial: Int, frames: Int, draw: UInt64) throws -> NormalizedTrial {
+    /// comes from `draw` once the length is known (`BatchMaker.clipStart`, by the rule of
+    /// `position`). Falls back to normalising everything when statistics could create NaN by
+    /// themselves (zero std, …).
+    func loadClip(_ trial: Int, frames: Int, draw: UInt64, position: ClipPosition = .reference) throws -> NormalizedTrial {
         guard lengthFromRawArrays else {
             let t = try loadNormalized(trial)
-            let start = try BatchMaker.clipStart(length: t.length, frames: frames, draw: draw, trial: trial, dataset: self)
+            let start = try BatchMaker.clipStart(length: t.length, frames: frames, draw: draw, trial: trial, dataset: self,
+                                                 position: position)
             return Self.window(of: t, start: start, frames: frames)
         }
         let raw = try readRaw(trial)
@@ -335,7 +361,8 @@ public final class MouseDataset: @unchecked Sendable {
             length = min(length, statisticsNaNFrame[field]!, Self.firstNaNFrame(a.values, rows: rows, frames: f, limit: length))
         }
         lock.lock(); lengthCache[trial] = length; lock.unlock()
-        let start = try BatchMaker.clipStart(length: length, frames: frames, draw: draw, trial: trial, dataset: self)
+        let start = try BatchMaker.clipStart(length: length, frames: frames, draw: draw, trial: trial, dataset: self,
+                                             position: position)
         var out: [MouseField: [Float]] = [:]
         for field in MouseField.allCases {
             let a = raw[field]!
@@ -460,6 +487,9 @@ public final class MouseDataset: @unchecked Sendable {
                                          into: dst.baseAddress!, frameStride: neuronCount)
             }
         }
+        if options.responsesThroughReLU {
+            for j in responses.indices where responses[j] < 0 { responses[j] = 0 }
+        }
         for c in 0..<2 {
             for k in 0..<L {
                 behavior[c * L + k] = t.behavior[c * t.behaviorFrames + k]
@@ -503,8 +533,8 @@ public final class MouseDataset: @unchecked Sendable {
 
 /// Copies a time window of (rows, T) data into time-major (frames, rows) order.
 enum ClipCopy {
-    /// `dst[k * frameStride + r] = src[r * rowStride + start + k]` for k < frames, r < rows.
-    static func transposeWindow(_ src: UnsafePointer<Float>, rows: Int, rowStride: Int, start: Int, frames: Int,
+    /// `dst[k * frameStride + r] = src[r * rowStride + start + k · step]` for k < frames, r < rows.
+    static func transposeWindow(_ src: UnsafePointer<Float>, rows: Int, rowStride: Int, start: Int, frames: Int, step: Int = 1,
                                 into dst: UnsafeMutablePointer<Float>, frameStride: Int) {
         let block = 64
         var r0 = 0
@@ -515,7 +545,11 @@ enum ClipCopy {
                 let k1 = min(frames, k0 + block)
                 for r in r0..<r1 {
                     let s = src + r * rowStride + start
-                    for k in k0..<k1 { dst[k * frameStride + r] = s[k] }
+                    if step == 1 {
+                        for k in k0..<k1 { dst[k * frameStride + r] = s[k] }
+                    } else {
+                        for k in k0..<k1 { dst[k * frameStride + r] = s[k * step] }
+                    }
                 }
                 k0 = k1
             }
