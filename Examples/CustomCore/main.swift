@@ -7,7 +7,7 @@
 //
 // Steps: 1. define `SeparableCore` and its `Configuration` (one struct, the home of its defaults);
 // 2. register it; 3. write a configuration file naming it (`"core": {"type": "separableCore"}`);
-// 4. `sensorium train --config` for one epoch; 5. `VideoModel.load` rebuilds the model from the
+// 4. `sensorium train --config` for a few epochs; 5. `VideoModel.load` rebuilds the model from the
 // checkpoint through the registry; 6. save again, reload, and compare predictions bit for bit,
 // also with what `sensorium predict` wrote.
 
@@ -78,7 +78,9 @@ func run() throws {
     defer {
         if keep { print("Kept \(root.path)") } else { try? FileManager.default.removeItem(at: root) }
     }
-    let mice = try SyntheticMouseGenerator.generate(configuration: .tiny, into: root.appendingPathComponent("data").path)
+    var synthetic = SyntheticMouseConfiguration.tiny
+    synthetic.trainTrials = 16
+    let mice = try SyntheticMouseGenerator.generate(configuration: synthetic, into: root.appendingPathComponent("data").path)
     let folder = mice[0].path
 
     // 3. A configuration file that names the core by its type.
@@ -88,10 +90,10 @@ func run() throws {
                "core": {"type": "separableCore", "channels": 6, "spatialKernel": 5, "temporalKernel": 3},
                "readout": {"type": "gaussian", "positionNetwork": {"hiddenFeatures": 8}},
                "biasThroughInverseNonlinearity": true},
-     "trainer": {"earlyStopping": {"maxEpochs": 1}}}
+     "trainer": {"earlyStopping": {"maxEpochs": 6}}}
     """.write(to: configurationFile, atomically: true, encoding: .utf8)
 
-    // 4. Train one epoch through the command line.
+    // 4. Train a few epochs through the command line (early stopping keeps the best weights).
     let runFolder = root.appendingPathComponent("run").path
     try sensorium(["train", folder, "--output", runFolder, "--config", configurationFile.path,
                    "--batch-size", "2", "--frames", "30", "--plain", "--log-level", "warning"])

@@ -3,6 +3,10 @@
 //   swift run -c release CustomReadout [--epochs N] [--neurons N] [--output DIR]
 //   swift run CustomReadout             # debug build: tiny sizes
 //
+// The synthetic mouse goes to a temporary folder, removed at the end (--output DIR keeps it). The
+// run prints the validation correlation before and after training: the readout learns from
+// diffuse masks, so it needs a few epochs before it beats its untrained start.
+//
 // The readout is the "factorised" readout of Klindt et al. (2017): every neuron has a spatial mask
 // over the core's feature map and a vector of channel weights; its response is
 // Σ_c w[c, n] · Σ_{h,w} mask[n, h, w] · x[c, h, w] + bias[n], frame by frame. Conforming to
@@ -82,7 +86,7 @@ func run() throws {
     var synthetic = SyntheticMouseConfiguration.tiny
     synthetic.frames = 80
     synthetic.neurons = 16
-    var epochs = 2
+    var epochs = 8
     let (batchSize, clipFrames) = (2, 30)
     let channels = [4, 8]
     print("Note: a debug build runs tiny sizes; `swift run -c release CustomReadout` trains a real (small) model.")
@@ -94,7 +98,7 @@ func run() throws {
     synthetic.frames = 120
     synthetic.lengthJitter = 8
     synthetic.repeats = 5
-    var epochs = 4
+    var epochs = 12
     let (batchSize, clipFrames) = (4, 60)
     let channels = [8, 16]
     #endif
@@ -105,6 +109,8 @@ func run() throws {
     // Data.
     let folder = output ?? FileManager.default.temporaryDirectory
         .appendingPathComponent("sensorium-custom-readout-\(ProcessInfo.processInfo.processIdentifier)").path
+    defer { if output == nil { try? FileManager.default.removeItem(atPath: folder) } }
+    print("Writing a synthetic mouse to \(folder)" + (output == nil ? " (removed at the end)" : ""))
     let mice = try SyntheticMouseGenerator.generate(configuration: synthetic, into: folder, overwrite: true)
         .map { try MouseDataset(path: $0.path) }
 
@@ -133,7 +139,10 @@ func run() throws {
                           configuration: recipe, logger: Logger(label: "CustomReadout"))
     trainer.observers.append(ProgressBar())
     let summary = try trainer.fit()
-    print(String(format: "Trained %d epochs; best validation ρ_st %.3f", summary.epochs, summary.bestObjective))
+    let untrained = trainer.history.first?.validation?.correlation ?? .nan
+    print(String(format: "Trained %d epochs: validation ρ_st %.3f untrained, best %.3f (epoch %d, the weights kept)",
+                 summary.epochs, untrained, summary.bestObjective, summary.bestEpoch))
+    if summary.bestEpoch == 0 { print("No epoch beat the untrained readout: give more --epochs.") }
 
     // Evaluation, and a look at what one neuron learned.
     let report = try Evaluation.evaluate(model, datasets: mice, modelName: "Factorized core + spatial-mask readout")

@@ -70,29 +70,36 @@ func makeDemoCheckpoint() throws -> (checkpoint: String, mice: [String]) {
     synthetic.neurons = 48
     synthetic.trainTrials = 16
     #endif
-    print("No checkpoint given: training a tiny model on a synthetic mouse in \(folder.path) first.")
+    print("No checkpoint given: training a tiny model on a synthetic mouse in \(folder.path) first (removed at the end).")
     let written = try SyntheticMouseGenerator.generate(configuration: synthetic, into: folder.path, overwrite: true)
     let mice = try written.map { try MouseDataset(path: $0.path) }
-    var configuration = VideoModelConfiguration.factorizedBaseline
-    configuration.core = .factorized3d(Factorized3dCore.Configuration(
-        inputChannels: 3, hiddenChannels: [4, 8], spatialInputKernel: [7, 7], temporalInputKernel: 7,
-        spatialHiddenKernel: [3, 3], temporalHiddenKernel: 3))
-    let model = try VideoModel(configuration: configuration, datasets: mice)
+    // The demo's model and recipe (readouts started at mapped receptive fields; early stopping
+    // keeps the best weights), a few epochs.
+    var run = try RunPreset.named("demo").configuration
+    run.limitEpochs(to: 8)
+    let model = try VideoModel(configuration: run.model, datasets: mice)
     try model.initializeFromData(mice)
-    var recipe = TrainerConfiguration.reference
-    recipe.earlyStopping = .fixedEpochs(2)
     let trainer = Trainer(model: model, data: MouseTrainingData(datasets: mice, batchSize: 2, frames: 30),
-                          configuration: recipe, logger: Logger(label: "EvaluateCheckpoint"))
+                          configuration: run.trainer, logger: Logger(label: "EvaluateCheckpoint"))
     let checkpoint = folder.appendingPathComponent("checkpoint.h5")
     trainer.checkpointURL = checkpoint
     try trainer.fit()
+    let summary = trainer.history.last
+    print(String(format: "  validation ρ_st %.3f untrained, best %.3f after %d epochs (epoch %d, the weights saved)",
+                 trainer.history.first?.validation?.correlation ?? .nan, summary?.bestObjective ?? .nan,
+                 trainer.history.count - 1, summary?.bestEpoch ?? 0))
     return (checkpoint.path, written.map(\.path))
 }
 
 func run() throws {
     let arguments = try Arguments(Array(CommandLine.arguments.dropFirst()))
     var checkpoint = arguments.checkpoint, folders = arguments.mice
-    if checkpoint == nil { (checkpoint, folders) = try makeDemoCheckpoint() }
+    var temporary: String?
+    if checkpoint == nil {
+        (checkpoint, folders) = try makeDemoCheckpoint()
+        temporary = URL(fileURLWithPath: checkpoint!).deletingLastPathComponent().path
+    }
+    defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
     let path = checkpoint!
     let mice = try folders.map { try MouseDataset(path: $0) }
 

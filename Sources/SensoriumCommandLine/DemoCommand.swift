@@ -18,16 +18,19 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output folder.")
     var output: String = "demo-output"
 
-    @Option(parsing: .unconditional, help: "Training time budget in seconds (training stops there with the best weights so far).")
-    var budget: Double = Double(DemoWorkflow.defaultTrainingBudget.components.seconds)
+    @Option(parsing: .unconditional, help: "Stop training after this many minutes, keeping the best weights so far (as `train --max-minutes`; opening the data and building the model count).")
+    var maxMinutes: Double = Double(DemoWorkflow.defaultTrainingBudget.components.seconds) / 60
 
-    @Option(parsing: .unconditional, help: "At most this many training epochs.")
+    @Option(parsing: .unconditional, help: .hidden)
+    var budget: Double?
+
+    @Option(parsing: .unconditional, help: "At most this many training epochs (default: \(DemoWorkflow.trainingConfiguration.trainer.earlyStopping.maxEpochs); the time limit usually ends the run first).")
     var epochs: Int?
 
-    @Option(parsing: .unconditional, help: "Seed of the trainer and of the model's initial weights.")
+    @Option(parsing: .unconditional, help: "Seed of the trainer and of the model's initial weights (default: \(DemoWorkflow.trainingConfiguration.trainer.seed)).")
     var seed: UInt64?
 
-    @Option(name: .shortAndLong, help: "A JSON training configuration (model, trainer, data), or a preset name, instead of the demo's.")
+    @Option(name: .shortAndLong, help: "A JSON training configuration (model, trainer, data), or a preset name, instead of the demo's (default: the `demo` preset).")
     var config: String?
 
     @Flag(help: "A much smaller, faster run (tiny mice, a few epochs) to check the installation.")
@@ -37,12 +40,18 @@ struct DemoCommand: ParsableCommand {
     var plain = false
 
     func validate() throws {
-        if !(budget > 0 && budget.isFinite) { throw ValidationError("--budget must be a positive number of seconds; got \(budget)") }
+        if !(maxMinutes > 0 && maxMinutes.isFinite) { throw ValidationError("--max-minutes must be a positive number of minutes; got \(maxMinutes)") }
+        if let budget, !(budget > 0 && budget.isFinite) { throw ValidationError("--budget must be a positive number of seconds; got \(budget)") }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1; got \(epochs)") }
     }
 
     func run() throws {
         let logger = global.makeLogger("demo")
+        // `--budget SECONDS` was the demo's time limit before it took minutes like `train`.
+        if let budget {
+            logger.warning("--budget (seconds) is deprecated: use --max-minutes (--budget \(Int(budget)) is --max-minutes \(String(format: "%g", budget / 60)))")
+        }
+        let seconds = budget ?? maxMinutes * 60
         var synthetic = DemoWorkflow.defaultSyntheticConfiguration
         var training = try config.map(TrainingRunConfiguration.load(fileOrPreset:))
             ?? DemoWorkflow.trainingConfiguration
@@ -60,7 +69,7 @@ struct DemoCommand: ParsableCommand {
             training.model.seed = seed
         }
         let outcome = try DemoWorkflow.run(
-            output: output, synthetic: synthetic, training: training, budget: .milliseconds(Int64(budget * 1000)),
+            output: output, synthetic: synthetic, training: training, budget: .milliseconds(Int64(seconds * 1000)),
             logger: logger, observers: [ProgressBar(style: plain ? .lines : .automatic)],
             progress: { emit("==> " + $0) })
         let r = outcome.results

@@ -63,10 +63,36 @@ enum LoggingBootstrap {
         guard !done else { return }
         done = true
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = TerminalLogHandler(label: label)
             handler.logLevel = level
             return handler
         }
+    }
+}
+
+/// Log lines on standard error, written through ``/SensoriumTraining/TerminalLine`` so that they
+/// go above a progress line instead of into it: `2026-12-06T08:01:25Z info train: message key=value`.
+struct TerminalLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    init(label: String) {
+        // "sensorium.train" → "train"
+        self.label = label.hasPrefix("sensorium.") ? String(label.dropFirst("sensorium.".count)) : label
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var all = metadata
+        if let extra = event.metadata { all.merge(extra) { $1 } }
+        let details = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let time = ISO8601DateFormatter().string(from: Date())
+        TerminalLine.write("\(time) \(event.level) \(label): \(event.message)\(details)\n", to: .standardError)
     }
 }
 

@@ -2,6 +2,9 @@ import ArgumentParser
 import Foundation
 import Sensorium
 
+/// The defaults `synth` shows in its help: those of `sensorium demo`.
+private let d = DemoWorkflow.defaultSyntheticConfiguration
+
 /// `sensorium synth`: writes synthetic mice in the SENSORIUM 2023 layout.
 struct SynthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,27 +22,27 @@ struct SynthCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Folder to write the mouse folders into (created if needed).")
     var output: String
 
-    @Option(parsing: .unconditional, help: "Number of mice.")
+    @Option(parsing: .unconditional, help: "Number of mice (default: \(d.mice)).")
     var mice: Int?
-    @Option(parsing: .unconditional, help: "Neurons per mouse.")
+    @Option(parsing: .unconditional, help: "Neurons per mouse (default: \(d.neurons)).")
     var neurons: Int?
-    @Option(parsing: .unconditional, help: "Seed of the whole dataset.")
+    @Option(parsing: .unconditional, help: "Seed of the whole dataset (default: \(d.seed)).")
     var seed: UInt64?
-    @Option(parsing: .unconditional, help: "Unique training clips per mouse.")
+    @Option(parsing: .unconditional, help: "Unique training clips per mouse (default: \(d.trainTrials)).")
     var trainTrials: Int?
-    @Option(parsing: .unconditional, help: "Validation (oracle) clips per mouse, each shown --repeats times.")
+    @Option(parsing: .unconditional, help: "Validation (oracle) clips per mouse, each shown --repeats times (default: \(d.oracleClips)).")
     var oracleClips: Int?
-    @Option(parsing: .unconditional, help: "Repeats of every oracle and test clip.")
+    @Option(parsing: .unconditional, help: "Repeats of every oracle and test clip (default: \(d.repeats)).")
     var repeats: Int?
-    @Option(parsing: .unconditional, help: "Clips of each test tier (live/final, main/bonus per family).")
+    @Option(parsing: .unconditional, help: "Clips of each test tier (live/final, main/bonus per family) (default: \(d.finalTestMainClips)).")
     var testClips: Int?
-    @Option(parsing: .unconditional, help: "Nominal trial length in frames at 30 Hz.")
+    @Option(parsing: .unconditional, help: "Nominal trial length in frames at 30 Hz (default: \(d.frames)).")
     var frames: Int?
-    @Option(parsing: .unconditional, help: "Frame height in pixels.")
+    @Option(parsing: .unconditional, help: "Frame height in pixels (default: \(d.height)).")
     var height: Int?
-    @Option(parsing: .unconditional, help: "Frame width in pixels.")
+    @Option(parsing: .unconditional, help: "Frame width in pixels (default: \(d.width)).")
     var width: Int?
-    @Option(parsing: .unconditional, help: "Mean calcium events per neuron and frame (sets the noise ceiling).")
+    @Option(parsing: .unconditional, help: "Mean calcium events per neuron and frame, sets the noise ceiling (default: \(d.meanEventRate)).")
     var eventRate: Double?
     @Option(help: "Tiers the per-frame statistics are computed from: comma-separated tier names, or 'all' (default: train).")
     var statisticsTiers: String?

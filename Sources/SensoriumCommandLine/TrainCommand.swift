@@ -25,7 +25,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The run folder to write (created if needed).")
     var output: String
 
-    @Option(name: .shortAndLong, help: "A JSON configuration file (sections model, trainer, data), or the name of a preset (`sensorium presets` lists them).")
+    @Option(name: .shortAndLong, help: "A JSON configuration file (sections model, trainer, data), or the name of a preset (`sensorium presets` lists them; `demo` is the demo's small model) (default: the factorizedBaseline preset, the reference model and recipe).")
     var config: String?
 
     @Option(help: "Core: \(CoreKind.registry.typeNames.joined(separator: ", ")) (default: from the configuration, else factorized3d).")
@@ -34,16 +34,16 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Readout: \(ReadoutKind.registry.typeNames.joined(separator: ", ")) (default: from the configuration, else gaussian).")
     var readout: String?
 
-    @Option(parsing: .unconditional, help: "Seed of the trainer and of the model's initial weights.")
+    @Option(parsing: .unconditional, help: "Seed of the trainer and of the model's initial weights (default: from the configuration, else \(TrainerConfiguration.reference.seed)).")
     var seed: UInt64?
 
-    @Option(parsing: .unconditional, help: "At most this many epochs.")
+    @Option(parsing: .unconditional, help: "At most this many epochs (default: from the configuration, else \(TrainerConfiguration.reference.earlyStopping.maxEpochs); early stopping may end sooner).")
     var epochs: Int?
 
-    @Option(parsing: .unconditional, help: "Clips per training batch.")
+    @Option(parsing: .unconditional, help: "Clips per training batch (default: from the configuration, else \(TrainingDataSettings().batchSize)).")
     var batchSize: Int?
 
-    @Option(parsing: .unconditional, help: "Frames per training clip.")
+    @Option(parsing: .unconditional, help: "Frames per training clip (default: from the configuration, else \(TrainingDataSettings().frames)).")
     var frames: Int?
 
     @Option(help: "A trained model file (model.h5) to distil: its predictions of the other mice join the targets (DwiseNeuro's second stage).")
@@ -52,7 +52,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "With --teacher: the share of the loss given to the teacher's predictions, in [0, 1) (default 0.36).")
     var distillationRatio: Double?
 
-    @Option(parsing: .unconditional, help: "Stop after this many minutes (the run can be resumed with --resume).")
+    @Option(parsing: .unconditional, help: "Stop after this many minutes, keeping the best weights so far (default: no limit; continue later with --resume).")
     var maxMinutes: Double?
 
     @Option(parsing: .unconditional, help: "Stop after this many optimizer steps in total (the run can be resumed with --resume).")
@@ -130,8 +130,9 @@ struct TrainCommand: ParsableCommand {
         let outcome = try TrainingWorkflow.run(request, logger: logger, observers: [ProgressBar(style: plain ? .lines : .automatic)])
         guard request.communicator.isRoot else { return }
         let folder = (output as NSString).expandingTildeInPath
-        emit("best validation correlation \(String(format: "%.4f", outcome.summary.bestObjective)) at epoch \(outcome.summary.bestEpoch)"
-              + (outcome.summary.finished ? "" : " (stopped early: continue with --resume)"))
-        emit("wrote \(RunFolder.file(folder, RunFolder.modelFile)), \(RunFolder.checkpointFile), \(RunFolder.runFile)")
+        // The progress display has printed the training summary; say what is where and what next.
+        emit("wrote \(RunFolder.file(folder, RunFolder.modelFile)) (\(outcome.savedWeights.description)), "
+             + "\(RunFolder.checkpointFile), \(RunFolder.runFile)")
+        if !outcome.summary.finished { emit("continue the run with: \(outcome.resumeCommand)") }
     }
 }

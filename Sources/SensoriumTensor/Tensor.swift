@@ -176,7 +176,10 @@ public final class Tensor {
         return storage.pointer[0]
     }
 
-    /// Reads or writes one element by its full index.
+    /// Reads or writes one element by its full index (one integer per axis): `t[1, 2]` of a
+    /// `[3, 4]` tensor is a `Float`. Unlike PyTorch, `t[0]` of a rank-2 tensor is not a row (a
+    /// precondition names the shape); for sub-tensors use ``sliced(axis:range:step:)``
+    /// (`t.sliced(axis: 0, range: 0..<1)`, shape `[1, 4]`) or ``indexSelect(axis:indices:)``.
     public subscript(index: Int...) -> Float {
         get { storage.pointer[flatIndex(index)] }
         set { storage.pointer[flatIndex(index)] = newValue }

@@ -9,6 +9,7 @@ public final class AnyTrainingData<Batch: TrainingBatch>: TrainingData {
     private let rounds: (Int, RandomGenerator) throws -> TrainingRounds<Batch>
     private let validation: ((Batch) throws -> Void) throws -> Void
     private let trials: (String) -> Int
+    private let validationCount: () -> Int?
 
     /// Wraps `source`.
     public init<Source: TrainingData>(_ source: Source) where Source.Batch == Batch {
@@ -16,6 +17,7 @@ public final class AnyTrainingData<Batch: TrainingBatch>: TrainingData {
         rounds = { try source.trainingRounds(epoch: $0, generator: $1) }
         validation = { try source.forEachValidationBatch($0) }
         trials = { source.trialCount(mouse: $0) }
+        validationCount = { source.validationBatchCount }
     }
 
     public func trainingRounds(epoch: Int, generator: RandomGenerator) throws -> TrainingRounds<Batch> {
@@ -27,4 +29,6 @@ public final class AnyTrainingData<Batch: TrainingBatch>: TrainingData {
     }
 
     public func trialCount(mouse: String) -> Int { trials(mouse) }
+
+    public var validationBatchCount: Int? { validationCount() }
 }

@@ -9,9 +9,9 @@ import SensoriumData
 /// end frame uniform in `30 ... L − 1`) — CutMixed with probability ``cutMixProbability`` with
 /// another random window of the same mouse; the concatenation is shuffled and cut into batches of
 /// ``batchSize`` (the last one smaller when the total is not a multiple). Batches carry the
-/// ``MouseBatch/mixture`` of all ``datasets`` (in this order: the model's mice), responses
+/// ``/SensoriumData/MouseBatch/mixture`` of all ``datasets`` (in this order: the model's mice), responses
 /// `(N, T, Σ neurons)` with each sample's own block filled and zeros elsewhere, and
-/// ``MouseBatch/responseWeights`` 1 on the own block and 0 elsewhere (see ``MixedBatchMaker``).
+/// ``/SensoriumData/MouseBatch/responseWeights`` 1 on the own block and 0 elsewhere (see ``/SensoriumData/MixedBatchMaker``).
 ///
 /// Every random choice is drawn from the trainer's epoch generator when the epoch is planned, so
 /// the batches are reproducible, independent of prefetching, and a run resumed at any round sees
@@ -144,6 +144,11 @@ public final class MixedMouseTrainingData: TrainingData {
             defer { stream.cancel() }
             while let batch = try stream.next() { try body(batch) }
         }
+    }
+
+    /// Validation batches over every mouse: its validation trials in batches of `validationBatchSize`.
+    public var validationBatchCount: Int? {
+        validationTrials.reduce(0) { $0 + ($1.count + validationBatchSize - 1) / validationBatchSize }
     }
 
     /// Trials (all tiers) of the mouse; for the name of a mixed batch, of all the mice together.

@@ -5,12 +5,12 @@ import SensoriumData
 // entry, the samples' total weight, and, for a batch that mixes mice, each sample's own block.
 
 extension MouseBatch {
-    /// ``MouseBatch/responseWeightTensor()``: `(B, 1, neurons)`, or nil (every entry weighs 1).
+    /// ``/SensoriumData/MouseBatch/responseWeightTensor()``: `(B, 1, neurons)`, or nil (every entry weighs 1).
     public func targetWeights() -> Tensor? { responseWeightTensor() }
 
     /// The total sample weight, DwiseNeuro's normaliser `Σ_{sample, mouse} weight`: for every
     /// sample, the sum over the neuron blocks of the mixture (the whole response row without a
-    /// mixture) of the block's mean weight. ``batchSize`` without weights; `B` for a mixed batch
+    /// mixture) of the block's mean weight. ``/SensoriumData/MouseBatch/batchSize`` without weights; `B` for a mixed batch
     /// that scores each sample on its own mouse only (own block 1, others 0).
     public func sampleWeightTotal() -> Double {
         guard let weights = responseWeights else { return Double(batchSize) }
@@ -32,7 +32,7 @@ extension MouseBatch {
         return total
     }
 
-    /// Without a mixture, the whole batch as ``mouse``. With one, for every mouse of the mixture
+    /// Without a mixture, the whole batch as ``/SensoriumData/MouseBatch/mouse``. With one, for every mouse of the mixture
     /// that has samples (in mixture order), its samples' predictions and targets of its own neuron
     /// block: `(mouse, (B_m, T', N_m), (B_m, T, N_m))`.
     public func scoredParts(predictions: Tensor, targets: Tensor) -> [(mouse: String, predictions: Tensor, targets: Tensor)] {

@@ -159,6 +159,14 @@ public final class MouseTrainingData: TrainingData {
         }
     }
 
+    /// Validation batches over every mouse: its validation trials in batches of `validationBatchSize`.
+    public var validationBatchCount: Int? {
+        datasets.indices.reduce(0) { total, m in
+            let trials = splitTrials?[m].validation.count ?? datasets[m].trials(in: validationTier).count
+            return total + (trials + validationBatchSize - 1) / validationBatchSize
+        }
+    }
+
     public func trialCount(mouse: String) -> Int {
         datasets.first { $0.name == mouse }?.trialCount ?? 0
     }

@@ -158,7 +158,7 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
             let validation = try evaluate()
             let decision = earlyStopping.start(objective: validation.correlation)
             try apply(decision)
-            logger.info("initial validation correlation \(validation.correlation)")
+            logger.debug("initial validation correlation \(String(format: "%.4f", validation.correlation))")
             record(EpochReport(epoch: 0, trainingLoss: nil, validation: validation, learningRate: optimizer.learningRate,
                                bestObjective: earlyStopping.bestObjective, bestEpoch: earlyStopping.bestEpoch,
                                improved: true, restoredBest: decision.restoreBest, decayStep: earlyStopping.decayStep,
@@ -210,7 +210,7 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
         if let checkpointURL { try saveCheckpoint(to: checkpointURL) }
         epochSeconds = currentEpochSeconds
         currentEpochStart = nil
-        logger.info("training interrupted after step \(globalStep) (epoch \(earlyStopping.epoch), round \(roundInEpoch))")
+        logger.debug("training interrupted after step \(globalStep) (epoch \(earlyStopping.epoch), round \(roundInEpoch))")
         let summary = makeSummary(callStart, finished: false)
         notify { $0.trainingDidEnd(summary) }
         return summary
@@ -284,7 +284,7 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
                 let before = optimizer.learningRate
                 schedule.validated(result.correlation, optimizer: optimizer)
                 if optimizer.learningRate != before {
-                    logger.info("learning rate reduced from \(before) to \(optimizer.learningRate)")
+                    logger.info("learning rate reduced from \(String(format: "%.3g", before)) to \(String(format: "%.3g", optimizer.learningRate))")
                 }
             }
             decision = earlyStopping.record(objective: result.correlation)
@@ -326,26 +326,32 @@ public final class Trainer<Model: TrainableModel, Source: TrainingData> where Mo
         if decision.restoreBest, let bestState {
             try model.loadStateDict(bestState)
             if let bestAverage { try movingAverage?.load(bestAverage) }
-            logger.info("restored the best weights (epoch \(earlyStopping.bestEpoch), objective \(earlyStopping.bestObjective))")
+            logger.debug("restored the best weights (epoch \(earlyStopping.bestEpoch), objective \(String(format: "%.4f", earlyStopping.bestObjective)))")
         }
     }
 
     /// At the end of training: with a moving average, the model keeps the averaged weights.
     private func finish() throws {
         movingAverage?.copyToModule()
-        logger.info("training finished after \(earlyStopping.epoch) epochs; best objective \(earlyStopping.bestObjective) at epoch \(earlyStopping.bestEpoch)")
+        logger.debug("training finished after \(earlyStopping.epoch) epochs; best objective \(String(format: "%.4f", earlyStopping.bestObjective)) at epoch \(earlyStopping.bestEpoch)")
     }
 
-    /// The validation score of the current weights (the averaged weights when a moving average is kept).
+    /// The validation score of the current weights (the averaged weights when a moving average is
+    /// kept); observers see every scored batch (``TrainingObserver/validationDidProgress(_:)``).
     public func evaluate() throws -> ValidationResult {
+        let epoch = earlyStopping.epoch
+        let total = data.validationBatchCount
+        let progress: (Int) -> Void = { [self] done in
+            notify { $0.validationDidProgress(ValidationProgress(epoch: epoch, batchesDone: done, batchesTotal: total)) }
+        }
         if let movingAverage {
             return try movingAverage.withAveragedWeights {
                 try validationCorrelation(of: model, on: data, skipFrames: configuration.validationSkipFrames,
-                                          communicator: communicator).decidedByRoot(communicator)
+                                          communicator: communicator, progress: progress).decidedByRoot(communicator)
             }
         }
         return try validationCorrelation(of: model, on: data, skipFrames: configuration.validationSkipFrames,
-                                         communicator: communicator).decidedByRoot(communicator)
+                                         communicator: communicator, progress: progress).decidedByRoot(communicator)
     }
 
     private func notify(_ body: (any TrainingObserver) -> Void) {

@@ -156,10 +156,16 @@ public protocol TrainingData<Batch>: AnyObject {
     /// Number of trials the mouse trains on (its training tier), the `K` of ViV1T's loss scale.
     /// Defaults to ``trialCount(mouse:)``.
     func trainingTrialCount(mouse: String) -> Int
+
+    /// Number of batches ``forEachValidationBatch(_:)`` yields, when known (for progress displays).
+    var validationBatchCount: Int? { get }
 }
 
 extension TrainingData {
     public func trainingTrialCount(mouse: String) -> Int { trialCount(mouse: mouse) }
+
+    /// Unknown by default.
+    public var validationBatchCount: Int? { nil }
 }
 
 /// What a ``TrainingLoss`` knows about the batch it scores.

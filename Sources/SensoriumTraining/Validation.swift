@@ -35,7 +35,7 @@ public struct SingleTrialCorrelationAccumulator {
     /// Number of batches added.
     public private(set) var batches = 0
     /// Non-finite (NaN, ±Inf) scored targets and predictions per mouse: a correlation over them
-    /// would silently read as 0, so ``validationCorrelation(of:on:skipFrames:)`` refuses them.
+    /// would silently read as 0, so ``validationCorrelation(of:on:skipFrames:progress:)`` refuses them.
     public private(set) var nonFinite: [String: (targets: Int, predictions: Int)] = [:]
 
     /// An empty accumulator.
@@ -97,19 +97,23 @@ public struct SingleTrialCorrelationAccumulator {
 }
 
 /// The validation single-trial correlation of `model` on `data`'s validation batches, computed in
-/// evaluation mode without gradients (the mode is restored afterwards).
+/// evaluation mode without gradients (the mode is restored afterwards). `progress` is called with
+/// the number of batches scored after each one.
 public func validationCorrelation<Model: TrainableModel, Data: TrainingData>(
-    of model: Model, on data: Data, skipFrames: Int = defaultSkipFrames
+    of model: Model, on data: Data, skipFrames: Int = defaultSkipFrames, progress: ((Int) -> Void)? = nil
 ) throws -> ValidationResult where Model.Batch == Data.Batch {
     let wasTraining = model.isTraining
     model.eval()
     defer { model.train(wasTraining) }
     var accumulator = SingleTrialCorrelationAccumulator(skipFrames: skipFrames)
+    var done = 0
     try withNoGrad {
         try data.forEachValidationBatch { batch in
             for part in batch.scoredParts(predictions: model.forward(batch), targets: batch.targetTensor()) {
                 accumulator.add(mouse: part.mouse, predictions: part.predictions, targets: part.targets)
             }
+            done += 1
+            progress?(done)
         }
     }
     if let (mouse, counts) = accumulator.nonFinite.sorted(by: { $0.key < $1.key }).first {
@@ -184,11 +188,15 @@ extension SingleTrialCorrelationAccumulator {
 /// the sufficient statistics of the correlation (pooled sums per neuron) are summed over ranks, so
 /// every rank gets the correlation of the whole set (equal to the single-process value up to the
 /// order of Double summation, about 1e-12). With one rank it is
-/// ``validationCorrelation(of:on:skipFrames:)``.
+/// ``validationCorrelation(of:on:skipFrames:progress:)``. `progress` is called with the number of
+/// batches seen (scored here or by another rank) after each one.
 public func validationCorrelation<Model: TrainableModel, Data: TrainingData>(
-    of model: Model, on data: Data, skipFrames: Int = defaultSkipFrames, communicator: any Communicator
+    of model: Model, on data: Data, skipFrames: Int = defaultSkipFrames, communicator: any Communicator,
+    progress: ((Int) -> Void)? = nil
 ) throws -> ValidationResult where Model.Batch == Data.Batch {
-    guard communicator.size > 1 else { return try validationCorrelation(of: model, on: data, skipFrames: skipFrames) }
+    guard communicator.size > 1 else {
+        return try validationCorrelation(of: model, on: data, skipFrames: skipFrames, progress: progress)
+    }
     let wasTraining = model.isTraining
     model.eval()
     defer { model.train(wasTraining) }
@@ -196,7 +204,10 @@ public func validationCorrelation<Model: TrainableModel, Data: TrainingData>(
     var index = 0
     try withNoGrad {
         try data.forEachValidationBatch { batch in
-            defer { index += 1 }
+            defer {
+                index += 1
+                progress?(index)
+            }
             let targets = batch.targetTensor()
             if index % communicator.size == communicator.rank {
                 accumulator.add(mouse: batch.mouse, predictions: model.forward(batch), targets: targets)

@@ -71,6 +71,27 @@ struct CLITests {
         }
     }
 
+    /// Every option with a default says what it is in `--help`.
+    @Test func helpShowsDefaults() throws {
+        func help(_ command: String) throws -> String {
+            // Help wraps lines; compare with single spaces.
+            try SensoriumTool.run([command, "--help"]).stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        }
+        let train = try help("train")
+        for text in ["else 42)", "else 8)", "else 80)", "else 200;", "default: no limit"] {
+            #expect(train.contains(text), "train --help misses '\(text)'")
+        }
+        let demo = try help("demo")
+        #expect(demo.contains("--max-minutes") && demo.contains("(default: 9.0)") && !demo.contains("--budget"), "\(demo)")
+        let synth = try help("synth")
+        let d = DemoWorkflow.defaultSyntheticConfiguration
+        for text in ["(default: \(d.mice))", "(default: \(d.neurons))", "(default: \(d.trainTrials))", "(default: \(d.frames))"] {
+            #expect(synth.contains(text), "synth --help misses '\(text)'")
+        }
+        let report = try help("report")
+        #expect(report.contains("a folder (report.html is written into it"))
+    }
+
     @Test func badArgumentsGiveAMessageAndANonZeroExit() throws {
         let cases: [([String], String)] = [
             (["synth", "--output", "/tmp/x", "--mice", "0"], "--mice must be at least 1"),
@@ -172,7 +193,10 @@ struct CLITests {
 
         let train = try SensoriumTool.run(["train", mice, "-o", run, "-c", config.path, "--plain"])
         #expect(train.status == 0, "\(train.all)")
-        #expect(train.stdout.contains("best validation correlation"))
+        // One summary (the progress display's, on standard error), then what was written where.
+        #expect(train.stderr.components(separatedBy: "best validation correlation").count == 2, "\(train.all)")
+        #expect(train.stdout.contains("model.h5 (") && !train.stdout.contains("best validation correlation"))
+        #expect(train.stderr.contains("model: factorized3d core, gaussian readout:"), "\(train.stderr)")
         for file in [RunFolder.checkpointFile, RunFolder.modelFile, RunFolder.runFile, TrainingWorkflow.configurationFile] {
             #expect(FileManager.default.fileExists(atPath: RunFolder.file(run, file)), "missing \(file)")
         }
@@ -181,12 +205,25 @@ struct CLITests {
         // A second run into the same folder is refused without --resume/--overwrite.
         let again = try SensoriumTool.run(["train", mice, "-o", run, "-c", config.path])
         #expect(again.status == 1 && again.stderr.contains("--resume"))
+        // --resume on the finished run says so and changes nothing.
+        let modelDate = try FileManager.default.attributesOfItem(atPath: RunFolder.file(run, RunFolder.modelFile))[.modificationDate] as? Date
+        let finished = try SensoriumTool.run(["train", mice, "-o", run, "--resume"])
+        #expect(finished.status == 1 && finished.stderr.contains("found a finished one"), "\(finished.all)")
+        #expect(try FileManager.default.attributesOfItem(atPath: RunFolder.file(run, RunFolder.modelFile))[.modificationDate] as? Date == modelDate)
+        // A run that fails (here: a configuration the data cannot serve) leaves no folder behind.
+        let failed = folder.appendingPathComponent("failed").path
+        let bad = try SensoriumTool.run(["train", mice, "-o", failed, "-c", config.path, "--frames", "100000"])
+        #expect(bad.status != 0 && !FileManager.default.fileExists(atPath: failed), "\(bad.all)")
 
         let evaluate = try SensoriumTool.run(["evaluate", "-m", run, mice, "--name", "Tiny"])
         #expect(evaluate.status == 0, "\(evaluate.all)")
         #expect(evaluate.stdout.contains("Main track") && evaluate.stdout.contains("Ground-truth ceiling"))
         let evaluation = try EvaluationReport.load(from: URL(fileURLWithPath: RunFolder.file(run, RunFolder.evaluationFile)))
         #expect(evaluation.summary.model == "Tiny" && evaluation.summary.mainTrack != nil && evaluation.ceiling != nil)
+        let diagnostics = try #require(evaluation.diagnostics?.first)
+        #expect(diagnostics.fractionExplained.count == 24 && diagnostics.oracleCorrelation.count == 24 && diagnostics.videos > 0)
+        #expect(diagnostics.traces.map(\.rank) == ["best", "median", "worst"])
+        #expect(diagnostics.traces.allSatisfy { $0.predicted.count == $0.recorded.count && !$0.recorded.isEmpty && $0.firstFrame == 50 })
 
         let predictions = folder.appendingPathComponent("predictions").path
         let predict = try SensoriumTool.run(["predict", "-m", run, mice, "-o", predictions, "--tiers", "final"])
@@ -212,12 +249,26 @@ struct CLITests {
             #expect(html.contains("id=\"\(id)\""), "report misses \(id)")
         }
         #expect(html.contains("Ground-truth ceiling"))
+        for id in ["trace-0-0", "model-vs-ceiling-0", "model-vs-oracle-0", "feve-histogram", "cortex-x-0", "truth-x-0"] {
+            #expect(html.contains("id=\"\(id)\""), "report misses \(id)")
+        }
+        #expect(html.contains("Validation and evaluation measure different things"))
+        // -o names a folder (report.html inside), or a file ending in .html.
+        let elsewhere = folder.appendingPathComponent("elsewhere").path
+        #expect(try SensoriumTool.run(["report", run, "-o", elsewhere]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: RunFolder.file(elsewhere, RunFolder.reportFile)))
+        #expect(try SensoriumTool.run(["report", run, "-o", RunFolder.file(elsewhere, "page.html")]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: RunFolder.file(elsewhere, "page.html")))
+        // A folder without a run names the run folders inside it.
+        let noRun = try SensoriumTool.run(["report", folder.path])
+        #expect(noRun.status != 0 && noRun.stderr.contains(run), "\(noRun.all)")
 
         // Interrupted right after the first evaluation, then resumed: the same weights as the
         // uninterrupted run above.
         let resumed = folder.appendingPathComponent("resumed").path
         let first = try SensoriumTool.run(["train", mice, "-o", resumed, "-c", config.path, "--max-minutes", "0.00001", "--plain"])
-        #expect(first.status == 0 && first.stdout.contains("--resume"), "\(first.all)")
+        #expect(first.status == 0 && first.stdout.contains("sensorium train \(mice) -o \(resumed) --resume"), "\(first.all)")
+        #expect(first.stdout.contains("UNTRAINED") && first.stderr.contains("untrained initial weights"), "\(first.all)")
         let second = try SensoriumTool.run(["train", mice, "-o", resumed, "--resume", "--plain"])
         #expect(second.status == 0, "\(second.all)")
         let a = try Checkpoint.modelState(from: URL(fileURLWithPath: RunFolder.file(run, RunFolder.modelFile)))

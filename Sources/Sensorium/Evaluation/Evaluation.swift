@@ -116,6 +116,9 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
     public var options: EvaluationOptions
     /// Wall-clock seconds the evaluation took.
     public var seconds: Double
+    /// Per-neuron FEV, FEVE, oracle correlations and example traces of every mouse, when measured
+    /// (``EvaluationWorkflow/evaluate(_:datasets:modelName:options:output:progress:)`` does).
+    public var diagnostics: [NeuronDiagnostics]? = nil
 
     /// The validation scores, when the validation tier was scored.
     public var validation: TrackScores? { groups["validation"] }

@@ -106,12 +106,21 @@ extension VideoModel {
     /// first and last pixel of the core's output (`align_corners=True`). The core's total stride
     /// comes from how its output grows with the input; the border it crops is taken as symmetric.
     func gridCoordinates(_ map: ReceptiveFieldMap) throws -> [(Double, Double)] {
+        let toGrid = try pixelToGrid(height: map.height, width: map.width)
+        return (0..<map.neuronCount).map { toGrid(map.columns[$0], map.rows[$0]) }
+    }
+
+    /// The map from a pixel (column, row) of a `height × width` frame to the readout's grid
+    /// coordinates (x, y), −1…1 spanning the centres of the first and last pixel of the core's
+    /// output (`align_corners=True`). The core's total stride comes from how its output grows with
+    /// the input; the border it crops is taken as symmetric.
+    func pixelToGrid(height: Int, width: Int) throws -> (Double, Double) -> (Double, Double) {
         guard let channels = architecture?.configuration.core.inputChannels else {
             throw SensoriumError.incompatibleData("receptive-field initialisation needs a model built from a configuration (its core's input channels)")
         }
         let frames = core.burnInFrames + 1
-        let base = core.outputShape(for: [1, channels, frames, map.height, map.width])
-        let grown = core.outputShape(for: [1, channels, frames, map.height + 1024, map.width + 1024])
+        let base = core.outputShape(for: [1, channels, frames, height, width])
+        let grown = core.outputShape(for: [1, channels, frames, height + 1024, width + 1024])
         func axis(_ size: Int, _ out: Int, _ outGrown: Int) throws -> (offset: Double, stride: Double, out: Int) {
             guard out > 0, outGrown > out else {
                 throw SensoriumError.incompatibleData("receptive-field initialisation: the core maps \(size) pixels to \(out)")
@@ -119,12 +128,12 @@ extension VideoModel {
             let stride = (1024 / Double(outGrown - out)).rounded()
             return ((Double(size - 1) - stride * Double(out - 1)) / 2, stride, out)
         }
-        let rows = try axis(map.height, base[3], grown[3]), columns = try axis(map.width, base[4], grown[4])
+        let rows = try axis(height, base[3], grown[3]), columns = try axis(width, base[4], grown[4])
         func normalise(_ pixel: Double, _ a: (offset: Double, stride: Double, out: Int)) -> Double {
             guard a.out > 1 else { return 0 }
             return 2 * ((pixel - a.offset) / a.stride) / Double(a.out - 1) - 1
         }
-        return (0..<map.neuronCount).map { (normalise(map.columns[$0], columns), normalise(map.rows[$0], rows)) }
+        return { column, row in (normalise(column, columns), normalise(row, rows)) }
     }
 
     /// Adam on the mean squared error between the network's output for `source` and `targets`.

@@ -30,8 +30,8 @@ public struct RunPreset: Sendable {
     /// Every preset the SDK ships, in the order `sensorium presets` lists them (the one place a
     /// new preset is registered).
     public static var registered: [RunPreset] {
-        [.factorizedBaseline, .gruBaseline, .stacked2dGRU, .dwiseneuro, .dwiseneuroSmall, .dynamicV1FM, .dynamicV1FMSmall,
-         .viv1t, .viv1tSmall]
+        [.factorizedBaseline, .gruBaseline, .stacked2dGRU, .demo, .dwiseneuro, .dwiseneuroSmall, .dynamicV1FM,
+         .dynamicV1FMSmall, .viv1t, .viv1tSmall]
     }
 
     /// The registered preset called `name`; throws naming the known presets otherwise.

@@ -32,6 +32,8 @@ public enum HTMLReport {
         tr.ceiling td { color: #555; font-style: italic; }
         tr.fraction td { color: #0b6b3a; }
         .charts { display: flex; flex-wrap: wrap; gap: 12px; }
+        p.caption { color: #444; font-size: 0.92em; max-width: 60em; }
+        p.note { background: #f6f6f2; border-left: 3px solid #c9c29a; padding: 0.5em 0.8em; max-width: 60em; }
         svg.chart { border: 1px solid #e2e2e2; max-width: 100%; height: auto; }
         footer { margin-top: 2.5em; color: #888; font-size: 0.85em; }
         </style>
@@ -42,7 +44,10 @@ public enum HTMLReport {
         """
         if let subtitle = report.subtitle { html += "<p class=\"subtitle\">\(e(subtitle))</p>\n" }
         html += resultsSection(report)
+        html += miceSection(report)
+        html += scoringNote(report)
         html += trainingSection(report)
+        html += tracesSection(report)
         html += correlationSection(report)
         html += positionSection(report)
         if !report.facts.isEmpty {
@@ -71,6 +76,8 @@ public enum HTMLReport {
     }
 
     // MARK: Sections
+
+    static func e(_ s: String) -> String { SVGChart.escape(s) }
 
     static func cell(_ v: Double?) -> String {
         guard let v else { return "–" }
@@ -127,11 +134,21 @@ public enum HTMLReport {
     }
 
     static func trainingSection(_ report: RunReport) -> String {
-        var html = "<h2>Training</h2>\n<div class=\"charts\">\n"
+        var html = "<h2>Training</h2>\n"
         let history = report.history
+        guard !history.isEmpty else {
+            return html + "<p>No training history here (this folder holds an evaluation only; its run folder has <code>run.json</code>).</p>\n"
+        }
+        let validationText = report.validationSetup.map { v in
+            "the \(v.tier.rawValue) tier" + (v.maxFrames.map { ", trials cut to \($0) frames" } ?? ", whole trials") + ", first \(v.skipFrames) skipped"
+        } ?? "the validation tier"
+        html += "<p class=\"caption\">Loss: the mean over the epoch's steps of the summed Poisson loss of every mouse's batch "
+            + "(scaled as in the reference; lower is better). Validation: single-trial correlation on \(e(validationText)), "
+            + "measured before training (epoch 0) and after every epoch. Learning rate: its value at the end of every epoch.</p>\n"
+        html += "<div class=\"charts\">\n"
         let loss = history.compactMap { r in r.trainingLoss.map { (x: Double(r.epoch), y: $0) } }
-        html += SVGChart.lineChart(title: "Training loss", xLabel: "epoch", yLabel: "mean loss per step",
-                                   series: [.init(label: "", points: loss, color: SVGChart.color(0))], id: "training-loss")
+        html += SVGChart.lineChart(title: "Training loss", xLabel: "epoch", yLabel: "Poisson loss per step (summed over mice)",
+                                   series: [.init(label: "", points: loss, color: SVGChart.color(0))], integerX: true, id: "training-loss")
         var validation: [SVGChart.Series] = [
             .init(label: "all mice", points: history.compactMap { r in r.validation.map { (x: Double(r.epoch), y: $0.correlation) } },
                   color: "#222222"),
@@ -147,12 +164,14 @@ public enum HTMLReport {
                 validation.append(.init(label: shortName(mouse), points: points, color: SVGChart.color(i), dashed: true))
             }
         }
-        html += SVGChart.lineChart(title: "Validation single-trial correlation", xLabel: "epoch", yLabel: "ρ_st (validation)",
-                                   series: validation, id: "validation-correlation")
+        html += SVGChart.lineChart(title: "Validation correlation", xLabel: "epoch", yLabel: "ρ_st (validation)",
+                                   series: validation, integerX: true, id: "validation-correlation")
         let lr = history.map { (x: Double($0.epoch), y: $0.learningRate) }
-        html += SVGChart.lineChart(title: "Learning rate", xLabel: "epoch", yLabel: "learning rate",
+        let rates = Set(history.map(\.learningRate))
+        html += SVGChart.lineChart(title: rates.count == 1 ? "Learning rate (constant)" : "Learning rate (log scale)",
+                                   xLabel: "epoch", yLabel: "learning rate",
                                    series: [.init(label: "", points: lr, color: SVGChart.color(1))], logarithmicY: true,
-                                   id: "learning-rate")
+                                   integerX: true, id: "learning-rate")
         html += "</div>\n"
         if let best = history.last {
             html += "<p>Best validation correlation \(String(format: "%.4f", best.bestObjective)) at epoch \(best.bestEpoch) "
@@ -161,14 +180,134 @@ public enum HTMLReport {
         return html
     }
 
+    /// Why the validation correlation of the training differs from the evaluation's scores.
+    static func scoringNote(_ report: RunReport) -> String {
+        guard let v = report.validationSetup, let o = report.evaluationOptions else { return "" }
+        let validationFrames = v.maxFrames.map { "the first \($0) frames of each trial, \($0 - v.skipFrames) after skipping \(v.skipFrames)" }
+            ?? "whole trials, skipping the first \(v.skipFrames) frames"
+        let evaluationFrames = o.maxFrames.map { "the first \($0) frames, \($0 - o.skipFrames) after skipping \(o.skipFrames)" }
+            ?? "whole trials, skipping the first \(o.skipFrames) frames"
+        let tiers = (o.mainTiers + o.bonusTiers).map(\.rawValue).joined(separator: ", ")
+        var html = "<p class=\"note\"><b>Validation and evaluation measure different things.</b> The validation correlation "
+            + "that drives training (and early stopping) is the single-trial correlation on the \(e(v.tier.rawValue)) tier over "
+            + "\(e(validationFrames)); the scores above are on the test tiers (\(e(tiers))) over \(e(evaluationFrames)), as the "
+            + "competition scored them. A correlation over more frames of a trial is usually higher (the slow components of "
+            + "the response count), so the two numbers are not comparable"
+        if let validation = report.mice?.compactMap({ $0.scores["validation"] }), !validation.isEmpty,
+           let lastBest = report.history.last?.bestObjective, lastBest.isFinite {
+            let mean = validation.map(\.singleTrial).reduce(0, +) / Double(validation.count)
+            html += String(format: ": the same \(e(v.tier.rawValue)) tier scored the evaluation's way gives ρ<sub>st</sub> %.3f "
+                           + "(mean over mice) against %.3f during training", mean, lastBest)
+        }
+        return html + ".</p>\n"
+    }
+
+    /// One row per mouse: the model's scores on each track, the validation score, and the ceiling.
+    static func miceSection(_ report: RunReport) -> String {
+        guard let mice = report.mice, !mice.isEmpty else { return "" }
+        let hasCeiling = mice.contains { $0.ceiling != nil }
+        var html = "<h2>Per mouse</h2>\n<table class=\"mice\">\n<thead><tr><th>Mouse</th><th>neurons</th>"
+            + "<th>main ρ<sub>st</sub></th><th>main ρ<sub>ta</sub></th><th>bonus ρ<sub>st</sub></th><th>bonus ρ<sub>ta</sub></th>"
+            + "<th>validation ρ<sub>st</sub></th>"
+        if hasCeiling { html += "<th>ceiling main ρ<sub>ta</sub></th><th>main ρ<sub>ta</sub> / ceiling</th>" }
+        html += "</tr></thead>\n<tbody>\n"
+        for m in mice {
+            let main = m.scores["main"], validation = m.scores["validation"]
+            // The bonus track as the competition ranked it: the mean over the OOD families.
+            let families = m.scores.filter { $0.key.hasPrefix("bonus/") }.map(\.value)
+            let bonus: (singleTrial: Double, toAverage: Double)? = families.isEmpty
+                ? m.scores["bonus"].map { ($0.singleTrial, $0.toAverage) }
+                : (families.map(\.singleTrial).reduce(0, +) / Double(families.count),
+                   families.map(\.toAverage).reduce(0, +) / Double(families.count))
+            html += "<tr><td title=\"\(e(m.mouse))\">\(e(shortName(m.mouse)))</td><td>\(m.neurons)</td>"
+                + "<td>\(cell(main?.singleTrial))</td><td>\(cell(main?.toAverage))</td>"
+                + "<td>\(cell(bonus?.singleTrial))</td><td>\(cell(bonus?.toAverage))</td><td>\(cell(validation?.singleTrial))</td>"
+            if hasCeiling {
+                let c = m.ceiling?["main"]?.toAverage
+                html += "<td>\(cell(c))</td><td>\(percent(main?.toAverage, of: c))</td>"
+            }
+            html += "</tr>\n"
+        }
+        html += "</tbody>\n</table>\n"
+        if let o = report.evaluationOptions {
+            let main = o.mainTiers.map(\.rawValue).joined(separator: " + ")
+            let bonus = o.bonusTiers.map(\.rawValue).joined(separator: " + ")
+            let validation = o.validationTier.map { "; validation: \($0.rawValue), scored like the tests" } ?? ""
+            html += "<p class=\"caption\">Main: \(e(main)); bonus: \(e(bonus)) (the mean over its OOD families)\(e(validation)).</p>\n"
+        }
+        return html
+    }
+
+    /// Predicted against recorded responses of the best, median and worst neuron of every mouse.
+    static func tracesSection(_ report: RunReport) -> String {
+        guard let diagnostics = report.diagnostics, diagnostics.contains(where: { !$0.traces.isEmpty }) else { return "" }
+        var html = "<h2>Example neurons: predicted and recorded responses</h2>\n"
+        html += "<p class=\"caption\">For each mouse, the neurons with the best, median and worst single-trial correlation "
+            + "on the main track; one test trial each (frames after the skipped ones, 30 Hz), normalised responses. Grey: the recorded "
+            + "response averaged over every repeat of the same video (what the stimulus drives).</p>\n<div class=\"charts\">\n"
+        for (mi, d) in diagnostics.enumerated() {
+            for (ti, t) in d.traces.enumerated() {
+                let frames = (0..<t.recorded.count).map { Double(t.firstFrame + $0) }
+                var series: [SVGChart.Series] = []
+                if let average = t.repeatAverage {
+                    series.append(.init(label: "recorded, mean of repeats", points: zip(frames, average).map { (x: $0, y: Double($1)) },
+                                        color: "#aaaaaa"))
+                }
+                series.append(.init(label: "recorded (this trial)", points: zip(frames, t.recorded).map { (x: $0, y: Double($1)) },
+                                    color: "#222222"))
+                series.append(.init(label: "predicted", points: zip(frames, t.predicted).map { (x: $0, y: Double($1)) },
+                                    color: SVGChart.color(1)))
+                html += SVGChart.lineChart(
+                    title: "\(shortName(d.mouse)): \(t.rank) neuron (unit \(t.unitID), ρ_st \(String(format: "%.2f", t.correlation)))",
+                    xLabel: "frame of \(t.tier.rawValue) trial \(t.trial)", yLabel: "response (normalised)",
+                    series: series, integerX: true, width: 460, height: 240, id: "trace-\(mi)-\(ti)")
+            }
+        }
+        return html + "</div>\n"
+    }
+
     static func correlationSection(_ report: RunReport) -> String {
-        var html = "<h2>Per-neuron correlations</h2>\n<div class=\"charts\">\n"
+        var html = "<h2>Per-neuron scores</h2>\n"
+        let tiers = report.evaluationOptions.map { o in
+            "the main track's test tiers (\(o.mainTiers.map(\.rawValue).joined(separator: ", "))), "
+                + (o.maxFrames.map { "first \($0) frames" } ?? "whole trials") + ", first \(o.skipFrames) skipped"
+        } ?? "the test tiers"
+        html += "<p class=\"caption\">Every panel uses \(e(tiers)). ρ<sub>st</sub>: correlation of the prediction with each "
+            + "single trial; ceiling: the same for the synthetic mouse's true (noise-free) rates; oracle: each repeat against the mean of "
+            + "the other repeats of its video (leave-one-out); FEVE: the fraction of the stimulus-explainable variance (variance "
+            + "across repeats removed) that the model explains.</p>\n<div class=\"charts\">\n"
         let groups = report.neuronCorrelations.enumerated().map { i, c in
-            SVGChart.Group(label: "\(shortName(c.mouse)) \(c.label)", values: c.values.map(Double.init), color: SVGChart.color(i))
+            SVGChart.Group(label: "\(shortName(c.mouse))", values: c.values.map(Double.init), color: SVGChart.color(i))
         }
         let label = Set(report.neuronCorrelations.map(\.label)).count == 1 ? report.neuronCorrelations[0].label : "correlation"
         html += SVGChart.histogram(title: "Per-neuron correlation", xLabel: label, groups: groups, bins: 30,
-                                   range: (-0.2, 1), width: 640, id: "correlation-histogram")
+                                   range: (-0.2, 1), width: 560, id: "correlation-histogram")
+        for (i, m) in (report.mice ?? []).enumerated() {
+            guard let model = m.scores["main"]?.perNeuronSingleTrial, let ceiling = m.ceiling?["main"]?.perNeuronSingleTrial else { continue }
+            html += SVGChart.scatter(title: "\(shortName(m.mouse)): model against ceiling", xLabel: "ground-truth ceiling ρ_st",
+                                     yLabel: "model ρ_st", x: ceiling.map(Double.init), y: model.map(Double.init),
+                                     color: SVGChart.color(i), diagonal: true, id: "model-vs-ceiling-\(i)")
+        }
+        for (i, d) in (report.diagnostics ?? []).enumerated() {
+            if let m = report.mice?.first(where: { $0.mouse == d.mouse }), let model = m.scores["main"]?.perNeuronToAverage {
+                html += SVGChart.scatter(title: "\(shortName(d.mouse)): model against oracle", xLabel: "oracle correlation (leave-one-out)",
+                                         yLabel: "model ρ_ta", x: d.oracleCorrelation.map(Double.init), y: model.map(Double.init),
+                                         color: SVGChart.color(i), diagonal: true, id: "model-vs-oracle-\(i)")
+            }
+        }
+        // FEVE divides by the explainable variance: neurons with almost none give huge values of
+        // either sign, so values are clipped to [−1, 1] (into the end bins) and the legend gives the median.
+        let feve = (report.diagnostics ?? []).enumerated().map { i, d in
+            let values = d.fractionExplained.map(Double.init).filter(\.isFinite).sorted()
+            let median = values.isEmpty ? Double.nan : values[values.count / 2]
+            return SVGChart.Group(label: "\(shortName(d.mouse)) (\(d.videos) videos, \(d.trials) trials; median \(String(format: "%.2f", median)))",
+                                  values: values.map { min(1, max(-1, $0)) }, color: SVGChart.color(i))
+        }
+        if !feve.isEmpty {
+            html += SVGChart.histogram(title: "FEVE per neuron (clipped to −1…1)", xLabel: "fraction of explainable variance explained",
+                                       groups: feve, bins: 40, range: (-1, 1), width: 560, showMean: false,
+                                       id: "feve-histogram")
+        }
         return html + "</div>\n"
     }
 
@@ -186,7 +325,53 @@ public enum HTMLReport {
                                          values: values.map { $0.values.map(Double.init) }, valueLabel: values?.label ?? "",
                                          color: SVGChart.color(i), id: "readout-positions-\(i)")
         }
-        return html + "</div>\n"
+        html += "</div>\n"
+        let cortical = report.readoutPositions.filter { $0.corticalX != nil }
+        if !cortical.isEmpty {
+            html += "<p class=\"caption\">Retinotopy: each neuron's readout position against its position on the cortex "
+                + "(<code>cell_motor_coordinates</code>, µm). Visual cortex maps the visual field smoothly, so a learnt position "
+                + "that follows the cortical position is a sign the readout found the neuron's receptive field.</p>\n<div class=\"charts\">\n"
+            for (i, p) in cortical.enumerated() {
+                html += SVGChart.scatter(title: "\(shortName(p.mouse)): horizontal position", xLabel: "cortical x (µm)",
+                                         yLabel: "readout x (grid units)", x: (p.corticalX ?? []).map(Double.init),
+                                         y: p.x.map(Double.init), color: SVGChart.color(i), width: 380, height: 340,
+                                         id: "cortex-x-\(i)")
+                html += SVGChart.scatter(title: "\(shortName(p.mouse)): vertical position", xLabel: "cortical y (µm)",
+                                         yLabel: "readout y (grid units)", x: (p.corticalY ?? []).map(Double.init),
+                                         y: p.y.map(Double.init), color: SVGChart.color(i), width: 380, height: 340,
+                                         id: "cortex-y-\(i)")
+            }
+            html += "</div>\n"
+        }
+        let truth = report.readoutPositions.filter { $0.trueX != nil }
+        if !truth.isEmpty {
+            html += "<p class=\"caption\">Synthetic mice: the learnt readout positions against the true receptive-field centres "
+                + "the mice were generated with (<code>meta/synthetic/rf_grid_positions.npy</code>, converted to the readout's grid, "
+                + "which spans the core's output: a convolution without padding crops the frame's border); on the dashed "
+                + "line the readout sits exactly on the receptive field.</p>\n<div class=\"charts\">\n"
+            var distancesText: [String] = []
+            for (i, p) in truth.enumerated() {
+                let tx = (p.trueX ?? []).map(Double.init), ty = (p.trueY ?? []).map(Double.init)
+                var distances: [Double] = []
+                for k in 0..<min(tx.count, ty.count, p.x.count) {
+                    let dx = tx[k] - Double(p.x[k]), dy = ty[k] - Double(p.y[k])
+                    let d = (dx * dx + dy * dy).squareRoot()
+                    if d.isFinite { distances.append(d) }
+                }
+                distances.sort()
+                let median = distances.isEmpty ? Double.nan : distances[distances.count / 2]
+                html += SVGChart.scatter(title: "\(shortName(p.mouse)): x, learnt against true", xLabel: "true x (grid units)",
+                                         yLabel: "learnt x", x: tx, y: p.x.map(Double.init), color: SVGChart.color(i), diagonal: true,
+                                         width: 380, height: 340, id: "truth-x-\(i)")
+                html += SVGChart.scatter(title: "\(shortName(p.mouse)): y, learnt against true", xLabel: "true y (grid units)",
+                                         yLabel: "learnt y", x: ty, y: p.y.map(Double.init), color: SVGChart.color(i), diagonal: true,
+                                         width: 380, height: 340, id: "truth-y-\(i)")
+                distancesText.append("\(e(shortName(p.mouse))) " + String(format: "%.3f", median))
+            }
+            html += "</div>\n<p class=\"caption\">Median distance between learnt and true position, in grid units (the grid is 2 "
+                + "units wide): \(distancesText.joined(separator: ", ")).</p>\n"
+        }
+        return html
     }
 
     /// Mouse folder names are long (`dynamic29515-10-12-Video-9b4f…`); keep the leading part.

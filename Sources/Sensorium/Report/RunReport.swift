@@ -3,6 +3,7 @@ import SensoriumTensor
 import SensoriumLayers
 import SensoriumReadouts
 import SensoriumMetrics
+import SensoriumData
 
 /// Everything the HTML report of a run shows: the training history, the Table 1 rows (the model
 /// and, for synthetic data, the ground-truth ceiling), per-neuron correlations and readout
@@ -26,6 +27,31 @@ public struct RunReport: Codable, Sendable {
     public var readoutPositions: [ReadoutPositions]
     /// Further facts shown as a two-column table (name, value), in order.
     public var facts: [Fact]
+    /// The scores of every mouse (from the evaluation), for the per-mouse table.
+    public var mice: [MouseEvaluation]?
+    /// How the evaluation scored (tiers, frames).
+    public var evaluationOptions: EvaluationOptions?
+    /// How validation during training scored (tier, frames).
+    public var validationSetup: ValidationSetup?
+    /// Per-neuron FEV, FEVE, oracle correlations and example traces (from the evaluation).
+    public var diagnostics: [NeuronDiagnostics]?
+
+    /// What the validation correlation of the training history measures.
+    public struct ValidationSetup: Codable, Sendable, Equatable {
+        /// The tier scored (the oracle tier in SENSORIUM 2023).
+        public var tier: MouseTier
+        /// Trials cut to at most this many frames (nil: whole trials).
+        public var maxFrames: Int?
+        /// Frames skipped at the start of every trial.
+        public var skipFrames: Int
+
+        /// A setup.
+        public init(tier: MouseTier, maxFrames: Int?, skipFrames: Int) {
+            self.tier = tier
+            self.maxFrames = maxFrames
+            self.skipFrames = skipFrames
+        }
+    }
 
     /// A report; every part is optional (an empty part shows as "no data").
     public init(title: String, subtitle: String? = nil, history: [EpochReport] = [], table: [Table1Summary] = [],
@@ -93,6 +119,15 @@ public struct ReadoutPositions: Codable, Sendable, Equatable {
     /// Horizontal and vertical positions, one per neuron.
     public var x: [Float]
     public var y: [Float]
+    /// The neurons' cortical coordinates (`meta/neurons/cell_motor_coordinates.npy`, first two
+    /// columns, microns), when known.
+    public var corticalX: [Float]?
+    public var corticalY: [Float]?
+    /// Synthetic mice: the true receptive-field centres (`meta/synthetic/rf_grid_positions.npy`,
+    /// −1…1 over the frame's pixel centres) in the readout's grid coordinates, which span the core's
+    /// output (a convolution without padding crops the frame's border, so the two differ).
+    public var trueX: [Float]?
+    public var trueY: [Float]?
 
     /// Positions of one mouse.
     public init(mouse: String, x: [Float], y: [Float]) {
@@ -100,6 +135,33 @@ public struct ReadoutPositions: Codable, Sendable, Equatable {
         self.mouse = mouse
         self.x = x
         self.y = y
+    }
+
+    /// Adds the cortical coordinates of `datasets` and, for synthetic mice, the true receptive-field
+    /// centres (converted to `model`'s readout grid) to the positions of the mouse of the same name
+    /// (neuron counts must agree).
+    public static func annotate(_ positions: [ReadoutPositions], with datasets: [MouseDataset],
+                                model: VideoModel) -> [ReadoutPositions] {
+        positions.map { p in
+            var p = p
+            guard let d = datasets.first(where: { $0.name == p.mouse }), d.neuronCount == p.x.count else { return p }
+            let n = d.neuronCount
+            if d.cellMotorCoordinates.count == 3 * n {
+                p.corticalX = (0..<n).map { d.cellMotorCoordinates[3 * $0] }
+                p.corticalY = (0..<n).map { d.cellMotorCoordinates[3 * $0 + 1] }
+            }
+            let truth = d.layout.root + "/meta/synthetic/rf_grid_positions.npy"
+            if FileManager.default.fileExists(atPath: truth), let a = try? NPY.read(truth), a.shape == [n, 2],
+               let v = try? a.floats(), let toGrid = try? model.pixelToGrid(height: d.frameHeight, width: d.frameWidth) {
+                // Frame coordinates → pixels → the readout's grid.
+                let grid = (0..<n).map { i in
+                    toGrid((Double(v[2 * i]) + 1) / 2 * Double(d.frameWidth - 1), (Double(v[2 * i + 1]) + 1) / 2 * Double(d.frameHeight - 1))
+                }
+                p.trueX = grid.map { Float($0.0) }
+                p.trueY = grid.map { Float($0.1) }
+            }
+            return p
+        }
     }
 
     /// The mean positions of every Gaussian readout (`FullGaussian2d` and subclasses) inside

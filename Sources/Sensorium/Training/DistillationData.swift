@@ -52,6 +52,8 @@ public final class DistillationData<Source: TrainingData>: TrainingData where So
 
     public func trialCount(mouse: String) -> Int { source.trialCount(mouse: mouse) }
 
+    public var validationBatchCount: Int? { source.validationBatchCount }
+
     /// The batch with the teacher's predictions in its weight-0 sample-mouse blocks and the
     /// distillation weight there (see the type's description).
     public func distill(_ batch: MouseBatch) -> MouseBatch {

@@ -87,7 +87,8 @@ public enum DemoWorkflow {
         public var steps: Int
         public var trainingFinished: Bool
         public var bestValidationSingleTrial: Double
-        public var bonusFamilies: [String: TrackScores]
+        /// Per OOD stimulus family: the same keys as `main` and `bonus` (snake case, with the ceiling).
+        public var bonusFamilies: [String: TrackResult]
         public var mice: [String]
         public var neurons: Int
         public var parameters: Int
@@ -158,7 +159,7 @@ public enum DemoWorkflow {
         let data = try prepareData(synthetic, folder: RunFolder.file(root, dataFolder), logger: logger)
 
         progress?("Training the factorised baseline (at most \(training.trainer.earlyStopping.maxEpochs) epochs"
-            + (budget.map { ", \(Int(ProgressBar.seconds($0))) s budget" } ?? "") + ")")
+            + (budget.map { ", stopping after \(String(format: "%g", ProgressBar.seconds($0) / 60)) min" } ?? "") + ")")
         let request = TrainingWorkflow.Request(dataPaths: data.paths, configuration: training,
                                                output: RunFolder.file(root, runFolder), resume: false, overwrite: true,
                                                stop: budget.map { .duration($0) }, title: "Sensorium demo: factorised baseline on synthetic mice")
@@ -175,8 +176,9 @@ public enum DemoWorkflow {
         try report.write(to: URL(fileURLWithPath: RunFolder.file(RunFolder.file(root, runFolder), RunFolder.runFile)))
         try HTMLReport.write(report, to: URL(fileURLWithPath: RunFolder.file(root, RunFolder.reportFile)))
 
-        var families: [String: TrackScores] = [:]
-        for f in evaluation.summary.bonusFamilies { families[f.family] = f.scores }
+        var families: [String: TrackResult] = [:]
+        let ceilingFamilies = Dictionary(evaluation.ceiling?.bonusFamilies.map { ($0.family, $0.scores) } ?? [], uniquingKeysWith: { a, _ in a })
+        for f in evaluation.summary.bonusFamilies { families[f.family] = TrackResult(f.scores, ceilingFamilies[f.family]) }
         let results = Results(
             main: TrackResult(evaluation.summary.mainTrack, evaluation.ceiling?.mainTrack),
             bonus: TrackResult(evaluation.summary.bonusTrack, evaluation.ceiling?.bonusTrack),

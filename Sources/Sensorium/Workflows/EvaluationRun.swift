@@ -82,12 +82,21 @@ public enum EvaluationWorkflow {
         }
     }
 
-    /// Scores `model` on the test tiers of `datasets`; writes `evaluation.json` into `output`
-    /// when given.
+    /// Scores `model` on the test tiers of `datasets`, measures every mouse's
+    /// ``NeuronDiagnostics`` on the main track's tiers (with per-neuron scores, when those tiers
+    /// hold repeats), and writes `evaluation.json` into `output` when given.
     public static func evaluate(_ model: VideoModel, datasets: [MouseDataset], modelName: String,
                                 options: EvaluationOptions, output: String?,
                                 progress: ((EvaluationProgress) -> Void)? = nil) throws -> EvaluationReport {
-        let report = try Evaluation.evaluate(model, datasets: datasets, modelName: modelName, options: options, progress: progress)
+        var report = try Evaluation.evaluate(model, datasets: datasets, modelName: modelName, options: options, progress: progress)
+        if options.perNeuron && !options.mainTiers.isEmpty {
+            report.diagnostics = try zip(datasets, report.mice).compactMap { dataset, mouse in
+                guard let correlations = mouse.scores["main"]?.perNeuronSingleTrial else { return nil }
+                return try NeuronDiagnostics.measure(model, dataset: dataset, tiers: options.mainTiers, correlations: correlations,
+                                                     skipFrames: options.skipFrames, maxFrames: options.maxFrames,
+                                                     precisionScaling: options.precisionScaling)
+            }
+        }
         if let output {
             let folder = (output as NSString).expandingTildeInPath
             try RunFolder.create(folder)
@@ -123,6 +132,9 @@ extension EvaluationReport {
     public func merge(into report: inout RunReport) {
         report.table = [summary]
         report.ceiling = ceiling
+        report.mice = mice
+        report.evaluationOptions = options
+        if let diagnostics { report.diagnostics = diagnostics }
         report.neuronCorrelations = mice.compactMap { m -> NeuronCorrelations? in
             let preferred = ["main", "final_test_main", "live_test_main", "bonus", "validation"]
             let name = preferred.first { m.scores[$0]?.perNeuronSingleTrial != nil }

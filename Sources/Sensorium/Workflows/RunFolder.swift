@@ -59,8 +59,15 @@ public enum RunFolder {
         var report: RunReport
         var found = false
         let runPath = file(path, runFile)
+        // The demo's folder: the run is in its run/ subfolder, the evaluation at the top.
+        let demoRunPath = file(file(path, DemoWorkflow.runFolder), runFile)
         if fm.fileExists(atPath: runPath) {
             report = try RunReport.load(from: URL(fileURLWithPath: runPath))
+            found = true
+        } else if !fm.fileExists(atPath: file(path, checkpointFile)) && fm.fileExists(atPath: demoRunPath)
+                    && (fm.fileExists(atPath: file(path, resultsFile))
+                        || fm.fileExists(atPath: file(file(path, DemoWorkflow.dataFolder), DemoWorkflow.syntheticMarker))) {
+            report = try RunReport.load(from: URL(fileURLWithPath: demoRunPath))
             found = true
         } else {
             report = RunReport(title: "Sensorium run \((path as NSString).lastPathComponent)")
@@ -68,6 +75,16 @@ public enum RunFolder {
             if fm.fileExists(atPath: checkpointPath) {
                 report.history = try TrainingHistory.read(from: URL(fileURLWithPath: checkpointPath))
                 found = true
+            }
+        }
+        if !found {
+            // No run here: name the run folders inside, if any, rather than write a report of nothing.
+            let inside = ((try? fm.contentsOfDirectory(atPath: path)) ?? []).sorted().filter { name in
+                [runFile, checkpointFile].contains { fm.fileExists(atPath: file(file(path, name), $0)) }
+            }
+            if !inside.isEmpty {
+                throw SensoriumError.file(path: path, message: "expected a run folder (\(runFile) or \(checkpointFile)), found none; the run folders inside it are "
+                    + inside.map { file(path, $0) }.joined(separator: ", ") + ": give one of them")
             }
         }
         let evaluationPath = file(path, evaluationFile)

@@ -285,6 +285,62 @@ public enum TrainingWorkflow {
         public var seconds: Double
         /// The run report written to `run.json`.
         public var report: RunReport
+        /// Which weights `model.h5` holds.
+        public var savedWeights: SavedWeights
+        /// The command that continues this run (meaningful when ``summary`` is not finished).
+        public var resumeCommand: String
+    }
+
+    /// Which weights a run saved as `model.h5`.
+    public enum SavedWeights: Sendable, Equatable, CustomStringConvertible {
+        /// The best weights early stopping kept, from the end of this epoch.
+        case best(epoch: Int)
+        /// The weights after the last completed epoch (early stopping keeps no best weights).
+        case last(epoch: Int)
+        /// The initial weights: no epoch was completed, or none improved on the untrained model.
+        case untrained
+
+        /// "best weights (epoch 12)", "weights after epoch 3", "untrained initial weights".
+        public var description: String {
+            switch self {
+            case .best(let epoch): "best weights, epoch \(epoch)"
+            case .last(let epoch): "weights after epoch \(epoch)"
+            case .untrained: "UNTRAINED initial weights"
+            }
+        }
+    }
+
+    /// The `sensorium train` command line that continues the run in `output` on `dataPaths`.
+    public static func resumeCommand(dataPaths: [String], output: String) -> String {
+        func quoted(_ s: String) -> String {
+            s.allSatisfy { $0.isLetter || $0.isNumber || "/._-~+=:,@".contains($0) } ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        }
+        return (["sensorium", "train"] + dataPaths.map(quoted) + ["-o", quoted(output), "--resume"]).joined(separator: " ")
+    }
+
+    /// `518786` as "518,786".
+    public static func groupedDigits(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
+
+    /// A one-line description of the model: its components, size, and which preset it matches.
+    public static func describeModel(_ model: VideoModel, configuration: VideoModelConfiguration) -> String {
+        var text = "\(configuration.core.typeName) core, \(configuration.readout.typeName) readout: "
+            + "\(groupedDigits(model.trainableParameterCount)) trainable parameters, burn-in \(model.burnInFrames) frames"
+        if let preset = RunPreset.registered.first(where: { $0.configuration.model == configuration }) {
+            text += " (the \(preset.name) preset"
+            if preset.name == RunPreset.factorizedBaseline.name {
+                text += "; `--config \(RunPreset.demo.name)` trains the demo's much smaller model"
+            }
+            text += ")"
+        }
+        return text
     }
 
     /// The file holding the run's configuration in a run folder.
@@ -346,6 +402,13 @@ public enum TrainingWorkflow {
                 throw SensoriumError.file(path: configurationPath, message: "expected the run's configuration next to its checkpoint, found nothing")
             }
             configuration = try TrainingRunConfiguration.load(from: URL(fileURLWithPath: configurationPath))
+            if let state = try? Checkpoint.read(from: URL(fileURLWithPath: checkpoint)).children["early_stopping"],
+               state.integers["finished"] == 1 {
+                let epochs = state.integers["epoch"].map(String.init) ?? "?"
+                let best = state.integers["best_epoch"].map(String.init) ?? "?"
+                let objective = state.reals["best_objective"].map { String(format: "%.4f", $0) } ?? "?"
+                throw SensoriumError.file(path: folder, message: "expected an unfinished run to resume, found a finished one (\(epochs) epochs, best validation correlation \(objective) at epoch \(best)); nothing was changed. To train longer, start a new run (another -o, or --overwrite) with a larger --epochs, or --config \(configurationPath) with its trainer.earlyStopping changed")
+            }
             logger.info("resuming the run in \(folder) with its saved configuration")
         } else if fm.fileExists(atPath: checkpoint) && !request.overwrite {
             throw SensoriumError.file(path: folder, message: "expected an empty run folder, found a run (\(RunFolder.checkpointFile)); pass --resume to continue it or --overwrite to start again")
@@ -357,7 +420,28 @@ public enum TrainingWorkflow {
         // Every rank has checked the folder before rank 0 writes into it.
         if communicator.size > 1 { try communicator.barrier() }
         let writes = communicator.isRoot
+        let createdFolder = !fm.fileExists(atPath: folder)
         if writes { try RunFolder.create(folder) }
+        do {
+            return try train(request, configuration: configuration, datasets: datasets, folder: folder, runStart: runStart,
+                             logger: logger, observers: observers)
+        } catch {
+            // A run that failed before it trained a whole epoch leaves no folder behind (a folder
+            // that was there before is kept; a checkpoint with trained epochs can be resumed).
+            let trainedEpochs = (try? TrainingHistory.read(from: URL(fileURLWithPath: checkpoint)))?.filter { $0.epoch > 0 }.count ?? 0
+            if writes && createdFolder && trainedEpochs == 0 { try? fm.removeItem(atPath: folder) }
+            throw error
+        }
+    }
+
+    private static func train(_ request: Request, configuration: TrainingRunConfiguration, datasets: [MouseDataset],
+                              folder: String, runStart: ContinuousClock.Instant, logger: Logger,
+                              observers: [any TrainingObserver]) throws -> Outcome {
+        let fm = FileManager.default
+        let checkpoint = RunFolder.file(folder, RunFolder.checkpointFile)
+        let configurationPath = RunFolder.file(folder, configurationFile)
+        let communicator = request.communicator
+        let writes = communicator.isRoot
         let miceText = datasets.map { "\($0.name) (\($0.neuronCount) neurons, \($0.trials(in: .train).count) train trials)" }
             .joined(separator: ", ")
         logger.info("\(datasets.count) mice: \(miceText)")
@@ -384,10 +468,15 @@ public enum TrainingWorkflow {
         } catch {
             throw SensoriumError.file(path: configurationPath, message: "cannot write the run configuration (\(error.localizedDescription))")
         }
-        logger.info("model: \(model.parameterCount) parameters (\(configuration.model.core.typeName) core, \(configuration.model.readout.typeName) readout), burn-in \(model.burnInFrames) frames")
+        logger.notice("model: \(describeModel(model, configuration: configuration.model))")
 
         var stop = request.stop
-        if case .duration(let budget)? = stop { stop = .duration(max(.zero, budget - (.now - runStart))) }
+        if case .duration(let budget)? = stop {
+            // The limit counts from the start of the run: what is left of it is the training's.
+            let left = max(.zero, budget - (.now - runStart))
+            stop = .duration(left)
+            for case let bar as ProgressBar in observers { bar.timeLimit = left }
+        }
         let summary = try trainer.fit(until: stop)
         if communicator.size > 1 {
             // Rank 0 has written the last checkpoint; the other ranks are done.
@@ -396,27 +485,41 @@ public enum TrainingWorkflow {
                 model.eval()
                 return Outcome(model: model, datasets: datasets, configuration: configuration, summary: summary,
                                history: trainer.history, seconds: ProgressBar.seconds(.now - runStart),
-                               report: RunReport(title: request.title ?? "rank \(communicator.rank)"))
+                               report: RunReport(title: request.title ?? "rank \(communicator.rank)"),
+                               savedWeights: .last(epoch: summary.epochs),
+                               resumeCommand: resumeCommand(dataPaths: request.dataPaths, output: request.output))
             }
         }
         if !summary.finished && configuration.trainer.earlyStopping.restoreBest {
             // Interrupted: the checkpoint keeps the current state for resuming; the saved model gets
             // the best weights so far, as a finished run would.
             if try restoreBestWeights(model, from: URL(fileURLWithPath: checkpoint)) {
-                logger.info("training stopped before the end; the model holds the best weights so far (epoch \(summary.bestEpoch))")
+                logger.debug("training stopped before the end; the model holds the best weights so far (epoch \(summary.bestEpoch))")
             }
         } else if !summary.finished, let average = trainer.movingAverage {
             // Without early stopping's best weights, an interrupted run saves the moving average,
             // as a finished one does.
             average.copyToModule()
         }
+        let saved: SavedWeights
+        if summary.epochs == 0 || (configuration.trainer.earlyStopping.restoreBest && summary.bestEpoch == 0) {
+            saved = .untrained
+            logger.warning(summary.epochs == 0
+                ? "no epoch was completed before the stop: \(RunFolder.modelFile) holds the untrained initial weights"
+                : "no epoch improved the validation correlation of the untrained model: \(RunFolder.modelFile) holds the initial weights")
+        } else {
+            saved = configuration.trainer.earlyStopping.restoreBest ? .best(epoch: summary.bestEpoch) : .last(epoch: summary.epochs)
+        }
         model.eval()
         try model.save(to: URL(fileURLWithPath: RunFolder.file(folder, RunFolder.modelFile)))
+        let resume = resumeCommand(dataPaths: request.dataPaths, output: request.output)
 
         var report = RunReport(title: request.title ?? "Sensorium run \((folder as NSString).lastPathComponent)")
         report.subtitle = describe(configuration: configuration, datasets: datasets)
         report.history = trainer.history
-        report.readoutPositions = ReadoutPositions.extract(from: model)
+        report.readoutPositions = ReadoutPositions.annotate(ReadoutPositions.extract(from: model), with: datasets, model: model)
+        report.validationSetup = .init(tier: configuration.data.validationTier, maxFrames: configuration.data.validationMaxFrames,
+                                       skipFrames: configuration.trainer.validationSkipFrames)
         report.facts = [
             .init("mice", datasets.map(\.name).joined(separator: ", ")),
             .init("neurons", datasets.map { String($0.neuronCount) }.joined(separator: ", ")),
@@ -424,13 +527,15 @@ public enum TrainingWorkflow {
             .init("epochs", String(summary.epochs)),
             .init("optimizer steps", String(summary.steps)),
             .init("best validation ρ_st", String(format: "%.4f (epoch %d)", summary.bestObjective, summary.bestEpoch)),
-            .init("training finished", summary.finished ? "yes" : "no (resume with --resume)"),
+            .init("training finished", summary.finished ? "yes" : "no, stopped by the time limit; continue with `\(resume)`"),
+            .init("model.h5 holds", saved.description),
             .init("training seconds", String(format: "%.1f", summary.seconds)),
             .init("seed (trainer / model)", "\(configuration.trainer.seed) / \(configuration.model.seed)"),
         ]
         try report.write(to: URL(fileURLWithPath: RunFolder.file(folder, RunFolder.runFile)))
         return Outcome(model: model, datasets: datasets, configuration: configuration, summary: summary,
-                       history: trainer.history, seconds: ProgressBar.seconds(.now - runStart), report: report)
+                       history: trainer.history, seconds: ProgressBar.seconds(.now - runStart), report: report,
+                       savedWeights: saved, resumeCommand: resume)
     }
 
     /// Loads the best weights kept by early stopping in the training checkpoint at `url` into

@@ -40,7 +40,7 @@ extension Trainer {
     ///
     /// Rank 0 alone notifies the observers, logs below `.error` and writes checkpoints; the
     /// validation set is scored by all ranks together (see
-    /// ``validationCorrelation(of:on:skipFrames:communicator:)``) and early stopping follows rank
+    /// ``validationCorrelation(of:on:skipFrames:communicator:progress:)``) and early stopping follows rank
     /// 0's objective. Random draws of the model (dropout, readout sampling) come from streams
     /// reseeded for every (seed, rank, step).
     public convenience init(model: Model, data: Source, configuration: TrainerConfiguration = .reference,
