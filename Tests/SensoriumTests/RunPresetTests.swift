@@ -27,6 +27,13 @@ struct RunPresetTests {
         let file = folder.appendingPathComponent("gruBaseline")
         try Data(#"{"trainer": {"seed": 3}}"#.utf8).write(to: file)
         #expect(try TrainingRunConfiguration.load(fileOrPreset: file.path).trainer.seed == 3)
+        // A folder named like a preset (for example the run folder of that preset) does not hide it.
+        let runs = folder.appendingPathComponent("runs")
+        try FileManager.default.createDirectory(at: runs.appendingPathComponent("stacked2dGRU"), withIntermediateDirectories: true)
+        #expect(try TrainingRunConfiguration.load(fileOrPreset: "stacked2dGRU", relativeTo: runs.path)
+                == RunPreset.stacked2dGRU.configuration)
+        // A file named like a preset is read as the file.
+        #expect(try TrainingRunConfiguration.load(fileOrPreset: "gruBaseline", relativeTo: folder.path).trainer.seed == 3)
         #expect {
             try TrainingRunConfiguration.load(fileOrPreset: "noSuchPreset")
         } throws: { error in

@@ -210,13 +210,24 @@ public struct TrainingRunConfiguration: Codable, Sendable, Equatable {
     }
 
     /// The configuration of the file at `path` when one exists there, else of the registered
-    /// ``RunPreset`` called `path` (an error names both when neither exists).
+    /// ``RunPreset`` called `path` (a folder of that name does not hide the preset; an error names
+    /// both when neither exists).
     public static func load(fileOrPreset path: String) throws -> TrainingRunConfiguration {
-        let expanded = (path as NSString).expandingTildeInPath
-        if FileManager.default.fileExists(atPath: expanded) || path.contains("/") || path.hasSuffix(".json") {
+        try load(fileOrPreset: path, relativeTo: nil)
+    }
+
+    /// ``load(fileOrPreset:)`` with a relative `path` resolved against `base` (nil: the working directory).
+    static func load(fileOrPreset path: String, relativeTo base: String?) throws -> TrainingRunConfiguration {
+        var expanded = (path as NSString).expandingTildeInPath
+        if let base, !expanded.hasPrefix("/") { expanded = (base as NSString).appendingPathComponent(expanded) }
+        var isFolder: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: expanded, isDirectory: &isFolder)
+        let preset = RunPreset.registered.first(where: { $0.name == path })
+        // A file of that name wins; a folder named like a preset (a run's output) does not hide it.
+        if (exists && !isFolder.boolValue) || preset == nil && (exists || path.contains("/") || path.hasSuffix(".json")) {
             return try load(from: URL(fileURLWithPath: expanded))
         }
-        guard let preset = RunPreset.registered.first(where: { $0.name == path }) else {
+        guard let preset else {
             throw SensoriumError.invalidConfiguration(
                 source: path, message: "expected a configuration file or a preset name, found neither; the presets are \(RunPreset.registered.map(\.name).joined(separator: ", "))")
         }
