@@ -256,10 +256,10 @@ public enum TrainingWorkflow {
         guard forTraining else { return datasets }
         for d in datasets {
             guard !d.trials(in: .train).isEmpty else {
-                throw MouseDataError(.inconsistent, path: d.layout.tiersFile, expected: "train trials", found: "none")
+                throw DataError(.inconsistent, path: d.layout.tiersFile, expected: "train trials", found: "none")
             }
             guard !d.trials(in: settings.validationTier).isEmpty else {
-                throw MouseDataError(.inconsistent, path: d.layout.tiersFile,
+                throw DataError(.inconsistent, path: d.layout.tiersFile,
                                      expected: "\(settings.validationTier.rawValue) trials for validation", found: "none")
             }
         }

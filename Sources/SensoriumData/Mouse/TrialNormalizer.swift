@@ -30,7 +30,7 @@ struct TrialNormalizer: Sendable {
         var ops: [MouseField: Operation] = [:]
         func need(_ field: MouseField, _ name: String) throws -> LoadedArray {
             guard let a = statistics[field]?[name] else {
-                throw MouseDataError(.missingFile, path: layout.statisticFile(field, name),
+                throw DataError(.missingFile, path: layout.statisticFile(field, name),
                                      expected: "the \(name) statistic of \(field.folderName) (needed for normalisation)",
                                      found: "no such file")
             }
