@@ -26,6 +26,15 @@ import SensoriumTestSupport
         (#"{"readout": {"type": "factorized", "initNoise": -1}, "shifter": {"type": "none"}}"#, "initNoise"),
         (#"{"shifter": {"type": "mlp", "layers": 0}}"#, "layers"),
         (#"{"outputNonlinearity": {"type": "softplus", "beta": 0}}"#, "beta"),
+        // Found by ConfigurationFuzzTests: DwiseNeuro's core had no option checks (a zero stride
+        // was a precondition in its initialiser), and ViV1T's position tables smaller than the
+        // mouse's frames were a precondition at the first forward pass.
+        (#"{"core": {"type": "dwiseneuro", "features": [4, 4], "spatialStrides": [1, 0]}}"#, "spatialStrides"),
+        (#"{"core": {"type": "dwiseneuro", "features": [4, 4], "spatialStrides": [1]}}"#, "spatialStrides"),
+        (#"{"core": {"type": "dwiseneuro", "features": [4], "spatialStrides": [1], "spatialKernel": 4}}"#, "spatialKernel"),
+        (#"{"core": {"type": "dwiseneuro", "features": [4], "spatialStrides": [1], "seReduceRatio": 100}}"#, "seReduceRatio"),
+        (#"{"core": {"type": "vivit", "frameHeight": 8, "frameWidth": 8}, "readout": {"type": "viv1tGaussian"}, "shifter": {"type": "none"}}"#, "frameHeight"),
+        (#"{"core": {"type": "vivit", "spatialPatch": 40}, "readout": {"type": "viv1tGaussian"}, "shifter": {"type": "none"}}"#, "spatialPatch"),
     ])
     func badOptionsAreErrorsNamingTheOption(_ json: String, _ option: String) throws {
         // Cases about other parts get a core that fits the 18 × 32 frames.
@@ -37,6 +46,34 @@ import SensoriumTestSupport
         } catch let error as SensoriumError {
             #expect(error.description.contains(option), "\(error)")
         }
+    }
+
+    /// Found by ConfigurationFuzzTests: Foundation reports a number that does not fit an integer
+    /// option (1.5, 1e300, 2^63) as "not valid JSON" at the top level; the error names the key.
+    @Test(arguments: [#"[4, 1.5]"#, #"[4, -1e300]"#, #"[9223372036854775808]"#])
+    func numbersThatAreNotIntegersAreNamed(_ channels: String) throws {
+        let json = #"{"model": {"core": {"type": "factorized3d", "hiddenChannels": "# + channels + "}}}"
+        do {
+            _ = try TrainingRunConfiguration.fromJSON(json, source: "c.json")
+            Issue.record("\(json) was read")
+        } catch {
+            #expect("\(error)".contains("hiddenChannels") && "\(error)".contains("expected an integer"), "\(error)")
+        }
+    }
+
+    /// Found by ConfigurationFuzzTests: a misspelled core nonlinearity said only "Invalid number
+    /// of keys found"; the error names the key found and the nearest known one.
+    @Test func misspelledCoreNonlinearityIsNamed() throws {
+        let json = #"{"model": {"core": {"type": "basic3d", "nonlinearity": {"elux": {}}}}}"#
+        do {
+            _ = try TrainingRunConfiguration.fromJSON(json, source: "c.json")
+            Issue.record("\(json) was read")
+        } catch {
+            #expect("\(error)".contains("'elux'") && "\(error)".contains("did you mean 'elu'"), "\(error)")
+        }
+        let adaptive = #"{"model": {"core": {"type": "basic3d", "nonlinearity": {"adaptiveELU": {"xShift": 0.5, "yShift": 1}}}}}"#
+        let c = try TrainingRunConfiguration.fromJSON(adaptive)
+        #expect(try TrainingRunConfiguration.fromJSON(c.jsonString()) == c)
     }
 
     @Test func configurationPathsThatAreNotFilesAreNamed() throws {

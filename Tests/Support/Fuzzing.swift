@@ -47,14 +47,16 @@ public enum Fuzz {
     /// Runs one case under the watchdog: nil when `body` accepted the input, the error when it
     /// refused it. A slow case or memory growth is recorded as an issue (a crash ends the process,
     /// which fails the run; with SENSORIUM_FUZZ_VERBOSE=1 the last case named is the culprit).
-    public static func guarded(_ label: String, _ body: () throws -> Void) -> (any Error)? {
+    /// `slow` overrides ``slowSeconds`` for cases known to be long (building the largest models
+    /// in a debug build).
+    public static func guarded(_ label: String, slow: Double = slowSeconds, _ body: () throws -> Void) -> (any Error)? {
         let start = Date()
         if verbose { FileHandle.standardError.write(Data("fuzz: \(label)\n".utf8)) }
-        Watchdog.shared.begin(label)
+        Watchdog.shared.begin(label, limit: 4 * slow)
         defer {
             Watchdog.shared.end()
             let seconds = Date().timeIntervalSince(start)
-            if seconds > slowSeconds { Issue.record("\(label): took \(seconds) s (hang?)") }
+            if seconds > slow { Issue.record("\(label): took \(seconds) s (hang?)") }
             let rss = residentBytes()
             if rss > memoryLimit { Issue.record("\(label): resident memory \(rss >> 20) MiB after the case") }
         }
@@ -74,15 +76,16 @@ public final class Watchdog: @unchecked Sendable {
     private let lock = NSLock()
     private var label: String?
     private var start = Date()
+    private var limit = 4 * Fuzz.slowSeconds
 
     private init() {
         Thread.detachNewThread { [self] in
             while true {
                 Thread.sleep(forTimeInterval: 1)
                 lock.lock()
-                let current = label, since = Date().timeIntervalSince(start)
+                let current = label, since = Date().timeIntervalSince(start), limit = self.limit
                 lock.unlock()
-                if let current, since > 4 * Fuzz.slowSeconds {
+                if let current, since > limit {
                     FileHandle.standardError.write(Data("fuzz: case \(current) hangs (\(Int(since)) s); stopping\n".utf8))
                     exit(3)
                 }
@@ -90,8 +93,9 @@ public final class Watchdog: @unchecked Sendable {
         }
     }
 
-    public func begin(_ label: String) {
-        lock.lock(); self.label = label; start = Date(); lock.unlock()
+    /// Watches the case `label`, ending the process when it runs longer than `limit` seconds.
+    public func begin(_ label: String, limit: Double = 4 * Fuzz.slowSeconds) {
+        lock.lock(); self.label = label; start = Date(); self.limit = limit; lock.unlock()
     }
 
     public func end() {
