@@ -578,6 +578,8 @@ let npyNumpyCases: [NPYNumpyCase] = [
         #expect(throws: DataError.self) { try strings.tensor() }
         let big = try NPYArray(dtype: .uint64, shape: [1], bytes: [0, 0, 0, 0, 0, 0, 0, 0x80])
         #expect(throws: DataError.npyValueOutOfRange(path: "<memory>", value: "9223372036854775808", requested: "Int")) { try big.ints() }
+        // A shape whose byte size overflows is an error, not a trap.
+        #expect(throws: DataError.self) { try NPYArray(dtype: .float32, shape: [1 << 62, 4], bytes: []) }
         #expect(throws: DataError.npyDataSizeMismatch(path: "<memory>", shape: [2], descr: "<f4", expectedBytes: 8, foundBytes: 3)) {
             try NPYArray(dtype: .float32, shape: [2], bytes: [1, 2, 3])
         }

@@ -23,8 +23,8 @@ import SensoriumTestSupport
 //     SENSORIUM_FUZZ_VERBOSE=1 to see the case);
 //   - a refused file is a Swift error whose message names a mutated key (or the unknown type);
 //   - an accepted file builds: its data options, `VideoModel(configuration:mice:)` for a tiny
-//     synthetic mouse, one forward pass on the shortest clip the model takes, the optimizer, the
-//     schedule and the loss. A refusal there must be an SDK error with a message; only models
+//     synthetic mouse, the training workflow's clip check (data.frames against the model), one
+//     forward pass on a short clip, the optimizer, the schedule and the loss. A refusal there must be an SDK error with a message; only models
 //     with a size option above `buildSizeBound` are not built (their sizes are bounded by the
 //     components' own checks, see CoreOptionChecks; the harness does not allocate them).
 //
@@ -291,7 +291,9 @@ struct ConfigurationCase {
         _ = c.trainer.schedule.makeSchedule()
         _ = c.trainer.loss.makeLoss()
         guard model.parameterCount <= forwardParameterBound else { return "built \(model.parameterCount) parameters, no forward" }
-        let frames = model.burnInFrames + 1 + dice.int(0...2)
+        // What training checks before its first step: clips of data.frames fit the model.
+        try TrainingWorkflow.checkClips(of: model, configuration: c.model, settings: c.data, frameSizes: [frame])
+        let frames = min(c.data.frames, model.burnInFrames + 1 + dice.int(0...2))
         let channels = c.model.core.inputChannels
         let video = Tensor((0..<(channels * frames * frame[0] * frame[1])).map { _ in dice.g.nextNormal() },
                            shape: [1, channels, frames, frame[0], frame[1]])

@@ -25,6 +25,10 @@ import SensoriumTestSupport
         (#"{"readout": {"type": "groupedConv", "dropout": 2}, "shifter": {"type": "none"}}"#, "dropout"),
         (#"{"readout": {"type": "factorized", "initNoise": -1}, "shifter": {"type": "none"}}"#, "initNoise"),
         (#"{"shifter": {"type": "mlp", "layers": 0}}"#, "layers"),
+        // Found by ConfigurationFuzzTests: a shifter reading other than the pupil centre's 2
+        // features was a precondition at the first forward pass.
+        (#"{"shifter": {"type": "mlp", "inputFeatures": 5}}"#, "inputFeatures"),
+        (#"{"shifter": {"type": "staticAffine", "inputFeatures": 3}}"#, "inputFeatures"),
         (#"{"outputNonlinearity": {"type": "softplus", "beta": 0}}"#, "beta"),
         // Found by ConfigurationFuzzTests: DwiseNeuro's core had no option checks (a zero stride
         // was a precondition in its initialiser), and ViV1T's position tables smaller than the
@@ -74,6 +78,28 @@ import SensoriumTestSupport
         let adaptive = #"{"model": {"core": {"type": "basic3d", "nonlinearity": {"adaptiveELU": {"xShift": 0.5, "yShift": 1}}}}}"#
         let c = try TrainingRunConfiguration.fromJSON(adaptive)
         #expect(try TrainingRunConfiguration.fromJSON(c.jsonString()) == c)
+    }
+
+    /// Training clips the model cannot take are refused before the run starts, naming
+    /// data.frames: no more frames than the burn-in (a precondition in the first step before), or
+    /// more tubelets than ViV1T's temporal position table holds.
+    @Test func clipsTheModelCannotTakeAreRefused() throws {
+        let small = try VideoModelConfiguration.fromJSON(
+            #"{"core": {"type": "factorized3d", "hiddenChannels": [4], "spatialInputKernel": [3, 3], "temporalInputKernel": 5}}"#)
+        let model = try VideoModel(configuration: small, mice: Self.mice)
+        var settings = TrainingDataSettings()
+        settings.frames = model.burnInFrames
+        #expect { try TrainingWorkflow.checkClips(of: model, configuration: small, settings: settings, frameSizes: [[18, 32]]) }
+            throws: { "\($0)".contains("data.frames") && "\($0)".contains("burn-in") }
+        settings.frames = model.burnInFrames + 1
+        try TrainingWorkflow.checkClips(of: model, configuration: small, settings: settings, frameSizes: [[18, 32]])
+
+        let vivit = try VideoModelConfiguration.fromJSON(
+            #"{"core": {"type": "vivit", "maxFrames": 40}, "readout": {"type": "viv1tGaussian"}, "shifter": {"type": "none"}}"#)
+        let vivitModel = try VideoModel(configuration: vivit, mice: Self.mice)
+        settings.frames = 80
+        #expect { try TrainingWorkflow.checkClips(of: vivitModel, configuration: vivit, settings: settings, frameSizes: [[18, 32]]) }
+            throws: { "\($0)".contains("data.frames") && "\($0)".contains("maxFrames") }
     }
 
     @Test func configurationPathsThatAreNotFilesAreNamed() throws {

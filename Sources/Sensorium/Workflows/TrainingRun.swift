@@ -266,6 +266,24 @@ public enum TrainingWorkflow {
         return datasets
     }
 
+    /// Checks that the model can take the training clips of `settings` (`data.frames` frames of
+    /// each frame size): more frames than the model's burn-in, and a shape its core can read.
+    /// A `SensoriumError` naming `data.frames` (or the core's problem) otherwise.
+    public static func checkClips(of model: VideoModel, configuration: VideoModelConfiguration, settings: TrainingDataSettings,
+                                  frameSizes: [[Int]]) throws {
+        guard settings.frames > model.burnInFrames else {
+            throw SensoriumError.invalidConfiguration(source: "data.frames",
+                message: "clips of \(settings.frames) frames leave no prediction: the model's burn-in is \(model.burnInFrames) frames, so data.frames must be at least \(model.burnInFrames + 1)")
+        }
+        let channels = configuration.core.inputChannels
+        for size in Set(frameSizes) where size.count == 2 {
+            if let problem = model.core.inputProblem(for: [1, channels, settings.frames, size[0], size[1]]) {
+                throw SensoriumError.invalidConfiguration(source: "data.frames",
+                    message: "the \(configuration.core.typeName) core cannot read clips of data.frames \(settings.frames): \(problem)")
+            }
+        }
+    }
+
     /// Trains as `request` says, reporting to `observers`; writes `configuration.json`,
     /// `checkpoint.h5` (during training), `model.h5` and `run.json` into the run folder.
     public static func run(_ request: Request, logger: Logger, observers: [any TrainingObserver] = []) throws -> Outcome {
@@ -290,11 +308,14 @@ public enum TrainingWorkflow {
         // The data is checked before the run folder exists, so a refused run leaves nothing behind.
         let datasets = try openDatasets(request.dataPaths, model: configuration.model, settings: configuration.data,
                                         forTraining: true)
+        // The model is pure (reads no data): built and checked against the clips before the run
+        // folder exists, so a configuration that cannot train leaves nothing behind either.
+        let model = try VideoModel(configuration: configuration.model, datasets: datasets)
+        try checkClips(of: model, configuration: configuration.model, settings: configuration.data, frameSizes: datasets.map { [$0.frameHeight, $0.frameWidth] })
         try RunFolder.create(folder)
         let miceText = datasets.map { "\($0.name) (\($0.neuronCount) neurons, \($0.trials(in: .train).count) train trials)" }
             .joined(separator: ", ")
         logger.info("\(datasets.count) mice: \(miceText)")
-        let model = try VideoModel(configuration: configuration.model, datasets: datasets)
         // The configuration's data-dependent starts (readout biases, receptive fields); a resumed
         // run loads its trained weights instead.
         if !request.resume { try model.initializeFromData(datasets) }

@@ -102,7 +102,14 @@ public struct NPYArray: Sendable {
         guard shape.allSatisfy({ $0 >= 0 }) else {
             throw DataError(.invalidArgument, path: "<memory>", expected: "non-negative extents", found: "shape \(shape)")
         }
-        let expected = shape.reduce(1, *) * dtype.itemSize
+        var expected = dtype.itemSize
+        for d in shape {
+            let (p, overflow) = expected.multipliedReportingOverflow(by: d)
+            guard !overflow else {
+                throw DataError(.invalidArgument, path: "<memory>", expected: "a shape whose byte size fits 64 bits", found: "shape \(shape)")
+            }
+            expected = p
+        }
         guard bytes.count == expected else {
             throw DataError.npyDataSizeMismatch(path: "<memory>", shape: shape,
                                             descr: String(byteOrder.character) + dtype.typeCode,
