@@ -29,6 +29,10 @@ import SensoriumTestSupport
         // features was a precondition at the first forward pass.
         (#"{"shifter": {"type": "mlp", "inputFeatures": 5}}"#, "inputFeatures"),
         (#"{"shifter": {"type": "staticAffine", "inputFeatures": 3}}"#, "inputFeatures"),
+        // Found by ConfigurationFuzzTests: a position network reading more coordinate columns
+        // than a mouse has was a precondition when the readout was built.
+        (#"{"readout": {"type": "gaussian", "positionNetwork": {"inputDimensions": 4}}}"#, "inputDimensions"),
+        (#"{"readout": {"type": "hierarchical", "positionNetwork": {"inputDimensions": 5}}}"#, "inputDimensions"),
         (#"{"outputNonlinearity": {"type": "softplus", "beta": 0}}"#, "beta"),
         // Found by ConfigurationFuzzTests: DwiseNeuro's core had no option checks (a zero stride
         // was a precondition in its initialiser), and ViV1T's position tables smaller than the

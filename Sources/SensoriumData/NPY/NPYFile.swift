@@ -42,7 +42,7 @@ final class NPYDescriptor {
             throw DataError.npyIO(path: path, operation: "fstat", message: errnoMessage(errno))
         }
         if (st.st_mode & S_IFMT) == S_IFDIR {
-            throw DataError.npyIO(path: path, operation: "read", message: "is a directory")
+            throw DataError.npyIO(path: path, operation: "read", message: "a directory")
         }
         return Int(st.st_size)
     }
