@@ -124,6 +124,10 @@ extension HierarchicalGaussianReadout.Configuration: ReadoutConfiguration {
         try requireReadoutOptions(Self.typeName, [(initSigma > 0 && initSigma.isFinite, "initSigma must be positive, got \(initSigma)")]
                                   + positionNetwork.checks)
         try requireCoordinateColumns(Self.typeName, positionNetwork, context.mice)
+        guard !levels.isEmpty, !(activeLevels?.isEmpty ?? false) else {
+            throw ComponentError.invalid(kind: ReadoutKind.name, type: Self.typeName,
+                                         message: "levels and activeLevels must not be empty, got \(levels) and \(activeLevels.map { "\($0)" } ?? "null")")
+        }
         let readouts = PerMouseReadouts()
         for m in context.mice {
             guard Set(levels).count == levels.count, levels.allSatisfy({ $0 > 1 && m.count / $0 >= 1 }) else {

@@ -33,6 +33,8 @@ import SensoriumTestSupport
         // than a mouse has was a precondition when the readout was built.
         (#"{"readout": {"type": "gaussian", "positionNetwork": {"inputDimensions": 4}}}"#, "inputDimensions"),
         (#"{"readout": {"type": "hierarchical", "positionNetwork": {"inputDimensions": 5}}}"#, "inputDimensions"),
+        (#"{"readout": {"type": "hierarchical", "levels": []}}"#, "levels"),
+        (#"{"readout": {"type": "hierarchical", "levels": [2], "activeLevels": []}}"#, "activeLevels"),
         (#"{"outputNonlinearity": {"type": "softplus", "beta": 0}}"#, "beta"),
         // Found by ConfigurationFuzzTests: DwiseNeuro's core had no option checks (a zero stride
         // was a precondition in its initialiser), and ViV1T's position tables smaller than the
