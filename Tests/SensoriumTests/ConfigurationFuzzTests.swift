@@ -246,6 +246,9 @@ struct ConfigurationCase {
             json = json.replacing((parent + [.key(newKey)])[...], with: value)
             mutations.append("rename \(path.map(\.description).joined(separator: ".")) -> \(newKey)")
             names.insert(newKey)
+            // Without its "type" a component section is read as the default type, whose keys may
+            // not fit the others: a refusal then names the component.
+            if key == "type", case .key(let component)? = parent.last { names.insert(component) }
         default:
             guard !paths.isEmpty else { return }
             let path = dice.chance(0.1) ? [dice.pick([JSONPathElement.key("model"), .key("trainer"), .key("data")])] : dice.pick(paths)

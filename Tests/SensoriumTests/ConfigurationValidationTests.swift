@@ -60,14 +60,16 @@ import SensoriumTestSupport
 
     /// Found by ConfigurationFuzzTests: Foundation reports a number that does not fit an integer
     /// option (1.5, 1e300, 2^63) as "not valid JSON" at the top level; the error names the key.
-    @Test(arguments: [#"[4, 1.5]"#, #"[4, -1e300]"#, #"[9223372036854775808]"#])
-    func numbersThatAreNotIntegersAreNamed(_ channels: String) throws {
+    @Test(arguments: [(#"[4, 1.5]"#, "hiddenChannels"), (#"[4, -1e300]"#, "hiddenChannels"),
+                      (#"[9223372036854775808]"#, "hiddenChannels"),
+                      (#"[4, 1.5], "hiddenSpatialDilation": [1e-30]"#, "hiddenSpatialDilation")])
+    func numbersThatAreNotIntegersAreNamed(_ channels: String, _ key: String) throws {
         let json = #"{"model": {"core": {"type": "factorized3d", "hiddenChannels": "# + channels + "}}}"
         do {
             _ = try TrainingRunConfiguration.fromJSON(json, source: "c.json")
             Issue.record("\(json) was read")
         } catch {
-            #expect("\(error)".contains("hiddenChannels") && "\(error)".contains("expected an integer"), "\(error)")
+            #expect("\(error)".contains(key) && "\(error)".contains("expected an integer"), "\(error)")
         }
     }
 

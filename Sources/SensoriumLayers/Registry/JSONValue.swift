@@ -82,11 +82,13 @@ public enum JSONValue: Codable, Sendable, Equatable {
             return try decodeAsJSON(T.self)
         } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
             // Foundation reports a number that does not fit the integer asked for (1.5, 1e300,
-            // 2^63) as "not valid JSON" without a key: find the number whose replacement by an
-            // integer makes that error go away, and name its key.
+            // 2^63) as "not valid JSON" without a key: replace such numbers by integers one after
+            // the other; the one whose replacement makes that error go away is a culprit: name its key.
+            var probe = self
             for (path, number) in numbersThatAreNotInts() {
+                probe = probe.replacingValue(at: path[...], with: .int(0))
                 do {
-                    _ = try replacingValue(at: path[...], with: .int(0)).decodeAsJSON(T.self)
+                    _ = try probe.decodeAsJSON(T.self)
                 } catch DecodingError.dataCorrupted(let again) where again.codingPath.isEmpty {
                     continue
                 } catch {}
