@@ -444,7 +444,11 @@ struct ConfigurationCase {
             names.formUnion(["<data>", "<paths>", "<run-folder>", "<name>", "argument"])
         }
         if dice.chance(0.1) { arguments.insert("--bogus-flag", at: dice.int(1...arguments.count)); names.insert("--bogus-flag") }
-        if dice.chance(0.05) { arguments.append(dice.pick(["--log-level", "--log-level=loud", "-v"])); names.insert("--log-level") }
+        if dice.chance(0.05) {
+            let global = dice.pick(["--log-level", "--log-level=loud", "-v"])
+            arguments.append(global)
+            names.formUnion([global, "--log-level"])
+        }
         return (arguments, names)
     }
 
