@@ -69,16 +69,17 @@ demo: deps
 	$(SWIFT) build -c release --product sensorium
 	"$$($(SWIFT) build -c release --show-bin-path)/sensorium" demo --output "$(DEMO_OUTPUT)" $(DEMO_FLAGS)
 
-# Seeded fuzzing of the data readers (issue #16): mutated .npy headers and data, mouse folder layouts
-# and packed HDF5 mice must each give a correct read or an SDK error, never a crash, hang or memory
-# blow-up. FUZZ_CASES is per kind (×4 .npy, ×2 folders, ×4 packed mini, ×1 packed synthetic mouse),
-# FUZZ_SEED the seed;
-# `make test` runs the same suite with 8 cases per kind.
+# Seeded fuzzing (issue #16): mutated .npy headers and data, mouse folder layouts and packed HDF5
+# mice must each give a correct read or an SDK error; mutated configuration files and command lines
+# a refusal naming the key or flag, or a model that builds and runs; never a crash, hang or memory
+# blow-up. FUZZ_CASES is per kind (×4 .npy, ×2 folders, ×4 packed mini, ×1 packed synthetic mouse,
+# ×2 configuration files, ×4 command lines), FUZZ_SEED the seed (Documentation/DataFormat.md, §1);
+# `make test` runs the same suites with 8 cases per kind.
 FUZZ_CASES ?= 500
 FUZZ_SEED ?= 16
 fuzz: deps
 	$(SWIFT) build --build-tests
-	SENSORIUM_FUZZ_CASES=$(FUZZ_CASES) SENSORIUM_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --skip-build --filter DataFuzzTests
+	SENSORIUM_FUZZ_CASES=$(FUZZ_CASES) SENSORIUM_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --skip-build --filter "DataFuzzTests|ConfigurationFuzzTests"
 
 clean:
 	rm -rf .build Distributed/.build

@@ -67,6 +67,6 @@ let package = Package(
         .testTarget(name: "SensoriumReadoutsTests", dependencies: ["SensoriumReadouts", "SensoriumLayers", "SensoriumTestSupport"]),
         .testTarget(name: "SensoriumDataTests", dependencies: ["SensoriumData", "SensoriumTestSupport"]),
         .testTarget(name: "SensoriumMetricsTests", dependencies: ["SensoriumMetrics", "SensoriumTestSupport"]),
-        .testTarget(name: "SensoriumTests", dependencies: ["Sensorium", "SensoriumTraining", "SensoriumTestSupport"]),
+        .testTarget(name: "SensoriumTests", dependencies: ["Sensorium", "SensoriumTraining", "SensoriumCommandLine", "SensoriumTestSupport"]),
     ]
 )

@@ -93,6 +93,7 @@ extension GaussianReadoutConfiguration: ReadoutConfiguration {
             MouseNeurons(key: m.key, count: m.count, coordinates: m.coordinates ?? Tensor.zeros([m.count, 3]),
                          matchIDs: m.matchIDs, frameSize: m.frameSize)
         }
+        try requireCoordinateColumns(Self.typeName, positionNetwork, mice)
         return .fullGaussian2d(inputChannels: context.inputChannels, mice: mice, configuration: self, generator: generator)
     }
 }
@@ -122,6 +123,11 @@ extension HierarchicalGaussianReadout.Configuration: ReadoutConfiguration {
     public func makeReadouts(for context: ReadoutContext, generator: RandomGenerator) throws -> PerMouseReadouts {
         try requireReadoutOptions(Self.typeName, [(initSigma > 0 && initSigma.isFinite, "initSigma must be positive, got \(initSigma)")]
                                   + positionNetwork.checks)
+        try requireCoordinateColumns(Self.typeName, positionNetwork, context.mice)
+        guard !levels.isEmpty, !(activeLevels?.isEmpty ?? false) else {
+            throw ComponentError.invalid(kind: ReadoutKind.name, type: Self.typeName,
+                                         message: "levels and activeLevels must not be empty, got \(levels) and \(activeLevels.map { "\($0)" } ?? "null")")
+        }
         let readouts = PerMouseReadouts()
         for m in context.mice {
             guard Set(levels).count == levels.count, levels.allSatisfy({ $0 > 1 && m.count / $0 >= 1 }) else {
@@ -176,4 +182,18 @@ extension Configured where Kind == ReadoutKind {
     public static func groupedConv(_ c: GroupedConvReadout.Configuration = .defaults) -> Configured { Configured(c) }
     /// Per-mouse ``ViV1TGaussianReadout``s (ViV1T's, with the behaviour state vector).
     public static func viv1tGaussian(_ c: ViV1TGaussianReadout.Configuration = .defaults) -> Configured { Configured(c) }
+}
+
+/// A position network reads the first `inputDimensions` columns of each mouse's cortical
+/// coordinates (zeros of 3 columns when a mouse has none): more than a mouse has is an error
+/// naming the option, not a precondition when the readout is built.
+func requireCoordinateColumns(_ type: String, _ network: PositionNetworkConfiguration?, _ mice: [MouseNeurons]) throws {
+    guard let network else { return }
+    for m in mice {
+        let columns = m.coordinates.map { $0.rank == 2 ? $0.shape[1] : 0 } ?? 3
+        guard columns >= network.inputDimensions else {
+            throw ComponentError.invalid(kind: ReadoutKind.name, type: type,
+                                         message: "positionNetwork.inputDimensions is \(network.inputDimensions), more than the \(columns) coordinate columns of mouse \(m.key)")
+        }
+    }
 }

@@ -48,7 +48,7 @@ public final class MixedMouseTrainingData: TrainingData {
     /// Builds the batches.
     public let maker: MixedBatchMaker
 
-    /// A data source over `datasets`; throws `MouseDataError` when the mice give different input
+    /// A data source over `datasets`; throws `DataError` when the mice give different input
     /// shapes or a mouse has no training or validation trials.
     public init(datasets: [MouseDataset], batchSize: Int = 32, mode: ClipMode = .strided(frames: 16, step: 2, position: .last),
                 samplesPerMouse: Int, cutMixProbability: Double = 0, split: FoldSplit? = nil,
@@ -64,11 +64,11 @@ public final class MixedMouseTrainingData: TrainingData {
             let (train, valid) = try split.map { try $0.trials(of: d) } ?? (d.trials(in: .train), d.trials(in: validationTier))
             let what = split.map { "fold \($0.fold) of \($0.folds) over \($0.pool.map(\.rawValue).joined(separator: "+"))" }
             guard !train.isEmpty else {
-                throw MouseDataError(.inconsistent, path: d.layout.tiersFile,
+                throw DataError(.inconsistent, path: d.layout.tiersFile,
                                      expected: "training trials" + (what.map { " outside \($0)" } ?? " (tier train)"), found: "none")
             }
             guard !valid.isEmpty else {
-                throw MouseDataError(.inconsistent, path: d.layout.tiersFile,
+                throw DataError(.inconsistent, path: d.layout.tiersFile,
                                      expected: "validation trials" + (what.map { " in \($0)" } ?? " (tier \(validationTier.rawValue))"), found: "none")
             }
             training.append(train)

@@ -53,7 +53,7 @@ public final class MouseTrainingData: TrainingData {
     public private(set) var splitTrials: [(training: [Int], validation: [Int])]?
 
     /// Trains on the split's pool minus its fold and validates on the fold (nil: the tiers);
-    /// throws `MouseDataError` when a mouse would have no training or validation trials.
+    /// throws `DataError` when a mouse would have no training or validation trials.
     public func setSplit(_ split: FoldSplit?) throws {
         guard let split else {
             self.split = nil
@@ -62,7 +62,7 @@ public final class MouseTrainingData: TrainingData {
         }
         let trials = try datasets.map { try split.trials(of: $0) }
         for (d, t) in zip(datasets, trials) where t.training.isEmpty || t.validation.isEmpty {
-            throw MouseDataError(.inconsistent, path: d.layout.tiersFile,
+            throw DataError(.inconsistent, path: d.layout.tiersFile,
                                  expected: "training and validation trials in fold \(split.fold) of \(split.folds)",
                                  found: "\(t.training.count) training and \(t.validation.count) validation trials")
         }

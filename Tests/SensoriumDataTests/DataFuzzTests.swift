@@ -2,74 +2,32 @@ import Foundation
 import Testing
 import SensoriumTensor
 @testable import SensoriumData
+import SensoriumTestSupport
 
 // Seeded mutation fuzzing of the data readers (issue #16): `.npy` headers and data, mouse folder
 // layouts and packed HDF5 mice. Every mutated input must give either a correct read or a
-// `MouseDataError` / `NPYError` / `HDF5Error`: never a crash, another error type, a hang or a
+// `DataError`: never a crash, another error type, a hang or a
 // memory blow-up, and a mouse that still reads must read as before unless the mutation could only
 // change values within the valid range (a data byte flip, a finite value written, a relabelled
 // byte order or layout that NumPy would read the same way).
 //
-// `make test` runs a few cases of each kind; `make fuzz` runs thousands:
-//   SENSORIUM_FUZZ_CASES   cases per kind (default 8)
-//   SENSORIUM_FUZZ_SEED    seed (default 16); case k of a kind uses seed + k, so a failure names
-//                          the seed that reproduces it alone with SENSORIUM_FUZZ_CASES=1.
+// `make test` runs a few cases of each kind; `make fuzz` runs thousands (settings: `Fuzz` in
+// Tests/Support/Fuzzing.swift).
 
-enum Fuzz {
-    static let environment = ProcessInfo.processInfo.environment
-    static let casesPerKind = Int(environment["SENSORIUM_FUZZ_CASES"] ?? "") ?? 8
-    static let seed = UInt64(environment["SENSORIUM_FUZZ_SEED"] ?? "") ?? 16
-    /// SENSORIUM_FUZZ_VERBOSE=1 names every case on stderr before it runs (to find a crashing one).
-    static let verbose = environment["SENSORIUM_FUZZ_VERBOSE"] == "1"
-    /// A case taking longer than this is reported as a hang (the watchdog ends the process at 4×).
-    static let slowSeconds = 30.0
-    /// Resident memory above this after a case is a blow-up.
-    static let memoryLimit = 2 << 30
-
-    /// Resident set size of this process in bytes (Linux), 0 when unknown.
-    static func residentBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
-        return pages * Int(getpagesize())
-    }
-
+extension Fuzz {
     /// Runs one case: nil when `body` read the input, the message when an SDK error refused it.
     /// Any other error, a slow case or memory growth is recorded as an issue.
     static func run(_ label: String, _ body: () throws -> Void) -> String? {
-        let start = Date()
-        if verbose { FileHandle.standardError.write(Data("fuzz: \(label)\n".utf8)) }
-        Watchdog.shared.begin(label)
-        defer {
-            Watchdog.shared.end()
-            let seconds = Date().timeIntervalSince(start)
-            if seconds > slowSeconds { Issue.record("\(label): took \(seconds) s (hang?)") }
-            let rss = residentBytes()
-            if rss > memoryLimit { Issue.record("\(label): resident memory \(rss >> 20) MiB after the case") }
-        }
-        do {
-            try body()
-            return nil
-        } catch let e as MouseDataError {
-            return e.description
-        } catch let e as NPYError {
-            return e.description
-        } catch let e as HDF5Error {
-            return e.description
-        } catch {
+        switch guarded(label, body) {
+        case nil: return nil
+        case let e as DataError: return e.description
+        case let error?:
             Issue.record("\(label): unexpected error type \(type(of: error)): \(error)")
             return "\(error)"
         }
     }
 
     static func temporary(_ name: String) -> String { mouseTempPath("fuzz-" + name) }
-
-    /// Peak resident memory of the process so far, for the summaries.
-    static var peakMemory: String {
-        var usage = rusage()
-        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
-        return "peak resident memory \(usage.ru_maxrss >> 10) MiB"
-    }
 
     static func bytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
 
@@ -100,42 +58,6 @@ enum Fuzz {
         return out
     }
 
-    /// The mutations' random source.
-    static func generator(_ kind: UInt64, _ k: Int) -> RandomGenerator {
-        RandomGenerator(seed: seed &+ UInt64(k) &+ kind &* 1_000_003)
-    }
-}
-
-/// Ends the process when one fuzz case runs for far too long, naming it (a hang must not pass
-/// silently or block `make fuzz` forever).
-final class Watchdog: @unchecked Sendable {
-    static let shared = Watchdog()
-    private let lock = NSLock()
-    private var label: String?
-    private var start = Date()
-
-    private init() {
-        Thread.detachNewThread { [self] in
-            while true {
-                Thread.sleep(forTimeInterval: 1)
-                lock.lock()
-                let current = label, since = Date().timeIntervalSince(start)
-                lock.unlock()
-                if let current, since > 4 * Fuzz.slowSeconds {
-                    FileHandle.standardError.write(Data("fuzz: case \(current) hangs (\(Int(since)) s); stopping\n".utf8))
-                    exit(3)
-                }
-            }
-        }
-    }
-
-    func begin(_ label: String) {
-        lock.lock(); self.label = label; start = Date(); lock.unlock()
-    }
-
-    func end() {
-        lock.lock(); label = nil; lock.unlock()
-    }
 }
 
 @Suite(.serialized) struct DataFuzzTests {
@@ -232,7 +154,7 @@ final class Watchdog: @unchecked Sendable {
             }
             if outcome == nil { read += 1 } else { refused += 1 }
         }
-        print("fuzz npy: \(read + refused) cases, \(read) read, \(refused) refused with NPYError; \(Fuzz.peakMemory)")
+        print("fuzz npy: \(read + refused) cases, \(read) read, \(refused) refused with DataError; \(Fuzz.peakMemory)")
     }
 
     // MARK: Mouse folders
@@ -358,7 +280,7 @@ final class Watchdog: @unchecked Sendable {
                 read += 1
             }
         }
-        print("fuzz folders: \(read + refused) cases, \(read) read, \(refused) refused with MouseDataError; \(Fuzz.peakMemory)")
+        print("fuzz folders: \(read + refused) cases, \(read) read, \(refused) refused with DataError; \(Fuzz.peakMemory)")
     }
 
     // MARK: Packed HDF5 mice
@@ -418,7 +340,7 @@ final class Watchdog: @unchecked Sendable {
                 read += 1
             }
         }
-        print("fuzz \(name): \(read + refused) cases, \(read) read (unchanged), \(refused) refused with MouseDataError; \(Fuzz.peakMemory)")
+        print("fuzz \(name): \(read + refused) cases, \(read) read (unchanged), \(refused) refused with DataError; \(Fuzz.peakMemory)")
     }
 }
 

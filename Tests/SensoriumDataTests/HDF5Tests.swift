@@ -7,18 +7,19 @@ import Glibc
 import Darwin
 #endif
 
-/// Asserts that `body` throws an `HDF5Error` of `kind`, and returns it for further checks.
+/// Asserts that `body` throws a `DataError` of `kind` from the HDF5 layer (one that names the
+/// libhdf5 call and the object), and returns it for further checks.
 @discardableResult
-func expectHDF5Error<R>(_ kind: HDF5Error.Kind, sourceLocation: SourceLocation = #_sourceLocation,
-                        _ body: () throws -> R) -> HDF5Error? {
+func expectHDF5Failure<R>(_ kind: DataError.Kind, sourceLocation: SourceLocation = #_sourceLocation,
+                        _ body: () throws -> R) -> DataError? {
     do {
         _ = try body()
-        Issue.record("expected HDF5Error.\(kind), nothing was thrown", sourceLocation: sourceLocation)
-    } catch let error as HDF5Error {
-        #expect(error.kind == kind, "\(error)", sourceLocation: sourceLocation)
+        Issue.record("expected DataError.\(kind), nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as DataError {
+        #expect(error.kind == kind && error.operation != nil && error.object != nil, "\(error)", sourceLocation: sourceLocation)
         return error
     } catch {
-        Issue.record("expected HDF5Error.\(kind), got \(error)", sourceLocation: sourceLocation)
+        Issue.record("expected DataError.\(kind), got \(error)", sourceLocation: sourceLocation)
     }
     return nil
 }
@@ -135,10 +136,10 @@ func expectHDF5Error<R>(_ kind: HDF5Error.Kind, sourceLocation: SourceLocation =
         for r in 0..<3 { try lazy.write((0..<4).map { Double(r * 10 + $0) }, rows: r..<(r + 1)) }
         #expect(try lazy.read(as: Double.self) == [0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23])
 
-        let e = expectHDF5Error(.shapeMismatch) { try ds.readTensor(rows: 4..<6) }
-        #expect(e?.message.contains("out of range") == true && e?.object == "/trials")
-        expectHDF5Error(.shapeMismatch) { try ds.write([Float](repeating: 0, count: 5), rows: 0..<1) }
-        expectHDF5Error(.shapeMismatch) { try f.createDataset("scalar", values: [1.0], shape: []).readTensor(rows: 0..<1) }
+        let e = expectHDF5Failure(.wrongShape) { try ds.readTensor(rows: 4..<6) }
+        #expect(e?.description.contains("out of range") == true && e?.object == "/trials")
+        expectHDF5Failure(.wrongShape) { try ds.write([Float](repeating: 0, count: 5), rows: 0..<1) }
+        expectHDF5Failure(.wrongShape) { try f.createDataset("scalar", values: [1.0], shape: []).readTensor(rows: 0..<1) }
     }
 
     @Test func missingObjectsAndMisuse() throws {
@@ -149,35 +150,35 @@ func expectHDF5Error<R>(_ kind: HDF5Error.Kind, sourceLocation: SourceLocation =
         try f.createDataset("g/d", values: [1, 2] as [Float], shape: [2])
         try f.createDataset("names", strings: ["a", "b"])
 
-        var e = expectHDF5Error(.objectNotFound) { try f.group("g/nope") }
-        #expect(e?.object == "/g/nope" && e?.file == path)
+        var e = expectHDF5Failure(.missingObject) { try f.group("g/nope") }
+        #expect(e?.object == "/g/nope" && e?.path == path)
         #expect(e?.description.contains(path) == true && e?.description.contains("/g/nope") == true)
-        e = expectHDF5Error(.objectNotFound) { try f.dataset("nope/deeper/d") }
-        #expect(e?.object == "/nope/deeper/d" && e?.call == "H5Dopen2")
-        expectHDF5Error(.objectNotFound) { try f.group("g").dataset("x") }
-        e = expectHDF5Error(.objectNotFound) { try f.dataset("g/d").stringAttribute("unit") }
+        e = expectHDF5Failure(.missingObject) { try f.dataset("nope/deeper/d") }
+        #expect(e?.object == "/nope/deeper/d" && e?.operation == "H5Dopen2")
+        expectHDF5Failure(.missingObject) { try f.group("g").dataset("x") }
+        e = expectHDF5Failure(.missingObject) { try f.dataset("g/d").stringAttribute("unit") }
         #expect(e?.object == "/g/d@unit")
-        expectHDF5Error(.objectNotFound) { try f.deleteAttribute("nope") }
-        expectHDF5Error(.objectNotFound) { try f.remove("nope") }
+        expectHDF5Failure(.missingObject) { try f.deleteAttribute("nope") }
+        expectHDF5Failure(.missingObject) { try f.remove("nope") }
 
-        e = expectHDF5Error(.typeMismatch) { try f.dataset("g/h") }
-        #expect(e?.message.contains("found a group") == true)
-        expectHDF5Error(.typeMismatch) { try f.group("g/d") }
-        e = expectHDF5Error(.typeMismatch) { try f.dataset("names").read(as: Float.self) }
-        #expect(e?.message.contains("variable-length string") == true)
-        expectHDF5Error(.typeMismatch) { try f.dataset("g/d").readStrings() }
+        e = expectHDF5Failure(.wrongDType) { try f.dataset("g/h") }
+        #expect(e?.description.contains("found a group") == true)
+        expectHDF5Failure(.wrongDType) { try f.group("g/d") }
+        e = expectHDF5Failure(.wrongDType) { try f.dataset("names").read(as: Float.self) }
+        #expect(e?.description.contains("variable-length string") == true)
+        expectHDF5Failure(.wrongDType) { try f.dataset("g/d").readStrings() }
         try f.setAttribute("label", "x")
         try f.setAttribute("n", 1.0)
-        expectHDF5Error(.typeMismatch) { try f.attribute("label", as: Double.self) }
-        expectHDF5Error(.typeMismatch) { try f.stringAttribute("n") }
+        expectHDF5Failure(.wrongDType) { try f.attribute("label", as: Double.self) }
+        expectHDF5Failure(.wrongDType) { try f.stringAttribute("n") }
 
-        e = expectHDF5Error(.alreadyExists) { try f.createGroup("g/h") }
+        e = expectHDF5Failure(.alreadyExists) { try f.createGroup("g/h") }
         #expect(e?.object == "/g/h")
-        expectHDF5Error(.alreadyExists) { try f.createDataset("g/d", values: [1] as [Float], shape: [1]) }
-        expectHDF5Error(.shapeMismatch) { try f.createDataset("bad", values: [1, 2, 3] as [Float], shape: [2, 2]) }
-        expectHDF5Error(.shapeMismatch) { try f.dataset("g/d").write([1, 2, 3] as [Float]) }
-        expectHDF5Error(.shapeMismatch) { try f.createDataset("badchunks", shape: [4], of: Float.self, chunks: [8]) }
-        expectHDF5Error(.shapeMismatch) { try f.setAttribute("pair", values: [1.0, 2.0]); return try f.attribute("pair", as: Double.self) }
+        expectHDF5Failure(.alreadyExists) { try f.createDataset("g/d", values: [1] as [Float], shape: [1]) }
+        expectHDF5Failure(.wrongShape) { try f.createDataset("bad", values: [1, 2, 3] as [Float], shape: [2, 2]) }
+        expectHDF5Failure(.wrongShape) { try f.dataset("g/d").write([1, 2, 3] as [Float]) }
+        expectHDF5Failure(.wrongShape) { try f.createDataset("badchunks", shape: [4], of: Float.self, chunks: [8]) }
+        expectHDF5Failure(.wrongShape) { try f.setAttribute("pair", values: [1.0, 2.0]); return try f.attribute("pair", as: Double.self) }
 
         try f.remove("g/d")
         #expect(!f.exists("g/d"))
@@ -187,14 +188,14 @@ func expectHDF5Error<R>(_ kind: HDF5Error.Kind, sourceLocation: SourceLocation =
 
     @Test func fileLevelErrors() throws {
         let missing = DataIOTest.tempPath("missing.h5")
-        let e = expectHDF5Error(.fileNotFound) { try HDF5File.open(missing) }
-        #expect(e?.file == missing && e?.description.contains(missing) == true)
+        let e = expectHDF5Failure(.missingFile) { try HDF5File.open(missing) }
+        #expect(e?.path == missing && e?.description.contains(missing) == true)
 
         let garbage = DataIOTest.tempPath("garbage.h5")
         DataIOTest.writeBytes(Array("this is not an HDF5 file at all, just text".utf8), to: garbage)
         defer { unlink(garbage) }
-        let g = expectHDF5Error(.notHDF5) { try HDF5File.open(garbage) }
-        #expect(g?.message.contains("signature") == true)
+        let g = expectHDF5Failure(.wrongFormat) { try HDF5File.open(garbage) }
+        #expect(g?.description.contains("signature") == true)
 
         // A real file cut in half: the signature is there, libhdf5 reports the damage.
         let good = DataIOTest.tempPath("good.h5")
@@ -207,17 +208,17 @@ func expectHDF5Error<R>(_ kind: HDF5Error.Kind, sourceLocation: SourceLocation =
         let truncated = DataIOTest.tempPath("truncated.h5")
         DataIOTest.writeBytes(Array(bytes.prefix(bytes.count / 2)), to: truncated)
         defer { unlink(truncated) }
-        let t = expectHDF5Error(.callFailed) { try HDF5File.open(truncated).dataset("d").read(as: Float.self) }
-        #expect(t?.call == "H5Fopen" && t?.message.isEmpty == false)
+        let t = expectHDF5Failure(.callFailed) { try HDF5File.open(truncated).dataset("d").read(as: Float.self) }
+        #expect(t?.operation == "H5Fopen" && t?.found.isEmpty == false)
 
         // Writing through a read-only handle fails with libhdf5's reason.
         do {
             let ro = try HDF5File.open(good)
-            let w = expectHDF5Error(.callFailed) { try ro.createGroup("new") }
-            #expect(w?.call == "H5Gcreate2" && w?.message.isEmpty == false)
+            let w = expectHDF5Failure(.callFailed) { try ro.createGroup("new") }
+            #expect(w?.operation == "H5Gcreate2" && w?.found.isEmpty == false)
             // While it is open read-only, libhdf5 refuses a read-write open of the same file.
-            let again = expectHDF5Error(.callFailed) { try HDF5File.open(good, mode: .readWrite) }
-            #expect(again?.message.contains("already open") == true)
+            let again = expectHDF5Failure(.callFailed) { try HDF5File.open(good, mode: .readWrite) }
+            #expect(again?.description.contains("already open") == true)
         }
         // Read-write reopening works and keeps the data.
         do {
@@ -227,12 +228,12 @@ func expectHDF5Error<R>(_ kind: HDF5Error.Kind, sourceLocation: SourceLocation =
         }
         #expect(try HDF5File.open(good).exists("new"))
 
-        let exists = expectHDF5Error(.alreadyExists) { try HDF5File.create(good, overwrite: false) }
-        #expect(exists?.file == good)
+        let exists = expectHDF5Failure(.alreadyExists) { try HDF5File.create(good, overwrite: false) }
+        #expect(exists?.path == good)
         let dir = DataIOTest.tempPath("dir")
         mkdir(dir, 0o755)
         defer { rmdir(dir) }
-        expectHDF5Error(.callFailed) { try HDF5File.create(dir + "/no/such/dir/x.h5") }
+        expectHDF5Failure(.callFailed) { try HDF5File.create(dir + "/no/such/dir/x.h5") }
     }
 }
 

@@ -92,18 +92,18 @@ struct MiniMouse {
     }
 }
 
-func expectMouseError(_ kind: MouseDataError.Kind, pathSuffix: String, _ body: () throws -> Void,
+func expectMouseError(_ kind: DataError.Kind, pathSuffix: String, _ body: () throws -> Void,
                       sourceLocation: SourceLocation = #_sourceLocation) {
     do {
         try body()
         Issue.record("expected a \(kind) error about …\(pathSuffix), got none", sourceLocation: sourceLocation)
-    } catch let e as MouseDataError {
+    } catch let e as DataError {
         #expect(e.kind == kind, "\(e)", sourceLocation: sourceLocation)
         #expect(e.path.hasSuffix(pathSuffix), "\(e)", sourceLocation: sourceLocation)
         #expect(!e.expected.isEmpty && !e.found.isEmpty, sourceLocation: sourceLocation)
         #expect(e.description.contains("expected") && e.description.contains("found"), sourceLocation: sourceLocation)
     } catch {
-        Issue.record("expected MouseDataError(\(kind)), got \(error)", sourceLocation: sourceLocation)
+        Issue.record("expected DataError(\(kind)), got \(error)", sourceLocation: sourceLocation)
     }
 }
 
@@ -525,7 +525,7 @@ func expectMouseError(_ kind: MouseDataError.Kind, pathSuffix: String, _ body: (
         let v = mini.array([2, 3, 6]) { mini.video(0, $0[0], $0[1], $0[2]) + 0.1 }.map(Double.init)
         try NPYFile.write(NPYArray(doubles: v, shape: [2, 3, 6]), to: path + "/data/videos/0.npy")
         try MousePack.pack(folder: path, into: file)
-        #expect(throws: MouseDataError.self) { try MousePack.pack(folder: path, into: file) }
+        #expect(throws: DataError.self) { try MousePack.pack(folder: path, into: file) }
         try MousePack.pack(folder: path, into: file, overwrite: true)
         let a = try MouseDataset(path: path), b = try MouseDataset(path: file)
         for k in 0..<5 { #expect(try a.readTrial(k).video == b.readTrial(k).video) }

@@ -225,7 +225,7 @@ func npyFloats(_ path: String) throws -> (shape: [Int], values: [Float]) {
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: pa + "/data/responses/2.npy")) != Data(contentsOf: URL(fileURLWithPath: pd + "/data/responses/2.npy")))
         // Refuses to overwrite unless asked.
-        #expect(throws: MouseDataError.self) { try SyntheticMouseGenerator.generate(configuration: c, into: a) }
+        #expect(throws: DataError.self) { try SyntheticMouseGenerator.generate(configuration: c, into: a) }
         _ = try SyntheticMouseGenerator.generate(configuration: c, into: a, overwrite: true)
     }
 
@@ -248,7 +248,7 @@ func npyFloats(_ path: String) throws -> (shape: [Int], values: [Float]) {
         let sd = (xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(xs.count)).squareRoot()
         #expect(abs(Double(std[5 * T + 9]) - sd) <= 1e-5 * max(1, sd))
         c.complexFraction = 1.5
-        #expect(throws: MouseDataError.self) { try SyntheticMouseGenerator.generate(configuration: c, into: dir, overwrite: true) }
+        #expect(throws: DataError.self) { try SyntheticMouseGenerator.generate(configuration: c, into: dir, overwrite: true) }
     }
 
     @Test(arguments: StimulusFamily.allCases)
@@ -271,10 +271,10 @@ func npyFloats(_ path: String) throws -> (shape: [Int], values: [Float]) {
     @Test func invalidConfigurationsAreRefused() {
         var c = SyntheticMouseConfiguration.tiny
         c.neurons = 0
-        #expect(throws: MouseDataError.self) { try SyntheticMouseGenerator.generate(configuration: c, into: "/tmp/never") }
+        #expect(throws: DataError.self) { try SyntheticMouseGenerator.generate(configuration: c, into: "/tmp/never") }
         c = .tiny
         c.lengthJitter = 40
-        #expect(throws: MouseDataError.self) { try SyntheticMouseGenerator.generate(configuration: c, into: "/tmp/never") }
+        #expect(throws: DataError.self) { try SyntheticMouseGenerator.generate(configuration: c, into: "/tmp/never") }
         #expect(SyntheticMouseConfiguration.default.paddedLength == 313)
         #expect(SyntheticMouseConfiguration.default.trialsPerMouse == 172)
     }

@@ -322,8 +322,8 @@ struct CLITests {
         let resolved = try MouseFolders.resolve([folder.path])
         #expect(resolved.map { ($0 as NSString).lastPathComponent } == ["a-mouse", "b-mouse"])
         #expect(try MouseFolders.resolve([folder.appendingPathComponent("a-mouse").path]).count == 1)
-        #expect(throws: MouseDataError.self) { try MouseFolders.resolve([folder.path, folder.appendingPathComponent("a-mouse").path]) }
-        #expect(throws: MouseDataError.self) { try MouseFolders.resolve([folder.appendingPathComponent("none").path]) }
-        #expect(throws: MouseDataError.self) { try MouseFolders.resolve([]) }
+        #expect(throws: DataError.self) { try MouseFolders.resolve([folder.path, folder.appendingPathComponent("a-mouse").path]) }
+        #expect(throws: DataError.self) { try MouseFolders.resolve([folder.appendingPathComponent("none").path]) }
+        #expect(throws: DataError.self) { try MouseFolders.resolve([]) }
     }
 }

@@ -25,7 +25,26 @@ import SensoriumTestSupport
         (#"{"readout": {"type": "groupedConv", "dropout": 2}, "shifter": {"type": "none"}}"#, "dropout"),
         (#"{"readout": {"type": "factorized", "initNoise": -1}, "shifter": {"type": "none"}}"#, "initNoise"),
         (#"{"shifter": {"type": "mlp", "layers": 0}}"#, "layers"),
+        // Found by ConfigurationFuzzTests: a shifter reading other than the pupil centre's 2
+        // features was a precondition at the first forward pass.
+        (#"{"shifter": {"type": "mlp", "inputFeatures": 5}}"#, "inputFeatures"),
+        (#"{"shifter": {"type": "staticAffine", "inputFeatures": 3}}"#, "inputFeatures"),
+        // Found by ConfigurationFuzzTests: a position network reading more coordinate columns
+        // than a mouse has was a precondition when the readout was built.
+        (#"{"readout": {"type": "gaussian", "positionNetwork": {"inputDimensions": 4}}}"#, "inputDimensions"),
+        (#"{"readout": {"type": "hierarchical", "positionNetwork": {"inputDimensions": 5}}}"#, "inputDimensions"),
+        (#"{"readout": {"type": "hierarchical", "levels": []}}"#, "levels"),
+        (#"{"readout": {"type": "hierarchical", "levels": [2], "activeLevels": []}}"#, "activeLevels"),
         (#"{"outputNonlinearity": {"type": "softplus", "beta": 0}}"#, "beta"),
+        // Found by ConfigurationFuzzTests: DwiseNeuro's core had no option checks (a zero stride
+        // was a precondition in its initialiser), and ViV1T's position tables smaller than the
+        // mouse's frames were a precondition at the first forward pass.
+        (#"{"core": {"type": "dwiseneuro", "features": [4, 4], "spatialStrides": [1, 0]}}"#, "spatialStrides"),
+        (#"{"core": {"type": "dwiseneuro", "features": [4, 4], "spatialStrides": [1]}}"#, "spatialStrides"),
+        (#"{"core": {"type": "dwiseneuro", "features": [4], "spatialStrides": [1], "spatialKernel": 4}}"#, "spatialKernel"),
+        (#"{"core": {"type": "dwiseneuro", "features": [4], "spatialStrides": [1], "seReduceRatio": 100}}"#, "seReduceRatio"),
+        (#"{"core": {"type": "vivit", "frameHeight": 8, "frameWidth": 8}, "readout": {"type": "viv1tGaussian"}, "shifter": {"type": "none"}}"#, "frameHeight"),
+        (#"{"core": {"type": "vivit", "spatialPatch": 40}, "readout": {"type": "viv1tGaussian"}, "shifter": {"type": "none"}}"#, "spatialPatch"),
     ])
     func badOptionsAreErrorsNamingTheOption(_ json: String, _ option: String) throws {
         // Cases about other parts get a core that fits the 18 × 32 frames.
@@ -37,6 +56,58 @@ import SensoriumTestSupport
         } catch let error as SensoriumError {
             #expect(error.description.contains(option), "\(error)")
         }
+    }
+
+    /// Found by ConfigurationFuzzTests: Foundation reports a number that does not fit an integer
+    /// option (1.5, 1e300, 2^63) as "not valid JSON" at the top level; the error names the key.
+    @Test(arguments: [(#"[4, 1.5]"#, "hiddenChannels"), (#"[4, -1e300]"#, "hiddenChannels"),
+                      (#"[9223372036854775808]"#, "hiddenChannels"),
+                      (#"[4, 1.5], "hiddenSpatialDilation": [1e-30]"#, "hiddenSpatialDilation")])
+    func numbersThatAreNotIntegersAreNamed(_ channels: String, _ key: String) throws {
+        let json = #"{"model": {"core": {"type": "factorized3d", "hiddenChannels": "# + channels + "}}}"
+        do {
+            _ = try TrainingRunConfiguration.fromJSON(json, source: "c.json")
+            Issue.record("\(json) was read")
+        } catch {
+            #expect("\(error)".contains(key) && "\(error)".contains("expected an integer"), "\(error)")
+        }
+    }
+
+    /// Found by ConfigurationFuzzTests: a misspelled core nonlinearity said only "Invalid number
+    /// of keys found"; the error names the key found and the nearest known one.
+    @Test func misspelledCoreNonlinearityIsNamed() throws {
+        let json = #"{"model": {"core": {"type": "basic3d", "nonlinearity": {"elux": {}}}}}"#
+        do {
+            _ = try TrainingRunConfiguration.fromJSON(json, source: "c.json")
+            Issue.record("\(json) was read")
+        } catch {
+            #expect("\(error)".contains("'elux'") && "\(error)".contains("did you mean 'elu'"), "\(error)")
+        }
+        let adaptive = #"{"model": {"core": {"type": "basic3d", "nonlinearity": {"adaptiveELU": {"xShift": 0.5, "yShift": 1}}}}}"#
+        let c = try TrainingRunConfiguration.fromJSON(adaptive)
+        #expect(try TrainingRunConfiguration.fromJSON(c.jsonString()) == c)
+    }
+
+    /// Training clips the model cannot take are refused before the run starts, naming
+    /// data.frames: no more frames than the burn-in (a precondition in the first step before), or
+    /// more tubelets than ViV1T's temporal position table holds.
+    @Test func clipsTheModelCannotTakeAreRefused() throws {
+        let small = try VideoModelConfiguration.fromJSON(
+            #"{"core": {"type": "factorized3d", "hiddenChannels": [4], "spatialInputKernel": [3, 3], "temporalInputKernel": 5}}"#)
+        let model = try VideoModel(configuration: small, mice: Self.mice)
+        var settings = TrainingDataSettings()
+        settings.frames = model.burnInFrames
+        #expect { try TrainingWorkflow.checkClips(of: model, configuration: small, settings: settings, frameSizes: [[18, 32]]) }
+            throws: { "\($0)".contains("data.frames") && "\($0)".contains("burn-in") }
+        settings.frames = model.burnInFrames + 1
+        try TrainingWorkflow.checkClips(of: model, configuration: small, settings: settings, frameSizes: [[18, 32]])
+
+        let vivit = try VideoModelConfiguration.fromJSON(
+            #"{"core": {"type": "vivit", "maxFrames": 40}, "readout": {"type": "viv1tGaussian"}, "shifter": {"type": "none"}}"#)
+        let vivitModel = try VideoModel(configuration: vivit, mice: Self.mice)
+        settings.frames = 80
+        #expect { try TrainingWorkflow.checkClips(of: vivitModel, configuration: vivit, settings: settings, frameSizes: [[18, 32]]) }
+            throws: { "\($0)".contains("data.frames") && "\($0)".contains("maxFrames") }
     }
 
     @Test func configurationPathsThatAreNotFilesAreNamed() throws {

@@ -146,7 +146,7 @@ import SensoriumTestSupport
 
     @Test func refusesMiceOfDifferentFrameSizes() throws {
         let datasets = try Self.datasets() + [MouseDataset(path: Self.mice.otherSize, options: MouseDataOptions(pupilCenterAsChannels: true))]
-        #expect(throws: MouseDataError.self) { _ = try source(datasets) }
+        #expect(throws: DataError.self) { _ = try source(datasets) }
         // Padded to the same square canvas they mix.
         let square = MouseDataOptions.dwiseNeuro
         var padded = try Self.datasets(square)

@@ -187,7 +187,11 @@ public final class VideoModel: Module, TrainableModel {
             // enough to know it); frames smaller than the core's kernels leave none.
             let videoChannels = configuration.core.inputChannels
             func featureShape(_ m: MouseNeurons, size: [Int]) throws -> [Int] {
-                let coreShape = core.outputShape(for: [1, videoChannels, core.burnInFrames + 1, size[0], size[1]])
+                let inputShape = [1, videoChannels, core.burnInFrames + 1, size[0], size[1]]
+                if let problem = core.inputProblem(for: inputShape) {
+                    throw SensoriumError.incompatibleData("the \(configuration.core.typeName) core cannot read the frames of mouse \(m.key): \(problem)")
+                }
+                let coreShape = core.outputShape(for: inputShape)
                 let shape = stage?.outputShape(for: coreShape) ?? coreShape
                 guard shape.count == 5, shape[3] > 0, shape[4] > 0 else {
                     throw SensoriumError.incompatibleData("frames of \(size[0]) × \(size[1]) (mouse \(m.key)) are too small for the \(configuration.core.typeName) core: its kernels and strides leave a feature map of \(shape.count == 5 ? "\(shape[3]) × \(shape[4])" : "\(shape)"); use smaller kernels or strides (or padding)")

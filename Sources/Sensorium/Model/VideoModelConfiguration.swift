@@ -186,7 +186,7 @@ public struct VideoModelConfiguration: Codable, Sendable, Equatable {
         case 3: options = MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: false, centerBehavior: centerBehavior)
         case 5: options = MouseDataOptions(behaviorAsChannels: true, pupilCenterAsChannels: true, centerBehavior: centerBehavior)
         default:
-            throw SensoriumError.incompatibleData("the model's \(core.typeName) core reads \(channels) input channels; mouse folders give 1 (frame), 3 (+ behaviour) or 5 (+ pupil centre)")
+            throw SensoriumError.incompatibleData("the model's \(core.typeName) core reads \(channels) input channels (core inputChannels); mouse folders give 1 (frame), 3 (+ behaviour) or 5 (+ pupil centre)")
         }
         options.normalize = normalizeData
         options.padToSquare = padFramesToSquare

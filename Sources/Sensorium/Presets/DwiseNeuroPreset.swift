@@ -21,7 +21,8 @@ extension RunPreset {
 
     /// ``dwiseneuro`` small enough to train on two cores: a 5-block core of 16–64 channels, a
     /// 2-layer cortex (128, 256), batches of 16 clips, 1 warm-up + 9 cosine epochs, EMA decay 0.99
-    /// (a run of a few hundred steps would otherwise validate weights close to the initial ones).
+    /// (a run of a few hundred steps would otherwise validate weights close to the initial ones),
+    /// sliding windows at every 3rd end frame, validation on the first 150 frames of each trial.
     public static var dwiseneuroSmall: RunPreset {
         RunPreset(name: "dwiseneuroSmall",
                   summary: "DwiseNeuro's structure and recipe at a size that trains in minutes on two cores (the demo's synthetic mice)") {
@@ -40,8 +41,13 @@ extension RunPreset {
             trainer.earlyStopping.maxEpochs = 10
             trainer.earlyStopping.warmupEpochs = 1
             trainer.movingAverage = .init(decay: 0.99, warmup: false, averageBuffers: true)
-            return TrainingRunConfiguration(model: model, trainer: trainer,
-                                            data: dwiseNeuroData(batchSize: 16, samplesPerMouse: 160))
+            // Validation is the costly part on a CPU (a forward pass per end frame): every 3rd end
+            // frame (each frame still averaged over about 5 windows, both parities) of the first
+            // 150 frames of each validation trial, whose last 100 are scored.
+            model.inference = .slidingWindows(SlidingWindowInference(stride: 3))
+            var data = dwiseNeuroData(batchSize: 16, samplesPerMouse: 160)
+            data.validationMaxFrames = 150
+            return TrainingRunConfiguration(model: model, trainer: trainer, data: data)
         }
     }
 

@@ -16,7 +16,7 @@ extension TrainingDataSettings {
     public var foldSplit: FoldSplit? { folds.map { FoldSplit(folds: $0, fold: fold, pool: foldTiers) } }
 
     /// The reference data source (one batch per mouse per round) with these settings' clips,
-    /// CutMix and fold split. Throws `MouseDataError` when a split leaves a mouse without training
+    /// CutMix and fold split. Throws `DataError` when a split leaves a mouse without training
     /// or validation trials.
     public func makeTrainingData(datasets: [MouseDataset]) throws -> MouseTrainingData {
         let data = MouseTrainingData(datasets: datasets, batchSize: batchSize, frames: frames, validationTier: validationTier,
@@ -32,7 +32,7 @@ extension TrainingDataSettings {
 
     /// DwiseNeuro's data source (batches mixing mice, one per optimizer step) with these settings;
     /// ``samplesPerMouse`` nil takes the largest number of training trials among the mice. Throws
-    /// `MouseDataError` when the mice cannot be mixed or a mouse lacks training or validation trials.
+    /// `DataError` when the mice cannot be mixed or a mouse lacks training or validation trials.
     public func makeMixedTrainingData(datasets: [MouseDataset]) throws -> MixedMouseTrainingData {
         let split = foldSplit
         let perMouse = try samplesPerMouse ?? datasets.map { d in

@@ -383,14 +383,32 @@ public enum TrainingWorkflow {
         guard forTraining else { return datasets }
         for d in datasets {
             guard !d.trials(in: .train).isEmpty else {
-                throw MouseDataError(.inconsistent, path: d.layout.tiersFile, expected: "train trials", found: "none")
+                throw DataError(.inconsistent, path: d.layout.tiersFile, expected: "train trials", found: "none")
             }
             guard settings.folds != nil || !d.trials(in: settings.validationTier).isEmpty else {
-                throw MouseDataError(.inconsistent, path: d.layout.tiersFile,
+                throw DataError(.inconsistent, path: d.layout.tiersFile,
                                      expected: "\(settings.validationTier.rawValue) trials for validation", found: "none")
             }
         }
         return datasets
+    }
+
+    /// Checks that the model can take the training clips of `settings` (`data.frames` frames of
+    /// each frame size): more frames than the model's burn-in, and a shape its core can read.
+    /// A `SensoriumError` naming `data.frames` (or the core's problem) otherwise.
+    public static func checkClips(of model: VideoModel, configuration: VideoModelConfiguration, settings: TrainingDataSettings,
+                                  frameSizes: [[Int]]) throws {
+        guard settings.frames > model.burnInFrames else {
+            throw SensoriumError.invalidConfiguration(source: "data.frames",
+                message: "clips of \(settings.frames) frames leave no prediction: the model's burn-in is \(model.burnInFrames) frames, so data.frames must be at least \(model.burnInFrames + 1)")
+        }
+        let channels = configuration.core.inputChannels
+        for size in Set(frameSizes) where size.count == 2 {
+            if let problem = model.core.inputProblem(for: [1, channels, settings.frames, size[0], size[1]]) {
+                throw SensoriumError.invalidConfiguration(source: "data.frames",
+                    message: "the \(configuration.core.typeName) core cannot read clips of data.frames \(settings.frames): \(problem)")
+            }
+        }
     }
 
     /// Trains as `request` says, reporting to `observers`; writes `configuration.json`,
@@ -431,11 +449,16 @@ public enum TrainingWorkflow {
         // Every rank has checked the folder before rank 0 writes into it.
         if communicator.size > 1 { try communicator.barrier() }
         let writes = communicator.isRoot
+        // The model is pure (reads no data): built and checked against the clips before the run
+        // folder exists, so a configuration that cannot train leaves nothing behind either.
+        let model = try VideoModel(configuration: configuration.model, datasets: datasets)
+        try checkClips(of: model, configuration: configuration.model, settings: configuration.data,
+                       frameSizes: datasets.map { [$0.inputHeight, $0.inputWidth] })
         let createdFolder = !fm.fileExists(atPath: folder)
         if writes { try RunFolder.create(folder) }
         do {
-            return try train(request, configuration: configuration, datasets: datasets, folder: folder, runStart: runStart,
-                             logger: logger, observers: observers)
+            return try train(request, model: model, configuration: configuration, datasets: datasets, folder: folder,
+                             runStart: runStart, logger: logger, observers: observers)
         } catch {
             // A run that failed before it trained a whole epoch leaves no folder behind (a folder
             // that was there before is kept; a checkpoint with trained epochs can be resumed).
@@ -445,7 +468,7 @@ public enum TrainingWorkflow {
         }
     }
 
-    private static func train(_ request: Request, configuration: TrainingRunConfiguration, datasets: [MouseDataset],
+    private static func train(_ request: Request, model: VideoModel, configuration: TrainingRunConfiguration, datasets: [MouseDataset],
                               folder: String, runStart: ContinuousClock.Instant, logger: Logger,
                               observers: [any TrainingObserver]) throws -> Outcome {
         let fm = FileManager.default
@@ -456,7 +479,6 @@ public enum TrainingWorkflow {
         let miceText = datasets.map { "\($0.name) (\($0.neuronCount) neurons, \($0.trials(in: .train).count) train trials)" }
             .joined(separator: ", ")
         logger.info("\(datasets.count) mice: \(miceText)")
-        let model = try VideoModel(configuration: configuration.model, datasets: datasets)
         // The configuration's data-dependent starts (readout biases, receptive fields); a resumed
         // run loads its trained weights instead.
         if !request.resume { try model.initializeFromData(datasets) }

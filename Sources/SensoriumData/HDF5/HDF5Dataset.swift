@@ -32,19 +32,19 @@ public final class HDF5Dataset: HDF5Object {
         // overflows, or more bytes than the file could hold) before anything is allocated.
         var shape: [Int] = []
         var total = 1
-        var corrupt: String? = nil
+        var corrupt: (expected: String, found: String)? = nil
         for d in dims.prefix(rank) {
-            guard let v = Int(exactly: d) else { corrupt = "extent \(d) does not fit a 64-bit signed integer"; break }
+            guard let v = Int(exactly: d) else { corrupt = ("extents that fit a 64-bit signed integer", "extent \(d)"); break }
             shape.append(v)
             let (p, overflow) = total.multipliedReportingOverflow(by: v)
-            if overflow { corrupt = "the element count of shape \(dims.prefix(rank).map { $0 }) overflows"; break }
+            if overflow { corrupt = ("an element count that fits a 64-bit integer", "shape \(dims.prefix(rank).map { $0 }), whose count overflows"); break }
             total = p
         }
         let elementType = HDF5ElementType(typeID: type)
         if corrupt == nil {
             let (bytes, overflow) = total.multipliedReportingOverflow(by: max(1, H5Tget_size(type)))
             if overflow {
-                corrupt = "shape \(shape) of \(elementType) needs more bytes than a 64-bit size"
+                corrupt = ("a byte size that fits a 64-bit integer", "shape \(shape) of \(elementType), whose byte size overflows")
             } else if !owner.isWritable {
                 var fileSize: hsize_t = 0
                 if H5Fget_filesize(owner.id, &fileSize) >= 0 {
@@ -54,7 +54,8 @@ public final class HDF5Dataset: HDF5Object {
                     let size = Int(clamping: fileSize)
                     let limit = size.multipliedReportingOverflow(by: expanding ? 1032 : 1).partialValue + (1 << 20)
                     if bytes > limit || bytes < 0 {
-                        corrupt = "shape \(shape) of \(elementType) needs \(bytes) bytes, more than the file's \(size) bytes can hold"
+                        corrupt = (expected: "a dataset no larger than the file's \(size) bytes can hold",
+                                   found: "shape \(shape) of \(elementType), \(bytes) bytes")
                     }
                 } else {
                     swift_H5E_collect(nil, 0)
@@ -63,7 +64,7 @@ public final class HDF5Dataset: HDF5Object {
         }
         if let corrupt {
             _ = H5Dclose(id)
-            throw ctx.error(.corrupted, "H5Dget_space", corrupt)
+            throw ctx.error(.corrupted, "H5Dget_space", expected: corrupt.expected, found: corrupt.found)
         }
         self.shape = shape
         self.elementType = elementType
@@ -84,7 +85,7 @@ public final class HDF5Dataset: HDF5Object {
 
     private func requireNumeric(_ call: String) throws {
         guard elementType.isNumeric else {
-            throw context.error(.typeMismatch, call, "expected a numeric dataset, found \(elementType)")
+            throw context.error(.wrongDType, call, expected: "a numeric dataset", found: "\(elementType)")
         }
     }
 
@@ -95,10 +96,10 @@ public final class HDF5Dataset: HDF5Object {
         let ctx = context
         guard let rows else { return try body(swift_H5S_ALL(), swift_H5S_ALL(), shape) }
         guard rank >= 1 else {
-            throw ctx.error(.shapeMismatch, call, "cannot select rows of a scalar dataset")
+            throw ctx.error(.wrongShape, call, expected: "a dataset with rows (rank ≥ 1)", found: "a scalar dataset")
         }
         guard rows.lowerBound >= 0, rows.upperBound <= shape[0] else {
-            throw ctx.error(.shapeMismatch, call, "rows \(rows) out of range for first axis of shape \(shape)")
+            throw ctx.error(.wrongShape, call, expected: "rows within the first axis of shape \(shape)", found: "rows \(rows), out of range")
         }
         let selected = [rows.count] + shape.dropFirst()
         let fileSpace = try ctx.checkID(H5Dget_space(id), "H5Dget_space")
@@ -153,7 +154,7 @@ public final class HDF5Dataset: HDF5Object {
     public func readTensor(rows: Range<Int>) throws -> Tensor {
         hdf5Enter()
         guard rank >= 1 else {
-            throw context.error(.shapeMismatch, "H5Dread", "cannot select rows of a scalar dataset")
+            throw context.error(.wrongShape, "H5Dread", expected: "a dataset with rows (rank ≥ 1)", found: "a scalar dataset")
         }
         let t = Tensor(uninitializedShape: [max(rows.count, 0)] + shape.dropFirst())
         _ = try readRaw(kind: .float32, rows: rows, into: UnsafeMutableRawPointer(t.storage.pointer))
@@ -181,8 +182,8 @@ public final class HDF5Dataset: HDF5Object {
         try withSelection(rows: rows, call: "H5Dwrite") { mem, file, selected in
             let expected = selected.reduce(1, *)
             guard valueCount == expected else {
-                throw context.error(.shapeMismatch, "H5Dwrite",
-                                    "selection of shape \(selected) needs \(expected) values, found \(valueCount)")
+                throw context.error(.wrongShape, "H5Dwrite", expected: "\(expected) values for a selection of shape \(selected)",
+                                    found: "\(valueCount)")
             }
             if expected > 0, let buffer {
                 try context.check(H5Dwrite(id, kind.nativeType, mem, file, swift_H5P_DEFAULT(), buffer), "H5Dwrite")

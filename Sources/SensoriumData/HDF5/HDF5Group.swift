@@ -111,7 +111,7 @@ public class HDF5Group: HDF5Object {
     public func createGroup(_ path: String) throws -> HDF5Group {
         hdf5Enter()
         let ctx = context.child(path)
-        if exists(path) { throw ctx.error(.alreadyExists, "H5Gcreate2", "an object already exists at \(ctx.object)") }
+        if exists(path) { throw ctx.error(.alreadyExists, "H5Gcreate2", expected: "no object at \(ctx.object)", found: "an existing object") }
         try createParents(of: path, ctx)
         let gcpl = try groupCreationPlist(ctx)
         defer { _ = H5Pclose(gcpl) }
@@ -129,9 +129,9 @@ public class HDF5Group: HDF5Object {
         hdf5Enter()
         let ctx = context.child(path)
         switch kind(of: path) {
-        case nil: throw ctx.error(.objectNotFound, "H5Gopen2", "no group at \(ctx.object)")
+        case nil: throw ctx.error(.missingObject, "H5Gopen2", expected: "a group at \(ctx.object)", found: "nothing")
         case .group?: break
-        case let other?: throw ctx.error(.typeMismatch, "H5Gopen2", "expected a group, found a \(other)")
+        case let other?: throw ctx.error(.wrongDType, "H5Gopen2", expected: "a group", found: "a \(other)")
         }
         let gid = try ctx.checkID(H5Gopen2(id, path, swift_H5P_DEFAULT()), "H5Gopen2")
         return HDF5Group(id: gid, closer: .group, owner: fileObject, filePath: filePath, path: ctx.object)
@@ -142,9 +142,9 @@ public class HDF5Group: HDF5Object {
         hdf5Enter()
         let ctx = context.child(path)
         switch kind(of: path) {
-        case nil: throw ctx.error(.objectNotFound, "H5Dopen2", "no dataset at \(ctx.object)")
+        case nil: throw ctx.error(.missingObject, "H5Dopen2", expected: "a dataset at \(ctx.object)", found: "nothing")
         case .dataset?: break
-        case let other?: throw ctx.error(.typeMismatch, "H5Dopen2", "expected a dataset, found a \(other)")
+        case let other?: throw ctx.error(.wrongDType, "H5Dopen2", expected: "a dataset", found: "a \(other)")
         }
         let did = try ctx.checkID(H5Dopen2(id, path, swift_H5P_DEFAULT()), "H5Dopen2")
         return try HDF5Dataset(id: did, owner: fileObject, filePath: filePath, path: ctx.object)
@@ -154,7 +154,7 @@ public class HDF5Group: HDF5Object {
     public func remove(_ path: String) throws {
         hdf5Enter()
         let ctx = context.child(path)
-        guard exists(path) else { throw ctx.error(.objectNotFound, "H5Ldelete", "nothing at \(ctx.object)") }
+        guard exists(path) else { throw ctx.error(.missingObject, "H5Ldelete", expected: "an object at \(ctx.object)", found: "nothing") }
         try ctx.check(H5Ldelete(id, path, swift_H5P_DEFAULT()), "H5Ldelete")
     }
 
@@ -177,9 +177,9 @@ public class HDF5Group: HDF5Object {
     func createDataset(_ path: String, shape: [Int], fileType: hid_t, chunks: [Int]?, compressionLevel: Int?,
                        ctx: HDF5Context) throws -> HDF5Dataset {
         guard shape.allSatisfy({ $0 >= 0 }) else {
-            throw ctx.error(.shapeMismatch, "H5Screate_simple", "negative extent in shape \(shape)")
+            throw ctx.error(.wrongShape, "H5Screate_simple", expected: "non-negative extents", found: "shape \(shape)")
         }
-        if exists(path) { throw ctx.error(.alreadyExists, "H5Dcreate2", "an object already exists at \(ctx.object)") }
+        if exists(path) { throw ctx.error(.alreadyExists, "H5Dcreate2", expected: "no object at \(ctx.object)", found: "an existing object") }
         var dims = shape.map { hsize_t($0) }
         let space = shape.isEmpty
             ? try ctx.checkID(H5Screate(H5S_SCALAR), "H5Screate")
@@ -190,7 +190,7 @@ public class HDF5Group: HDF5Object {
         var chunkShape = chunks
         if let level = compressionLevel {
             guard (0...9).contains(level) else {
-                throw ctx.error(.shapeMismatch, "H5Pset_deflate", "compression level must be 0...9, found \(level)")
+                throw ctx.error(.invalidArgument, "H5Pset_deflate", expected: "a compression level in 0...9", found: "\(level)")
             }
             if chunkShape == nil { chunkShape = shape.map { max($0, 1) } }
         }
@@ -212,8 +212,8 @@ public class HDF5Group: HDF5Object {
         if let chunkShape {
             guard chunkShape.count == shape.count, !shape.isEmpty,
                   zip(chunkShape, shape).allSatisfy({ c, d in c >= 1 && c <= max(d, 1) }) else {
-                throw ctx.error(.shapeMismatch, "H5Pset_chunk",
-                                "chunks \(chunkShape) must have one extent in 1...dim per axis of shape \(shape)")
+                throw ctx.error(.wrongShape, "H5Pset_chunk", expected: "one chunk extent in 1...dim per axis of shape \(shape)",
+                                found: "chunks \(chunkShape)")
             }
             var cdims = chunkShape.map { hsize_t($0) }
             try ctx.check(H5Pset_chunk(dcpl, Int32(cdims.count), &cdims), "H5Pset_chunk")
@@ -237,8 +237,8 @@ public class HDF5Group: HDF5Object {
                                              chunks: [Int]? = nil, compressionLevel: Int? = nil) throws -> HDF5Dataset {
         let expected = shape.reduce(1, *)
         guard values.count == expected else {
-            throw context.child(path).error(.shapeMismatch, "createDataset",
-                                            "shape \(shape) needs \(expected) values, found \(values.count)")
+            throw context.child(path).error(.wrongShape, "createDataset", expected: "\(expected) values for shape \(shape)",
+                                            found: "\(values.count)")
         }
         let ds = try createDataset(path, shape: shape, of: T.self, chunks: chunks, compressionLevel: compressionLevel)
         try ds.write(values)
@@ -263,7 +263,7 @@ public class HDF5Group: HDF5Object {
         let ctx = context.child(path)
         let shape = shape ?? [strings.count]
         guard shape.reduce(1, *) == strings.count else {
-            throw ctx.error(.shapeMismatch, "createDataset", "shape \(shape) needs \(shape.reduce(1, *)) strings, found \(strings.count)")
+            throw ctx.error(.wrongShape, "createDataset", expected: "\(shape.reduce(1, *)) strings for shape \(shape)", found: "\(strings.count)")
         }
         if fixedLength {
             let width = max(1, strings.map(\.utf8.count).max() ?? 1)
@@ -323,7 +323,7 @@ public final class HDF5File: HDF5Group {
         hdf5Enter()
         let ctx = HDF5Context(file: path, object: "/")
         if !overwrite && access(path, F_OK) == 0 {
-            throw ctx.error(.alreadyExists, "H5Fcreate", "file exists and overwrite is false")
+            throw ctx.error(.alreadyExists, "H5Fcreate", expected: "no file (or overwrite: true)", found: "an existing file")
         }
         let flags = overwrite ? swift_H5F_ACC_TRUNC() : swift_H5F_ACC_EXCL()
         // The newest file format: libhdf5 then checksums all of the file's metadata (superblock,
@@ -340,15 +340,15 @@ public final class HDF5File: HDF5Group {
         hdf5Enter()
         let ctx = HDF5Context(file: path, object: "/")
         guard access(path, F_OK) == 0 else {
-            throw ctx.error(.fileNotFound, "H5Fopen", "no such file")
+            throw ctx.error(.missingFile, "H5Fopen", expected: "an HDF5 file", found: "no such file")
         }
         let flags = mode == .readOnly ? swift_H5F_ACC_RDONLY() : swift_H5F_ACC_RDWR()
         let fid = H5Fopen(path, flags, swift_H5P_DEFAULT())
         if fid < 0 {
             if !hasHDF5Signature(path) {
                 swift_H5E_collect(nil, 0)
-                throw ctx.error(.notHDF5, "H5Fopen",
-                                "expected the HDF5 signature 89 48 44 46 0d 0a 1a 0a, found none (not an HDF5 file)")
+                throw ctx.error(.wrongFormat, "H5Fopen", expected: "the HDF5 signature 89 48 44 46 0d 0a 1a 0a",
+                                found: "none (not an HDF5 file)")
             }
             throw ctx.failure("H5Fopen")
         }
@@ -357,7 +357,7 @@ public final class HDF5File: HDF5Group {
 
     /// Loads every object of the file (groups, datasets and their headers): in files of the newest
     /// format, which the SDK writes, libhdf5 verifies each header's checksum, so a corrupted
-    /// structure is an `HDF5Error` of kind `.corrupted` here rather than later. Returns the number
+    /// structure is a ``DataError`` of kind `.corrupted` here rather than later. Returns the number
     /// of objects.
     @discardableResult
     public func verifyObjects() throws -> Int {

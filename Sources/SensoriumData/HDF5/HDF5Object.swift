@@ -67,7 +67,7 @@ public class HDF5Object {
     /// Removes the attribute `name`.
     public func deleteAttribute(_ name: String) throws {
         guard try hasAttribute(name) else {
-            throw context.attribute(name).error(.objectNotFound, "deleteAttribute", "no attribute '\(name)'")
+            throw context.attribute(name).error(.missingObject, "deleteAttribute", expected: "an attribute '\(name)'", found: "none")
         }
         try context.attribute(name).check(H5Adelete(id, name), "H5Adelete")
     }
@@ -142,7 +142,7 @@ public class HDF5Object {
         hdf5Enter()
         let ctx = context.attribute(name)
         guard try hasAttribute(name) else {
-            throw ctx.error(.objectNotFound, "H5Aopen", "no attribute '\(name)' on \(path)")
+            throw ctx.error(.missingObject, "H5Aopen", expected: "an attribute '\(name)' on \(path)", found: "none")
         }
         let attr = try ctx.checkID(H5Aopen(id, name, swift_H5P_DEFAULT()), "H5Aopen")
         defer { _ = H5Aclose(attr) }
@@ -157,7 +157,7 @@ public class HDF5Object {
             var fileSize: hsize_t = 0
             let (bytes, overflow) = count.multipliedReportingOverflow(by: max(1, H5Tget_size(type)))
             if H5Fget_filesize(file.id, &fileSize) >= 0, overflow || bytes > Int(clamping: fileSize) + (1 << 20) {
-                throw ctx.error(.corrupted, "H5Aread", "\(count) elements are more than the file's \(fileSize) bytes can hold")
+                throw ctx.error(.corrupted, "H5Aread", expected: "an attribute no larger than the file's \(fileSize) bytes can hold", found: "\(count) elements")
             }
         }
         return try body(ctx, attr, type, count)
@@ -172,8 +172,7 @@ public class HDF5Object {
     public func stringAttribute(_ name: String) throws -> String {
         let values = try stringAttributeValues(name)
         guard values.count == 1 else {
-            throw context.attribute(name).error(.shapeMismatch, "stringAttribute",
-                                                "expected 1 string, found \(values.count)")
+            throw context.attribute(name).error(.wrongShape, "stringAttribute", expected: "1 string", found: "\(values.count)")
         }
         return values[0]
     }
@@ -191,7 +190,7 @@ public class HDF5Object {
         try withAttribute(name) { ctx, attr, fileType, count in
             let element = HDF5ElementType(typeID: fileType)
             guard element.isNumeric else {
-                throw ctx.error(.typeMismatch, "H5Aread", "expected a numeric attribute, found \(element)")
+                throw ctx.error(.wrongDType, "H5Aread", expected: "a numeric attribute", found: "\(element)")
             }
             return try [T](unsafeUninitializedCapacity: max(count, 1)) { buffer, initialized in
                 let status = H5Aread(attr, T.hdf5Kind.nativeType, buffer.baseAddress!)
@@ -205,8 +204,7 @@ public class HDF5Object {
     public func attribute<T: HDF5Scalar>(_ name: String, as type: T.Type = T.self) throws -> T {
         let values = try attributeValues(name, as: T.self)
         guard values.count == 1 else {
-            throw context.attribute(name).error(.shapeMismatch, "attribute",
-                                                "expected 1 value, found \(values.count)")
+            throw context.attribute(name).error(.wrongShape, "attribute", expected: "1 value", found: "\(values.count)")
         }
         return values[0]
     }

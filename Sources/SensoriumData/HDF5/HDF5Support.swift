@@ -1,66 +1,29 @@
 internal import CHDF5
 
-/// An error from the HDF5 layer: which file and object, which libhdf5 call failed, and why
-/// (including libhdf5's own error stack when there is one).
-public struct HDF5Error: Error, Equatable, CustomStringConvertible {
-    /// The category of failure.
-    public enum Kind: Sendable, Equatable {
-        /// The file does not exist.
-        case fileNotFound
-        /// The file exists but has no HDF5 signature.
-        case notHDF5
-        /// A group, dataset or attribute does not exist.
-        case objectNotFound
-        /// Creating something that already exists.
-        case alreadyExists
-        /// The object or element type is not what was asked for (e.g. reading a group as a dataset,
-        /// strings as numbers).
-        case typeMismatch
-        /// The number of values does not match the shape, or a selection is out of range.
-        case shapeMismatch
-        /// A libhdf5 call failed.
-        case callFailed
-        /// The file contradicts itself: a metadata or data checksum does not match, or a size read
-        /// from it is larger than the file could hold.
-        case corrupted
-    }
-
-    public let kind: Kind
-    /// Path of the HDF5 file.
-    public let file: String
-    /// Path of the object inside the file (`/` for the root; attribute names are appended as `@name`).
-    public let object: String
-    /// The libhdf5 function that failed, or the SDK operation when no call failed.
-    public let call: String
-    /// What went wrong: expected vs found, or libhdf5's error stack.
-    public let message: String
-
-    public var description: String {
-        "\(file):\(object): \(call) failed: \(message)"
-    }
-}
-
 /// The location an operation works on, for error messages.
 struct HDF5Context {
     let file: String
     let object: String
 
-    func error(_ kind: HDF5Error.Kind, _ call: String, _ message: String) -> HDF5Error {
-        HDF5Error(kind: kind, file: file, object: object, call: call, message: message)
+    func error(_ kind: DataError.Kind, _ call: String, expected: String, found: String) -> DataError {
+        DataError(kind, path: file, object: object, operation: call, expected: expected, found: found)
     }
 
     /// An error for a failed libhdf5 call, carrying (and clearing) the thread's HDF5 error stack.
-    func failure(_ call: String, kind: HDF5Error.Kind = .callFailed, _ detail: String = "") -> HDF5Error {
+    /// `expected` says what the call should have given (default: an intact, readable object).
+    func failure(_ call: String, kind: DataError.Kind = .callFailed, expected: String? = nil) -> DataError {
         var buffer = [CChar](repeating: 0, count: 2048)
         let n = buffer.withUnsafeMutableBufferPointer { swift_H5E_collect($0.baseAddress, $0.count) }
         let stack = n > 0 ? hdf5String(buffer) : ""
-        let parts = [detail, stack].filter { !$0.isEmpty }
         // libhdf5 says "checksum" for both metadata ("incorrect metadata checksum") and Fletcher32
         // data ("data error detected by Fletcher32 checksum") mismatches.
         let corrupt = stack.lowercased().contains("checksum")
-        return error(corrupt ? .corrupted : kind, call,
-                     (corrupt ? "checksum mismatch, the file is corrupted: " : "")
-                        + (parts.isEmpty ? "libhdf5 reported an error" : parts.joined(separator: "; ")))
+        let found = stack.isEmpty ? "a failure without a libhdf5 error stack" : "libhdf5 errors: " + stack
+        if corrupt {
+            return error(.corrupted, call, expected: "matching metadata and data checksums",
+                         found: "a checksum mismatch, the file is corrupted; " + found)
+        }
+        return error(kind, call, expected: expected ?? "\(call) to succeed", found: found)
     }
 
     @discardableResult
@@ -69,7 +32,7 @@ struct HDF5Context {
         return status
     }
 
-    func checkID(_ id: hid_t, _ call: String, kind: HDF5Error.Kind = .callFailed) throws -> hid_t {
+    func checkID(_ id: hid_t, _ call: String, kind: DataError.Kind = .callFailed) throws -> hid_t {
         if id < 0 { throw failure(call, kind: kind) }
         return id
     }
@@ -222,7 +185,7 @@ func hdf5VariableStringType(_ ctx: HDF5Context) throws -> hid_t {
 func hdf5ReadStrings(count: Int, fileType: hid_t, ctx: HDF5Context,
                      read: (hid_t, UnsafeMutableRawPointer) -> herr_t, call: String) throws -> [String] {
     guard H5Tget_class(fileType) == H5T_STRING else {
-        throw ctx.error(.typeMismatch, call, "expected strings, found \(HDF5ElementType(typeID: fileType))")
+        throw ctx.error(.wrongDType, call, expected: "strings", found: "\(HDF5ElementType(typeID: fileType))")
     }
     if H5Tis_variable_str(fileType) > 0 {
         let memType = try hdf5VariableStringType(ctx)

@@ -127,13 +127,13 @@ public enum MouseFolderInspector {
         func problem(_ s: MouseFolderProblem.Severity, _ p: String, _ m: String) {
             report.problems.append(MouseFolderProblem(severity: s, path: p, message: m))
         }
-        func problem(_ e: MouseDataError, _ s: MouseFolderProblem.Severity = .error) {
+        func problem(_ e: DataError, _ s: MouseFolderProblem.Severity = .error) {
             problem(s, e.path, "expected \(e.expected), found \(e.found)")
         }
 
         do {
             try MouseStores.openIfPacked(layout.root)
-        } catch let e as MouseDataError {
+        } catch let e as DataError {
             problem(e)
             return report
         } catch {}
@@ -153,7 +153,7 @@ public enum MouseFolderInspector {
         var tiers: [MouseTier]?
         do {
             tiers = try MouseDataset.readTiers(layout)
-        } catch let e as MouseDataError {
+        } catch let e as DataError {
             problem(e)
             if e.kind == .invalidValue, let (_, values) = try? ArrayFileIO.readStrings(layout.tiersFile) {
                 let unknown = Set(values.filter { MouseTier(rawValue: $0) == nil })
@@ -197,7 +197,7 @@ public enum MouseFolderInspector {
         do {
             let (ids, _) = try MouseDataset.readNeurons(layout)
             report.neurons = ids.count
-        } catch let e as MouseDataError { problem(e) } catch { problem(.error, layout.neuronFile("unit_ids"), "\(error)") }
+        } catch let e as DataError { problem(e) } catch { problem(.error, layout.neuronFile("unit_ids"), "\(error)") }
 
         // First trial shapes.
         var dataShapes: [MouseField: [Int]] = [:]
@@ -208,7 +208,7 @@ public enum MouseFolderInspector {
                 do {
                     let a = try MouseFiles.readNumeric(p, expected: "a numeric trial array")
                     dataShapes[field] = a.shape
-                } catch let e as MouseDataError { problem(e) } catch { problem(.error, p, "\(error)") }
+                } catch let e as DataError { problem(e) } catch { problem(.error, p, "\(error)") }
             }
             if let v = dataShapes[.videos] {
                 if v.count == 3 {
@@ -226,7 +226,7 @@ public enum MouseFolderInspector {
                 let a = LoadedArray(path: layout.trialFile(field, trial: 0), shape: s, values: .float([]), descr: "")
                 do {
                     try MouseDataset.checkShape(a, field: field, height: h, width: w, neurons: report.neurons ?? s.first ?? 0)
-                } catch let e as MouseDataError { problem(e) } catch {}
+                } catch let e as DataError { problem(e) } catch {}
             }
         }
 
@@ -246,7 +246,7 @@ public enum MouseFolderInspector {
                     let used = name == "std" || (name == "mean" && (field == .videos || field == .pupilCenter))
                     do {
                         for note in try ValueChecks.checkStatistic(a, field: field, name: name) { problem(.note, p, note) }
-                    } catch let e as MouseDataError { problem(e, used ? .error : .warning) }
+                    } catch let e as DataError { problem(e, used ? .error : .warning) }
                     let nans = a.values.doubles.filter(\.isNaN).count
                     if nans > 0 && nans < a.values.count {
                         problem(.note, p, "\(nans) of \(a.values.count) entries are NaN (frames no trial covers get NaN statistics; they end trials there)")
@@ -259,9 +259,9 @@ public enum MouseFolderInspector {
                             } else if view.timeStride == 0 && a.shape.count >= 1 && a.shape == Array(shape.dropLast()) && a.shape.count < shape.count {
                                 problem(.note, p, "statistic is constant over time \(MouseFiles.describe(a.shape)); the 2023 reference expects per-frame statistics and NumPy would not broadcast this shape")
                             }
-                        } catch let e as MouseDataError { problem(e) } catch {}
+                        } catch let e as DataError { problem(e) } catch {}
                     }
-                } catch let e as MouseDataError { problem(e) } catch { problem(.error, p, "\(error)") }
+                } catch let e as DataError { problem(e) } catch { problem(.error, p, "\(error)") }
             }
             report.statisticsPresent[field] = present
             rawStats[field] = arrays
@@ -279,7 +279,7 @@ public enum MouseFolderInspector {
         let dataset: MouseDataset
         do {
             dataset = try MouseDataset(path: layout.root)
-        } catch let e as MouseDataError {
+        } catch let e as DataError {
             problem(e)
             return report
         } catch {
@@ -332,7 +332,7 @@ public enum MouseFolderInspector {
                     problem(.warning, layout.trialFile(.videos, trial: trial),
                             "fields end at different frames (" + fieldLengths.map { "\($0.0.folderName) \($0.1)" }.joined(separator: ", ") + "); the true length is the minimum, \(t.length)")
                 }
-            } catch let e as MouseDataError {
+            } catch let e as DataError {
                 problem(e)
             } catch {
                 problem(.error, layout.trialFile(.videos, trial: trial), "\(error)")
@@ -363,7 +363,7 @@ public enum MouseFolderInspector {
                 if sizes.max() ?? 0 < 2 {
                     problem(.warning, layout.trialInfoFile("tiers"), "tier \(tier.rawValue) has no repeated clip (correlation to average is undefined)")
                 }
-            } catch let e as MouseDataError { problem(e) } catch { problem(.error, layout.root, "\(error)") }
+            } catch let e as DataError { problem(e) } catch { problem(.error, layout.root, "\(error)") }
         }
         return report
     }

@@ -36,7 +36,7 @@ public struct MixedBatchMaker: Sendable {
     public let mode: ClipMode
 
     /// A maker over `datasets`, which must give the same input channels on the same canvas (the
-    /// model reads one input shape); throws `MouseDataError` naming the first mouse that differs.
+    /// model reads one input shape); throws `DataError` naming the first mouse that differs.
     public init(datasets: [MouseDataset], mode: ClipMode) throws {
         precondition(!datasets.isEmpty, "MixedBatchMaker: needs at least one mouse")
         precondition(mode.clipShape != nil, "MixedBatchMaker: mixed batches are made of clips, got \(mode)")
@@ -44,7 +44,7 @@ public struct MixedBatchMaker: Sendable {
         for d in datasets.dropFirst() {
             guard d.inputHeight == first.inputHeight && d.inputWidth == first.inputWidth
                     && d.options.inputChannels == first.options.inputChannels else {
-                throw MouseDataError(.inconsistent, path: d.layout.root,
+                throw DataError(.inconsistent, path: d.layout.root,
                                      expected: "\(first.options.inputChannels) input channels on a \(first.inputHeight) × \(first.inputWidth) canvas like \(first.name) (batches that mix mice need one input shape)",
                                      found: "\(d.options.inputChannels) channels on \(d.inputHeight) × \(d.inputWidth)")
             }

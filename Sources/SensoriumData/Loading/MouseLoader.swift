@@ -5,7 +5,7 @@ public enum ClipMode: Sendable, Equatable {
     /// A random window of `frames` frames per trial (training; 80 in the baselines). The start is
     /// uniform in `0 ..< length − frames` (upper bound exclusive, as in the reference, so a clip
     /// never ends on the last frame); a trial exactly `frames` long starts at 0 (the reference
-    /// would fail), a shorter one throws `MouseDataError.trialTooShort`.
+    /// would fail), a shorter one throws `DataError.trialTooShort`.
     case clips(frames: Int)
     /// Whole trials cut to their true length, optionally capped at `maxFrames` (300 for
     /// scoring). Samples of one batch are cut to the shortest of them; use batch size 1 (the
@@ -131,7 +131,7 @@ public struct BatchMaker: Sendable {
         if length >= frames && position == .last { return Int(draw % UInt64(length - frames + 1)) }
         if length > frames { return Int(draw % UInt64(length - frames)) }
         if length == frames { return 0 }
-        throw MouseDataError(.trialTooShort, path: dataset.layout.trialFile(.responses, trial: trial),
+        throw DataError(.trialTooShort, path: dataset.layout.trialFile(.responses, trial: trial),
                              expected: "a trial of at least \(frames) frames for \(frames)-frame clips",
                              found: "\(length) frames")
     }

@@ -49,13 +49,13 @@ struct LoadedArray: Sendable {
 }
 
 /// The single place where the mouse code touches array files (through `NPYFile`), so that the
-/// rest of the module only sees `LoadedArray`s and `MouseDataError`s.
+/// rest of the module only sees `LoadedArray`s and `DataError`s.
 enum ArrayFileIO {
     /// Reads a numeric array (any real or bool dtype) from an `.npy` file (memory-mapped when large).
     static func readNumeric(_ path: String) throws -> LoadedArray {
         let array = try NPYFile.read(path)
         guard array.dtype.isNumeric else {
-            throw NPYError.typeMismatch(path: path, requested: "numbers", found: array.descr)
+            throw DataError.npyTypeMismatch(path: path, requested: "numbers", found: array.descr)
         }
         let values: NumericValues
         switch array.dtype {

@@ -61,7 +61,7 @@ extension MouseDataset {
         var length = T
         for t in 0..<T where x[t].isNaN { length = t; break }
         guard length >= Self.hashedFrames else {
-            throw MouseDataError(.trialTooShort, path: a.path, expected: "at least \(Self.hashedFrames) frames to hash the video",
+            throw DataError(.trialTooShort, path: a.path, expected: "at least \(Self.hashedFrames) frames to hash the video",
                                  found: "\(length) frames")
         }
         let step = length / Self.hashedFrames

@@ -164,7 +164,7 @@ public final class MouseDataset: @unchecked Sendable {
     }
 
     /// Opens the mouse folder at `path` (or a file written by `MousePack.pack`), checking its
-    /// layout; throws `MouseDataError` naming the offending file, what was expected and what was
+    /// layout; throws `DataError` naming the offending file, what was expected and what was
     /// found.
     public init(path: String, options: MouseDataOptions = MouseDataOptions()) throws {
         let layout = MouseLayout(root: path)
@@ -173,13 +173,13 @@ public final class MouseDataset: @unchecked Sendable {
         try MouseStores.openIfPacked(layout.root)
         name = MouseStores.route(layout.root)?.0.mouseName ?? layout.mouseName
         guard MouseFiles.isDirectory(layout.root) else {
-            throw MouseDataError(.missingFolder, path: layout.root, expected: "a mouse folder (data/, meta/)",
+            throw DataError(.missingFolder, path: layout.root, expected: "a mouse folder (data/, meta/)",
                                  found: MouseFiles.exists(layout.root) ? "a file" : "nothing")
         }
         for sub in ["data", "meta", "meta/trials", "meta/neurons"] {
             let p = layout.root + "/" + sub
             guard MouseFiles.isDirectory(p) else {
-                throw MouseDataError(.missingDirectory, path: p, expected: "the directory \(sub)/ of the SENSORIUM layout", found: "nothing")
+                throw DataError(.missingDirectory, path: p, expected: "the directory \(sub)/ of the SENSORIUM layout", found: "nothing")
             }
         }
         tiers = try Self.readTiers(layout)
@@ -193,7 +193,7 @@ public final class MouseDataset: @unchecked Sendable {
         let first = 0
         let video = try MouseFiles.readNumeric(layout.trialFile(.videos, trial: first), expected: "a (height, width, T) video")
         guard video.shape.count == 3, video.shape[0] > 0, video.shape[1] > 0 else {
-            throw MouseDataError(.wrongShape, path: video.path, expected: "a video of shape (height, width, T)", found: MouseFiles.describe(video.shape))
+            throw DataError(.wrongShape, path: video.path, expected: "a video of shape (height, width, T)", found: MouseFiles.describe(video.shape))
         }
         frameHeight = video.shape[0]
         frameWidth = video.shape[1]
@@ -227,14 +227,14 @@ public final class MouseDataset: @unchecked Sendable {
         let path = layout.tiersFile
         let (shape, values) = try MouseFiles.readStrings(path, expected: "a 1-D string array of tiers")
         guard shape.count == 1 else {
-            throw MouseDataError(.wrongShape, path: path, expected: "a 1-D array (one tier per trial)", found: MouseFiles.describe(shape))
+            throw DataError(.wrongShape, path: path, expected: "a 1-D array (one tier per trial)", found: MouseFiles.describe(shape))
         }
         guard !values.isEmpty else {
-            throw MouseDataError(.wrongShape, path: path, expected: "at least one trial", found: "an empty array")
+            throw DataError(.wrongShape, path: path, expected: "at least one trial", found: "an empty array")
         }
         return try values.enumerated().map { i, v in
             guard let t = MouseTier(rawValue: v) else {
-                throw MouseDataError(.invalidValue, path: path,
+                throw DataError(.invalidValue, path: path,
                                      expected: "tiers among " + MouseTier.allCases.map(\.rawValue).joined(separator: ", "),
                                      found: "\"\(v)\" at trial \(i)")
             }
@@ -245,12 +245,12 @@ public final class MouseDataset: @unchecked Sendable {
     static func checkTrialFiles(_ layout: MouseLayout, field: MouseField, count: Int) throws {
         let dir = layout.dataDirectory(field)
         guard MouseFiles.isDirectory(dir) else {
-            throw MouseDataError(.missingDirectory, path: dir, expected: "a directory of \(count) trial files 0.npy … \(count - 1).npy", found: "nothing")
+            throw DataError(.missingDirectory, path: dir, expected: "a directory of \(count) trial files 0.npy … \(count - 1).npy", found: "nothing")
         }
         let visible = MouseFiles.entries(dir, includeHidden: true)
         let names = Set(visible)
         if let missing = (0..<count).first(where: { !names.contains("\($0).npy") }) {
-            throw MouseDataError(.missingFile, path: layout.trialFile(field, trial: missing),
+            throw DataError(.missingFile, path: layout.trialFile(field, trial: missing),
                                  expected: "one file per trial (\(count) trials in tiers.npy)", found: "no such file")
         }
         if visible.count != count {
@@ -258,7 +258,7 @@ public final class MouseDataset: @unchecked Sendable {
                 guard name.hasSuffix(".npy"), let i = Int(name.dropLast(4)) else { return true }
                 return i < 0 || i >= count
             }.sorted().prefix(3)
-            throw MouseDataError(.inconsistent, path: dir,
+            throw DataError(.inconsistent, path: dir,
                                  expected: "exactly \(count) files (one per entry of tiers.npy)",
                                  found: "\(visible.count) files, unexpected: \(extra.joined(separator: ", "))")
         }
@@ -268,28 +268,28 @@ public final class MouseDataset: @unchecked Sendable {
         let idsPath = layout.neuronFile("unit_ids")
         let ids = try MouseFiles.readNumeric(idsPath, expected: "a 1-D integer array of unit ids")
         guard ids.shape.count == 1, ids.shape[0] > 0 else {
-            throw MouseDataError(.wrongShape, path: idsPath, expected: "a non-empty 1-D array (neurons,)", found: MouseFiles.describe(ids.shape))
+            throw DataError(.wrongShape, path: idsPath, expected: "a non-empty 1-D array (neurons,)", found: MouseFiles.describe(ids.shape))
         }
         let idValues = ids.values.doubles
         // Int(x) traps outside −2^63 ..< 2^63: check the range before converting.
         if let bad = idValues.firstIndex(where: { !$0.isFinite || $0 != $0.rounded() || !(-0x1p63 ..< 0x1p63).contains($0) }) {
-            throw MouseDataError(.invalidValue, path: idsPath, expected: "integer unit ids in −2^63 ..< 2^63", found: "\(idValues[bad]) at neuron \(bad)")
+            throw DataError(.invalidValue, path: idsPath, expected: "integer unit ids in −2^63 ..< 2^63", found: "\(idValues[bad]) at neuron \(bad)")
         }
         let unitIDs = idValues.map { Int($0) }
         if Set(unitIDs).count != unitIDs.count {
             var seen = Set<Int>()
             let dup = unitIDs.first { !seen.insert($0).inserted }!
-            throw MouseDataError(.invalidValue, path: idsPath, expected: "unique unit ids", found: "unit id \(dup) repeated")
+            throw DataError(.invalidValue, path: idsPath, expected: "unique unit ids", found: "unit id \(dup) repeated")
         }
         let coordPath = layout.neuronFile("cell_motor_coordinates")
         let coords = try MouseFiles.readNumeric(coordPath, expected: "a (neurons, 3) float array of cortical coordinates")
         guard coords.shape == [unitIDs.count, 3] else {
-            throw MouseDataError(coords.shape.count == 2 && coords.shape[1] == 3 ? .inconsistent : .wrongShape, path: coordPath,
+            throw DataError(coords.shape.count == 2 && coords.shape[1] == 3 ? .inconsistent : .wrongShape, path: coordPath,
                                  expected: "shape (\(unitIDs.count), 3) (one x, y, z per unit id)", found: MouseFiles.describe(coords.shape))
         }
         let c = coords.values.floats
         if let bad = c.firstIndex(where: { !$0.isFinite }) {
-            throw MouseDataError(.invalidValue, path: coordPath, expected: "finite coordinates", found: "\(c[bad]) at neuron \(bad / 3)")
+            throw DataError(.invalidValue, path: coordPath, expected: "finite coordinates", found: "\(c[bad]) at neuron \(bad / 3)")
         }
         return (unitIDs, c)
     }
@@ -297,7 +297,7 @@ public final class MouseDataset: @unchecked Sendable {
     /// Trial arrays hold floats (NaN padding needs them): an integer dtype is a mislabelled file.
     static func checkDType(_ a: LoadedArray) throws {
         guard a.isFloatingPoint else {
-            throw MouseDataError(.wrongDType, path: a.path, expected: "a floating-point trial array (NaN-padded)", found: "dtype '\(a.descr)'")
+            throw DataError(.wrongDType, path: a.path, expected: "a floating-point trial array (NaN-padded)", found: "dtype '\(a.descr)'")
         }
     }
 
@@ -317,10 +317,10 @@ public final class MouseDataset: @unchecked Sendable {
             ok = a.shape.count == 2 && a.shape[0] == 2
             expected = "shape (2, T)"
         }
-        guard ok else { throw MouseDataError(.wrongShape, path: a.path, expected: expected, found: MouseFiles.describe(a.shape)) }
-        guard a.shape.last! > 0 else { throw MouseDataError(.wrongShape, path: a.path, expected: "at least one frame", found: MouseFiles.describe(a.shape)) }
+        guard ok else { throw DataError(.wrongShape, path: a.path, expected: expected, found: MouseFiles.describe(a.shape)) }
+        guard a.shape.last! > 0 else { throw DataError(.wrongShape, path: a.path, expected: "at least one frame", found: MouseFiles.describe(a.shape)) }
         if let frames, a.shape.last! != frames {
-            throw MouseDataError(.inconsistent, path: a.path,
+            throw DataError(.inconsistent, path: a.path,
                                  expected: "\(field.folderName) padded to \(frames) frames like trial 0 (one padded length per field)",
                                  found: MouseFiles.describe(a.shape))
         }
@@ -330,7 +330,7 @@ public final class MouseDataset: @unchecked Sendable {
 
     func checkIndex(_ trial: Int) throws {
         guard trial >= 0 && trial < trialCount else {
-            throw MouseDataError(.trialOutOfRange, path: layout.root, expected: "a trial index in 0..<\(trialCount)", found: "\(trial)")
+            throw DataError(.trialOutOfRange, path: layout.root, expected: "a trial index in 0..<\(trialCount)", found: "\(trial)")
         }
     }
 

@@ -32,11 +32,11 @@ public enum MouseFolders {
     }
 
     /// Expands `paths` into mouse folders: a mouse folder stays, a folder of mouse folders becomes
-    /// its children. Throws `MouseDataError` naming a path that does not exist or holds no mouse
+    /// its children. Throws `DataError` naming a path that does not exist or holds no mouse
     /// folder, and when the same mouse (folder name) appears twice.
     public static func resolve(_ paths: [String]) throws -> [String] {
         guard !paths.isEmpty else {
-            throw MouseDataError(.missingFolder, path: "(no data path given)", expected: "at least one mouse folder", found: "none")
+            throw DataError(.missingFolder, path: "(no data path given)", expected: "at least one mouse folder", found: "none")
         }
         var result: [String] = []
         var names: [String: String] = [:]
@@ -44,21 +44,21 @@ public enum MouseFolders {
             let path = (raw as NSString).expandingTildeInPath
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw MouseDataError(.missingFolder, path: path, expected: "a mouse folder or a folder of mouse folders", found: "nothing")
+                throw DataError(.missingFolder, path: path, expected: "a mouse folder or a folder of mouse folders", found: "nothing")
             }
             guard isDirectory.boolValue || isMouseFile(path) else {
-                throw MouseDataError(.missingFolder, path: path, expected: "a mouse folder, a packed mouse (.h5) or a folder of mouse folders",
+                throw DataError(.missingFolder, path: path, expected: "a mouse folder, a packed mouse (.h5) or a folder of mouse folders",
                                      found: "a file")
             }
             let found = isMouseFolder(path) || isMouseFile(path) ? [path] : children(of: path)
             guard !found.isEmpty else {
-                throw MouseDataError(.missingFolder, path: path, expected: "a mouse folder (with data/ and meta/) or a folder of mouse folders",
+                throw DataError(.missingFolder, path: path, expected: "a mouse folder (with data/ and meta/) or a folder of mouse folders",
                                      found: "a folder without any")
             }
             for folder in found {
                 let name = ((folder as NSString).lastPathComponent as NSString).deletingPathExtension
                 if let previous = names[name] {
-                    throw MouseDataError(.invalidValue, path: folder, expected: "each mouse once",
+                    throw DataError(.invalidValue, path: folder, expected: "each mouse once",
                                          found: "mouse \(name) also at \(previous)")
                 }
                 names[name] = folder

@@ -57,7 +57,7 @@ public struct MouseLayout: Sendable {
     public var tiersFile: String { trialInfoFile("tiers") }
 }
 
-/// Helpers turning codec errors into `MouseDataError`s that name file, expectation and finding.
+/// Helpers turning codec errors into `DataError`s that name file, expectation and finding.
 enum MouseFiles {
     // Paths inside a packed mouse (`MousePack`) are routed to its HDF5 store.
 
@@ -80,7 +80,7 @@ enum MouseFiles {
     }
 
     static func readNumeric(_ path: String, expected: String) throws -> LoadedArray {
-        guard exists(path) else { throw MouseDataError(.missingFile, path: path, expected: expected, found: "no such file") }
+        guard exists(path) else { throw DataError(.missingFile, path: path, expected: expected, found: "no such file") }
         do {
             if let (store, rel) = MouseStores.route(path) { return try store.readNumeric(rel, fullPath: path) }
             return try ArrayFileIO.readNumeric(path)
@@ -90,7 +90,7 @@ enum MouseFiles {
     }
 
     static func readStrings(_ path: String, expected: String) throws -> (shape: [Int], values: [String]) {
-        guard exists(path) else { throw MouseDataError(.missingFile, path: path, expected: expected, found: "no such file") }
+        guard exists(path) else { throw DataError(.missingFile, path: path, expected: expected, found: "no such file") }
         do {
             if let (store, rel) = MouseStores.route(path) { return try store.readStrings(rel, fullPath: path) }
             return try ArrayFileIO.readStrings(path)
@@ -99,24 +99,31 @@ enum MouseFiles {
         }
     }
 
-    /// A codec error as a `MouseDataError` (dtype mismatches become `.wrongDType`).
-    static func mapped(_ error: any Error, path: String, expected: String) -> MouseDataError {
-        if let e = error as? MouseDataError { return e }
-        if let e = error as? HDF5Error {
-            let kind: MouseDataError.Kind = e.kind == .corrupted ? .corrupted : .unreadableFile
-            return MouseDataError(kind, path: path, expected: expected, found: e.description)
+    /// A codec error (from the `.npy` or HDF5 reader) restated for the mouse file at `path` with
+    /// what the folder layout expects there: a dtype mismatch stays `.wrongDType`, a missing file
+    /// `.missingFile`, a checksum failure `.corrupted`, any other codec refusal becomes
+    /// `.unreadableFile` carrying the codec's own expected/found text. Errors that already speak
+    /// of the mouse (thrown by the store itself) pass through unchanged.
+    static func mapped(_ error: any Error, path: String, expected: String) -> DataError {
+        guard let e = error as? DataError else {
+            return DataError(.unreadableFile, path: path, expected: expected, found: "\(error)")
         }
-        if let e = error as? NPYError {
-            switch e {
-            case .typeMismatch(_, _, let found):
-                return MouseDataError(.wrongDType, path: path, expected: expected, found: "dtype '\(found)'")
-            case .fileNotFound:
-                return MouseDataError(.missingFile, path: path, expected: expected, found: "no such file")
-            default:
-                return MouseDataError(.unreadableFile, path: path, expected: expected, found: stripPath(e.description, path))
-            }
+        let reason = stripPath(e.description, path)
+        switch e.kind {
+        case .missingFolder, .missingDirectory, .unreadableFile, .invalidValue, .inconsistent,
+             .trialOutOfRange, .trialTooShort, .writeFailed:
+            return e
+        case .corrupted where e.operation == nil:
+            return e
+        case .corrupted:
+            return DataError(.corrupted, path: path, expected: expected, found: "a corrupted file (\(reason))")
+        case .wrongDType:
+            return DataError(.wrongDType, path: path, expected: expected, found: e.found)
+        case .missingFile:
+            return DataError(.missingFile, path: path, expected: expected, found: "no such file")
+        default:
+            return DataError(.unreadableFile, path: path, expected: expected, found: "an unreadable file (\(reason))")
         }
-        return MouseDataError(.unreadableFile, path: path, expected: expected, found: "\(error)")
     }
 
     /// Codec messages start with the path; drop it since the error carries it already.

@@ -15,7 +15,7 @@ import Foundation
 /// Integrity: the file is written in the newest HDF5 format (libhdf5 checksums and verifies all
 /// metadata), every array is chunked with a Fletcher32 checksum that libhdf5 verifies before it
 /// returns a chunk's values, and strings are stored fixed-length so that the checksum covers them.
-/// A mismatch is a `MouseDataError` of kind `.corrupted` naming the file and object.
+/// A mismatch is a `DataError` of kind `.corrupted` naming the file and object.
 ///
 /// ```swift
 /// try MousePack.pack(folder: "data/dynamic29515-…", into: "data/dynamic29515-….h5")
@@ -30,20 +30,20 @@ public enum MousePack {
     public static func pack(folder: String, into file: String, overwrite: Bool = false) throws {
         let layout = MouseLayout(root: folder)
         guard MouseFiles.isDirectory(layout.root), !MouseStores.isPacked(layout.root) else {
-            throw MouseDataError(.missingFolder, path: layout.root, expected: "a mouse folder to pack", found: MouseFiles.exists(layout.root) ? "a file" : "nothing")
+            throw DataError(.missingFolder, path: layout.root, expected: "a mouse folder to pack", found: MouseFiles.exists(layout.root) ? "a file" : "nothing")
         }
         if FileManager.default.fileExists(atPath: file) && !overwrite {
-            throw MouseDataError(.writeFailed, path: file, expected: "no existing file (or overwrite: true)", found: "an existing file")
+            throw DataError(.writeFailed, path: file, expected: "no existing file (or overwrite: true)", found: "an existing file")
         }
         let out: HDF5File
         do { out = try HDF5File.create(file, overwrite: true) } catch {
-            throw MouseDataError(.writeFailed, path: file, expected: "a writable HDF5 file", found: "\(error)")
+            throw DataError(.writeFailed, path: file, expected: "a writable HDF5 file", found: "\(error)")
         }
-        func fail(_ rel: String, _ error: any Error) -> MouseDataError {
-            MouseDataError(.writeFailed, path: file + ":/" + rel, expected: "a copy of \(layout.root)/\(rel)", found: "\(error)")
+        func fail(_ rel: String, _ error: any Error) -> DataError {
+            DataError(.writeFailed, path: file + ":/" + rel, expected: "a copy of \(layout.root)/\(rel)", found: "\(error)")
         }
         guard let all = FileManager.default.enumerator(atPath: layout.root)?.allObjects as? [String] else {
-            throw MouseDataError(.unreadableFile, path: layout.root, expected: "a readable folder", found: "no listing")
+            throw DataError(.unreadableFile, path: layout.root, expected: "a readable folder", found: "no listing")
         }
         for rel in all.sorted() where rel.hasSuffix(".npy") {
             let path = layout.root + "/" + rel
@@ -64,7 +64,7 @@ public enum MousePack {
                 case .uint64: try out.createDataset(target, values: try array.doubles().map { UInt64($0) }, shape: array.shape)
                 case .unicode, .bytes: try out.createDataset(target, strings: try array.strings(), shape: array.shape, fixedLength: true)
                 }
-            } catch let e as MouseDataError {
+            } catch let e as DataError {
                 throw e
             } catch {
                 throw fail(rel, error)
@@ -106,13 +106,13 @@ final class MouseHDF5Store: @unchecked Sendable {
         do {
             file = try HDF5File.open(path)
         } catch {
-            let corrupted = (error as? HDF5Error)?.kind == .corrupted
-            throw MouseDataError(corrupted ? .corrupted : .unreadableFile, path: path,
+            let corrupted = (error as? DataError)?.kind == .corrupted
+            throw DataError(corrupted ? .corrupted : .unreadableFile, path: path,
                                  expected: "a mouse folder or an HDF5 file made by MousePack.pack", found: "\(error)")
         }
         let format = try? file.stringAttribute("format")
         guard format == MousePack.formatName else {
-            throw MouseDataError(.invalidValue, path: path, expected: "an HDF5 file made by MousePack.pack (attribute format = \(MousePack.formatName))",
+            throw DataError(.invalidValue, path: path, expected: "an HDF5 file made by MousePack.pack (attribute format = \(MousePack.formatName))",
                                  found: format.map { "format = \($0)" } ?? "no format attribute")
         }
         mouseName = (try? file.stringAttribute("mouse")) ?? ((path as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -121,8 +121,8 @@ final class MouseHDF5Store: @unchecked Sendable {
         do {
             try file.verifyObjects()
         } catch {
-            let corrupted = (error as? HDF5Error)?.kind == .corrupted
-            throw MouseDataError(corrupted ? .corrupted : .unreadableFile, path: path,
+            let corrupted = (error as? DataError)?.kind == .corrupted
+            throw DataError(corrupted ? .corrupted : .unreadableFile, path: path,
                                  expected: "an intact HDF5 file made by MousePack.pack", found: "\(error)")
         }
     }
@@ -165,7 +165,7 @@ final class MouseHDF5Store: @unchecked Sendable {
             values = bytes <= 2 ? .float(try ds.read(as: Float.self)) : .double(try ds.read(as: Double.self))
             descr = kind
         default:
-            throw NPYError.typeMismatch(path: fullPath, requested: "numbers", found: ds.elementType.description)
+            throw DataError.npyTypeMismatch(path: fullPath, requested: "numbers", found: ds.elementType.description)
         }
         return LoadedArray(path: fullPath, shape: ds.shape, values: values, descr: descr)
     }
@@ -174,7 +174,7 @@ final class MouseHDF5Store: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         let ds = try file.dataset(object(rel))
         guard case .string = ds.elementType else {
-            throw NPYError.typeMismatch(path: fullPath, requested: "strings", found: ds.elementType.description)
+            throw DataError.npyTypeMismatch(path: fullPath, requested: "strings", found: ds.elementType.description)
         }
         return (ds.shape, try ds.readStrings())
     }

@@ -83,13 +83,13 @@ struct StatisticView: Sendable {
             return StatisticView(values: stat.values, rowOffset: Array(0..<rows), timeStride: 0, timeLength: .max)
         }
         guard s.count <= rank else {
-            throw MouseDataError(.wrongShape, path: stat.path,
+            throw DataError(.wrongShape, path: stat.path,
                                  expected: "\(what) broadcastable to the data's \(MouseFiles.describe(dataShape))",
                                  found: MouseFiles.describe(s))
         }
         let padded = [Int](repeating: 1, count: rank - s.count) + s
         for k in 0..<(rank - 1) where padded[k] != 1 && padded[k] != dataShape[k] {
-            throw MouseDataError(.wrongShape, path: stat.path,
+            throw DataError(.wrongShape, path: stat.path,
                                  expected: "\(what) broadcastable to the data's \(MouseFiles.describe(dataShape))",
                                  found: MouseFiles.describe(s))
         }

@@ -34,7 +34,7 @@ enum RepeatGrouping {
             shape = a.shape
         }
         guard shape == [count] else {
-            throw MouseDataError(.wrongShape, path: path, expected: "shape (\(count),) (one hash per trial)", found: MouseFiles.describe(shape))
+            throw DataError(.wrongShape, path: path, expected: "shape (\(count),) (one hash per trial)", found: MouseFiles.describe(shape))
         }
         return keys
     }

@@ -36,7 +36,7 @@ struct TrialNormalizer: Sendable {
         var ops: [MouseField: Operation] = [:]
         func need(_ field: MouseField, _ name: String) throws -> LoadedArray {
             guard let a = statistics[field]?[name] else {
-                throw MouseDataError(.missingFile, path: layout.statisticFile(field, name),
+                throw DataError(.missingFile, path: layout.statisticFile(field, name),
                                      expected: "the \(name) statistic of \(field.folderName) (needed for normalisation)",
                                      found: "no such file")
             }
@@ -86,7 +86,7 @@ struct TrialNormalizer: Sendable {
     /// promotion); named after `b`'s file.
     static func difference(_ b: LoadedArray, _ a: LoadedArray) throws -> LoadedArray {
         guard a.shape == b.shape else {
-            throw MouseDataError(.inconsistent, path: b.path, expected: "the shape of \(a.path), \(MouseFiles.describe(a.shape))",
+            throw DataError(.inconsistent, path: b.path, expected: "the shape of \(a.path), \(MouseFiles.describe(a.shape))",
                                  found: MouseFiles.describe(b.shape))
         }
         switch (b.values, a.values) {

@@ -6,7 +6,7 @@ enum ValueChecks {
 
     /// Checks a per-trial array of `rows × frames` values (C order, time last) and returns where its
     /// trailing padding starts: the first frame from which every element of every row is NaN.
-    /// Throws `MouseDataError(.invalidValue)` naming the file, frame and row of the first NaN or ±∞
+    /// Throws `DataError(.invalidValue)` naming the file, frame and row of the first NaN or ±∞
     /// before the padding, or when no frame holds data.
     static func trialPaddingStart(_ array: LoadedArray) throws -> Int {
         let frames = array.shape.last ?? 0
@@ -18,12 +18,12 @@ enum ValueChecks {
         case .double(let v): found = v.withUnsafeBufferPointer { scan($0.baseAddress!, rows: rows, frames: frames) }
         }
         if found.start == 0 {
-            throw MouseDataError(.invalidValue, path: array.path, expected: "a trial with data before its NaN padding",
+            throw DataError(.invalidValue, path: array.path, expected: "a trial with data before its NaN padding",
                                  found: "only NaN (\(MouseFiles.describe(array.shape)))")
         }
         if let bad = found.bad {
             let what = bad.value.isNaN ? "NaN" : "\(bad.value)"
-            throw MouseDataError(.invalidValue, path: array.path,
+            throw DataError(.invalidValue, path: array.path,
                                  expected: "finite values before the trailing NaN padding (which starts at frame \(found.start))",
                                  found: "\(what) at frame \(bad.frame), row \(bad.row) of \(rows)")
         }
@@ -88,13 +88,13 @@ enum ValueChecks {
     /// end of a row of a per-frame statistic (rank ≥ 2, time last: frames no trial covered) —
     /// except the response std, whose NaN entries the reference replaces by its floor — and a
     /// standard deviation ≥ 0, > 0 for every field but responses (whose zero entries take the
-    /// reference's 1 % floor; not all of them may be zero). Throws `MouseDataError(.invalidValue)`
+    /// reference's 1 % floor; not all of them may be zero). Throws `DataError(.invalidValue)`
     /// naming the file, the frame and the row; returns notes about tolerated entries.
     @discardableResult
     static func checkStatistic(_ a: LoadedArray, field: MouseField, name: String) throws -> [String] {
         let values = a.values.doubles
         guard !values.isEmpty else {
-            throw MouseDataError(.wrongShape, path: a.path, expected: "a non-empty \(name) statistic", found: MouseFiles.describe(a.shape))
+            throw DataError(.wrongShape, path: a.path, expected: "a non-empty \(name) statistic", found: MouseFiles.describe(a.shape))
         }
         let perFrame = a.shape.count >= 2 && a.shape.last! > 0
         let frames = perFrame ? a.shape.last! : values.count
@@ -111,32 +111,32 @@ enum ValueChecks {
                 let place = perFrame ? "frame \(t), row \(r) of \(rows)" : "entry \(base + t)"
                 if v.isNaN {
                     if responseStd { toleratedNaN += 1; continue }
-                    throw MouseDataError(.invalidValue, path: a.path,
+                    throw DataError(.invalidValue, path: a.path,
                                          expected: "finite \(field.folderName) \(name) statistics (NaN only in the frames no trial covers, at the end)",
                                          found: "NaN at \(place)")
                 }
                 if v.isInfinite {
-                    throw MouseDataError(.invalidValue, path: a.path, expected: "finite \(field.folderName) \(name) statistics",
+                    throw DataError(.invalidValue, path: a.path, expected: "finite \(field.folderName) \(name) statistics",
                                          found: "\(v) at \(place)")
                 }
                 finite += 1
                 if isStd && v < 0 {
-                    throw MouseDataError(.invalidValue, path: a.path, expected: "a non-negative standard deviation",
+                    throw DataError(.invalidValue, path: a.path, expected: "a non-negative standard deviation",
                                          found: "\(v) at \(place)")
                 }
                 if isStd && v == 0 {
                     if responseStd { zeros += 1; continue }
-                    throw MouseDataError(.invalidValue, path: a.path,
+                    throw DataError(.invalidValue, path: a.path,
                                          expected: "a positive standard deviation (normalisation divides by it)",
                                          found: "0 at \(place)")
                 }
             }
         }
         guard finite > 0 else {
-            throw MouseDataError(.invalidValue, path: a.path, expected: "numbers in the \(field.folderName) \(name) statistic", found: "only NaN")
+            throw DataError(.invalidValue, path: a.path, expected: "numbers in the \(field.folderName) \(name) statistic", found: "only NaN")
         }
         if responseStd && zeros == finite {
-            throw MouseDataError(.invalidValue, path: a.path, expected: "a positive response standard deviation somewhere (the precision floor is 1 % of its mean)",
+            throw DataError(.invalidValue, path: a.path, expected: "a positive response standard deviation somewhere (the precision floor is 1 % of its mean)",
                                  found: "only zeros")
         }
         var notes: [String] = []

@@ -100,11 +100,18 @@ public struct NPYArray: Sendable {
     public init(dtype: NPYDType, byteOrder: NPYByteOrder = .little, fortranOrder: Bool = false,
                 shape: [Int], bytes: [UInt8]) throws {
         guard shape.allSatisfy({ $0 >= 0 }) else {
-            throw NPYError.invalidArgument(path: "<memory>", problem: "negative extent in shape \(shape)")
+            throw DataError(.invalidArgument, path: "<memory>", expected: "non-negative extents", found: "shape \(shape)")
         }
-        let expected = shape.reduce(1, *) * dtype.itemSize
+        var expected = dtype.itemSize
+        for d in shape {
+            let (p, overflow) = expected.multipliedReportingOverflow(by: d)
+            guard !overflow else {
+                throw DataError(.invalidArgument, path: "<memory>", expected: "a shape whose byte size fits 64 bits", found: "shape \(shape)")
+            }
+            expected = p
+        }
         guard bytes.count == expected else {
-            throw NPYError.dataSizeMismatch(path: "<memory>", shape: shape,
+            throw DataError.npyDataSizeMismatch(path: "<memory>", shape: shape,
                                             descr: String(byteOrder.character) + dtype.typeCode,
                                             expectedBytes: expected, foundBytes: bytes.count)
         }
@@ -193,8 +200,8 @@ public struct NPYArray: Sendable {
 
     // MARK: Accessors
 
-    private func mismatch(_ requested: String) -> NPYError {
-        NPYError.typeMismatch(path: source, requested: requested, found: descr)
+    private func mismatch(_ requested: String) -> DataError {
+        DataError.npyTypeMismatch(path: source, requested: requested, found: descr)
     }
 
     /// Converts numeric and bool elements into `dst` (storage order) as Float.
@@ -267,7 +274,7 @@ public struct NPYArray: Sendable {
         let src = UnsafeRawPointer(buffer.base), n = count, sw = swapped
         if case .uint64 = dtype {
             for k in 0..<n where UInt64.load(src, k, swapped: sw) > UInt64(Int.max) {
-                throw NPYError.valueOutOfRange(path: source, value: "\(UInt64.load(src, k, swapped: sw))", requested: "Int")
+                throw DataError.npyValueOutOfRange(path: source, value: "\(UInt64.load(src, k, swapped: sw))", requested: "Int")
             }
         }
         return try npyMaterialize(count: n, shape: shape, fortran: fortranOrder) { (dst: UnsafeMutablePointer<Int>) in

@@ -28,8 +28,8 @@ final class NPYDescriptor {
         repeat { fd = open(path, flags, mode) } while fd < 0 && errno == EINTR
         guard fd >= 0 else {
             let code = errno
-            if code == ENOENT && flags & O_CREAT == 0 { throw NPYError.fileNotFound(path: reportedPath ?? path) }
-            throw NPYError.io(path: reportedPath ?? path, operation: "open", message: errnoMessage(code))
+            if code == ENOENT && flags & O_CREAT == 0 { throw DataError.npyFileNotFound(path: reportedPath ?? path) }
+            throw DataError.npyIO(path: reportedPath ?? path, operation: "open", message: errnoMessage(code))
         }
         self.fd = fd
     }
@@ -39,10 +39,10 @@ final class NPYDescriptor {
     func size() throws -> Int {
         var st = stat()
         guard fstat(fd, &st) == 0 else {
-            throw NPYError.io(path: path, operation: "fstat", message: errnoMessage(errno))
+            throw DataError.npyIO(path: path, operation: "fstat", message: errnoMessage(errno))
         }
         if (st.st_mode & S_IFMT) == S_IFDIR {
-            throw NPYError.io(path: path, operation: "read", message: "is a directory")
+            throw DataError.npyIO(path: path, operation: "read", message: "a directory")
         }
         return Int(st.st_size)
     }
@@ -54,7 +54,7 @@ final class NPYDescriptor {
             let n = pread(fd, dst + done, count - done, off_t(offset + done))
             if n < 0 {
                 if errno == EINTR { continue }
-                throw NPYError.io(path: path, operation: "read", message: errnoMessage(errno))
+                throw DataError.npyIO(path: path, operation: "read", message: errnoMessage(errno))
             }
             if n == 0 { break }
             done += n
@@ -75,7 +75,7 @@ final class NPYDescriptor {
             let n = Glibc_write(fd, src + done, count - done)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw NPYError.io(path: path, operation: "write", message: errnoMessage(errno))
+                throw DataError.npyIO(path: path, operation: "write", message: errnoMessage(errno))
             }
             done += n
         }
@@ -85,7 +85,7 @@ final class NPYDescriptor {
     func map(length: Int, writable: Bool) throws -> UnsafeMutableRawPointer {
         let prot = writable ? (PROT_READ | PROT_WRITE) : PROT_READ
         guard let p = mmap(nil, length, prot, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
-            throw NPYError.io(path: path, operation: "mmap", message: errnoMessage(errno))
+            throw DataError.npyIO(path: path, operation: "mmap", message: errnoMessage(errno))
         }
         return p
     }
@@ -98,7 +98,7 @@ private func Glibc_write(_ fd: Int32, _ buf: UnsafeRawPointer, _ n: Int) -> Int 
 
 /// Reading and writing NumPy `.npy` files (format versions 1.0, 2.0 and 3.0).
 ///
-/// Large arrays are memory-mapped instead of copied (see `Mapping`). All failures throw `NPYError`
+/// Large arrays are memory-mapped instead of copied (see `Mapping`). All failures throw ``DataError``
 /// naming the file and the problem.
 public enum NPYFile {
     /// Whether `read` memory-maps the data section. A mapped file must not be truncated or rewritten
@@ -142,7 +142,7 @@ public enum NPYFile {
             buffer = NPYBuffer(byteCount: dataBytes)
             let n = try file.read(into: buffer.base, count: dataBytes, at: header.dataOffset)
             guard n == dataBytes else {
-                throw NPYError.truncatedData(path: path, shape: header.shape, descr: header.descr,
+                throw DataError.npyTruncatedData(path: path, shape: header.shape, descr: header.descr,
                                              expectedBytes: dataBytes, foundBytes: n)
             }
         }
@@ -170,7 +170,7 @@ public enum NPYFile {
             let storage = TensorStorage(uninitializedCount: header.count)
             let n = try file.read(into: UnsafeMutableRawPointer(storage.pointer), count: dataBytes, at: header.dataOffset)
             guard n == dataBytes else {
-                throw NPYError.truncatedData(path: path, shape: header.shape, descr: header.descr,
+                throw DataError.npyTruncatedData(path: path, shape: header.shape, descr: header.descr,
                                              expectedBytes: dataBytes, foundBytes: n)
             }
             return Tensor(storage: storage, shape: header.shape)
@@ -184,33 +184,33 @@ public enum NPYFile {
         let head = try file.readBytes(count: min(fileSize, 12), at: 0)
         let magicPart = Array(head.prefix(6))
         guard magicPart == Array(npyMagic.prefix(magicPart.count)), !magicPart.isEmpty else {
-            throw NPYError.badMagic(path: path, found: magicPart)
+            throw DataError.npyBadMagic(path: path, found: magicPart)
         }
         guard head.count >= 8 else {
-            throw NPYError.truncatedHeader(path: path, expectedBytes: 10, foundBytes: head.count)
+            throw DataError.npyTruncatedHeader(path: path, expectedBytes: 10, foundBytes: head.count)
         }
         let version = NPYVersion(major: head[6], minor: head[7])
         guard version == .v1 || version == .v2 || version == .v3 else {
-            throw NPYError.unsupportedVersion(path: path, major: Int(head[6]), minor: Int(head[7]))
+            throw DataError.npyUnsupportedVersion(path: path, major: Int(head[6]), minor: Int(head[7]))
         }
         let preamble = NPYHeaderCodec.preambleLength(version)
         guard head.count >= preamble else {
-            throw NPYError.truncatedHeader(path: path, expectedBytes: preamble, foundBytes: head.count)
+            throw DataError.npyTruncatedHeader(path: path, expectedBytes: preamble, foundBytes: head.count)
         }
         var headerLength = 0
         for i in stride(from: preamble - 1, through: 8, by: -1) { headerLength = headerLength << 8 | Int(head[i]) }
         let dataOffset = preamble + headerLength
         guard fileSize >= dataOffset else {
-            throw NPYError.truncatedHeader(path: path, expectedBytes: dataOffset, foundBytes: fileSize)
+            throw DataError.npyTruncatedHeader(path: path, expectedBytes: dataOffset, foundBytes: fileSize)
         }
         let textBytes = try file.readBytes(count: headerLength, at: preamble)
         guard textBytes.count == headerLength else {
-            throw NPYError.truncatedHeader(path: path, expectedBytes: dataOffset, foundBytes: preamble + textBytes.count)
+            throw DataError.npyTruncatedHeader(path: path, expectedBytes: dataOffset, foundBytes: preamble + textBytes.count)
         }
         let text: String
         if version.major >= 3 {
             guard let s = String(validating: textBytes, as: UTF8.self) else {
-                throw NPYError.malformedHeader(path: path, problem: "header is not valid UTF-8",
+                throw DataError.npyMalformedHeader(path: path, problem: "header is not valid UTF-8",
                                                header: String(decoding: textBytes, as: UTF8.self))
             }
             text = s
@@ -230,7 +230,7 @@ public enum NPYFile {
             let (p, overflow) = dataBytes.multipliedReportingOverflow(by: d)
             let (b, boundOverflow) = bound.multipliedReportingOverflow(by: max(d, 1))
             guard !overflow, !boundOverflow else {
-                throw NPYError.malformedHeader(path: path, problem: "shape \(shape) is too large", header: text)
+                throw DataError.npyMalformedHeader(path: path, problem: "shape \(shape) is too large", header: text)
             }
             dataBytes = p
             bound = b
@@ -239,11 +239,11 @@ public enum NPYFile {
         let header = NPYHeader(version: version, dtype: dtype, byteOrder: byteOrder, fortranOrder: fortran,
                                shape: shape, dataOffset: dataOffset)
         if available < dataBytes {
-            throw NPYError.truncatedData(path: path, shape: shape, descr: header.descr,
+            throw DataError.npyTruncatedData(path: path, shape: shape, descr: header.descr,
                                          expectedBytes: dataBytes, foundBytes: available)
         }
         if available > dataBytes {
-            throw NPYError.dataSizeMismatch(path: path, shape: shape, descr: header.descr,
+            throw DataError.npyDataSizeMismatch(path: path, shape: shape, descr: header.descr,
                                             expectedBytes: dataBytes, foundBytes: available)
         }
         return (header, dataBytes)
@@ -253,7 +253,7 @@ public enum NPYFile {
     /// The format version is 1.0 unless the header needs 2.0 or `version` asks for a later one.
     public static func write(_ array: NPYArray, to path: String, version: NPYVersion = .v1) throws {
         guard version == .v1 || version == .v2 || version == .v3 else {
-            throw NPYError.unsupportedVersion(path: path, major: Int(version.major), minor: Int(version.minor))
+            throw DataError.npyUnsupportedVersion(path: path, major: Int(version.major), minor: Int(version.minor))
         }
         let (_, header) = NPYHeaderCodec.encode(dtype: array.dtype, byteOrder: array.byteOrder,
                                                 fortranOrder: array.fortranOrder, shape: array.shape,
@@ -274,7 +274,7 @@ public enum NPYFile {
         if rename(temporary, path) != 0 {
             let code = errno
             _ = unlink(temporary)
-            throw NPYError.io(path: path, operation: "rename", message: errnoMessage(code))
+            throw DataError.npyIO(path: path, operation: "rename", message: errnoMessage(code))
         }
     }
 

@@ -40,13 +40,13 @@ enum NPYHeaderCodec {
             }
             chars = chars.dropFirst()
         }
-        guard let kind = chars.first else { throw NPYError.unsupportedDType(path: path, descr: descr) }
+        guard let kind = chars.first else { throw DataError.npyUnsupportedDType(path: path, descr: descr) }
         let sizeText = chars.dropFirst()
-        if kind == "O" { throw NPYError.objectArray(path: path) }
+        if kind == "O" { throw DataError.npyObjectArray(path: path) }
         if kind == "?" && sizeText.isEmpty { return (.bool, .notApplicable) }
         guard !sizeText.isEmpty, sizeText.allSatisfy({ $0.isASCII && $0.isNumber }),
               let size = Int(sizeText), size <= 1 << 32 else {
-            throw NPYError.unsupportedDType(path: path, descr: descr)
+            throw DataError.npyUnsupportedDType(path: path, descr: descr)
         }
         let dtype: NPYDType
         switch (kind, size) {
@@ -64,7 +64,7 @@ enum NPYHeaderCodec {
         case ("b", 1): dtype = .bool
         case ("U", _): dtype = .unicode(length: size)
         case ("S", _), ("a", _): dtype = .bytes(length: size)
-        default: throw NPYError.unsupportedDType(path: path, descr: descr)
+        default: throw DataError.npyUnsupportedDType(path: path, descr: descr)
         }
         if !dtype.hasByteOrder { return (dtype, .notApplicable) }
         let resolved = (order == nil || order == .notApplicable) ? NPYByteOrder.native : order!
@@ -83,7 +83,7 @@ enum NPYHeaderCodec {
             case "descr":
                 switch value {
                 case .string(let s): descr = s
-                case .list: throw NPYError.unsupportedDType(path: path, descr: "structured dtype (list descr)")
+                case .list: throw DataError.npyUnsupportedDType(path: path, descr: "structured dtype (list descr)")
                 default: throw parser.failure("'descr' is not a string")
                 }
             case "fortran_order":
@@ -171,8 +171,8 @@ struct PyLiteralParser {
         self.header = header
     }
 
-    func failure(_ problem: String) -> NPYError {
-        NPYError.malformedHeader(path: path, problem: problem, header: header)
+    func failure(_ problem: String) -> DataError {
+        DataError.npyMalformedHeader(path: path, problem: problem, header: header)
     }
 
     mutating func skipSpace() {

@@ -117,68 +117,80 @@ public struct NPYVersion: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(major).\(minor)" }
 }
 
-/// Errors from reading or writing `.npy` files. Each case names the file and what was expected
-/// and found.
-public enum NPYError: Error, Equatable, CustomStringConvertible {
+/// The ``DataError`` values the `.npy` codec throws, one constructor per problem, so that every
+/// message of the codec is worded in one place.
+extension DataError {
     /// The file does not exist.
-    case fileNotFound(path: String)
-    /// A system call failed (`operation` is e.g. `open`, `read`, `mmap`).
-    case io(path: String, operation: String, message: String)
-    /// The file does not start with `\x93NUMPY`.
-    case badMagic(path: String, found: [UInt8])
-    /// A format version other than 1.0, 2.0, 3.0.
-    case unsupportedVersion(path: String, major: Int, minor: Int)
-    /// The file ends inside the preamble or header.
-    case truncatedHeader(path: String, expectedBytes: Int, foundBytes: Int)
-    /// The header dictionary could not be parsed or lacks a required key.
-    case malformedHeader(path: String, problem: String, header: String)
-    /// A `descr` this reader does not support (structured, complex, datetime, ...).
-    case unsupportedDType(path: String, descr: String)
-    /// An array of Python objects (`|O`), which needs pickle; refused.
-    case objectArray(path: String)
-    /// The data section is shorter than shape × item size.
-    case truncatedData(path: String, shape: [Int], descr: String, expectedBytes: Int, foundBytes: Int)
-    /// The data section is longer than shape × item size.
-    case dataSizeMismatch(path: String, shape: [Int], descr: String, expectedBytes: Int, foundBytes: Int)
-    /// An accessor asked for a type the array's dtype cannot be converted to.
-    case typeMismatch(path: String, requested: String, found: String)
-    /// An element does not fit the requested type.
-    case valueOutOfRange(path: String, value: String, requested: String)
-    /// Invalid arguments given to a writer or constructor.
-    case invalidArgument(path: String, problem: String)
+    static func npyFileNotFound(path: String) -> DataError {
+        DataError(.missingFile, path: path, expected: "an .npy file", found: "no such file")
+    }
 
-    public var description: String {
-        switch self {
-        case .fileNotFound(let path):
-            return "\(path): no such .npy file"
-        case .io(let path, let op, let message):
-            return "\(path): \(op) failed: \(message)"
-        case .badMagic(let path, let found):
-            let hex = found.map { b -> String in
-                let s = String(b, radix: 16)
-                return b < 16 ? "0" + s : s
-            }.joined(separator: " ")
-            return "\(path): not an .npy file: expected magic 93 4e 55 4d 50 59 (\\x93NUMPY), found \(hex.isEmpty ? "an empty file" : hex)"
-        case .unsupportedVersion(let path, let major, let minor):
-            return "\(path): unsupported .npy format version \(major).\(minor), expected 1.0, 2.0 or 3.0"
-        case .truncatedHeader(let path, let expected, let found):
-            return "\(path): truncated .npy header: expected \(expected) bytes, found \(found)"
-        case .malformedHeader(let path, let problem, let header):
-            return "\(path): malformed .npy header: \(problem) (header: \(header.debugDescription))"
-        case .unsupportedDType(let path, let descr):
-            return "\(path): unsupported dtype '\(descr)', expected one of f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1 U<n> S<n>"
-        case .objectArray(let path):
-            return "\(path): object arrays (dtype '|O') need pickle and are not supported"
-        case .truncatedData(let path, let shape, let descr, let expected, let found):
-            return "\(path): truncated data: shape \(shape) of '\(descr)' needs \(expected) bytes, found \(found)"
-        case .dataSizeMismatch(let path, let shape, let descr, let expected, let found):
-            return "\(path): data size does not match the header: shape \(shape) of '\(descr)' needs \(expected) bytes, found \(found)"
-        case .typeMismatch(let path, let requested, let found):
-            return "\(path): cannot read \(requested) from an array of dtype '\(found)'"
-        case .valueOutOfRange(let path, let value, let requested):
-            return "\(path): value \(value) does not fit \(requested)"
-        case .invalidArgument(let path, let problem):
-            return "\(path): \(problem)"
-        }
+    /// A system call failed (`operation` is e.g. `open`, `read`, `mmap`).
+    static func npyIO(path: String, operation: String, message: String) -> DataError {
+        let writing = ["write", "rename"].contains(operation)
+        return DataError(.callFailed, path: path, operation: operation,
+                         expected: writing ? "a writable location for an .npy file" : "a readable .npy file",
+                         found: message)
+    }
+
+    /// The file does not start with `\x93NUMPY`.
+    static func npyBadMagic(path: String, found: [UInt8]) -> DataError {
+        let hex = found.map { b -> String in
+            let s = String(b, radix: 16)
+            return b < 16 ? "0" + s : s
+        }.joined(separator: " ")
+        return DataError(.wrongFormat, path: path, expected: "an .npy file starting with the magic 93 4e 55 4d 50 59 (\\x93NUMPY)",
+                         found: hex.isEmpty ? "an empty file" : hex)
+    }
+
+    /// A format version other than 1.0, 2.0, 3.0.
+    static func npyUnsupportedVersion(path: String, major: Int, minor: Int) -> DataError {
+        DataError(.wrongFormat, path: path, expected: ".npy format version 1.0, 2.0 or 3.0", found: "version \(major).\(minor)")
+    }
+
+    /// The file ends inside the preamble or header.
+    static func npyTruncatedHeader(path: String, expectedBytes: Int, foundBytes: Int) -> DataError {
+        DataError(.truncated, path: path, expected: "a complete .npy preamble and header of \(expectedBytes) bytes",
+                  found: "\(foundBytes) bytes")
+    }
+
+    /// The header dictionary could not be parsed or lacks a required key.
+    static func npyMalformedHeader(path: String, problem: String, header: String) -> DataError {
+        DataError(.malformedHeader, path: path, expected: "a valid .npy header dictionary",
+                  found: "\(problem) (header: \(header.debugDescription))")
+    }
+
+    /// A `descr` this reader does not support (structured, complex, datetime, ...).
+    static func npyUnsupportedDType(path: String, descr: String) -> DataError {
+        DataError(.unsupportedDType, path: path, expected: "one of the dtypes f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1 U<n> S<n>",
+                  found: "dtype '\(descr)'")
+    }
+
+    /// An array of Python objects (`|O`), which needs pickle; refused.
+    static func npyObjectArray(path: String) -> DataError {
+        DataError(.unsupportedDType, path: path, expected: "numbers or strings",
+                  found: "an object array (dtype '|O'), which needs pickle and is not supported")
+    }
+
+    /// The data section is shorter than shape × item size.
+    static func npyTruncatedData(path: String, shape: [Int], descr: String, expectedBytes: Int, foundBytes: Int) -> DataError {
+        DataError(.truncated, path: path, expected: "\(expectedBytes) bytes of data for shape \(shape) of '\(descr)'",
+                  found: "\(foundBytes) bytes (truncated data)")
+    }
+
+    /// The data section is longer than shape × item size.
+    static func npyDataSizeMismatch(path: String, shape: [Int], descr: String, expectedBytes: Int, foundBytes: Int) -> DataError {
+        DataError(.sizeMismatch, path: path, expected: "\(expectedBytes) bytes of data for shape \(shape) of '\(descr)' (the header's size)",
+                  found: "\(foundBytes) bytes")
+    }
+
+    /// An accessor asked for a type the array's dtype cannot be converted to.
+    static func npyTypeMismatch(path: String, requested: String, found: String) -> DataError {
+        DataError(.wrongDType, path: path, expected: requested, found: "dtype '\(found)'")
+    }
+
+    /// An element does not fit the requested type.
+    static func npyValueOutOfRange(path: String, value: String, requested: String) -> DataError {
+        DataError(.valueOutOfRange, path: path, expected: "values that fit \(requested)", found: "value \(value)")
     }
 }

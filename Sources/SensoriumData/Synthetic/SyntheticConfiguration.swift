@@ -127,7 +127,7 @@ public struct SyntheticMouseConfiguration: Sendable, Codable, Equatable {
     /// Checks the configuration; a message naming the bad field.
     func validate() throws {
         func fail(_ what: String, _ found: String) throws -> Never {
-            throw MouseDataError(.invalidValue, path: "SyntheticMouseConfiguration", expected: what, found: found)
+            throw DataError(.invalidValue, path: "SyntheticMouseConfiguration", expected: what, found: found)
         }
         if mice < 1 { try fail("mice ≥ 1", "\(mice)") }
         if neurons < 1 { try fail("neurons ≥ 1", "\(neurons)") }

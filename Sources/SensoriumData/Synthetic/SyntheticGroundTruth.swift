@@ -30,7 +30,7 @@ public enum SyntheticGroundTruth {
     static func ratesInDiskLayout(_ dataset: MouseDataset, trial: Int, length: Int) throws -> DiskRows {
         let a = try MouseFiles.readNumeric(dataset.layout.extraTrialFile("rates", trial: trial), expected: "synthetic rates (neurons, T)")
         guard a.shape.count == 2, a.shape[0] == dataset.neuronCount else {
-            throw MouseDataError(.wrongShape, path: a.path, expected: "shape (\(dataset.neuronCount), T)", found: MouseFiles.describe(a.shape))
+            throw DataError(.wrongShape, path: a.path, expected: "shape (\(dataset.neuronCount), T)", found: MouseFiles.describe(a.shape))
         }
         let frames = a.shape[1]
         let values = dataset.normalizer.apply(.responses, values: a.values, rows: dataset.neuronCount, frames: frames)

@@ -65,7 +65,7 @@ public enum SyntheticMouseGenerator {
         let fm = FileManager.default
         if fm.fileExists(atPath: root) {
             guard overwrite else {
-                throw MouseDataError(.writeFailed, path: root, expected: "no existing folder (or overwrite: true)", found: "an existing folder")
+                throw DataError(.writeFailed, path: root, expected: "no existing folder (or overwrite: true)", found: "an existing folder")
             }
             try fm.removeItem(atPath: root)
         }
@@ -266,7 +266,7 @@ public enum SyntheticMouseGenerator {
 
     static func catchWrite(_ path: String, _ body: () throws -> Void) throws {
         do { try body() } catch {
-            throw MouseDataError(.writeFailed, path: path, expected: "a writable .npy file", found: "\(error)")
+            throw DataError(.writeFailed, path: path, expected: "a writable .npy file", found: "\(error)")
         }
     }
 

@@ -38,6 +38,18 @@ public protocol Core: UnaryLayer {
     /// The core's regularisation term for its current weights (a scalar tensor, differentiable with
     /// respect to the parameters), already multiplied by the configured weights (gammas).
     func regularizer() -> Tensor
+
+    /// Why the core cannot take inputs of shape (N, C, T, H, W), or nil when it can. A model asks
+    /// this before ``outputShape(for:)`` for each mouse's frames, so that a configuration whose
+    /// core cannot read the data is refused with this message instead of a precondition. Cores
+    /// with fixed-size tables (position embeddings) implement it; the default is nil.
+    func inputProblem(for inputShape: [Int]) -> String?
+}
+
+extension Core {
+    /// No shape problems beyond what ``outputShape(for:)`` shows (frames too small for valid
+    /// convolutions give an empty feature map, which the model reports).
+    public func inputProblem(for inputShape: [Int]) -> String? { nil }
 }
 
 /// A frame-wise (2-D) core: maps images (N, C, H, W) to features (N, C', H', W'); turned into a
@@ -61,6 +73,43 @@ public enum CoreNonlinearity: Equatable, Codable, Sendable {
     case relu
     /// Softplus with β = 1.
     case softplus
+
+    private enum CodingKeys: String, CodingKey, CaseIterable { case elu, adaptiveELU, relu, softplus }
+    private enum ShiftKeys: String, CodingKey { case xShift, yShift }
+
+    /// JSON `{"elu": {}}`, `{"adaptiveELU": {"xShift": 0, "yShift": 1}}`, `{"relu": {}}` or
+    /// `{"softplus": {}}`; anything else is an error naming the keys found and the nearest known one.
+    public init(from decoder: Decoder) throws {
+        let known = CodingKeys.allCases.map(\.rawValue)
+        let found = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue)
+        guard found.count == 1, let key = CodingKeys(rawValue: found[0]) else {
+            let hint = found.lazy.compactMap { nearest(to: $0, in: known) }.first.map { " (did you mean '\($0)'?)" } ?? ""
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                debugDescription: "expected one key among \(known.joined(separator: ", ")), found \(found.isEmpty ? "none" : found.map { "'\($0)'" }.joined(separator: ", "))\(hint)"))
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        switch key {
+        case .elu: self = .elu
+        case .relu: self = .relu
+        case .softplus: self = .softplus
+        case .adaptiveELU:
+            let shifts = try c.nestedContainer(keyedBy: ShiftKeys.self, forKey: .adaptiveELU)
+            self = .adaptiveELU(xShift: try shifts.decode(Float.self, forKey: .xShift), yShift: try shifts.decode(Float.self, forKey: .yShift))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .elu: _ = c.nestedContainer(keyedBy: ShiftKeys.self, forKey: .elu)
+        case .relu: _ = c.nestedContainer(keyedBy: ShiftKeys.self, forKey: .relu)
+        case .softplus: _ = c.nestedContainer(keyedBy: ShiftKeys.self, forKey: .softplus)
+        case .adaptiveELU(let x, let y):
+            var shifts = c.nestedContainer(keyedBy: ShiftKeys.self, forKey: .adaptiveELU)
+            try shifts.encode(x, forKey: .xShift)
+            try shifts.encode(y, forKey: .yShift)
+        }
+    }
 
     /// A new layer applying this nonlinearity.
     public func makeLayer() -> any UnaryLayer {

@@ -140,3 +140,27 @@ extension ConvGRUConfiguration {
         try c.finish()
     }
 }
+
+extension DwiseNeuroCore.Configuration {
+    /// The options' problems, as one error (what ``DwiseNeuroCore/init(configuration:generator:)``
+    /// and its blocks would otherwise stop on).
+    func check() throws {
+        var c = CoreOptionChecks(type: Self.typeName)
+        c.positive(inChannels, "inChannels")
+        c.positiveList(features, "features")
+        c.require(spatialStrides.count == features.count,
+                  "spatialStrides needs one stride per entry of features (\(features.count)), got \(spatialStrides.count)")
+        c.require(spatialStrides.allSatisfy { $0 > 0 }, "spatialStrides must be positive, got \(spatialStrides)")
+        c.require(spatialKernel > 0 && spatialKernel % 2 == 1, "spatialKernel must be odd and positive, got \(spatialKernel)")
+        c.require(temporalKernel > 0 && temporalKernel % 2 == 1, "temporalKernel must be odd and positive, got \(temporalKernel)")
+        c.positive(expansionRatio, "expansionRatio")
+        c.positive(seReduceRatio, "seReduceRatio")
+        if expansionRatio > 0, seReduceRatio > 0, let smallest = features.filter({ $0 > 0 }).min() {
+            let (mid, overflow) = smallest.multipliedReportingOverflow(by: expansionRatio)
+            c.require(!overflow && mid / seReduceRatio > 0,
+                      "seReduceRatio \(seReduceRatio) leaves no squeeze-excitation channels for \(smallest) features × expansionRatio \(expansionRatio)")
+        }
+        c.require(dropPathRate >= 0 && dropPathRate <= 1, "dropPathRate must be in [0, 1], got \(dropPathRate)")
+        try c.finish()
+    }
+}

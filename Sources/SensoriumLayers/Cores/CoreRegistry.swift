@@ -178,7 +178,10 @@ extension DwiseNeuroCore.Configuration: CoreConfiguration {
         get { inChannels }
         set { inChannels = newValue }
     }
-    public func makeCore(generator: RandomGenerator) throws -> any Core { DwiseNeuroCore(configuration: self, generator: generator) }
+    public func makeCore(generator: RandomGenerator) throws -> any Core {
+        try check()
+        return DwiseNeuroCore(configuration: self, generator: generator)
+    }
 }
 
 extension Stacked2dCore.Configuration: FrameCoreConfiguration {

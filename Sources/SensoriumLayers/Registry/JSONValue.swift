@@ -78,9 +78,60 @@ public enum JSONValue: Codable, Sendable, Equatable {
     /// Decodes a `Decodable` from this value, through `JSONDecoder` (reading "inf", "-inf" and
     /// "nan" as numbers where numbers are expected).
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        do {
+            return try decodeAsJSON(T.self)
+        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+            // Foundation reports a number that does not fit the integer asked for (1.5, 1e300,
+            // 2^63) as "not valid JSON" without a key: replace such numbers by integers one after
+            // the other; the one whose replacement makes that error go away is a culprit: name its key.
+            var probe = self
+            for (path, number) in numbersThatAreNotInts() {
+                probe = probe.replacingValue(at: path[...], with: .int(0))
+                do {
+                    _ = try probe.decodeAsJSON(T.self)
+                } catch DecodingError.dataCorrupted(let again) where again.codingPath.isEmpty {
+                    continue
+                } catch {}
+                throw DecodingError.dataCorrupted(.init(codingPath: path.map(AnyKey.init),
+                                                        debugDescription: "expected an integer, found \(number)"))
+            }
+            throw DecodingError.dataCorrupted(context)
+        }
+    }
+
+    private func decodeAsJSON<T: Decodable>(_ type: T.Type) throws -> T {
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try decoder.decode(T.self, from: JSONEncoder().encode(self))
+    }
+
+    /// The numbers of the tree that no `Int` holds (fractions, magnitudes ≥ 2^63), with their
+    /// paths (array elements as their index), in key order.
+    private func numbersThatAreNotInts(prefix: [String] = []) -> [(path: [String], number: String)] {
+        switch self {
+        case .double(let d) where Int(exactly: d) == nil: return [(prefix, "\(d)")]
+        case .unsigned(let u) where Int(exactly: u) == nil: return [(prefix, "\(u)")]
+        case .array(let values):
+            return values.enumerated().flatMap { $1.numbersThatAreNotInts(prefix: prefix + ["\($0)"]) }
+        case .object(let members):
+            return members.keys.sorted().flatMap { members[$0]!.numbersThatAreNotInts(prefix: prefix + [$0]) }
+        default: return []
+        }
+    }
+
+    /// The tree with the value at `path` (keys, or array indices as text) replaced.
+    private func replacingValue(at path: ArraySlice<String>, with value: JSONValue) -> JSONValue {
+        guard let first = path.first else { return value }
+        switch self {
+        case .object(var members):
+            members[first] = members[first]?.replacingValue(at: path.dropFirst(), with: value)
+            return .object(members)
+        case .array(var values):
+            guard let i = Int(first), values.indices.contains(i) else { return self }
+            values[i] = values[i].replacingValue(at: path.dropFirst(), with: value)
+            return .array(values)
+        default: return self
+        }
     }
 
     /// Decodes `T` from this value the one way the SDK reads configurations: the given members

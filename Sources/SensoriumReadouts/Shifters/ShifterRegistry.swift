@@ -46,6 +46,7 @@ extension MLPShifter {
                 throw ComponentError.invalid(kind: ShifterKind.name, type: Self.typeName,
                                              message: "layers, hiddenChannels and inputFeatures must be positive, got \(layers), \(hiddenChannels), \(inputFeatures)")
             }
+            try checkPupilInputFeatures(inputFeatures, type: Self.typeName)
             return MLPShifter(inputFeatures: inputFeatures, hiddenChannels: hiddenChannels, layers: layers, generator: generator)
         }
     }
@@ -74,6 +75,7 @@ extension StaticAffineShifter {
             guard inputFeatures > 0 else {
                 throw ComponentError.invalid(kind: ShifterKind.name, type: Self.typeName, message: "inputFeatures must be positive, got \(inputFeatures)")
             }
+            try checkPupilInputFeatures(inputFeatures, type: Self.typeName)
             return StaticAffineShifter(inputFeatures: inputFeatures, bias: bias, regularization: regularization, generator: generator)
         }
     }
@@ -101,6 +103,16 @@ extension ViV1TShifter.Configuration: ShifterConfiguration {
             throw ComponentError.invalid(kind: ShifterKind.name, type: Self.typeName,
                                          message: "inputFeatures, hiddenFeatures and layers must be positive, got \(inputFeatures), \(hiddenFeatures), \(layers)")
         }
+        try checkPupilInputFeatures(inputFeatures, type: Self.typeName)
         return ViV1TShifter(configuration: self, generator: generator)
+    }
+}
+
+/// Every built-in shifter reads the pupil centre (x, y) per frame, which is what a model feeds it:
+/// any other `inputFeatures` would stop on a shape precondition at the first forward pass.
+func checkPupilInputFeatures(_ inputFeatures: Int, type: String) throws {
+    guard inputFeatures == 2 else {
+        throw ComponentError.invalid(kind: ShifterKind.name, type: type,
+                                     message: "inputFeatures must be 2 (the pupil centre's x and y, which the model feeds every shifter), got \(inputFeatures)")
     }
 }
