@@ -630,6 +630,173 @@ def vivit_step(args):
     return step, 3 * 2 * (tokens * 5 * 5 * 6 * 6 * emb + blocks)
 
 
+# ---------------------------------------------------------------------------------------------
+# DwiseNeuro (dwiseneuro-step): the paper-size core, cortex and one 8,000-neuron readout in plain
+# torch, the same computation as lRomul/sensorium's DwiseNeuro (winners-spec.md §1.2-§1.5), not its code.
+
+def dwise_drop_path(x, p, training):
+    """Per-sample stochastic depth, kept samples scaled by 1 / keep."""
+    if not training or p == 0:
+        return x
+    keep = 1 - p
+    return x * x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep) / keep
+
+
+def tile_channels(x, channels):
+    """[c0 .. c_{C-1}, c0 ..] cut to `channels` (axis 1)."""
+    c = x.shape[1]
+    if c == channels:
+        return x
+    reps = [1] * x.dim()
+    reps[1] = -(-channels // c)
+    return x.repeat(*reps)[:, :channels]
+
+
+def sinusoid_3d(channels, t, h, w):
+    """Fixed encoding (1, C, T, H, W): k = 2 ceil(C / 6) channels per axis, [sin(p f_j).., cos(p f_j)..]
+    over frame, row and column index, f_j = 10000^(-2j / k), truncated to C channels."""
+    k = -(-channels // 6) * 2
+    freqs = 1.0 / (10000 ** (torch.arange(0, k, 2).float() / k))
+    out = torch.zeros(3 * k, t, h, w)
+    for axis, n in enumerate((t, h, w)):
+        angles = freqs[:, None] * torch.arange(n).float()[None]          # (k/2, n)
+        e = torch.cat([angles.sin(), angles.cos()], 0)                     # (k, n)
+        shape = [k, 1, 1, 1]
+        shape[axis + 1] = n
+        out[axis * k:(axis + 1) * k] = e.view(shape)
+    return out[None, :channels].contiguous()
+
+
+class DwisePositionalEncoding(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.channels = channels
+        self.cache = {}
+
+    def forward(self, x):
+        size = tuple(x.shape[2:])
+        if size not in self.cache:
+            self.cache[size] = sinusoid_3d(self.channels, *size)
+        return x + self.cache[size]
+
+
+class DwiseInvertedResidual(nn.Module):
+    """1x1x1 expansion, depth-wise (1,3,3) stride (1,s,s), depth-wise (5,1,1), each BN + SiLU;
+    squeeze-excitation over T, H, W; 1x1x1 projection + BN; DropPath; shortcut: nearest resize,
+    channel tile, BN."""
+
+    def __init__(self, c_in, c_out, stride, expansion=6, se_ratio=32, drop_path=0.0, ks=3, kt=5):
+        super().__init__()
+        mid = c_in * expansion
+        self.stride, self.c_out, self.drop_path = stride, c_out, drop_path
+        self.expand = nn.Sequential(nn.Conv3d(c_in, mid, 1, bias=False), nn.BatchNorm3d(mid), nn.SiLU(inplace=True))
+        self.spatial = nn.Sequential(nn.Conv3d(mid, mid, (1, ks, ks), stride=(1, stride, stride),
+                                               padding=(0, ks // 2, ks // 2), groups=mid, bias=False),
+                                     nn.BatchNorm3d(mid), nn.SiLU(inplace=True))
+        self.temporal = nn.Sequential(nn.Conv3d(mid, mid, (kt, 1, 1), padding=(kt // 2, 0, 0), groups=mid, bias=False),
+                                      nn.BatchNorm3d(mid), nn.SiLU(inplace=True))
+        self.se = nn.Sequential(nn.Conv3d(mid, mid // se_ratio, 1), nn.SiLU(inplace=True),
+                                nn.Conv3d(mid // se_ratio, mid, 1), nn.Sigmoid())
+        self.project = nn.Sequential(nn.Conv3d(mid, c_out, 1, bias=False), nn.BatchNorm3d(c_out))
+        self.shortcut_bn = nn.BatchNorm3d(c_out)
+
+    def forward(self, x):
+        y = self.temporal(self.spatial(self.expand(x)))
+        y = self.project(y * self.se(y.mean((2, 3, 4), keepdim=True)))
+        s = x
+        if self.stride > 1:
+            t, h, w = x.shape[2:]
+            s = F.interpolate(s, size=(t, -(-h // self.stride), -(-w // self.stride)), mode="nearest")
+        return dwise_drop_path(y, self.drop_path, self.training) + self.shortcut_bn(tile_channels(s, self.c_out))
+
+
+class DwiseCore(nn.Module):
+    def __init__(self, in_channels=5, features=(64, 64, 64, 64, 128, 128, 128, 256, 256),
+                 strides=(2, 1, 1, 1, 2, 1, 1, 2, 1), drop_path=0.1):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv3d(in_channels, features[0], 1, bias=False), nn.BatchNorm3d(features[0]))
+        blocks, n = [], len(features)
+        for i in range(n):
+            blocks += [DwisePositionalEncoding(features[i]),
+                       DwiseInvertedResidual(features[i], features[min(i + 1, n - 1)], strides[i],
+                                             drop_path=drop_path * i / n)]
+        self.blocks = nn.Sequential(*blocks)
+
+    def forward(self, x):
+        return self.blocks(self.stem(x))
+
+
+class DwiseShuffleLayer(nn.Module):
+    """Grouped 1x1 Conv1d (no bias), BN + SiLU, channel shuffle, DropPath; plus tiled shortcut + BN."""
+
+    def __init__(self, c_in, c_out, groups=2, drop_path=0.1):
+        super().__init__()
+        self.groups, self.c_out, self.drop_path = groups, c_out, drop_path
+        self.conv = nn.Conv1d(c_in, c_out, 1, groups=groups, bias=False)
+        self.bn = nn.BatchNorm1d(c_out)
+        self.shortcut_bn = nn.BatchNorm1d(c_out)
+
+    def forward(self, x):
+        y = F.silu(self.bn(self.conv(x)), inplace=True)
+        b, c, t = y.shape
+        y = y.view(b, self.groups, c // self.groups, t).transpose(1, 2).reshape(b, c, t)
+        return dwise_drop_path(y, self.drop_path, self.training) + self.shortcut_bn(tile_channels(x, self.c_out))
+
+
+class DwiseReadout(nn.Module):
+    """Dropout1d(0.4), grouped 1x1 Conv1d with bias to ceil(n/g) g outputs (first n kept), Softplus(beta 0.07)."""
+
+    def __init__(self, c_in, neurons, groups=2, p=0.4, beta=0.07):
+        super().__init__()
+        self.neurons = neurons
+        self.dropout = nn.Dropout1d(p)
+        self.conv = nn.Conv1d(c_in, -(-neurons // groups) * groups, 1, groups=groups)
+        self.gate = nn.Softplus(beta=beta)
+
+    def forward(self, x):
+        return self.gate(self.conv(self.dropout(x))[:, :self.neurons])
+
+
+class DwiseNeuroOneMouse(nn.Module):
+    def __init__(self, neurons):
+        super().__init__()
+        self.core = DwiseCore()
+        self.cortex = nn.Sequential(*[DwiseShuffleLayer(a, b) for a, b in ((256, 1024), (1024, 2048), (2048, 4096))])
+        self.readout = DwiseReadout(4096, neurons)
+        for m in self.modules():                       # conv weights N(0, 2 / fan_out), biases 0
+            if isinstance(m, (nn.Conv1d, nn.Conv3d)):
+                fan_out = m.weight[0].numel() // m.weight.shape[1] * m.out_channels // m.groups
+                nn.init.normal_(m.weight, 0, (2.0 / fan_out) ** 0.5)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def forward(self, x):                              # (B, 5, T, H, W) -> (B, n, T)
+        return self.readout(self.cortex(self.core(x).mean((3, 4))))
+
+
+def dwiseneuro_step(args):
+    """Forward and backward of a summed Poisson loss, no optimizer step (as `sensorium-bench dwiseneuro-step`)."""
+    torch.manual_seed(0)
+    batch, neurons = 4, 8000
+    model = DwiseNeuroOneMouse(neurons)
+    model.train()
+    x = torch.rand(batch, 5, 16, 64, 64)
+    target = torch.rand(batch, neurons, 16)            # (B, n, T): the Swift side's (B, T, n), transposed
+    core_times = []
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        t0 = time.perf_counter()
+        features = model.core(x)
+        core_times.append(time.perf_counter() - t0)
+        out = model.readout(model.cortex(features.mean((3, 4))))
+        (out - target * torch.log(out + 1e-8)).sum().backward()
+
+    step.parameters = sum(p.numel() for p in model.parameters())
+    step.core_times = core_times
+    return step, None
+
+
 WORKLOADS = {
     "sgemm-1024": sgemm_1024,
     "conv-spatial": conv_spatial,
@@ -640,9 +807,10 @@ WORKLOADS = {
     "loader": loader,
     "swin-step": swin_step,
     "vivit-step": vivit_step,
+    "dwiseneuro-step": dwiseneuro_step,
 }
 
-DEFAULT_RUNS = {"sgemm-1024": 20, "factorized-paper": 3, "loader": 3}
+DEFAULT_RUNS = {"sgemm-1024": 20, "factorized-paper": 3, "loader": 3, "dwiseneuro-step": 3}
 
 
 def main():
@@ -685,6 +853,10 @@ def main():
         result["gflop_per_cpu_s"] = flops / statistics.median(cpu) / 1e9
     if hasattr(step, "clips"):
         result["clips_per_s"] = step.clips / med
+    if hasattr(step, "core_times"):
+        result["core_forward_median_s"] = statistics.median(step.core_times[-runs:])
+    if hasattr(step, "parameters"):
+        result["parameters"] = step.parameters
     print(json.dumps(result))
 
 
