@@ -1,6 +1,6 @@
 extension RunPreset {
     /// Dynamic-V1FM (2nd place, SENSORIUM 2023; `zhuyu-cs/Dynamic-VFM`, `config/neuroencoding.py`):
-    /// ``VideoModelConfiguration/dynamicV1FM`` trained with ``TrainerConfiguration/dynamicV1FM`` on
+    /// ``VideoModelConfiguration/dynamicV1FM`` trained with `TrainerConfiguration.dynamicV1FM` on
     /// 30-frame clips, batches of 32 clips of one mouse with an optimizer step per batch (mice in
     /// round robin), validated on the oracle tier.
     public static var dynamicV1FM: RunPreset {
@@ -13,7 +13,7 @@ extension RunPreset {
     }
 
     /// ``dynamicV1FM`` at a size that trains on two CPU cores: the same structure and recipe
-    /// (``VideoModelConfiguration/dynamicV1FMSmall``, ``TrainerConfiguration/dynamicV1FMSmall``),
+    /// (``VideoModelConfiguration/dynamicV1FMSmall``, `TrainerConfiguration.dynamicV1FMSmall`),
     /// batches of 8 clips, validation trials capped at 150 frames.
     public static var dynamicV1FMSmall: RunPreset {
         RunPreset(name: "dynamicV1FMSmall",
