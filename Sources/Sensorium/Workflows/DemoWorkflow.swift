@@ -158,15 +158,17 @@ public enum DemoWorkflow {
         progress?("Writing synthetic mice (\(synthetic.mice) × \(synthetic.neurons) neurons) into \(RunFolder.file(root, dataFolder))")
         let data = try prepareData(synthetic, folder: RunFolder.file(root, dataFolder), logger: logger)
 
-        progress?("Training the factorised baseline (at most \(training.trainer.earlyStopping.maxEpochs) epochs"
+        // The demo's own model is the factorised baseline; `--config` may name any other.
+        let modelName = training == trainingConfiguration ? "Factorized baseline (demo)"
+            : "\(training.model.core.typeName) core + \(training.model.readout.typeName) readout"
+        progress?("Training \(training == trainingConfiguration ? "the factorised baseline" : "the " + modelName) (at most \(training.trainer.earlyStopping.maxEpochs) epochs"
             + (budget.map { ", stopping after \(String(format: "%g", ProgressBar.seconds($0) / 60)) min" } ?? "") + ")")
         let request = TrainingWorkflow.Request(dataPaths: data.paths, configuration: training,
                                                output: RunFolder.file(root, runFolder), resume: false, overwrite: true,
-                                               stop: budget.map { .duration($0) }, title: "Sensorium demo: factorised baseline on synthetic mice")
+                                               stop: budget.map { .duration($0) }, title: "Sensorium demo: \(modelName) on synthetic mice")
         let trained = try TrainingWorkflow.run(request, logger: logger, observers: observers)
 
         progress?("Evaluating the test tiers")
-        let modelName = "Factorized baseline (demo)"
         let evaluation = try EvaluationWorkflow.evaluate(trained.model, datasets: trained.datasets, modelName: modelName,
                                                          options: options, output: root)
         var report = trained.report
