@@ -31,6 +31,11 @@ cat > "$WORK/config.json" <<'JSON'
 }
 JSON
 train() { "$@" --config "$WORK/config.json" --epochs 3 --plain --log-level error; }
+# The failure checks need a run that is still going when a rank is killed: no early stopping
+# (a tiny model's epoch takes 0.1 s, so patience alone would end the run within seconds).
+sed 's/"earlyStopping": {"restoreBest": false}/"earlyStopping": {"restoreBest": false, "patience": 1000000}/' \
+    "$WORK/config.json" > "$WORK/config-long.json"
+grep -q '"patience": 1000000' "$WORK/config-long.json" || { echo "FAIL: could not write config-long.json"; exit 1; }
 
 echo "== 1 process, batch 2"
 train "$BIN" train "$WORK/mice" -o "$WORK/one" --batch-size 2 | tee "$WORK/one.txt"
@@ -52,12 +57,13 @@ rank_pid() {
 failing_run() {  # $1: signal for rank 1, $2: expected text in the output
     local log="$WORK/fail-$1.txt"
     SENSORIUM_MPI_TIMEOUT=15 "$MPIEXEC" -n 2 "$BIN" train --distributed "$WORK/mice" -o "$WORK/fail-$1" --batch-size 1 \
-        --config "$WORK/config.json" --epochs 1000 --plain --log-level error >"$log" 2>&1 &
+        --config "$WORK/config-long.json" --epochs 100000 --plain --log-level error >"$log" 2>&1 &
     local job=$!
     local victim=""
     for _ in $(seq 1 300); do victim=$(rank_pid 1); [ -n "$victim" ] && break; sleep 0.2; done
     [ -n "$victim" ] || { echo "rank 1 never started"; kill "$job"; exit 1; }
     sleep 4
+    kill -0 "$victim" 2>/dev/null || { echo "FAIL: rank 1 ended before it could be sent SIG$1:"; cat "$log"; exit 1; }
     kill -"$1" "$victim"
     local waited=0
     while kill -0 "$job" 2>/dev/null; do
