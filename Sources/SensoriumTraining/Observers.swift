@@ -351,7 +351,7 @@ public final class ProgressBar: TrainingObserver {
     }
 
     /// 518786 as "518,786".
-    static func grouped(_ n: Int) -> String {
+    public static func grouped(_ n: Int) -> String {
         let digits = String(n.magnitude)
         var out = ""
         for (i, c) in digits.enumerated() {

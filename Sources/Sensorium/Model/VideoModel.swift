@@ -285,21 +285,42 @@ public final class VideoModel: Module, TrainableModel {
     /// One pass of the model over the whole input, whatever the ``inference`` strategy:
     /// `(B, T', neurons)` aligned with the last `T'` frames.
     public func singlePass(_ input: ModelInput) -> Tensor {
-        let mouse = input.mouse
-        precondition(readout[mouse] != nil, "VideoModel: no readout for mouse '\(mouse)'; the model knows \(readout.keys)")
+        precondition(readout[input.mouse] != nil, "VideoModel: no readout for mouse '\(input.mouse)'; the model knows \(readout.keys)")
+        let shared = sharedFeatures(input)
+        return readoutPass(mouse: input.mouse, shared)
+    }
+
+    /// What every mouse's readout reads from one pass: the input with its behaviour gated, the
+    /// core's (and stage's) features `(B, C', T', H', W')`, and the pupil centre of the last `T'`
+    /// frames `(B, T', 2)` when the model has shifters.
+    struct SharedFeatures {
+        var gated: ModelInput
+        var features: Tensor
+        var lastPupil: Tensor?
+    }
+
+    /// The core and the stage on `input` (one run, whatever the number of readouts that follow).
+    func sharedFeatures(_ input: ModelInput) -> SharedFeatures {
         var gated = input
         gated.video = gatedBehavior(input.video)
         let coreFeatures = core(gated)
         let features = stage.map { $0(coreFeatures, input: gated) } ?? coreFeatures
-        let outFrames = features.shape[2]
-        var shift: Tensor?
-        if let shifter {
+        var lastPupil: Tensor?
+        if shifter != nil {
             guard let pupilCenter = input.pupilCenter else { preconditionFailure("VideoModel: the model has shifters and needs the pupil centre") }
             precondition(pupilCenter.shape[1] == 2, "VideoModel: pupil centre must be (B, 2, T), got \(pupilCenter.shape)")
-            shift = shifter(ModelInput.lastFrames(pupilCenter, outFrames), dataKey: mouse)
+            lastPupil = ModelInput.lastFrames(pupilCenter, features.shape[2])
         }
+        return SharedFeatures(gated: gated, features: features, lastPupil: lastPupil)
+    }
+
+    /// Mouse `mouse`'s shifter, readout and output nonlinearity on shared features: `(B, T', neurons)`.
+    func readoutPass(mouse: String, _ shared: SharedFeatures) -> Tensor {
+        var input = shared.gated
+        input.mouse = mouse
+        let shift = shared.lastPupil.map { shifter!($0, dataKey: mouse) }
         let r = readout[mouse]!
-        let y = r.callAsFunction(features, shift: shift, input: gated)
+        let y = r.callAsFunction(shared.features, shift: shift, input: input)
         guard !r.appliesOutputNonlinearity, let outputNonlinearity else { return y }
         return outputNonlinearity(y)
     }

@@ -24,26 +24,8 @@ extension VideoModel {
             let n = readout[m]!.neuronCount
             precondition(n == count, "VideoModel: the readout of mouse \(m) has \(n) neurons, the batch mixture \(count)")
         }
-        var gated = input
-        gated.video = gatedBehavior(input.video)
-        let coreFeatures = core(gated)
-        let features = stage.map { $0(coreFeatures, input: gated) } ?? coreFeatures
-        let outFrames = features.shape[2]
-        var lastPupil: Tensor?
-        if shifter != nil {
-            guard let pupilCenter = input.pupilCenter else { preconditionFailure("VideoModel: the model has shifters and needs the pupil centre") }
-            precondition(pupilCenter.shape[1] == 2, "VideoModel: pupil centre must be (B, 2, T), got \(pupilCenter.shape)")
-            lastPupil = ModelInput.lastFrames(pupilCenter, outFrames)
-        }
-        let blocks = mixture.mice.map { mouse -> Tensor in
-            var own = gated
-            own.mouse = mouse
-            let shift = shifter.map { $0(lastPupil!, dataKey: mouse) }
-            let r = readout[mouse]!
-            let y = r.callAsFunction(features, shift: shift, input: own)
-            guard !r.appliesOutputNonlinearity, let outputNonlinearity else { return y }
-            return outputNonlinearity(y)
-        }
+        let shared = sharedFeatures(input)
+        let blocks = mixture.mice.map { readoutPass(mouse: $0, shared) }
         return blocks.count == 1 ? blocks[0] : Tensor.concatenate(blocks, axis: 2)
     }
 

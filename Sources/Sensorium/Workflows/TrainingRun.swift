@@ -329,21 +329,10 @@ public enum TrainingWorkflow {
         return (["sensorium", "train"] + dataPaths.map(quoted) + ["-o", quoted(output), "--resume"]).joined(separator: " ")
     }
 
-    /// `518786` as "518,786".
-    public static func groupedDigits(_ n: Int) -> String {
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return (n < 0 ? "-" : "") + out
-    }
-
     /// A one-line description of the model: its components, size, and which preset it matches.
     public static func describeModel(_ model: VideoModel, configuration: VideoModelConfiguration) -> String {
         var text = "\(configuration.core.typeName) core, \(configuration.readout.typeName) readout: "
-            + "\(groupedDigits(model.trainableParameterCount)) trainable parameters, burn-in \(model.burnInFrames) frames"
+            + "\(ProgressBar.grouped(model.trainableParameterCount)) trainable parameters, burn-in \(model.burnInFrames) frames"
         if let preset = RunPreset.registered.first(where: { $0.configuration.model == configuration }) {
             text += " (the \(preset.name) preset"
             if preset.name == RunPreset.factorizedBaseline.name {
