@@ -210,7 +210,9 @@ public func validationCorrelation<Model: TrainableModel, Data: TrainingData>(
             }
             let targets = batch.targetTensor()
             if index % communicator.size == communicator.rank {
-                accumulator.add(mouse: batch.mouse, predictions: model.forward(batch), targets: targets)
+                for part in batch.scoredParts(predictions: model.forward(batch), targets: targets) {
+                    accumulator.add(mouse: part.mouse, predictions: part.predictions, targets: part.targets)
+                }
             } else if targets.rank == 3 {
                 accumulator.register(mouse: batch.mouse, neurons: targets.shape[2], frames: targets.shape[1])
             }
