@@ -13,15 +13,18 @@ struct EvaluateCommand: ParsableCommand {
         discussion: """
         Prints the main track (natural movies) and bonus track (out-of-distribution stimuli) \
         single-trial correlation ρ_st and correlation to average ρ_ta, the bonus track per stimulus \
-        family, and, for synthetic mice, the ground-truth ceiling. With a run folder as --model, \
-        evaluation.json is written there (or into --output).
+        family, and, for synthetic mice, the ground-truth ceiling; then FEVE, the oracle correlation and \
+        the fraction of the oracle per mouse. --model takes a run folder, a checkpoint, an ensemble \
+        (the folder `train --seeds/--folds` wrote, or its ensemble.json), or is given several times: \
+        several models form an ensemble (their predictions averaged), scored beside each member. \
+        evaluation.json and results.json are written into --output, or the run or ensemble folder.
         """
     )
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .shortAndLong, help: "A run folder (model.h5) or a model checkpoint file.")
-    var model: String
+    @Option(name: .shortAndLong, help: "A run folder (model.h5), a model checkpoint file, or an ensemble folder / ensemble.json; repeat for an ensemble.")
+    var model: [String] = []
 
     @Argument(help: "Mouse folders, or folders holding mouse folders.")
     var data: [String]
@@ -29,7 +32,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Test tiers: final, live or all (live and final pooled).")
     var tiers: EvaluationWorkflow.TierSelection = .all
 
-    @Option(name: .shortAndLong, help: "Folder for evaluation.json (default: the run folder given as --model).")
+    @Option(name: .shortAndLong, help: "Folder for evaluation.json and results.json (default: the run or ensemble folder given as --model).")
     var output: String?
 
     @Option(parsing: .unconditional, help: "Frames skipped at the start of every trial.")
@@ -44,11 +47,12 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(help: "Multiply each neuron's predictions by its response precision 1/std before scoring (DwiseNeuro's post-scaling, for models trained on raw responses; per-neuron correlations do not change).")
     var precisionScale = false
 
-    @Option(help: "Model name in the table.")
-    var name: String = "Model"
+    @Option(help: "Model name in the table (default: Model, or Ensemble of N).")
+    var name: String?
 
     func validate() throws {
         if data.isEmpty { throw ValidationError("give at least one mouse folder") }
+        if model.isEmpty { throw ValidationError("give a model with -m (a run folder, checkpoint or ensemble)") }
         if skipFrames < 0 { throw ValidationError("--skip-frames must be 0 or more; got \(skipFrames)") }
         if maxFrames < 0 { throw ValidationError("--max-frames must be 0 or more; got \(maxFrames)") }
         if maxFrames > 0 && maxFrames <= skipFrames {
@@ -58,17 +62,19 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("evaluate")
-        let loaded = try EvaluationWorkflow.loadModel(model)
-        let datasets = try EvaluationWorkflow.openDatasets(data, for: loaded.model)
-        logger.info("evaluating \(loaded.checkpoint) on \(datasets.count) mice")
+        let models = try EvaluationWorkflow.loadModels(model)
+        let datasets = try models.openDatasets(data)
+        logger.info("evaluating \(models.summary) on \(datasets.count) mice")
         let options = EvaluationOptions(skipFrames: skipFrames, maxFrames: maxFrames == 0 ? nil : maxFrames,
                                         mainTiers: tiers.mainTiers, bonusTiers: tiers.bonusTiers,
                                         groundTruthCeiling: !noCeiling, precisionScaling: precisionScale)
-        let report = try EvaluationWorkflow.evaluate(loaded.model, datasets: datasets, modelName: name, options: options,
-                                                     output: output ?? loaded.runFolder)
-        emit(report.formatted())
-        if let folder = output ?? loaded.runFolder {
-            emit("\nwrote \(RunFolder.file((folder as NSString).expandingTildeInPath, RunFolder.evaluationFile))")
+        let folder = output ?? models.defaultOutput
+        let evaluation = try EvaluationWorkflow.evaluate(models, datasets: datasets, modelName: name, options: options,
+                                                         output: folder)
+        emit(evaluation.formatted())
+        if let folder {
+            let path = (folder as NSString).expandingTildeInPath
+            emit("\nwrote \(RunFolder.file(path, RunFolder.evaluationFile)) and \(RunFolder.resultsFile)")
         }
     }
 }

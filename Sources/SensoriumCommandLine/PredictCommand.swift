@@ -10,7 +10,8 @@ struct PredictCommand: ParsableCommand {
         discussion: """
         Each trial's prediction is (neurons, frames − skip) float32 in unit-id order. NPY: \
         <output>/<mouse>/unit_ids.npy and <output>/<mouse>/<tier>/<trial>.npy. HDF5: \
-        <output>/predictions.h5 with /<mouse>/unit_ids and /<mouse>/<tier>/<trial>.
+        <output>/predictions.h5 with /<mouse>/unit_ids and /<mouse>/<tier>/<trial>. Several --model \
+        options, or an ensemble folder, predict the mean of the members' predictions.
         """
     )
 
@@ -20,8 +21,8 @@ struct PredictCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .shortAndLong, help: "A run folder (model.h5) or a model checkpoint file.")
-    var model: String
+    @Option(name: .shortAndLong, help: "A run folder (model.h5), a model checkpoint file, or an ensemble folder / ensemble.json; repeat for an ensemble.")
+    var model: [String] = []
 
     @Argument(help: "Mouse folders, or folders holding mouse folders.")
     var data: [String]
@@ -46,20 +47,21 @@ struct PredictCommand: ParsableCommand {
 
     func validate() throws {
         if data.isEmpty { throw ValidationError("give at least one mouse folder") }
+        if model.isEmpty { throw ValidationError("give a model with -m (a run folder, checkpoint or ensemble)") }
         if skipFrames < 0 { throw ValidationError("--skip-frames must be 0 or more; got \(skipFrames)") }
         if maxFrames < 0 { throw ValidationError("--max-frames must be 0 or more; got \(maxFrames)") }
     }
 
     func run() throws {
         let logger = global.makeLogger("predict")
-        let loaded = try EvaluationWorkflow.loadModel(model)
-        let datasets = try EvaluationWorkflow.openDatasets(data, for: loaded.model)
+        let models = try EvaluationWorkflow.loadModels(model)
+        let datasets = try models.openDatasets(data)
         let folder = (output as NSString).expandingTildeInPath
         try RunFolder.create(folder)
         let npy = format != .hdf5 ? URL(fileURLWithPath: folder) : nil
         let hdf5 = format != .npy ? URL(fileURLWithPath: RunFolder.file(folder, "predictions.h5")) : nil
-        logger.info("predicting \(tiers.rawValue) test tiers of \(datasets.count) mice with \(loaded.checkpoint)")
-        let summary = try Predictions.write(loaded.model, datasets: datasets, npyFolder: npy, hdf5File: hdf5,
+        logger.info("predicting \(tiers.rawValue) test tiers of \(datasets.count) mice with \(models.summary)")
+        let summary = try Predictions.write(models.model, datasets: datasets, npyFolder: npy, hdf5File: hdf5,
                                             tiers: tiers.mainTiers + tiers.bonusTiers, skipFrames: skipFrames,
                                             maxFrames: maxFrames == 0 ? nil : maxFrames, precisionScaling: precisionScale)
         for mouse in summary.trialsPerMouse.keys.sorted() {

@@ -20,10 +20,11 @@ public struct SensoriumCommand: ParsableCommand {
         Data folders are mouse folders in the SENSORIUM 2023 layout (data/, meta/), or folders holding \
         several of them. `sensorium demo` runs the whole pipeline on synthetic mice.
         """,
-        version: "0.1.0",
+        version: SensoriumVersion.current,
         subcommands: [
             DemoCommand.self, SynthCommand.self, InspectCommand.self, TrainCommand.self,
             EvaluateCommand.self, PredictCommand.self, ReportCommand.self, ImportCommand.self, PresetsCommand.self,
+            SubmitCommand.self,
         ]
     )
 }

@@ -13,7 +13,9 @@ struct TrainCommand: ParsableCommand {
         (the final weights, the best ones with early stopping) and run.json (history and readout \
         positions, for `sensorium report`). The configuration file is JSON with optional sections \
         "model", "trainer" and "data" (see Documentation/CLI.md); options given on the command line \
-        override it.
+        override it. With --seeds and/or --folds an ensemble is trained: one run folder per member \
+        inside the output folder (seed-1, fold-0, seed-1-fold-0, …) and ensemble.json, which \
+        evaluate, predict and submit accept as --model.
         """
     )
 
@@ -36,6 +38,12 @@ struct TrainCommand: ParsableCommand {
 
     @Option(parsing: .unconditional, help: "Seed of the trainer and of the model's initial weights (default: from the configuration, else \(TrainerConfiguration.reference.seed)).")
     var seed: UInt64?
+
+    @Option(help: "Train an ensemble: one member per seed, comma-separated (e.g. 1,2,3); each seeds its trainer and initial weights.")
+    var seeds: String?
+
+    @Option(parsing: .unconditional, help: "Train an ensemble over a k-fold split grouped by video: one member per fold 0..<k (with --seeds: per seed and fold).")
+    var folds: Int?
 
     @Option(parsing: .unconditional, help: "At most this many epochs (default: from the configuration, else \(TrainerConfiguration.reference.earlyStopping.maxEpochs); early stopping may end sooner).")
     var epochs: Int?
@@ -90,6 +98,12 @@ struct TrainCommand: ParsableCommand {
         }
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1; got \(maxSteps)") }
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+        let parsedSeeds = try seedList()
+        if let folds, folds < 2 { throw ValidationError("--folds must be at least 2; got \(folds)") }
+        if parsedSeeds != nil || folds != nil {
+            if seed != nil { throw ValidationError("--seed and --seeds/--folds exclude each other: each ensemble member has its own seed") }
+            if distributed { throw ValidationError("--distributed trains one model; run the ensemble's members as separate distributed runs") }
+        }
         if resume {
             let fixed: [(String, Bool)] = [("--config", config != nil), ("--core", core != nil), ("--readout", readout != nil),
                                            ("--seed", seed != nil), ("--epochs", epochs != nil), ("--batch-size", batchSize != nil),
@@ -100,6 +114,21 @@ struct TrainCommand: ParsableCommand {
             }
         }
     }
+
+    /// The seeds of --seeds (nil without it).
+    func seedList() throws -> [UInt64]? {
+        guard let seeds else { return nil }
+        let parts = seeds.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let values = parts.map { UInt64($0) }
+        guard !parts.isEmpty, values.allSatisfy({ $0 != nil }) else {
+            throw ValidationError("--seeds must be comma-separated non-negative integers such as 1,2,3; got '\(seeds)'")
+        }
+        guard Set(values).count == values.count else { throw ValidationError("--seeds repeats a seed: '\(seeds)'") }
+        return values.map { $0! }
+    }
+
+    /// Whether the command trains an ensemble.
+    var trainsEnsemble: Bool { seeds != nil || folds != nil }
 
     /// The configuration from the file and the options.
     func runConfiguration() throws -> TrainingRunConfiguration {
@@ -122,6 +151,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        if trainsEnsemble { return try runEnsemble() }
         let logger = global.makeLogger("train")
         var request = TrainingWorkflow.Request(
             dataPaths: data, configuration: try runConfiguration(), output: output, resume: resume, overwrite: overwrite,
@@ -134,5 +164,22 @@ struct TrainCommand: ParsableCommand {
         emit("wrote \(RunFolder.file(folder, RunFolder.modelFile)) (\(outcome.savedWeights.description)), "
              + "\(RunFolder.checkpointFile), \(RunFolder.runFile)")
         if !outcome.summary.finished { emit("continue the run with: \(outcome.resumeCommand)") }
+    }
+
+    /// `--seeds` / `--folds`: every member into its folder, then the manifest.
+    func runEnsemble() throws {
+        let logger = global.makeLogger("train")
+        // A resumed ensemble keeps the configuration its manifest saved (give the same --seeds/--folds).
+        let manifest = RunFolder.file((output as NSString).expandingTildeInPath, EnsembleManifest.fileName)
+        let base = resume ? try EnsembleManifest.load(from: URL(fileURLWithPath: manifest)).configuration : try runConfiguration()
+        let members = try EnsembleTraining.members(seeds: try seedList(), folds: folds, configuration: base)
+        let outcome = try EnsembleTraining.train(
+            dataPaths: data, configuration: base, members: members, output: output, resume: resume, overwrite: overwrite,
+            stop: maxSteps.map { .steps($0) } ?? maxMinutes.map { .duration(.milliseconds(Int64($0 * 60_000))) },
+            logger: logger, observers: [ProgressBar(style: plain ? .lines : .automatic)])
+        for (member, result) in zip(outcome.manifest.members, outcome.members) {
+            emit("\(member.folder): " + (result.map { "\($0.savedWeights.description)" + ($0.summary.finished ? "" : ", unfinished") } ?? "finished earlier, kept"))
+        }
+        emit("wrote \(outcome.manifestFile) (\(members.count) members); evaluate with: sensorium evaluate -m \(output) DATA")
     }
 }

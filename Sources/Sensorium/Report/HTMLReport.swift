@@ -49,6 +49,7 @@ public enum HTMLReport {
         html += trainingSection(report)
         html += tracesSection(report)
         html += correlationSection(report)
+        html += oracleSection(report)
         html += positionSection(report)
         if !report.facts.isEmpty {
             html += "<h2>Run</h2>\n<table class=\"facts\">\n<tbody>\n"
@@ -308,6 +309,44 @@ public enum HTMLReport {
                                        groups: feve, bins: 40, range: (-1, 1), width: 560, showMean: false,
                                        id: "feve-histogram")
         }
+        return html + "</div>\n"
+    }
+
+    /// FEVE, the oracle correlation and the fraction of the oracle per mouse (``OracleSummary``):
+    /// a table and a histogram of the oracle and the model's ρ_st per neuron.
+    static func oracleSection(_ report: RunReport) -> String {
+        let summaries = (report.diagnostics ?? []).compactMap { d -> OracleSummary? in
+            guard let st = report.mice?.first(where: { $0.mouse == d.mouse })?.scores["main"]?.perNeuronSingleTrial,
+                  st.count == d.oracleCorrelation.count else { return nil }
+            return OracleSummary(d, singleTrial: st)
+        }
+        guard !summaries.isEmpty else { return "" }
+        func c(_ x: Double) -> String { x.isFinite ? String(format: "%.3f", x) : "–" }
+        var html = "<h2>Oracle and explainable variance</h2>\n<table class=\"oracle\" id=\"oracle-table\">\n<thead><tr><th>Mouse</th>"
+            + "<th>videos</th><th>mean FEV</th><th>mean FEVE</th><th>median FEVE</th><th>mean oracle</th><th>mean ρ<sub>st</sub></th>"
+            + "<th>fraction of oracle</th></tr></thead>\n<tbody>\n"
+        for m in summaries {
+            html += "<tr><td title=\"\(e(m.mouse))\">\(e(shortName(m.mouse)))</td><td>\(m.videos)</td><td>\(c(m.meanFEV))</td>"
+                + "<td>\(c(m.meanFEVE))</td><td>\(c(m.medianFEVE))</td><td>\(c(m.meanOracle))</td><td>\(c(m.meanModelSingleTrial))</td>"
+                + "<td>\(c(m.fractionOfOracle))</td></tr>\n"
+        }
+        if summaries.count > 1 {
+            html += "<tr class=\"fraction\"><td>all mice</td><td></td><td></td><td></td><td></td><td></td><td></td>"
+                + "<td>\(c(OracleSummary.pooledFractionOfOracle(summaries)))</td></tr>\n"
+        }
+        html += "</tbody>\n</table>\n<p class=\"caption\">Over the repeated videos of the main track's test tiers. Fraction of "
+            + "oracle: the least-squares slope through the origin of the model's per-neuron ρ<sub>st</sub> on the oracle correlation "
+            + "(SENSORIUM 2022's measure); means over neurons with finite values.</p>\n<div class=\"charts\">\n"
+        var groups: [SVGChart.Group] = []
+        for (i, m) in summaries.enumerated() {
+            let label = summaries.count > 1 ? "\(shortName(m.mouse)) " : ""
+            groups.append(SVGChart.Group(label: label + "oracle", values: m.oracle.map(Double.init).filter(\.isFinite),
+                                         color: SVGChart.color(2 * i)))
+            groups.append(SVGChart.Group(label: label + "model ρ_st", values: m.modelSingleTrial.map(Double.init).filter(\.isFinite),
+                                         color: SVGChart.color(2 * i + 1)))
+        }
+        html += SVGChart.histogram(title: "Oracle and model correlation per neuron", xLabel: "correlation", groups: groups, bins: 30,
+                                   range: (-0.2, 1), width: 560, id: "oracle-histogram")
         return html + "</div>\n"
     }
 

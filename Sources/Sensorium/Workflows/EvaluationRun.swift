@@ -85,9 +85,10 @@ public enum EvaluationWorkflow {
     /// Scores `model` on the test tiers of `datasets`, measures every mouse's
     /// ``NeuronDiagnostics`` on the main track's tiers (with per-neuron scores, when those tiers
     /// hold repeats), and writes `evaluation.json` into `output` when given.
-    public static func evaluate(_ model: VideoModel, datasets: [MouseDataset], modelName: String,
-                                options: EvaluationOptions, output: String?,
-                                progress: ((EvaluationProgress) -> Void)? = nil) throws -> EvaluationReport {
+    public static func evaluate<Model: TrainableModel>(_ model: Model, datasets: [MouseDataset], modelName: String,
+                                                      options: EvaluationOptions, output: String?,
+                                                      progress: ((EvaluationProgress) -> Void)? = nil) throws -> EvaluationReport
+    where Model.Batch == MouseBatch {
         var report = try Evaluation.evaluate(model, datasets: datasets, modelName: modelName, options: options, progress: progress)
         if options.perNeuron && !options.mainTiers.isEmpty {
             report.diagnostics = try zip(datasets, report.mice).compactMap { dataset, mouse in
