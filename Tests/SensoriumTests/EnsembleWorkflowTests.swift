@@ -91,6 +91,13 @@ struct EnsembleWorkflowTests {
         }
         #expect(abs(oracle.fractionOfOracle - xy / xx) < 1e-4 && abs(results.fractionOfOracle - xy / xx) < 1e-4)
 
+        // The ensemble folder's report: members' rows above the ensemble's, with the oracle panels.
+        #expect(try SensoriumTool.run(["report", ensemble]).status == 0)
+        let page = try String(contentsOfFile: RunFolder.file(ensemble, RunFolder.reportFile), encoding: .utf8)
+        for text in ["seed-1", "seed-2", "Ensemble of 2", "id=\"oracle-histogram\"", "id=\"oracle-table\""] {
+            #expect(page.contains(text), "ensemble report misses \(text)")
+        }
+
         // The HTML report of a member evaluated alone shows the oracle table and histogram.
         let member = RunFolder.file(ensemble, "seed-1")
         #expect(try SensoriumTool.run(["evaluate", "-m", member, mice]).status == 0)
@@ -145,6 +152,29 @@ struct EnsembleWorkflowTests {
         try wrong.write(to: URL(fileURLWithPath: RunFolder.file(ensemble, EnsembleManifest.fileName)))
         let refused = try SensoriumTool.run(["evaluate", "-m", ensemble, mice])
         #expect(refused.status != 0 && refused.stderr.contains("mouse \(Self.mouseName)") && refused.stderr.contains("other neurons"), "\(refused.all)")
+    }
+
+    /// `--folds k`: one member per fold of a k-fold split, each trained with its fold.
+    @Test func foldsTrainOneMemberPerFold() throws {
+        let folder = try temporaryFolder("ensemble-folds")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let mice = folder.appendingPathComponent("mice").path
+        #expect(try SensoriumTool.run(["synth", "--tiny", "--output", mice]).status == 0)
+        let config = folder.appendingPathComponent("config.json")
+        try Data(CLITests.tinyConfiguration.utf8).write(to: config)
+        let ensemble = folder.appendingPathComponent("folds").path
+        let train = try SensoriumTool.run(["train", mice, "-o", ensemble, "-c", config.path, "--folds", "2", "--plain"])
+        #expect(train.status == 0, "\(train.all)")
+        let manifest = try EnsembleManifest.load(from: URL(fileURLWithPath: RunFolder.file(ensemble, EnsembleManifest.fileName)))
+        #expect(manifest.members == [.init(folder: "fold-0", seed: 42, fold: 0, folds: 2), .init(folder: "fold-1", seed: 42, fold: 1, folds: 2)])
+        for member in manifest.members {
+            let saved = try TrainingRunConfiguration.load(from: URL(fileURLWithPath: RunFolder.file(RunFolder.file(ensemble, member.folder), TrainingWorkflow.configurationFile)))
+            #expect(saved.data.folds == 2 && saved.data.fold == member.fold)
+        }
+        #expect(try SensoriumTool.run(["evaluate", "-m", RunFolder.file(ensemble, EnsembleManifest.fileName), mice]).status == 0)
+        // Starting again over an ensemble needs --overwrite.
+        let again = try SensoriumTool.run(["train", mice, "-o", ensemble, "-c", config.path, "--folds", "2"])
+        #expect(again.status != 0 && again.stderr.contains("--overwrite"), "\(again.all)")
     }
 
     /// A prediction of the wrong shape is refused before anything is written, naming the mouse,

@@ -217,3 +217,34 @@ public enum EnsembleTraining {
         return Outcome(manifest: manifest, manifestFile: manifestFile, members: outcomes)
     }
 }
+
+/// The HTML report of an ensemble folder (`sensorium report ENSEMBLE`): the manifest's members
+/// as facts and, after `evaluate`, every member's Table 1 row above the ensemble's.
+public enum EnsembleReporting {
+    /// A report for the ensemble in `folder` (which holds `ensemble.json`), before its evaluation is merged in.
+    public static func baseReport(folder: String) throws -> RunReport {
+        let manifest = try EnsembleManifest.load(from: URL(fileURLWithPath: RunFolder.file(folder, EnsembleManifest.fileName)))
+        var report = RunReport(title: "Sensorium ensemble \((folder as NSString).lastPathComponent)")
+        report.subtitle = "\(manifest.members.count) members: " + manifest.members.map { m in
+            "\(m.folder) (seed \(m.seed)" + (m.fold.map { ", fold \($0) of \(m.folds ?? 0)" } ?? "") + ")"
+        }.joined(separator: ", ")
+        report.facts = [
+            .init("members", manifest.members.map(\.folder).joined(separator: ", ")),
+            .init("mice", manifest.mice.map { "\($0.name) (\($0.unitIDs.count) neurons)" }.joined(separator: ", ")),
+            .init("model", "\(manifest.configuration.model.core.typeName) core, \(manifest.configuration.model.readout.typeName) readout"),
+            .init("SDK version", manifest.sdkVersion),
+        ]
+        return report
+    }
+
+    /// Puts the members' rows of `results.json` (when `folder` has one with members) above the
+    /// ensemble's row.
+    public static func addMembers(to report: inout RunReport, folder: String) {
+        let path = RunFolder.file(folder, RunFolder.resultsFile)
+        guard FileManager.default.fileExists(atPath: path),
+              let results = try? EvaluationResultsFile.load(from: URL(fileURLWithPath: path)), !results.members.isEmpty else { return }
+        func scores(_ t: TrackResult?) -> TrackScores? { t.map { TrackScores(singleTrial: $0.singleTrial, toAverage: $0.toAverage) } }
+        let rows = results.members.map { Table1Summary(model: $0.model, mainTrack: scores($0.main), bonusTrack: scores($0.bonus), bonusFamilies: []) }
+        report.table = rows + report.table
+    }
+}

@@ -77,6 +77,10 @@ public enum RunFolder {
                 found = true
             }
         }
+        if !found && fm.fileExists(atPath: file(path, EnsembleManifest.fileName)) {
+            report = try EnsembleReporting.baseReport(folder: path)
+            found = true
+        }
         if !found {
             // No run here: name the run folders inside, if any, rather than write a report of nothing.
             let inside = ((try? fm.contentsOfDirectory(atPath: path)) ?? []).sorted().filter { name in
@@ -91,6 +95,7 @@ public enum RunFolder {
         if fm.fileExists(atPath: evaluationPath) {
             let evaluation = try EvaluationReport.load(from: URL(fileURLWithPath: evaluationPath))
             evaluation.merge(into: &report)
+            EnsembleReporting.addMembers(to: &report, folder: path)
             found = true
         }
         guard found else {

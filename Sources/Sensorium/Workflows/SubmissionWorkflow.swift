@@ -147,9 +147,10 @@ public enum SubmissionWorkflow {
         try RunFolder.create(staging)
         defer { try? fm.removeItem(atPath: staging) }
 
-        var staged: [(from: String, to: String)] = []
+        var stagedFiles: [(from: String, to: String)] = []
         var trialCounts: [Part: [String: Int]] = [:]
-        var parquetFiles: [Part: String] = [:]
+        // PARQUET: becomes `var` when the parquet call below is wired.
+        let parquetFiles: [Part: String] = [:]
         let hdf5Staged = RunFolder.file(staging, hdf5FileName)
         do {
             let file = try HDF5File.create(hdf5Staged, overwrite: true)
@@ -185,18 +186,24 @@ public enum SubmissionWorkflow {
                     rows.append(mouse)
                 }
                 if options.parquet {
-                    // PARQUET: call SubmissionParquet.write here — rows → [SubmissionRow(mouse:trialIndex:prediction:neuronIDs:)]
-                    // (prediction neurons × frames from TrialPrediction.values), into
-                    // RunFolder.file(staging, SubmissionParquet.fileName(tier: part.tier, track: part.track)); then
-                    // try group.setAttribute("parquet_file", name), staged.append, parquetFiles[part] = final path.
+                    // PARQUET: call SubmissionParquet.write here (SensoriumData, branch `parquet`), replacing `_ = rows`:
+                    //   let name = SubmissionParquet.fileName(tier: part.tier, track: part.track)
+                    //   let staged = RunFolder.file(staging, name)
+                    //   try SubmissionParquet.write(rows.flatMap { m in m.trials.map { p in
+                    //       SubmissionRow(mouse: m.mouse, trialIndex: p.trial,
+                    //                     prediction: (0..<p.neurons).map { Array(p.values[($0 * p.frames)..<(($0 + 1) * p.frames)]) },
+                    //                     neuronIDs: m.neuronIDs) } }, to: URL(fileURLWithPath: staged))
+                    //   try group.setAttribute("parquet_file", name)
+                    //   stagedFiles.append((staged, RunFolder.file(folder, name)))
+                    //   parquetFiles[part] = RunFolder.file(folder, name)
                     _ = rows
                 }
             }
             try file.flush()
         }
-        staged.insert((hdf5Staged, RunFolder.file(folder, hdf5FileName)), at: 0)
+        stagedFiles.insert((hdf5Staged, RunFolder.file(folder, hdf5FileName)), at: 0)
         // Every part passed: move the files into place.
-        for (from, to) in staged {
+        for (from, to) in stagedFiles {
             if fm.fileExists(atPath: to) { try fm.removeItem(atPath: to) }
             do { try fm.moveItem(atPath: from, toPath: to) } catch {
                 throw SensoriumError.file(path: to, message: "cannot move the finished file into place: \(error.localizedDescription)")
