@@ -286,6 +286,8 @@ struct CLITests {
             (#"{"modle": {}}"#, "unknown key 'modle'"),
             (#"{"data": {"batchSize": 0}}"#, "batchSize"),
             (#"{"model": {"core": {"type": "mlp"}}}"#, "unknown core type"),
+            // A section without "type" is laid over the default component, and the error says so.
+            (#"{"model": {"core": {"heads": 4}}}"#, #"has no "type", so it was read as the default type 'factorized3d'"#),
             (#"{"trainer": {"optimizer": {"type": "adamW", "learningRate": "fast"}}}"#, "trainer"),
             ("[1, 2]", "expected a JSON object"),
             ("{", "does not parse"),

@@ -144,7 +144,8 @@ public enum JSONValue: Codable, Sendable, Equatable {
         do {
             decoded = try base.merged(with: self).decode(T.self)
         } catch let error as DecodingError {
-            throw ComponentError.invalid(kind: what, type: String(describing: T.self), message: describeDecodingError(error))
+            throw ComponentError.invalid(kind: what, type: String(describing: T.self),
+                                         message: describeDecodingError(error) + untypedSectionNote(base: base, error: error))
         }
         let known = base.merged(with: try JSONValue(encoding: decoded))
         let unknown = keys(missingFrom: known)
@@ -164,6 +165,26 @@ public enum JSONValue: Codable, Sendable, Equatable {
                                              + "; known: \(names.joined(separator: ", "))")
         }
         return decoded
+    }
+
+    /// When `error` arose inside a component section of `self` written without `"type"` (so laid
+    /// over `base`'s default component), a note saying which type it was read as: its keys may
+    /// have been meant for another type.
+    private func untypedSectionNote(base: JSONValue, error: DecodingError) -> String {
+        let context: DecodingError.Context
+        switch error {
+        case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c), .dataCorrupted(let c): context = c
+        @unknown default: return ""
+        }
+        var mine = self, theirs = base, section: [String] = []
+        for key in context.codingPath.map(\.stringValue) {
+            guard let nextMine = mine.objectValue?[key], let nextTheirs = theirs.objectValue?[key] else { break }
+            mine = nextMine; theirs = nextTheirs; section.append(key)
+            if case .string(let defaultType)? = theirs.objectValue?["type"], mine.objectValue?["type"] == nil {
+                return "; '\(section.joined(separator: "."))' has no \"type\", so it was read as the default type '\(defaultType)'"
+            }
+        }
+        return ""
     }
 
     /// The members of an object (nil for other values).
