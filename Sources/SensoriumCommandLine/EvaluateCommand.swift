@@ -69,7 +69,7 @@ struct EvaluateCommand: ParsableCommand {
                                         mainTiers: tiers.mainTiers, bonusTiers: tiers.bonusTiers,
                                         groundTruthCeiling: !noCeiling, precisionScaling: precisionScale)
         let folder = output ?? models.defaultOutput
-        let evaluation = try EvaluationWorkflow.evaluate(models, datasets: datasets, modelName: name, options: options,
+        let evaluation = try EvaluationWorkflow.evaluate(models: models, datasets: datasets, modelName: name, options: options,
                                                          output: folder)
         emit(evaluation.formatted())
         if let folder {

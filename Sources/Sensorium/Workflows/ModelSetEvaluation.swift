@@ -115,7 +115,7 @@ extension EvaluationWorkflow {
     /// ``evaluate(_:datasets:modelName:options:output:progress:)``, then every member of an
     /// ensemble alone (named by ``ModelSet/memberNames``). With `output`, writes the set's
     /// `evaluation.json` and `results.json` (``EvaluationResultsFile``) there.
-    public static func evaluate(_ set: ModelSet, datasets: [MouseDataset], modelName: String? = nil,
+    public static func evaluate(models set: ModelSet, datasets: [MouseDataset], modelName: String? = nil,
                                 options: EvaluationOptions, output: String?,
                                 progress: ((EvaluationProgress) -> Void)? = nil) throws -> ModelSetEvaluation {
         let name = modelName ?? (set.isEnsemble ? "Ensemble of \(set.members.count)" : "Model")
