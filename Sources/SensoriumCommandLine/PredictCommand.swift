@@ -22,7 +22,7 @@ struct PredictCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     @Option(name: .shortAndLong, help: "A run folder (model.h5), a model checkpoint file, or an ensemble folder / ensemble.json; repeat for an ensemble.")
-    var model: [String] = []
+    var model: [String]
 
     @Argument(help: "Mouse folders, or folders holding mouse folders.")
     var data: [String]
@@ -47,7 +47,6 @@ struct PredictCommand: ParsableCommand {
 
     func validate() throws {
         if data.isEmpty { throw ValidationError("give at least one mouse folder") }
-        if model.isEmpty { throw ValidationError("give a model with -m (a run folder, checkpoint or ensemble)") }
         if skipFrames < 0 { throw ValidationError("--skip-frames must be 0 or more; got \(skipFrames)") }
         if maxFrames < 0 { throw ValidationError("--max-frames must be 0 or more; got \(maxFrames)") }
     }
