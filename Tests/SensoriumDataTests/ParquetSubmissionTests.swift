@@ -81,6 +81,31 @@ struct ParquetSubmissionTests {
         #expect(try Self.refusal([Self.row("a", trial: 3), Self.row("b", trial: 3), Self.row("a", trial: 3)])?.kind == .inconsistent)
     }
 
+    @Test func streamingWriterLeavesNothingBehindOnErrorOrWithoutFinish() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("t.parquet")
+        do {
+            let writer = try SubmissionParquetWriter(url: url, rowsPerRowGroup: 1)
+            try writer.append(Self.row("a", trial: 0))   // written as a row group at once
+            try writer.append(Self.row("a", trial: 1))
+            var bad = Self.row("a", trial: 2, neurons: 3, frames: 2)
+            bad.neuronIDs = [1]
+            #expect(throws: DataError.self) { try writer.append(bad) }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
+        do {
+            let writer = try SubmissionParquetWriter(url: url, rowsPerRowGroup: 1)
+            try writer.append(Self.row("a", trial: 0))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
+        #expect(throws: DataError.self) { try SubmissionParquetWriter(url: url, brotliQuality: 12) }
+        let writer = try SubmissionParquetWriter(url: url, rowsPerRowGroup: 1)
+        try writer.append(Self.row("a", trial: 0))
+        try writer.finish()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["t.parquet"])
+    }
+
     @Test func fileIsFramedAndReplacedAtomically() throws {
         let folder = try Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -17,20 +17,32 @@ enum PlainEncoder {
 
     /// INT32 values.
     static func int32(_ values: [Int32], into out: inout [UInt8]) {
-        out.reserveCapacity(out.count + 4 * values.count)
-        for v in values { append(v, to: &out) }
+        appendFixedWidth(values, to: &out)
     }
 
     /// INT64 values.
     static func int64(_ values: [Int64], into out: inout [UInt8]) {
-        out.reserveCapacity(out.count + 8 * values.count)
-        for v in values { append(v, to: &out) }
+        appendFixedWidth(values, to: &out)
     }
 
     /// DOUBLE values (IEEE 754 binary64, little-endian).
     static func double(_ values: [Double], into out: inout [UInt8]) {
+        #if _endian(little)
+        values.withUnsafeBytes { out.append(contentsOf: $0) }
+        #else
         out.reserveCapacity(out.count + 8 * values.count)
         for v in values { append(v.bitPattern, to: &out) }
+        #endif
+    }
+
+    /// Fixed-width integers, copied in one block on little-endian machines.
+    private static func appendFixedWidth<T: FixedWidthInteger>(_ values: [T], to out: inout [UInt8]) {
+        #if _endian(little)
+        values.withUnsafeBytes { out.append(contentsOf: $0) }
+        #else
+        out.reserveCapacity(out.count + MemoryLayout<T>.size * values.count)
+        for v in values { append(v, to: &out) }
+        #endif
     }
 
     /// BYTE_ARRAY values.

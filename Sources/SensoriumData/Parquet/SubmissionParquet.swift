@@ -20,7 +20,8 @@ import Foundation
 /// the files with pyarrow and pandas); the footer carries no Arrow or pandas schema metadata,
 /// which these types do not need.
 public enum SubmissionParquet {
-    /// Rows per row group (one row group for every submission of the competition's size).
+    /// Rows per row group of ``write(_:to:)`` (one row group, as pyarrow writes tables of the
+    /// competition's size).
     static let defaultRowsPerRowGroup = 1 << 20
     /// Values per data page of the prediction column (pages end at row boundaries).
     static let defaultValuesPerPage = 1 << 20
@@ -46,86 +47,97 @@ public enum SubmissionParquet {
         try write(rows, to: url, rowsPerRowGroup: defaultRowsPerRowGroup, valuesPerPage: defaultValuesPerPage)
     }
 
+    /// ``write(_:to:)`` with a Brotli quality (0…11; default 5, about 8 MB/s of predictions per
+    /// core, files about as small as pyarrow's default quality 8 makes them, which is six times
+    /// slower). ``SubmissionParquetWriter`` writes row by row for tables too large for memory.
+    public static func write(_ rows: [SubmissionRow], to url: URL, brotliQuality: Int) throws {
+        try write(rows, to: url, rowsPerRowGroup: defaultRowsPerRowGroup, valuesPerPage: defaultValuesPerPage,
+                  brotliQuality: brotliQuality)
+    }
+
     /// `write(_:to:)` with the row group and page sizes (tests write several of each).
     static func write(_ rows: [SubmissionRow], to url: URL, rowsPerRowGroup: Int, valuesPerPage: Int,
-                      compression: ParquetFileWriter.Compression = .brotli) throws {
-        precondition(rowsPerRowGroup > 0 && valuesPerPage > 0, "SubmissionParquet: row group and page sizes must be positive")
-        let path = url.path
-        try validate(rows, path: path)
-        let writer = try ParquetFileWriter(path: path, schema: schema, compression: compression)
-        var start = 0
-        while start < rows.count {
-            let group = rows[start..<min(start + rowsPerRowGroup, rows.count)]
-            try writer.beginRowGroup(rowCount: group.count)
-            try writer.writePage(ParquetPage(levels: .flat(rowCount: group.count),
-                                             values: .byteArray(group.map { Array($0.mouse.utf8) }), rowCount: group.count))
-            try writer.endColumnChunk()
-            try writer.writePage(ParquetPage(levels: .flat(rowCount: group.count),
-                                             values: .int64(group.map { Int64($0.trialIndex) }), rowCount: group.count))
-            try writer.endColumnChunk()
-            // Prediction pages of about `valuesPerPage` values, whole rows each.
-            var pageStart = group.startIndex
-            while pageStart < group.endIndex {
-                var pageEnd = pageStart
-                var valueCount = 0
-                while pageEnd < group.endIndex && (pageEnd == pageStart || valueCount + group[pageEnd].valueCount <= valuesPerPage) {
-                    valueCount += group[pageEnd].valueCount
-                    pageEnd += 1
-                }
-                let pageRows = group[pageStart..<pageEnd]
-                var values = [Double]()
-                values.reserveCapacity(valueCount)
-                for row in pageRows {
-                    for neuron in row.prediction { values.append(contentsOf: neuron.lazy.map(Double.init)) }
-                }
-                try writer.writePage(ParquetPage(levels: .nestedList(lengths: pageRows.map { $0.prediction.map(\.count) }),
-                                                 values: .double(values), rowCount: pageRows.count))
-                pageStart = pageEnd
+                      compression: ParquetFileWriter.Compression = .brotli,
+                      brotliQuality: Int = Int(BrotliCompressor.defaultQuality)) throws {
+        try validate(rows, path: url.path)
+        let writer = try SubmissionParquetWriter(url: url, rowsPerRowGroup: rowsPerRowGroup, valuesPerPage: valuesPerPage,
+                                                 compression: compression, brotliQuality: brotliQuality)
+        for row in rows { try writer.append(row) }
+        try writer.finish()
+    }
+
+    /// Writes one row group of `group` (columns in schema order; prediction pages of about
+    /// `valuesPerPage` values, whole rows each).
+    static func writeRowGroup(_ group: ArraySlice<SubmissionRow>, to writer: ParquetFileWriter, valuesPerPage: Int) throws {
+        try writer.beginRowGroup(rowCount: group.count)
+        try writer.writePage(ParquetPage(levels: .flat(rowCount: group.count),
+                                         values: .byteArray(group.map { Array($0.mouse.utf8) }), rowCount: group.count))
+        try writer.endColumnChunk()
+        try writer.writePage(ParquetPage(levels: .flat(rowCount: group.count),
+                                         values: .int64(group.map { Int64($0.trialIndex) }), rowCount: group.count))
+        try writer.endColumnChunk()
+        var pageStart = group.startIndex
+        while pageStart < group.endIndex {
+            var pageEnd = pageStart
+            var valueCount = 0
+            while pageEnd < group.endIndex && (pageEnd == pageStart || valueCount + group[pageEnd].valueCount <= valuesPerPage) {
+                valueCount += group[pageEnd].valueCount
+                pageEnd += 1
             }
-            try writer.endColumnChunk()
-            var ids = [Int32]()
-            ids.reserveCapacity(group.reduce(0) { $0 + $1.neuronIDs.count })
-            for row in group { ids.append(contentsOf: row.neuronIDs.lazy.map { Int32(bitPattern: $0) }) }
-            try writer.writePage(ParquetPage(levels: .list(lengths: group.map(\.neuronIDs.count)), values: .int32(ids),
-                                             rowCount: group.count))
-            try writer.endColumnChunk()
-            try writer.endRowGroup()
-            start += group.count
+            let pageRows = group[pageStart..<pageEnd]
+            var values = [Double]()
+            values.reserveCapacity(valueCount)
+            for row in pageRows {
+                for neuron in row.prediction { values.append(contentsOf: neuron.lazy.map(Double.init)) }
+            }
+            try writer.writePage(ParquetPage(levels: .nestedList(lengths: pageRows.map { $0.prediction.map(\.count) }),
+                                             values: .double(values), rowCount: pageRows.count))
+            pageStart = pageEnd
         }
-        try writer.close()
+        try writer.endColumnChunk()
+        var ids = [Int32]()
+        ids.reserveCapacity(group.reduce(0) { $0 + $1.neuronIDs.count })
+        for row in group { ids.append(contentsOf: row.neuronIDs.lazy.map { Int32(bitPattern: $0) }) }
+        try writer.writePage(ParquetPage(levels: .list(lengths: group.map(\.neuronIDs.count)), values: .int32(ids),
+                                         rowCount: group.count))
+        try writer.endColumnChunk()
+        try writer.endRowGroup()
     }
 
     /// Refuses malformed rows before anything is written.
     static func validate(_ rows: [SubmissionRow], path: String) throws {
         var seen = Set<String>()
-        for row in rows {
-            let object = "mouse \(row.mouse) trial \(row.trialIndex)"
-            func fail(_ kind: DataError.Kind, _ expected: String, _ found: String) -> DataError {
-                DataError(kind, path: path, object: object, expected: expected, found: found)
-            }
-            guard !row.mouse.isEmpty else { throw fail(.invalidArgument, "a mouse name", "an empty name") }
-            guard row.trialIndex >= 0 else { throw fail(.invalidArgument, "a trial index ≥ 0", "\(row.trialIndex)") }
-            guard seen.insert("\(row.mouse)\u{0}\(row.trialIndex)").inserted else {
-                throw fail(.inconsistent, "each (mouse, trial) once", "a second row for it")
-            }
-            let neurons = row.prediction.count
-            let frames = row.prediction.first?.count ?? 0
-            guard neurons > 0, frames > 0 else {
-                throw fail(.wrongShape, "a prediction of at least one neuron × one frame", "\(neurons) × \(frames)")
-            }
-            if let ragged = row.prediction.firstIndex(where: { $0.count != frames }) {
-                throw fail(.wrongShape, "a prediction of \(neurons) neurons × \(frames) frames (every neuron as many frames as neuron 0)",
-                           "\(row.prediction[ragged].count) frames for neuron \(ragged)")
-            }
-            guard row.neuronIDs.count == neurons else {
-                throw fail(.wrongShape, "\(neurons) neuron ids (one per row of the \(neurons) × \(frames) prediction)",
-                           "\(row.neuronIDs.count)")
-            }
-            for (n, neuron) in row.prediction.enumerated() {
-                if let f = neuron.firstIndex(where: { !$0.isFinite }) {
-                    throw fail(.invalidValue, "finite values in the \(neurons) × \(frames) prediction",
-                               "\(neuron[f]) at neuron \(n), frame \(f)")
-                }
+        for row in rows { try validate(row, path: path, seen: &seen) }
+    }
+
+    /// Refuses a malformed row, or one whose (mouse, trial) is in `seen` (which it joins).
+    static func validate(_ row: SubmissionRow, path: String, seen: inout Set<String>) throws {
+        let object = "mouse \(row.mouse) trial \(row.trialIndex)"
+        func fail(_ kind: DataError.Kind, _ expected: String, _ found: String) -> DataError {
+            DataError(kind, path: path, object: object, expected: expected, found: found)
+        }
+        guard !row.mouse.isEmpty else { throw fail(.invalidArgument, "a mouse name", "an empty name") }
+        guard row.trialIndex >= 0 else { throw fail(.invalidArgument, "a trial index ≥ 0", "\(row.trialIndex)") }
+        guard seen.insert("\(row.mouse)\u{0}\(row.trialIndex)").inserted else {
+            throw fail(.inconsistent, "each (mouse, trial) once", "a second row for it")
+        }
+        let neurons = row.prediction.count
+        let frames = row.prediction.first?.count ?? 0
+        guard neurons > 0, frames > 0 else {
+            throw fail(.wrongShape, "a prediction of at least one neuron × one frame", "\(neurons) × \(frames)")
+        }
+        if let ragged = row.prediction.firstIndex(where: { $0.count != frames }) {
+            throw fail(.wrongShape, "a prediction of \(neurons) neurons × \(frames) frames (every neuron as many frames as neuron 0)",
+                       "\(row.prediction[ragged].count) frames for neuron \(ragged)")
+        }
+        guard row.neuronIDs.count == neurons else {
+            throw fail(.wrongShape, "\(neurons) neuron ids (one per row of the \(neurons) × \(frames) prediction)",
+                       "\(row.neuronIDs.count)")
+        }
+        for (n, neuron) in row.prediction.enumerated() {
+            if let f = neuron.firstIndex(where: { !$0.isFinite }) {
+                throw fail(.invalidValue, "finite values in the \(neurons) × \(frames) prediction",
+                           "\(neuron[f]) at neuron \(n), frame \(f)")
             }
         }
     }
