@@ -61,13 +61,14 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("evaluate")
+        let familyMap = try families.map(StimulusFamilyMap.load(from:))   // a bad map fails before the model loads
         let loaded = try EvaluationWorkflow.loadModel(model)
         let datasets = try EvaluationWorkflow.openDatasets(data, for: loaded.model)
         logger.info("evaluating \(loaded.checkpoint) on \(datasets.count) mice")
         let options = EvaluationOptions(skipFrames: skipFrames, maxFrames: maxFrames == 0 ? nil : maxFrames,
                                         mainTiers: tiers.mainTiers, bonusTiers: tiers.bonusTiers,
                                         groundTruthCeiling: !noCeiling, precisionScaling: precisionScale,
-                                        stimulusFamilies: try families.map(StimulusFamilyMap.load(from:)))
+                                        stimulusFamilies: familyMap)
         let report = try EvaluationWorkflow.evaluate(loaded.model, datasets: datasets, modelName: name, options: options,
                                                      output: output ?? loaded.runFolder)
         emit(report.formatted())

@@ -145,4 +145,36 @@ import SensoriumTestSupport
         #expect(try failure("empty.csv", "").contains("empty"))
         #expect(throws: SensoriumError.self) { try StimulusFamilyMap.load(from: folder.appendingPathComponent("missing.json").path) }
     }
+
+    /// `sensorium evaluate` end to end: the message without labels, the family table with a map,
+    /// a malformed map refused naming it.
+    @Test func evaluateCommandReportsFamilies() throws {
+        let (dataset, folder, types) = try Self.unlabeledMouse()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = try VideoModel(configuration: TinyMouse.modelConfiguration(seed: 3), datasets: [dataset])
+        try model.initializeFromData([dataset])
+        let checkpoint = folder.appendingPathComponent("model.h5")
+        try model.save(to: checkpoint)
+        let mouse = folder.appendingPathComponent(dataset.name).path
+
+        let plain = try SensoriumTool.run(["evaluate", "-m", checkpoint.path, mouse, "--no-ceiling", "-o", folder.appendingPathComponent("plain").path])
+        #expect(plain.status == 0, "\(plain.all)")
+        #expect(plain.stdout.contains("Stimulus families unavailable"), "\(plain.stdout)")
+        let written = try EvaluationReport.load(from: folder.appendingPathComponent("plain/evaluation.json"))
+        #expect(written.stimulusFamilyLabels?.available == false && written.stimulusFamilyLabels?.bonusScore == "pooled")
+
+        let bonusTrials = [MouseTier.liveTestBonus, .finalTestBonus].flatMap { dataset.trials(in: $0) }
+        let map = folder.appendingPathComponent("families.csv")
+        try Data(("mouse,trial,family\n" + bonusTrials.map { "\(dataset.name),\($0),\(types[$0])" }.joined(separator: "\n")).utf8).write(to: map)
+        let mapped = try SensoriumTool.run(["evaluate", "-m", checkpoint.path, mouse, "--no-ceiling", "--families", map.path])
+        #expect(mapped.status == 0, "\(mapped.all)")
+        #expect(mapped.stdout.contains("Bonus family") && mapped.stdout.contains("mean over 3 stimulus families"), "\(mapped.stdout)")
+        #expect(!mapped.stdout.contains("unavailable"))
+
+        let bad = folder.appendingPathComponent("bad.csv")
+        try Data("mouse,trial,family\nnobody,1,gaussian_dots\n".utf8).write(to: bad)
+        let refused = try SensoriumTool.run(["evaluate", "-m", checkpoint.path, mouse, "--families", bad.path])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains(bad.path) && refused.stderr.contains("unknown mouse nobody"), "\(refused.all)")
+    }
 }
