@@ -47,6 +47,9 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Model name in the table.")
     var name: String = "Model"
 
+    @Option(help: "Stimulus families of the bonus-track trials, for folders without meta/trials/types.npy: a JSON map {mouse: {trial index: family}} or a CSV table mouse,trial,family. Without labels the bonus score is pooled (and the output says so).")
+    var families: String?
+
     func validate() throws {
         if data.isEmpty { throw ValidationError("give at least one mouse folder") }
         if skipFrames < 0 { throw ValidationError("--skip-frames must be 0 or more; got \(skipFrames)") }
@@ -58,12 +61,14 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("evaluate")
+        let familyMap = try families.map(StimulusFamilyMap.load(from:))   // a bad map fails before the model loads
         let loaded = try EvaluationWorkflow.loadModel(model)
         let datasets = try EvaluationWorkflow.openDatasets(data, for: loaded.model)
         logger.info("evaluating \(loaded.checkpoint) on \(datasets.count) mice")
         let options = EvaluationOptions(skipFrames: skipFrames, maxFrames: maxFrames == 0 ? nil : maxFrames,
                                         mainTiers: tiers.mainTiers, bonusTiers: tiers.bonusTiers,
-                                        groundTruthCeiling: !noCeiling, precisionScaling: precisionScale)
+                                        groundTruthCeiling: !noCeiling, precisionScaling: precisionScale,
+                                        stimulusFamilies: familyMap)
         let report = try EvaluationWorkflow.evaluate(loaded.model, datasets: datasets, modelName: name, options: options,
                                                      output: output ?? loaded.runFolder)
         emit(report.formatted())
