@@ -1,10 +1,10 @@
 # Sensorium for Swift. `make test` installs the Debian packages it needs (only when missing),
 # builds the SDK and runs every test, then builds and runs the docs' consumer package and builds the documentation.
 SHELL := /bin/bash
-DEB_PACKAGES := libopenblas-dev liblapacke-dev libhdf5-dev pkg-config mpich libmpich-dev
+DEB_PACKAGES := libopenblas-dev liblapacke-dev libhdf5-dev pkg-config mpich libmpich-dev libbrotli-dev python3-venv
 SWIFT ?= swift
 
-.PHONY: deps build test test-examples test-consumer test-distributed docs release demo bench clean fuzz
+.PHONY: deps build test test-examples test-consumer test-distributed test-parquet docs release demo bench clean fuzz
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -23,6 +23,7 @@ test: deps
 	$(MAKE) test-examples
 	$(MAKE) test-consumer
 	$(MAKE) test-distributed
+	$(MAKE) test-parquet
 	$(MAKE) docs
 
 # Examples that prove a property end to end: a user-written core registered by name trains from a
@@ -43,6 +44,20 @@ test-consumer:
 # 2-rank run equals the uninterrupted one, and a killed or hung rank stops the job with an error.
 test-distributed: deps
 	SWIFT=$(SWIFT) Distributed/check-distributed.sh
+
+# The competition's submission tables, written natively (Sources/SensoriumData/Parquet), read back by an
+# independent reader: a venv under .build with pyarrow and pandas from PyPI (python3-venv from
+# DEB_PACKAGES), then the Parquet suites, whose interop test writes tables of several mice and trials
+# (one row, several row groups and pages, long non-ASCII names, extreme values, no rows) and runs
+# Tools/check-parquet.py: every value through pyarrow and pandas.read_parquet, schema and dtypes equal to
+# the file pyarrow writes the way the reference kit does, and perturbed dumps detected.
+PARQUET_VENV ?= .build/parquet-venv
+test-parquet: deps
+	@test -x "$(PARQUET_VENV)/bin/python" || python3 -m venv "$(PARQUET_VENV)"
+	@"$(PARQUET_VENV)/bin/python" -c "import pyarrow, pandas" 2>/dev/null || \
+		"$(PARQUET_VENV)/bin/pip" install --quiet pyarrow pandas numpy
+	$(SWIFT) build --build-tests
+	SENSORIUM_PARQUET_PYTHON="$(abspath $(PARQUET_VENV))/bin/python" $(SWIFT) test --skip-build --filter Parquet
 
 # The DocC documentation of every library product, combined into one static site with symbol links
 # across products, built offline with warnings as errors (a broken ``Symbol`` link fails; links to

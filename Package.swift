@@ -29,13 +29,15 @@ let package = Package(
                        pkgConfig: "lapacke", providers: [.apt(["liblapacke-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5",
                        pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CBrotli", path: "Sources/CBrotli",
+                       pkgConfig: "libbrotlienc", providers: [.apt(["libbrotli-dev"])]),
 
         // Libraries. Dependency graph: Tensor <- Layers <- Readouts; Tensor <- Data; Tensor <- Metrics;
         // Layers, Data, Metrics <- Training (generic over a trainable model); all <- Sensorium.
         .target(name: "SensoriumTensor", dependencies: ["COpenBLAS", "CLAPACKE"]),
         .target(name: "SensoriumLayers", dependencies: ["SensoriumTensor"]),
         .target(name: "SensoriumReadouts", dependencies: ["SensoriumTensor", "SensoriumLayers"]),
-        .target(name: "SensoriumData", dependencies: ["SensoriumTensor", "CHDF5"]),
+        .target(name: "SensoriumData", dependencies: ["SensoriumTensor", "CHDF5", "CBrotli"]),
         .target(name: "SensoriumMetrics", dependencies: ["SensoriumTensor"]),
         .target(name: "SensoriumTraining", dependencies: [
             "SensoriumTensor", "SensoriumLayers", "SensoriumData", "SensoriumMetrics",

@@ -50,6 +50,9 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Model name in the table (default: Model, or Ensemble of N).")
     var name: String?
 
+    @Option(help: "Stimulus families of the bonus-track trials, for folders without meta/trials/types.npy: a JSON map {mouse: {trial index: family}} or a CSV table mouse,trial,family. Without labels the bonus score is pooled (and the output says so).")
+    var families: String?
+
     func validate() throws {
         if data.isEmpty { throw ValidationError("give at least one mouse folder") }
         if skipFrames < 0 { throw ValidationError("--skip-frames must be 0 or more; got \(skipFrames)") }
@@ -61,12 +64,14 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("evaluate")
+        let familyMap = try families.map(StimulusFamilyMap.load(from:))   // a bad map fails before the models load
         let models = try EvaluationWorkflow.loadModels(model)
         let datasets = try models.openDatasets(data)
         logger.info("evaluating \(models.summary) on \(datasets.count) mice")
         let options = EvaluationOptions(skipFrames: skipFrames, maxFrames: maxFrames == 0 ? nil : maxFrames,
                                         mainTiers: tiers.mainTiers, bonusTiers: tiers.bonusTiers,
-                                        groundTruthCeiling: !noCeiling, precisionScaling: precisionScale)
+                                        groundTruthCeiling: !noCeiling, precisionScaling: precisionScale,
+                                        stimulusFamilies: familyMap)
         let folder = output ?? models.defaultOutput
         let evaluation = try EvaluationWorkflow.evaluate(models: models, datasets: datasets, modelName: name, options: options,
                                                          output: folder)

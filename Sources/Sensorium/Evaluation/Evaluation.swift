@@ -27,13 +27,16 @@ public struct EvaluationOptions: Codable, Sendable, Equatable {
     /// (``PrecisionScaling``, DwiseNeuro's post-scaling for models trained on raw responses).
     /// Per-neuron correlations are unchanged by it; off by default.
     public var precisionScaling: Bool
+    /// Stimulus families given by the user (a ``StimulusFamilyMap`` file), replacing the folders'
+    /// `meta/trials/types.npy` for the mice it lists; nil: the folders' labels only.
+    public var stimulusFamilies: StimulusFamilyMap?
 
     /// The competition's scoring: live and final test tiers, 50 frames skipped, first 300 frames.
     public init(skipFrames: Int = 50, maxFrames: Int? = 300,
                 mainTiers: [MouseTier] = [.liveTestMain, .finalTestMain],
                 bonusTiers: [MouseTier] = [.liveTestBonus, .finalTestBonus],
                 validationTier: MouseTier? = .oracle, groundTruthCeiling: Bool = true, perNeuron: Bool = true,
-                prefetch: Int = 2, precisionScaling: Bool = false) {
+                prefetch: Int = 2, precisionScaling: Bool = false, stimulusFamilies: StimulusFamilyMap? = nil) {
         self.skipFrames = skipFrames
         self.maxFrames = maxFrames
         self.mainTiers = mainTiers
@@ -43,11 +46,13 @@ public struct EvaluationOptions: Codable, Sendable, Equatable {
         self.perNeuron = perNeuron
         self.prefetch = prefetch
         self.precisionScaling = precisionScaling
+        self.stimulusFamilies = stimulusFamilies
     }
 
     enum CodingKeys: String, CodingKey {
         case skipFrames, maxFrames, mainTiers, bonusTiers, validationTier, groundTruthCeiling, perNeuron, prefetch
         case precisionScaling
+        case stimulusFamilies
     }
 
     public init(from decoder: Decoder) throws {
@@ -62,6 +67,7 @@ public struct EvaluationOptions: Codable, Sendable, Equatable {
         prefetch = try c.decode(Int.self, forKey: .prefetch)
         // Reports written before the option existed were not scaled.
         precisionScaling = try c.decodeIfPresent(Bool.self, forKey: .precisionScaling) ?? false
+        stimulusFamilies = try c.decodeIfPresent(StimulusFamilyMap.self, forKey: .stimulusFamilies)
     }
 }
 
@@ -100,7 +106,9 @@ public struct MouseEvaluation: Codable, Sendable, Equatable {
 /// families' scores, as the competition ranked the bonus track; all bonus trials pooled when no
 /// family is known), `"bonus_pooled"` (all bonus tiers pooled), `"validation"`, each tier's raw
 /// name (`"final_test_main"`, …) and `"bonus/<family>"` per OOD
-/// stimulus family (from `meta/trials/types.npy`, which synthetic mice carry).
+/// stimulus family (from `meta/trials/types.npy`, which synthetic mice carry, or from a
+/// ``StimulusFamilyMap`` in ``EvaluationOptions/stimulusFamilies``). ``stimulusFamilyLabels`` says
+/// whether the families were available or the bonus score is pooled.
 public struct EvaluationReport: Codable, Sendable, Equatable {
     /// Main and bonus track, and the bonus families, of the model; neuron-weighted over mice.
     public var summary: Table1Summary
@@ -119,6 +127,9 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
     /// Per-neuron FEV, FEVE, oracle correlations and example traces of every mouse, when measured
     /// (``EvaluationWorkflow/evaluate(_:datasets:modelName:options:output:progress:)`` does).
     public var diagnostics: [NeuronDiagnostics]? = nil
+    /// Where the bonus track's stimulus families came from and whether the bonus score is the
+    /// family mean or pooled (nil in reports written before it existed, or without bonus trials).
+    public var stimulusFamilyLabels: StimulusFamilyLabels? = nil
 
     /// The validation scores, when the validation tier was scored.
     public var validation: TrackScores? { groups["validation"] }
@@ -155,6 +166,9 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
                     text += "  " + pad(number(c?.singleTrial), 9, left: true) + "  " + pad(number(c?.toAverage), 9, left: true)
                 }
             }
+        }
+        if let labels = stimulusFamilyLabels {
+            text += "\n\n" + labels.message
         }
         if let v = validation {
             text += "\n\nValidation (\(options.validationTier?.rawValue ?? "")): ρ_st " + String(format: "%.\(digits)f", v.singleTrial)
@@ -227,10 +241,12 @@ public enum Evaluation {
         }
         guard !datasets.isEmpty else { throw SensoriumError.invalidOptions("no mouse datasets to evaluate") }
         if let video = model as? VideoModel { try video.checkCompatible(with: datasets) }
+        try options.stimulusFamilies?.validate(against: datasets, bonusTiers: options.bonusTiers)
+        let labels = try datasets.map { try familyLabels(of: $0, map: options.stimulusFamilies) }
         let start = ContinuousClock.now
         var mice: [MouseEvaluation] = []
-        for dataset in datasets {
-            mice.append(try evaluateMouse(model, dataset: dataset, options: options, progress: progress))
+        for (dataset, label) in zip(datasets, labels) {
+            mice.append(try evaluateMouse(model, dataset: dataset, families: label?.families, options: options, progress: progress))
         }
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
@@ -245,8 +261,47 @@ public enum Evaluation {
             ceilingGroups = g
             ceiling = table("Ground-truth ceiling", g)
         }
-        return EvaluationReport(summary: summary, ceiling: ceiling, groups: groups, ceilingGroups: ceilingGroups,
-                                mice: mice, options: options, seconds: seconds)
+        var report = EvaluationReport(summary: summary, ceiling: ceiling, groups: groups, ceilingGroups: ceilingGroups,
+                                      mice: mice, options: options, seconds: seconds)
+        report.stimulusFamilyLabels = familyStatus(mice: mice, sources: labels.map { $0?.source }, familyCount: summary.bonusFamilies.count)
+        return report
+    }
+
+    /// Each trial's stimulus family for `dataset` (from the map when it lists the mouse, else from
+    /// `meta/trials/types.npy`) and where it came from; nil when the mouse has no labels.
+    static func familyLabels(of dataset: MouseDataset, map: StimulusFamilyMap?) throws -> (families: [String?], source: String)? {
+        if let map, let trials = map.families[dataset.name] {
+            var families = [String?](repeating: nil, count: dataset.trialCount)
+            for (trial, family) in trials where trial >= 0 && trial < dataset.trialCount { families[trial] = family }
+            return (families, map.source)
+        }
+        guard let types = try stimulusTypes(of: dataset) else { return nil }
+        return (types.map { Optional($0) }, "meta/trials/types.npy")
+    }
+
+    /// Whether the bonus track could be scored per family, said in a sentence; nil when no mouse
+    /// has bonus-track trials.
+    static func familyStatus(mice: [MouseEvaluation], sources: [String?], familyCount: Int) -> StimulusFamilyLabels? {
+        let withBonus = zip(mice, sources).filter { $0.0.scores["bonus"] != nil }
+        guard !withBonus.isEmpty else { return nil }
+        var bySource: [String: String] = [:]
+        for (mouse, source) in withBonus { if let source { bySource[mouse.mouse] = source } }
+        let unlabeled = withBonus.filter { $0.1 == nil }.map(\.0.mouse)
+        let familyMean = familyCount > 0
+        let message: String
+        if unlabeled.isEmpty && familyMean {
+            let origins = Set(bySource.values).sorted().joined(separator: ", ")
+            message = "Bonus track: mean over \(familyCount) stimulus families (labels from \(origins))."
+        } else if familyMean {
+            message = "Stimulus families unavailable for \(unlabeled.count) of \(withBonus.count) mice (\(unlabeled.joined(separator: ", "))): "
+                + "the bonus score is the mean over the families of the labelled mice; all bonus trials pooled are in bonus_pooled. "
+                + "Give the families with --families FILE."
+        } else {
+            message = "Stimulus families unavailable (no meta/trials/types.npy, no --families map): the bonus score is pooled over "
+                + "all bonus trials, not the competition's mean over stimulus families."
+        }
+        return StimulusFamilyLabels(available: unlabeled.isEmpty && familyMean, bonusScore: familyMean ? "family mean" : "pooled",
+                                    sources: bySource, unlabeledMice: unlabeled, message: message)
     }
 
     /// Neuron-weighted means over mice of every group (over the mice that have it).
@@ -306,9 +361,9 @@ public enum Evaluation {
     }
 
     static func evaluateMouse<Model: TrainableModel>(
-        _ model: Model, dataset: MouseDataset, options: EvaluationOptions, progress: ((EvaluationProgress) -> Void)?
+        _ model: Model, dataset: MouseDataset, families types: [String?]?, options: EvaluationOptions,
+        progress: ((EvaluationProgress) -> Void)?
     ) throws -> MouseEvaluation where Model.Batch == MouseBatch {
-        let types = try stimulusTypes(of: dataset)
         let hasRates = options.groundTruthCeiling && SyntheticGroundTruth.hasRates(dataset)
         var tiers: [MouseTier] = []
         for t in [options.validationTier].compactMap({ $0 }) + options.mainTiers + options.bonusTiers where !tiers.contains(t) {
@@ -319,7 +374,7 @@ public enum Evaluation {
         var videos: [(tier: MouseTier, trials: [Int], groups: [String])] = []
         for tier in tiers where !dataset.trials(in: tier).isEmpty {
             for group in try dataset.repeatGroups(in: tier) {
-                let family = types.map { $0[group[0]] }
+                let family = types?[group[0]]
                 let names = groupNames(tier: tier, family: family, options: options)
                 if !names.isEmpty { videos.append((tier, group, names)) }
             }
@@ -515,10 +570,14 @@ public struct EvaluationResults: Codable, Sendable, Equatable {
     public var validation: TrackResult?
     public var trainSeconds: Double?
     public var evalSeconds: Double
+    /// Whether the bonus score is the mean over stimulus families or pooled because the families
+    /// are unavailable, and where the labels came from.
+    public var stimulusFamilies: StimulusFamilyLabels? = nil
 
     enum CodingKeys: String, CodingKey {
         case model, main, bonus, validation
         case bonusFamilies = "bonus_families", trainSeconds = "train_seconds", evalSeconds = "eval_seconds"
+        case stimulusFamilies = "stimulus_families"
     }
 
     /// The JSON text (pretty-printed, sorted keys).
@@ -543,6 +602,7 @@ extension EvaluationReport {
         var families: [String: TrackResult] = [:]
         for f in summary.bonusFamilies { families[f.family] = track("bonus/" + f.family) }
         return EvaluationResults(model: summary.model, main: track("main"), bonus: track("bonus"), bonusFamilies: families,
-                                 validation: track("validation"), trainSeconds: trainSeconds, evalSeconds: seconds)
+                                 validation: track("validation"), trainSeconds: trainSeconds, evalSeconds: seconds,
+                                 stimulusFamilies: stimulusFamilyLabels)
     }
 }
