@@ -113,6 +113,10 @@ struct EnsembleWorkflowTests {
         #expect(submit.status == 0, "\(submit.all)")
         let stored = try SubmissionWorkflow.read(URL(fileURLWithPath: RunFolder.file(submission, SubmissionWorkflow.hdf5FileName)))
         #expect(stored.framesSkipped == 50 && stored.models.count == 2)
+        for part in SubmissionWorkflow.Part.all {
+            let name = SubmissionParquet.fileName(tier: part.tier, track: part.track)
+            #expect(FileManager.default.fileExists(atPath: RunFolder.file(submission, name)), "missing \(name)")
+        }
         #expect(Set(stored.mice.map(\.part)) == Set(SubmissionWorkflow.Part.all))
         let memberModels = try manifest.members.map { try EvaluationWorkflow.loadModel(RunFolder.file(ensemble, $0.folder)).model }
         for part in stored.mice {
@@ -247,5 +251,60 @@ struct EnsembleWorkflowTests {
         let slope = (0.8 * 0.4 + 0.5 * 0.2 + 0.6 * 0.3) / (0.64 + 0.25 + 0.36)
         #expect(abs(s.fractionOfOracle - slope) < 1e-6)
         #expect(abs(OracleSummary.pooledFractionOfOracle([s, s]) - slope) < 1e-6)
+    }
+}
+
+/// `sensorium submit`'s parquet tables read back by an independent reader
+/// (`Tools/check-parquet.py`: pyarrow and pandas) equal the predictions of the SDK's own HDF5 file,
+/// with the reference kit's columns and types. Runs when `SENSORIUM_PARQUET_PYTHON` names a Python
+/// with pyarrow and pandas (`make test-parquet`).
+@Suite("Parquet submission read back", .serialized,
+       .enabled(if: ProcessInfo.processInfo.environment["SENSORIUM_PARQUET_PYTHON"] != nil,
+                "set SENSORIUM_PARQUET_PYTHON (make test-parquet)"))
+struct SubmissionParquetReadBackTests {
+    @Test func submitParquetEqualsTheHDF5Predictions() throws {
+        let python = try #require(ProcessInfo.processInfo.environment["SENSORIUM_PARQUET_PYTHON"])
+        let folder = try temporaryFolder("submission-parquet")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let mice = folder.appendingPathComponent("mice").path
+        #expect(try SensoriumTool.run(["synth", "--tiny", "--output", mice]).status == 0)
+        let dataset = try MouseDataset(path: RunFolder.file(mice, EnsembleWorkflowTests.mouseName))
+        let configuration = try TrainingRunConfiguration.fromJSON(CLITests.tinyConfiguration)
+        let model = try VideoModel(configuration: configuration.model, datasets: [dataset])
+        let file = folder.appendingPathComponent("model.h5")
+        try model.save(to: file)
+        let output = folder.appendingPathComponent("submission").path
+        let submit = try SensoriumTool.run(["submit", "-m", file.path, mice, "-o", output])
+        #expect(submit.status == 0, "\(submit.all)")
+        let stored = try SubmissionWorkflow.read(URL(fileURLWithPath: RunFolder.file(output, SubmissionWorkflow.hdf5FileName)))
+        var arguments: [String] = []
+        for part in SubmissionWorkflow.Part.all {
+            let name = SubmissionParquet.fileName(tier: part.tier, track: part.track)
+            let parquet = RunFolder.file(output, name)
+            #expect(FileManager.default.fileExists(atPath: parquet), "missing \(name)")
+            let rows: [[String: Any]] = stored.mice.filter { $0.part == part }.flatMap { m in
+                m.trialIndices.enumerated().map { k, trial -> [String: Any] in
+                    let frames = m.frames[k], values = m.predictions[k]
+                    return ["mouse": m.mouse, "trial_index": trial, "neuron_ids": m.neuronIDs.map { Int($0) },
+                            "prediction_bits": (0..<m.neuronIDs.count).map { n in values[(n * frames)..<((n + 1) * frames)].map { Int($0.bitPattern) } }]
+                }
+            }
+            let dump = folder.appendingPathComponent("\(part.tier)-\(part.track).json")
+            try JSONSerialization.data(withJSONObject: ["rows": rows, "row_groups": 1, "codec": "BROTLI"]).write(to: dump)
+            arguments += [parquet, dump.path]
+        }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Tools/check-parquet.py")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script.path] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "check-parquet.py failed:\n\(text)")
+        #expect(text.components(separatedBy: "every value equal").count - 1 == 4, "\(text)")
     }
 }

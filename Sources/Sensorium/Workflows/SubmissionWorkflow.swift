@@ -149,8 +149,7 @@ public enum SubmissionWorkflow {
 
         var stagedFiles: [(from: String, to: String)] = []
         var trialCounts: [Part: [String: Int]] = [:]
-        // PARQUET: becomes `var` when the parquet call below is wired.
-        let parquetFiles: [Part: String] = [:]
+        var parquetFiles: [Part: String] = [:]
         let hdf5Staged = RunFolder.file(staging, hdf5FileName)
         do {
             let file = try HDF5File.create(hdf5Staged, overwrite: true)
@@ -186,17 +185,12 @@ public enum SubmissionWorkflow {
                     rows.append(mouse)
                 }
                 if options.parquet {
-                    // PARQUET: call SubmissionParquet.write here (SensoriumData, branch `parquet`), replacing `_ = rows`:
-                    //   let name = SubmissionParquet.fileName(tier: part.tier, track: part.track)
-                    //   let staged = RunFolder.file(staging, name)
-                    //   try SubmissionParquet.write(rows.flatMap { m in m.trials.map { p in
-                    //       SubmissionRow(mouse: m.mouse, trialIndex: p.trial,
-                    //                     prediction: (0..<p.neurons).map { Array(p.values[($0 * p.frames)..<(($0 + 1) * p.frames)]) },
-                    //                     neuronIDs: m.neuronIDs) } }, to: URL(fileURLWithPath: staged))
-                    //   try group.setAttribute("parquet_file", name)
-                    //   stagedFiles.append((staged, RunFolder.file(folder, name)))
-                    //   parquetFiles[part] = RunFolder.file(folder, name)
-                    _ = rows
+                    let name = SubmissionParquet.fileName(tier: part.tier, track: part.track)
+                    let staged = RunFolder.file(staging, name)
+                    try SubmissionParquet.write(parquetRows(rows), to: URL(fileURLWithPath: staged))
+                    try group.setAttribute("parquet_file", name)
+                    stagedFiles.append((staged, RunFolder.file(folder, name)))
+                    parquetFiles[part] = RunFolder.file(folder, name)
                 }
             }
             try file.flush()
@@ -210,6 +204,17 @@ public enum SubmissionWorkflow {
             }
         }
         return Summary(trials: trialCounts, hdf5File: RunFolder.file(folder, hdf5FileName), parquetFiles: parquetFiles)
+    }
+
+    /// The rows of one part's parquet table: one per trial, the prediction as neurons × frames.
+    public static func parquetRows(_ mice: [MouseRows]) -> [SubmissionRow] {
+        mice.flatMap { m in
+            m.trials.map { p in
+                SubmissionRow(mouse: m.mouse, trialIndex: p.trial,
+                              prediction: (0..<p.neurons).map { Array(p.values[($0 * p.frames)..<(($0 + 1) * p.frames)]) },
+                              neuronIDs: m.neuronIDs)
+            }
+        }
     }
 
     /// The unit ids as the competition's `neuron_ids` column (uint32); throws for ids outside its range.
