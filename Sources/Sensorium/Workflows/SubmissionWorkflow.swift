@@ -110,14 +110,6 @@ public enum SubmissionWorkflow {
         }
     }
 
-    /// The predictions of one mouse in one part (what one parquet row group holds).
-    public struct MouseRows: Sendable, Equatable {
-        public var mouse: String
-        public var neuronIDs: [UInt32]
-        /// The trials, in prediction order.
-        public var trials: [TrialPrediction]
-    }
-
     /// What ``run(predictor:datasets:options:output:models:)`` wrote.
     public struct Summary: Sendable, Equatable {
         /// Trials per part and mouse.
@@ -161,36 +153,37 @@ public enum SubmissionWorkflow {
             try file.setAttribute("models", models.joined(separator: "\n"))
             try file.setAttribute("ensemble_members", Int64(models.count))
             try file.setAttribute("precision_scaling", Int64(options.precisionScaling ? 1 : 0))
+            // Each prediction goes to the HDF5 file and the parquet table as soon as it is
+            // checked, so memory holds one trial at a time (a real part is gigabytes).
             for part in Part.all {
                 let group = try file.createGroup("\(part.tier)/\(part.track)")
                 try group.setAttribute("tier", part.mouseTier.rawValue)
-                var rows: [MouseRows] = []
+                let parquetName = SubmissionParquet.fileName(tier: part.tier, track: part.track)
+                let parquetStaged = RunFolder.file(staging, parquetName)
+                let table = options.parquet ? try SubmissionParquetWriter(url: URL(fileURLWithPath: parquetStaged)) : nil
                 for dataset in datasets where !dataset.trials(in: part.mouseTier).isEmpty {
-                    var mouse = MouseRows(mouse: dataset.name, neuronIDs: try neuronIDs(of: dataset), trials: [])
+                    let ids = try neuronIDs(of: dataset)
+                    let base = "\(part.tier)/\(part.track)/\(dataset.name)"
+                    var trials: [Int] = []
                     try predictor(dataset, part.mouseTier) { p in
                         try check(p, dataset: dataset, tier: part.mouseTier, options: options)
-                        mouse.trials.append(p)
+                        try file.createDataset("\(base)/predictions/\(p.trial)", values: p.values, shape: [p.neurons, p.frames])
+                        try table?.append(parquetRow(p, mouse: dataset.name, neuronIDs: ids))
+                        trials.append(p.trial)
                     }
                     let expected = dataset.trials(in: part.mouseTier)
-                    guard mouse.trials.map(\.trial).sorted() == expected else {
-                        throw SensoriumError.invalidOptions("mouse \(dataset.name), \(part.mouseTier.rawValue): predictions for \(mouse.trials.count) trials, the tier has \(expected.count)")
+                    guard trials.sorted() == expected else {
+                        throw SensoriumError.invalidOptions("mouse \(dataset.name), \(part.mouseTier.rawValue): predictions for \(trials.count) trials, the tier has \(expected.count)")
                     }
-                    let base = "\(part.tier)/\(part.track)/\(dataset.name)"
-                    try file.createDataset("\(base)/trial_indices", values: mouse.trials.map { Int64($0.trial) }, shape: [mouse.trials.count])
-                    try file.createDataset("\(base)/neuron_ids", values: mouse.neuronIDs, shape: [mouse.neuronIDs.count])
-                    for p in mouse.trials {
-                        try file.createDataset("\(base)/predictions/\(p.trial)", values: p.values, shape: [p.neurons, p.frames])
-                    }
-                    trialCounts[part, default: [:]][dataset.name] = mouse.trials.count
-                    rows.append(mouse)
+                    try file.createDataset("\(base)/trial_indices", values: trials.map { Int64($0) }, shape: [trials.count])
+                    try file.createDataset("\(base)/neuron_ids", values: ids, shape: [ids.count])
+                    trialCounts[part, default: [:]][dataset.name] = trials.count
                 }
-                if options.parquet {
-                    let name = SubmissionParquet.fileName(tier: part.tier, track: part.track)
-                    let staged = RunFolder.file(staging, name)
-                    try SubmissionParquet.write(parquetRows(rows), to: URL(fileURLWithPath: staged))
-                    try group.setAttribute("parquet_file", name)
-                    stagedFiles.append((staged, RunFolder.file(folder, name)))
-                    parquetFiles[part] = RunFolder.file(folder, name)
+                if let table {
+                    try table.finish()
+                    try group.setAttribute("parquet_file", parquetName)
+                    stagedFiles.append((parquetStaged, RunFolder.file(folder, parquetName)))
+                    parquetFiles[part] = RunFolder.file(folder, parquetName)
                 }
             }
             try file.flush()
@@ -206,15 +199,11 @@ public enum SubmissionWorkflow {
         return Summary(trials: trialCounts, hdf5File: RunFolder.file(folder, hdf5FileName), parquetFiles: parquetFiles)
     }
 
-    /// The rows of one part's parquet table: one per trial, the prediction as neurons × frames.
-    public static func parquetRows(_ mice: [MouseRows]) -> [SubmissionRow] {
-        mice.flatMap { m in
-            m.trials.map { p in
-                SubmissionRow(mouse: m.mouse, trialIndex: p.trial,
-                              prediction: (0..<p.neurons).map { Array(p.values[($0 * p.frames)..<(($0 + 1) * p.frames)]) },
-                              neuronIDs: m.neuronIDs)
-            }
-        }
+    /// One row of a part's parquet table: the trial's prediction as neurons × frames.
+    public static func parquetRow(_ p: TrialPrediction, mouse: String, neuronIDs: [UInt32]) -> SubmissionRow {
+        SubmissionRow(mouse: mouse, trialIndex: p.trial,
+                      prediction: (0..<p.neurons).map { Array(p.values[($0 * p.frames)..<(($0 + 1) * p.frames)]) },
+                      neuronIDs: neuronIDs)
     }
 
     /// The unit ids as the competition's `neuron_ids` column (uint32); throws for ids outside its range.
