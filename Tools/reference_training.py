@@ -8,21 +8,22 @@ never becomes part of the Swift package; it imports, unchanged:
   * the `sensorium_2023` starter kit (ecker-lab/sensorium_2023): `mouse_video_loader`,
     `make_video_model` and `standard_trainer`, from a checkout given by `--starter-kit PATH` or the
     environment variable SENSORIUM_STARTER_KIT (the folder that holds `sensorium/`);
-  * `neuralpredictors`, the version the kit pins (commit 43faededa2d2e76bb904f38a49b9d8b81d287a0a of
-    sinzlab/neuralpredictors): from `--neuralpredictors PATH` / SENSORIUM_NEURALPREDICTORS (a checkout
-    holding `neuralpredictors/`), else whatever `import neuralpredictors` finds. The PyPI wheel
-    (`pip install neuralpredictors`, 0.3.0) predates the video loaders and 3-D cores the kit imports
-    (and fails to import on Python >= 3.10), so a checkout of the pinned commit is needed:
+  * `neuralpredictors` from `--neuralpredictors PATH` / SENSORIUM_NEURALPREDICTORS (a checkout of
+    sinzlab/neuralpredictors holding `neuralpredictors/`), else whatever `import neuralpredictors`
+    finds. Use its HEAD (measured with a2055cd): the commit the kit pins (43faeded) cannot build a
+    factorised core with a per-layer channel list (BatchNorm3d gets the list), and the PyPI wheel
+    (`pip install neuralpredictors`, 0.3.0) predates the video loaders and 3-D cores altogether
+    (and fails to import on Python >= 3.10):
 
-      git clone https://github.com/sinzlab/neuralpredictors np && git -C np checkout 43faeded
+      git clone https://github.com/sinzlab/neuralpredictors np
       git clone https://github.com/ecker-lab/sensorium_2023 kit
       python3 Tools/reference_training.py MICE... --starter-kit kit --neuralpredictors np \
-          --recipe recipe.json --seeds 1 2 3 --output reference.json --work work/
+          --recipe Tools/validate.json --seeds 1 2 3 --output reference.json --work work/
 
   `nnfabrik` (only `set_random_seed`), `wandb` (imported, unused with use_wandb=False) and
   `torchvision` (imported by neuralpredictors for a core not used here) are replaced by small
-  stand-ins when they are not installed; torch, numpy, pandas, h5py, tqdm and
-  scikit-image are needed.
+  stand-ins when they are not installed; torch, numpy, pandas, h5py, tqdm, scikit-image and
+  matplotlib are needed (`pip install torch pandas h5py tqdm scikit-image matplotlib`).
 
 The model and recipe come from a recipe JSON (`--recipe`, see Tools/validate.json): the core's
 sizes (`core`), the trainer's epochs, and the data's clip length and batch size. Everything else is
@@ -61,7 +62,7 @@ import types
 
 import numpy as np
 
-PINNED_NEURALPREDICTORS = "43faededa2d2e76bb904f38a49b9d8b81d287a0a"
+TESTED_NEURALPREDICTORS = "a2055cdad9de1f0c07033484d628588d8aa7acc4"
 
 
 # --------------------------------------------------------------------------- environment
@@ -136,11 +137,12 @@ def setup_imports(starter_kit: str | None, neuralpredictors: str | None):
     except ModuleNotFoundError as error:
         if error.name and not error.name.startswith("neuralpredictors"):
             sys.exit(f"error: neuralpredictors needs {error.name} (pip install {error.name.replace('skimage', 'scikit-image')})")
-        sys.exit(f"error: no usable neuralpredictors ({error}): give a checkout of commit {PINNED_NEURALPREDICTORS} "
-                 "with --neuralpredictors PATH")
+        sys.exit(f"error: no usable neuralpredictors ({error}): give a checkout of sinzlab/neuralpredictors "
+                 f"(tested: {TESTED_NEURALPREDICTORS}) with --neuralpredictors PATH")
     except Exception as error:  # noqa: BLE001
         sys.exit(f"error: neuralpredictors lacks the video code the starter kit needs ({error}); the PyPI wheel "
-                 f"predates it: give a checkout of commit {PINNED_NEURALPREDICTORS} with --neuralpredictors PATH")
+                 f"predates it: give a checkout of sinzlab/neuralpredictors (tested: {TESTED_NEURALPREDICTORS}) "
+                 "with --neuralpredictors PATH")
 
 
 # --------------------------------------------------------------------------- recipe
