@@ -84,6 +84,19 @@ demo: deps
 	$(SWIFT) build -c release --product sensorium
 	"$$($(SWIFT) build -c release --show-bin-path)/sensorium" demo --output "$(DEMO_OUTPUT)" $(DEMO_FLAGS)
 
+# The SDK against the PyTorch reference (issue #20, Documentation/Validation.md): the starter kit's
+# factorised baseline trained with its own trainer and the SDK's factorizedBaseline recipe, same
+# synthetic mice, same core sizes, epochs and seeds (Tools/validate.json), each scored as
+# `sensorium evaluate` does; writes $(VALIDATE_OUTPUT)/comparison.{json,md}. Needs torch and
+# checkouts of ecker-lab/sensorium_2023 and sinzlab/neuralpredictors in SENSORIUM_STARTER_KIT and
+# SENSORIUM_NEURALPREDICTORS (Tools/reference_training.py). VALIDATE_FLAGS e.g. "--jobs 3 --epochs 4".
+.PHONY: validate
+VALIDATE_OUTPUT ?= validation-output
+VALIDATE_FLAGS ?=
+validate: deps
+	$(SWIFT) build -c release --product sensorium
+	python3 Tools/validate.py --output "$(VALIDATE_OUTPUT)" --sensorium "$$($(SWIFT) build -c release --show-bin-path)/sensorium" $(VALIDATE_FLAGS)
+
 # Seeded fuzzing (issue #16): mutated .npy headers and data, mouse folder layouts and packed HDF5
 # mice must each give a correct read or an SDK error; mutated configuration files and command lines
 # a refusal naming the key or flag, or a model that builds and runs; never a crash, hang or memory
