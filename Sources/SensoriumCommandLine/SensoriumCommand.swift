@@ -24,6 +24,7 @@ public struct SensoriumCommand: ParsableCommand {
         subcommands: [
             DemoCommand.self, SynthCommand.self, InspectCommand.self, TrainCommand.self,
             EvaluateCommand.self, PredictCommand.self, ReportCommand.self, ImportCommand.self, PresetsCommand.self,
+            CompareCommand.self,
         ]
     )
 }
