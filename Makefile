@@ -4,7 +4,7 @@ SHELL := /bin/bash
 DEB_PACKAGES := libopenblas-dev liblapacke-dev libhdf5-dev pkg-config mpich libmpich-dev libbrotli-dev python3-venv
 SWIFT ?= swift
 
-.PHONY: deps build test test-examples test-consumer test-distributed test-parquet docs release demo bench clean fuzz
+.PHONY: deps build test test-examples test-consumer test-distributed test-parquet docs release demo bench clean fuzz compare
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -96,6 +96,20 @@ VALIDATE_FLAGS ?=
 validate: deps
 	$(SWIFT) build -c release --product sensorium
 	python3 Tools/validate.py --output "$(VALIDATE_OUTPUT)" --sensorium "$$($(SWIFT) build -c release --show-bin-path)/sensorium" $(VALIDATE_FLAGS)
+
+# The winners next to the baseline (issues #13-#15, #18): the demo's synthetic mice, then the `demo`
+# preset (factorised baseline) and the small presets of the three winning systems, each trained for
+# COMPARE_MINUTES and evaluated on the test tiers -> COMPARE_OUTPUT (or OUTPUT)/comparison.{md,json,html} in
+# the layout of Table 1 with the fraction of the ground-truth ceiling. About 25 minutes on two
+# quiet cores (synthesis, 4 x 5 minutes of training, evaluation); see Documentation/Winners.md.
+COMPARE_OUTPUT ?= $(or $(OUTPUT),.build/compare)
+COMPARE_MINUTES ?= 5
+COMPARE_CONFIGS ?= dwiseneuroSmall dynamicV1FMSmall viv1tSmall
+COMPARE_FLAGS ?=
+compare: deps
+	$(SWIFT) build -c release --product sensorium
+	"$$($(SWIFT) build -c release --show-bin-path)/sensorium" compare --output "$(COMPARE_OUTPUT)" \
+		--max-minutes $(COMPARE_MINUTES) $(addprefix --config ,$(COMPARE_CONFIGS)) $(COMPARE_FLAGS)
 
 # Seeded fuzzing (issue #16): mutated .npy headers and data, mouse folder layouts and packed HDF5
 # mice must each give a correct read or an SDK error; mutated configuration files and command lines

@@ -24,7 +24,7 @@ public struct SensoriumCommand: ParsableCommand {
         subcommands: [
             DemoCommand.self, SynthCommand.self, InspectCommand.self, TrainCommand.self,
             EvaluateCommand.self, PredictCommand.self, ReportCommand.self, ImportCommand.self, PresetsCommand.self,
-            SubmitCommand.self,
+            SubmitCommand.self, CompareCommand.self,
         ]
     )
 }

@@ -379,8 +379,9 @@ import SensoriumTestSupport
         try trainer.fit(until: .steps(2))
         #expect(observer.steps.count == 2 && observer.steps.allSatisfy { $0.loss.isFinite && $0.loss > 0 })
         let schedule = try #require(run.trainer.schedule.as(CosineRestartSchedule.self))
+        let base = try #require(run.trainer.optimizer.as(AdamW.Configuration.self)?.learningRate)
         for report in observer.steps {
-            #expect(abs(report.learningRate - 1e-3 * (1 - (1 - Double(report.globalStep - 1) / Double(schedule.warmupIterations)) * 2 / 3)) < 1e-15)
+            #expect(abs(report.learningRate - base * (1 - (1 - Double(report.globalStep - 1) / Double(schedule.warmupIterations)) * 2 / 3)) < 1e-15)
         }
     }
 }

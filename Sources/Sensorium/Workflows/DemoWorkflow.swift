@@ -94,6 +94,10 @@ public enum DemoWorkflow {
         public var parameters: Int
         public var model: String
         public var evaluatedTiers: [String]
+        /// CPU seconds (all threads) of the training run and of the evaluation: on a shared
+        /// machine these, not the wall-clock seconds, measure the work done.
+        public var trainCPUSeconds: Double?
+        public var evalCPUSeconds: Double?
 
         enum CodingKeys: String, CodingKey {
             case main, bonus
@@ -102,6 +106,7 @@ public enum DemoWorkflow {
             case bestValidationSingleTrial = "best_validation_single_trial"
             case bonusFamilies = "bonus_families", mice, neurons, parameters, model
             case evaluatedTiers = "evaluated_tiers"
+            case trainCPUSeconds = "train_cpu_seconds", evalCPUSeconds = "eval_cpu_seconds"
         }
     }
 
@@ -161,16 +166,34 @@ public enum DemoWorkflow {
         // The demo's own model is the factorised baseline; `--config` may name any other.
         let modelName = training == trainingConfiguration ? "Factorized baseline (demo)"
             : "\(training.model.core.typeName) core + \(training.model.readout.typeName) readout"
+        return try trainAndEvaluate(dataPaths: data.paths, output: root, training: training, modelName: modelName,
+                                    budget: budget, evaluation: options, synthSeconds: data.seconds, logger: logger,
+                                    observers: observers, progress: progress)
+    }
+
+    /// The demo after its data (and one model of ``CompareWorkflow``): trains `training` on the
+    /// mice of `dataPaths` into `output/run` for at most `budget`, evaluates the test tiers next to
+    /// the ground-truth ceiling (when the mice are synthetic), and writes `results.json`,
+    /// `evaluation.json` and `report.html` into `output`. `synthSeconds` is recorded in the results.
+    public static func trainAndEvaluate(dataPaths: [String], output: String, training: TrainingRunConfiguration,
+                                        modelName: String, budget: Duration?, evaluation options: EvaluationOptions,
+                                        synthSeconds: Double = 0, logger: Logger, observers: [any TrainingObserver] = [],
+                                        progress: ((String) -> Void)? = nil) throws -> Outcome {
+        let root = (output as NSString).expandingTildeInPath
+        try RunFolder.create(root)
         progress?("Training \(training == trainingConfiguration ? "the factorised baseline" : "the " + modelName) (at most \(training.trainer.earlyStopping.maxEpochs) epochs"
             + (budget.map { ", stopping after \(String(format: "%g", ProgressBar.seconds($0) / 60)) min" } ?? "") + ")")
-        let request = TrainingWorkflow.Request(dataPaths: data.paths, configuration: training,
+        let request = TrainingWorkflow.Request(dataPaths: dataPaths, configuration: training,
                                                output: RunFolder.file(root, runFolder), resume: false, overwrite: true,
                                                stop: budget.map { .duration($0) }, title: "Sensorium demo: \(modelName) on synthetic mice")
+        let trainCPU = ProcessorTime.seconds()
         let trained = try TrainingWorkflow.run(request, logger: logger, observers: observers)
+        let evalCPU = ProcessorTime.seconds()
 
         progress?("Evaluating the test tiers")
         let evaluation = try EvaluationWorkflow.evaluate(trained.model, datasets: trained.datasets, modelName: modelName,
                                                          options: options, output: root)
+        let evalCPUSeconds = ProcessorTime.seconds() - evalCPU
         var report = trained.report
         evaluation.merge(into: &report)
         report.facts.append(.init("evaluation seconds", String(format: "%.1f", evaluation.seconds)))
@@ -184,12 +207,13 @@ public enum DemoWorkflow {
         let results = Results(
             main: TrackResult(evaluation.summary.mainTrack, evaluation.ceiling?.mainTrack),
             bonus: TrackResult(evaluation.summary.bonusTrack, evaluation.ceiling?.bonusTrack),
-            trainSeconds: trained.seconds, evalSeconds: evaluation.seconds, synthSeconds: data.seconds,
+            trainSeconds: trained.seconds, evalSeconds: evaluation.seconds, synthSeconds: synthSeconds,
             epochs: trained.summary.epochs, steps: trained.summary.steps, trainingFinished: trained.summary.finished,
             bestValidationSingleTrial: trained.summary.bestObjective, bonusFamilies: families,
             mice: trained.datasets.map(\.name), neurons: trained.datasets.reduce(0) { $0 + $1.neuronCount },
             parameters: trained.model.trainableParameterCount, model: modelName,
-            evaluatedTiers: (options.mainTiers + options.bonusTiers).map(\.rawValue))
+            evaluatedTiers: (options.mainTiers + options.bonusTiers).map(\.rawValue),
+            trainCPUSeconds: evalCPU - trainCPU, evalCPUSeconds: evalCPUSeconds)
         do {
             try ReportJSON.encoder().encode(results).write(to: URL(fileURLWithPath: RunFolder.file(root, RunFolder.resultsFile)), options: .atomic)
         } catch {
