@@ -8,7 +8,7 @@ import SensoriumMetrics
 /// layout of Table 1 of the SENSORIUM 2023 retrospective (ρ_st and ρ_ta of the main and bonus
 /// tracks, with the fraction of the ground-truth ceiling when the mice are synthetic).
 ///
-/// Every model is one ``DemoWorkflow/trainAndEvaluate(dataPaths:output:training:modelName:budget:evaluation:synthSeconds:logger:observers:progress:)``
+/// Every model is one ``DemoWorkflow/trainAndEvaluate(dataPaths:output:training:modelName:budget:evaluation:synthSeconds:logger:observers:progress:title:)``
 /// into `output/models/<name>` (its run folder, `results.json`, `evaluation.json`, `report.html`);
 /// the comparison is written as `comparison.md`, `comparison.json` and `comparison.html` at the top.
 public enum CompareWorkflow {
@@ -120,7 +120,8 @@ public enum CompareWorkflow {
             let outcome = try DemoWorkflow.trainAndEvaluate(
                 dataPaths: paths, output: RunFolder.file(root, folder), training: entry.configuration, modelName: entry.name,
                 budget: budget, evaluation: evaluation, synthSeconds: synthSeconds, logger: logger, observers: observers(),
-                progress: progress)
+                progress: progress,
+                title: "Sensorium compare: \(entry.name) on \(dataPaths.isEmpty ? "the demo's synthetic mice" : "\(paths.count) mice")")
             if ceiling == nil { ceiling = outcome.evaluation.ceiling }
             let model = "\(entry.configuration.model.core.typeName) core, \(entry.configuration.model.readout.typeName) readout"
             rows.append(Row(name: entry.name, model: model, folder: folder, results: outcome.results))

@@ -174,18 +174,19 @@ public enum DemoWorkflow {
     /// The demo after its data (and one model of ``CompareWorkflow``): trains `training` on the
     /// mice of `dataPaths` into `output/run` for at most `budget`, evaluates the test tiers next to
     /// the ground-truth ceiling (when the mice are synthetic), and writes `results.json`,
-    /// `evaluation.json` and `report.html` into `output`. `synthSeconds` is recorded in the results.
+    /// `evaluation.json` and `report.html` into `output`. `synthSeconds` is recorded in the results;
+    /// `title` heads the run's report (default: the demo's).
     public static func trainAndEvaluate(dataPaths: [String], output: String, training: TrainingRunConfiguration,
                                         modelName: String, budget: Duration?, evaluation options: EvaluationOptions,
                                         synthSeconds: Double = 0, logger: Logger, observers: [any TrainingObserver] = [],
-                                        progress: ((String) -> Void)? = nil) throws -> Outcome {
+                                        progress: ((String) -> Void)? = nil, title: String? = nil) throws -> Outcome {
         let root = (output as NSString).expandingTildeInPath
         try RunFolder.create(root)
         progress?("Training \(training == trainingConfiguration ? "the factorised baseline" : "the " + modelName) (at most \(training.trainer.earlyStopping.maxEpochs) epochs"
             + (budget.map { ", stopping after \(String(format: "%g", ProgressBar.seconds($0) / 60)) min" } ?? "") + ")")
         let request = TrainingWorkflow.Request(dataPaths: dataPaths, configuration: training,
                                                output: RunFolder.file(root, runFolder), resume: false, overwrite: true,
-                                               stop: budget.map { .duration($0) }, title: "Sensorium demo: \(modelName) on synthetic mice")
+                                               stop: budget.map { .duration($0) }, title: title ?? "Sensorium demo: \(modelName) on synthetic mice")
         let trainCPU = ProcessorTime.seconds()
         let trained = try TrainingWorkflow.run(request, logger: logger, observers: observers)
         let evalCPU = ProcessorTime.seconds()
