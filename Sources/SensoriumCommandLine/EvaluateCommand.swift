@@ -23,11 +23,7 @@ struct EvaluateCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .shortAndLong, help: "A run folder (model.h5), a model checkpoint file, or an ensemble folder / ensemble.json; repeat for an ensemble.")
-    var model: [String]
-
-    @Argument(help: "Mouse folders, or folders holding mouse folders.")
-    var data: [String]
+    @OptionGroup var inputs: TrainedModelInputs
 
     @Option(help: "Test tiers: final, live or all (live and final pooled).")
     var tiers: EvaluationWorkflow.TierSelection = .all
@@ -54,7 +50,6 @@ struct EvaluateCommand: ParsableCommand {
     var families: String?
 
     func validate() throws {
-        if data.isEmpty { throw ValidationError("give at least one mouse folder") }
         if skipFrames < 0 { throw ValidationError("--skip-frames must be 0 or more; got \(skipFrames)") }
         if maxFrames < 0 { throw ValidationError("--max-frames must be 0 or more; got \(maxFrames)") }
         if maxFrames > 0 && maxFrames <= skipFrames {
@@ -65,8 +60,7 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         let logger = global.makeLogger("evaluate")
         let familyMap = try families.map(StimulusFamilyMap.load(from:))   // a bad map fails before the models load
-        let models = try EvaluationWorkflow.loadModels(model)
-        let datasets = try models.openDatasets(data)
+        let (models, datasets) = try inputs.load()
         logger.info("evaluating \(models.summary) on \(datasets.count) mice")
         let options = EvaluationOptions(skipFrames: skipFrames, maxFrames: maxFrames == 0 ? nil : maxFrames,
                                         mainTiers: tiers.mainTiers, bonusTiers: tiers.bonusTiers,

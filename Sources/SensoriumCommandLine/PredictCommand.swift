@@ -21,11 +21,7 @@ struct PredictCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .shortAndLong, help: "A run folder (model.h5), a model checkpoint file, or an ensemble folder / ensemble.json; repeat for an ensemble.")
-    var model: [String]
-
-    @Argument(help: "Mouse folders, or folders holding mouse folders.")
-    var data: [String]
+    @OptionGroup var inputs: TrainedModelInputs
 
     @Option(name: .shortAndLong, help: "Output folder.")
     var output: String
@@ -46,15 +42,13 @@ struct PredictCommand: ParsableCommand {
     var precisionScale = false
 
     func validate() throws {
-        if data.isEmpty { throw ValidationError("give at least one mouse folder") }
         if skipFrames < 0 { throw ValidationError("--skip-frames must be 0 or more; got \(skipFrames)") }
         if maxFrames < 0 { throw ValidationError("--max-frames must be 0 or more; got \(maxFrames)") }
     }
 
     func run() throws {
         let logger = global.makeLogger("predict")
-        let models = try EvaluationWorkflow.loadModels(model)
-        let datasets = try models.openDatasets(data)
+        let (models, datasets) = try inputs.load()
         let folder = (output as NSString).expandingTildeInPath
         try RunFolder.create(folder)
         let npy = format != .hdf5 ? URL(fileURLWithPath: folder) : nil

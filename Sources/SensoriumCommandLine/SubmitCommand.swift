@@ -20,11 +20,7 @@ struct SubmitCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .shortAndLong, help: "A run folder (model.h5), a model checkpoint file, or an ensemble folder / ensemble.json; repeat for an ensemble.")
-    var model: [String]
-
-    @Argument(help: "Mouse folders, or folders holding mouse folders.")
-    var data: [String]
+    @OptionGroup var inputs: TrainedModelInputs
 
     @Option(name: .shortAndLong, help: "Output folder.")
     var output: String
@@ -42,7 +38,6 @@ struct SubmitCommand: ParsableCommand {
     var noParquet = false
 
     func validate() throws {
-        if data.isEmpty { throw ValidationError("give at least one mouse folder") }
         if skipFrames < 0 { throw ValidationError("--skip-frames must be 0 or more; got \(skipFrames)") }
         if maxFrames < 0 { throw ValidationError("--max-frames must be 0 or more; got \(maxFrames)") }
         if maxFrames > 0 && maxFrames <= skipFrames {
@@ -52,8 +47,7 @@ struct SubmitCommand: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("submit")
-        let models = try EvaluationWorkflow.loadModels(model)
-        let datasets = try models.openDatasets(data)
+        let (models, datasets) = try inputs.load()
         logger.info("predicting the test tiers of \(datasets.count) mice with \(models.summary)")
         let options = SubmissionWorkflow.Options(skipFrames: skipFrames, maxFrames: maxFrames == 0 ? nil : maxFrames,
                                                  precisionScaling: precisionScale, parquet: !noParquet)
