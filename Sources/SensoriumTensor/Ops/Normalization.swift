@@ -607,17 +607,37 @@ private func eluGradient(_ g: Tensor, x: UnsafePointer<Float>, scale: [Float], s
     return out
 }
 
-/// The normalised values x̂ = (z − bias)/weight of eight ELU outputs y, with z = y for y > 0 and
-/// log(1 + y/alpha) otherwise.
+/// The normalised values x̂ = (z − bias)·inverseWeight of eight ELU outputs y, with z = y for
+/// y > 0 and log(1 + y/alpha) otherwise. The fused op only keeps its output when every z ≥ −10, so
+/// 1 + y/alpha is a normal number in (4.5e-5, 1] there and the logarithm needs no special cases;
+/// its absolute error (≈ 1e-7) is that of the normalised values themselves.
 @inline(__always)
-private func normalizedFromELU(_ y: SIMD8<Float>, alpha: Float, inverseAlpha: Float, weight: Float,
+private func normalizedFromELU(_ y: SIMD8<Float>, inverseAlpha: Float, inverseWeight: Float,
                                bias: Float) -> SIMD8<Float> {
-    let u = y * inverseAlpha
-    let w = 1 + u
-    let d = w - 1
-    let safe = d.replacing(with: 1, where: d .== 0)
-    let log1p = (simdLog(w) * (u / safe)).replacing(with: u, where: d .== 0)
-    return (log1p.replacing(with: y, where: y .> 0) - bias) / weight
+    // Positive outputs are the normalised values themselves: no logarithm for eight of them.
+    if all(y .> 0) { return (y - bias) * inverseWeight }
+    let w = 1 + y * inverseAlpha
+    let bits = unsafeBitCast(w, to: SIMD8<Int32>.self)
+    var exponent = SIMD8<Float>(((bits &>> 23) & 0xff) &- 126)
+    var m = unsafeBitCast((bits & Int32(bitPattern: 0x807f_ffff)) | 0x3f00_0000, to: SIMD8<Float>.self)  // [0.5, 1)
+    let below = m .< 0.707_106_781_186_547_5
+    exponent = exponent.replacing(with: exponent - 1, where: below)
+    m = m.replacing(with: m + m, where: below) - 1
+    let z = m * m
+    var p = SIMD8<Float>(repeating: 7.037_683_629_2e-2)
+    p = p * m - 1.151_461_031_0e-1
+    p = p * m + 1.167_699_874_0e-1
+    p = p * m - 1.242_014_084_6e-1
+    p = p * m + 1.424_932_278_7e-1
+    p = p * m - 1.666_805_766_5e-1
+    p = p * m + 2.000_071_476_5e-1
+    p = p * m - 2.499_999_399_3e-1
+    p = p * m + 3.333_333_117_4e-1
+    p = p * m * z
+    p = p + exponent * -2.121_944_4e-4
+    p = p - 0.5 * z
+    let logW = m + p + exponent * 0.693_359_375
+    return (logW.replacing(with: y, where: y .> 0) - bias) * inverseWeight
 }
 
 /// Sums, per channel, gz = g · ELU'(z) (ELU'(z) = 1 for y > 0, y + alpha otherwise) and gz · x̂,
@@ -631,7 +651,7 @@ private func eluGradientFromOutput(_ g: UnsafePointer<Float>, y: UnsafePointer<F
     sumG.withUnsafeMutableBufferPointer { sg in sumGXhat.withUnsafeMutableBufferPointer { sgx in
         Parallel.forRanges(channels, minimumPerThread: minimumChannels) { range in
             for c in range {
-                let wc = weight[c], bc = bias[c]
+                let wc = weight[c], bc = bias[c], iw = 1 / wc
                 var a = 0.0, ax = 0.0
                 for b in 0..<batch {
                     let offset = (b * channels + c) * spatial
@@ -642,7 +662,7 @@ private func eluGradientFromOutput(_ g: UnsafePointer<Float>, y: UnsafePointer<F
                         let yv = UnsafeRawPointer(yr + i).loadUnaligned(as: SIMD8<Float>.self)
                         let gv = UnsafeRawPointer(gr + i).loadUnaligned(as: SIMD8<Float>.self)
                         let d = gv * (yv + alpha).replacing(with: 1, where: yv .> 0)
-                        let xhat = normalizedFromELU(yv, alpha: alpha, inverseAlpha: inverseAlpha, weight: wc, bias: bc)
+                        let xhat = normalizedFromELU(yv, inverseAlpha: inverseAlpha, inverseWeight: iw, bias: bc)
                         UnsafeMutableRawPointer(dst + i).storeBytes(of: xhat, as: SIMD8<Float>.self)
                         accG += d
                         accGX += d * xhat
@@ -657,7 +677,7 @@ private func eluGradientFromOutput(_ g: UnsafePointer<Float>, y: UnsafePointer<F
                     while i < spatial {
                         var lane = SIMD8<Float>(repeating: 1)
                         lane[0] = yr[i]
-                        let xhat = normalizedFromELU(lane, alpha: alpha, inverseAlpha: inverseAlpha, weight: wc, bias: bc)[0]
+                        let xhat = normalizedFromELU(lane, inverseAlpha: inverseAlpha, inverseWeight: iw, bias: bc)[0]
                         let d = gr[i] * (yr[i] > 0 ? 1 : yr[i] + alpha)
                         dst[i] = xhat
                         a += Double(d); ax += Double(d * xhat)
