@@ -53,8 +53,9 @@ def main():
         rs = rows.get("sgemm-1024", {}).get(impl, [])
         ceiling[impl] = med(rs, "gflop_per_cpu_s")
     print("| workload | Swift s (CPU s) | PyTorch s (CPU s) | ratio wall | ratio CPU "
-          "| Swift GFLOP/CPU-s (% sgemm) | PyTorch GFLOP/CPU-s | Swift peak MB (workload) | PyTorch peak MB (workload) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| Swift GFLOP/CPU-s (% sgemm) | PyTorch GFLOP/CPU-s | Swift peak MB (workload) | PyTorch peak MB (workload) "
+          "| ratio workload peak |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for w in order:
         s, p = rows[w].get("swift", []), rows[w].get("pytorch", [])
         sw, sc, pw, pc = med(s, "median_s"), med(s, "cpu_median_s"), med(p, "median_s"), med(p, "cpu_median_s")
@@ -62,13 +63,15 @@ def main():
         ratio_cpu = sc / pc if sc and pc else None
         sg, pg = med(s, "gflop_per_cpu_s"), med(p, "gflop_per_cpu_s")
         share = f" ({100 * sg / ceiling['swift']:.0f}%)" if sg and ceiling.get("swift") else ""
+        sm, pm = med(s, "workload_peak_bytes"), med(p, "workload_peak_bytes")
+        ratio_memory = sm / pm if sm and pm else None
         extra = ""
         if w == "loader":
             extra = f" — clips/s {fmt(med(s, 'clips_per_s'))} vs {fmt(med(p, 'clips_per_s'))}"
         print(f"| {w}{extra} | {fmt(sw)} ({fmt(sc)}) | {fmt(pw)} ({fmt(pc)}) | {fmt(ratio_wall, 2)} | {fmt(ratio_cpu, 2)} "
               f"| {fmt(sg)}{share} | {fmt(pg)} "
               f"| {mb(med(s, 'peak_rss_bytes'))} ({mb(med(s, 'workload_peak_bytes'))}) "
-              f"| {mb(med(p, 'peak_rss_bytes'))} ({mb(med(p, 'workload_peak_bytes'))}) |")
+              f"| {mb(med(p, 'peak_rss_bytes'))} ({mb(med(p, 'workload_peak_bytes'))}) | {fmt(ratio_memory, 2)} |")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-WORKLOADS=${WORKLOADS:-"sgemm-1024 conv-spatial conv-temporal factorized-small factorized-paper readout-8k loader"}
+WORKLOADS=${WORKLOADS:-"sgemm-1024 conv-spatial conv-temporal factorized-small factorized-paper readout-8k loader swin-step vivit-step dwiseneuro-step"}
 ROUNDS=${ROUNDS:-1}
 THREADS=${THREADS:-2}
 MOUSE_ROOT=${MOUSE_ROOT:-.build/bench-mouse}  # the loader's synthetic mouse, generated once (relative to the package)

@@ -15,17 +15,67 @@ public func withNoGrad<R>(_ body: () async throws -> R) async rethrows -> R {
     try await GradMode.$isEnabled.withValue(false) { try await body() }
 }
 
-/// One recorded operation: the tensors it read and how to map the output gradient to theirs.
+/// One recorded operation: where its inputs came from and how to map the output gradient to theirs.
+///
+/// The node does not keep the elements of intermediate inputs (tensors computed by recorded
+/// operations): it keeps their producing nodes, so an intermediate that no backward closure
+/// captures is freed as soon as the forward pass stops using it (as PyTorch keeps only the
+/// tensors an operation saves for backward). Leaves and inputs without gradients are kept.
 final class GradNode {
-    var inputs: [Tensor]
+    var inputs: [GradEdge]
     var backward: ((Tensor) -> [Tensor?])?
     let name: String
+    /// The tensor this node produced, while it is alive (released with the node after backward).
+    weak var result: Tensor?
+    /// Set once a backward pass has consumed this node.
+    var released = false
 
     init(name: String, inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) {
         self.name = name
-        self.inputs = inputs
+        self.inputs = inputs.map(GradEdge.init)
         self.backward = backward
     }
+
+    /// Drops the inputs and the backward closure (and what it captured) and marks the result released.
+    func release() {
+        inputs = []
+        backward = nil
+        released = true
+        if let result {
+            result.node = nil
+            result.graphReleased = true
+        }
+    }
+}
+
+/// An input of a recorded operation as the graph keeps it.
+struct GradEdge {
+    /// The operation that computed the input, for an input computed by a recorded operation.
+    let node: GradNode?
+    /// The input itself, when it is not computed by a recorded operation (a leaf, or a tensor
+    /// without gradients).
+    let leaf: Tensor?
+    let shape: [Int]
+    /// Whether a gradient flows to the input.
+    let requiresGrad: Bool
+    /// Whether the input's graph was released by an earlier backward pass.
+    let released: Bool
+
+    init(_ tensor: Tensor) {
+        shape = tensor.shape
+        requiresGrad = tensor.requiresGrad
+        released = tensor.graphReleased && tensor.node == nil
+        if tensor.requiresGrad, let node = tensor.node {
+            self.node = node
+            leaf = nil
+        } else {
+            node = nil
+            leaf = tensor
+        }
+    }
+
+    /// The key of the input's gradient during a backward pass.
+    var key: ObjectIdentifier { node.map { ObjectIdentifier($0) } ?? ObjectIdentifier(leaf!) }
 }
 
 extension Tensor {
@@ -40,7 +90,9 @@ extension Tensor {
                                        backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
         guard GradMode.isEnabled, inputs.contains(where: { $0.requiresGrad }) else { return result }
         result.requiresGrad = true
-        result.node = GradNode(name: name, inputs: inputs, backward: backward)
+        let node = GradNode(name: name, inputs: inputs, backward: backward)
+        node.result = result
+        result.node = node
         return result
     }
 
@@ -71,16 +123,18 @@ extension Tensor {
             precondition(count == 1, "backward: an implicit gradient needs a one-element tensor, got shape \(shape)")
             seed = Tensor(storage: TensorStorage(count: 1, repeating: 1), shape: shape)
         }
-        let order = topologicalOrder()
-        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
+        guard let root = node else {
+            withNoGrad { accumulateGrad(seed) }
+            return
+        }
+        let order = GradNode.topologicalOrder(from: root)
+        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
+        // Leaves get their gradients after the pass, in the order they were first reached.
+        var leaves: [Tensor] = []
         withNoGrad {
-            for tensor in order.reversed() {
-                guard let g = grads.removeValue(forKey: ObjectIdentifier(tensor)) else {
-                    if let node = tensor.node { node.inputs = []; node.backward = nil; tensor.node = nil; tensor.graphReleased = true }
-                    continue
-                }
-                guard let node = tensor.node else {
-                    tensor.accumulateGrad(g)
+            for node in order.reversed() {
+                guard let g = grads.removeValue(forKey: ObjectIdentifier(node)) else {
+                    node.release()
                     continue
                 }
                 let inputGrads = node.backward!(g)
@@ -90,17 +144,18 @@ extension Tensor {
                     guard input.requiresGrad, let inputGrad else { continue }
                     precondition(inputGrad.shape == input.shape,
                                  "backward: \(node.name) gave a gradient of shape \(inputGrad.shape) for an input of shape \(input.shape)")
-                    let key = ObjectIdentifier(input)
+                    let key = input.key
                     if let existing = grads[key] {
                         grads[key] = existing + inputGrad
                     } else {
                         grads[key] = inputGrad
+                        if let leaf = input.leaf { leaves.append(leaf) }
                     }
                 }
-                node.inputs = []
-                node.backward = nil
-                tensor.node = nil
-                tensor.graphReleased = true
+                node.release()
+            }
+            for leaf in leaves {
+                if let g = grads.removeValue(forKey: ObjectIdentifier(leaf)) { leaf.accumulateGrad(g) }
             }
         }
     }
@@ -116,24 +171,25 @@ extension Tensor {
             grad = g.copy()
         }
     }
+}
 
-    /// Tensors reachable from this one through recorded nodes, inputs before the tensors computed from them.
-    private func topologicalOrder() -> [Tensor] {
-        var order: [Tensor] = []
-        var visited = Set<ObjectIdentifier>()
-        var stack: [(Tensor, Int)] = [(self, 0)]
-        visited.insert(ObjectIdentifier(self))
-        while let (tensor, next) = stack.popLast() {
-            let inputs = tensor.node?.inputs ?? []
-            if next < inputs.count {
-                stack.append((tensor, next + 1))
-                let input = inputs[next]
+extension GradNode {
+    /// The nodes reachable from `root` through the inputs that require gradients, inputs before
+    /// the nodes computed from them.
+    static func topologicalOrder(from root: GradNode) -> [GradNode] {
+        var order: [GradNode] = []
+        var visited: Set<ObjectIdentifier> = [ObjectIdentifier(root)]
+        var stack: [(GradNode, Int)] = [(root, 0)]
+        while let (node, next) = stack.popLast() {
+            if next < node.inputs.count {
+                stack.append((node, next + 1))
+                let input = node.inputs[next]
                 guard input.requiresGrad else { continue }
-                precondition(!input.graphReleased,
+                precondition(!input.released && !(input.node?.released ?? false),
                              "backward: part of this graph was already released by an earlier backward()")
-                if visited.insert(ObjectIdentifier(input)).inserted { stack.append((input, 0)) }
+                if let child = input.node, visited.insert(ObjectIdentifier(child)).inserted { stack.append((child, 0)) }
             } else {
-                order.append(tensor)
+                order.append(node)
             }
         }
         return order

@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 @testable import SensoriumTensor
 
 @Suite struct AutogradTests {
@@ -65,6 +66,32 @@ import Testing
         let y = x * 2
         y.backward(Tensor([1, 0, -1]))
         #expect(x.grad!.scalars == [2, 0, -2])
+    }
+
+    /// The graph keeps the producing operations of intermediates, not their elements: an
+    /// intermediate whose backward closures do not keep it is freed after the forward pass.
+    @Test func intermediatesNoBackwardKeepsAreFreed() {
+        let x = Tensor([1, -2, 3], requiresGrad: true)
+        weak var dropped: TensorStorage?
+        weak var kept: TensorStorage?
+        let y: Tensor = {
+            let a = x * 3          // ELU keeps its output, the sum of two tensors keeps neither
+            dropped = a.storage
+            let e = a.elu()
+            kept = e.storage       // kept by the product and by the ELU
+            return (e * e + a).sum()
+        }()
+        #expect(dropped == nil)
+        #expect(kept != nil)
+        y.backward()
+        // d/dx (elu(3x)² + 3x) = 6·elu(3x)·elu'(3x) + 3
+        let expected = [1, -2, 3].map { (v: Double) -> Double in
+            let a = 3 * v
+            let (e, slope) = a > 0 ? (a, 1.0) : (exp(a) - 1, exp(a))
+            return 6 * e * slope + 3
+        }
+        for (g, want) in zip(x.grad!.scalars, expected) { #expect(abs(Double(g) - want) < 1e-4 * max(1, abs(want))) }
+        #expect(kept == nil)
     }
 
     @Test func graphIsReleasedAfterBackward() {

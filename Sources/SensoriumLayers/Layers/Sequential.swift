@@ -61,9 +61,21 @@ public final class Sequential: Module, UnaryLayer {
         zip(names, layers).map { ($0, .module($1)) }
     }
 
+    /// Applies the layers in order. A ``BatchNorm`` directly followed by an ``ELU`` (alpha > 0) runs
+    /// as one fused op with the same result, whose backward pass keeps only the ELU's output (see
+    /// `batchNorm(_:…:activation:)`), so the normalisation's input is not kept for the backward pass.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var y = x
-        for layer in layers { y = layer(y) }
+        var i = 0
+        while i < layers.count {
+            if i + 1 < layers.count, let norm = layers[i] as? BatchNorm, let elu = layers[i + 1] as? ELU, elu.alpha > 0 {
+                y = norm(y, activation: .elu(alpha: elu.alpha))
+                i += 2
+            } else {
+                y = layers[i](y)
+                i += 1
+            }
+        }
         return y
     }
 }

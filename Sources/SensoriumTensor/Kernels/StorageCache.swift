@@ -14,8 +14,8 @@
 // size fits it best; a smaller one grows in place, faulting in only the difference. (In a backward
 // pass the activations freed belong to later layers, the gradients allocated to earlier ones, so
 // sizes rarely match exactly.) A larger one keeps its unused tail resident for the next larger
-// request, unless the resident total exceeds the peak of the requested bytes by more than an
-// eighth (plus 32 MiB); then the tail goes back to the system (`madvise(MADV_DONTNEED)`). The
+// request, unless the resident total exceeds the peak of the requested bytes by more than a
+// sixteenth (plus 16 MiB); then the tail goes back to the system (`madvise(MADV_DONTNEED)`). The
 // resident set so stays near the peak of the live bytes without faulting pages in again every step.
 import Synchronization
 #if canImport(Glibc)
@@ -65,11 +65,11 @@ final class StorageCache: Sendable {
         /// Bytes requested by the blocks in use, its peak, and resident bytes of all blocks
         /// (in use and free).
         var requested = 0, peakRequested = 0, resident = 0
-        /// Resident bytes allowed beyond the peak of the requested bytes and an eighth of it.
-        var slack = 32 << 20
+        /// Resident bytes allowed beyond the peak of the requested bytes and a sixteenth of it.
+        var slack = 16 << 20
 
         /// Resident bytes allowed before tails of reused blocks are trimmed.
-        var residentBudget: Int { peakRequested + peakRequested >> 3 + slack }
+        var residentBudget: Int { peakRequested + peakRequested >> 4 + slack }
     }
 
     let state: Mutex<State>

@@ -162,3 +162,14 @@ import Glibc
 #else
 import Darwin
 #endif
+
+// What each derivative reads (the backward pass keeps only that).
+extension ReLUFunction { @usableFromInline var derivativeReadsInput: Bool { false } }
+extension SigmoidFunction { @usableFromInline var derivativeReadsInput: Bool { false } }
+extension TanhFunction { @usableFromInline var derivativeReadsInput: Bool { false } }
+// With alpha > 0, y > 0 exactly where x > 0, so the derivative can read y in place of x.
+extension ELUFunction { @usableFromInline var derivativeReadsInput: Bool { alpha <= 0 } }
+extension SiLUFunction { @usableFromInline var derivativeReadsOutput: Bool { false } }
+extension SoftplusFunction { @usableFromInline var derivativeReadsOutput: Bool { false } }
+extension GELUFunction { @usableFromInline var derivativeReadsOutput: Bool { false } }
+extension GELUTanhFunction { @usableFromInline var derivativeReadsOutput: Bool { false } }

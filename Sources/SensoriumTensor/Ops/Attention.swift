@@ -19,9 +19,10 @@ import Darwin
 /// broadcast to); `mask` is a constant and receives no gradient. Masking with `-infinity` every key
 /// of a query gives NaN for that query, as in PyTorch.
 ///
-/// Memory: the probabilities of every (batch, L, S) matrix are kept only when a gradient will be
-/// needed; otherwise the score matrices are computed one batch matrix at a time per thread. The
-/// backward pass likewise works on one batch matrix per thread at a time.
+/// Memory: the score matrices are computed one batch matrix at a time per thread. When a gradient
+/// will be needed, only the log-sum-exp of every score row is kept (batch · L floats), not the
+/// probabilities; the backward pass recomputes each matrix's probabilities from q, k, the bias,
+/// the mask and those log-sum-exps (one more GEMM per matrix), one batch matrix per thread at a time.
 public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor? = nil, mask: Tensor? = nil,
                                       scale: Float? = nil) -> Tensor {
     precondition(q.rank >= 2 && k.rank == q.rank && v.rank == q.rank,
@@ -40,10 +41,11 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bia
     let maskOffsets = mask.map { attentionTermOffsets($0, batchShape: batchShape, L: L, S: S, name: "mask", q: q.shape) }
 
     let inputs = [q, k, v] + (bias.map { [$0] } ?? [])
-    let keepProbabilities = GradMode.isEnabled && inputs.contains { $0.requiresGrad }
+    let keepForBackward = GradMode.isEnabled && inputs.contains { $0.requiresGrad }
     let matrix = L * S
-    // Attention weights P = softmax(q kᵀ · alpha + bias + mask); all of them only when backward needs them.
-    let probs: TensorStorage? = keepProbabilities ? TensorStorage(uninitializedCount: batches * matrix) : nil
+    // Attention weights P = softmax(q kᵀ · alpha + bias + mask), one matrix at a time; for the
+    // backward pass only each row's log-sum-exp.
+    let logSumExp: TensorStorage? = keepForBackward ? TensorStorage(uninitializedCount: batches * L) : nil
     let out = Tensor(uninitializedShape: batchShape + [L, dv])
     let qp = q.storage.pointer, kp = k.storage.pointer, vp = v.storage.pointer, op = out.storage.pointer
     let bp = bias?.storage.pointer, mp = mask?.storage.pointer
@@ -51,19 +53,24 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bia
     // With several chunks on their own threads, each GEMM runs on one thread.
     let single = chunks > 1
     forBatchChunks(batches, chunks: chunks) { range in
-        let scratch: TensorStorage? = probs == nil ? TensorStorage(uninitializedCount: matrix) : nil
+        let scratch = TensorStorage(uninitializedCount: matrix)
         for b in range {
-            let pb = probs.map { $0.pointer + b * matrix } ?? scratch!.pointer
+            let pb = scratch.pointer
             BLAS.gemm(transB: true, m: L, n: S, k: d, alpha: alpha, a: qp + b * L * d, lda: d,
                       b: kp + b * S * d, ldb: d, beta: 0, c: pb, ldc: S, singleThreaded: single)
             if let bp, let biasOffsets { addMatrix(bp + biasOffsets[b], to: pb, count: matrix) }
             if let mp, let maskOffsets { addMatrix(mp + maskOffsets[b], to: pb, count: matrix) }
-            softmaxRows(pb, rows: L, width: S)
+            if let logSumExp {
+                let lse = logSumExp.pointer + b * L
+                for r in 0..<L { lse[r] = softmaxRow(pb + r * S, width: S) }
+            } else {
+                softmaxRows(pb, rows: L, width: S)
+            }
             BLAS.gemm(m: L, n: dv, k: S, a: pb, lda: S, b: vp + b * S * dv, ldb: dv,
                       beta: 0, c: op + b * L * dv, ldc: dv, singleThreaded: single)
         }
     }
-    guard let probs else { return out }
+    guard let logSumExp else { return out }
 
     return Tensor.recordOperation("scaledDotProductAttention", result: out, inputs: inputs) { g in
         let gp = g.storage.pointer
@@ -72,15 +79,23 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bia
         let gv: Tensor? = v.requiresGrad ? Tensor(uninitializedShape: v.shape) : nil
         let needBias = bias?.requiresGrad ?? false
         let needScores = gq != nil || gk != nil || needBias
-        let pp = probs.pointer
+        let lsep = logSumExp.pointer
+        let bp = bias?.storage.pointer, mp = mask?.storage.pointer
         let biasCount = bias?.count ?? 0
         // Per chunk, a partial bias gradient (a bias broadcast over batch entries sums their gradients).
         let partialBias: TensorStorage? = needBias ? TensorStorage(count: chunks * biasCount, repeating: 0) : nil
         Parallel.forRanges(chunks, minimumPerThread: 1) { chunkRange in
             for chunk in chunkRange {
                 let scratch = needScores ? TensorStorage(uninitializedCount: matrix) : nil
+                let probabilities = TensorStorage(uninitializedCount: matrix)
                 for b in (batches * chunk / chunks)..<(batches * (chunk + 1) / chunks) {
-                    let pb = pp + b * matrix, gb = gp + b * L * dv
+                    // The probabilities again: the scores, then exp(score − the row's log-sum-exp).
+                    let pb = probabilities.pointer, gb = gp + b * L * dv
+                    BLAS.gemm(transB: true, m: L, n: S, k: d, alpha: alpha, a: qp + b * L * d, lda: d,
+                              b: kp + b * S * d, ldb: d, beta: 0, c: pb, ldc: S, singleThreaded: single)
+                    if let bp, let biasOffsets { addMatrix(bp + biasOffsets[b], to: pb, count: matrix) }
+                    if let mp, let maskOffsets { addMatrix(mp + maskOffsets[b], to: pb, count: matrix) }
+                    for r in 0..<L { expRowShifted(pb + r * S, width: S, shift: lsep[b * L + r]) }
                     if let gv {
                         // dV = Pᵀ g
                         BLAS.gemm(transA: true, m: S, n: dv, k: L, a: pb, lda: S, b: gb, ldb: dv,
@@ -173,6 +188,21 @@ private func forBatchChunks(_ batches: Int, chunks: Int, _ body: (Range<Int>) ->
 @inline(__always)
 private func addMatrix(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
     for i in 0..<count { dst[i] += src[i] }
+}
+
+/// `row[j] = exp(row[j] − shift)` for one row of `width` elements, in place.
+@inline(__always)
+private func expRowShifted(_ row: UnsafeMutablePointer<Float>, width: Int, shift: Float) {
+    var j = 0
+    while j + 8 <= width {
+        let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(row + j).storeBytes(of: simdExp(v - shift), as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < width {
+        row[j] = fastExp(row[j] - shift)
+        j += 1
+    }
 }
 
 /// Numerically stable softmax of each contiguous row of `width` elements, in place.

@@ -1,11 +1,11 @@
 // Memory-bounded scaled dot-product attention (the memory-efficient / flash-attention scheme on BLAS).
 //
-// The plain op (`scaledDotProductAttention`) keeps the full (L × S) probability matrix of every batch
-// for its backward pass: for ViV1T's spatial attention over 435 tokens that is 435² floats for each of
-// the B·T'·heads sequences (about 1 GB per 140-frame clip and block). Here queries are processed in
-// blocks of rows; the forward pass keeps only one log-sum-exp per query row, and the backward pass
-// recomputes each block's probabilities from it. The extra memory is two (block × S) scratch
-// matrices per worker thread, whatever L is. Every product is a GEMM.
+// The plain op (`scaledDotProductAttention`) computes one whole (L × S) score matrix per batch entry
+// and thread (it too keeps only the log-sum-exps for backward); for ViV1T's spatial attention over
+// 435 tokens a matrix is 435² floats. Here queries are processed in blocks of rows; the forward pass
+// keeps only one log-sum-exp per query row, and the backward pass recomputes each block's
+// probabilities from it. The extra memory is two (block × S) scratch matrices per worker thread,
+// whatever L is. Every product is a GEMM.
 
 #if canImport(Glibc)
 import Glibc

@@ -18,16 +18,19 @@ extension Tensor {
     /// Sum with NumPy broadcasting.
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         let out = binaryKernel(a, b, op: "add", AddFunction())
+        // Only the shapes are kept: neither operand's elements are needed for the gradients.
+        let (needA, needB, shapeA, shapeB) = (a.requiresGrad, b.requiresGrad, a.shape, b.shape)
         return recordOperation("add", result: out, inputs: [a, b]) { g in
-            [a.requiresGrad ? g.sumToShape(a.shape) : nil, b.requiresGrad ? g.sumToShape(b.shape) : nil]
+            [needA ? g.sumToShape(shapeA) : nil, needB ? g.sumToShape(shapeB) : nil]
         }
     }
 
     /// Difference with NumPy broadcasting.
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         let out = binaryKernel(a, b, op: "sub", SubtractFunction())
+        let (needA, needB, shapeA, shapeB) = (a.requiresGrad, b.requiresGrad, a.shape, b.shape)
         return recordOperation("sub", result: out, inputs: [a, b]) { g in
-            [a.requiresGrad ? g.sumToShape(a.shape) : nil, b.requiresGrad ? (-g).sumToShape(b.shape) : nil]
+            [needA ? g.sumToShape(shapeA) : nil, needB ? (-g).sumToShape(shapeB) : nil]
         }
     }
 
@@ -42,8 +45,9 @@ extension Tensor {
     /// Elementwise quotient with NumPy broadcasting.
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         let out = binaryKernel(a, b, op: "div", DivideFunction())
+        let (needA, shapeA) = (a.requiresGrad, a.shape)
         return recordOperation("div", result: out, inputs: [a, b]) { g in
-            [a.requiresGrad ? (g / b).sumToShape(a.shape) : nil,
+            [needA ? (g / b).sumToShape(shapeA) : nil,
              b.requiresGrad ? (-(g * out) / b).sumToShape(b.shape) : nil]
         }
     }
@@ -544,9 +548,18 @@ protocol PointwiseFunction {
     func value(_ x: SIMD8<Float>) -> SIMD8<Float>
     /// `derivative` on 8 lanes.
     func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float>
+    /// Whether `derivative` reads `x`; when false, the backward pass does not keep the input and
+    /// passes the output (or other elements) as `x` (`derivative(y, y)` must equal `derivative(x, y)`).
+    var derivativeReadsInput: Bool { get }
+    /// Whether `derivative` reads `y`; when false, the backward pass does not keep the output and
+    /// passes the input (or other elements) as `y`.
+    var derivativeReadsOutput: Bool { get }
 }
 
 extension PointwiseFunction {
+    @usableFromInline var derivativeReadsInput: Bool { true }
+    @usableFromInline var derivativeReadsOutput: Bool { true }
+
     @inlinable @inline(__always)
     func value(_ x: SIMD8<Float>) -> SIMD8<Float> {
         var out = x
@@ -566,9 +579,16 @@ extension Tensor {
     /// Applies `function` element by element and records its derivative for autodiff.
     func pointwise<F: PointwiseFunction>(_ name: String, _ function: F) -> Tensor {
         let out = Tensor.mapFunction(self, function)
-        return Tensor.recordOperation(name, result: out, inputs: [self]) { [self] g in
+        // Keep only what the derivative reads (the input's elements may be freed after the forward pass).
+        let input: TensorStorage? = function.derivativeReadsInput ? storage : nil
+        let output: TensorStorage? = function.derivativeReadsOutput ? out.storage : nil
+        let shape = shape, count = count
+        return Tensor.recordOperation(name, result: out, inputs: [self]) { g in
             let gx = Tensor(uninitializedShape: shape)
-            let xs = storage.pointer, ys = out.storage.pointer, gs = g.storage.pointer, d = gx.storage.pointer
+            let gs = g.storage.pointer, d = gx.storage.pointer
+            // What the derivative does not read gets any valid elements of the same count.
+            let xs = (input ?? output)?.pointer ?? UnsafeMutablePointer(mutating: gs)
+            let ys = (output ?? input)?.pointer ?? UnsafeMutablePointer(mutating: gs)
             Parallel.forRanges(count, minimumPerThread: 8_192) { range in
                 var i = range.lowerBound
                 #if DEBUG
@@ -895,3 +915,16 @@ import Glibc
 #else
 import Darwin
 #endif
+
+// What each derivative reads (the backward pass keeps only that).
+extension NegateFunction { @usableFromInline var derivativeReadsInput: Bool { false }; @usableFromInline var derivativeReadsOutput: Bool { false } }
+extension AddScalarFunction { @usableFromInline var derivativeReadsInput: Bool { false }; @usableFromInline var derivativeReadsOutput: Bool { false } }
+extension MultiplyScalarFunction { @usableFromInline var derivativeReadsInput: Bool { false }; @usableFromInline var derivativeReadsOutput: Bool { false } }
+extension ExpFunction { @usableFromInline var derivativeReadsInput: Bool { false } }
+extension LogFunction { @usableFromInline var derivativeReadsOutput: Bool { false } }
+extension SqrtFunction { @usableFromInline var derivativeReadsInput: Bool { false } }
+extension RsqrtFunction { @usableFromInline var derivativeReadsInput: Bool { false } }
+extension SquareFunction { @usableFromInline var derivativeReadsOutput: Bool { false } }
+extension AbsFunction { @usableFromInline var derivativeReadsOutput: Bool { false } }
+extension PowFunction { @usableFromInline var derivativeReadsOutput: Bool { false } }
+extension ClampFunction { @usableFromInline var derivativeReadsOutput: Bool { false } }

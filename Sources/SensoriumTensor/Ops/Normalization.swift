@@ -14,7 +14,12 @@
 ///
 /// - `activation` is applied to the normalised output in the same pass (`.silu`: `SiLU(batchNorm(x))`);
 ///   the normalised values are not kept but recomputed from `x` in the backward pass, so the fused
-///   form saves one activation-sized tensor between the forward and backward passes.
+///   form saves one activation-sized tensor between the forward and backward passes. With
+///   `.elu(alpha:)` (alpha > 0), an invertible activation, the backward pass keeps only the output
+///   (which the next layer keeps anyway) and recomputes the normalised values from it, so `x` is
+///   not kept at all (as in-place activated BatchNorm does); it keeps `x` instead when that
+///   inversion would lose precision (a channel's weight near 0 or small against its bias, or a
+///   normalised value below −10, where ELU saturates).
 ///
 /// - `reducer` (training mode only) makes the normalisation synchronised over the processes of a
 ///   data-parallel run: the mean and variance are those of the union of every process's batch
@@ -107,31 +112,81 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
     }
     let out = Tensor(uninitializedShape: x.shape)
     let op = out.storage.pointer
-    scale.withUnsafeBufferPointer { sc in shift.withUnsafeBufferPointer { sh in
+    let eluAlpha: Float? = if case .elu(let alpha) = activation { alpha } else { nil }
+    // The smallest normalised value of each row (ELU only: whether the output can be inverted).
+    var rowMinimum = [Float](repeating: 0, count: eluAlpha == nil ? 0 : batch * channels)
+    scale.withUnsafeBufferPointer { sc in shift.withUnsafeBufferPointer { sh in rowMinimum.withUnsafeMutableBufferPointer { rm in
         Parallel.forRanges(batch * channels, minimumPerThread: max(1, 32_768 / max(spatial, 1))) { range in
             for r in range {
                 let c = r % channels, a = sc[c], d = sh[c]
                 let src = xp + r * spatial, dst = op + r * spatial
                 for s in 0..<spatial { dst[s] = src[s] * a + d }
                 if activation == .silu { siluRowInPlace(dst, spatial) }
+                if let eluAlpha { rm[r] = eluRowInPlace(dst, spatial, alpha: eluAlpha) }
             }
         }
-    }}
+    }}}
     let (affineScale, affineShift) = (scale, shift)
+    // ELU: keep only the output when the normalised values can be recovered from it precisely.
+    var fromOutput = false
+    if let eluAlpha, eluAlpha > 0, (rowMinimum.min() ?? 0) >= -10, GradMode.isEnabled {
+        fromOutput = (0..<channels).allSatisfy { c in
+            let w = weight?.storage.pointer[c] ?? 1, b = bias?.storage.pointer[c] ?? 0
+            return abs(w) >= 1e-3 && 100 * abs(w) >= abs(b)
+        }
+    }
+    let affineWeight = (0..<channels).map { weight?.storage.pointer[$0] ?? 1 }
+    let affineBias = (0..<channels).map { bias?.storage.pointer[$0] ?? 0 }
+    let keptInput: Tensor? = fromOutput ? nil : x
+    let keptOutput: TensorStorage? = fromOutput ? out.storage : nil
+    let (needX, inputShape) = (x.requiresGrad, x.shape)
 
     var inputs = [x]
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }
-    return Tensor.recordOperation(activation == .silu ? "batchNormSiLU" : "batchNorm", result: out, inputs: inputs) { g in
-        // With a fused activation, the gradient at the normalised values z = scale·x + shift:
-        // g · SiLU'(z), with z recomputed from x.
-        let activationGradient: Tensor? = activation == .silu
-            ? siluGradient(g, x: xp, scale: affineScale, shift: affineShift, rows: batch * channels, spatial: spatial)
-            : nil
-        let gp = (activationGradient ?? g).storage.pointer
-        // Per channel: sum(g) and sum(g * xhat).
+    let name = activation == .silu ? "batchNormSiLU" : (eluAlpha == nil ? "batchNorm" : "batchNormELU")
+    return Tensor.recordOperation(name, result: out, inputs: inputs) { g in
+        // Per channel: sum(g) and sum(g * xhat), g taken at the normalised values z = scale·x + shift.
         var sumG = [Double](repeating: 0, count: channels)
         var sumGX = sumG
+        // From the output (ELU): the gradient at z, written into the buffer that becomes dx.
+        if let keptOutput, let eluAlpha {
+            let xhat = Tensor(uninitializedShape: inputShape)
+            eluGradientFromOutput(g.storage.pointer, y: keptOutput.pointer, into: xhat.storage.pointer, alpha: eluAlpha,
+                                  weight: affineWeight, bias: affineBias, batch: batch, spatial: spatial,
+                                  sumG: &sumG, sumGXhat: &sumGX, minimumChannels: minimumChannels)
+            if let reducer {
+                var both = sumG + sumGX
+                reducer.sumOverProcesses(&both)
+                precondition(both.count == 2 * channels, "batchNorm: the reducer returned \(both.count) values for \(2 * channels)")
+                let (localSumG, localSumGX) = (sumG, sumGX)
+                sumG = Array(both[0..<channels])
+                sumGX = Array(both[channels...])
+                return batchNormELUGradients(xhat: xhat, g: g.storage.pointer, y: keptOutput.pointer, alpha: eluAlpha, needX: needX, training: training,
+                                             weight: weight, bias: bias, affineWeight: affineWeight, affineBias: affineBias,
+                                             invStd: invStd, sumG: sumG, sumGXhat: sumGX, localSumG: localSumG,
+                                             localSumGXhat: localSumGX, count: statisticsCount, batch: batch, spatial: spatial)
+            }
+            return batchNormELUGradients(xhat: xhat, g: g.storage.pointer, y: keptOutput.pointer, alpha: eluAlpha, needX: needX, training: training,
+                                         weight: weight, bias: bias, affineWeight: affineWeight, affineBias: affineBias,
+                                         invStd: invStd, sumG: sumG, sumGXhat: sumGX, localSumG: sumG,
+                                         localSumGXhat: sumGX, count: statisticsCount, batch: batch, spatial: spatial)
+        }
+        let x = keptInput!
+        // With a fused activation, the gradient at the normalised values: g · f'(z), with z
+        // recomputed from x.
+        let activationGradient: Tensor?
+        switch activation {
+        case .silu:
+            activationGradient = siluGradient(g, x: xp, scale: affineScale, shift: affineShift, rows: batch * channels,
+                                              spatial: spatial)
+        case .elu(let alpha):
+            activationGradient = eluGradient(g, x: xp, scale: affineScale, shift: affineShift, alpha: alpha,
+                                             rows: batch * channels, spatial: spatial)
+        case .identity:
+            activationGradient = nil
+        }
+        let gp = (activationGradient ?? g).storage.pointer
         sumG.withUnsafeMutableBufferPointer { sg in sumGX.withUnsafeMutableBufferPointer { sgx in
             mean.withUnsafeBufferPointer { mp in invStd.withUnsafeBufferPointer { ip in
                 Parallel.forRanges(channels, minimumPerThread: minimumChannels) { range in
@@ -264,6 +319,8 @@ public enum NormalizationActivation: Sendable, Equatable {
     case identity
     /// SiLU, x·σ(x).
     case silu
+    /// ELU, z for z > 0 and alpha·(e^z − 1) otherwise (`nn.ELU(alpha)`).
+    case elu(alpha: Float)
 }
 
 /// SiLU of `n` values in place, eight lanes at a time.
@@ -497,4 +554,192 @@ private func rowGradientSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float
         start = end
     }
     return (totalG, totalGX)
+}
+
+/// ELU of `n` values in place, eight lanes at a time; returns the smallest value before the ELU.
+private func eluRowInPlace(_ row: UnsafeMutablePointer<Float>, _ n: Int, alpha: Float) -> Float {
+    let f = ELUFunction(alpha: alpha)
+    var low = SIMD8<Float>(repeating: .infinity)
+    var i = 0
+    while i + 8 <= n {
+        let v = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self)
+        low = low.replacing(with: v, where: v .< low)
+        UnsafeMutableRawPointer(row + i).storeBytes(of: f.value(v), as: SIMD8<Float>.self)
+        i += 8
+    }
+    var smallest = low.min()
+    while i < n {
+        smallest = Swift.min(smallest, row[i])
+        row[i] = f.value(row[i])
+        i += 1
+    }
+    return smallest
+}
+
+/// `g · ELU'(scale[c]·x + shift[c])` for rows of `spatial` values (row r in channel r mod C), with
+/// ELU'(z) = 1 for z > 0 and alpha·e^z otherwise.
+private func eluGradient(_ g: Tensor, x: UnsafePointer<Float>, scale: [Float], shift: [Float], alpha: Float, rows: Int,
+                         spatial: Int) -> Tensor {
+    let out = Tensor(uninitializedShape: g.shape)
+    let gp = g.storage.pointer, op = out.storage.pointer
+    let channels = scale.count
+    scale.withUnsafeBufferPointer { sc in shift.withUnsafeBufferPointer { sh in
+        Parallel.forRanges(rows, minimumPerThread: max(1, 32_768 / max(spatial, 1))) { range in
+            for r in range {
+                let c = r % channels, a = sc[c], d = sh[c]
+                let src = x + r * spatial, grow = gp + r * spatial, dst = op + r * spatial
+                var i = 0
+                while i + 8 <= spatial {
+                    let z = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self) * a + d
+                    let gv = UnsafeRawPointer(grow + i).loadUnaligned(as: SIMD8<Float>.self)
+                    let slope = (alpha * simdExp(z)).replacing(with: 1, where: z .> 0)
+                    UnsafeMutableRawPointer(dst + i).storeBytes(of: gv * slope, as: SIMD8<Float>.self)
+                    i += 8
+                }
+                while i < spatial {
+                    let z = src[i] * a + d
+                    dst[i] = grow[i] * (z > 0 ? 1 : alpha * fastExp(z))
+                    i += 1
+                }
+            }
+        }
+    }}
+    return out
+}
+
+/// The normalised values x̂ = (z − bias)·inverseWeight of eight ELU outputs y, with z = y for
+/// y > 0 and log(1 + y/alpha) otherwise. The fused op only keeps its output when every z ≥ −10, so
+/// 1 + y/alpha is a normal number in (4.5e-5, 1] there and the logarithm needs no special cases;
+/// its absolute error (≈ 1e-7) is that of the normalised values themselves.
+@inline(__always)
+private func normalizedFromELU(_ y: SIMD8<Float>, inverseAlpha: Float, inverseWeight: Float,
+                               bias: Float) -> SIMD8<Float> {
+    // Positive outputs are the normalised values themselves: no logarithm for eight of them.
+    if all(y .> 0) { return (y - bias) * inverseWeight }
+    let w = 1 + y * inverseAlpha
+    let bits = unsafeBitCast(w, to: SIMD8<Int32>.self)
+    var exponent = SIMD8<Float>(((bits &>> 23) & 0xff) &- 126)
+    var m = unsafeBitCast((bits & Int32(bitPattern: 0x807f_ffff)) | 0x3f00_0000, to: SIMD8<Float>.self)  // [0.5, 1)
+    let below = m .< 0.707_106_781_186_547_5
+    exponent = exponent.replacing(with: exponent - 1, where: below)
+    m = m.replacing(with: m + m, where: below) - 1
+    let z = m * m
+    var p = SIMD8<Float>(repeating: 7.037_683_629_2e-2)
+    p = p * m - 1.151_461_031_0e-1
+    p = p * m + 1.167_699_874_0e-1
+    p = p * m - 1.242_014_084_6e-1
+    p = p * m + 1.424_932_278_7e-1
+    p = p * m - 1.666_805_766_5e-1
+    p = p * m + 2.000_071_476_5e-1
+    p = p * m - 2.499_999_399_3e-1
+    p = p * m + 3.333_333_117_4e-1
+    p = p * m * z
+    p = p + exponent * -2.121_944_4e-4
+    p = p - 0.5 * z
+    let logW = m + p + exponent * 0.693_359_375
+    return (logW.replacing(with: y, where: y .> 0) - bias) * inverseWeight
+}
+
+/// Sums, per channel, gz = g · ELU'(z) (ELU'(z) = 1 for y > 0, y + alpha otherwise) and gz · x̂,
+/// with x̂ recomputed from the ELU output y and written to `xhatOut` (so that the input-gradient
+/// pass reads it instead of taking the logarithms again).
+private func eluGradientFromOutput(_ g: UnsafePointer<Float>, y: UnsafePointer<Float>, into xhatOut: UnsafeMutablePointer<Float>,
+                                   alpha: Float, weight: [Float], bias: [Float], batch: Int, spatial: Int,
+                                   sumG: inout [Double], sumGXhat: inout [Double], minimumChannels: Int) {
+    let channels = weight.count
+    let inverseAlpha = 1 / alpha
+    sumG.withUnsafeMutableBufferPointer { sg in sumGXhat.withUnsafeMutableBufferPointer { sgx in
+        Parallel.forRanges(channels, minimumPerThread: minimumChannels) { range in
+            for c in range {
+                let wc = weight[c], bc = bias[c], iw = 1 / wc
+                var a = 0.0, ax = 0.0
+                for b in 0..<batch {
+                    let offset = (b * channels + c) * spatial
+                    let yr = y + offset, gr = g + offset, dst = xhatOut + offset
+                    var accG = SIMD8<Float>(), accGX = SIMD8<Float>()
+                    var i = 0
+                    while i + 8 <= spatial {
+                        let yv = UnsafeRawPointer(yr + i).loadUnaligned(as: SIMD8<Float>.self)
+                        let gv = UnsafeRawPointer(gr + i).loadUnaligned(as: SIMD8<Float>.self)
+                        let d = gv * (yv + alpha).replacing(with: 1, where: yv .> 0)
+                        let xhat = normalizedFromELU(yv, inverseAlpha: inverseAlpha, inverseWeight: iw, bias: bc)
+                        UnsafeMutableRawPointer(dst + i).storeBytes(of: xhat, as: SIMD8<Float>.self)
+                        accG += d
+                        accGX += d * xhat
+                        i += 8
+                        // Fold into Double every 4,096 values, as the other reductions do.
+                        if i & 4095 == 0 {
+                            a += Double(accG.sum()); ax += Double(accGX.sum())
+                            accG = SIMD8(); accGX = SIMD8()
+                        }
+                    }
+                    a += Double(accG.sum()); ax += Double(accGX.sum())
+                    while i < spatial {
+                        var lane = SIMD8<Float>(repeating: 1)
+                        lane[0] = yr[i]
+                        let xhat = normalizedFromELU(lane, inverseAlpha: inverseAlpha, inverseWeight: iw, bias: bc)[0]
+                        let d = gr[i] * (yr[i] > 0 ? 1 : yr[i] + alpha)
+                        dst[i] = xhat
+                        a += Double(d); ax += Double(d * xhat)
+                        i += 1
+                    }
+                }
+                sg[c] = a
+                sgx[c] = ax
+            }
+        }
+    }}
+}
+
+/// The gradients of a fused BatchNorm + ELU kept from its output: dx (written over `xhat`, which
+/// holds the normalised values) and the weight and bias gradients, in `inputs` order.
+private func batchNormELUGradients(xhat gz: Tensor, g: UnsafePointer<Float>, y: UnsafePointer<Float>, alpha: Float, needX: Bool, training: Bool,
+                                   weight: Tensor?, bias: Tensor?, affineWeight: [Float], affineBias: [Float],
+                                   invStd: [Float], sumG: [Double], sumGXhat: [Double], localSumG: [Double],
+                                   localSumGXhat: [Double], count: Int, batch: Int, spatial: Int) -> [Tensor?] {
+    let channels = affineWeight.count
+    var grads: [Tensor?] = []
+    if needX {
+        // Training: dx = w·istd·(gz − mean(gz) − x̂·mean(gz·x̂)); evaluation: dx = w·istd·gz.
+        var k = [Float](repeating: 0, count: channels), kx = k, k0 = k
+        for c in 0..<channels {
+            let w = affineWeight[c], istd = invStd[c]
+            k[c] = w * istd
+            if training {
+                kx[c] = -w * istd * Float(sumGXhat[c] / Double(count))
+                k0[c] = -w * istd * Float(sumG[c] / Double(count))
+            }
+        }
+        let xp = gz.storage.pointer
+        Parallel.forRanges(batch * channels, minimumPerThread: max(1, 32_768 / max(spatial, 1))) { range in
+            for r in range {
+                let c = r % channels, a = k[c], b = kx[c], d = k0[c]
+                let row = xp + r * spatial, yr = y + r * spatial, gr = g + r * spatial
+                var i = 0
+                while i + 8 <= spatial {
+                    let yv = UnsafeRawPointer(yr + i).loadUnaligned(as: SIMD8<Float>.self)
+                    let gv = UnsafeRawPointer(gr + i).loadUnaligned(as: SIMD8<Float>.self)
+                    let gzv = gv * (yv + alpha).replacing(with: 1, where: yv .> 0)
+                    let xhat = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(row + i).storeBytes(of: a * gzv + b * xhat + d, as: SIMD8<Float>.self)
+                    i += 8
+                }
+                while i < spatial {
+                    let gzv = gr[i] * (yr[i] > 0 ? 1 : yr[i] + alpha)
+                    row[i] = a * gzv + b * row[i] + d
+                    i += 1
+                }
+            }
+        }
+        grads.append(gz)
+    } else {
+        grads.append(nil)
+    }
+    if let weight {
+        grads.append(weight.requiresGrad ? Tensor(localSumGXhat.map { Float($0) }, shape: weight.shape) : nil)
+    }
+    if let bias {
+        grads.append(bias.requiresGrad ? Tensor(localSumG.map { Float($0) }, shape: bias.shape) : nil)
+    }
+    return grads
 }

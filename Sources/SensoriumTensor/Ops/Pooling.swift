@@ -143,8 +143,8 @@ enum Pooling {
                 } } }
             }
         }
-        return Tensor.recordOperation(op, result: out, inputs: [x]) { g in
-            let gx = Tensor.zeros(x.shape)
+        return Tensor.recordOperation(op, result: out, inputs: [x]) { [shape = x.shape] g in
+            let gx = Tensor.zeros(shape)
             let pg = g.storage.pointer, pgx = gx.storage.pointer
             Parallel.forRanges(planes, minimumPerThread: max(1, 32_768 / max(inVolume, 1))) { range in
                 for p in range {
@@ -205,8 +205,8 @@ enum Pooling {
                 }
             }
         }
-        return Tensor.recordOperation(op, result: out, inputs: [x]) { g in
-            let gx = Tensor.zeros(x.shape)
+        return Tensor.recordOperation(op, result: out, inputs: [x]) { [shape = x.shape] g in
+            let gx = Tensor.zeros(shape)
             let pg = g.storage.pointer, pgx = gx.storage.pointer
             argmax.withUnsafeBufferPointer { indices in
                 Parallel.forRanges(planes, minimumPerThread: max(1, 32_768 / max(outVolume, 1))) { range in

@@ -228,11 +228,14 @@ extension Tensor {
                         dst: out.storage.pointer + position * outStrides[a], dstStrides: outStrides)
             position += t.shape[a]
         }
+        // Only the shapes are kept, not the parts' elements.
+        let parts = tensors.map { ($0.shape, $0.requiresGrad) }
         return recordOperation("concatenate", result: out, inputs: tensors) { g in
-            zip(tensors, offsets).map { t, offset in
-                guard t.requiresGrad else { return nil }
-                let gt = Tensor(uninitializedShape: t.shape)
-                stridedCopy(shape: t.shape, src: g.storage.pointer + offset, srcStrides: outStrides,
+            zip(parts, offsets).map { part, offset in
+                let (shape, needed) = part
+                guard needed else { return nil }
+                let gt = Tensor(uninitializedShape: shape)
+                stridedCopy(shape: shape, src: g.storage.pointer + offset, srcStrides: outStrides,
                             dst: gt.storage.pointer, dstStrides: gt.strides)
                 return gt
             }

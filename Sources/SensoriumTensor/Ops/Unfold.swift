@@ -48,8 +48,8 @@ public func unfoldPatches3d(_ x: Tensor, kernel: [Int], stride: [Int]) -> Tensor
     let geometry = PatchGeometry(shape: x.shape, kernel: kernel, stride: stride, grid: grid)
     let out = Tensor(uninitializedShape: [x.shape[0], grid.positions[0], grid.positions[1] * grid.positions[2], grid.patchSize])
     geometry.gather(from: x.storage.pointer, into: out.storage.pointer)
-    return Tensor.recordOperation("unfoldPatches3d", result: out, inputs: [x]) { g in
-        let gx = Tensor.zeros(x.shape)
+    return Tensor.recordOperation("unfoldPatches3d", result: out, inputs: [x]) { [shape = x.shape] g in
+        let gx = Tensor.zeros(shape)
         geometry.scatterAdd(from: g.storage.pointer, into: gx.storage.pointer)
         return [gx]
     }
