@@ -31,6 +31,23 @@ import SensoriumTensor
         #expect(core.spatialConvolutions[1].bias!.scalars.allSatisfy { $0 == 0 })
     }
 
+    @Test func factorizedStrideIndexing() {
+        var c = Factorized3dCore.Configuration(inputChannels: 3, hiddenChannels: [16, 32], spatialInputKernel: [11, 11],
+                                               temporalInputKernel: 11, spatialHiddenKernel: [5, 5], temporalHiddenKernel: 5)
+        c.stride = [2, 1]
+        // The reference's indexing: hidden layer 1 takes stride[0], so both layers stride by 2.
+        let reference = Factorized3dCore(c, generator: RandomGenerator(seed: 1))
+        #expect(reference.spatialConvolutions.map { $0.stride[1] } == [2, 2])
+        #expect(reference.outputShape(for: [1, 3, 30, 36, 64]) == [1, 32, 16, 5, 12])
+        // Opt-in: layer ℓ takes stride[ℓ]; the state-dict keys and parameter count do not change.
+        c.perLayerStride = true
+        let perLayer = Factorized3dCore(c, generator: RandomGenerator(seed: 1))
+        #expect(perLayer.spatialConvolutions.map { $0.stride[1] } == [2, 1])
+        #expect(perLayer.outputShape(for: [1, 3, 30, 36, 64]) == [1, 32, 16, 9, 23])
+        #expect(Set(perLayer.stateDict().keys) == Set(reference.stateDict().keys))
+        #expect(perLayer.parameterCount == reference.parameterCount)
+    }
+
     @Test func factorizedGradients() {
         let g = RandomGenerator(seed: 2)
         let core = tinyFactorized(g)

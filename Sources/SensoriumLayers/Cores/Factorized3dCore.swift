@@ -18,7 +18,7 @@ import SensoriumTensor
 ///
 /// Reference quirks kept for weight compatibility: hidden convolutions always have a bias (the
 /// reference passes a non-empty list as `bias`), hidden spatial convolution ℓ uses the stride of
-/// layer ℓ − 1, and the nonlinearity follows every layer whenever there is more than one.
+/// layer ℓ − 1 (unless ``Configuration/perLayerStride``), and the nonlinearity follows every layer whenever there is more than one.
 public final class Factorized3dCore: Module, Core {
     /// Hyper-parameters; defaults are the SENSORIUM 2023 factorized baseline.
     public struct Configuration: Codable, Equatable, Sendable {
@@ -64,6 +64,9 @@ public final class Factorized3dCore: Module, Core {
         public var gammaInputTemporal: Float = 0.01
         /// Padding of the Laplace filter (nil: 1, recommended).
         public var laplacePadding: Int? = nil
+        /// Layer ℓ uses `stride[ℓ]` (opt-in). `false` (the default) keeps the reference's indexing,
+        /// where hidden layer ℓ uses `stride[ℓ − 1]`, so `[2, 1]` strides the first two layers.
+        public var perLayerStride: Bool = false
 
         /// The SENSORIUM 2023 factorized baseline configuration.
         public init() {}
@@ -109,7 +112,8 @@ public final class Factorized3dCore: Module, Core {
         let (features, convolutions) = c.makeFeatures(core: name, generator: generator) { layer in
             let kS = layer.pick(first: c.spatialInputKernel, hidden: spatialKernels)
             let kT = layer.pick(first: c.temporalInputKernel, hidden: temporalKernels)
-            let s = layer.pick(first: strides[0], hidden: strides)  // the reference's stride indexing
+            // The reference's stride indexing unless `perLayerStride`.
+            let s = c.perLayerStride ? strides[layer.index] : layer.pick(first: strides[0], hidden: strides)
             let (inC, outC, dS) = (layer.inputChannels, layer.outputChannels, layer.spatialDilation)
             let spatial = Conv3d(inC, outC, kernelSize: Extent([1] + kS), stride: Extent([1, s, s]),
                                  padding: .explicit(c.padding ? [0, kS[0] / 2, kS[1] / 2] : [0]),
