@@ -375,17 +375,13 @@ func simdExpm1(_ x: SIMD8<Float>) -> SIMD8<Float> {
     return result.replacing(with: x, where: x .!= x)
 }
 
-/// Natural logarithm on 8 lanes: x = m·2^e with m in [√½, √2), log(m) from the Cephes `logf`
-/// polynomial. About 1 ulp; denormals handled; log 0 = −inf, log of a negative number or NaN = NaN,
-/// log inf = inf.
+/// Natural logarithm of 8 positive normal numbers (no special cases), plus `exponentOffset`·log 2:
+/// x = m·2^e with m in [√½, √2), log(m) from the Cephes `logf` polynomial, log 2 split in two
+/// parts. ``simdLog`` adds denormals (scaled by 2^23, offset −23), 0, inf and NaN.
 @inline(__always) @usableFromInline
-func simdLog(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    let smallest = SIMD8<Float>(repeating: .leastNormalMagnitude)
-    let isDenormal = (x .< smallest) .& (x .> 0)
-    let scaled = x.replacing(with: x * 8_388_608, where: isDenormal)  // * 2^23
-    let bits = unsafeBitCast(scaled, to: SIMD8<Int32>.self)
-    var exponent = SIMD8<Float>(((bits &>> 23) & 0xff) &- 126)
-    exponent = exponent.replacing(with: exponent - 23, where: isDenormal)
+func simdLogOfNormal(_ x: SIMD8<Float>, exponentOffset: SIMD8<Float> = SIMD8(repeating: 0)) -> SIMD8<Float> {
+    let bits = unsafeBitCast(x, to: SIMD8<Int32>.self)
+    var exponent = SIMD8<Float>(((bits &>> 23) & 0xff) &- 126) + exponentOffset
     var m = unsafeBitCast((bits & Int32(bitPattern: 0x807f_ffff)) | 0x3f00_0000, to: SIMD8<Float>.self)  // [0.5, 1)
     let below = m .< 0.707_106_781_186_547_5
     exponent = exponent.replacing(with: exponent - 1, where: below)
@@ -403,7 +399,18 @@ func simdLog(_ x: SIMD8<Float>) -> SIMD8<Float> {
     y = y * m * z
     y = y + exponent * -2.121_944_4e-4
     y = y - 0.5 * z
-    var result = m + y + exponent * 0.693_359_375
+    return m + y + exponent * 0.693_359_375
+}
+
+/// Natural logarithm on 8 lanes: x = m·2^e with m in [√½, √2), log(m) from the Cephes `logf`
+/// polynomial. About 1 ulp; denormals handled; log 0 = −inf, log of a negative number or NaN = NaN,
+/// log inf = inf.
+@inline(__always) @usableFromInline
+func simdLog(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let smallest = SIMD8<Float>(repeating: .leastNormalMagnitude)
+    let isDenormal = (x .< smallest) .& (x .> 0)
+    let scaled = x.replacing(with: x * 8_388_608, where: isDenormal)  // * 2^23
+    var result = simdLogOfNormal(scaled, exponentOffset: SIMD8<Float>(repeating: 0).replacing(with: -23, where: isDenormal))
     result = result.replacing(with: -.infinity, where: x .== 0)
     result = result.replacing(with: .infinity, where: x .== .infinity)
     result = result.replacing(with: .nan, where: (x .< 0) .| (x .!= x))

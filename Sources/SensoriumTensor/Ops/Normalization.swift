@@ -247,13 +247,7 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
         } else {
             grads.append(nil)
         }
-        if let weight {
-            grads.append(weight.requiresGrad ? Tensor(localSumGX.map { Float($0) }, shape: weight.shape) : nil)
-        }
-        if let bias {
-            grads.append(bias.requiresGrad ? Tensor(localSumG.map { Float($0) }, shape: bias.shape) : nil)
-        }
-        return grads
+        return grads + affineGradients(weight: weight, bias: bias, sumGXhat: localSumGX, sumG: localSumG)
     }
 }
 
@@ -616,27 +610,7 @@ private func normalizedFromELU(_ y: SIMD8<Float>, inverseAlpha: Float, inverseWe
                                bias: Float) -> SIMD8<Float> {
     // Positive outputs are the normalised values themselves: no logarithm for eight of them.
     if all(y .> 0) { return (y - bias) * inverseWeight }
-    let w = 1 + y * inverseAlpha
-    let bits = unsafeBitCast(w, to: SIMD8<Int32>.self)
-    var exponent = SIMD8<Float>(((bits &>> 23) & 0xff) &- 126)
-    var m = unsafeBitCast((bits & Int32(bitPattern: 0x807f_ffff)) | 0x3f00_0000, to: SIMD8<Float>.self)  // [0.5, 1)
-    let below = m .< 0.707_106_781_186_547_5
-    exponent = exponent.replacing(with: exponent - 1, where: below)
-    m = m.replacing(with: m + m, where: below) - 1
-    let z = m * m
-    var p = SIMD8<Float>(repeating: 7.037_683_629_2e-2)
-    p = p * m - 1.151_461_031_0e-1
-    p = p * m + 1.167_699_874_0e-1
-    p = p * m - 1.242_014_084_6e-1
-    p = p * m + 1.424_932_278_7e-1
-    p = p * m - 1.666_805_766_5e-1
-    p = p * m + 2.000_071_476_5e-1
-    p = p * m - 2.499_999_399_3e-1
-    p = p * m + 3.333_333_117_4e-1
-    p = p * m * z
-    p = p + exponent * -2.121_944_4e-4
-    p = p - 0.5 * z
-    let logW = m + p + exponent * 0.693_359_375
+    let logW = simdLogOfNormal(1 + y * inverseAlpha)
     return (logW.replacing(with: y, where: y .> 0) - bias) * inverseWeight
 }
 
@@ -735,11 +709,14 @@ private func batchNormELUGradients(xhat gz: Tensor, g: UnsafePointer<Float>, y: 
     } else {
         grads.append(nil)
     }
-    if let weight {
-        grads.append(weight.requiresGrad ? Tensor(localSumGXhat.map { Float($0) }, shape: weight.shape) : nil)
-    }
-    if let bias {
-        grads.append(bias.requiresGrad ? Tensor(localSumG.map { Float($0) }, shape: bias.shape) : nil)
-    }
+    return grads + affineGradients(weight: weight, bias: bias, sumGXhat: localSumGXhat, sumG: localSumG)
+}
+
+/// The gradients of the affine weight (this process's Σ g·x̂ per channel) and bias (Σ g), one
+/// entry per parameter given (nil when it needs none), in the op's input order.
+private func affineGradients(weight: Tensor?, bias: Tensor?, sumGXhat: [Double], sumG: [Double]) -> [Tensor?] {
+    var grads: [Tensor?] = []
+    if let weight { grads.append(weight.requiresGrad ? Tensor(sumGXhat.map { Float($0) }, shape: weight.shape) : nil) }
+    if let bias { grads.append(bias.requiresGrad ? Tensor(sumG.map { Float($0) }, shape: bias.shape) : nil) }
     return grads
 }
