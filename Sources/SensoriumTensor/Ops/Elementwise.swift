@@ -338,7 +338,7 @@ func simdExpParts(_ x: SIMD8<Float>) -> (scale1: SIMD8<Float>, scale2: SIMD8<Flo
     let magic = SIMD8<Float>(repeating: 12_582_912)  // 1.5 * 2^23: adding it rounds to an integer
     // Clamp with selects (the generic pointwiseMin/Max are not inlined); NaN lanes pass through.
     let low = SIMD8<Float>(repeating: -104), high = SIMD8<Float>(repeating: 89)
-    let v = x.replacing(with: low, where: x .< low).replacing(with: high, where: x .> high)
+    let v = simdSelect(x .> high, high, simdSelect(x .< low, low, x))
     let t = v * 1.442_695_04 + magic
     let n = t - magic
     let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
@@ -363,7 +363,7 @@ func simdExpParts(_ x: SIMD8<Float>) -> (scale1: SIMD8<Float>, scale2: SIMD8<Flo
 func simdExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
     let (s1, s2, em1) = simdExpParts(x)
     let result = ((em1 + 1) * s1) * s2  // in this order: no premature overflow or underflow
-    return result.replacing(with: x, where: x .!= x)
+    return simdSelect(x .!= x, x, result)
 }
 
 /// e^x − 1 on 8 lanes, accurate near 0.
@@ -371,8 +371,18 @@ func simdExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
 func simdExpm1(_ x: SIMD8<Float>) -> SIMD8<Float> {
     let (s1, s2, em1) = simdExpParts(x)
     let scale = s1 * s2  // finite for x <= 80; above that e^x - 1 is e^x to Float precision
-    let result = (scale * em1 + (scale - 1)).replacing(with: ((em1 + 1) * s1) * s2 - 1, where: x .> 80)
-    return result.replacing(with: x, where: x .!= x)
+    let result = simdSelect(x .> 80, ((em1 + 1) * s1) * s2 - 1, scale * em1 + (scale - 1))
+    return simdSelect(x .!= x, x, result)
+}
+
+/// `mask ? a : b` lane by lane, as bit operations. `replacing(with:where:)` is written lane by lane
+/// in the standard library, and inside larger loop bodies LLVM sometimes keeps it as one branch per
+/// lane; this form always compiles to a blend.
+@inline(__always) @usableFromInline
+func simdSelect(_ mask: SIMDMask<SIMD8<Int32>>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    let m = unsafeBitCast(mask, to: SIMD8<Int32>.self)  // all ones where true
+    let ai = unsafeBitCast(a, to: SIMD8<Int32>.self), bi = unsafeBitCast(b, to: SIMD8<Int32>.self)
+    return unsafeBitCast(bi ^ ((ai ^ bi) & m), to: SIMD8<Float>.self)
 }
 
 /// Natural logarithm of 8 positive normal numbers (no special cases), plus `exponentOffset`·log 2:
@@ -381,12 +391,27 @@ func simdExpm1(_ x: SIMD8<Float>) -> SIMD8<Float> {
 @inline(__always) @usableFromInline
 func simdLogOfNormal(_ x: SIMD8<Float>, exponentOffset: SIMD8<Float> = SIMD8(repeating: 0)) -> SIMD8<Float> {
     let bits = unsafeBitCast(x, to: SIMD8<Int32>.self)
-    var exponent = SIMD8<Float>(((bits &>> 23) & 0xff) &- 126) + exponentOffset
+    // The biased exponent k (0...255) as a Float without a conversion call: the bits 0x4B00_0000 | k
+    // are the float 2^23 + k exactly.
+    let biased = unsafeBitCast(((bits &>> 23) & 0xff) | 0x4B00_0000, to: SIMD8<Float>.self)
+    var exponent = (biased - (8_388_608 + 126)) + exponentOffset
     var m = unsafeBitCast((bits & Int32(bitPattern: 0x807f_ffff)) | 0x3f00_0000, to: SIMD8<Float>.self)  // [0.5, 1)
     let below = m .< 0.707_106_781_186_547_5
-    exponent = exponent.replacing(with: exponent - 1, where: below)
-    m = m.replacing(with: m + m, where: below) - 1
+    exponent = simdSelect(below, exponent - 1, exponent)
+    m = simdSelect(below, m + m, m) - 1
     let z = m * m
+    var y = logPolynomial(m) * m * z
+    y = y + exponent * -2.121_944_4e-4
+    y = y - 0.5 * z
+    return m + y + exponent * 0.693_359_375
+}
+
+/// The Cephes `logf` polynomial of `simdLogOfNormal` (without its factor m·m²). Kept out of line on
+/// purpose: inlined into a larger loop body, LLVM's SLP vectorizer splits this chain into scalar
+/// lanes (SIMD arithmetic is written lane by lane in the standard library), which made the
+/// logarithm several times slower than the call.
+@inline(never) @usableFromInline
+func logPolynomial(_ m: SIMD8<Float>) -> SIMD8<Float> {
     var y = SIMD8<Float>(repeating: 7.037_683_629_2e-2)
     y = y * m - 1.151_461_031_0e-1
     y = y * m + 1.167_699_874_0e-1
@@ -396,10 +421,7 @@ func simdLogOfNormal(_ x: SIMD8<Float>, exponentOffset: SIMD8<Float> = SIMD8(rep
     y = y * m + 2.000_071_476_5e-1
     y = y * m - 2.499_999_399_3e-1
     y = y * m + 3.333_333_117_4e-1
-    y = y * m * z
-    y = y + exponent * -2.121_944_4e-4
-    y = y - 0.5 * z
-    return m + y + exponent * 0.693_359_375
+    return y
 }
 
 /// Natural logarithm on 8 lanes: x = m·2^e with m in [√½, √2), log(m) from the Cephes `logf`

@@ -557,8 +557,9 @@ private func eluRowInPlace(_ row: UnsafeMutablePointer<Float>, _ n: Int, alpha: 
     var i = 0
     while i + 8 <= n {
         let v = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self)
-        low = low.replacing(with: v, where: v .< low)
-        UnsafeMutableRawPointer(row + i).storeBytes(of: f.value(v), as: SIMD8<Float>.self)
+        low = simdSelect(v .< low, v, low)
+        // f.value(v), with the select as a blend.
+        UnsafeMutableRawPointer(row + i).storeBytes(of: simdSelect(v .> 0, v, alpha * simdExpm1(v)), as: SIMD8<Float>.self)
         i += 8
     }
     var smallest = low.min()
@@ -586,7 +587,7 @@ private func eluGradient(_ g: Tensor, x: UnsafePointer<Float>, scale: [Float], s
                 while i + 8 <= spatial {
                     let z = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self) * a + d
                     let gv = UnsafeRawPointer(grow + i).loadUnaligned(as: SIMD8<Float>.self)
-                    let slope = (alpha * simdExp(z)).replacing(with: 1, where: z .> 0)
+                    let slope = simdSelect(z .> 0, SIMD8<Float>(repeating: 1), alpha * simdExp(z))
                     UnsafeMutableRawPointer(dst + i).storeBytes(of: gv * slope, as: SIMD8<Float>.self)
                     i += 8
                 }
@@ -609,9 +610,10 @@ private func eluGradient(_ g: Tensor, x: UnsafePointer<Float>, scale: [Float], s
 private func normalizedFromELU(_ y: SIMD8<Float>, inverseAlpha: Float, inverseWeight: Float,
                                bias: Float) -> SIMD8<Float> {
     // Positive outputs are the normalised values themselves: no logarithm for eight of them.
-    if all(y .> 0) { return (y - bias) * inverseWeight }
+    let positive = y .> 0
+    if all(positive) { return (y - bias) * inverseWeight }
     let logW = simdLogOfNormal(1 + y * inverseAlpha)
-    return (logW.replacing(with: y, where: y .> 0) - bias) * inverseWeight
+    return (simdSelect(positive, y, logW) - bias) * inverseWeight
 }
 
 /// Sums, per channel, gz = g · ELU'(z) (ELU'(z) = 1 for y > 0, y + alpha otherwise) and gz · x̂,
@@ -622,6 +624,7 @@ private func eluGradientFromOutput(_ g: UnsafePointer<Float>, y: UnsafePointer<F
                                    sumG: inout [Double], sumGXhat: inout [Double], minimumChannels: Int) {
     let channels = weight.count
     let inverseAlpha = 1 / alpha
+    let one = SIMD8<Float>(repeating: 1)
     sumG.withUnsafeMutableBufferPointer { sg in sumGXhat.withUnsafeMutableBufferPointer { sgx in
         Parallel.forRanges(channels, minimumPerThread: minimumChannels) { range in
             for c in range {
@@ -635,7 +638,7 @@ private func eluGradientFromOutput(_ g: UnsafePointer<Float>, y: UnsafePointer<F
                     while i + 8 <= spatial {
                         let yv = UnsafeRawPointer(yr + i).loadUnaligned(as: SIMD8<Float>.self)
                         let gv = UnsafeRawPointer(gr + i).loadUnaligned(as: SIMD8<Float>.self)
-                        let d = gv * (yv + alpha).replacing(with: 1, where: yv .> 0)
+                        let d = gv * simdSelect(yv .> 0, one, yv + alpha)
                         let xhat = normalizedFromELU(yv, inverseAlpha: inverseAlpha, inverseWeight: iw, bias: bc)
                         UnsafeMutableRawPointer(dst + i).storeBytes(of: xhat, as: SIMD8<Float>.self)
                         accG += d
@@ -685,6 +688,7 @@ private func batchNormELUGradients(xhat gz: Tensor, g: UnsafePointer<Float>, y: 
             }
         }
         let xp = gz.storage.pointer
+        let one = SIMD8<Float>(repeating: 1)
         Parallel.forRanges(batch * channels, minimumPerThread: max(1, 32_768 / max(spatial, 1))) { range in
             for r in range {
                 let c = r % channels, a = k[c], b = kx[c], d = k0[c]
@@ -693,7 +697,7 @@ private func batchNormELUGradients(xhat gz: Tensor, g: UnsafePointer<Float>, y: 
                 while i + 8 <= spatial {
                     let yv = UnsafeRawPointer(yr + i).loadUnaligned(as: SIMD8<Float>.self)
                     let gv = UnsafeRawPointer(gr + i).loadUnaligned(as: SIMD8<Float>.self)
-                    let gzv = gv * (yv + alpha).replacing(with: 1, where: yv .> 0)
+                    let gzv = gv * simdSelect(yv .> 0, one, yv + alpha)
                     let xhat = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self)
                     UnsafeMutableRawPointer(row + i).storeBytes(of: a * gzv + b * xhat + d, as: SIMD8<Float>.self)
                     i += 8
