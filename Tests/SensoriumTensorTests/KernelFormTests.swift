@@ -65,6 +65,21 @@ import Testing
         }
     }
 
+    /// The blend the vector kernels use instead of `replacing(with:where:)` picks the same bits:
+    /// signed zeros, infinities and NaN payloads included.
+    @Test func selectMatchesReplacing() {
+        let xs = Self.inputs, ys = Array(Self.inputs.reversed())
+        for start in stride(from: 0, to: xs.count, by: 8) {
+            let a = SIMD8<Float>(xs[start..<start + 8]), b = SIMD8<Float>(ys[start..<start + 8])
+            for mask in [a .> b, a .< 0, a .!= a, b .== 0] {
+                let selected = simdSelect(mask, a, b), replaced = b.replacing(with: a, where: mask)
+                for k in 0..<8 {
+                    #expect(selected[k].bitPattern == replaced[k].bitPattern, "lane \(k): \(selected[k]) vs \(replaced[k])")
+                }
+            }
+        }
+    }
+
     @Test func pointwiseFunctionsAgreeLaneByLane() {
         expectSameForms(ReLUFunction(), "relu")
         expectSameForms(SigmoidFunction(), "sigmoid")
