@@ -77,7 +77,8 @@ extension RunPreset {
     /// activations in the backward pass (`gradientCheckpointing`, same gradients, less memory).
     public static var dwiseNeuroModel: VideoModelConfiguration {
         // Blocks recomputed in the backward pass (not in the paper, which trains on a GPU): the same
-        // gradients for a third of the activation memory of a step (Documentation/Winners.md).
+        // gradients for about half the peak memory of a step (6.3 → 3.3 GB at 4 clips) and a sixth
+        // more CPU time (Benchmarks/profiles/dwiseneuro-step.md).
         var model = VideoModelConfiguration(seed: 42,
                                             core: AnyCoreConfiguration(DwiseNeuroCore.Configuration(gradientCheckpointing: true)),
                                             readout: .groupedConv(), shifter: nil, outputNonlinearity: .identity,
