@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 
 def rss_bytes():
@@ -723,7 +724,18 @@ class DwiseCore(nn.Module):
         self.blocks = nn.Sequential(*blocks)
 
     def forward(self, x):
-        return self.blocks(self.stem(x))
+        if not getattr(self, "checkpoint_blocks", False):
+            return self.blocks(self.stem(x))
+        # torch.utils.checkpoint per inverted-residual block (dwiseneuro-step --checkpoint): for
+        # comparison with the Swift side's gradientCheckpointing (torch's replay updates the
+        # BatchNorm running statistics a second time; the timing and memory are what matter here).
+        x = self.stem(x)
+        for layer in self.blocks:
+            if isinstance(layer, DwiseInvertedResidual) and torch.is_grad_enabled():
+                x = torch.utils.checkpoint.checkpoint(layer, x, use_reentrant=False)
+            else:
+                x = layer(x)
+        return x
 
 
 class DwiseShuffleLayer(nn.Module):
@@ -779,6 +791,7 @@ def dwiseneuro_step(args):
     torch.manual_seed(0)
     batch, neurons = 4, 8000
     model = DwiseNeuroOneMouse(neurons)
+    model.core.checkpoint_blocks = getattr(args, "checkpoint", False)
     model.train()
     x = torch.rand(batch, 5, 16, 64, 64)
     target = torch.rand(batch, neurons, 16)            # (B, n, T): the Swift side's (B, T, n), transposed
@@ -819,6 +832,8 @@ def main():
     p.add_argument("--runs", type=int, default=None)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--mouse", default=None)
+    p.add_argument("--checkpoint", action="store_true",
+                   help="dwiseneuro-step: torch.utils.checkpoint around every inverted-residual block")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     runs = args.runs or DEFAULT_RUNS.get(args.workload, 5)
@@ -857,6 +872,8 @@ def main():
         result["core_forward_median_s"] = statistics.median(step.core_times[-runs:])
     if hasattr(step, "parameters"):
         result["parameters"] = step.parameters
+    if args.checkpoint:
+        result["gradient_checkpointing"] = 1
     print(json.dumps(result))
 
 

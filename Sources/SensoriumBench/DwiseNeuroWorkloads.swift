@@ -58,9 +58,11 @@ func dwiseNeuroBlockStages(batch: Int, runs: Int, report: inout Report) {
 }
 
 /// A DwiseNeuro training step at the paper's size: core, cortex and one 8,000-neuron readout,
-/// forward and backward of a Poisson loss on (batch, 5, 16, 64, 64).
-func dwiseNeuroStep(batch: Int, runs: Int, report: inout Report) {
-    let core = DwiseNeuroCore(generator: generator)
+/// forward and backward of a Poisson loss on (batch, 5, 16, 64, 64). With `gradientCheckpointing`
+/// (the `dwiseneuro` preset's setting) the core's blocks recompute their activations in backward.
+func dwiseNeuroStep(batch: Int, runs: Int, gradientCheckpointing: Bool = true, report: inout Report) {
+    let core = DwiseNeuroCore(configuration: DwiseNeuroCore.Configuration(gradientCheckpointing: gradientCheckpointing),
+                              generator: generator)
     let cortex = Cortex(configuration: Cortex.Configuration(), generator: generator)
     let readout = GroupedConvReadout(inputChannels: cortex.outputChannels, neuronCount: 8000, generator: generator)
     let x = Tensor.randomUniform([batch, 5, 16, 64, 64], low: 0, high: 1, generator: generator)
@@ -79,4 +81,5 @@ func dwiseNeuroStep(batch: Int, runs: Int, report: inout Report) {
     report.add(timing: t)
     report.add("core_forward_median_s", median(coreTime.wall))
     report.add("parameters", core.parameterCount + cortex.parameterCount + readout.parameterCount)
+    report.add("gradient_checkpointing", gradientCheckpointing ? 1 : 0)
 }

@@ -263,11 +263,23 @@ final class DwiseNeuroAssembly: Module {
         }
     }
 
-    /// d sum(output · grad_output) / d every parameter and d input, eval mode, first mouse.
+    /// d sum(output · grad_output) / d every parameter and d input, eval mode, first mouse; again
+    /// with every block's activations recomputed in the backward pass (`gradientCheckpointing`).
     @Test(arguments: cases) func gradients(_ path: String) throws {
+        for checkpointing in [false, true] { try gradients(path, checkpointing: checkpointing) }
+    }
+
+    private func gradients(_ path: String, checkpointing: Bool) throws {
         let fixture = try Case(path)
-        let name = fixture.dir.lastPathComponent
+        let name = fixture.dir.lastPathComponent + (checkpointing ? " (gradientCheckpointing)" : "")
         let model = try fixture.loadedModel()
+        var blocks = 0
+        model.apply { m in
+            guard let block = m as? InvertedResidual3d else { return }
+            block.gradientCheckpointing = checkpointing
+            blocks += 1
+        }
+        #expect(blocks > 0)
         let tol = try fixture.tolerance("grad")
         let mouse = fixture.mice[0]
         let x = try Fixtures.tensor("input.\(mouse.name)", in: fixture.dir)

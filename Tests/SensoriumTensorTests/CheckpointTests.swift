@@ -42,6 +42,21 @@ import SensoriumTestSupport
         }
     }
 
+    /// The replay in the backward pass, and only it, runs with `Recomputation.isActive` set.
+    @Test func replayIsMarked() {
+        let x = Tensor.randomNormal([4, 3], generator: RandomGenerator(seed: 4), requiresGrad: true)
+        var seen: [Bool] = []
+        #expect(!Recomputation.isActive)
+        let y = checkpointed([x], parameters: []) { t in
+            seen.append(Recomputation.isActive)
+            return t[0].tanh()
+        }
+        #expect(seen == [false])
+        y.sum().backward()
+        #expect(seen == [false, true])
+        #expect(!Recomputation.isActive)
+    }
+
     @Test func keepsOnlyInputsAndResult() {
         let gen = RandomGenerator(seed: 3)
         let x = Tensor.randomNormal([256, 256], generator: gen, requiresGrad: true)

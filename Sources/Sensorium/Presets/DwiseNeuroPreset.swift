@@ -73,9 +73,14 @@ extension RunPreset {
     /// (5 input channels, nine inverted-residual blocks, expansion 6), the ``/SensoriumLayers/Cortex``
     /// (1024, 2048, 4096; groups 2), ``/SensoriumReadouts/GroupedConvReadout``s (groups 2, channel
     /// dropout 0.4, Softplus β 0.07), no shifter, no further nonlinearity, biases 0 (the
-    /// reference's initialisation), behaviour read uncentred.
+    /// reference's initialisation), behaviour read uncentred; the core's blocks recompute their
+    /// activations in the backward pass (`gradientCheckpointing`, same gradients, less memory).
     public static var dwiseNeuroModel: VideoModelConfiguration {
-        var model = VideoModelConfiguration(seed: 42, core: AnyCoreConfiguration(DwiseNeuroCore.Configuration()),
+        // Blocks recomputed in the backward pass (not in the paper, which trains on a GPU): the same
+        // gradients for about half the peak memory of a step (6.3 → 3.3 GB at 4 clips) and a sixth
+        // more CPU time (Benchmarks/profiles/dwiseneuro-step.md).
+        var model = VideoModelConfiguration(seed: 42,
+                                            core: AnyCoreConfiguration(DwiseNeuroCore.Configuration(gradientCheckpointing: true)),
                                             readout: .groupedConv(), shifter: nil, outputNonlinearity: .identity,
                                             biasInitializationTrials: 0)
         model.stage = AnyStageConfiguration(Cortex.Configuration())

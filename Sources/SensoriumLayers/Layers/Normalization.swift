@@ -11,6 +11,8 @@ import SensoriumTensor
 ///   (momentum `1 / num_batches_tracked`).
 /// - Evaluation mode normalises with the running statistics, or with the batch statistics when
 ///   running statistics are not tracked.
+/// - The backward pass's replay of a checkpointed computation (``/SensoriumTensor/Recomputation``)
+///   normalises with the batch statistics as training mode does but updates nothing.
 /// - `affine` adds a learnable per-channel scale `weight` (init 1) and shift `bias` (init 0).
 public class BatchNorm: Module, UnaryLayer {
     /// Per-channel scale (affine only).
@@ -74,12 +76,16 @@ public class BatchNorm: Module, UnaryLayer {
     public func callAsFunction(_ x: Tensor, activation: NormalizationActivation) -> Tensor {
         precondition(allowedRanks.contains(x.rank) && x.shape[1] == numFeatures,
                      "\(name): expected an input of rank \(allowedRanks.map(String.init).joined(separator: " or ")) with \(numFeatures) channels on axis 1, got shape \(x.shape)")
+        // A checkpointed block's replay in the backward pass normalises with the same batch
+        // statistics but leaves the running statistics alone: its forward pass updated them.
+        let replay = isTraining && Recomputation.isActive
         var factor: Float = 0
-        if isTraining, let counter = numBatchesTracked {
+        if isTraining, !replay, let counter = numBatchesTracked {
             counter.storage.pointer[0] += 1
             factor = momentum ?? 1 / counter.storage.pointer[0]
         }
-        return batchNorm(x, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
+        return batchNorm(x, runningMean: replay ? nil : runningMean, runningVar: replay ? nil : runningVar,
+                         weight: weight, bias: bias,
                          training: isTraining || runningMean == nil, momentum: factor, eps: eps, activation: activation,
                          reducer: isTraining ? statisticsReducer : nil)
     }

@@ -3,7 +3,9 @@
 /// Runs `body` on `inputs` without keeping its intermediate activations for the backward pass;
 /// backward runs `body` again (with gradients) and back-propagates through that recomputation.
 ///
-/// The result and all gradients equal those of calling `body(inputs)` directly. Only `inputs` and
+/// The result and all gradients equal those of calling `body(inputs)` directly. The recomputation
+/// runs with ``Recomputation/isActive`` set, so layers with side effects (BatchNorm's running
+/// statistics) apply them once, in the forward pass, not again in the replay. Only `inputs` and
 /// the result stay alive between forward and backward, instead of every activation inside `body`.
 ///
 /// - Parameters:
@@ -33,11 +35,20 @@ public func checkpointed(_ inputs: [Tensor], parameters: [Tensor], generators: [
             d.requiresGrad = t.requiresGrad
             return d
         }
-        let recomputed = GradMode.$isEnabled.withValue(true) { body(replay) }
+        let recomputed = GradMode.$isEnabled.withValue(true) { Recomputation.$isActive.withValue(true) { body(replay) } }
         precondition(recomputed.shape == g.shape,
                      "checkpointed: the recomputation gave shape \(recomputed.shape), the forward pass \(g.shape)")
         if recomputed.requiresGrad { recomputed.backward(g) }
         return replay.map { $0.requiresGrad ? ($0.grad ?? Tensor.zeros($0.shape)) : nil }
             + parameters.map { _ in nil }
     }
+}
+
+/// Whether the current computation is the backward pass's replay of a
+/// ``checkpointed(_:parameters:generators:_:)`` body. Operations and layers that change state
+/// besides computing their result (BatchNorm's running statistics and batch counter) skip that
+/// change while it is set: the forward pass already applied it.
+public enum Recomputation {
+    /// `true` while a checkpointed body is recomputed in the backward pass.
+    @TaskLocal public static var isActive = false
 }

@@ -32,11 +32,17 @@ public final class DwiseNeuroCore: Module, Core {
         public var seReduceRatio: Int
         /// DropPath rate; block i uses `dropPathRate · i / features.count`.
         public var dropPathRate: Float
+        /// Recompute every block's activations in the backward pass instead of keeping them
+        /// (``InvertedResidual3d/gradientCheckpointing``): the same results and gradients; a
+        /// training step keeps only the blocks' inputs and outputs between the passes and runs the
+        /// blocks' forward passes twice. Off in the paper (`false`, the default).
+        public var gradientCheckpointing: Bool
 
         /// The paper's configuration.
         public init(inChannels: Int = 5, features: [Int] = [64, 64, 64, 64, 128, 128, 128, 256, 256],
                     spatialStrides: [Int] = [2, 1, 1, 1, 2, 1, 1, 2, 1], spatialKernel: Int = 3, temporalKernel: Int = 5,
-                    expansionRatio: Int = 6, seReduceRatio: Int = 32, dropPathRate: Float = 0.1) {
+                    expansionRatio: Int = 6, seReduceRatio: Int = 32, dropPathRate: Float = 0.1,
+                    gradientCheckpointing: Bool = false) {
             self.inChannels = inChannels
             self.features = features
             self.spatialStrides = spatialStrides
@@ -45,6 +51,7 @@ public final class DwiseNeuroCore: Module, Core {
             self.expansionRatio = expansionRatio
             self.seReduceRatio = seReduceRatio
             self.dropPathRate = dropPathRate
+            self.gradientCheckpointing = gradientCheckpointing
         }
 
         /// Output channels of block i (F_{i+1}, or F_{B−1} for the last).
@@ -75,10 +82,12 @@ public final class DwiseNeuroCore: Module, Core {
         var layers: [any UnaryLayer] = []
         for i in c.features.indices {
             layers.append(PositionalEncoding3d(channels: c.features[i]))
-            layers.append(InvertedResidual3d(
+            let block = InvertedResidual3d(
                 inChannels: c.features[i], outChannels: c.outputChannels(ofBlock: i), spatialKernel: c.spatialKernel,
                 temporalKernel: c.temporalKernel, spatialStride: c.spatialStrides[i], expansionRatio: c.expansionRatio,
-                seReduceRatio: c.seReduceRatio, dropPathRate: c.dropPathRate(ofBlock: i), generator: generator))
+                seReduceRatio: c.seReduceRatio, dropPathRate: c.dropPathRate(ofBlock: i), generator: generator)
+            block.gradientCheckpointing = c.gradientCheckpointing
+            layers.append(block)
         }
         blocks = Sequential(layers)
         super.init()

@@ -38,6 +38,12 @@ public final class InvertedResidual3d: Module, UnaryLayer {
     public let outChannels: Int
     /// Spatial stride s.
     public let spatialStride: Int
+    /// Recompute the block's activations in the backward pass instead of keeping them
+    /// (``Module/recomputingInBackward(_:_:)``): the same results, gradients, running statistics
+    /// and DropPath draws; only the block's input and output are kept between the passes (at
+    /// 64 × 64 the expansion alone keeps seven activations of M channels), for one more forward
+    /// pass of the block.
+    public var gradientCheckpointing = false
 
     override public class var keyOverrides: [String: String] {
         ["pointwiseExpansion": "conv_pw", "spatialDepthwise": "spat_covn_dw", "temporalDepthwise": "temp_covn_dw",
@@ -104,6 +110,12 @@ public final class InvertedResidual3d: Module, UnaryLayer {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         precondition(x.rank == 5 && x.shape[1] == inChannels,
                      "InvertedResidual3d: expected (N, \(inChannels), T, H, W), got \(x.shape)")
+        guard gradientCheckpointing else { return forwardBody(x) }
+        return recomputingInBackward(x) { [self] in forwardBody($0) }
+    }
+
+    /// Main path and shortcut, recorded op by op.
+    private func forwardBody(_ x: Tensor) -> Tensor {
         let main = pointwiseProjection(squeezeExcitation(temporalDepthwise(spatialDepthwise(pointwiseExpansion(x)))))
         let skip = shortcut(x)
         precondition(main.shape == skip.shape,
@@ -113,5 +125,6 @@ public final class InvertedResidual3d: Module, UnaryLayer {
 
     override public var extraDescription: String {
         "\(inChannels) -> \(outChannels), mid: \(midChannels), stride: \(spatialStride)"
+            + (gradientCheckpointing ? ", gradientCheckpointing" : "")
     }
 }
