@@ -208,10 +208,7 @@ private struct BlockedAttentionKernel {
                     let gRows = gOut + oOffset(g) + i0 * ldo
                     // P = exp(scores − logsumexp), recomputed.
                     scores(q, k, group: g, from: i0, rows: rows, into: p, singleThreaded: single)
-                    for r in 0..<rows {
-                        let row = p + r * width, shift = lse[g * queries + i0 + r]
-                        for j in 0..<width { row[j] = expf(row[j] - shift) }
-                    }
+                    for r in 0..<rows { expRowShifted(p + r * width, width: width, shift: lse[g * queries + i0 + r]) }
                     let accumulate: Float = i0 == 0 ? 0 : 1
                     if let gv {
                         // dV += Pᵀ dO
