@@ -219,7 +219,8 @@ func softmaxRow(_ row: UnsafeMutablePointer<Float>, width: Int) -> Float {
     var peaks = SIMD8<Float>(repeating: -.infinity)
     var j = 0
     while j < vectorEnd {
-        peaks = pointwiseMax(peaks, UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self))
+        let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
+        peaks.replace(with: v, where: v .> peaks)
         j += 8
     }
     var peak = peaks.max()

@@ -75,6 +75,8 @@ public func patchEmbedding3d(_ x: Tensor, kernel: [Int], stride: [Int], normWeig
 
     let inputs: [Tensor] = [x, weight] + [normWeight, normBias, bias].compactMap { $0 }
     return Tensor.recordOperation(name, result: out, inputs: inputs) { g in
+        // The statistics' storages, captured by the closure (the pointers alone would not keep them).
+        let mp = mean.pointer, sp = rstd.pointer
         let needGamma = normWeight?.requiresGrad == true, needBeta = normBias?.requiresGrad == true
         let gp = g.storage.pointer
         // s[e] = Σ_r dY[r, e]: the bias gradient, and part of the weight and β gradients.
