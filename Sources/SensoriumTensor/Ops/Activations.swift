@@ -107,29 +107,6 @@ public enum GELUApproximation: String, Sendable, CaseIterable {
         let pdf = expf(-0.5 * x * x) * (0.398_942_280_401_432_7 as Float)
         return cdf + x * pdf
     }
-    // On 8 lanes, Φ(x) = ½·erfc(−x/√2) from the Chebyshev-fitted erfc of Numerical Recipes
-    // (§6.2, `erfcc`: fractional error below 1.2e-7 for every argument): z = |x|/√2,
-    // t = 1/(1 + z/2), erfc(z) = t·exp(−z² − 1.26551223 + t·P(t)).
-    @inlinable func value(_ x: SIMD8<Float>) -> SIMD8<Float> { x * GELUFunction.cdf(x) }
-    @inlinable func derivative(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> {
-        GELUFunction.cdf(x) + x * simdExp(-0.5 * x * x) * (0.398_942_280_401_432_7 as Float)
-    }
-    @inlinable @inline(__always)
-    static func cdf(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let z = x.replacing(with: -x, where: x .< 0) * (0.707_106_781_186_547_5 as Float)
-        let t = 1 / (1 + 0.5 * z)
-        var p = SIMD8<Float>(repeating: 0.170_872_77)
-        p = p * t - 0.822_152_23
-        p = p * t + 1.488_515_87
-        p = p * t - 1.135_203_98
-        p = p * t + 0.278_868_07
-        p = p * t - 0.186_288_06
-        p = p * t + 0.096_784_18
-        p = p * t + 0.374_091_96
-        p = p * t + 1.000_023_68
-        let halfErfc = 0.5 * t * simdExp(p * t - 1.265_512_23 - z * z)
-        return halfErfc.replacing(with: 1 - halfErfc, where: x .>= 0)
-    }
 }
 
 @usableFromInline struct GELUTanhFunction: PointwiseFunction {
