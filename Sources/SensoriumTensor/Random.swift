@@ -53,6 +53,21 @@ public final class RandomGenerator: RandomNumberGenerator {
         Float(next() >> 40) * (1.0 / 16_777_216.0)
     }
 
+    /// Writes `count` draws of ``nextUniform()`` to `buffer`: the same numbers and the same stream
+    /// position as `count` calls, with the state kept in registers.
+    public func fillUniform(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
+        var (a, b, c, d) = (s0, s1, s2, s3)
+        for i in 0..<count {
+            let result = ((b &* 5) << 7 | (b &* 5) >> 57) &* 9
+            let t = b << 17
+            c ^= a; d ^= b; b ^= c; a ^= d
+            c ^= t
+            d = (d << 45) | (d >> 19)
+            buffer[i] = Float(result >> 40) * (1.0 / 16_777_216.0)
+        }
+        (s0, s1, s2, s3) = (a, b, c, d)
+    }
+
     /// Standard normal (Box-Muller on Double precision, rounded to Float).
     public func nextNormal() -> Float {
         if let spare = spareNormal { spareNormal = nil; return spare }

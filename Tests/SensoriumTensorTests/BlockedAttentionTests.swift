@@ -32,6 +32,26 @@ import SensoriumTestSupport
         compare(batch: [2, 2], L: 10, S: 10, d: 8, dv: 3, block: 3, scale: 0.7, seed: 5)
     }
 
+    /// Rows of 37 and 64 keys take the eight-lane softmax and exponential (with a tail for 37):
+    /// output and gradients against the composed ops `matmul(softmax(q kᵀ · scale), v)`.
+    @Test func vectorisedSoftmaxMatchesComposedOps() {
+        for (S, seed) in [(37, UInt64(11)), (64, UInt64(12))] {
+            let gen = RandomGenerator(seed: seed)
+            let q = Tensor.randomNormal([3, 20, 8], std: 1.5, generator: gen, requiresGrad: true)
+            let k = Tensor.randomNormal([3, S, 8], std: 1.5, generator: gen, requiresGrad: true)
+            let v = Tensor.randomNormal([3, S, 5], generator: gen, requiresGrad: true)
+            let g = Tensor.randomNormal([3, 20, 5], generator: gen)
+            let composed = matmul((matmul(q, k.transposed(1, 2)) * 0.6).softmax(axis: -1), v)
+            composed.backward(g)
+            let reference = [q, k, v].map { $0.grad!.scalars }
+            for t in [q, k, v] { t.zeroGrad() }
+            let blocked = blockedScaledDotProductAttention(q, k, v, scale: 0.6, blockSize: 8)
+            blocked.backward(g)
+            expectClose(blocked, composed.scalars, atol: 1e-5, rtol: 1e-4, "S \(S) output")
+            for (t, r) in zip([q, k, v], reference) { expectClose(t.grad!, r, atol: 1e-5, rtol: 1e-3, "S \(S) gradient \(t.shape)") }
+        }
+    }
+
     @Test func multiHeadMatchesSplitHeads() {
         let gen = RandomGenerator(seed: 9)
         let (B, L, S, H, d, dv) = (3, 7, 5, 3, 4, 2)

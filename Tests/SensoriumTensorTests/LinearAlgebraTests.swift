@@ -158,6 +158,42 @@ private func expectAllClose(_ actual: [Float], _ expected: [Double], tol: Double
         expectAllClose(noBias.scalars, [-3.33333325, 2.66666651], tol: 1e-5, "vector linear")
     }
 
+    /// Many rows through a small weight: the forward product and the input gradient run as pieces of
+    /// rows, the weight gradient as per-piece partial products (``ThinGEMM``) on two or more threads.
+    /// Against Double references of y = x·Wᵀ + b, dx = g·W, dW = gᵀ·x, db = Σ g.
+    @Test func longThinLinearMatchesNaive() {
+        let gen = RandomGenerator(seed: 10)
+        let (rows, inF, outF) = (4_500, 24, 40)
+        #expect(!ThinGEMM.splits(rows: 6, n: outF, k: inF))
+        if Parallel.threadCount > 1 { #expect(ThinGEMM.splits(rows: rows, n: outF, k: inF)) }
+        let x = Tensor.randomNormal([3, rows / 3, inF], generator: gen, requiresGrad: true)
+        let w = Tensor.randomNormal([outF, inF], generator: gen, requiresGrad: true)
+        let b = Tensor.randomNormal([outF], generator: gen, requiresGrad: true)
+        let g = Tensor.randomNormal([3, rows / 3, outF], generator: gen)
+        let y = linear(x, weight: w, bias: b)
+        y.backward(g)
+        let (xs, ws, bs, gs) = (x.scalars, w.scalars, b.scalars, g.scalars)
+        var refY = [Double](), refX = [Double](repeating: 0, count: rows * inF)
+        var refW = [Double](repeating: 0, count: outF * inF), refB = [Double](repeating: 0, count: outF)
+        for r in 0..<rows {
+            for o in 0..<outF {
+                var acc = Double(bs[o])
+                for i in 0..<inF { acc += Double(xs[r * inF + i]) * Double(ws[o * inF + i]) }
+                refY.append(acc)
+                let go = Double(gs[r * outF + o])
+                refB[o] += go
+                for i in 0..<inF {
+                    refX[r * inF + i] += go * Double(ws[o * inF + i])
+                    refW[o * inF + i] += go * Double(xs[r * inF + i])
+                }
+            }
+        }
+        expectAllClose(y.scalars, refY, tol: 1e-4, "y")
+        expectAllClose(x.grad!.scalars, refX, tol: 1e-4, "dx")
+        expectAllClose(w.grad!.scalars, refW, tol: 2e-3, "dW")
+        expectAllClose(b.grad!.scalars, refB, tol: 2e-3, "db")
+    }
+
     @Test func gradientCheckLinear() {
         let gen = RandomGenerator(seed: 9)
         let x = Tensor.randomNormal([2, 3, 5], generator: gen, requiresGrad: true)

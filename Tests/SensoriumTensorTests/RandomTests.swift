@@ -21,6 +21,16 @@ import Testing
         #expect(Set(first).count == 3)
     }
 
+    /// `fillUniform` gives the numbers and the stream position of as many `nextUniform` calls.
+    @Test func fillUniformMatchesNextUniform() {
+        let a = RandomGenerator(seed: 77), b = RandomGenerator(seed: 77)
+        let expected = (0..<1_000).map { _ in a.nextUniform() }
+        var filled = [Float](repeating: -1, count: 1_000)
+        filled.withUnsafeMutableBufferPointer { b.fillUniform($0.baseAddress!, count: 1_000) }
+        #expect(filled == expected)
+        #expect(a.next() == b.next())
+    }
+
     @Test func stateRestoresTheStreamExactly() {
         let g = RandomGenerator(seed: 5)
         _ = g.nextNormal()           // leaves a spare normal in the state

@@ -192,7 +192,7 @@ private func addMatrix(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer
 
 /// `row[j] = exp(row[j] − shift)` for one row of `width` elements, in place.
 @inline(__always)
-private func expRowShifted(_ row: UnsafeMutablePointer<Float>, width: Int, shift: Float) {
+func expRowShifted(_ row: UnsafeMutablePointer<Float>, width: Int, shift: Float) {
     var j = 0
     while j + 8 <= width {
         let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
@@ -212,18 +212,41 @@ private func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, width: Int
 
 /// Numerically stable softmax of one row of `width` elements, in place; returns the row's
 /// log-sum-exp (what memory-bounded attention keeps to recompute the probabilities).
+/// Eight lanes at a time (``simdExp``); the tail with `fastExp`.
 @inline(__always)
 func softmaxRow(_ row: UnsafeMutablePointer<Float>, width: Int) -> Float {
-    var peak = -Float.infinity
-    for j in 0..<width where row[j] > peak { peak = row[j] }
+    let vectorEnd = width & ~7
+    var peaks = SIMD8<Float>(repeating: -.infinity)
+    var j = 0
+    while j < vectorEnd {
+        let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
+        peaks.replace(with: v, where: v .> peaks)
+        j += 8
+    }
+    var peak = peaks.max()
+    for t in vectorEnd..<width where row[t] > peak { peak = row[t] }
     if peak == -.infinity { peak = 0 }
-    var total: Float = 0
-    for j in 0..<width {
-        let e = expf(row[j] - peak)
-        row[j] = e
+    var sums = SIMD8<Float>()
+    j = 0
+    while j < vectorEnd {
+        let e = simdExp(UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self) - peak)
+        UnsafeMutableRawPointer(row + j).storeBytes(of: e, as: SIMD8<Float>.self)
+        sums += e
+        j += 8
+    }
+    var total = sums.sum()
+    for t in vectorEnd..<width {
+        let e = fastExp(row[t] - peak)
+        row[t] = e
         total += e
     }
     let inv = 1 / total
-    for j in 0..<width { row[j] *= inv }
+    j = 0
+    while j < vectorEnd {
+        let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self) * inv
+        UnsafeMutableRawPointer(row + j).storeBytes(of: v, as: SIMD8<Float>.self)
+        j += 8
+    }
+    for t in vectorEnd..<width { row[t] *= inv }
     return peak + logf(total)
 }

@@ -153,8 +153,11 @@ private struct BlockedAttentionKernel {
         let p = packed.storage.pointer
         forward(p, p, p, out.storage.pointer, logSumExp.pointer)
         let outStorage = out.storage
+        // Every column of q, k and v is written by the backward pass (the first query block of each
+        // problem overwrites); only columns after v need zeros.
+        let covered = packed.shape[2] == vBase + heads * valueDepth
         return Tensor.recordOperation(name, result: out, inputs: [packed]) { g in
-            let gp = Tensor.zeros(packed.shape)
+            let gp = covered ? Tensor(uninitializedShape: packed.shape) : Tensor.zeros(packed.shape)
             let d = gp.storage.pointer
             backward(p, p, p, outStorage.pointer, logSumExp.pointer, g.storage.pointer, d, d, d)
             return [gp]
@@ -208,10 +211,7 @@ private struct BlockedAttentionKernel {
                     let gRows = gOut + oOffset(g) + i0 * ldo
                     // P = exp(scores − logsumexp), recomputed.
                     scores(q, k, group: g, from: i0, rows: rows, into: p, singleThreaded: single)
-                    for r in 0..<rows {
-                        let row = p + r * width, shift = lse[g * queries + i0 + r]
-                        for j in 0..<width { row[j] = expf(row[j] - shift) }
-                    }
+                    for r in 0..<rows { expRowShifted(p + r * width, width: width, shift: lse[g * queries + i0 + r]) }
                     let accumulate: Float = i0 == 0 ? 0 : 1
                     if let gv {
                         // dV += Pᵀ dO

@@ -36,6 +36,7 @@ private func dropoutMask(count: Int, p: Float, generator: RandomGenerator) -> Te
         return mask
     }
     let keep = 1 / (1 - p)
-    for i in 0..<count { m[i] = generator.nextUniform() < p ? 0 : keep }
+    generator.fillUniform(m, count: count)
+    for i in 0..<count { m[i] = m[i] < p ? 0 : keep }
     return mask
 }

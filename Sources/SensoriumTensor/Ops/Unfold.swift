@@ -99,6 +99,29 @@ struct PatchGeometry {
         }
     }
 
+    /// ``gatherRows(_:from:into:)`` on the calling thread, for callers that run pieces of rows on
+    /// threads of their own.
+    func copyRows(_ range: Range<Int>, from src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+        let plane = height * width, volume = time * plane
+        for i in 0..<range.count {
+            let r = range.lowerBound + i
+            let pw = r % nW, ph = (r / nW) % nH, bt = r / (nW * nH)
+            let b = bt / nT, t0 = (bt % nT) * sT
+            var o = dst + i * patchSize
+            let corner = src + b * channels * volume + t0 * plane + ph * sH * width + pw * sW
+            for c in 0..<channels {
+                for t in 0..<kT {
+                    let frame = corner + c * volume + t * plane
+                    for h in 0..<kH {
+                        let line = frame + h * width
+                        for w in 0..<kW { o[w] = line[w] }
+                        o += kW
+                    }
+                }
+            }
+        }
+    }
+
     /// Adds rows of patch gradients (as laid out by ``gatherRows(_:from:into:)``) into the input
     /// gradient. Patches overlap, so the work is split by channel, which no two patches' segments share.
     func scatterAddRows(_ range: Range<Int>, from src: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>) {

@@ -100,12 +100,17 @@ public final class ParallelTransformerBlock: Module, UnaryLayer {
 
     private func forwardBody(_ x: Tensor) -> Tensor {
         let inner = heads * headDim
-        // q, k, v are read in place from the projection (no copies kept for backward); ff is sliced.
-        let projected = fusedLinear(norm(x))
-        var attention = packedMultiHeadBlockedAttention(projected, heads: heads, headDim: headDim,
+        // The fused projection as two products over the rows of its weight (the same values): q, k, v
+        // side by side, read in place by the attention, and the feed-forward input on its own, so
+        // neither gradient carries the other's columns as zeros and ff needs no sliced copy.
+        let h = norm(x)
+        let qkvRows = 0..<(3 * inner), ffRows = (3 * inner)..<(3 * inner + mlpDim)
+        let w = fusedLinear.weight, b = fusedLinear.bias
+        let qkv = linear(h, weight: w.sliced(axis: 0, range: qkvRows), bias: b?.sliced(axis: 0, range: qkvRows))
+        let ff = linear(h, weight: w.sliced(axis: 0, range: ffRows), bias: b?.sliced(axis: 0, range: ffRows))
+        var attention = packedMultiHeadBlockedAttention(qkv, heads: heads, headDim: headDim,
                                                         scale: scale.item, blockSize: attentionBlockSize)
         attention = dropout(attention, p: attentionDropout, training: isTraining, generator: generator)
-        let ff = projected.sliced(axis: 2, range: (3 * inner)..<(3 * inner + mlpDim))
         return x + dropPath1(attnOut(attention)) + dropPath2(ffOut(ff))
     }
 
