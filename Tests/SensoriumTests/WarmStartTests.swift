@@ -376,7 +376,8 @@ import SensoriumTestSupport
         #expect(cosine.totalEpochs == Double(DemoWorkflow.defaultEpochs))
         #expect(cosine.learningRate(base: 1e-2, progress: Double(DemoWorkflow.defaultEpochs), stepFraction: 0.1) == 0)
         #expect(demo.trainer.movingAverage != nil)
-        // `sensorium demo --epochs 35`: the 35-epoch recipe measured in Documentation/Validation.md.
+        // `sensorium demo --epochs 35`: warm-up 2 + cosine 33, behaviour hidden for 8 epochs (the
+        // schedule of row E in Documentation/Validation.md).
         var short = demo
         short.limitEpochs(to: 35)
         let compressed = try #require(short.trainer.schedule.as(WarmupCosineSchedule.self))
