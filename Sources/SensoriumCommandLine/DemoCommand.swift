@@ -24,7 +24,7 @@ struct DemoCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: .hidden)
     var budget: Double?
 
-    @Option(parsing: .unconditional, help: "At most this many training epochs (default: \(DemoWorkflow.trainingConfiguration.trainer.earlyStopping.maxEpochs); the time limit usually ends the run first).")
+    @Option(parsing: .unconditional, help: "At most this many training epochs (default: \(DemoWorkflow.trainingConfiguration.trainer.earlyStopping.maxEpochs), which fit the time limit on two quiet cores; the learning-rate schedule is compressed to them).")
     var epochs: Int?
 
     @Option(parsing: .unconditional, help: "Seed of the trainer and of the model's initial weights (default: \(DemoWorkflow.trainingConfiguration.trainer.seed)).")

@@ -347,6 +347,44 @@ import SensoriumTestSupport
         #expect(long.model.behaviorWarmupEpochs == 10 && long.trainer.earlyStopping.warmupEpochs == 12)
     }
 
+    @Test func limitingEpochsCompressesACosineScheduleToTheRun() throws {
+        var run = TrainingRunConfiguration()
+        run.trainer.schedule = .warmupCosine(.init(warmupEpochs: 3, cosineEpochs: 80, minLearningRate: 1e-5))
+        run.limitEpochs(to: 20)
+        let twenty = try #require(run.trainer.schedule.as(WarmupCosineSchedule.self))
+        #expect(twenty.warmupEpochs == 3 && twenty.cosineEpochs == 17 && twenty.minLearningRate == 1e-5)
+        // The learning rate reaches its floor at the run's last step.
+        let last = twenty.learningRate(base: 5e-3, progress: 20, stepFraction: 0.1)
+        #expect(abs(last - 1e-5) < 1e-12)
+        run.limitEpochs(to: 8)
+        let eight = try #require(run.trainer.schedule.as(WarmupCosineSchedule.self))
+        #expect(eight.warmupEpochs == 2 && eight.cosineEpochs == 6)
+        // A schedule that ends within the run, and a plateau schedule, are left as they are.
+        var fits = TrainingRunConfiguration()
+        fits.trainer.schedule = .warmupCosine(.init(warmupEpochs: 1, cosineEpochs: 11))
+        fits.limitEpochs(to: 30)
+        #expect(fits.trainer.schedule == .warmupCosine(.init(warmupEpochs: 1, cosineEpochs: 11)))
+        var plateau = TrainingRunConfiguration()
+        plateau.limitEpochs(to: 5)
+        #expect(plateau.trainer.schedule == TrainerConfiguration.reference.schedule)
+    }
+
+    @Test func theDemoAnnealsWithinItsEpochsAndAShorterRunToo() throws {
+        let demo = DemoWorkflow.trainingConfiguration
+        #expect(demo.trainer.earlyStopping.maxEpochs == DemoWorkflow.defaultEpochs)
+        let cosine = try #require(demo.trainer.schedule.as(WarmupCosineSchedule.self))
+        #expect(cosine.totalEpochs == Double(DemoWorkflow.defaultEpochs))
+        #expect(cosine.learningRate(base: 1e-2, progress: Double(DemoWorkflow.defaultEpochs), stepFraction: 0.1) == 0)
+        #expect(demo.trainer.movingAverage != nil)
+        // `sensorium demo --epochs 35`: warm-up 2 + cosine 33, behaviour hidden for 8 epochs (the
+        // schedule of row E in Documentation/Validation.md).
+        var short = demo
+        short.limitEpochs(to: 35)
+        let compressed = try #require(short.trainer.schedule.as(WarmupCosineSchedule.self))
+        #expect(compressed.warmupEpochs == 2 && compressed.cosineEpochs == 33)
+        #expect(short.model.behaviorWarmupEpochs == 8 && short.trainer.earlyStopping.warmupEpochs == 10)
+    }
+
     @Test func centredBehaviourSubtractsTheMeanAndMustMatchTheModel() throws {
         let raw = try MouseDataset(path: TinyMouse.dataset().layout.root, options: MouseDataOptions(normalize: false))
         let reference = try TinyMouse.dataset()

@@ -131,7 +131,10 @@ public struct TrainingRunConfiguration: Codable, Sendable, Equatable {
 
     /// Caps training at `epochs` epochs. Warm-ups that would take a quarter of them or more are
     /// shortened to a quarter (behaviour) and two epochs more (early stopping), so that a short
-    /// run still trains mostly with every input and keeps trained weights.
+    /// run still trains mostly with every input and keeps trained weights. A warm-up + cosine
+    /// schedule (``/SensoriumTraining/WarmupCosineSchedule``) planned for more epochs is compressed
+    /// to end with the run (its learning-rate warm-up cut to a quarter of the epochs at most), so
+    /// that a shorter run still anneals.
     public mutating func limitEpochs(to epochs: Int) {
         trainer.earlyStopping.maxEpochs = epochs
         let quarter = epochs / 4
@@ -140,6 +143,12 @@ public struct TrainingRunConfiguration: Codable, Sendable, Equatable {
             trainer.earlyStopping.warmupEpochs = quarter == 0 ? 0 : min(trainer.earlyStopping.warmupEpochs, quarter + 2)
         }
         trainer.earlyStopping.warmupEpochs = min(trainer.earlyStopping.warmupEpochs, max(0, epochs - 1))
+        if epochs >= 1, let cosine = trainer.schedule.as(WarmupCosineSchedule.self), cosine.totalEpochs > Double(epochs) {
+            trainer.schedule = trainer.schedule.updating(WarmupCosineSchedule.self) {
+                $0.warmupEpochs = min(cosine.warmupEpochs, Double(epochs) / 4)
+                $0.cosineEpochs = Double(epochs) - $0.warmupEpochs
+            }
+        }
     }
 
     /// A configuration; the defaults are the factorised baseline trained with the reference recipe.
