@@ -60,9 +60,9 @@ public enum DemoWorkflow {
     }
 
     /// The demo's number of training epochs: what fits ``defaultTrainingBudget`` on two quiet
-    /// cores with a margin of about 6 % (92 epochs of batches of 8 took 540 s there; batches of 2
-    /// and 4 cost 0–3 % more CPU per epoch).
-    public static let defaultEpochs = 84
+    /// cores with a margin of about 5 % (82 epochs of this recipe took 540 s there), so that the
+    /// run ends by its epoch count, with the cosine at zero, rather than by the clock.
+    public static let defaultEpochs = 78
 
     /// The demo's time budget for training; training stops there (keeping the best weights) if
     /// early stopping has not ended it before.
