@@ -602,17 +602,7 @@ enum ConvolutionKernels {
             return
         }
         let ranges = pieces(items, parallel: parallel)
-        let next = Atomic<Int>(0)
-        withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: threads) { _ in
-                while true {
-                    let piece = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                    guard piece < ranges.count else { break }
-                    box.value(piece, ranges[piece], true)
-                }
-            }
-        }
+        WorkQueue.drain(ranges.count, threads: threads) { piece in body(piece, ranges[piece], true) }
     }
 }
 

@@ -20,6 +20,12 @@ enum WorkQueue {
             for item in 0..<count { body(item) }
             return
         }
+        drain(count, threads: threads, body)
+    }
+
+    /// Calls `body(item)` for every item of `0..<count` on `threads` workers (at least 2), each
+    /// taking the next item from a shared counter until none is left.
+    static func drain(_ count: Int, threads: Int, _ body: (Int) -> Void) {
         let next = Atomic<Int>(0)
         withoutActuallyEscaping(body) { body in
             let box = UncheckedSendable(body)

@@ -78,24 +78,9 @@ struct PatchGeometry {
     /// Copies patches `range` (row r = ((b·T' + t')·H' + h')·W' + w') into consecutive rows of
     /// `patchSize` floats at `dst`; rows are independent and copied in parallel.
     func gatherRows(_ range: Range<Int>, from src: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
-        let plane = height * width, volume = time * plane
         Parallel.forRanges(range.count, minimumPerThread: max(1, 65_536 / max(patchSize, 1))) { local in
-            for i in local {
-                let r = range.lowerBound + i
-                let pw = r % nW, ph = (r / nW) % nH, bt = r / (nW * nH)
-                let b = bt / nT, t0 = (bt % nT) * sT
-                var o = dst + i * patchSize
-                let corner = src + b * channels * volume + t0 * plane + ph * sH * width + pw * sW
-                for c in 0..<channels {
-                    let channel = corner + c * volume
-                    for t in 0..<kT {
-                        for h in 0..<kH {
-                            o.update(from: channel + t * plane + h * width, count: kW)
-                            o += kW
-                        }
-                    }
-                }
-            }
+            copyRows((range.lowerBound + local.lowerBound)..<(range.lowerBound + local.upperBound),
+                     from: UnsafePointer(src), into: dst + local.lowerBound * patchSize)
         }
     }
 
