@@ -178,11 +178,11 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
         let activationGradient: Tensor?
         switch activation {
         case .silu:
-            activationGradient = siluGradient(g, x: xp, scale: affineScale, shift: affineShift, rows: batch * channels,
-                                              spatial: spatial)
+            activationGradient = SensoriumTensor.activationGradient(g, x: xp, scale: affineScale, shift: affineShift,
+                                                                    slope: SiLUSlope(), rows: batch * channels, spatial: spatial)
         case .elu(let alpha):
-            activationGradient = eluGradient(g, x: xp, scale: affineScale, shift: affineShift, alpha: alpha,
-                                             rows: batch * channels, spatial: spatial)
+            activationGradient = SensoriumTensor.activationGradient(g, x: xp, scale: affineScale, shift: affineShift,
+                                                                    slope: ELUSlope(alpha: alpha), rows: batch * channels, spatial: spatial)
         case .identity:
             activationGradient = nil
         }
@@ -332,13 +332,33 @@ private func siluRowInPlace(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
     }
 }
 
-/// `g · SiLU'(scale[c]·x + shift[c])` for rows of `spatial` values (row r in channel r mod C).
-private func siluGradient(_ g: Tensor, x: UnsafePointer<Float>, scale: [Float], shift: [Float], rows: Int,
-                          spatial: Int) -> Tensor {
+/// The slope f'(z) of a batch norm's fused activation at the normalised values z, eight lanes
+/// or one at a time (a protocol, not a closure, so that the kernel is specialised per activation).
+private protocol FusedActivationSlope {
+    func callAsFunction(_ z: SIMD8<Float>) -> SIMD8<Float>
+    func callAsFunction(_ z: Float) -> Float
+}
+
+/// SiLU'(z).
+private struct SiLUSlope: FusedActivationSlope {
+    let f = SiLUFunction()
+    func callAsFunction(_ z: SIMD8<Float>) -> SIMD8<Float> { f.derivative(z, z) }
+    func callAsFunction(_ z: Float) -> Float { f.derivative(z, z) }
+}
+
+/// ELU'(z) = 1 for z > 0 and alpha·e^z otherwise.
+private struct ELUSlope: FusedActivationSlope {
+    let alpha: Float
+    func callAsFunction(_ z: SIMD8<Float>) -> SIMD8<Float> { simdSelect(z .> 0, SIMD8<Float>(repeating: 1), alpha * simdExp(z)) }
+    func callAsFunction(_ z: Float) -> Float { z > 0 ? 1 : alpha * fastExp(z) }
+}
+
+/// `g · f'(scale[c]·x + shift[c])` for rows of `spatial` values (row r in channel r mod C).
+private func activationGradient<Slope: FusedActivationSlope>(_ g: Tensor, x: UnsafePointer<Float>, scale: [Float], shift: [Float],
+                                                            slope: Slope, rows: Int, spatial: Int) -> Tensor {
     let out = Tensor(uninitializedShape: g.shape)
     let gp = g.storage.pointer, op = out.storage.pointer
     let channels = scale.count
-    let f = SiLUFunction()
     scale.withUnsafeBufferPointer { sc in shift.withUnsafeBufferPointer { sh in
         Parallel.forRanges(rows, minimumPerThread: max(1, 32_768 / max(spatial, 1))) { range in
             for r in range {
@@ -348,12 +368,11 @@ private func siluGradient(_ g: Tensor, x: UnsafePointer<Float>, scale: [Float], 
                 while i + 8 <= spatial {
                     let z = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self) * a + d
                     let gv = UnsafeRawPointer(grow + i).loadUnaligned(as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(dst + i).storeBytes(of: gv * f.derivative(z, z), as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(dst + i).storeBytes(of: gv * slope(z), as: SIMD8<Float>.self)
                     i += 8
                 }
                 while i < spatial {
-                    let z = src[i] * a + d
-                    dst[i] = grow[i] * f.derivative(z, z)
+                    dst[i] = grow[i] * slope(src[i] * a + d)
                     i += 1
                 }
             }
@@ -569,37 +588,6 @@ private func eluRowInPlace(_ row: UnsafeMutablePointer<Float>, _ n: Int, alpha: 
         i += 1
     }
     return smallest
-}
-
-/// `g · ELU'(scale[c]·x + shift[c])` for rows of `spatial` values (row r in channel r mod C), with
-/// ELU'(z) = 1 for z > 0 and alpha·e^z otherwise.
-private func eluGradient(_ g: Tensor, x: UnsafePointer<Float>, scale: [Float], shift: [Float], alpha: Float, rows: Int,
-                         spatial: Int) -> Tensor {
-    let out = Tensor(uninitializedShape: g.shape)
-    let gp = g.storage.pointer, op = out.storage.pointer
-    let channels = scale.count
-    scale.withUnsafeBufferPointer { sc in shift.withUnsafeBufferPointer { sh in
-        Parallel.forRanges(rows, minimumPerThread: max(1, 32_768 / max(spatial, 1))) { range in
-            for r in range {
-                let c = r % channels, a = sc[c], d = sh[c]
-                let src = x + r * spatial, grow = gp + r * spatial, dst = op + r * spatial
-                var i = 0
-                while i + 8 <= spatial {
-                    let z = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self) * a + d
-                    let gv = UnsafeRawPointer(grow + i).loadUnaligned(as: SIMD8<Float>.self)
-                    let slope = simdSelect(z .> 0, SIMD8<Float>(repeating: 1), alpha * simdExp(z))
-                    UnsafeMutableRawPointer(dst + i).storeBytes(of: gv * slope, as: SIMD8<Float>.self)
-                    i += 8
-                }
-                while i < spatial {
-                    let z = src[i] * a + d
-                    dst[i] = grow[i] * (z > 0 ? 1 : alpha * fastExp(z))
-                    i += 1
-                }
-            }
-        }
-    }}
-    return out
 }
 
 /// The normalised values x̂ = (z − bias)·inverseWeight of eight ELU outputs y, with z = y for
