@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Splits a `perf record -g` profile of `sensorium-bench <training workload>` into forward, backward
-and optimizer time per SDK operation, like Benchmarks/profile_pytorch_phases.py does for the twin.
+and optimizer time per SDK operation, like `Benchmarks/profile_pytorch.py --phases` does for the twin.
 
     OPENBLAS_NUM_THREADS=2 perf record -F 999 -g -o perf.data .build/release/sensorium-bench vivit-step --runs 5
     python3 Benchmarks/perf_by_operation.py perf.data [--rows 30] [--binary-name sensorium-bench]

@@ -246,33 +246,44 @@ private func adamKernel(parameter: UnsafeMutablePointer<Float>, gradient: Unsafe
     }
 }
 
-/// The hyper-parameters of the Adam family (``Adam``, ``AdamW``), for the code the two share.
-protocol AdamHyperParameters {
+/// The configuration of a member of the Adam family (``AdamW``, ``Adam``): the hyper-parameters
+/// the shared ``AdamFamilyOptimizer`` reads, and how weight decay enters the update.
+public protocol AdamFamilyConfiguration: OptimizerConfiguration, Equatable {
+    /// Learning rate.
     var learningRate: Double { get set }
+    /// Coefficient of the running average of the gradient.
     var beta1: Double { get set }
+    /// Coefficient of the running average of the squared gradient.
     var beta2: Double { get set }
+    /// Added to the denominator for numerical stability.
     var eps: Double { get set }
+    /// Weight decay (decoupled or L2, see ``decouplesWeightDecay``).
     var weightDecay: Double { get set }
+    /// Groups of parameters with their own learning rate and weight decay (empty: none).
     var parameterGroups: [ParameterGroup] { get set }
+    /// Whether the parameter shrinks by `1 − lr·weightDecay` before the update (AdamW), rather than
+    /// `weightDecay · p` being added to the gradient (Adam).
+    static var decouplesWeightDecay: Bool { get }
 }
 
 private enum AdamCodingKeys: String, CodingKey { case learningRate, beta1, beta2, eps, weightDecay, parameterGroups }
 
-extension AdamHyperParameters {
+extension AdamFamilyConfiguration {
     /// The hyper-parameters saved with the optimizer state.
     var adamRecord: [String: Double] { ["beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weightDecay] }
 
-    /// Updates one parameter (`step` counts from 1). With `decoupledWeightDecay` (AdamW) the
+    /// Updates one parameter (`step` counts from 1). With ``decouplesWeightDecay`` (AdamW) the
     /// parameter first shrinks by `1 − lr·weightDecay`; otherwise (Adam) `weightDecay·p` is added to
     /// the gradient.
     func adamUpdate(parameter: Tensor, gradient: Tensor, slots: [Tensor], step: Int, learningRate: Double,
-                    weightDecay: Double, decoupledWeightDecay: Bool) {
+                    weightDecay: Double) {
+        let decoupled = Self.decouplesWeightDecay
         let bc1 = 1 - powDouble(beta1, Double(step))
         let bc2 = 1 - powDouble(beta2, Double(step))
         adamKernel(parameter: parameter.storage.pointer, gradient: gradient.storage.pointer,
                    m: slots[0].storage.pointer, v: slots[1].storage.pointer, count: parameter.count,
-                   decayFactor: decoupledWeightDecay ? Float(1 - learningRate * weightDecay) : nil,
-                   l2: decoupledWeightDecay ? 0 : Float(weightDecay),
+                   decayFactor: decoupled ? Float(1 - learningRate * weightDecay) : nil,
+                   l2: decoupled ? 0 : Float(weightDecay),
                    beta1Complement: Float(1 - beta1), beta2: Float(beta2), beta2Complement: Float(1 - beta2),
                    stepSize: Float(learningRate / bc1), biasCorrection2Sqrt: Float(bc2.squareRoot()), eps: Float(eps))
     }
@@ -295,52 +306,27 @@ extension AdamHyperParameters {
     }
 }
 
-/// Adam with decoupled weight decay (Loshchilov & Hutter), PyTorch `torch.optim.AdamW` semantics:
-/// each step first shrinks the parameter by `1 − lr·weightDecay`, then applies the bias-corrected
-/// Adam update. The reference recipe uses lr 5e-3 and weight decay 0.01 on every parameter.
-public final class AdamW: ParameterOptimizer {
-    /// Hyper-parameters of ``AdamW``.
-    public struct Configuration: Codable, Sendable, Equatable {
-        /// Learning rate.
-        public var learningRate: Double
-        /// Coefficients of the running averages of the gradient and its square.
-        public var beta1: Double, beta2: Double
-        /// Added to the denominator for numerical stability.
-        public var eps: Double
-        /// Decoupled weight decay.
-        public var weightDecay: Double
-        /// Groups of parameters with their own learning rate and weight decay (empty: none).
-        public var parameterGroups: [ParameterGroup]
-        /// The reference recipe's values by default (PyTorch's defaults with lr 5e-3).
-        public init(learningRate: Double = 5e-3, beta1: Double = 0.9, beta2: Double = 0.999,
-                    eps: Double = 1e-8, weightDecay: Double = 0.01, parameterGroups: [ParameterGroup] = []) {
-            self.learningRate = learningRate
-            self.beta1 = beta1
-            self.beta2 = beta2
-            self.eps = eps
-            self.weightDecay = weightDecay
-            self.parameterGroups = parameterGroups
-        }
-    }
-
+/// The one implementation of the Adam family, PyTorch's single-tensor algorithm: the moment buffers
+/// `exp_avg` and `exp_avg_sq` per parameter and the bias-corrected update, with weight decay as its
+/// `Configuration` says (``AdamFamilyConfiguration/decouplesWeightDecay``). Use ``AdamW`` or ``Adam``.
+public class AdamFamilyOptimizer<Configuration: AdamFamilyConfiguration>: ParameterOptimizer {
     /// The hyper-parameters (the learning rate lives in ``ParameterOptimizer/learningRate``).
     public var configuration: Configuration
-    override public var name: String { "AdamW" }
 
     /// An optimizer for the named parameters.
-    public init(parameters: [(path: String, tensor: Tensor)], configuration: Configuration = .init()) {
+    public init(parameters: [(path: String, tensor: Tensor)], configuration: Configuration = .defaults) {
         self.configuration = configuration
         super.init(parameters: parameters, learningRate: configuration.learningRate, slotNames: ["exp_avg", "exp_avg_sq"],
                    groups: configuration.parameterGroups)
     }
 
     /// An optimizer for the trainable parameters of `module`.
-    public convenience init(_ module: Module, configuration: Configuration = .init()) {
+    public convenience init(_ module: Module, configuration: Configuration = .defaults) {
         self.init(parameters: ParameterOptimizer.named(module), configuration: configuration)
     }
 
     /// An optimizer for plain tensors (named `"0"`, `"1"`, …).
-    public convenience init(_ tensors: [Tensor], configuration: Configuration = .init()) {
+    public convenience init(_ tensors: [Tensor], configuration: Configuration = .defaults) {
         self.init(parameters: ParameterOptimizer.named(tensors), configuration: configuration)
     }
 
@@ -349,67 +335,55 @@ public final class AdamW: ParameterOptimizer {
     override func update(index: Int, parameter: Tensor, gradient: Tensor, slots: [Tensor], step: Int) {
         configuration.adamUpdate(parameter: parameter, gradient: gradient, slots: slots, step: step,
                                  learningRate: learningRate(ofParameterAt: index),
-                                 weightDecay: weightDecay(ofParameterAt: index, default: configuration.weightDecay),
-                                 decoupledWeightDecay: true)
+                                 weightDecay: weightDecay(ofParameterAt: index, default: configuration.weightDecay))
     }
+}
+
+/// Adam with decoupled weight decay (Loshchilov & Hutter), PyTorch `torch.optim.AdamW` semantics:
+/// each step first shrinks the parameter by `1 − lr·weightDecay`, then applies the bias-corrected
+/// Adam update. The reference recipe uses lr 5e-3 and weight decay 0.01 on every parameter.
+public final class AdamW: AdamFamilyOptimizer<AdamW.Configuration> {
+    /// Hyper-parameters of ``AdamW``.
+    public struct Configuration: AdamFamilyConfiguration {
+        public var learningRate: Double
+        public var beta1: Double, beta2: Double
+        public var eps: Double
+        /// Decoupled weight decay.
+        public var weightDecay: Double
+        public var parameterGroups: [ParameterGroup]
+        public static var decouplesWeightDecay: Bool { true }
+        /// The reference recipe's values by default (PyTorch's defaults with lr 5e-3).
+        public init(learningRate: Double = 5e-3, beta1: Double = 0.9, beta2: Double = 0.999,
+                    eps: Double = 1e-8, weightDecay: Double = 0.01, parameterGroups: [ParameterGroup] = []) {
+            (self.learningRate, self.beta1, self.beta2) = (learningRate, beta1, beta2)
+            (self.eps, self.weightDecay, self.parameterGroups) = (eps, weightDecay, parameterGroups)
+        }
+    }
+
+    override public var name: String { "AdamW" }
 }
 
 /// Adam with the classic L2 penalty (`weightDecay · p` added to the gradient), PyTorch
 /// `torch.optim.Adam` semantics.
-public final class Adam: ParameterOptimizer {
+public final class Adam: AdamFamilyOptimizer<Adam.Configuration> {
     /// Hyper-parameters of ``Adam``.
-    public struct Configuration: Codable, Sendable, Equatable {
-        /// Learning rate.
+    public struct Configuration: AdamFamilyConfiguration {
         public var learningRate: Double
-        /// Coefficients of the running averages of the gradient and its square.
         public var beta1: Double, beta2: Double
-        /// Added to the denominator for numerical stability.
         public var eps: Double
         /// L2 penalty added to the gradient.
         public var weightDecay: Double
-        /// Groups of parameters with their own learning rate and weight decay (empty: none).
         public var parameterGroups: [ParameterGroup]
+        public static var decouplesWeightDecay: Bool { false }
         /// PyTorch's defaults (lr 1e-3, no weight decay).
         public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
                     eps: Double = 1e-8, weightDecay: Double = 0, parameterGroups: [ParameterGroup] = []) {
-            self.learningRate = learningRate
-            self.beta1 = beta1
-            self.beta2 = beta2
-            self.eps = eps
-            self.weightDecay = weightDecay
-            self.parameterGroups = parameterGroups
+            (self.learningRate, self.beta1, self.beta2) = (learningRate, beta1, beta2)
+            (self.eps, self.weightDecay, self.parameterGroups) = (eps, weightDecay, parameterGroups)
         }
     }
 
-    /// The hyper-parameters (the learning rate lives in ``ParameterOptimizer/learningRate``).
-    public var configuration: Configuration
     override public var name: String { "Adam" }
-
-    /// An optimizer for the named parameters.
-    public init(parameters: [(path: String, tensor: Tensor)], configuration: Configuration = .init()) {
-        self.configuration = configuration
-        super.init(parameters: parameters, learningRate: configuration.learningRate, slotNames: ["exp_avg", "exp_avg_sq"],
-                   groups: configuration.parameterGroups)
-    }
-
-    /// An optimizer for the trainable parameters of `module`.
-    public convenience init(_ module: Module, configuration: Configuration = .init()) {
-        self.init(parameters: ParameterOptimizer.named(module), configuration: configuration)
-    }
-
-    /// An optimizer for plain tensors (named `"0"`, `"1"`, …).
-    public convenience init(_ tensors: [Tensor], configuration: Configuration = .init()) {
-        self.init(parameters: ParameterOptimizer.named(tensors), configuration: configuration)
-    }
-
-    override var hyperParameters: [String: Double] { configuration.adamRecord }
-
-    override func update(index: Int, parameter: Tensor, gradient: Tensor, slots: [Tensor], step: Int) {
-        configuration.adamUpdate(parameter: parameter, gradient: gradient, slots: slots, step: step,
-                                 learningRate: learningRate(ofParameterAt: index),
-                                 weightDecay: weightDecay(ofParameterAt: index, default: configuration.weightDecay),
-                                 decoupledWeightDecay: false)
-    }
 }
 
 // MARK: - SGD
@@ -533,11 +507,11 @@ private func powDouble(_ x: Double, _ y: Double) -> Double { pow(x, y) }
 
 // MARK: - Decoding with defaults for missing keys
 
-extension AdamW.Configuration: AdamHyperParameters {
+extension AdamW.Configuration {
     public init(from decoder: Decoder) throws { try self.init(decodingAdamFrom: decoder, defaults: Self()) }
 }
 
-extension Adam.Configuration: AdamHyperParameters {
+extension Adam.Configuration {
     public init(from decoder: Decoder) throws { try self.init(decodingAdamFrom: decoder, defaults: Self()) }
 }
 

@@ -28,13 +28,14 @@ public enum OptimizerKind: ComponentKind {
 /// An optimizer configuration of any registered type.
 public typealias AnyOptimizerConfiguration = Configured<OptimizerKind>
 
-extension AdamW.Configuration: OptimizerConfiguration {
+// The Adam family's configurations are OptimizerConfigurations through AdamFamilyConfiguration.
+extension AdamW.Configuration {
     public static var typeName: String { "adamW" }
     public static var defaults: Self { Self() }
     public func makeOptimizer(for module: Module) -> ParameterOptimizer { AdamW(module, configuration: self) }
 }
 
-extension Adam.Configuration: OptimizerConfiguration {
+extension Adam.Configuration {
     public static var typeName: String { "adam" }
     public static var defaults: Self { Self() }
     public func makeOptimizer(for module: Module) -> ParameterOptimizer { Adam(module, configuration: self) }

@@ -24,8 +24,10 @@ public final class Dropout: Module, UnaryLayer {
 }
 
 /// Channel-wise dropout (PyTorch's `nn.Dropout1d` / `Dropout2d` / `Dropout3d`): in training mode each
-/// whole channel `x[n, c, …]` is zeroed with probability `p` and kept channels are scaled by
-/// `1 / (1 − p)`; the identity in evaluation mode.
+/// whole channel `x[n, c, …]` of an (N, C, …) input is zeroed with probability `p` and kept channels
+/// are scaled by `1 / (1 − p)`; the identity in evaluation mode. Output shape = input shape. The
+/// draws are those of ``/SensoriumTensor/featureDropout(_:p:training:generator:)``. SensoriumReadouts
+/// names it `ChannelDropout` (the channel dropout of `GroupedConvReadout`).
 public final class FeatureDropout: Module, UnaryLayer {
     /// Drop probability per channel.
     public var p: Float

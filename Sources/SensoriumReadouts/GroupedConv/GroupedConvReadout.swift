@@ -56,7 +56,7 @@ public final class GroupedConvReadout: Module, Readout {
                      "GroupedConvReadout: inputChannels \(inputChannels) must be positive and divisible by groups \(groups); neuronCount \(neuronCount) positive")
         let outputs = (neuronCount + groups - 1) / groups * groups
         let conv = Conv1d(inputChannels, outputs, kernelSize: 1, groups: groups, bias: true, generator: generator)
-        layer = Sequential(ChannelDropout(p: c.dropout, generator: generator), conv)
+        layer = Sequential(FeatureDropout(p: c.dropout, generator: generator), conv)
         gate = c.softplusBeta.map { SoftplusOutput(beta: $0, learnable: c.learnableBeta) }
         self.inputChannels = inputChannels
         self.neuronCount = neuronCount

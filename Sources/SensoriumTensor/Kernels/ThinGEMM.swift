@@ -18,6 +18,23 @@ enum ThinGEMM {
             && rows >= 2 * pieceRows * Parallel.threadCount && n * k <= 1 << 18
     }
 
+    /// `C (m × n) = op(A) · op(B) + beta · C` (the arguments of `BLAS.gemm`, alpha 1): split into pieces
+    /// here when the long side is a row count and ``splits(rows:n:k:)`` holds, else one OpenBLAS call.
+    /// Without `transA` the long side is `m` (``rowPieces``); with `transA` (and no `transB`, `beta` 0)
+    /// it is the summed `k` (``depthPieces``).
+    static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if !transA, splits(rows: m, n: n, k: k) {
+            rowPieces(transB: transB, rows: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        } else if transA, !transB, beta == 0, splits(rows: k, n: n, k: m) {
+            depthPieces(rows: k, m: m, n: n, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+        } else {
+            BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                      beta: beta, c: c, ldc: ldc)
+        }
+    }
+
     /// `C (rows × n) = A (rows × k) · op(B) + beta · C`, op(B) = B (k × n) or Bᵀ (B stored n × k).
     static func rowPieces(transB: Bool, rows: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                           b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {

@@ -16,15 +16,18 @@ public func dropout(_ x: Tensor, p: Float, training: Bool, generator: RandomGene
 
 /// Channel-wise inverted dropout, like `Dropout1d/2d/3d`: for an input of shape N, C, ..., each
 /// whole channel `x[n, c, ...]` is zeroed with probability `p` and the kept channels are scaled by
-/// `1 / (1 - p)`. Identity in evaluation mode. One uniform draw per (n, c) from `generator`.
-/// Differentiable in `x`.
+/// `1 / (1 - p)`. Identity in evaluation mode. One uniform draw `u` per (n, c) from `generator`, in
+/// row-major order; the channel is kept when `u < 1 - p` (as ``Tensor/randomBernoulli(_:p:generator:)``
+/// with probability `1 - p`, PyTorch's `bernoulli_(1 - p)`), whereas ``dropout(_:p:training:generator:)``
+/// zeroes an element when its draw is below `p`. Differentiable in `x`.
 public func featureDropout(_ x: Tensor, p: Float, training: Bool, generator: RandomGenerator) -> Tensor {
     precondition(p >= 0 && p <= 1, "featureDropout: probability p must be in [0, 1], got \(p) (input \(x.shape))")
     precondition(x.rank >= 2, "featureDropout: expected an input of rank >= 2 (N, C, ...), got shape \(x.shape)")
     guard training, p > 0 else { return x }
-    let maskShape = [x.shape[0], x.shape[1]] + [Int](repeating: 1, count: x.rank - 2)
-    let mask = dropoutMask(count: x.shape[0] * x.shape[1], p: p, generator: generator)
-    return x * Tensor(storage: mask, shape: maskShape)
+    let keep = 1 - p
+    let mask = Tensor.randomBernoulli([x.shape[0], x.shape[1]] + [Int](repeating: 1, count: x.rank - 2),
+                                      p: keep, generator: generator)
+    return x * (keep > 0 ? mask / keep : mask)
 }
 
 /// `count` mask values, each 0 with probability `p` and `1 / (1 - p)` otherwise.

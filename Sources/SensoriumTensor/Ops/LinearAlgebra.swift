@@ -138,40 +138,24 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
         let pb = bias.storage.pointer
         for r in 0..<rows { (po + r * outFeatures).update(from: pb, count: outFeatures) }
     }
-    if ThinGEMM.splits(rows: rows, n: outFeatures, k: inFeatures) {
-        ThinGEMM.rowPieces(transB: true, rows: rows, n: outFeatures, k: inFeatures, a: x.storage.pointer, lda: inFeatures,
-                           b: weight.storage.pointer, ldb: inFeatures, beta: bias == nil ? 0 : 1, c: po, ldc: outFeatures)
-    } else {
-        BLAS.gemm(transA: false, transB: true, m: rows, n: outFeatures, k: inFeatures,
-                  a: x.storage.pointer, lda: inFeatures, b: weight.storage.pointer, ldb: inFeatures,
-                  beta: bias == nil ? 0 : 1, c: po, ldc: outFeatures)
-    }
+    ThinGEMM.gemm(transB: true, m: rows, n: outFeatures, k: inFeatures, a: x.storage.pointer, lda: inFeatures,
+                  b: weight.storage.pointer, ldb: inFeatures, beta: bias == nil ? 0 : 1, c: po, ldc: outFeatures)
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
     return Tensor.recordOperation("linear", result: out, inputs: inputs) { g in
         let pg = g.storage.pointer
         var grads: [Tensor?] = []
         if x.requiresGrad {
             let gx = Tensor(uninitializedShape: x.shape)
-            if ThinGEMM.splits(rows: rows, n: inFeatures, k: outFeatures) {
-                ThinGEMM.rowPieces(transB: false, rows: rows, n: inFeatures, k: outFeatures, a: pg, lda: outFeatures,
-                                   b: weight.storage.pointer, ldb: inFeatures, beta: 0, c: gx.storage.pointer, ldc: inFeatures)
-            } else {
-                BLAS.gemm(m: rows, n: inFeatures, k: outFeatures, a: pg, lda: outFeatures,
+            ThinGEMM.gemm(m: rows, n: inFeatures, k: outFeatures, a: pg, lda: outFeatures,
                           b: weight.storage.pointer, ldb: inFeatures, beta: 0, c: gx.storage.pointer, ldc: inFeatures)
-            }
             grads.append(gx)
         } else {
             grads.append(nil)
         }
         if weight.requiresGrad {
             let gw = Tensor(uninitializedShape: weight.shape)
-            if ThinGEMM.splits(rows: rows, n: inFeatures, k: outFeatures) {
-                ThinGEMM.depthPieces(rows: rows, m: outFeatures, n: inFeatures, a: pg, lda: outFeatures,
-                                     b: x.storage.pointer, ldb: inFeatures, c: gw.storage.pointer, ldc: inFeatures)
-            } else {
-                BLAS.gemm(transA: true, m: outFeatures, n: inFeatures, k: rows, a: pg, lda: outFeatures,
+            ThinGEMM.gemm(transA: true, m: outFeatures, n: inFeatures, k: rows, a: pg, lda: outFeatures,
                           b: x.storage.pointer, ldb: inFeatures, beta: 0, c: gw.storage.pointer, ldc: inFeatures)
-            }
             grads.append(gw)
         } else {
             grads.append(nil)
