@@ -239,7 +239,7 @@ private struct ConvCase: CustomStringConvertible {
         }
     }
 
-    /// Temporal (kT,1,1) kernels as per-tap GEMMs on column blocks of each frame (frames of at least 64 positions).
+    /// Temporal (kT,1,1) kernels as one deep GEMM per frame (frames of at least 64 positions).
     @Test func temporalFrameGEMMPath() {
         let cases = [
             ConvCase(rank: 3, n: 2, c: 3, o: 4, size: [6, 8, 9], kernel: [3, 1, 1]),
@@ -251,13 +251,7 @@ private struct ConvCase: CustomStringConvertible {
             #expect(TemporalConvolution.applies(conv.naive.geometry), "\(conv)")
             conv.verify()
             ConvolutionKernels.$tuning.withValue(.init(parallelWorkThreshold: 0)) { conv.verify(seed: 2) }
-            // Frames split into column blocks (of 20 positions, the last one shorter).
-            TemporalConvolution.$blockColumns.withValue(20) { conv.verify(seed: 6) }
         }
-        #expect(TemporalConvolution.$blockColumns.withValue(20) { TemporalConvolution.blocks(72) }
-                == [0..<20, 20..<40, 40..<60, 60..<72])
-        #expect(TemporalConvolution.blocks(2304) == [0..<768, 768..<1536, 1536..<2304])
-        #expect(TemporalConvolution.blocks(1404) == [0..<704, 704..<1404])
         #expect(!TemporalConvolution.applies(ConvCase(rank: 3, c: 2, o: 3, size: [6, 8, 8], kernel: [3, 1, 1],
                                                       dilation: [2, 1, 1]).naive.geometry))
         // Only one of the two gradients requested.

@@ -1,23 +1,17 @@
-// Temporal (kT, 1, 1) convolutions as per-tap GEMMs on column blocks of each frame.
+// Temporal (kT, 1, 1) convolutions as one deep GEMM per frame.
 //
-// With the input of one batch element rearranged frame-major, X' = (T, C, H·W), the C input rows
-// that output frame t reads through tap kt (frame t + kt, every channel c) are consecutive rows of
-// X' starting at row (t + kt)·C, read with row stride H·W. Output frame t, restricted to a block of
-// columns (positions) of the frame, is then kT accumulating GEMMs
-//     out[:, t, block] (O × B) += W[:, :, kt] (O × C) · X'[(t + kt)·C ..< (t + kt + 1)·C, block] (C × B)
-// written in place in the output's (O, T', HW) layout (row stride T'·HW). The input gradient
-// follows the same pattern: the input gradient of frame t accumulates the transposed weight of
-// each tap times a frame of the frame-major output gradient (only the taps that reach an output
-// frame: the zeros beyond the output's ends are neither stored nor multiplied).
-// The weight gradient needs no rearrangement: per output frame, column block and tap it is one
-// A·Bᵀ product of depth B (gradOut[:, t, block] with x[:, t + kt, block], both read in place).
-//
-// Why blocks and one tap at a time (measured with OpenBLAS 0.3.21's small-matrix kernels on the
-// 2-core AVX-512 machine, 32 channels, 48 × 48 and 36 × 64 frames): one GEMM of depth kT·C over a
-// whole 2,304-position frame ran at 73–77 GFLOP/s, kT GEMMs of depth C over blocks of 384–768
-// columns at 87–89; the weight gradient's 32 × 32 products of depth 2,304 ran at 46–66 GFLOP/s
-// (rows of x and of the output gradient a multiple of 4 KiB apart alias in the L1 cache), blocks
-// of depth 576–768 with the taps innermost (the output gradient's block stays in cache) at 82–89.
+// With the input of one batch element rearranged frame-major, X' = (T, C, H·W), the kT·C input
+// rows that output frame t reads (frame t + kt, channel c, for every kt and c) are consecutive rows
+// of X' starting at row t·C. So output frame t is a single GEMM
+//     out[:, t, :] (O × HW) = Wt (O × kT·C) · X'[t·C ..< (t + kT)·C] (kT·C × HW)
+// with K = kT·C instead of kT GEMMs of depth C accumulating into the output, and the output is
+// written in place in its (O, T', HW) layout (row stride T'·HW). The input gradient follows the
+// same pattern: the input gradient of frame t is a GEMM of the flipped, transposed weight with the
+// (up to kT) frames of the frame-major output gradient that it reaches (frames beyond the output's
+// ends would only contribute zeros: neither stored nor multiplied). The weight
+// gradient needs no rearrangement: per output frame and tap it is one A·Bᵀ product of depth H·W
+// (gradOut[:, t, :] with x[:, t + kt, :], both read in place), the same 32 × 32 × H·W pieces the
+// frame-major layout would give OpenBLAS's small kernel, without copying the input.
 //
 // Frames are split across threads (single-threaded BLAS each); rearranged copies are made per
 // batch element, so the scratch memory is about one batch element's input and output.
@@ -25,18 +19,6 @@
 enum TemporalConvolution {
     /// Whether the convolution takes this path: one group, a temporal kernel of unit stride and
     /// dilation, no spatial extent or padding, and frames large enough for a GEMM.
-    /// Columns per block, at most (task-local so tests can force blocks that split frames).
-    @TaskLocal static var blockColumns = 768
-
-    /// The column blocks of a frame of `plane` positions: equal blocks of at most `blockColumns`
-    /// columns, rounded up to 16 (whole cache lines), the last one shorter.
-    static func blocks(_ plane: Int) -> [Range<Int>] {
-        let limit = max(1, blockColumns)
-        let count = (plane + limit - 1) / limit
-        let size = min(limit, ((plane + count - 1) / count + 15) / 16 * 16)
-        return stride(from: 0, to: plane, by: max(size, 1)).map { $0 ..< min(plane, $0 + size) }
-    }
-
     static func applies(_ g: ConvGeometry) -> Bool {
         g.groups == 1 && g.kT > 1 && g.sT == 1 && g.dT == 1
             && g.kH == 1 && g.kW == 1 && g.sH == 1 && g.sW == 1 && g.pH == 0 && g.pW == 0
@@ -97,7 +79,6 @@ enum TemporalConvolution {
         let scratch = TensorStorage(uninitializedCount: frames * c * plane)
         let xt = scratch.pointer
         let parallel = ConvolutionKernels.work(g) >= ConvolutionKernels.parallelWorkThreshold
-        let columns = blocks(plane)
         for n in 0..<g.batch {
             toFrameMajor(x + n * c * g.inVolume, channels: c, frames: g.inT, plane: plane, lead: g.pT, total: frames,
                          into: xt, parallel: parallel)
@@ -108,14 +89,8 @@ enum TemporalConvolution {
                     if let bias {
                         for oi in 0..<o { (dst + oi * g.outVolume).update(repeating: bias[oi], count: plane) }
                     }
-                    for block in columns {
-                        for kt in 0..<g.kT {
-                            BLAS.gemm(m: o, n: block.count, k: c, a: packed + kt * c, lda: depth,
-                                      b: xt + (t + kt) * c * plane + block.lowerBound, ldb: plane,
-                                      beta: bias == nil && kt == 0 ? 0 : 1, c: dst + block.lowerBound, ldc: g.outVolume,
-                                      singleThreaded: single)
-                        }
-                    }
+                    BLAS.gemm(m: o, n: plane, k: depth, a: packed, lda: depth, b: xt + t * c * plane, ldb: plane,
+                              beta: bias == nil ? 0 : 1, c: dst, ldc: g.outVolume, singleThreaded: single)
                 }
             }
         }
@@ -128,14 +103,14 @@ enum TemporalConvolution {
         let plane = g.inH * g.inW, c = g.inChannels, o = g.outChannels, k = g.kT
         let parallel = ConvolutionKernels.work(g) >= ConvolutionKernels.parallelWorkThreshold
         let items = max(g.outT, g.inT)
-        let columns = blocks(plane)
         // Weight-gradient accumulators per piece of the frames (the same pieces for every batch
         // element), summed in piece order: deterministic whichever thread runs which piece.
         let slots = max(1, ConvolutionKernels.pieces(items, parallel: parallel).count)
         let weightSize = o * k * c
 
-        // Frame-major output gradient (input gradient; taps that would read the zero frames around
-        // it are skipped). The weight gradient reads the input in place.
+        // Frame-major output gradient (input gradient; the taps that would read the zero frames
+        // around it are skipped, so they are not stored). The weight gradient reads the input in
+        // place: its GEMMs are HW deep whatever the layout.
         let gScratch = gradInput == nil ? nil : TensorStorage(uninitializedCount: g.outT * o * plane)
         let flipped = gradInput == nil ? nil : packInputGradient(g, weight: weight)
         defer { flipped?.deallocate() }
@@ -154,35 +129,27 @@ enum TemporalConvolution {
             ConvolutionKernels.runItems(items, parallel: parallel) { piece, range, single in
                 for i in range {
                     if let acc, i < g.outT {
-                        // gWᵀ[kt] (C × O) += x[:, i + kt − pT, block] (C × B) · gradOut[:, i, block]ᵀ (B × O) for
-                        // the taps that read a real input frame (accumulator rows kt·C + c).
-                        for block in columns {
-                            for kt in 0..<k {
-                                let frame = i + kt - g.pT
-                                guard frame >= 0 && frame < g.inT else { continue }
-                                BLAS.gemm(transB: true, m: c, n: o, k: block.count,
-                                          a: x + n * c * g.inVolume + frame * plane + block.lowerBound, lda: g.inVolume,
-                                          b: gradOutBase + i * plane + block.lowerBound, ldb: g.outVolume, beta: 1,
-                                          c: acc + piece * weightSize + kt * c * o, ldc: o, singleThreaded: single)
-                            }
+                        // gWᵀ[kt] (C × O) += x[:, i + kt − pT, :] (C × HW) · gradOut[:, i, :]ᵀ (HW × O) for the
+                        // taps that read a real input frame (accumulator rows kt·C + c).
+                        for kt in 0..<k {
+                            let frame = i + kt - g.pT
+                            guard frame >= 0 && frame < g.inT else { continue }
+                            BLAS.gemm(transB: true, m: c, n: o, k: plane, a: x + n * c * g.inVolume + frame * plane,
+                                      lda: g.inVolume, b: gradOutBase + i * plane, ldb: g.outVolume, beta: 1,
+                                      c: acc + piece * weightSize + kt * c * o, ldc: o, singleThreaded: single)
                         }
                     }
                     if let gt, let flipped, let gradInput, i < g.inT {
-                        // gX[:, i, block] (C × B) = Σ_j Wflipped[:, j·O ..< (j + 1)·O] (C × O) · G'[i + pT + j − (kT − 1), block]
-                        // over the taps j that reach a real output frame (the others would only add
-                        // zeros: a quarter of the work for 7 taps on 24 frames).
+                        // gX[:, i, :] (C × HW) = Wflipped (C × kT·O) · G'[(i + pT + j − (kT − 1))·O, …] over
+                        // the taps j whose frame of G' is a real output frame (the others would only
+                        // add zeros: a quarter of the work for 7 taps on 24 frames).
                         let first = i + g.pT
                         let jlo = max(0, k - 1 - first), jhi = min(k, k - 1 + g.outT - first)
                         let dst = gradInput + n * c * g.inVolume + i * plane
                         if jhi > jlo {
-                            for block in columns {
-                                for j in jlo..<jhi {
-                                    BLAS.gemm(m: c, n: block.count, k: o, a: flipped + j * o, lda: k * o,
-                                              b: gt + (first + j - (k - 1)) * o * plane + block.lowerBound, ldb: plane,
-                                              beta: j == jlo ? 0 : 1, c: dst + block.lowerBound, ldc: g.inVolume,
-                                              singleThreaded: single)
-                                }
-                            }
+                            BLAS.gemm(m: c, n: plane, k: (jhi - jlo) * o, a: flipped + jlo * o, lda: k * o,
+                                      b: gt + (first + jlo - (k - 1)) * o * plane, ldb: plane, beta: 0, c: dst, ldc: g.inVolume,
+                                      singleThreaded: single)
                         } else {
                             for ci in 0..<c { (dst + ci * g.inVolume).update(repeating: 0, count: plane) }
                         }
