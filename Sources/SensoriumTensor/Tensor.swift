@@ -66,10 +66,12 @@ public final class TensorStorage {
         UnsafeMutableBufferPointer(start: pointer, count: count)
     }
 
-    /// Upper bound on the bytes of freed large buffers kept for reuse (1 GiB by default, or
-    /// `SENSORIUM_TENSOR_CACHE_MB` megabytes from the environment); lowering it frees the excess.
+    /// Upper bound on the bytes of freed large buffers kept for reuse. By default it follows the
+    /// workload: about the peak of the tensor bytes in use so far (plus a sixteenth and 48 MiB), at
+    /// least 1 GiB; `SENSORIUM_TENSOR_CACHE_MB` megabytes from the environment or setting this
+    /// property make it a fixed bound. Lowering it frees the excess.
     public static var cacheLimitBytes: Int {
-        get { StorageCache.shared.state.withLock { $0.limit } }
+        get { StorageCache.shared.state.withLock { $0.effectiveLimit } }
         set { StorageCache.shared.setLimit(newValue) }
     }
 

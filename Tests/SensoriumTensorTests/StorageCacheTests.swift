@@ -75,6 +75,25 @@ import Testing
         #expect(cache.state.withLock { $0.free[0].pointer } == blocks[3].0)
     }
 
+    @Test func automaticLimitFollowsThePeak() {
+        let mb = 1 << 20
+        let cache = StorageCache(limit: nil)
+        cache.state.withLock { $0.slack = 0 }
+        #expect(cache.state.withLock { $0.effectiveLimit } == StorageCache.minimumAutomaticLimit)
+        // Below the floor: the floor. Above it: the resident budget, peak requested · 17/16.
+        cache.state.withLock { $0.peakRequested = 2048 * mb }
+        #expect(cache.state.withLock { $0.effectiveLimit } == 2176 * mb)
+        let blocks = (0..<3).map { _ in cache.allocate(mb) }
+        for (p, h) in blocks { cache.release(p, handle: h) }
+        #expect(cache.state.withLock { ($0.cachedBytes, $0.free.count) } == (3 * mb, 3))
+        // An explicit limit is a hard bound; nil restores the automatic one.
+        cache.setLimit(mb)
+        #expect(cache.state.withLock { ($0.cachedBytes, $0.effectiveLimit) } == (mb, mb))
+        cache.setLimit(nil)
+        #expect(cache.state.withLock { $0.effectiveLimit } == 2176 * mb)
+        cache.purge()
+    }
+
     @Test func tensorsUseTheCacheAndTrackBytes() {
         let tracker = AllocationTracker()
         let count = 777_777

@@ -6,8 +6,9 @@
 //     out[:, t, :] (O × HW) = Wt (O × kT·C) · X'[t·C ..< (t + kT)·C] (kT·C × HW)
 // with K = kT·C instead of kT GEMMs of depth C accumulating into the output, and the output is
 // written in place in its (O, T', HW) layout (row stride T'·HW). The input gradient follows the
-// same pattern: the input gradient of frame t is a GEMM of the flipped, transposed weight with kT
-// frames of the frame-major output gradient, zero-padded by kT − 1 frames in front. The weight
+// same pattern: the input gradient of frame t is a GEMM of the flipped, transposed weight with the
+// (up to kT) frames of the frame-major output gradient that it reaches (frames beyond the output's
+// ends would only contribute zeros: neither stored nor multiplied). The weight
 // gradient needs no rearrangement: per output frame and tap it is one A·Bᵀ product of depth H·W
 // (gradOut[:, t, :] with x[:, t + kt, :], both read in place), the same 32 × 32 × H·W pieces the
 // frame-major layout would give OpenBLAS's small kernel, without copying the input.
@@ -48,6 +49,27 @@ enum TemporalConvolution {
         return packed
     }
 
+    /// Row stride of the GEMMs' output rows: the plane rounded up to whole cache lines, plus one
+    /// line, so that consecutive rows do not fall on the same L1 sets. (The output tensor's own rows
+    /// are T·H·W floats apart, a multiple of 4 KiB for 24 frames of 36 × 64: GEMMs writing there ran
+    /// ≈ 6 % slower in a standalone test of the small-matrix kernels.)
+    static func rowStride(_ plane: Int) -> Int { (plane + 15) / 16 * 16 + 16 }
+
+    /// Copies `count` rows of `plane` values (`stride` apart) to rows `rowStride` apart, adding
+    /// `bias[row]` when given.
+    static func storeRows(_ rows: UnsafePointer<Float>, stride: Int, count: Int, plane: Int,
+                          bias: UnsafePointer<Float>?, into dst: UnsafeMutablePointer<Float>, rowStride: Int) {
+        for r in 0..<count {
+            let s = rows + r * stride, d = dst + r * rowStride
+            if let bias {
+                let b = bias[r]
+                for p in 0..<plane { d[p] = s[p] + b }
+            } else {
+                d.update(from: s, count: plane)
+            }
+        }
+    }
+
     /// Copies `channels` channel volumes of `frames` frames (channel-major, `plane` elements per
     /// frame) into frame-major order `dst[(f·channels + c)·plane]`, for destination frames
     /// `0 ..< total`, where destination frame f holds source frame f − `lead` (zeros outside).
@@ -78,18 +100,19 @@ enum TemporalConvolution {
         let scratch = TensorStorage(uninitializedCount: frames * c * plane)
         let xt = scratch.pointer
         let parallel = ConvolutionKernels.work(g) >= ConvolutionKernels.parallelWorkThreshold
+        let stride = rowStride(plane)
         for n in 0..<g.batch {
             toFrameMajor(x + n * c * g.inVolume, channels: c, frames: g.inT, plane: plane, lead: g.pT, total: frames,
                          into: xt, parallel: parallel)
             let outBase = out + n * o * g.outVolume
             ConvolutionKernels.runItems(g.outT, parallel: parallel) { _, range, single in
+                let rows = Scratch(o * stride)
+                defer { withExtendedLifetime(rows) {} }
                 for t in range {
-                    let dst = outBase + t * plane
-                    if let bias {
-                        for oi in 0..<o { (dst + oi * g.outVolume).update(repeating: bias[oi], count: plane) }
-                    }
                     BLAS.gemm(m: o, n: plane, k: depth, a: packed, lda: depth, b: xt + t * c * plane, ldb: plane,
-                              beta: bias == nil ? 0 : 1, c: dst, ldc: g.outVolume, singleThreaded: single)
+                              beta: 0, c: rows.pointer, ldc: stride, singleThreaded: single)
+                    storeRows(rows.pointer, stride: stride, count: o, plane: plane, bias: bias,
+                              into: outBase + t * plane, rowStride: g.outVolume)
                 }
             }
         }
@@ -102,15 +125,16 @@ enum TemporalConvolution {
         let plane = g.inH * g.inW, c = g.inChannels, o = g.outChannels, k = g.kT
         let parallel = ConvolutionKernels.work(g) >= ConvolutionKernels.parallelWorkThreshold
         let items = max(g.outT, g.inT)
+        let stride = rowStride(plane)
         // Weight-gradient accumulators per piece of the frames (the same pieces for every batch
         // element), summed in piece order: deterministic whichever thread runs which piece.
         let slots = max(1, ConvolutionKernels.pieces(items, parallel: parallel).count)
         let weightSize = o * k * c
 
-        // Zero-led frame-major output gradient (input gradient). The weight gradient reads the input
-        // in place: its GEMMs are HW deep whatever the layout.
-        let gradFrames = g.inT + g.pT + k - 1
-        let gScratch = gradInput == nil ? nil : TensorStorage(uninitializedCount: gradFrames * o * plane)
+        // Frame-major output gradient (input gradient; the taps that would read the zero frames
+        // around it are skipped, so they are not stored). The weight gradient reads the input in
+        // place: its GEMMs are HW deep whatever the layout.
+        let gScratch = gradInput == nil ? nil : TensorStorage(uninitializedCount: g.outT * o * plane)
         let flipped = gradInput == nil ? nil : packInputGradient(g, weight: weight)
         defer { flipped?.deallocate() }
         let acc: UnsafeMutablePointer<Float>? = gradWeight == nil ? nil
@@ -121,11 +145,13 @@ enum TemporalConvolution {
         for n in 0..<g.batch {
             let gt = gScratch?.pointer
             if let gt {
-                toFrameMajor(gradOut + n * o * g.outVolume, channels: o, frames: g.outT, plane: plane, lead: k - 1,
-                             total: gradFrames, into: gt, parallel: parallel)
+                toFrameMajor(gradOut + n * o * g.outVolume, channels: o, frames: g.outT, plane: plane, lead: 0,
+                             total: g.outT, into: gt, parallel: parallel)
             }
             let gradOutBase = gradOut + n * o * g.outVolume
             ConvolutionKernels.runItems(items, parallel: parallel) { piece, range, single in
+                let rows = gradInput == nil ? nil : Scratch(c * stride)
+                defer { withExtendedLifetime(rows) {} }
                 for i in range {
                     if let acc, i < g.outT {
                         // gWᵀ[kt] (C × O) += x[:, i + kt − pT, :] (C × HW) · gradOut[:, i, :]ᵀ (HW × O) for the
@@ -139,17 +165,18 @@ enum TemporalConvolution {
                         }
                     }
                     if let gt, let flipped, let gradInput, i < g.inT {
-                        // gX[:, i, :] (C × HW) = Wflipped (C × kT·O) · G'[(i + pT)·O ..< (i + pT + kT)·O],
-                        // over the taps j whose frame of G' is a real output frame (the kT − 1 zero
-                        // frames around it would only add zeros: a quarter of the work for 7 taps
-                        // on 24 frames).
+                        // gX[:, i, :] (C × HW) = Wflipped (C × kT·O) · G'[(i + pT + j − (kT − 1))·O, …] over
+                        // the taps j whose frame of G' is a real output frame (the others would only
+                        // add zeros: a quarter of the work for 7 taps on 24 frames).
                         let first = i + g.pT
                         let jlo = max(0, k - 1 - first), jhi = min(k, k - 1 + g.outT - first)
                         let dst = gradInput + n * c * g.inVolume + i * plane
-                        if jhi > jlo {
+                        if jhi > jlo, let rows {
                             BLAS.gemm(m: c, n: plane, k: (jhi - jlo) * o, a: flipped + jlo * o, lda: k * o,
-                                      b: gt + (first + jlo) * o * plane, ldb: plane, beta: 0, c: dst, ldc: g.inVolume,
-                                      singleThreaded: single)
+                                      b: gt + (first + jlo - (k - 1)) * o * plane, ldb: plane, beta: 0, c: rows.pointer,
+                                      ldc: stride, singleThreaded: single)
+                            storeRows(rows.pointer, stride: stride, count: c, plane: plane, bias: nil, into: dst,
+                                      rowStride: g.inVolume)
                         } else {
                             for ci in 0..<c { (dst + ci * g.inVolume).update(repeating: 0, count: plane) }
                         }
