@@ -48,6 +48,35 @@ import SensoriumTensor
         #expect(perLayer.parameterCount == reference.parameterCount)
     }
 
+    /// Behaviour broadcast over the frame as channels 1…: the per-frame bias path
+    /// (`constantInputChannels`) gives the full convolution's output and gradients, and its own
+    /// gradients pass the finite-difference check.
+    @Test func factorizedConstantInputChannels() {
+        var c = Factorized3dCore.Configuration(inputChannels: 3, hiddenChannels: [3, 4], spatialInputKernel: [3, 3],
+                                               temporalInputKernel: 2, spatialHiddenKernel: [3, 3], temporalHiddenKernel: 2)
+        c.stride = [2, 1]
+        let full = Factorized3dCore(c, generator: RandomGenerator(seed: 5))
+        c.constantInputChannels = true
+        let split = Factorized3dCore(c, generator: RandomGenerator(seed: 5))
+        let (n, t, h, w) = (2, 4, 7, 9)
+        let g = RandomGenerator(seed: 6)
+        let video = Tensor.randomNormal([n, 1, t, h, w], generator: g)
+        let behaviour = Tensor.randomNormal([n, 2, t, 1, 1], generator: g).expanded(to: [n, 2, t, h, w])
+        let x = Tensor.concatenate([video, behaviour], axis: 1)
+        let a = full(x), b = split(x)
+        #expect(a.shape == b.shape)
+        expectClose(b, a.scalars, atol: 1e-5, rtol: 1e-4)
+        (a * a).sum().backward()
+        (b * b).sum().backward()
+        for (p, q) in zip(full.parameters(), split.parameters()) {
+            expectClose(q.grad!, p.grad!.scalars, atol: 1e-4, rtol: 1e-3)
+        }
+        expectGradients([split.spatialConvolutions[0].weight, split.spatialConvolutions[0].bias!]) { _ in split(x) }
+        // Padded borders are not constant: the option needs padding false.
+        c.padding = true
+        #expect(throws: ComponentError.self) { try c.check() }
+    }
+
     @Test func factorizedGradients() {
         let g = RandomGenerator(seed: 2)
         let core = tinyFactorized(g)

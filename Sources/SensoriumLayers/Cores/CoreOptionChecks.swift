@@ -62,6 +62,8 @@ extension Factorized3dCore.Configuration {
         c.require((hiddenSpatialDilation + hiddenTemporalDilation).allSatisfy { $0 > 0 }, "hidden dilations must be positive")
         c.require(momentum >= 0 && momentum <= 1, "momentum must be in [0, 1], got \(momentum)")
         c.require(gammaInputSpatial.isFinite && gammaInputTemporal.isFinite, "the gammas must be finite")
+        c.require(!constantInputChannels || !padding,
+                  "constantInputChannels needs padding false (padded borders are not constant)")
         try c.finish()
     }
 }

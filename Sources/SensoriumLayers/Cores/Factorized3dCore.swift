@@ -67,6 +67,12 @@ public final class Factorized3dCore: Module, Core {
         /// Layer ℓ uses `stride[ℓ]` (opt-in). `false` (the default) keeps the reference's indexing,
         /// where hidden layer ℓ uses `stride[ℓ − 1]`, so `[2, 1]` strides the first two layers.
         public var perLayerStride: Bool = false
+        /// Input channels 1, 2, … are spatially constant (behaviour broadcast over the frame, as
+        /// the data loader writes it), so the first spatial convolution takes them as a per-frame
+        /// bias, `Σ_c b_c(t) · Σ_ij W[o, c, i, j]`, and convolves channel 0 only (opt-in; needs
+        /// `padding` false). The same output and weights as the full convolution; with the
+        /// baseline's 3 input channels a third of the first spatial convolution's work.
+        public var constantInputChannels: Bool = false
 
         /// The SENSORIUM 2023 factorized baseline configuration.
         public init() {}
@@ -149,7 +155,27 @@ public final class Factorized3dCore: Module, Core {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         precondition(x.rank == 5 && x.shape[1] == configuration.inputChannels,
                      "Factorized3dCore: expected input (N, \(configuration.inputChannels), T, H, W), got shape \(x.shape)")
-        return features(x)
+        guard configuration.constantInputChannels, configuration.inputChannels > 1,
+              let first = features[0] as? Sequential else { return features(x) }
+        let y = first(firstSpatialWithConstantChannels(x), from: 1)
+        return features(y, from: 1)
+    }
+
+    /// The first spatial convolution of (N, C, T, H, W) with channels 1… spatially constant:
+    /// channel 0 convolved, channels 1… added per frame through their kernels' sums (N, O, T, H', W').
+    func firstSpatialWithConstantChannels(_ x: Tensor) -> Tensor {
+        let conv = spatialConvolutions[0]
+        let c = x.shape[1], n = x.shape[0], t = x.shape[2]
+        let w = conv.weight
+        let image = conv3d(x.sliced(axis: 1, range: 0..<1), weight: w.sliced(axis: 1, range: 0..<1), bias: conv.bias,
+                           stride: conv.stride, padding: conv.padding, dilation: conv.dilation)
+        // (N, C − 1, T) values of the constant channels, (C − 1, O) sums of their kernels.
+        let values = x.sliced(axis: 3, range: 0..<1).sliced(axis: 4, range: 0..<1).sliced(axis: 1, range: 1..<c)
+            .reshaped([n, c - 1, t]).permuted([0, 2, 1]).reshaped([n * t, c - 1])
+        let sums = w.sliced(axis: 1, range: 1..<c).sum(axes: [2, 3, 4]).transposed()
+        let perFrame = matmul(values, sums).reshaped([n, t, conv.outChannels]).permuted([0, 2, 1])
+            .reshaped([n, conv.outChannels, t, 1, 1])
+        return image + perFrame
     }
 
     /// The first layer's spatial Laplace penalty (before γ): `LaplaceL2norm` of the (out·in) 2-D filters.

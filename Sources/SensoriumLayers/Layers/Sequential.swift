@@ -64,9 +64,12 @@ public final class Sequential: Module, UnaryLayer {
     /// Applies the layers in order. A ``BatchNorm`` directly followed by an ``ELU`` (alpha > 0) runs
     /// as one fused op with the same result, whose backward pass keeps only the ELU's output (see
     /// `batchNorm(_:…:activation:)`), so the normalisation's input is not kept for the backward pass.
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    public func callAsFunction(_ x: Tensor) -> Tensor { callAsFunction(x, from: 0) }
+
+    /// Applies the layers from index `start` on (as ``callAsFunction(_:)`` does from 0).
+    public func callAsFunction(_ x: Tensor, from start: Int) -> Tensor {
         var y = x
-        var i = 0
+        var i = start
         while i < layers.count {
             if i + 1 < layers.count, let norm = layers[i] as? BatchNorm, let elu = layers[i + 1] as? ELU, elu.alpha > 0 {
                 y = norm(y, activation: .elu(alpha: elu.alpha))
