@@ -1,0 +1,378 @@
+// 1-D Winograd minimal filtering F(m, r) along the width for per-frame spatial convolutions
+// ((1, kH, kW) kernels, unit stride, unit width dilation, at least 8 input channels per group).
+//
+// The direct per-frame path (`frameForward`) spends kW multiply-adds per output and tap row; F(m, r)
+// with r = kW computes m neighbouring outputs of a kernel row from n = m + r − 1 products of
+// transformed values (Toom–Cook on the points 0, ±1, ±2, ±1/2, …, ∞):
+//
+//   y[tile] = Aᵀ · ((G · g) ⊙ (Bᵀ · d[tile]))      d: n input columns, g: r taps, y: m outputs.
+//
+// With channels and kernel rows this becomes n independent sets of GEMMs. Per frame:
+// - input transform: every padded input row of every channel is cut into tiles of n columns
+//   (stepping by m) and transformed: U_p[c, row, tile] (p = 0 ..< n);
+// - weight transform (once per call): V_p[kh, o, c] = Σ_kw G[p, kw] · w[o, c, kh, kw];
+// - one GEMM per point p and kernel row kh: M_p[o, oh·T + tile] += V_p[kh] · U_p[:, oh + kh·dH, :]
+//   (the kernel row is a shift of the view by kh·dH rows, as the direct path shifts by taps);
+// - output transform: y[o, oh, tile·m + i] = Σ_p Aᵀ[i, p] · M_p[o, oh·T + tile] + bias[o].
+//
+// F(2, 7) does 8 products per kernel row and 2 outputs instead of 14: the 7 × 7 layers' GEMM work
+// falls to 4/7 (less the direct path's discarded gap columns). The input gradient is a forward
+// convolution of the output gradient (`frameInputGradient`), so it takes this path too. The weight
+// gradient uses the transposed transforms: dM_p = (A · dy)_p, dV_p[kh] = Σ_positions dM_p ⊗ U_p
+// (one A·Bᵀ GEMM per point and kernel row, in place on the shifted view), dw = Gᵀ · dV.
+//
+// Only m = 2 is used: the larger tiles need points like ±3 or ±4 whose transforms lose 10–100 times
+// more precision (Benchmarks/profiles/factorized-small-winograd.md).
+
+enum WidthWinograd {
+    /// The transform matrices of F(m, r): `inputT` Bᵀ (n × n, Float), `kernel` G (n × r, Double),
+    /// `outputT` Aᵀ (m × n, Float).
+    struct Transform {
+        let m: Int, r: Int, n: Int
+        let inputT: [Float]
+        let kernel: [Double]
+        let outputT: [Float]
+
+        /// Finite interpolation points in order of preference (small magnitudes first); ∞ is always the last point.
+        static let points: [Double] = [0, 1, -1, 2, -2, 0.5, -0.5, 3, -3, 1.0 / 3, -1.0 / 3, 4, -4, 0.25, -0.25]
+
+        /// Toom–Cook construction: the product of a degree r − 1 and a degree m − 1 polynomial is
+        /// evaluated at the n points (Vandermonde V, ∞ = leading coefficient) and interpolated (V⁻¹);
+        /// the correlation is the transpose of that convolution: Bᵀ = V⁻ᵀ, G = V_r, Aᵀ = V_mᵀ. Every
+        /// row of Bᵀ is scaled to a largest magnitude of 1 and G's row by the inverse factor.
+        init(m: Int, r: Int) {
+            precondition(m >= 1 && r >= 1 && m + r - 2 <= Transform.points.count, "F(\(m), \(r)) is not supported")
+            self.m = m
+            self.r = r
+            let n = m + r - 1
+            self.n = n
+            let a = Array(Transform.points.prefix(n - 1))
+            func power(_ x: Double, _ k: Int) -> Double { k == 0 ? 1 : (1..<k + 1).reduce(1.0) { p, _ in p * x } }
+            // V (n × n): finite rows a_j^k, the last row picks the leading coefficient.
+            var v = [Double](repeating: 0, count: n * n)
+            for j in 0..<(n - 1) { for k in 0..<n { v[j * n + k] = power(a[j], k) } }
+            v[(n - 1) * n + n - 1] = 1
+            let inverse = Transform.inverted(v, n)
+            var bt = [Double](repeating: 0, count: n * n)
+            var g = [Double](repeating: 0, count: n * r)
+            var at = [Float](repeating: 0, count: m * n)
+            for p in 0..<n {
+                for j in 0..<n { bt[p * n + j] = inverse[j * n + p] }
+                let scale = (0..<n).map { abs(bt[p * n + $0]) }.max() ?? 1
+                // Entries that are zero in exact arithmetic come out of the inversion as ±1e-17 or so.
+                for j in 0..<n { bt[p * n + j] = abs(bt[p * n + j]) < 1e-12 * scale ? 0 : bt[p * n + j] / scale }
+                for k in 0..<r { g[p * r + k] = scale * (p == n - 1 ? (k == r - 1 ? 1 : 0) : power(a[p], k)) }
+                for i in 0..<m { at[i * n + p] = Float(p == n - 1 ? (i == m - 1 ? 1 : 0) : power(a[p], i)) }
+            }
+            inputT = bt.map { Float($0) }
+            kernel = g
+            outputT = at
+        }
+
+        /// The inverse of the n × n matrix `a` (Gauss–Jordan with partial pivoting).
+        static func inverted(_ a: [Double], _ n: Int) -> [Double] {
+            var lhs = a
+            var rhs = [Double](repeating: 0, count: n * n)
+            for i in 0..<n { rhs[i * n + i] = 1 }
+            for col in 0..<n {
+                var pivot = col
+                for row in col..<n where abs(lhs[row * n + col]) > abs(lhs[pivot * n + col]) { pivot = row }
+                if pivot != col {
+                    for k in 0..<n {
+                        lhs.swapAt(col * n + k, pivot * n + k)
+                        rhs.swapAt(col * n + k, pivot * n + k)
+                    }
+                }
+                let d = lhs[col * n + col]
+                for k in 0..<n { lhs[col * n + k] /= d; rhs[col * n + k] /= d }
+                for row in 0..<n where row != col {
+                    let f = lhs[row * n + col]
+                    guard f != 0 else { continue }
+                    for k in 0..<n { lhs[row * n + k] -= f * lhs[col * n + k]; rhs[row * n + k] -= f * rhs[col * n + k] }
+                }
+            }
+            return rhs
+        }
+    }
+
+    /// Outputs per tile.
+    static let tileOutputs = 2
+
+    /// Whether the geometry can take the Winograd path at all (any kW ≥ 2; the dispatch adds `pays`).
+    static func supports(_ g: ConvGeometry) -> Bool {
+        g.kT == 1 && g.sT == 1 && g.pT == 0 && g.sH == 1 && g.sW == 1 && g.dW == 1 && g.kW >= 2
+            && g.kW + tileOutputs - 2 <= Transform.points.count
+            && g.groupInChannels >= 8 && g.groupOutChannels >= 4 && g.outW >= 1 && g.outH >= 1
+    }
+
+    /// Whether the per-frame path should use it: kernels 5 to 7 wide on rows of at least 8 outputs
+    /// (F(2, 3) saves a third of the products at most and F(2, 9+) loses too much precision).
+    static func pays(_ g: ConvGeometry) -> Bool {
+        ConvolutionKernels.tuning.widthWinograd && supports(g) && (5...7).contains(g.kW) && g.outW >= 8
+    }
+
+    /// Sizes of one frame's transformed planes.
+    struct Layout {
+        let t: Transform
+        /// Tiles per row, padded rows, elements per padded row's phases.
+        let tiles: Int, rows: Int, phaseLength: Int
+        /// Elements of one channel's transformed rows of one point (rows × tiles) and of its output rows.
+        var inPlane: Int { rows * tiles }
+        let outPlane: Int
+
+        init(_ g: ConvGeometry, _ t: Transform) {
+            self.t = t
+            tiles = (g.outW + t.m - 1) / t.m
+            rows = (g.outH - 1) + (g.kH - 1) * g.dH + 1
+            phaseLength = tiles + (t.n - 1) / t.m + 1
+            outPlane = g.outH * tiles
+        }
+    }
+
+    /// Transforms frame `t` of batch element `nb` (channels `0 ..< g.inChannels`) into
+    /// `u` (n, C, rows, tiles). `phases` holds m · phaseLength scratch elements.
+    static func transformInput(_ g: ConvGeometry, _ l: Layout, x: UnsafePointer<Float>, nb: Int, frame: Int,
+                               u: UnsafeMutablePointer<Float>, phases: UnsafeMutablePointer<Float>) {
+        let m = l.t.m, n = l.t.n, tiles = l.tiles
+        let inPlane = g.inH * g.inW
+        let pointStride = g.inChannels * l.inPlane
+        l.t.inputT.withUnsafeBufferPointer { bt in
+            for c in 0..<g.inChannels {
+                let channel = x + (nb * g.inChannels + c) * g.inVolume + frame * inPlane
+                for row in 0..<l.rows {
+                    let h = row - g.pH
+                    let base = u + c * l.inPlane + row * tiles
+                    guard h >= 0 && h < g.inH else {
+                        for p in 0..<n { (base + p * pointStride).update(repeating: 0, count: tiles) }
+                        continue
+                    }
+                    // Padded column q = pW + w goes to phase q % m, index q / m.
+                    phases.update(repeating: 0, count: m * l.phaseLength)
+                    let src = channel + h * g.inW
+                    let limit = min(g.inW, l.phaseLength * m - g.pW)
+                    if m == 2 {
+                        let even = phases, odd = phases + l.phaseLength
+                        var w = 0
+                        while w < limit {
+                            let q = g.pW + w
+                            if q & 1 == 0 { even[q >> 1] = src[w] } else { odd[q >> 1] = src[w] }
+                            w += 1
+                        }
+                    } else {
+                        for w in 0..<limit { let q = g.pW + w; phases[(q % m) * l.phaseLength + q / m] = src[w] }
+                    }
+                    for p in 0..<n {
+                        let dst = base + p * pointStride
+                        var first = true
+                        for j in 0..<n {
+                            let coefficient = bt[p * n + j]
+                            guard coefficient != 0 else { continue }
+                            let s = phases + (j % m) * l.phaseLength + j / m
+                            if first {
+                                for k in 0..<tiles { dst[k] = coefficient * s[k] }
+                                first = false
+                            } else {
+                                for k in 0..<tiles { dst[k] += coefficient * s[k] }
+                            }
+                        }
+                        if first { dst.update(repeating: 0, count: tiles) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The weight (O, Cg, 1, kH, kW) transformed as V (n, kH, O, Cg).
+    static func transformWeight(_ g: ConvGeometry, _ t: Transform, weight: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+        let cg = g.groupInChannels, r = t.r
+        let size = t.n * g.kH * g.outChannels * cg
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: max(size, 1))
+        for o in 0..<g.outChannels {
+            for c in 0..<cg {
+                for kh in 0..<g.kH {
+                    let taps = weight + ((o * cg + c) * g.kH + kh) * r
+                    for p in 0..<t.n {
+                        var total = 0.0
+                        for k in 0..<r { total += t.kernel[p * r + k] * Double(taps[k]) }
+                        v[((p * g.kH + kh) * g.outChannels + o) * cg + c] = Float(total)
+                    }
+                }
+            }
+        }
+        return v
+    }
+
+    /// Forward convolution into `out` (N, O, T, oH, oW), overwriting it.
+    static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
+        let t = Transform(m: tileOutputs, r: g.kW)
+        let l = Layout(g, t)
+        let v = transformWeight(g, t, weight: weight)
+        defer { v.deallocate() }
+        let cg = g.groupInChannels, og = g.groupOutChannels
+        let n = t.n, m = t.m, tiles = l.tiles
+        let outFrame = g.outH * g.outW
+        let mSize = n * g.outChannels * l.outPlane
+        ConvolutionKernels.runItems(g.batch * g.outT,
+                                    parallel: ConvolutionKernels.work(g) >= ConvolutionKernels.parallelWorkThreshold) {
+            _, range, single in
+            let buffers = (Scratch(n * g.inChannels * l.inPlane), Scratch(mSize), Scratch(m * l.phaseLength + m * tiles))
+            defer { withExtendedLifetime(buffers) {} }
+            let u = buffers.0.pointer, acc = buffers.1.pointer, scratch = buffers.2.pointer
+            for item in range {
+                let nb = item / g.outT, frame = item % g.outT
+                transformInput(g, l, x: x, nb: nb, frame: frame, u: u, phases: scratch)
+                for p in 0..<n {
+                    for kh in 0..<g.kH {
+                        for group in 0..<g.groups {
+                            BLAS.gemm(m: og, n: l.outPlane, k: cg,
+                                      a: v + ((p * g.kH + kh) * g.outChannels + group * og) * cg, lda: cg,
+                                      b: u + (p * g.inChannels + group * cg) * l.inPlane + kh * g.dH * tiles, ldb: l.inPlane,
+                                      beta: kh == 0 ? 0 : 1,
+                                      c: acc + (p * g.outChannels + group * og) * l.outPlane, ldc: l.outPlane,
+                                      singleThreaded: single)
+                        }
+                    }
+                }
+                transformOutput(g, l, acc: acc, bias: bias,
+                                out: out + nb * g.outChannels * g.outVolume + frame * outFrame, scratch: scratch)
+            }
+        }
+    }
+
+    /// y[o, oh, tile·m + i] = Σ_p Aᵀ[i, p] · M_p[o, oh·T + tile] + bias[o] for one frame
+    /// (`out` at the frame's first element of channel 0; channels `outVolume` apart).
+    static func transformOutput(_ g: ConvGeometry, _ l: Layout, acc: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let m = l.t.m, n = l.t.n, tiles = l.tiles
+        let pointStride = g.outChannels * l.outPlane
+        l.t.outputT.withUnsafeBufferPointer { at in
+            for o in 0..<g.outChannels {
+                let b = bias?[o] ?? 0
+                for oh in 0..<g.outH {
+                    let source = acc + o * l.outPlane + oh * tiles
+                    for i in 0..<m {
+                        let dst = scratch + i * tiles
+                        for k in 0..<tiles { dst[k] = b }
+                        for p in 0..<n {
+                            let coefficient = at[i * n + p]
+                            guard coefficient != 0 else { continue }
+                            let s = source + p * pointStride
+                            for k in 0..<tiles { dst[k] += coefficient * s[k] }
+                        }
+                    }
+                    let row = out + o * g.outVolume + oh * g.outW
+                    if m == 2 {
+                        let even = scratch, odd = scratch + tiles
+                        let pairs = g.outW / 2
+                        for k in 0..<pairs { row[2 * k] = even[k]; row[2 * k + 1] = odd[k] }
+                        if g.outW & 1 == 1 { row[g.outW - 1] = even[pairs] }
+                    } else {
+                        for w in 0..<g.outW { row[w] = scratch[(w % m) * tiles + w / m] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Weight gradient, overwriting `gradWeight` (O, Cg, 1, kH, kW).
+    static func weightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
+                               gradWeight: UnsafeMutablePointer<Float>) {
+        let t = Transform(m: tileOutputs, r: g.kW)
+        let l = Layout(g, t)
+        let cg = g.groupInChannels, og = g.groupOutChannels
+        let n = t.n, m = t.m, tiles = l.tiles
+        let outFrame = g.outH * g.outW
+        let items = g.batch * g.outT
+        let parallel = ConvolutionKernels.work(g) >= ConvolutionKernels.parallelWorkThreshold
+        let slots = max(1, ConvolutionKernels.pieces(items, parallel: parallel).count)
+        // dV (n, kH, O, Cg) per piece, summed in piece order (deterministic).
+        let size = n * g.kH * g.outChannels * cg
+        let dv = UnsafeMutablePointer<Float>.allocate(capacity: size * slots)
+        dv.initialize(repeating: 0, count: size * slots)
+        defer { dv.deallocate() }
+        ConvolutionKernels.runItems(items, parallel: parallel) { piece, range, single in
+            let buffers = (Scratch(n * g.inChannels * l.inPlane), Scratch(n * g.outChannels * l.outPlane),
+                           Scratch(m * l.phaseLength + m * tiles))
+            defer { withExtendedLifetime(buffers) {} }
+            let u = buffers.0.pointer, dm = buffers.1.pointer, scratch = buffers.2.pointer
+            let mine = dv + piece * size
+            for item in range {
+                let nb = item / g.outT, frame = item % g.outT
+                transformGradient(g, l, gradOut: gradOut + nb * g.outChannels * g.outVolume + frame * outFrame,
+                                  dm: dm, scratch: scratch)
+                transformInput(g, l, x: x, nb: nb, frame: frame, u: u, phases: scratch)
+                for p in 0..<n {
+                    for kh in 0..<g.kH {
+                        for group in 0..<g.groups {
+                            BLAS.gemm(transB: true, m: og, n: cg, k: l.outPlane,
+                                      a: dm + (p * g.outChannels + group * og) * l.outPlane, lda: l.outPlane,
+                                      b: u + (p * g.inChannels + group * cg) * l.inPlane + kh * g.dH * tiles, ldb: l.inPlane,
+                                      beta: 1, c: mine + ((p * g.kH + kh) * g.outChannels + group * og) * cg, ldc: cg,
+                                      singleThreaded: single)
+                        }
+                    }
+                }
+            }
+        }
+        for piece in 1..<slots {
+            let other = dv + piece * size
+            for i in 0..<size { dv[i] += other[i] }
+        }
+        // dw[o, c, kh, kw] = Σ_p G[p, kw] · dV_p[kh, o, c].
+        let r = t.r
+        for o in 0..<g.outChannels {
+            for c in 0..<cg {
+                for kh in 0..<g.kH {
+                    let dst = gradWeight + ((o * cg + c) * g.kH + kh) * r
+                    for k in 0..<r {
+                        var total = 0.0
+                        for p in 0..<n { total += t.kernel[p * r + k] * Double(dv[((p * g.kH + kh) * g.outChannels + o) * cg + c]) }
+                        dst[k] = Float(total)
+                    }
+                }
+            }
+        }
+    }
+
+    /// dM_p[o, oh·T + tile] = Σ_i Aᵀ[i, p] · dy[o, oh, tile·m + i] (zero past the row's end) for one frame.
+    static func transformGradient(_ g: ConvGeometry, _ l: Layout, gradOut: UnsafePointer<Float>,
+                                  dm: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let m = l.t.m, n = l.t.n, tiles = l.tiles
+        let pointStride = g.outChannels * l.outPlane
+        l.t.outputT.withUnsafeBufferPointer { at in
+            for o in 0..<g.outChannels {
+                for oh in 0..<g.outH {
+                    let row = gradOut + o * g.outVolume + oh * g.outW
+                    // Phases: scratch[i · tiles + k] = dy[k·m + i].
+                    if m == 2 {
+                        let even = scratch, odd = scratch + tiles
+                        let pairs = g.outW / 2
+                        for k in 0..<pairs { even[k] = row[2 * k]; odd[k] = row[2 * k + 1] }
+                        if g.outW & 1 == 1 { even[pairs] = row[g.outW - 1]; odd[pairs] = 0 }
+                    } else {
+                        scratch.update(repeating: 0, count: m * tiles)
+                        for w in 0..<g.outW { scratch[(w % m) * tiles + w / m] = row[w] }
+                    }
+                    let base = dm + o * l.outPlane + oh * tiles
+                    for p in 0..<n {
+                        let dst = base + p * pointStride
+                        var first = true
+                        for i in 0..<m {
+                            let coefficient = at[i * n + p]
+                            guard coefficient != 0 else { continue }
+                            let s = scratch + i * tiles
+                            if first {
+                                for k in 0..<tiles { dst[k] = coefficient * s[k] }
+                                first = false
+                            } else {
+                                for k in 0..<tiles { dst[k] += coefficient * s[k] }
+                            }
+                        }
+                        if first { dst.update(repeating: 0, count: tiles) }
+                    }
+                }
+            }
+        }
+    }
+}
