@@ -129,55 +129,97 @@ enum WidthWinograd {
         }
     }
 
-    /// Transforms frame `t` of batch element `nb` (channels `0 ..< g.inChannels`) into
+    /// Non-zero coefficients of a transform, one list per output row: `terms[first[p] ..< first[p + 1]]`
+    /// holds (source offset, coefficient) pairs for row p, so the loops skip zeros and divide nothing.
+    struct Terms {
+        var first: [Int] = [0]
+        var offsets: [Int] = []
+        var coefficients: [Float] = []
+
+        /// Row p of the (rows × columns) `matrix`; column j reads from `offset(j)`.
+        init(rows: Int, columns: Int, matrix: (Int, Int) -> Float, offset: (Int) -> Int) {
+            for p in 0..<rows {
+                for j in 0..<columns where matrix(p, j) != 0 {
+                    offsets.append(offset(j))
+                    coefficients.append(matrix(p, j))
+                }
+                first.append(offsets.count)
+            }
+        }
+    }
+
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+
+    /// dst[k] = initial + Σ_terms coefficient · src[offset + k] for k < count, for each of
+    /// `terms`' rows p (dst = destination(p)), eight lanes at a time and the tail one by one.
+    @inline(__always)
+    static func combine(_ terms: Terms, rows: Int, source: UnsafePointer<Float>, count: Int, initial: Float,
+                        destination: (Int) -> UnsafeMutablePointer<Float>) {
+        terms.offsets.withUnsafeBufferPointer { offsets in
+            terms.coefficients.withUnsafeBufferPointer { coefficients in
+                for p in 0..<rows {
+                    let dst = destination(p)
+                    let lo = terms.first[p], hi = terms.first[p + 1]
+                    var k = 0
+                    while k + 8 <= count {
+                        var acc = SIMD8<Float>(repeating: initial)
+                        for e in lo..<hi { acc += coefficients[e] * load8(source + offsets[e] + k) }
+                        store8(acc, dst + k)
+                        k += 8
+                    }
+                    while k < count {
+                        var acc = initial
+                        for e in lo..<hi { acc += coefficients[e] * source[offsets[e] + k] }
+                        dst[k] = acc
+                        k += 1
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bᵀ as terms over the m phases of a padded row (phase q holds columns q, q + m, …,
+    /// `phaseLength` apart): column j of a tile is phase j % m at index j / m.
+    static func inputTerms(_ l: Layout) -> Terms {
+        let t = l.t
+        return Terms(rows: t.n, columns: t.n, matrix: { t.inputT[$0 * t.n + $1] },
+                     offset: { ($0 % t.m) * l.phaseLength + $0 / t.m })
+    }
+
+    /// Transforms frame `frame` of batch element `nb` (channels `0 ..< g.inChannels`) into
     /// `u` (n, C, rows, tiles). `phases` holds m · phaseLength scratch elements.
-    static func transformInput(_ g: ConvGeometry, _ l: Layout, x: UnsafePointer<Float>, nb: Int, frame: Int,
-                               u: UnsafeMutablePointer<Float>, phases: UnsafeMutablePointer<Float>) {
+    static func transformInput(_ g: ConvGeometry, _ l: Layout, _ terms: Terms, x: UnsafePointer<Float>, nb: Int,
+                               frame: Int, u: UnsafeMutablePointer<Float>, phases: UnsafeMutablePointer<Float>) {
         let m = l.t.m, n = l.t.n, tiles = l.tiles
         let inPlane = g.inH * g.inW
         let pointStride = g.inChannels * l.inPlane
-        l.t.inputT.withUnsafeBufferPointer { bt in
-            for c in 0..<g.inChannels {
-                let channel = x + (nb * g.inChannels + c) * g.inVolume + frame * inPlane
-                for row in 0..<l.rows {
-                    let h = row - g.pH
-                    let base = u + c * l.inPlane + row * tiles
-                    guard h >= 0 && h < g.inH else {
-                        for p in 0..<n { (base + p * pointStride).update(repeating: 0, count: tiles) }
-                        continue
-                    }
-                    // Padded column q = pW + w goes to phase q % m, index q / m.
-                    phases.update(repeating: 0, count: m * l.phaseLength)
-                    let src = channel + h * g.inW
-                    let limit = min(g.inW, l.phaseLength * m - g.pW)
-                    if m == 2 {
-                        let even = phases, odd = phases + l.phaseLength
-                        var w = 0
-                        while w < limit {
-                            let q = g.pW + w
-                            if q & 1 == 0 { even[q >> 1] = src[w] } else { odd[q >> 1] = src[w] }
-                            w += 1
-                        }
-                    } else {
-                        for w in 0..<limit { let q = g.pW + w; phases[(q % m) * l.phaseLength + q / m] = src[w] }
-                    }
-                    for p in 0..<n {
-                        let dst = base + p * pointStride
-                        var first = true
-                        for j in 0..<n {
-                            let coefficient = bt[p * n + j]
-                            guard coefficient != 0 else { continue }
-                            let s = phases + (j % m) * l.phaseLength + j / m
-                            if first {
-                                for k in 0..<tiles { dst[k] = coefficient * s[k] }
-                                first = false
-                            } else {
-                                for k in 0..<tiles { dst[k] += coefficient * s[k] }
-                            }
-                        }
-                        if first { dst.update(repeating: 0, count: tiles) }
-                    }
+        let limit = min(g.inW, l.phaseLength * m - g.pW)
+        for c in 0..<g.inChannels {
+            let channel = x + (nb * g.inChannels + c) * g.inVolume + frame * inPlane
+            for row in 0..<l.rows {
+                let h = row - g.pH
+                let base = u + c * l.inPlane + row * tiles
+                guard h >= 0 && h < g.inH else {
+                    for p in 0..<n { (base + p * pointStride).update(repeating: 0, count: tiles) }
+                    continue
                 }
+                // Padded column q = pW + w goes to phase q % m, index q / m.
+                phases.update(repeating: 0, count: m * l.phaseLength)
+                let src = channel + h * g.inW
+                for phase in 0..<m {
+                    let dst = phases + phase * l.phaseLength
+                    var w = ((phase - g.pW) % m + m) % m
+                    while w < limit { dst[(g.pW + w) / m] = src[w]; w += m }
+                }
+                combine(terms, rows: n, source: phases, count: tiles, initial: 0) { base + $0 * pointStride }
             }
         }
     }
@@ -213,6 +255,7 @@ enum WidthWinograd {
         let n = t.n, m = t.m, tiles = l.tiles
         let outFrame = g.outH * g.outW
         let mSize = n * g.outChannels * l.outPlane
+        let terms = inputTerms(l), outputTerms = self.outputTerms(g, l)
         ConvolutionKernels.runItems(g.batch * g.outT,
                                     parallel: ConvolutionKernels.work(g) >= ConvolutionKernels.parallelWorkThreshold) {
             _, range, single in
@@ -221,7 +264,7 @@ enum WidthWinograd {
             let u = buffers.0.pointer, acc = buffers.1.pointer, scratch = buffers.2.pointer
             for item in range {
                 let nb = item / g.outT, frame = item % g.outT
-                transformInput(g, l, x: x, nb: nb, frame: frame, u: u, phases: scratch)
+                transformInput(g, l, terms, x: x, nb: nb, frame: frame, u: u, phases: scratch)
                 for p in 0..<n {
                     for kh in 0..<g.kH {
                         for group in 0..<g.groups {
@@ -234,42 +277,35 @@ enum WidthWinograd {
                         }
                     }
                 }
-                transformOutput(g, l, acc: acc, bias: bias,
+                transformOutput(g, l, outputTerms, acc: acc, bias: bias,
                                 out: out + nb * g.outChannels * g.outVolume + frame * outFrame, scratch: scratch)
             }
         }
     }
 
+    /// Aᵀ as terms over the n planes of M (one output channel's rows `n · O · oH · T` apart).
+    static func outputTerms(_ g: ConvGeometry, _ l: Layout) -> Terms {
+        let t = l.t, pointStride = g.outChannels * l.outPlane
+        return Terms(rows: t.m, columns: t.n, matrix: { t.outputT[$0 * t.n + $1] }, offset: { $0 * pointStride })
+    }
+
     /// y[o, oh, tile·m + i] = Σ_p Aᵀ[i, p] · M_p[o, oh·T + tile] + bias[o] for one frame
     /// (`out` at the frame's first element of channel 0; channels `outVolume` apart).
-    static func transformOutput(_ g: ConvGeometry, _ l: Layout, acc: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                                out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        let m = l.t.m, n = l.t.n, tiles = l.tiles
-        let pointStride = g.outChannels * l.outPlane
-        l.t.outputT.withUnsafeBufferPointer { at in
-            for o in 0..<g.outChannels {
-                let b = bias?[o] ?? 0
-                for oh in 0..<g.outH {
-                    let source = acc + o * l.outPlane + oh * tiles
-                    for i in 0..<m {
-                        let dst = scratch + i * tiles
-                        for k in 0..<tiles { dst[k] = b }
-                        for p in 0..<n {
-                            let coefficient = at[i * n + p]
-                            guard coefficient != 0 else { continue }
-                            let s = source + p * pointStride
-                            for k in 0..<tiles { dst[k] += coefficient * s[k] }
-                        }
-                    }
-                    let row = out + o * g.outVolume + oh * g.outW
-                    if m == 2 {
-                        let even = scratch, odd = scratch + tiles
-                        let pairs = g.outW / 2
-                        for k in 0..<pairs { row[2 * k] = even[k]; row[2 * k + 1] = odd[k] }
-                        if g.outW & 1 == 1 { row[g.outW - 1] = even[pairs] }
-                    } else {
-                        for w in 0..<g.outW { row[w] = scratch[(w % m) * tiles + w / m] }
-                    }
+    static func transformOutput(_ g: ConvGeometry, _ l: Layout, _ terms: Terms, acc: UnsafePointer<Float>,
+                                bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>,
+                                scratch: UnsafeMutablePointer<Float>) {
+        let m = l.t.m, tiles = l.tiles
+        for o in 0..<g.outChannels {
+            let b = bias?[o] ?? 0
+            for oh in 0..<g.outH {
+                combine(terms, rows: m, source: acc + o * l.outPlane + oh * tiles, count: tiles, initial: b) {
+                    scratch + $0 * tiles
+                }
+                let row = out + o * g.outVolume + oh * g.outW
+                for i in 0..<m {
+                    let src = scratch + i * tiles
+                    var k = 0, w = i
+                    while w < g.outW { row[w] = src[k]; k += 1; w += m }
                 }
             }
         }
@@ -288,6 +324,7 @@ enum WidthWinograd {
         let slots = max(1, ConvolutionKernels.pieces(items, parallel: parallel).count)
         // dV (n, kH, O, Cg) per piece, summed in piece order (deterministic).
         let size = n * g.kH * g.outChannels * cg
+        let terms = inputTerms(l), gradientTerms = self.gradientTerms(l)
         let dv = UnsafeMutablePointer<Float>.allocate(capacity: size * slots)
         dv.initialize(repeating: 0, count: size * slots)
         defer { dv.deallocate() }
@@ -299,9 +336,9 @@ enum WidthWinograd {
             let mine = dv + piece * size
             for item in range {
                 let nb = item / g.outT, frame = item % g.outT
-                transformGradient(g, l, gradOut: gradOut + nb * g.outChannels * g.outVolume + frame * outFrame,
+                transformGradient(g, l, gradientTerms, gradOut: gradOut + nb * g.outChannels * g.outVolume + frame * outFrame,
                                   dm: dm, scratch: scratch)
-                transformInput(g, l, x: x, nb: nb, frame: frame, u: u, phases: scratch)
+                transformInput(g, l, terms, x: x, nb: nb, frame: frame, u: u, phases: scratch)
                 for p in 0..<n {
                     for kh in 0..<g.kH {
                         for group in 0..<g.groups {
@@ -335,43 +372,29 @@ enum WidthWinograd {
         }
     }
 
+    /// A (n × m) as terms over the m phases of an output-gradient row (`tiles` apart).
+    static func gradientTerms(_ l: Layout) -> Terms {
+        let t = l.t
+        return Terms(rows: t.n, columns: t.m, matrix: { t.outputT[$1 * t.n + $0] }, offset: { $0 * l.tiles })
+    }
+
     /// dM_p[o, oh·T + tile] = Σ_i Aᵀ[i, p] · dy[o, oh, tile·m + i] (zero past the row's end) for one frame.
-    static func transformGradient(_ g: ConvGeometry, _ l: Layout, gradOut: UnsafePointer<Float>,
+    static func transformGradient(_ g: ConvGeometry, _ l: Layout, _ terms: Terms, gradOut: UnsafePointer<Float>,
                                   dm: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         let m = l.t.m, n = l.t.n, tiles = l.tiles
         let pointStride = g.outChannels * l.outPlane
-        l.t.outputT.withUnsafeBufferPointer { at in
-            for o in 0..<g.outChannels {
-                for oh in 0..<g.outH {
-                    let row = gradOut + o * g.outVolume + oh * g.outW
-                    // Phases: scratch[i · tiles + k] = dy[k·m + i].
-                    if m == 2 {
-                        let even = scratch, odd = scratch + tiles
-                        let pairs = g.outW / 2
-                        for k in 0..<pairs { even[k] = row[2 * k]; odd[k] = row[2 * k + 1] }
-                        if g.outW & 1 == 1 { even[pairs] = row[g.outW - 1]; odd[pairs] = 0 }
-                    } else {
-                        scratch.update(repeating: 0, count: m * tiles)
-                        for w in 0..<g.outW { scratch[(w % m) * tiles + w / m] = row[w] }
-                    }
-                    let base = dm + o * l.outPlane + oh * tiles
-                    for p in 0..<n {
-                        let dst = base + p * pointStride
-                        var first = true
-                        for i in 0..<m {
-                            let coefficient = at[i * n + p]
-                            guard coefficient != 0 else { continue }
-                            let s = scratch + i * tiles
-                            if first {
-                                for k in 0..<tiles { dst[k] = coefficient * s[k] }
-                                first = false
-                            } else {
-                                for k in 0..<tiles { dst[k] += coefficient * s[k] }
-                            }
-                        }
-                        if first { dst.update(repeating: 0, count: tiles) }
-                    }
+        for o in 0..<g.outChannels {
+            for oh in 0..<g.outH {
+                let row = gradOut + o * g.outVolume + oh * g.outW
+                // Phases: scratch[i · tiles + k] = dy[k·m + i], zero past the row's end.
+                for i in 0..<m {
+                    let dst = scratch + i * tiles
+                    var k = 0, w = i
+                    while w < g.outW { dst[k] = row[w]; k += 1; w += m }
+                    while k < tiles { dst[k] = 0; k += 1 }
                 }
+                let base = dm + o * l.outPlane + oh * tiles
+                combine(terms, rows: n, source: scratch, count: tiles, initial: 0) { base + $0 * pointStride }
             }
         }
     }
