@@ -66,8 +66,8 @@ private func errors(_ actual: [Float], _ expected: [Double]) -> (abs: Double, re
     /// The Toom–Cook matrices reproduce the correlation y_i = Σ_k g_k d_{i+k} (in Double).
     @Test func transformsComputeCorrelation() {
         let generator = RandomGenerator(seed: 11)
-        for m in [2, 3] {
-            for r in 2...11 where m + r - 2 <= WidthWinograd.Transform.points.count {
+        for m in [2, 3, 4] {
+            for r in 2...11 where m + r - 1 <= 12 {
                 let t = WidthWinograd.Transform(m: m, r: r)
                 let d = Tensor.randomNormal([t.n], generator: generator).scalars.map(Double.init)
                 let g = Tensor.randomNormal([r], generator: generator).scalars.map(Double.init)
@@ -97,36 +97,46 @@ private func errors(_ actual: [Float], _ expected: [Double]) -> (abs: Double, re
     ]
 
     /// Forward values, input gradients (the forward kernel on the flipped weight) and weight
-    /// gradients of the Winograd kernels against the Double reference, on one and two threads.
+    /// gradients of the Winograd kernels against the Double reference, with tiles of 2 and 4
+    /// outputs (where the kernel width allows), on one and two threads.
     @Test(arguments: cases) fileprivate func matchesReference(_ conv: FrameCase) {
         let g = conv.geometry
-        #expect(WidthWinograd.supports(g), "\(conv)")
         let x = conv.random(conv.n * conv.c * g.inVolume, seed: 1)
         let weight = conv.random(conv.o * g.groupInChannels * conv.kH * conv.kW, seed: 2, std: 0.5)
         let bias = conv.random(conv.o, seed: 3)
         let gradOut = conv.random(conv.n * conv.o * g.outVolume, seed: 4)
         let ref = conv.reference(x: x, weight: weight, bias: bias, gradOut: gradOut)
         let gi = ConvolutionKernels.inputGradientGeometry(g)
-        // Measured (relative to the reference's rms): ≤ 4e-6 up to F(2, 7), 6e-5 for F(2, 11) (points ±3, ±1/3).
-        let tolerance = conv.kW <= 7 ? 1e-5 : 1e-4
-        for threshold in [1 << 40, 0] {
-            ConvolutionKernels.$tuning.withValue(.init(parallelWorkThreshold: threshold)) {
-                var y = [Float](repeating: .nan, count: ref.y.count)
-                var gx = [Float](repeating: .nan, count: x.count)
-                var gw = [Float](repeating: .nan, count: weight.count)
-                WidthWinograd.forward(g, x: x, weight: weight, bias: bias, out: &y)
-                WidthWinograd.weightGradient(g, x: x, gradOut: gradOut, gradWeight: &gw)
-                #expect(gi.map(WidthWinograd.supports) == true, "\(conv): the input gradient is not a Winograd convolution")
-                if let gi, WidthWinograd.supports(gi) {
-                    let flipped = ConvolutionKernels.flippedSwapped(g, weight: weight)
-                    defer { flipped.deallocate() }
-                    WidthWinograd.forward(gi, x: gradOut, weight: flipped, bias: nil, out: &gx)
-                    let e = errors(gx, ref.gx)
-                    #expect(e.relative < tolerance, "\(conv) input gradient: max abs \(e.abs), relative to rms \(e.relative)")
+        for tile in [2, 4] {
+            // Measured max error relative to the reference's rms: F(2, ≤ 7) ≤ 4e-6, F(4, ≤ 7) ≤ 1.2e-5,
+            // F(2, 11) 6e-5 (points ±3, ±1/3).
+            let tolerance = conv.kW > 7 ? 1e-4 : tile == 2 ? 1e-5 : 3e-5
+            for threshold in [1 << 40, 0] {
+                var tuning = ConvolutionKernels.Tuning(parallelWorkThreshold: threshold)
+                tuning.widthWinogradTile = tile
+                ConvolutionKernels.$tuning.withValue(tuning) {
+                    guard tile == 4 || WidthWinograd.supports(g) else {
+                        Issue.record("\(conv): F(2, \(conv.kW)) not supported")
+                        return
+                    }
+                    guard WidthWinograd.supports(g) else { return }  // F(4, 11): too wide for the point set
+                    var y = [Float](repeating: .nan, count: ref.y.count)
+                    var gx = [Float](repeating: .nan, count: x.count)
+                    var gw = [Float](repeating: .nan, count: weight.count)
+                    WidthWinograd.forward(g, x: x, weight: weight, bias: bias, out: &y)
+                    WidthWinograd.weightGradient(g, x: x, gradOut: gradOut, gradWeight: &gw)
+                    #expect(gi.map(WidthWinograd.supports) == true, "\(conv): the input gradient is not a Winograd convolution")
+                    if let gi, WidthWinograd.supports(gi) {
+                        let flipped = ConvolutionKernels.flippedSwapped(g, weight: weight)
+                        defer { flipped.deallocate() }
+                        WidthWinograd.forward(gi, x: gradOut, weight: flipped, bias: nil, out: &gx)
+                        let e = errors(gx, ref.gx)
+                        #expect(e.relative < tolerance, "\(conv) F(\(tile)) input gradient: max abs \(e.abs), relative to rms \(e.relative)")
+                    }
+                    let ey = errors(y, ref.y), ew = errors(gw, ref.gw)
+                    #expect(ey.relative < tolerance, "\(conv) F(\(tile)) forward: max abs \(ey.abs), relative to rms \(ey.relative)")
+                    #expect(ew.relative < tolerance, "\(conv) F(\(tile)) weight gradient: max abs \(ew.abs), relative to rms \(ew.relative)")
                 }
-                let ey = errors(y, ref.y), ew = errors(gw, ref.gw)
-                #expect(ey.relative < tolerance, "\(conv) forward: max abs \(ey.abs), relative to rms \(ey.relative)")
-                #expect(ew.relative < tolerance, "\(conv) weight gradient: max abs \(ew.abs), relative to rms \(ew.relative)")
             }
         }
     }

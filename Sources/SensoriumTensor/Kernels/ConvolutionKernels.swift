@@ -32,6 +32,8 @@ enum ConvolutionKernels {
         /// Whether per-frame convolutions whose kernel rows are 5 to 7 wide use the width Winograd
         /// algorithm (`WidthWinograd`); off, they use the direct shifted GEMMs.
         var widthWinograd = true
+        /// Outputs per tile of the width Winograd algorithm, F(m, kW).
+        var widthWinogradTile = 4
     }
 
     @TaskLocal static var tuning = Tuning()

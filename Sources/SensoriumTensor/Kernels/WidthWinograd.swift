@@ -15,14 +15,16 @@
 //   (the kernel row is a shift of the view by kh·dH rows, as the direct path shifts by taps);
 // - output transform: y[o, oh, tile·m + i] = Σ_p Aᵀ[i, p] · M_p[o, oh·T + tile] + bias[o].
 //
-// F(2, 7) does 8 products per kernel row and 2 outputs instead of 14: the 7 × 7 layers' GEMM work
-// falls to 4/7 (less the direct path's discarded gap columns). The input gradient is a forward
+// F(4, 7) (the default tile, `ConvolutionKernels.Tuning.widthWinogradTile`) does 10 products per
+// kernel row and 4 outputs instead of 28: the 7 × 7 layers' GEMM work falls to 0.36 (F(2, 7): 8 for
+// 2, 0.57). The input gradient is a forward
 // convolution of the output gradient (`frameInputGradient`), so it takes this path too. The weight
 // gradient uses the transposed transforms: dM_p = (A · dy)_p, dV_p[kh] = Σ_positions dM_p ⊗ U_p
 // (one A·Bᵀ GEMM per point and kernel row, in place on the shifted view), dw = Gᵀ · dV.
 //
-// Only m = 2 is used: the larger tiles need points like ±3 or ±4 whose transforms lose 10–100 times
-// more precision (Benchmarks/profiles/factorized-small-winograd.md).
+// Accuracy (Benchmarks/profiles/factorized-small-winograd.md): with the points 0, ±1/3, ±3/4, ±4/3,
+// ±2, ∞ F(4, 7)'s float32 error is about twice F(2, 7)'s and ten times the direct sum's, a few 1e-6
+// of the outputs' rms for 7 × 7 kernels over 8 to 32 channels.
 
 enum WidthWinograd {
     /// The transform matrices of F(m, r): `inputT` Bᵀ (n × n, Float), `kernel` G (n × r, Double),
@@ -36,6 +38,14 @@ enum WidthWinograd {
         /// Finite interpolation points in order of preference (small magnitudes first); ∞ is always the last point.
         static let points: [Double] = [0, 1, -1, 2, -2, 0.5, -0.5, 3, -3, 1.0 / 3, -1.0 / 3, 4, -4, 0.25, -0.25]
 
+        /// The n − 1 finite points of F(m, r). Nine points (F(4, 7)) use 0, ±1/3, ±3/4, ±4/3, ±2: the
+        /// best of the 210 sets of four magnitudes from {1/4, 1/3, 1/2, 2/3, 3/4, 1, 4/3, 3/2, 2, 3}
+        /// in a float32 simulation, half the mean error of 0, ±1, ±2, ±1/2, ±3.
+        static func finitePoints(count: Int) -> [Double] {
+            if count == 9 { return [0, 1.0 / 3, -1.0 / 3, 0.75, -0.75, 4.0 / 3, -4.0 / 3, 2, -2] }
+            return Array(points.prefix(count))
+        }
+
         /// Toom–Cook construction: the product of a degree r − 1 and a degree m − 1 polynomial is
         /// evaluated at the n points (Vandermonde V, ∞ = leading coefficient) and interpolated (V⁻¹);
         /// the correlation is the transpose of that convolution: Bᵀ = V⁻ᵀ, G = V_r, Aᵀ = V_mᵀ. Every
@@ -46,7 +56,7 @@ enum WidthWinograd {
             self.r = r
             let n = m + r - 1
             self.n = n
-            let a = Array(Transform.points.prefix(n - 1))
+            let a = Transform.finitePoints(count: n - 1)
             func power(_ x: Double, _ k: Int) -> Double { k == 0 ? 1 : (1..<k + 1).reduce(1.0) { p, _ in p * x } }
             // V (n × n): finite rows a_j^k, the last row picks the leading coefficient.
             var v = [Double](repeating: 0, count: n * n)
@@ -95,18 +105,18 @@ enum WidthWinograd {
         }
     }
 
-    /// Outputs per tile.
-    static let tileOutputs = 2
+    /// Outputs per tile (`ConvolutionKernels.Tuning.widthWinogradTile`).
+    static var tileOutputs: Int { ConvolutionKernels.tuning.widthWinogradTile }
 
     /// Whether the geometry can take the Winograd path at all (any kW ≥ 2; the dispatch adds `pays`).
     static func supports(_ g: ConvGeometry) -> Bool {
         g.kT == 1 && g.sT == 1 && g.pT == 0 && g.sH == 1 && g.sW == 1 && g.dW == 1 && g.kW >= 2
-            && g.kW + tileOutputs - 2 <= Transform.points.count
+            && g.kW + tileOutputs - 1 <= 12
             && g.groupInChannels >= 8 && g.groupOutChannels >= 4 && g.outW >= 1 && g.outH >= 1
     }
 
     /// Whether the per-frame path should use it: kernels 5 to 7 wide on rows of at least 8 outputs
-    /// (F(2, 3) saves a third of the products at most and F(2, 9+) loses too much precision).
+    /// (3-wide kernels save less, wider ones need worse-conditioned points).
     static func pays(_ g: ConvGeometry) -> Bool {
         ConvolutionKernels.tuning.widthWinograd && supports(g) && (5...7).contains(g.kW) && g.outW >= 8
     }
@@ -216,8 +226,8 @@ enum WidthWinograd {
                 let src = channel + h * g.inW
                 for phase in 0..<m {
                     let dst = phases + phase * l.phaseLength
-                    var w = ((phase - g.pW) % m + m) % m
-                    while w < limit { dst[(g.pW + w) / m] = src[w]; w += m }
+                    var w = ((phase - g.pW) % m + m) % m, k = (g.pW + w) / m
+                    while w < limit { dst[k] = src[w]; w += m; k += 1 }
                 }
                 combine(terms, rows: n, source: phases, count: tiles, initial: 0) { base + $0 * pointStride }
             }
