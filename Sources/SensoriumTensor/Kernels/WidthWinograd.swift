@@ -141,17 +141,48 @@ enum WidthWinograd {
 
     /// Non-zero coefficients of a transform, one list per output row: `terms[first[p] ..< first[p + 1]]`
     /// holds (source offset, coefficient) pairs for row p, so the loops skip zeros and divide nothing.
+    ///
+    /// With `pairing`, rows of opposite points ±a (row q equal to row p with the odd columns negated,
+    /// times a sign) are computed together: E = Σ over p's even columns, O = Σ over its odd columns,
+    /// row p = E + O, row q = sign · (E − O) — half the multiply-adds. Row p's list then holds its
+    /// even-column terms, then (from `middle[p]`) its odd-column ones, and row q's list is empty.
     struct Terms {
         var first: [Int] = [0]
+        var middle: [Int] = []
+        /// Partner row and sign of a paired row p (the first of its pair), or nil.
+        var partner: [(row: Int, sign: Float)?] = []
+        /// Whether row p is the second of a pair (computed with its partner).
+        var isSecond: [Bool] = []
         var offsets: [Int] = []
         var coefficients: [Float] = []
 
         /// Row p of the (rows × columns) `matrix`; column j reads from `offset(j)`.
-        init(rows: Int, columns: Int, matrix: (Int, Int) -> Float, offset: (Int) -> Int) {
+        init(rows: Int, columns: Int, matrix: (Int, Int) -> Float, offset: (Int) -> Int, pairing: Bool) {
+            var taken = [Bool](repeating: false, count: rows)
+            partner = Array(repeating: nil, count: rows)
+            for p in 0..<rows where pairing && !taken[p] {
+                let largest = (0..<columns).map { abs(matrix(p, $0)) }.max() ?? 0
+                guard largest > 0, (0..<columns).contains(where: { $0 & 1 == 1 && matrix(p, $0) != 0 }) else { continue }
+                for q in (p + 1)..<max(rows, p + 1) where !taken[q] {
+                    for sign: Float in [1, -1] {
+                        let mirrored = (0..<columns).allSatisfy { j in
+                            let expected = sign * (j & 1 == 0 ? 1 : -1) * matrix(p, j)
+                            return abs(matrix(q, j) - expected) <= 1e-6 * largest
+                        }
+                        if mirrored && partner[p] == nil { partner[p] = (q, sign); taken[p] = true; taken[q] = true }
+                    }
+                    if partner[p] != nil { break }
+                }
+            }
+            isSecond = (0..<rows).map { taken[$0] && partner[$0] == nil }
             for p in 0..<rows {
-                for j in 0..<columns where matrix(p, j) != 0 {
-                    offsets.append(offset(j))
-                    coefficients.append(matrix(p, j))
+                let skip = isSecond[p]
+                for parity in [0, 1] {
+                    if parity == 1 { middle.append(offsets.count) }
+                    for j in 0..<columns where !skip && matrix(p, j) != 0 && (partner[p] == nil ? parity == 0 : j & 1 == parity) {
+                        offsets.append(offset(j))
+                        coefficients.append(matrix(p, j))
+                    }
                 }
                 first.append(offsets.count)
             }
@@ -170,14 +201,37 @@ enum WidthWinograd {
 
     /// dst[k] = initial + Σ_terms coefficient · src[offset + k] for k < count, for each of
     /// `terms`' rows p (dst = destination(p)), eight lanes at a time and the tail one by one.
+    /// Paired rows (see `Terms`) start from zero whatever `initial` is.
     @inline(__always)
     static func combine(_ terms: Terms, rows: Int, source: UnsafePointer<Float>, count: Int, initial: Float,
                         destination: (Int) -> UnsafeMutablePointer<Float>) {
         terms.offsets.withUnsafeBufferPointer { offsets in
             terms.coefficients.withUnsafeBufferPointer { coefficients in
                 for p in 0..<rows {
+                    let lo = terms.first[p], mid = terms.middle[p], hi = terms.first[p + 1]
+                    if let (q, sign) = terms.partner[p] {
+                        let dst = destination(p), other = destination(q)
+                        var k = 0
+                        while k + 8 <= count {
+                            var even = SIMD8<Float>(), odd = SIMD8<Float>()
+                            for e in lo..<mid { even += coefficients[e] * load8(source + offsets[e] + k) }
+                            for e in mid..<hi { odd += coefficients[e] * load8(source + offsets[e] + k) }
+                            store8(even + odd, dst + k)
+                            store8(sign * (even - odd), other + k)
+                            k += 8
+                        }
+                        while k < count {
+                            var even: Float = 0, odd: Float = 0
+                            for e in lo..<mid { even += coefficients[e] * source[offsets[e] + k] }
+                            for e in mid..<hi { odd += coefficients[e] * source[offsets[e] + k] }
+                            dst[k] = even + odd
+                            other[k] = sign * (even - odd)
+                            k += 1
+                        }
+                        continue
+                    }
+                    if terms.isSecond[p] { continue }
                     let dst = destination(p)
-                    let lo = terms.first[p], hi = terms.first[p + 1]
                     var k = 0
                     while k + 8 <= count {
                         var acc = SIMD8<Float>(repeating: initial)
@@ -201,7 +255,7 @@ enum WidthWinograd {
     static func inputTerms(_ l: Layout) -> Terms {
         let t = l.t
         return Terms(rows: t.n, columns: t.n, matrix: { t.inputT[$0 * t.n + $1] },
-                     offset: { ($0 % t.m) * l.phaseLength + $0 / t.m })
+                     offset: { ($0 % t.m) * l.phaseLength + $0 / t.m }, pairing: true)
     }
 
     /// Transforms frame `frame` of batch element `nb` (channels `0 ..< g.inChannels`) into
@@ -296,7 +350,8 @@ enum WidthWinograd {
     /// Aᵀ as terms over the n planes of M (one output channel's rows `n · O · oH · T` apart).
     static func outputTerms(_ g: ConvGeometry, _ l: Layout) -> Terms {
         let t = l.t, pointStride = g.outChannels * l.outPlane
-        return Terms(rows: t.m, columns: t.n, matrix: { t.outputT[$0 * t.n + $1] }, offset: { $0 * pointStride })
+        return Terms(rows: t.m, columns: t.n, matrix: { t.outputT[$0 * t.n + $1] }, offset: { $0 * pointStride },
+                     pairing: false)
     }
 
     /// y[o, oh, tile·m + i] = Σ_p Aᵀ[i, p] · M_p[o, oh·T + tile] + bias[o] for one frame
@@ -385,7 +440,8 @@ enum WidthWinograd {
     /// A (n × m) as terms over the m phases of an output-gradient row (`tiles` apart).
     static func gradientTerms(_ l: Layout) -> Terms {
         let t = l.t
-        return Terms(rows: t.n, columns: t.m, matrix: { t.outputT[$1 * t.n + $0] }, offset: { $0 * l.tiles })
+        return Terms(rows: t.n, columns: t.m, matrix: { t.outputT[$1 * t.n + $0] }, offset: { $0 * l.tiles },
+                     pairing: true)
     }
 
     /// dM_p[o, oh·T + tile] = Σ_i Aᵀ[i, p] · dy[o, oh, tile·m + i] (zero past the row's end) for one frame.
