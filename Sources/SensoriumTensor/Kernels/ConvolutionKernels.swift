@@ -29,6 +29,11 @@ enum ConvolutionKernels {
         var pointwiseChunk = 4_096
         /// Below this many multiply-adds a whole convolution runs on the calling thread.
         var parallelWorkThreshold = 1 << 20
+        /// Whether per-frame convolutions whose kernel rows are 5 to 7 wide use the width Winograd
+        /// algorithm (`WidthWinograd`); off, they use the direct shifted GEMMs.
+        var widthWinograd = true
+        /// Outputs per tile of the width Winograd algorithm, F(m, kW).
+        var widthWinogradTile = 4
     }
 
     @TaskLocal static var tuning = Tuning()
@@ -406,6 +411,10 @@ enum ConvolutionKernels {
 
     static func frameForward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                              bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
+        if WidthWinograd.pays(g) {
+            WidthWinograd.forward(g, x: x, weight: weight, bias: bias, out: out)
+            return
+        }
         let f = FrameLayout(g)
         let fold = foldsKernelRows(g)
         let packed = fold ? packRowMajor(g, weight: weight) : packTapMajor(g, weight: weight)

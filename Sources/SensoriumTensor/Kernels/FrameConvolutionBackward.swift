@@ -56,6 +56,10 @@ extension ConvolutionKernels {
     /// Weight gradient of a per-frame convolution (kT = 1, unit stride), overwriting `gradWeight`.
     static func frameWeightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
                                     gradWeight: UnsafeMutablePointer<Float>) {
+        if WidthWinograd.pays(g) {
+            WidthWinograd.weightGradient(g, x: x, gradOut: gradOut, gradWeight: gradWeight)
+            return
+        }
         let f = FrameLayout(g)
         let fold = foldsKernelRows(g)
         let cg = g.groupInChannels, og = g.groupOutChannels
