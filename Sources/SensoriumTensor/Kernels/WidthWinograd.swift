@@ -15,16 +15,19 @@
 //   (the kernel row is a shift of the view by kh·dH rows, as the direct path shifts by taps);
 // - output transform: y[o, oh, tile·m + i] = Σ_p Aᵀ[i, p] · M_p[o, oh·T + tile] + bias[o].
 //
-// F(4, 7) (the default tile, `ConvolutionKernels.Tuning.widthWinogradTile`) does 10 products per
-// kernel row and 4 outputs instead of 28: the 7 × 7 layers' GEMM work falls to 0.36 (F(2, 7): 8 for
-// 2, 0.57). The input gradient is a forward
+// F(2, 7) (the default tile, `ConvolutionKernels.Tuning.widthWinogradTile`) does 8 products per
+// kernel row and 2 outputs instead of 14: the 7 × 7 layers' GEMM work falls to 0.57 (F(4, 7): 10 for
+// 4, 0.36, but see Accuracy). The input gradient is a forward
 // convolution of the output gradient (`frameInputGradient`), so it takes this path too. The weight
 // gradient uses the transposed transforms: dM_p = (A · dy)_p, dV_p[kh] = Σ_positions dM_p ⊗ U_p
 // (one A·Bᵀ GEMM per point and kernel row, in place on the shifted view), dw = Gᵀ · dV.
 //
 // Accuracy (Benchmarks/profiles/factorized-small-winograd.md): with the points 0, ±1/3, ±3/4, ±4/3,
 // ±2, ∞ F(4, 7)'s float32 error is about twice F(2, 7)'s and ten times the direct sum's, a few 1e-6
-// of the outputs' rms for 7 × 7 kernels over 8 to 32 channels.
+// of the outputs' rms for 7 × 7 kernels over 8 to 32 channels. On the neuralpredictors core fixtures
+// with outputs of a few hundred (Tests/Fixtures/core_options/factorized3d_winograd_*), F(2, kW) stays
+// near the direct path's error (largest 3.2e-4 against 2.6e-4) while F(4, 7) reaches 7.0e-4 and
+// misses the fixture's tolerance on an output near zero, so F(2, kW) is the default.
 
 enum WidthWinograd {
     /// The transform matrices of F(m, r): `inputT` Bᵀ (n × n, Float), `kernel` G (n × r, Double),

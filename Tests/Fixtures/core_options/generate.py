@@ -79,6 +79,18 @@ save("factorized3d_nobias_padded", Factorized3dCore,
           spatial_hidden_kernel=(3, 3), temporal_hidden_kernel=2, final_nonlin=False, layers=2, bias=False,
           padding=True, momentum=0.3, gamma_input_spatial=2.0, gamma_input_temporal=0.5),
      (1, 2, 8, 9, 10), 12)
+# Hidden layers wide enough for the width-Winograd path of the per-frame spatial convolutions
+# (at least 8 input channels, 5- to 7-wide kernels, rows of at least 8 outputs).
+save("factorized3d_winograd_7x7_padded", Factorized3dCore,
+     dict(input_channels=3, hidden_channels=[12, 16], spatial_input_kernel=(7, 7), temporal_input_kernel=3,
+          spatial_hidden_kernel=(7, 7), temporal_hidden_kernel=3, final_nonlin=True, layers=2, bias=True,
+          padding=True, momentum=0.7, gamma_input_spatial=10.0, gamma_input_temporal=0.01),
+     (2, 3, 6, 14, 23), 15)
+save("factorized3d_winograd_5x5_valid", Factorized3dCore,
+     dict(input_channels=2, hidden_channels=[9, 8, 10], spatial_input_kernel=(5, 5), temporal_input_kernel=2,
+          spatial_hidden_kernel=(5, 5), temporal_hidden_kernel=2, final_nonlin=True, layers=3, bias=True,
+          padding=False, momentum=0.7, gamma_input_spatial=10.0, gamma_input_temporal=0.01),
+     (1, 2, 5, 17, 29), 16)
 save("stacked2d_skip_stack_dilation", Stacked2dCore,
      dict(input_channels=2, hidden_channels=3, input_kern=5, hidden_kern=3, layers=3, skip=2, pad_input=True,
           batch_norm_scale=False, final_batchnorm_scale=False, final_nonlinearity=True, hidden_dilation=2,
