@@ -11,6 +11,9 @@
 //   zero-padded buffer of width Wp. On that buffer, tap (kh, kw) reads the output's flat positions
 //   shifted by kh·dH·Wp + kw·dW, so each tap is again a GEMM on a shifted view (the output is
 //   computed on rows of width Wp and cropped). Replaces a kH·kW-times larger column matrix.
+//   Kernel rows 5 to 7 wide over at least 8 input channels per group take a fast algorithm along
+//   the width instead (F(2, kW) Winograd, WidthWinograd.swift: 8 products per two outputs of a
+//   7-wide row instead of 14), forward, input gradient and weight gradient.
 // - Everything else: vol2col of a bounded chunk of output positions, then one GEMM per group.
 //
 // Batch elements (and chunks of positions) run on separate threads, each calling single-threaded
