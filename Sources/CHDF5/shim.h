@@ -137,3 +137,23 @@ static inline long long swift_H5_verify_objects(hid_t file) {
 }
 
 static inline hid_t swift_H5P_GROUP_CREATE(void) { return H5P_GROUP_CREATE; }
+
+/* Marks the file descriptor of an open file close-on-exec (sec2 driver, the default; other
+   drivers are left alone). libhdf5 opens files without O_CLOEXEC and holds an flock() on them, so
+   a child process forked and exec'd while the file is open (MPI's singleton start-up, any spawned
+   tool) would keep the descriptor, and with it the lock, after we close the file: the next open of
+   that file then fails with "unable to lock the file". Returns 0 on success or when not sec2. */
+#include <fcntl.h>
+static inline int swift_H5F_set_cloexec(hid_t fid) {
+    hid_t fapl = H5Fget_access_plist(fid);
+    if (fapl < 0) return -1;
+    hid_t driver = H5Pget_driver(fapl);
+    H5Pclose(fapl);
+    if (driver != H5FD_SEC2) return 0;
+    void *handle = NULL;
+    if (H5Fget_vfd_handle(fid, H5P_DEFAULT, &handle) < 0 || handle == NULL) return -1;
+    int fd = *(int *)handle;
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0) return -1;
+    return fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}

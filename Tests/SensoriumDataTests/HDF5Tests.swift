@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 import SensoriumTensor
 @testable import SensoriumData
 #if canImport(Glibc)
@@ -107,6 +108,36 @@ func expectHDF5Failure<R>(_ kind: DataError.Kind, sourceLocation: SourceLocation
         #expect(try floats.attribute("rate", as: Double.self) == 30)
         #expect(try floats.hasAttribute("unit") && !(try floats.hasAttribute("nope")))
         #expect(try floats.attributeNames() == ["rate", "unit"])
+    }
+
+    /// Files are opened close-on-exec: a child process started while a file is open (MPI's singleton
+    /// start-up, a spawned tool) must not keep its descriptor, which holds libhdf5's file lock.
+    @Test func fileDescriptorsAreCloseOnExec() throws {
+        #if os(Linux)
+        let path = DataIOTest.tempPath("cloexec.h5")
+        defer { unlink(path) }
+        func descriptors(of target: String) -> [Int32] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+            return names.compactMap { name in
+                guard let fd = Int32(name),
+                      let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + name),
+                      link == target else { return nil }
+                return fd
+            }
+        }
+        let created = try HDF5File.create(path)
+        try created.createDataset("x", values: [1, 2] as [Float], shape: [2])
+        let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let writing = descriptors(of: real)
+        #expect(!writing.isEmpty, "the open file \(real) among /proc/self/fd")
+        for fd in writing { #expect(fcntl(fd, F_GETFD) & FD_CLOEXEC != 0, "fd \(fd) of the created file") }
+        _ = consume created
+        let opened = try HDF5File.open(path)
+        let reading = descriptors(of: real)
+        #expect(!reading.isEmpty)
+        for fd in reading { #expect(fcntl(fd, F_GETFD) & FD_CLOEXEC != 0, "fd \(fd) of the opened file") }
+        #expect(try opened.dataset("x").read(as: Float.self) == [1, 2])
+        #endif
     }
 
     @Test func firstAxisHyperslabs() throws {

@@ -332,6 +332,8 @@ public final class HDF5File: HDF5Group {
         defer { _ = H5Pclose(fapl) }
         try ctx.check(H5Pset_libver_bounds(fapl, swift_H5F_LIBVER_LATEST(), swift_H5F_LIBVER_LATEST()), "H5Pset_libver_bounds")
         let fid = try ctx.checkID(H5Fcreate(path, flags, swift_H5P_DEFAULT(), fapl), "H5Fcreate")
+        // Not inherited by child processes (the descriptor holds libhdf5's file lock).
+        _ = swift_H5F_set_cloexec(fid)
         return HDF5File(id: fid, path: path, writable: true)
     }
 
@@ -352,6 +354,7 @@ public final class HDF5File: HDF5Group {
             }
             throw ctx.failure("H5Fopen")
         }
+        _ = swift_H5F_set_cloexec(fid)
         return HDF5File(id: fid, path: path, writable: mode == .readWrite)
     }
 
