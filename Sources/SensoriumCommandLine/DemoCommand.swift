@@ -57,6 +57,9 @@ struct DemoCommand: ParsableCommand {
             ?? DemoWorkflow.trainingConfiguration
         if quick {
             synthetic = .tiny
+            // The demo's frame size: its model's kernels and strides need frames of about this size.
+            synthetic.height = DemoWorkflow.defaultSyntheticConfiguration.height
+            synthetic.width = DemoWorkflow.defaultSyntheticConfiguration.width
             synthetic.neurons = 32
             synthetic.trainTrials = 16
             training.data.frames = 40
