@@ -130,6 +130,15 @@ struct CLITests {
         }
     }
 
+    /// `demo --quick` (a tiny mouse at the demo's frame size, the demo's model) runs end to end.
+    @Test func demoQuickRunsEndToEnd() throws {
+        let dir = try temporaryFolder("demo-quick")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = try SensoriumTool.run(["demo", "--quick", "--epochs", "1", "--plain", "--output", dir.path])
+        #expect(out.status == 0, "\(out.all)")
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("results.json").path), "\(out.all)")
+    }
+
     @Test func synthThenInspectRoundTrip() throws {
         let folder = try temporaryFolder("synth")
         defer { try? FileManager.default.removeItem(at: folder) }
