@@ -1,6 +1,6 @@
 """Generates the extra core fixtures in this folder from neuralpredictors (PyTorch), covering options
 the shared fixtures do not (Basic3dCore, padding, bias/scale variants, skip connections, stacking,
-dilation, averaged LaplaceL2 regulariser).
+dilation, averaged LaplaceL2 regulariser, hidden layers that take the width-Winograd convolution path).
 
 Run once with PyTorch and a neuralpredictors checkout on PYTHONPATH:
     PYTHONPATH=/path/to/neuralpredictors python3 generate.py
