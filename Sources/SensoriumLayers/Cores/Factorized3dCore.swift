@@ -167,6 +167,12 @@ public final class Factorized3dCore: Module, Core {
         let conv = spatialConvolutions[0]
         let c = x.shape[1], n = x.shape[0], t = x.shape[2]
         let w = conv.weight
+        // Opposite corners of every frame must agree: other data would be convolved wrongly, silently.
+        let (h, wd) = (x.shape[3], x.shape[4])
+        precondition(withNoGrad {
+            x.sliced(axis: 1, range: 1..<c).sliced(axis: 3, range: 0..<1).sliced(axis: 4, range: 0..<1).scalars
+                == x.sliced(axis: 1, range: 1..<c).sliced(axis: 3, range: h - 1..<h).sliced(axis: 4, range: wd - 1..<wd).scalars
+        }, "Factorized3dCore: constantInputChannels needs input channels 1..<\(c) constant over each frame, input \(x.shape) is not")
         let image = conv3d(x.sliced(axis: 1, range: 0..<1), weight: w.sliced(axis: 1, range: 0..<1), bias: conv.bias,
                            stride: conv.stride, padding: conv.padding, dilation: conv.dilation)
         // (N, C − 1, T) values of the constant channels, (C − 1, O) sums of their kernels.
