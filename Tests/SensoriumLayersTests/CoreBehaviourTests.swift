@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import SensoriumTensor
 @testable import SensoriumLayers
@@ -74,6 +75,45 @@ import SensoriumTensor
         expectGradients([split.spatialConvolutions[0].weight, split.spatialConvolutions[0].bias!]) { _ in split(x) }
         // Padded borders are not constant: the option needs padding false.
         c.padding = true
+        #expect(throws: ComponentError.self) { try c.check() }
+    }
+
+    /// Energy channels (`energyChannels`): the last channels of a layer go through x² or |x|, the
+    /// others through the nonlinearity; no new parameters or keys; gradients pass finite differences.
+    @Test func factorizedEnergyChannels() throws {
+        // The layer on its own: ELU on the first channels, the even function on the last.
+        let x = Tensor([0.5, -1.5, 2, -0.75, 1.25, -2.5], shape: [1, 3, 2], requiresGrad: true)
+        for function in EnergyFunction.allCases {
+            let y = EnergyChannels(count: 2, function: function, nonlinearity: ELU())(x)
+            let even: (Float) -> Float = function == .square ? { $0 * $0 } : { Swift.abs($0) }
+            let expected = [0.5, Float(Foundation.exp(-1.5) - 1)] + [2, -0.75, 1.25, -2.5].map(even)
+            expectClose(y, expected, atol: 1e-6)
+            expectGradients([x]) { _ in EnergyChannels(count: 2, function: function, nonlinearity: ELU())(x) }
+        }
+        expectClose(EnergyChannels(count: 3, function: .absolute, nonlinearity: ELU())(x), x.scalars.map { Swift.abs($0) })
+        expectClose(EnergyChannels(count: 0, function: .square, nonlinearity: nil)(x), x.scalars)
+
+        var c = Factorized3dCore.Configuration(inputChannels: 1, hiddenChannels: [2, 2], spatialInputKernel: [3, 3],
+                                               temporalInputKernel: 2, spatialHiddenKernel: [3, 3], temporalHiddenKernel: 2)
+        let plain = Factorized3dCore(c, generator: RandomGenerator(seed: 7))
+        c.energyChannels = [1, 1]
+        let energy = Factorized3dCore(c, generator: RandomGenerator(seed: 7))
+        #expect(Set(energy.stateDict().keys) == Set(plain.stateDict().keys))
+        #expect(energy.parameterCount == plain.parameterCount)
+        let video = input([2, 1, 4, 5, 5], seed: 8)
+        // The first layer's output: its last channel squared after BatchNorm, the others through ELU.
+        let layer0 = energy.features[0] as! Sequential
+        let normalized = withNoGrad { (layer0["norm"] as! BatchNorm3d)(energy.temporalConvolutions[0](energy.spatialConvolutions[0](video))) }
+        let first = withNoGrad { layer0(video) }
+        expectClose(first.sliced(axis: 1, range: 0..<1), normalized.sliced(axis: 1, range: 0..<1).elu().scalars, atol: 1e-5)
+        expectClose(first.sliced(axis: 1, range: 1..<2), normalized.sliced(axis: 1, range: 1..<2).square().scalars, atol: 1e-4)
+        expectGradients([video, energy.spatialConvolutions[0].weight, energy.temporalConvolutions[1].weight]) { _ in energy(video) }
+        energy.eval()
+        expectGradients([video, energy.spatialConvolutions[0].weight, energy.temporalConvolutions[1].weight]) { _ in energy(video) }
+        try c.check()
+        c.energyChannels = [1, 3]
+        #expect(throws: ComponentError.self) { try c.check() }
+        c.energyChannels = [1, 1, 1]
         #expect(throws: ComponentError.self) { try c.check() }
     }
 

@@ -42,9 +42,13 @@ struct CoreNormalization {
 /// A layer of a built-in core: its convolutions, normalisation and (optional) nonlinearity, in
 /// that order.
 func coreLayer(_ convolutions: [(String, any UnaryLayer)], normalization: [(String, any UnaryLayer)],
-               nonlinearity: CoreNonlinearity?) -> Sequential {
+               nonlinearity: CoreNonlinearity?, energy: (count: Int, function: EnergyFunction) = (0, .square)) -> Sequential {
     var block = convolutions + normalization
-    if let nonlinearity { block.append(("nonlin", nonlinearity.makeLayer())) }
+    if energy.count > 0 {
+        block.append(("nonlin", EnergyChannels(count: energy.count, function: energy.function, nonlinearity: nonlinearity?.makeLayer())))
+    } else if let nonlinearity {
+        block.append(("nonlin", nonlinearity.makeLayer()))
+    }
     return Sequential(named: block)
 }
 
@@ -102,7 +106,7 @@ extension Core3dConfiguration {
     /// for each (re-initialised Xavier-normal with zero biases), BatchNorm3d (or a separate
     /// shift / scale), and the nonlinearity after every layer when there are several (after a single
     /// layer only with `finalNonlinearity`). Returns the stack and each layer's convolutions.
-    func makeFeatures(core name: String, generator: RandomGenerator,
+    func makeFeatures(core name: String, generator: RandomGenerator, energyChannels: [Int] = [0], energyFunction: EnergyFunction = .square,
                       _ makeConvolutions: (Core3dLayer) -> [(String, Conv3d)]) -> (features: Sequential, convolutions: [[Conv3d]]) {
         let layers = hiddenChannels.count
         precondition(layers >= 1, "\(name): need at least one layer")
@@ -110,6 +114,7 @@ extension Core3dConfiguration {
         let spatialDilations = perLayer(hiddenSpatialDilation, count: hidden, name: "hiddenSpatialDilation", core: name)
         let temporalDilations = perLayer(hiddenTemporalDilation, count: hidden, name: "hiddenTemporalDilation", core: name)
         let normalization = CoreNormalization(batchNorm: batchNorm, bias: bias, scale: batchNormScale, momentum: momentum)
+        let energy = perLayer(energyChannels, count: layers, name: "energyChannels", core: name)
         var blocks: [(String, any UnaryLayer)] = []
         var convolutions: [[Conv3d]] = []
         for l in 0..<layers {
@@ -123,7 +128,8 @@ extension Core3dConfiguration {
             convolutions.append(named.map(\.1))
             blocks.append(("layer\(l)", coreLayer(named.map { ($0.0, $0.1 as any UnaryLayer) },
                                                    normalization: normalization.layers(channels: hiddenChannels[l], spatialRank: 3),
-                                                   nonlinearity: layers > 1 || finalNonlinearity ? nonlinearity : nil)))
+                                                   nonlinearity: layers > 1 || finalNonlinearity ? nonlinearity : nil,
+                                                   energy: (energy[l], energyFunction))))
         }
         return (Sequential(named: blocks), convolutions)
     }

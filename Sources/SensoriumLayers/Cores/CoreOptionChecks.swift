@@ -64,6 +64,10 @@ extension Factorized3dCore.Configuration {
         c.require(gammaInputSpatial.isFinite && gammaInputTemporal.isFinite, "the gammas must be finite")
         c.require(!constantInputChannels || !padding,
                   "constantInputChannels needs padding false (padded borders are not constant)")
+        c.perLayer(energyChannels.count, layers: max(hiddenChannels.count, 1), "energyChannels")
+        let energy = energyChannels.count == 1 ? [Int](repeating: energyChannels[0], count: hiddenChannels.count) : energyChannels
+        c.require(zip(energy, hiddenChannels).allSatisfy { $0 >= 0 && $0 <= $1 },
+                  "energyChannels must be between 0 and each layer's channels \(hiddenChannels), got \(energyChannels)")
         try c.finish()
     }
 }

@@ -73,6 +73,14 @@ public final class Factorized3dCore: Module, Core {
         /// `padding` false). The same output and weights as the full convolution; with the
         /// baseline's 3 input channels a third of the first spatial convolution's work.
         public var constantInputChannels: Bool = false
+        /// Energy units per layer (one value for all layers, or one per layer): the last
+        /// `energyChannels[ℓ]` channels of layer ℓ go through ``energyFunction`` after
+        /// normalisation instead of the nonlinearity (``EnergyChannels``), so that the next layer or
+        /// the readout can combine them into phase-invariant, complex-cell-like responses. 0 (the
+        /// default) everywhere is the reference core.
+        public var energyChannels: [Int] = [0]
+        /// The even function of the energy channels.
+        public var energyFunction: EnergyFunction = .square
 
         /// The SENSORIUM 2023 factorized baseline configuration.
         public init() {}
@@ -115,7 +123,7 @@ public final class Factorized3dCore: Module, Core {
         let strides = perLayer(c.stride, count: c.hiddenChannels.count, name: "stride", core: name)
         for k in spatialKernels { precondition(k.count == 2, "\(name): spatial hidden kernels must be (kH, kW), got \(k)") }
 
-        let (features, convolutions) = c.makeFeatures(core: name, generator: generator) { layer in
+        let (features, convolutions) = c.makeFeatures(core: name, generator: generator, energyChannels: c.energyChannels, energyFunction: c.energyFunction) { layer in
             let kS = layer.pick(first: c.spatialInputKernel, hidden: spatialKernels)
             let kT = layer.pick(first: c.temporalInputKernel, hidden: temporalKernels)
             // The reference's stride indexing unless `perLayerStride`.
