@@ -12,13 +12,14 @@ public protocol OutputNonlinearityConfiguration: ComponentConfiguration {
 }
 
 /// The family of output nonlinearities. Built-in: `eluPlusOne` (``ELUPlusOne``, the baselines'),
-/// `softplus` (``SoftplusOutput``), `exponential` (``Exponential``) and `identity`.
+/// `softplus` (``SoftplusOutput``), `exponential` (``Exponential``), `identity`, and `causalFilter`
+/// (``CausalFilterOutput``: another of them followed by a learned causal temporal filter).
 public enum OutputNonlinearityKind: ComponentKind {
     public typealias Base = any OutputNonlinearityConfiguration
     public static let name = "output nonlinearity"
     public static let registry = ComponentRegistry<OutputNonlinearityKind>(builtIns: [
         ELUPlusOne.Configuration.self, SoftplusOutput.Configuration.self,
-        Exponential.Configuration.self, IdentityOutput.self,
+        Exponential.Configuration.self, IdentityOutput.self, CausalFilterOutput.Configuration.self,
     ])
 }
 
@@ -109,6 +110,10 @@ extension Configured where Kind == OutputNonlinearityKind {
     public static var exponential: Configured { Configured(Exponential.Configuration()) }
     /// No nonlinearity.
     public static var identity: Configured { Configured(IdentityOutput()) }
+    /// `inner` followed by a learned causal temporal filter of `taps` frames (``CausalFilterOutput``).
+    public static func causalFilter(taps: Int = 8, inner: Configured = .baseline) -> Configured {
+        Configured(CausalFilterOutput.Configuration(taps: taps, inner: inner))
+    }
 
     /// A new layer (nil for the identity).
     public func makeLayer() throws -> (any UnaryLayer)? { try base.makeLayer() }

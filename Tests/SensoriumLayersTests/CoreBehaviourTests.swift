@@ -117,6 +117,44 @@ import SensoriumTensor
         #expect(throws: ComponentError.self) { try c.check() }
     }
 
+    /// Linear units: the first `linearChannels[ℓ]` channels skip the nonlinearity (alone and next
+    /// to energy units), with the same keys and parameters, gradients, and refused counts.
+    @Test func factorizedLinearChannels() throws {
+        let x = Tensor([0.5, -1.5, 2, -0.75, 1.25, -2.5, 0.25, -0.5], shape: [1, 4, 2], requiresGrad: true)
+        let layer = EnergyChannels(count: 1, function: .absolute, nonlinearity: ELU(), linearCount: 2)
+        let elu: (Float) -> Float = { $0 > 0 ? $0 : Float(Foundation.exp(Double($0)) - 1) }
+        expectClose(layer(x), [0.5, -1.5, 2, -0.75] + [1.25, -2.5].map(elu) + [0.25, 0.5], atol: 1e-6)
+        expectGradients([x]) { _ in layer(x) }
+        expectClose(EnergyChannels(count: 0, function: .square, nonlinearity: ELU(), linearCount: 4)(x), x.scalars)
+        expectClose(EnergyChannels(count: 2, function: .square, nonlinearity: ELU(), linearCount: 2)(x),
+                    [0.5, -1.5, 2, -0.75] + [1.25, -2.5, 0.25, -0.5].map { $0 * $0 })
+
+        var c = Factorized3dCore.Configuration(inputChannels: 1, hiddenChannels: [2, 3], spatialInputKernel: [3, 3],
+                                               temporalInputKernel: 2, spatialHiddenKernel: [3, 3], temporalHiddenKernel: 2)
+        let plain = Factorized3dCore(c, generator: RandomGenerator(seed: 7))
+        c.linearChannels = [0, 2]
+        c.energyChannels = [0, 1]
+        c.energyFunction = .absolute
+        let core = Factorized3dCore(c, generator: RandomGenerator(seed: 7))
+        #expect(Set(core.stateDict().keys) == Set(plain.stateDict().keys) && core.parameterCount == plain.parameterCount)
+        let video = input([2, 1, 4, 5, 5], seed: 8)
+        // The last layer: its first two channels are the normalised convolutions themselves.
+        let layer1 = core.features[1] as! Sequential
+        let hidden = withNoGrad { core.features[0](video) }
+        let normalized = withNoGrad { (layer1["norm"] as! BatchNorm3d)(core.temporalConvolutions[1](core.spatialConvolutions[1](hidden))) }
+        let out = withNoGrad { layer1(hidden) }
+        expectClose(out.sliced(axis: 1, range: 0..<2), normalized.sliced(axis: 1, range: 0..<2).scalars, atol: 1e-5)
+        expectClose(out.sliced(axis: 1, range: 2..<3), normalized.sliced(axis: 1, range: 2..<3).abs().scalars, atol: 1e-5)
+        expectGradients([video, core.spatialConvolutions[0].weight, core.temporalConvolutions[1].weight]) { _ in core(video) }
+        try c.check()
+        c.linearChannels = [0, 3]
+        #expect(throws: ComponentError.self) { try c.check() }
+        c.linearChannels = [-1]
+        #expect(throws: ComponentError.self) { try c.check() }
+        c.linearChannels = [0, 1, 1]
+        #expect(throws: ComponentError.self) { try c.check() }
+    }
+
     @Test func factorizedGradients() {
         let g = RandomGenerator(seed: 2)
         let core = tinyFactorized(g)

@@ -68,4 +68,42 @@ import SensoriumReadouts
             learned(inputs[0] * 10)
         }
     }
+
+    /// The causal filter: the inner nonlinearity, then weights (softmax of the logits) over the
+    /// current and earlier frames, the first frame standing in for missing history; gradients for
+    /// the input and the logits; the configuration's checks and keys.
+    @Test func causalFilterOutput() throws {
+        let layer = CausalFilterOutput(inner: ELUPlusOne(), taps: 3)
+        #expect(layer.namedParameters().map(\.path) == ["logits"])
+        let w = layer.weights
+        #expect(abs(w.reduce(0, +) - 1) < 1e-6 && w[0] > w[1] && w[1] > w[2])
+        let x = randn([2, 4, 3], seed: 11)
+        let f = ELUPlusOne()(x).scalars
+        var expected = [Float](repeating: 0, count: 24)
+        for b in 0..<2 {
+            for t in 0..<4 {
+                for n in 0..<3 {
+                    for k in 0..<3 { expected[(b * 4 + t) * 3 + n] += w[k] * f[(b * 4 + max(0, t - k)) * 3 + n] }
+                }
+            }
+        }
+        expectNear(layer(x), Tensor(expected, shape: [2, 4, 3]), "filtered")
+        // More taps than frames: every delay past the start reads the first frame.
+        let long = CausalFilterOutput(inner: nil, taps: 6, initialDecay: 0.5)
+        let short = randn([1, 2, 2], seed: 12)
+        let lw = long.weights, s = short.scalars
+        let second = (0..<2).map { n in lw[0] * s[2 + n] + (1 - lw[0]) * s[n] }
+        expectNear(long(short).sliced(axis: 1, range: 1..<2), Tensor(second, shape: [1, 1, 2]), "short input")
+        expectGradientsPass([randn([2, 5, 3], seed: 13, requiresGrad: true), layer.logits], epsilon: 1e-3) { inputs in
+            layer(inputs[0])
+        }
+        let one = CausalFilterOutput(inner: nil, taps: 1)
+        expectNear(one(x), x, "one tap is the identity")
+        #expect(throws: ComponentError.self) { _ = try CausalFilterOutput.Configuration(taps: 0).makeLayer() }
+        let configured = AnyOutputNonlinearityConfiguration.causalFilter(taps: 5, inner: .softplus(beta: 0.5, learnable: true))
+        let decoded = try JSONDecoder().decode(AnyOutputNonlinearityConfiguration.self, from: JSONEncoder().encode(configured))
+        #expect(decoded == configured)
+        let built = try #require(try configured.makeLayer() as? CausalFilterOutput)
+        #expect(Set(built.namedParameters().map(\.path)) == ["logits", "inner.beta"] && built.taps == 5)
+    }
 }

@@ -230,12 +230,14 @@ final class RecordingShifter: Module, Shifter {
 
     @Test func inverseOutputNonlinearitiesRoundTrip() {
         let cases: [AnyOutputNonlinearityConfiguration] = [.eluPlusOne(offset: 0), .eluPlusOne(offset: 0.5), .softplus(beta: 0.07, learnable: false),
-                                                        .softplus(beta: 2, learnable: true), .exponential, .identity]
+                                                        .softplus(beta: 2, learnable: true), .exponential, .identity,
+                                                        .causalFilter(taps: 4, inner: .softplus(beta: 0.5))]
         for c in cases {
             let layer = try! c.makeLayer()
             for y: Float in [0.01, 0.3, 0.99, 1, 1.7, 12] {
                 let x = c.inverse(y)
-                let back = layer.map { $0(Tensor([x])).scalars[0] } ?? x
+                // (B, T, neurons) = (1, 3, 1) of the same value: the causal filter keeps a constant.
+                let back = layer.map { $0(Tensor([x, x, x], shape: [1, 3, 1])).scalars[2] } ?? x
                 #expect(abs(back - y) <= 1e-4 * max(1, y), "\(c): inverse(\(y)) = \(x) maps back to \(back)")
             }
         }

@@ -42,10 +42,12 @@ struct CoreNormalization {
 /// A layer of a built-in core: its convolutions, normalisation and (optional) nonlinearity, in
 /// that order.
 func coreLayer(_ convolutions: [(String, any UnaryLayer)], normalization: [(String, any UnaryLayer)],
-               nonlinearity: CoreNonlinearity?, energy: (count: Int, function: EnergyFunction) = (0, .square)) -> Sequential {
+               nonlinearity: CoreNonlinearity?, energy: (count: Int, function: EnergyFunction) = (0, .square),
+               linearChannels: Int = 0) -> Sequential {
     var block = convolutions + normalization
-    if energy.count > 0 {
-        block.append(("nonlin", EnergyChannels(count: energy.count, function: energy.function, nonlinearity: nonlinearity?.makeLayer())))
+    if energy.count > 0 || linearChannels > 0 {
+        block.append(("nonlin", EnergyChannels(count: energy.count, function: energy.function, nonlinearity: nonlinearity?.makeLayer(),
+                                               linearCount: linearChannels)))
     } else if let nonlinearity {
         block.append(("nonlin", nonlinearity.makeLayer()))
     }
@@ -107,6 +109,7 @@ extension Core3dConfiguration {
     /// shift / scale), and the nonlinearity after every layer when there are several (after a single
     /// layer only with `finalNonlinearity`). Returns the stack and each layer's convolutions.
     func makeFeatures(core name: String, generator: RandomGenerator, energyChannels: [Int] = [0], energyFunction: EnergyFunction = .square,
+                      linearChannels: [Int] = [0],
                       _ makeConvolutions: (Core3dLayer) -> [(String, Conv3d)]) -> (features: Sequential, convolutions: [[Conv3d]]) {
         let layers = hiddenChannels.count
         precondition(layers >= 1, "\(name): need at least one layer")
@@ -115,6 +118,7 @@ extension Core3dConfiguration {
         let temporalDilations = perLayer(hiddenTemporalDilation, count: hidden, name: "hiddenTemporalDilation", core: name)
         let normalization = CoreNormalization(batchNorm: batchNorm, bias: bias, scale: batchNormScale, momentum: momentum)
         let energy = perLayer(energyChannels, count: layers, name: "energyChannels", core: name)
+        let linear = perLayer(linearChannels, count: layers, name: "linearChannels", core: name)
         var blocks: [(String, any UnaryLayer)] = []
         var convolutions: [[Conv3d]] = []
         for l in 0..<layers {
@@ -129,7 +133,7 @@ extension Core3dConfiguration {
             blocks.append(("layer\(l)", coreLayer(named.map { ($0.0, $0.1 as any UnaryLayer) },
                                                    normalization: normalization.layers(channels: hiddenChannels[l], spatialRank: 3),
                                                    nonlinearity: layers > 1 || finalNonlinearity ? nonlinearity : nil,
-                                                   energy: (energy[l], energyFunction))))
+                                                   energy: (energy[l], energyFunction), linearChannels: linear[l])))
         }
         return (Sequential(named: blocks), convolutions)
     }

@@ -68,6 +68,13 @@ extension Factorized3dCore.Configuration {
         let energy = energyChannels.count == 1 ? [Int](repeating: energyChannels[0], count: hiddenChannels.count) : energyChannels
         c.require(zip(energy, hiddenChannels).allSatisfy { $0 >= 0 && $0 <= $1 },
                   "energyChannels must be between 0 and each layer's channels \(hiddenChannels), got \(energyChannels)")
+        c.perLayer(linearChannels.count, layers: max(hiddenChannels.count, 1), "linearChannels")
+        let linear = linearChannels.count == 1 ? [Int](repeating: linearChannels[0], count: hiddenChannels.count) : linearChannels
+        c.require(linear.allSatisfy { $0 >= 0 }, "linearChannels must be non-negative, got \(linearChannels)")
+        if energy.count == hiddenChannels.count && linear.count == hiddenChannels.count {
+            c.require(zip(zip(energy, linear), hiddenChannels).allSatisfy { $0.0 + $0.1 <= $1 },
+                      "energyChannels \(energyChannels) and linearChannels \(linearChannels) together must fit in each layer's channels \(hiddenChannels)")
+        }
         try c.finish()
     }
 }

@@ -81,6 +81,12 @@ public final class Factorized3dCore: Module, Core {
         public var energyChannels: [Int] = [0]
         /// The even function of the energy channels.
         public var energyFunction: EnergyFunction = .square
+        /// Linear units per layer (one value for all layers, or one per layer): the first
+        /// `linearChannels[ℓ]` channels of layer ℓ skip the nonlinearity after normalisation, so
+        /// that the readout (after the last layer) combines linear filters before the output
+        /// nonlinearity rectifies them, as a simple cell does. 0 (the default) everywhere is the
+        /// reference core; with ``energyChannels`` the two must fit in each layer's channels.
+        public var linearChannels: [Int] = [0]
 
         /// The SENSORIUM 2023 factorized baseline configuration.
         public init() {}
@@ -123,7 +129,8 @@ public final class Factorized3dCore: Module, Core {
         let strides = perLayer(c.stride, count: c.hiddenChannels.count, name: "stride", core: name)
         for k in spatialKernels { precondition(k.count == 2, "\(name): spatial hidden kernels must be (kH, kW), got \(k)") }
 
-        let (features, convolutions) = c.makeFeatures(core: name, generator: generator, energyChannels: c.energyChannels, energyFunction: c.energyFunction) { layer in
+        let (features, convolutions) = c.makeFeatures(core: name, generator: generator, energyChannels: c.energyChannels, energyFunction: c.energyFunction,
+                                                      linearChannels: c.linearChannels) { layer in
             let kS = layer.pick(first: c.spatialInputKernel, hidden: spatialKernels)
             let kT = layer.pick(first: c.temporalInputKernel, hidden: temporalKernels)
             // The reference's stride indexing unless `perLayerStride`.

@@ -10,7 +10,8 @@ public enum EnergyFunction: String, Codable, Sendable, CaseIterable {
 }
 
 /// Energy units: the last `count` channels of (N, C, …) go through an even function (`x²` or
-/// `|x|`), the others through `nonlinearity` (if any). After a convolution these are the first
+/// `|x|`), the first `linearCount` pass unchanged (linear units), the others go through
+/// `nonlinearity` (if any). After a convolution these are the first
 /// stage of an energy model: a following linear layer combines them into phase-invariant,
 /// complex-cell-like responses, which odd-symmetric nonlinearities (ELU) only reach with a
 /// channel per sign. No parameters; the output has the input's shape.
@@ -19,29 +20,39 @@ public final class EnergyChannels: Module, UnaryLayer {
     public let count: Int
     /// The even function of the energy channels.
     public let function: EnergyFunction
+    /// Number of leading channels that pass unchanged.
+    public let linearCount: Int
     /// The nonlinearity of the other channels (nil: identity).
     public let nonlinearity: (any UnaryLayer)?
 
-    /// Applies `function` to the last `count` channels and `nonlinearity` to the others.
-    public init(count: Int, function: EnergyFunction, nonlinearity: (any UnaryLayer)?) {
-        precondition(count >= 0, "EnergyChannels: count must be non-negative, got \(count)")
+    /// Applies `function` to the last `count` channels, nothing to the first `linearCount` and
+    /// `nonlinearity` to the others.
+    public init(count: Int, function: EnergyFunction, nonlinearity: (any UnaryLayer)?, linearCount: Int = 0) {
+        precondition(count >= 0 && linearCount >= 0,
+                     "EnergyChannels: counts must be non-negative, got \(count) energy and \(linearCount) linear channels")
         self.count = count
         self.function = function
+        self.linearCount = linearCount
         self.nonlinearity = nonlinearity
         super.init()
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        precondition(x.rank >= 2 && x.shape[1] >= count,
-                     "EnergyChannels: expected at least \(count) channels on axis 1, got shape \(x.shape)")
+        precondition(x.rank >= 2 && x.shape[1] >= count + linearCount,
+                     "EnergyChannels: expected at least \(count) energy + \(linearCount) linear channels on axis 1, got shape \(x.shape)")
         let c = x.shape[1]
         let even: (Tensor) -> Tensor = function == .square ? { $0.square() } : { $0.abs() }
-        if count == c { return even(x) }
-        let rest = x.sliced(axis: 1, range: 0..<(c - count))
-        let other = nonlinearity.map { $0(rest) } ?? rest
-        guard count > 0 else { return other }
-        return Tensor.concatenate([other, even(x.sliced(axis: 1, range: (c - count)..<c))], axis: 1)
+        var parts: [Tensor] = []
+        if linearCount > 0 { parts.append(linearCount == c ? x : x.sliced(axis: 1, range: 0..<linearCount)) }
+        if c - count - linearCount > 0 {
+            let rest = count + linearCount == 0 ? x : x.sliced(axis: 1, range: linearCount..<(c - count))
+            parts.append(nonlinearity.map { $0(rest) } ?? rest)
+        }
+        if count > 0 { parts.append(even(count == c ? x : x.sliced(axis: 1, range: (c - count)..<c))) }
+        return parts.count == 1 ? parts[0] : Tensor.concatenate(parts, axis: 1)
     }
 
-    override public var extraDescription: String { "count: \(count), function: \(function.rawValue)" }
+    override public var extraDescription: String {
+        "count: \(count), function: \(function.rawValue)" + (linearCount > 0 ? ", linear: \(linearCount)" : "")
+    }
 }
