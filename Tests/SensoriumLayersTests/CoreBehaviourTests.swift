@@ -155,6 +155,37 @@ import SensoriumTensor
         #expect(throws: ComponentError.self) { try c.check() }
     }
 
+    /// Grouped temporal convolutions: a depth-wise last layer has one temporal filter per channel
+    /// (the same keys, weights (C, 1, kT, 1, 1)), equals a full convolution with a diagonal weight,
+    /// has gradients, and a group count that does not divide the channels is refused.
+    @Test func factorizedTemporalGroups() throws {
+        var c = Factorized3dCore.Configuration(inputChannels: 1, hiddenChannels: [2, 4], spatialInputKernel: [3, 3],
+                                               temporalInputKernel: 2, spatialHiddenKernel: [3, 3], temporalHiddenKernel: 2)
+        let full = Factorized3dCore(c, generator: RandomGenerator(seed: 7))
+        c.temporalGroups = [1, 4]
+        let grouped = Factorized3dCore(c, generator: RandomGenerator(seed: 7))
+        #expect(Set(grouped.stateDict().keys) == Set(full.stateDict().keys))
+        #expect(grouped.temporalConvolutions[1].weight.shape == [4, 1, 2, 1, 1] && grouped.temporalConvolutions[0].weight.shape == [2, 2, 2, 1, 1])
+        // The full core with the grouped core's weights on the diagonal computes the same.
+        var state = grouped.stateDict()
+        let w = grouped.temporalConvolutions[1].weight.scalars
+        var diagonal = [Float](repeating: 0, count: 4 * 4 * 2)
+        for o in 0..<4 { for t in 0..<2 { diagonal[(o * 4 + o) * 2 + t] = w[o * 2 + t] } }
+        state["features.layer1.conv_temporal_1.weight"] = Tensor(diagonal, shape: [4, 4, 2, 1, 1])
+        try full.loadStateDict(state)
+        let video = input([2, 1, 4, 7, 7], seed: 9)
+        full.eval()
+        grouped.eval()
+        expectClose(withNoGrad { grouped(video) }, withNoGrad { full(video) }.scalars, atol: 1e-5)
+        grouped.train()
+        expectGradients([video, grouped.temporalConvolutions[1].weight, grouped.spatialConvolutions[1].weight]) { _ in grouped(video) }
+        try c.check()
+        c.temporalGroups = [1, 3]
+        #expect(throws: ComponentError.self) { try c.check() }
+        c.temporalGroups = [0]
+        #expect(throws: ComponentError.self) { try c.check() }
+    }
+
     @Test func factorizedGradients() {
         let g = RandomGenerator(seed: 2)
         let core = tinyFactorized(g)

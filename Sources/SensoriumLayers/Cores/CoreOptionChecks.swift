@@ -71,6 +71,12 @@ extension Factorized3dCore.Configuration {
         c.perLayer(linearChannels.count, layers: max(hiddenChannels.count, 1), "linearChannels")
         let linear = linearChannels.count == 1 ? [Int](repeating: linearChannels[0], count: hiddenChannels.count) : linearChannels
         c.require(linear.allSatisfy { $0 >= 0 }, "linearChannels must be non-negative, got \(linearChannels)")
+        c.perLayer(temporalGroups.count, layers: max(hiddenChannels.count, 1), "temporalGroups")
+        let groups = temporalGroups.count == 1 ? [Int](repeating: temporalGroups[0], count: hiddenChannels.count) : temporalGroups
+        if groups.count == hiddenChannels.count {
+            c.require(zip(groups, hiddenChannels).allSatisfy { $0 > 0 && $1 % $0 == 0 },
+                      "temporalGroups must be positive and divide each layer's channels \(hiddenChannels), got \(temporalGroups)")
+        }
         if energy.count == hiddenChannels.count && linear.count == hiddenChannels.count {
             c.require(zip(zip(energy, linear), hiddenChannels).allSatisfy { $0.0 + $0.1 <= $1 },
                       "energyChannels \(energyChannels) and linearChannels \(linearChannels) together must fit in each layer's channels \(hiddenChannels)")

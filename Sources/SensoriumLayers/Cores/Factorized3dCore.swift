@@ -87,6 +87,12 @@ public final class Factorized3dCore: Module, Core {
         /// nonlinearity rectifies them, as a simple cell does. 0 (the default) everywhere is the
         /// reference core; with ``energyChannels`` the two must fit in each layer's channels.
         public var linearChannels: [Int] = [0]
+        /// Channel groups of each layer's temporal convolution (one value for all layers, or one
+        /// per layer; each must divide the layer's channels): 1 (the default) is the reference's
+        /// full `C × C` temporal convolution, the layer's channel count a depth-wise one (one
+        /// temporal filter per channel, after the spatial convolution has mixed the channels),
+        /// which makes a wide last layer cheap.
+        public var temporalGroups: [Int] = [1]
 
         /// The SENSORIUM 2023 factorized baseline configuration.
         public init() {}
@@ -127,6 +133,7 @@ public final class Factorized3dCore: Module, Core {
         let spatialKernels = perLayer(c.spatialHiddenKernels, count: hidden, name: "spatialHiddenKernels", core: name)
         let temporalKernels = perLayer(c.temporalHiddenKernels, count: hidden, name: "temporalHiddenKernels", core: name)
         let strides = perLayer(c.stride, count: c.hiddenChannels.count, name: "stride", core: name)
+        let temporalGroups = perLayer(c.temporalGroups, count: c.hiddenChannels.count, name: "temporalGroups", core: name)
         for k in spatialKernels { precondition(k.count == 2, "\(name): spatial hidden kernels must be (kH, kW), got \(k)") }
 
         let (features, convolutions) = c.makeFeatures(core: name, generator: generator, energyChannels: c.energyChannels, energyFunction: c.energyFunction,
@@ -140,7 +147,7 @@ public final class Factorized3dCore: Module, Core {
                                  padding: .explicit(c.padding ? [0, kS[0] / 2, kS[1] / 2] : [0]),
                                  dilation: Extent([1, dS, dS]), bias: layer.convolutionBias, generator: generator)
             let temporal = Conv3d(outC, outC, kernelSize: Extent([kT, 1, 1]), dilation: Extent([layer.temporalDilation, 1, 1]),
-                                  bias: layer.convolutionBias, generator: generator)
+                                  groups: temporalGroups[layer.index], bias: layer.convolutionBias, generator: generator)
             return [("conv_spatial" + layer.keySuffix, spatial), ("conv_temporal" + layer.keySuffix, temporal)]
         }
         self.configuration = c
