@@ -82,7 +82,8 @@ struct CLITests {
             #expect(train.contains(text), "train --help misses '\(text)'")
         }
         let demo = try help("demo")
-        #expect(demo.contains("--max-minutes") && demo.contains("(default: 9.0)") && !demo.contains("--budget"), "\(demo)")
+        let minutes = "\(Double(DemoWorkflow.defaultTrainingBudget.components.seconds) / 60)"
+        #expect(demo.contains("--max-minutes") && demo.contains("(default: \(minutes))") && !demo.contains("--budget"), "\(demo)")
         let synth = try help("synth")
         let d = DemoWorkflow.defaultSyntheticConfiguration
         for text in ["(default: \(d.mice))", "(default: \(d.neurons))", "(default: \(d.trainTrials))", "(default: \(d.frames))"] {

@@ -345,6 +345,14 @@ import SensoriumTestSupport
         var long = DemoWorkflow.trainingConfiguration
         long.limitEpochs(to: 100)
         #expect(long.model.behaviorWarmupEpochs == 10 && long.trainer.earlyStopping.warmupEpochs == 12)
+        // The validation interval lands on the last epoch: the largest one that divides it.
+        var run = TrainingRunConfiguration()
+        run.trainer.earlyStopping.interval = 5
+        for (epochs, interval) in [(70, 5), (36, 4), (37, 1), (3, 3), (1, 1)] {
+            var r = run
+            r.limitEpochs(to: epochs)
+            #expect(r.trainer.earlyStopping.interval == interval, "\(epochs) epochs")
+        }
     }
 
     @Test func limitingEpochsCompressesACosineScheduleToTheRun() throws {

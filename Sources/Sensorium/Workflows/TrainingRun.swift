@@ -134,7 +134,8 @@ public struct TrainingRunConfiguration: Codable, Sendable, Equatable {
     /// run still trains mostly with every input and keeps trained weights. A warm-up + cosine
     /// schedule (``/SensoriumTraining/WarmupCosineSchedule``) planned for more epochs is compressed
     /// to end with the run (its learning-rate warm-up cut to a quarter of the epochs at most), so
-    /// that a shorter run still anneals.
+    /// that a shorter run still anneals. A validation interval that does not divide `epochs`
+    /// becomes the largest one that does (so that the last epoch is validated and ends the run).
     public mutating func limitEpochs(to epochs: Int) {
         trainer.earlyStopping.maxEpochs = epochs
         let quarter = epochs / 4
@@ -143,6 +144,11 @@ public struct TrainingRunConfiguration: Codable, Sendable, Equatable {
             trainer.earlyStopping.warmupEpochs = quarter == 0 ? 0 : min(trainer.earlyStopping.warmupEpochs, quarter + 2)
         }
         trainer.earlyStopping.warmupEpochs = min(trainer.earlyStopping.warmupEpochs, max(0, epochs - 1))
+        // Validation every `interval` epochs must land on the last epoch, or training would run
+        // on to the next multiple (the reference's loop): the largest interval that divides it.
+        if epochs >= 1 {
+            trainer.earlyStopping.interval = (1...min(trainer.earlyStopping.interval, epochs)).last { epochs % $0 == 0 } ?? 1
+        }
         if epochs >= 1, let cosine = trainer.schedule.as(WarmupCosineSchedule.self), cosine.totalEpochs > Double(epochs) {
             trainer.schedule = trainer.schedule.updating(WarmupCosineSchedule.self) {
                 $0.warmupEpochs = min(cosine.warmupEpochs, Double(epochs) / 4)
