@@ -20,14 +20,15 @@ public enum DemoWorkflow {
         let epochs = defaultEpochs
         var core = Factorized3dCore.Configuration()
         // 96 channels in the last layer (the readout's features): 64 instead of 32 gave + 0.010
-        // validation ρ_st at full length, 96 more again (Documentation/Validation.md).
+        // validation ρ_st at full length, 96 instead of 64 another + 0.004 main ρ_ta
+        // (Documentation/Validation.md).
         core.hiddenChannels = [16, 96]
         // Half of them energy units, |x| after normalisation instead of ELU: phase-invariant
         // features for the complex cells (+ 0.006 and + 0.009 main ρ_ta on two seeds).
         core.energyChannels = [0, 48]
         core.energyFunction = .absolute
         // The other half linear (no ELU): the readout sums linear filters that the output
-        // nonlinearity rectifies, as a simple cell does (simple cells + 1.5 % of the ceiling).
+        // nonlinearity rectifies, as a simple cell does (simple cells + 1.5 points of their ceiling).
         core.linearChannels = [0, 48]
         // A depth-wise temporal convolution in the last layer (one filter per channel, after the
         // spatial convolution has mixed them) keeps the wide layer cheap.
@@ -49,7 +50,7 @@ public enum DemoWorkflow {
         var model = VideoModelConfiguration.factorizedBaseline
         model.core = .factorized3d(core)
         // ELU + 1 followed by a learned causal filter over 8 frames: calcium smooths the firing
-        // after the nonlinearity that makes it (+ 0.006 main ρ_ta, complex cells + 1.6 %).
+        // after the nonlinearity that makes it (+ 0.006 main ρ_ta, complex cells + 1.6 points).
         model.outputNonlinearity = .causalFilter(taps: 8, inner: .eluPlusOne())
         // Start the predictions at the mean response instead of mean + 1 (ELU + 1 of the mean):
         // a short run cannot spend its first few hundred steps pulling the biases down.
