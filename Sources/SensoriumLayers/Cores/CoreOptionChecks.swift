@@ -28,6 +28,14 @@ struct CoreOptionChecks {
         require(count == 1 || count == layers, "\(name) needs 1 or \(layers) values, got \(count)")
     }
 
+    /// One value for all layers or one per layer, expanded to one per layer (nil, and a problem
+    /// recorded, for any other count).
+    mutating func perLayerValues<T>(_ values: [T], layers: Int, _ name: String) -> [T]? {
+        perLayer(values.count, layers: layers, name)
+        guard values.count == 1 || values.count == layers else { return nil }
+        return SensoriumLayers.perLayer(values, count: layers, name: name, core: type)
+    }
+
     /// Kernels of `rank` positive sizes.
     mutating func kernel(_ k: [Int], rank: Int, _ name: String) {
         require(k.count == rank && k.allSatisfy { $0 > 0 }, "\(name) must be \(rank) positive sizes, got \(k)")
@@ -64,20 +72,20 @@ extension Factorized3dCore.Configuration {
         c.require(gammaInputSpatial.isFinite && gammaInputTemporal.isFinite, "the gammas must be finite")
         c.require(!constantInputChannels || !padding,
                   "constantInputChannels needs padding false (padded borders are not constant)")
-        c.perLayer(energyChannels.count, layers: max(hiddenChannels.count, 1), "energyChannels")
-        let energy = energyChannels.count == 1 ? [Int](repeating: energyChannels[0], count: hiddenChannels.count) : energyChannels
-        c.require(zip(energy, hiddenChannels).allSatisfy { $0 >= 0 && $0 <= $1 },
-                  "energyChannels must be between 0 and each layer's channels \(hiddenChannels), got \(energyChannels)")
-        c.perLayer(linearChannels.count, layers: max(hiddenChannels.count, 1), "linearChannels")
-        let linear = linearChannels.count == 1 ? [Int](repeating: linearChannels[0], count: hiddenChannels.count) : linearChannels
-        c.require(linear.allSatisfy { $0 >= 0 }, "linearChannels must be non-negative, got \(linearChannels)")
-        c.perLayer(temporalGroups.count, layers: max(hiddenChannels.count, 1), "temporalGroups")
-        let groups = temporalGroups.count == 1 ? [Int](repeating: temporalGroups[0], count: hiddenChannels.count) : temporalGroups
-        if groups.count == hiddenChannels.count {
+        let layers = max(hiddenChannels.count, 1)
+        let energy = c.perLayerValues(energyChannels, layers: layers, "energyChannels")
+        let linear = c.perLayerValues(linearChannels, layers: layers, "linearChannels")
+        let groups = c.perLayerValues(temporalGroups, layers: layers, "temporalGroups")
+        if let energy {
+            c.require(zip(energy, hiddenChannels).allSatisfy { $0 >= 0 && $0 <= $1 },
+                      "energyChannels must be between 0 and each layer's channels \(hiddenChannels), got \(energyChannels)")
+        }
+        if let linear { c.require(linear.allSatisfy { $0 >= 0 }, "linearChannels must be non-negative, got \(linearChannels)") }
+        if let groups {
             c.require(zip(groups, hiddenChannels).allSatisfy { $0 > 0 && $1 % $0 == 0 },
                       "temporalGroups must be positive and divide each layer's channels \(hiddenChannels), got \(temporalGroups)")
         }
-        if energy.count == hiddenChannels.count && linear.count == hiddenChannels.count {
+        if let energy, let linear {
             c.require(zip(zip(energy, linear), hiddenChannels).allSatisfy { $0.0 + $0.1 <= $1 },
                       "energyChannels \(energyChannels) and linearChannels \(linearChannels) together must fit in each layer's channels \(hiddenChannels)")
         }
