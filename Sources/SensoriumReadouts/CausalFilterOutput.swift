@@ -38,22 +38,14 @@ public final class CausalFilterOutput: Module, UnaryLayer {
         let frames = rates.shape[1]
         guard taps > 1, frames > 0 else { return rates }
         let w = logits.softmax(axis: 0)
-        let first = rates.sliced(axis: 1, range: 0..<1)
-        var sum: Tensor?
-        for k in 0..<taps {
-            // The input delayed by k frames, its first frame repeated where there is no history.
-            let delayed: Tensor
-            if k == 0 {
-                delayed = rates
-            } else if k >= frames {
-                delayed = first.tiled(axis: 1, length: frames)
-            } else {
-                delayed = Tensor.concatenate([first.tiled(axis: 1, length: k), rates.sliced(axis: 1, range: 0..<(frames - k))], axis: 1)
-            }
-            let term = delayed * w.sliced(axis: 0, range: k..<(k + 1))
-            sum = sum.map { $0 + term } ?? term
+        // The input after `taps − 1` copies of its first frame (the history it lacks); the input
+        // delayed by k frames is then the window of `frames` frames that ends k frames early.
+        let padded = Tensor.concatenate([rates.sliced(axis: 1, range: 0..<1).tiled(axis: 1, length: taps - 1), rates], axis: 1)
+        var sum = rates * w.sliced(axis: 0, range: 0..<1)
+        for k in 1..<taps {
+            sum = sum + padded.sliced(axis: 1, range: (taps - 1 - k)..<(taps - 1 - k + frames)) * w.sliced(axis: 0, range: k..<(k + 1))
         }
-        return sum!
+        return sum
     }
 
     override public var extraDescription: String {
