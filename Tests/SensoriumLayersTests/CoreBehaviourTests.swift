@@ -9,9 +9,14 @@ import SensoriumTensor
         Tensor.randomNormal(shape, generator: RandomGenerator(seed: seed), requiresGrad: true)
     }
 
+    /// Two layers of `channels`, 3 × 3 kernels in space, 2 in time, one input channel.
+    private func tinyFactorizedConfiguration(channels: [Int] = [2, 2]) -> Factorized3dCore.Configuration {
+        Factorized3dCore.Configuration(inputChannels: 1, hiddenChannels: channels, spatialInputKernel: [3, 3],
+                                       temporalInputKernel: 2, spatialHiddenKernel: [3, 3], temporalHiddenKernel: 2)
+    }
+
     private func tinyFactorized(_ g: RandomGenerator) -> Factorized3dCore {
-        var c = Factorized3dCore.Configuration(inputChannels: 1, hiddenChannels: [2, 2], spatialInputKernel: [3, 3],
-                                               temporalInputKernel: 2, spatialHiddenKernel: [3, 3], temporalHiddenKernel: 2)
+        var c = tinyFactorizedConfiguration()
         c.momentum = 0.7
         return Factorized3dCore(c, generator: g)
     }
@@ -93,8 +98,7 @@ import SensoriumTensor
         expectClose(EnergyChannels(count: 3, function: .absolute, nonlinearity: ELU())(x), x.scalars.map { Swift.abs($0) })
         expectClose(EnergyChannels(count: 0, function: .square, nonlinearity: nil)(x), x.scalars)
 
-        var c = Factorized3dCore.Configuration(inputChannels: 1, hiddenChannels: [2, 2], spatialInputKernel: [3, 3],
-                                               temporalInputKernel: 2, spatialHiddenKernel: [3, 3], temporalHiddenKernel: 2)
+        var c = tinyFactorizedConfiguration()
         let plain = Factorized3dCore(c, generator: RandomGenerator(seed: 7))
         c.energyChannels = [1, 1]
         let energy = Factorized3dCore(c, generator: RandomGenerator(seed: 7))
@@ -129,8 +133,7 @@ import SensoriumTensor
         expectClose(EnergyChannels(count: 2, function: .square, nonlinearity: ELU(), linearCount: 2)(x),
                     [0.5, -1.5, 2, -0.75] + [1.25, -2.5, 0.25, -0.5].map { $0 * $0 })
 
-        var c = Factorized3dCore.Configuration(inputChannels: 1, hiddenChannels: [2, 3], spatialInputKernel: [3, 3],
-                                               temporalInputKernel: 2, spatialHiddenKernel: [3, 3], temporalHiddenKernel: 2)
+        var c = tinyFactorizedConfiguration(channels: [2, 3])
         let plain = Factorized3dCore(c, generator: RandomGenerator(seed: 7))
         c.linearChannels = [0, 2]
         c.energyChannels = [0, 1]
@@ -159,8 +162,7 @@ import SensoriumTensor
     /// (the same keys, weights (C, 1, kT, 1, 1)), equals a full convolution with a diagonal weight,
     /// has gradients, and a group count that does not divide the channels is refused.
     @Test func factorizedTemporalGroups() throws {
-        var c = Factorized3dCore.Configuration(inputChannels: 1, hiddenChannels: [2, 4], spatialInputKernel: [3, 3],
-                                               temporalInputKernel: 2, spatialHiddenKernel: [3, 3], temporalHiddenKernel: 2)
+        var c = tinyFactorizedConfiguration(channels: [2, 4])
         let full = Factorized3dCore(c, generator: RandomGenerator(seed: 7))
         c.temporalGroups = [1, 4]
         let grouped = Factorized3dCore(c, generator: RandomGenerator(seed: 7))
