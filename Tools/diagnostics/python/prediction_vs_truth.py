@@ -81,6 +81,9 @@ def fitted_filter(mice, lags):
         p = np.concatenate([t[0] for t in tiers], 1)
         rates = np.concatenate([t[2] for t in tiers], 1)
         design = np.stack([np.roll(p, lag, 1) for lag in lags] + [np.ones_like(p)], 2)
+        # Only the frames whose every lag is inside the data (np.roll wraps around the ends).
+        edge = max(abs(lag) for lag in lags)
+        design, rates = design[:, edge:p.shape[1] - edge], rates[:, edge:p.shape[1] - edge]
         for i in range(p.shape[0]):
             w, *_ = np.linalg.lstsq(design[i], rates[i], rcond=None)
             scores.append(np.corrcoef(design[i] @ w, rates[i])[0, 1])
