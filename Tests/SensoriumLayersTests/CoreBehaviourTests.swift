@@ -88,7 +88,7 @@ import SensoriumTensor
     @Test func factorizedEnergyChannels() throws {
         // The layer on its own: ELU on the first channels, the even function on the last.
         let x = Tensor([0.5, -1.5, 2, -0.75, 1.25, -2.5], shape: [1, 3, 2], requiresGrad: true)
-        for function in EnergyFunction.allCases {
+        for function in [EnergyFunction.square, .absolute] {
             let y = EnergyChannels(count: 2, function: function, nonlinearity: ELU())(x)
             let even: (Float) -> Float = function == .square ? { $0 * $0 } : { Swift.abs($0) }
             let expected = [0.5, Float(Foundation.exp(-1.5) - 1)] + [2, -0.75, 1.25, -2.5].map(even)
@@ -118,6 +118,46 @@ import SensoriumTensor
         c.energyChannels = [1, 3]
         #expect(throws: ComponentError.self) { try c.check() }
         c.energyChannels = [1, 1, 1]
+        #expect(throws: ComponentError.self) { try c.check() }
+    }
+
+    /// Quadrature energy units: each pair of energy channels becomes `√(a² + b² + ε)`, so a layer
+    /// hands on fewer channels than it convolves; the next layer, `outputChannels` and
+    /// `outputShape` follow; gradients pass finite differences; an odd count is refused.
+    @Test func factorizedQuadratureEnergyChannels() throws {
+        let x = Tensor([0.5, -1.5, 2, -0.75, 1.25, -2.5, 0.25, -0.5, 3, 0.1], shape: [1, 5, 2], requiresGrad: true)
+        let layer = EnergyChannels(count: 4, function: .quadrature, nonlinearity: ELU())
+        let y = layer(x)
+        #expect(y.shape == [1, 3, 2])
+        let norm: (Float, Float) -> Float = { ($0 * $0 + $1 * $1 + 1e-6).squareRoot() }
+        expectClose(y, [0.5, Float(Foundation.exp(-1.5) - 1), norm(2, 1.25), norm(-0.75, -2.5), norm(0.25, 3), norm(-0.5, 0.1)],
+                    atol: 1e-6)
+        expectGradients([x]) { _ in layer(x) }
+        // A pair at the origin: finite, with a zero gradient there.
+        let zero = Tensor([0, 0], shape: [1, 2, 1], requiresGrad: true)
+        let origin = EnergyChannels(count: 2, function: .quadrature, nonlinearity: nil)(zero)
+        origin.sum().backward()
+        #expect(origin.scalars.allSatisfy { $0.isFinite } && zero.grad!.scalars == [0, 0])
+
+        // In both layers of a core: layer 0 hands on 2 − 1 channels, layer 1 4 − 1.
+        var c = tinyFactorizedConfiguration(channels: [2, 4])
+        c.energyChannels = [2, 2]
+        c.linearChannels = [0, 1]
+        c.energyFunction = .quadrature
+        try c.check()
+        let core = Factorized3dCore(c, generator: RandomGenerator(seed: 7))
+        #expect(core.outputChannels == 3)
+        #expect(core.spatialConvolutions[1].weight.shape == [4, 1, 1, 3, 3])
+        let video = input([2, 1, 4, 6, 6], seed: 8)
+        let out = core(video)
+        #expect(out.shape == core.outputShape(for: video.shape))
+        let layer1 = core.features[1] as! Sequential
+        let hidden = withNoGrad { core.features[0](video) }
+        let normalized = withNoGrad { (layer1["norm"] as! BatchNorm3d)(core.temporalConvolutions[1](core.spatialConvolutions[1](hidden))) }
+        let a = normalized.sliced(axis: 1, range: 2..<3), b = normalized.sliced(axis: 1, range: 3..<4)
+        expectClose(withNoGrad { layer1(hidden) }.sliced(axis: 1, range: 2..<3), (a.square() + b.square() + 1e-6).sqrt().scalars, atol: 1e-5)
+        expectGradients([video, core.spatialConvolutions[0].weight, core.temporalConvolutions[1].weight]) { _ in core(video) }
+        c.energyChannels = [2, 1]
         #expect(throws: ComponentError.self) { try c.check() }
     }
 

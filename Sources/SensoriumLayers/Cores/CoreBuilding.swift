@@ -54,6 +54,12 @@ func coreLayer(_ convolutions: [(String, any UnaryLayer)], normalization: [(Stri
     return Sequential(named: block)
 }
 
+/// The channels a layer of `channels` hands on when `energy` of them are energy units: all of
+/// them, less half the energy units when those are ``EnergyFunction/quadrature`` pairs.
+func handedOn(_ channels: Int, energy: Int, _ function: EnergyFunction) -> Int {
+    channels - energy + function.outputCount(energy)
+}
+
 /// Re-initialises convolutions the way the built-in cores do: Xavier-normal weights, zero biases,
 /// in order (so the generator is drawn from in the reference's order).
 func initializeXavierNormal(_ convolutions: [Convolution], generator: RandomGenerator) {
@@ -122,7 +128,7 @@ extension Core3dConfiguration {
         var blocks: [(String, any UnaryLayer)] = []
         var convolutions: [[Conv3d]] = []
         for l in 0..<layers {
-            let layer = Core3dLayer(index: l, inputChannels: l == 0 ? inputChannels : hiddenChannels[l - 1],
+            let layer = Core3dLayer(index: l, inputChannels: l == 0 ? inputChannels : handedOn(hiddenChannels[l - 1], energy: energy[l - 1], energyFunction),
                                     outputChannels: hiddenChannels[l],
                                     spatialDilation: l == 0 ? spatialDilation : spatialDilations[l - 1],
                                     temporalDilation: l == 0 ? temporalDilation : temporalDilations[l - 1],

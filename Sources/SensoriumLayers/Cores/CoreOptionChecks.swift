@@ -79,6 +79,8 @@ extension Factorized3dCore.Configuration {
         if let energy {
             c.require(zip(energy, hiddenChannels).allSatisfy { $0 >= 0 && $0 <= $1 },
                       "energyChannels must be between 0 and each layer's channels \(hiddenChannels), got \(energyChannels)")
+            c.require(energyFunction != .quadrature || energy.allSatisfy { $0 % 2 == 0 },
+                      "quadrature energy units come in pairs: energyChannels must be even, got \(energyChannels)")
         }
         if let linear { c.require(linear.allSatisfy { $0 >= 0 }, "linearChannels must be non-negative, got \(linearChannels)") }
         if let groups {

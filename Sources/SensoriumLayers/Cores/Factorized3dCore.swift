@@ -159,7 +159,14 @@ public final class Factorized3dCore: Module, Core {
         temporalConvolutions = convolutions.map { $0[1] }
     }
 
-    public var outputChannels: Int { configuration.hiddenChannels.last! }
+    public var outputChannels: Int { layerOutputChannels.last! }
+
+    /// The channels each layer hands on (fewer than its convolutions' with quadrature energy units).
+    private var layerOutputChannels: [Int] {
+        let c = configuration
+        let energy = perLayer(c.energyChannels, count: c.hiddenChannels.count, name: "energyChannels", core: "Factorized3dCore")
+        return zip(c.hiddenChannels, energy).map { handedOn($0, energy: $1, c.energyFunction) }
+    }
 
     public var burnInFrames: Int {
         temporalConvolutions.reduce(0) { $0 + $1.dilation[0] * ($1.kernelSize[0] - 1) }
@@ -168,8 +175,9 @@ public final class Factorized3dCore: Module, Core {
     public func outputShape(for inputShape: [Int]) -> [Int] {
         precondition(inputShape.count == 5, "Factorized3dCore: expected an input shape (N, C, T, H, W), got \(inputShape)")
         var shape = inputShape
-        for (spatial, temporal) in zip(spatialConvolutions, temporalConvolutions) {
+        for ((spatial, temporal), channels) in zip(zip(spatialConvolutions, temporalConvolutions), layerOutputChannels) {
             shape = temporal.outputShape(for: spatial.outputShape(for: shape))
+            shape[1] = channels
         }
         return shape
     }
