@@ -108,6 +108,19 @@ import SensoriumTestSupport
         settings.frames = 80
         #expect { try TrainingWorkflow.checkClips(of: vivitModel, configuration: vivit, settings: settings, frameSizes: [[18, 32]]) }
             throws: { "\($0)".contains("data.frames") && "\($0)".contains("maxFrames") }
+
+        // CutMix cuts the behaviour planes, which constantInputChannels takes as constant (a
+        // precondition in the first step before).
+        let constant = try VideoModelConfiguration.fromJSON(
+            #"{"core": {"type": "factorized3d", "hiddenChannels": [4], "spatialInputKernel": [3, 3], "temporalInputKernel": 5, "constantInputChannels": true}}"#)
+        let constantModel = try VideoModel(configuration: constant, mice: Self.mice)
+        settings.frames = 20
+        settings.cutMixProbability = 0.5
+        #expect { try TrainingWorkflow.checkClips(of: constantModel, configuration: constant, settings: settings, frameSizes: [[18, 32]]) }
+            throws: { "\($0)".contains("data.cutMixProbability") && "\($0)".contains("constantInputChannels") }
+        try TrainingWorkflow.checkClips(of: model, configuration: small, settings: settings, frameSizes: [[18, 32]])
+        settings.cutMixProbability = 0
+        try TrainingWorkflow.checkClips(of: constantModel, configuration: constant, settings: settings, frameSizes: [[18, 32]])
     }
 
     @Test func configurationPathsThatAreNotFilesAreNamed() throws {

@@ -398,13 +398,18 @@ public enum TrainingWorkflow {
     }
 
     /// Checks that the model can take the training clips of `settings` (`data.frames` frames of
-    /// each frame size): more frames than the model's burn-in, and a shape its core can read.
-    /// A `SensoriumError` naming `data.frames` (or the core's problem) otherwise.
+    /// each frame size): more frames than the model's burn-in, a shape its core can read, and no
+    /// CutMix for a core that takes the behaviour planes as constant over a frame. A
+    /// `SensoriumError` naming `data.frames` or `data.cutMixProbability` otherwise.
     public static func checkClips(of model: VideoModel, configuration: VideoModelConfiguration, settings: TrainingDataSettings,
                                   frameSizes: [[Int]]) throws {
         guard settings.frames > model.burnInFrames else {
             throw SensoriumError.invalidConfiguration(source: "data.frames",
                 message: "clips of \(settings.frames) frames leave no prediction: the model's burn-in is \(model.burnInFrames) frames, so data.frames must be at least \(model.burnInFrames + 1)")
+        }
+        if settings.cutMixProbability > 0 && model.core.assumesConstantInputChannels {
+            throw SensoriumError.invalidConfiguration(source: "data.cutMixProbability",
+                message: "CutMix pastes its box over every input channel, the behaviour planes included (as DwiseNeuro does), so they are no longer constant over a frame, but the \(configuration.core.typeName) core's constantInputChannels takes them as constant; set data.cutMixProbability to 0 or model.core.constantInputChannels to false")
         }
         let channels = configuration.core.inputChannels
         for size in Set(frameSizes) where size.count == 2 {

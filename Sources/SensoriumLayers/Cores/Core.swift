@@ -44,9 +44,16 @@ public protocol Core: UnaryLayer {
     /// core cannot read the data is refused with this message instead of a precondition. Cores
     /// with fixed-size tables (position embeddings) implement it; the default is nil.
     func inputProblem(for inputShape: [Int]) -> String?
+
+    /// Whether the core takes input channels 1… as constant over each frame (behaviour broadcast
+    /// by the loader; ``Factorized3dCore/Configuration/constantInputChannels``), so that data
+    /// augmentations that cut them (CutMix) must be refused. The default is false.
+    var assumesConstantInputChannels: Bool { get }
 }
 
 extension Core {
+    public var assumesConstantInputChannels: Bool { false }
+
     /// No shape problems beyond what ``outputShape(for:)`` shows (frames too small for valid
     /// convolutions give an empty feature map, which the model reports).
     public func inputProblem(for inputShape: [Int]) -> String? { nil }

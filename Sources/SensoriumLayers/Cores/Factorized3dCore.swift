@@ -168,6 +168,8 @@ public final class Factorized3dCore: Module, Core {
         return zip(c.hiddenChannels, energy).map { handedOn($0, energy: $1, c.energyFunction) }
     }
 
+    public var assumesConstantInputChannels: Bool { configuration.constantInputChannels }
+
     public var burnInFrames: Int {
         temporalConvolutions.reduce(0) { $0 + $1.dilation[0] * ($1.kernelSize[0] - 1) }
     }
