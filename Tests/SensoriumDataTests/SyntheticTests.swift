@@ -276,6 +276,6 @@ func npyFloats(_ path: String) throws -> (shape: [Int], values: [Float]) {
         c.lengthJitter = 40
         #expect(throws: DataError.self) { try SyntheticMouseGenerator.generate(configuration: c, into: "/tmp/never") }
         #expect(SyntheticMouseConfiguration.default.paddedLength == 313)
-        #expect(SyntheticMouseConfiguration.default.trialsPerMouse == 172)
+        #expect(SyntheticMouseConfiguration.default.trialsPerMouse == 372)
     }
 }

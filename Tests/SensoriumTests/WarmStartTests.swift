@@ -335,7 +335,7 @@ import SensoriumTestSupport
 
     @Test func limitingEpochsShortensTheWarmups() {
         var demo = DemoWorkflow.trainingConfiguration
-        #expect(demo.model.behaviorWarmupEpochs == 10 && demo.trainer.earlyStopping.warmupEpochs == 12)
+        #expect(demo.model.behaviorWarmupEpochs == 5 && demo.trainer.earlyStopping.warmupEpochs == 7)
         demo.limitEpochs(to: 3)
         #expect(demo.trainer.earlyStopping.maxEpochs == 3)
         #expect(demo.model.behaviorWarmupEpochs == 0 && demo.trainer.earlyStopping.warmupEpochs == 0)
@@ -344,7 +344,7 @@ import SensoriumTestSupport
         #expect(medium.model.behaviorWarmupEpochs == 5 && medium.trainer.earlyStopping.warmupEpochs == 7)
         var long = DemoWorkflow.trainingConfiguration
         long.limitEpochs(to: 100)
-        #expect(long.model.behaviorWarmupEpochs == 10 && long.trainer.earlyStopping.warmupEpochs == 12)
+        #expect(long.model.behaviorWarmupEpochs == 5 && long.trainer.earlyStopping.warmupEpochs == 7)
         // The validation interval lands on the last epoch: the largest one that divides it.
         var run = TrainingRunConfiguration()
         run.trainer.earlyStopping.interval = 5
@@ -384,13 +384,13 @@ import SensoriumTestSupport
         #expect(cosine.totalEpochs == Double(DemoWorkflow.defaultEpochs))
         #expect(cosine.learningRate(base: 1e-2, progress: Double(DemoWorkflow.defaultEpochs), stepFraction: 0.1) == 0)
         #expect(demo.trainer.movingAverage != nil)
-        // `sensorium demo --epochs 35`: warm-up 2 + cosine 33, behaviour hidden for 8 epochs (the
-        // schedule of row E in Documentation/Validation.md).
+        // `sensorium demo --epochs 12`: warm-up 2 + cosine 10, behaviour hidden for a quarter of
+        // the epochs, early stopping from two epochs after.
         var short = demo
-        short.limitEpochs(to: 35)
+        short.limitEpochs(to: 12)
         let compressed = try #require(short.trainer.schedule.as(WarmupCosineSchedule.self))
-        #expect(compressed.warmupEpochs == 2 && compressed.cosineEpochs == 33)
-        #expect(short.model.behaviorWarmupEpochs == 8 && short.trainer.earlyStopping.warmupEpochs == 10)
+        #expect(compressed.warmupEpochs == 2 && compressed.cosineEpochs == 10)
+        #expect(short.model.behaviorWarmupEpochs == 3 && short.trainer.earlyStopping.warmupEpochs == 5)
     }
 
     @Test func centredBehaviourSubtractsTheMeanAndMustMatchTheModel() throws {

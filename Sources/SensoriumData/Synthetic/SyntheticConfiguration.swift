@@ -72,7 +72,7 @@ public struct SyntheticMouseConfiguration: Sendable, Codable, Equatable {
 
     /// A configuration; the defaults are the SDK's embedded dataset (`.default`).
     public init(seed: UInt64 = 2023, mice: Int = 2, neurons: Int = 512, height: Int = 36, width: Int = 64,
-                trainTrials: Int = 100, oracleClips: Int = 2, repeats: Int = 10,
+                trainTrials: Int = 300, oracleClips: Int = 2, repeats: Int = 10,
                 liveTestMainClips: Int = 1, liveTestBonusClips: Int = 1, finalTestMainClips: Int = 1,
                 finalTestBonusClipsPerFamily: Int = 1, noneTrials: Int = 2,
                 frames: Int = 300, lengthJitter: Int = 12, meanEventRate: Double = 0.03,
@@ -101,8 +101,9 @@ public struct SyntheticMouseConfiguration: Sendable, Codable, Equatable {
         self.statisticsWindow = statisticsWindow
     }
 
-    /// The SDK's embedded default: 2 mice × 512 neurons, 100 training clips, 2 oracle clips and
-    /// 5 test clips × 10 repeats, 300 ± 12 frames of 36 × 64 (≈ 700 MB per mouse on disk).
+    /// The SDK's embedded default: 2 mice × 512 neurons, 300 training clips (50 minutes of movie,
+    /// near a real recording's 60), 2 oracle clips and 5 test clips × 10 repeats, 300 ± 12 frames
+    /// of 36 × 64 (≈ 1.5 GB per mouse on disk).
     public static let `default` = SyntheticMouseConfiguration()
 
     /// A very small dataset for tests: 1 mouse, 24 neurons, 18 × 32 frames, trials of 60 ± 4
