@@ -91,7 +91,7 @@ public enum DemoWorkflow {
     public static let defaultEpochs = 20
 
     /// The demo's time budget for training; training stops there (keeping the best weights) if
-    /// early stopping has not ended it before. With the evaluation (about 6 s) it stays inside 10
+    /// early stopping has not ended it before. With the evaluation (about 8 s) it stays inside 10
     /// minutes.
     public static let defaultTrainingBudget: Duration = .seconds(585)
 
